@@ -1,0 +1,75 @@
+// The one error catalog: every error Pulse throws carries a stable code and flags that code decides on.
+
+export interface PulseErrorOptions {
+  /** True when retrying the same operation later may succeed (a busy log, a dropped connection). */
+  retriable?: boolean;
+  cause?: unknown;
+  /** Extra machine-readable detail, safe to print (never secrets or whole payloads). */
+  details?: Record<string, unknown>;
+}
+
+export class PulseError extends Error {
+  readonly code: string;
+  readonly retriable: boolean;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: string, message: string, options: PulseErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = options.details ?? {};
+  }
+}
+
+/** A configuration file or environment variable is wrong; the message names the key and the fix. */
+export class ConfigError extends PulseError {
+  constructor(message: string, options: PulseErrorOptions = {}) {
+    super("PULSE_CONFIG_INVALID", message, options);
+  }
+}
+
+/** Bytes could not be turned into a record (wrong magic byte, unknown schema id, truncated payload). */
+export class SerdeError extends PulseError {}
+export const SerdeErrorCode = {
+  badMagicByte: "PULSE_SERDE_BAD_MAGIC_BYTE",
+  unknownSchemaId: "PULSE_SERDE_UNKNOWN_SCHEMA_ID",
+  truncated: "PULSE_SERDE_TRUNCATED",
+  invalidPayload: "PULSE_SERDE_INVALID_PAYLOAD",
+  encodeFailed: "PULSE_SERDE_ENCODE_FAILED",
+} as const;
+
+/** A record is well-formed Avro but breaks a semantic rule of its contract. */
+export class ValidationError extends PulseError {}
+
+/** Schema registry errors, each mapped to Confluent's error code and HTTP status. */
+export class RegistryError extends PulseError {
+  readonly httpStatus: number;
+  readonly confluentCode: number;
+  constructor(code: string, message: string, httpStatus: number, confluentCode: number, options: PulseErrorOptions = {}) {
+    super(code, message, options);
+    this.httpStatus = httpStatus;
+    this.confluentCode = confluentCode;
+  }
+}
+
+/** Log errors: unknown topic, bad partition, the log is closed or busy. */
+export class LogError extends PulseError {}
+export const LogErrorCode = {
+  unknownTopic: "PULSE_LOG_UNKNOWN_TOPIC",
+  topicExists: "PULSE_LOG_TOPIC_EXISTS",
+  badPartition: "PULSE_LOG_BAD_PARTITION",
+  closed: "PULSE_LOG_CLOSED",
+  busy: "PULSE_LOG_BUSY",
+  badArgument: "PULSE_LOG_BAD_ARGUMENT",
+} as const;
+
+/** An event source failed: unreachable network, bad file, HTTP error from a feed. */
+export class SourceError extends PulseError {}
+
+/** A command-line usage error: unknown flag, missing argument. */
+export class UsageError extends PulseError {
+  constructor(message: string, options: PulseErrorOptions = {}) {
+    super("PULSE_USAGE", message, options);
+  }
+}

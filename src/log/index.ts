@@ -1,0 +1,96 @@
+// The Log seam: a durable, partitioned, replayable record log with consumer-group offsets (SQLite embedded, Kafka at scale).
+
+/** Header values are raw bytes on the wire, as in Kafka. */
+export type RecordHeaders = Record<string, Buffer>;
+
+export interface ProduceRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: RecordHeaders;
+  /** Event or create time in ms since the epoch; defaults to the append time. */
+  timestampMs?: number;
+  /** Explicit partition; when absent the key picks it with Kafka's murmur2 default partitioner. */
+  partition?: number;
+}
+
+export interface LogRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeaders;
+  timestampMs: number;
+}
+
+export interface RecordPosition {
+  partition: number;
+  offset: number;
+}
+
+export interface RetentionPolicy {
+  /** Delete records older than this (by record timestamp). Kafka: retention.ms. */
+  maxAgeMs?: number;
+  /** Keep each partition under this many bytes of key+value+headers, dropping the oldest. Kafka: retention.bytes. */
+  maxSizeBytes?: number;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  retention?: RetentionPolicy;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** First offset still in the log (after retention). */
+  lowWatermark: number;
+  /** Offset the next record will get; equals the record count ever appended. */
+  highWatermark: number;
+}
+
+export interface TopicInfo {
+  name: string;
+  partitions: number;
+  retention: RetentionPolicy;
+  offsets: PartitionOffsets[];
+}
+
+export interface PartitionLag {
+  partition: number;
+  committed: number | null;
+  highWatermark: number;
+  /** highWatermark − committed (or − lowWatermark when nothing is committed). */
+  lag: number;
+}
+
+export interface GroupTopicLag {
+  group: string;
+  topic: string;
+  partitions: PartitionLag[];
+  totalLag: number;
+}
+
+export interface FetchOptions {
+  /** Most records returned by one call. */
+  maxRecords?: number;
+}
+
+export interface Log {
+  /** Creates the topic, or checks an existing one has the same partition count. Idempotent. */
+  ensureTopic(spec: TopicSpec): Promise<TopicInfo>;
+  listTopics(): Promise<TopicInfo[]>;
+  describeTopic(topic: string): Promise<TopicInfo>;
+  /** Appends a batch atomically; resolves once the batch is durable, with one position per record in order. */
+  produce(topic: string, records: readonly ProduceRecord[]): Promise<RecordPosition[]>;
+  /** Records of one partition from `offset` on (an offset below the low watermark starts at the low watermark). */
+  fetch(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<LogRecord[]>;
+  /** Stores the next offset to read per partition, as Kafka does. */
+  commit(group: string, topic: string, offsets: readonly RecordPosition[]): Promise<void>;
+  committed(group: string, topic: string): Promise<Map<number, number>>;
+  /** Lag of every group (or one) on every topic it has committed for. */
+  lag(group?: string): Promise<GroupTopicLag[]>;
+  /** Applies each topic's retention policy now; returns how many records were deleted. */
+  enforceRetention(nowMs?: number): Promise<number>;
+  close(): Promise<void>;
+}
