@@ -73,3 +73,28 @@ export class UsageError extends PulseError {
     super("PULSE_USAGE", message, options);
   }
 }
+
+/** Stable codes of RegistryError; src/registry/errors.ts maps each to Confluent's error_code and HTTP status. */
+export const RegistryErrorCode = {
+  subjectNotFound: "PULSE_REGISTRY_SUBJECT_NOT_FOUND",
+  versionNotFound: "PULSE_REGISTRY_VERSION_NOT_FOUND",
+  schemaNotFound: "PULSE_REGISTRY_SCHEMA_NOT_FOUND",
+  subjectSoftDeleted: "PULSE_REGISTRY_SUBJECT_SOFT_DELETED",
+  subjectNotSoftDeleted: "PULSE_REGISTRY_SUBJECT_NOT_SOFT_DELETED",
+  versionSoftDeleted: "PULSE_REGISTRY_VERSION_SOFT_DELETED",
+  versionNotSoftDeleted: "PULSE_REGISTRY_VERSION_NOT_SOFT_DELETED",
+  subjectConfigNotFound: "PULSE_REGISTRY_SUBJECT_CONFIG_NOT_FOUND",
+  incompatible: "PULSE_REGISTRY_INCOMPATIBLE",
+  invalidSchema: "PULSE_REGISTRY_INVALID_SCHEMA",
+  unsupportedSchemaType: "PULSE_REGISTRY_UNSUPPORTED_SCHEMA_TYPE",
+  invalidVersion: "PULSE_REGISTRY_INVALID_VERSION",
+  invalidCompatibilityLevel: "PULSE_REGISTRY_INVALID_COMPATIBILITY_LEVEL",
+  invalidSubject: "PULSE_REGISTRY_INVALID_SUBJECT",
+  badRequest: "PULSE_REGISTRY_BAD_REQUEST",
+  bodyTooLarge: "PULSE_REGISTRY_BODY_TOO_LARGE",
+  methodNotAllowed: "PULSE_REGISTRY_METHOD_NOT_ALLOWED",
+  storeFailed: "PULSE_REGISTRY_STORE_FAILED",
+  unreachable: "PULSE_REGISTRY_UNREACHABLE",
+  unexpectedResponse: "PULSE_REGISTRY_UNEXPECTED_RESPONSE",
+} as const;
+export type RegistryErrorCode = (typeof RegistryErrorCode)[keyof typeof RegistryErrorCode];

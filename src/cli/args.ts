@@ -1,0 +1,46 @@
+// Flag parsing shared by every command: node's parseArgs with Pulse's common flags and usage errors.
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { loadConfig, type PulseConfig } from "../config/index.ts";
+import { UsageError } from "../errors.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export const COMMON_OPTIONS = {
+  "data-dir": { type: "string" },
+  config: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies Options;
+
+export interface ParsedArgs<O extends Options> {
+  values: { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string };
+  positionals: string[];
+}
+
+export function parseCommandArgs<O extends Options>(command: string, argv: string[], options: O): ParsedArgs<O & typeof COMMON_OPTIONS> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    return { values: values as ParsedArgs<O & typeof COMMON_OPTIONS>["values"], positionals };
+  } catch (cause) {
+    throw new UsageError(`pulse ${command}: ${(cause as Error).message}. Run 'pulse ${command} --help' for the accepted flags.`, {
+      cause,
+    });
+  }
+}
+
+/** Numeric flag → number, or a usage error naming the flag. */
+export function numberFlag(name: string, value: string | undefined, options: { min?: number; integer?: boolean } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || (options.integer && !Number.isInteger(n)) || n < (options.min ?? Number.NEGATIVE_INFINITY)) {
+    const kind = options.integer ? "a whole number" : "a number";
+    throw new UsageError(`--${name} must be ${kind}${options.min !== undefined ? ` ≥ ${options.min}` : ""}, got '${value}'`);
+  }
+  return n;
+}
+
+/** Loads the config with the common flags applied (--config, --data-dir) plus command-specific overrides. */
+export function configFromFlags(values: { "data-dir"?: string; config?: string }, overrides: Record<string, unknown> = {}): PulseConfig {
+  return loadConfig({ file: values.config, overrides: { data_dir: values["data-dir"], ...overrides } });
+}

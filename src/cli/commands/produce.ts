@@ -1,0 +1,193 @@
+// `pulse produce activity|wikimedia`: bounded runs of one source into the log, with a summary.
+
+import { UsageError } from "../../errors.ts";
+import { replayActivityCsv } from "../../ingest/activity-csv.ts";
+import type { ProducerCounters } from "../../ingest/producer.ts";
+import { pump } from "../../ingest/pump.ts";
+import { type SimulatedEvent, simulateActivity } from "../../ingest/simulator.ts";
+import { EventStreamsClient } from "../../ingest/wikimedia/client.ts";
+import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
+import { configFromFlags, numberFlag, parseCommandArgs } from "../args.ts";
+import type { Command } from "../main.ts";
+import { openPlatform } from "../platform.ts";
+import { abortOnSignals, withDeadline } from "../signals.ts";
+import { progressBar } from "../status.ts";
+
+/** Event-time span of the simulator's output is at most this many times count/rate (the day/night trough). */
+const DAY_NIGHT_SPAN_FACTOR = 3;
+
+const OPTIONS = {
+  count: { type: "string" },
+  rate: { type: "string" },
+  seed: { type: "string" },
+  users: { type: "string" },
+  start: { type: "string" },
+  "out-of-order": { type: "string" },
+  "max-lateness": { type: "string" },
+  duplicates: { type: "string" },
+  malformed: { type: "string" },
+  replay: { type: "string" },
+  speed: { type: "string" },
+  live: { type: "boolean" },
+  duration: { type: "string" },
+} as const;
+
+export interface ProduceSummary {
+  topic: string;
+  source: string;
+  /** Records handed to the producer. */
+  sent: number;
+  /** Records appended to the topic. */
+  produced: number;
+  /** Records written to `<topic>.dlq`. */
+  dead_lettered: number;
+  /** Simulator only: how many records of each kind it emitted. */
+  by_kind?: Record<string, number>;
+  elapsed_ms: number;
+  records_per_sec: number;
+}
+
+export const produceCommand: Command = {
+  summary: "produce a bounded stream: simulated or replayed activity, or Wikimedia changes",
+  usage: [
+    "pulse produce activity --count N [--rate R] [--seed S] [--users U] [--start ISO]",
+    "                       [--out-of-order SHARE] [--max-lateness SEC] [--duplicates SHARE] [--malformed SHARE]",
+    "pulse produce activity --replay <file.csv> [--speed X]",
+    "pulse produce wikimedia --replay <file.ndjson|file.sse> [--speed X] | --live [--duration SEC]",
+    "  --speed: 1 = recorded pace (default), 0 = as fast as possible. Common: --json, --data-dir, --config.",
+  ].join("\n"),
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs("produce", argv, OPTIONS);
+    const what = positionals[0];
+    if (what !== "activity" && what !== "wikimedia") {
+      throw new UsageError("pulse produce needs 'activity' or 'wikimedia', e.g. pulse produce activity --count 1000");
+    }
+    const config = configFromFlags(values, {
+      "simulator.seed": numberFlag("seed", values.seed, { integer: true, min: 0 }),
+      "simulator.users": numberFlag("users", values.users, { integer: true, min: 1 }),
+      "simulator.out_of_order_share": numberFlag("out-of-order", values["out-of-order"], { min: 0 }),
+      "simulator.max_lateness_sec": numberFlag("max-lateness", values["max-lateness"], { min: 0 }),
+      "simulator.duplicate_share": numberFlag("duplicates", values.duplicates, { min: 0 }),
+      "simulator.malformed_share": numberFlag("malformed", values.malformed, { min: 0 }),
+    });
+    const stop = abortOnSignals();
+    const signal = withDeadline(stop.signal, numberFlag("duration", values.duration, { min: 0 }));
+    const platform = await openPlatform(config, { source: what === "activity" ? (values.replay ? "replay" : "simulator") : "wikimedia" });
+    try {
+      const speed = numberFlag("speed", values.speed, { min: 0 }) ?? 1;
+      const rate = numberFlag("rate", values.rate, { min: 0 });
+      let summary: ProduceSummary;
+      if (what === "activity" && values.replay !== undefined) {
+        summary = await run(platform.activity, "replay", undefined, async (send) => {
+          const rows = replayActivityCsv(values.replay!, { speed, signal });
+          // A row that fails to parse is still sent: the producer dead-letters it with the raw line.
+          return pump(mapAsync(rows, (row) => (row.ok ? row.event : row.raw)), send, { ratePerSec: 0, signal });
+        });
+      } else if (what === "activity") {
+        const count = numberFlag("count", values.count, { integer: true, min: 0 });
+        if (count === undefined && rate === undefined) throw new UsageError("pulse produce activity needs --count N (or --rate R to run until Ctrl-C)");
+        const byKind: Record<string, number> = { valid: 0, out_of_order: 0, duplicate: 0, malformed: 0 };
+        const live = rate !== undefined && rate > 0;
+        const simRate = live ? rate : 100;
+        const startTimeMs = values.start !== undefined ? parseStart(values.start) : live ? Date.now() : Date.now() - (DAY_NIGHT_SPAN_FACTOR * (count ?? 0) * 1000) / simRate;
+        const sim = config.simulator;
+        const events = simulateActivity({
+          seed: sim.seed,
+          users: sim.users,
+          startTimeMs,
+          ratePerSec: simRate,
+          // A live run is paced in processing time, so event time must advance at the same steady rate.
+          dayNightAmplitude: live ? 0 : undefined,
+          outOfOrderShare: sim.out_of_order_share,
+          maxLatenessSec: sim.max_lateness_sec,
+          duplicateShare: sim.duplicate_share,
+          malformedShare: sim.malformed_share,
+          count,
+        });
+        summary = await run(platform.activity, "simulator", count, (send) =>
+          pump(mapSync(events, (e: SimulatedEvent) => (byKind[e.kind]!++, e.event)), send, { ratePerSec: rate ?? 0, signal }),
+        );
+        summary.by_kind = byKind;
+      } else if (values.live) {
+        const client = new EventStreamsClient({ url: config.wikimedia.url, signal });
+        summary = await run(platform.wikimedia, "wikimedia-live", undefined, (send) =>
+          pump(mapAsync(client.events(), (e) => e.data), send, { ratePerSec: 0, maxBatch: 500, signal }),
+        );
+      } else {
+        if (values.replay === undefined) throw new UsageError("pulse produce wikimedia needs --replay <file> or --live");
+        summary = await run(platform.wikimedia, "wikimedia-replay", undefined, (send) =>
+          pump(replayWikimedia(values.replay!, { speed, signal, onBadLine: (bad) => process.stderr.write(`${bad.path}:${bad.line}: ${bad.message}\n`) }), send, {
+            ratePerSec: 0,
+            signal,
+          }),
+        );
+      }
+      if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else {
+        process.stdout.write(
+          `${summary.sent} sent → ${summary.produced} on ${summary.topic}, ${summary.dead_lettered} on ${summary.topic}.dlq ` +
+            `in ${(summary.elapsed_ms / 1000).toFixed(1)} s (${Math.round(summary.records_per_sec)}/s)` +
+            `${summary.by_kind ? `; simulator: ${Object.entries(summary.by_kind).map(([k, v]) => `${k} ${v}`).join(", ")}` : ""}\n`,
+        );
+      }
+      return 0;
+    } finally {
+      stop.dispose();
+      await platform.close();
+    }
+  },
+};
+
+async function run(
+  producer: { topic: string; counters: ProducerCounters; send(raws: unknown[]): Promise<unknown> },
+  source: string,
+  total: number | undefined,
+  drive: (send: (batch: unknown[]) => Promise<void>) => Promise<number>,
+): Promise<ProduceSummary> {
+  const before = producer.counters;
+  const startMs = performance.now();
+  const showProgress = process.stderr.isTTY === true;
+  let sent = 0;
+  const timer = showProgress
+    ? setInterval(() => {
+        const rate = sent / Math.max(0.001, (performance.now() - startMs) / 1000);
+        process.stderr.write(`\r\x1b[K${total ? progressBar(sent, total, rate) : `${sent} sent, ${Math.round(rate)}/s`}`);
+      }, 200)
+    : undefined;
+  try {
+    await drive(async (batch) => {
+      await producer.send(batch);
+      sent += batch.length;
+    });
+  } finally {
+    if (timer) {
+      clearInterval(timer);
+      process.stderr.write("\r\x1b[K");
+    }
+  }
+  const after = producer.counters;
+  const elapsedMs = performance.now() - startMs;
+  return {
+    topic: producer.topic,
+    source,
+    sent,
+    produced: after.accepted - before.accepted,
+    dead_lettered: after.rejected - before.rejected,
+    elapsed_ms: Math.round(elapsedMs),
+    records_per_sec: sent / Math.max(0.001, elapsedMs / 1000),
+  };
+}
+
+function parseStart(text: string): number {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) throw new UsageError(`--start must be an ISO-8601 time such as 2024-05-01T00:00:00Z, got '${text}'`);
+  return ms;
+}
+
+function* mapSync<T, U>(source: Iterable<T>, fn: (item: T) => U): Generator<U> {
+  for (const item of source) yield fn(item);
+}
+
+async function* mapAsync<T, U>(source: AsyncIterable<T>, fn: (item: T) => U): AsyncGenerator<U> {
+  for await (const item of source) yield fn(item);
+}

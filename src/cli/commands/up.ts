@@ -1,0 +1,192 @@
+// `pulse up`: the whole platform on one process: registry, log, sources, HTTP server and a live status line.
+
+import { EventStreamsCode, EventStreamsClient } from "../../ingest/wikimedia/client.ts";
+import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
+import { pump } from "../../ingest/pump.ts";
+import { simulateActivity } from "../../ingest/simulator.ts";
+import { PulseError, UsageError } from "../../errors.ts";
+import { configFromFlags, numberFlag, parseCommandArgs } from "../args.ts";
+import type { Command } from "../main.ts";
+import { BUNDLED_WIKIMEDIA_SAMPLE, openPlatform, type Platform } from "../platform.ts";
+import { startServing } from "../serving.ts";
+import { abortOnSignals, withDeadline } from "../signals.ts";
+import { StatusLine } from "../status.ts";
+
+const RETENTION_EVERY_MS = 60_000;
+
+const OPTIONS = {
+  duration: { type: "string" },
+  rate: { type: "string" },
+  port: { type: "string" },
+  seed: { type: "string" },
+  wikimedia: { type: "string" },
+} as const;
+
+/** What the Wikimedia source is doing, for the status line and /api/health. */
+interface WikimediaState {
+  mode: "off" | "connecting" | "live" | "reconnecting" | "replay" | "failed";
+  detail: string;
+}
+
+export const upCommand: Command = {
+  summary: "run the whole platform: registry, log, activity simulator, Wikimedia feed, HTTP server",
+  usage:
+    "pulse up [--duration <sec>] [--rate <events/s>] [--port 8501] [--data-dir ./data] [--seed N] [--wikimedia live|replay:<file>|off]",
+  async run(argv) {
+    const { values } = parseCommandArgs("up", argv, OPTIONS);
+    const wikimediaFlag = values.wikimedia;
+    if (wikimediaFlag !== undefined && !/^(live|off|replay:.+)$/.test(wikimediaFlag)) {
+      throw new UsageError(`--wikimedia must be live, off or replay:<file>, got '${wikimediaFlag}'`);
+    }
+    const config = configFromFlags(values, {
+      "simulator.rate": numberFlag("rate", values.rate, { min: 0 }),
+      "simulator.seed": numberFlag("seed", values.seed, { integer: true, min: 0 }),
+      "server.port": numberFlag("port", values.port, { integer: true, min: 0 }),
+      "wikimedia.source": wikimediaFlag,
+    });
+    const duration = numberFlag("duration", values.duration, { min: 0 });
+    const stop = abortOnSignals();
+    const signal = withDeadline(stop.signal, duration);
+    const platform = await openPlatform(config, { source: "up" });
+    const wikimedia: WikimediaState = { mode: "off", detail: "" };
+    const failures: string[] = [];
+    try {
+      const serving = await startServing(platform, config.server.port);
+      serving.server.reportHealth("activity-simulator", () => ({
+        status: config.simulator.rate > 0 ? "ok" : "off",
+        rate: config.simulator.rate,
+        ...platform.activity.counters,
+      }));
+      serving.server.reportHealth("wikimedia", () => ({
+        status: wikimedia.mode === "off" ? "off" : wikimedia.mode === "failed" ? "down" : "ok",
+        mode: wikimedia.mode,
+        detail: wikimedia.detail,
+        ...platform.wikimedia.counters,
+      }));
+      process.stdout.write(
+        `pulse up: data in ${config.data_dir}; API on ${serving.url} (GET /api/health, registry at ${serving.url}/subjects, POST /api/v1/events)` +
+          `${duration !== undefined ? `; stopping after ${duration}s` : "; Ctrl-C to stop"}\n`,
+      );
+
+      const status = new StatusLine({
+        counters: [
+          { label: "user-activity", read: () => platform.activity.counters.accepted },
+          { label: "dlq", read: () => platform.activity.counters.rejected },
+          { label: "wikimedia.recentchange", read: () => platform.wikimedia.counters.accepted },
+          { label: "dlq", read: () => platform.wikimedia.counters.rejected },
+        ],
+        suffix: () => `wikimedia: ${wikimedia.mode}${wikimedia.detail ? ` (${wikimedia.detail})` : ""}`,
+      });
+      status.start();
+      const retention = setInterval(() => {
+        platform.log.enforceRetention().catch((error: unknown) => failures.push(`retention: ${(error as Error).message}`));
+      }, RETENTION_EVERY_MS);
+      retention.unref();
+
+      const guard = (name: string, task: Promise<unknown>): Promise<void> =>
+        task.then(
+          () => undefined,
+          (error: unknown) => {
+            // A failed source is reported and the rest of the platform keeps running.
+            const message = error instanceof PulseError ? `${error.message} [${error.code}]` : (error as Error).message;
+            failures.push(`${name}: ${message}`);
+            process.stderr.write(`\npulse up: ${name} stopped: ${message}\n`);
+          },
+        );
+      await Promise.all([
+        guard("activity simulator", runSimulator(platform, signal)),
+        guard("wikimedia", runWikimedia(platform, signal, wikimedia)),
+        new Promise<void>((resolve) => {
+          if (signal.aborted) resolve();
+          else signal.addEventListener("abort", () => resolve(), { once: true });
+        }),
+      ]);
+      clearInterval(retention);
+      status.stop();
+      await serving.server.close();
+      return 0;
+    } finally {
+      stop.dispose();
+      await platform.close();
+    }
+  },
+};
+
+async function runSimulator(platform: Platform, signal: AbortSignal): Promise<void> {
+  const sim = platform.config.simulator;
+  if (sim.rate <= 0) return;
+  const events = simulateActivity({
+    seed: sim.seed,
+    users: sim.users,
+    startTimeMs: Date.now(),
+    ratePerSec: sim.rate,
+    // Paced in processing time, so event time has to advance at the same steady rate (no day/night swing).
+    dayNightAmplitude: 0,
+    outOfOrderShare: sim.out_of_order_share,
+    maxLatenessSec: sim.max_lateness_sec,
+    duplicateShare: sim.duplicate_share,
+    malformedShare: sim.malformed_share,
+  });
+  const raws = (function* () {
+    for (const simulated of events) yield simulated.event;
+  })();
+  await pump(raws, async (batch) => void (await platform.activity.send(batch)), { ratePerSec: sim.rate, signal });
+}
+
+async function runWikimedia(platform: Platform, signal: AbortSignal, state: WikimediaState): Promise<void> {
+  const setting = platform.config.wikimedia.source;
+  const send = async (batch: unknown[]): Promise<void> => void (await platform.wikimedia.send(batch));
+  if (setting === "off") return;
+  if (setting.startsWith("replay:")) {
+    await replayLoop(setting.slice("replay:".length), send, signal, state);
+    return;
+  }
+  if (setting !== "live") {
+    throw new UsageError(`wikimedia.source must be live, off or replay:<file>, got '${setting}'`);
+  }
+  const client = new EventStreamsClient({
+    url: platform.config.wikimedia.url,
+    signal,
+    firstConnectAttempts: 2,
+    connectTimeoutMs: 5_000,
+    onStatus: (status) => {
+      if (status.kind === "connecting") state.mode = "connecting";
+      else if (status.kind === "connected") state.mode = "live";
+      else if (status.kind === "reconnecting") Object.assign(state, { mode: "reconnecting", detail: status.reason });
+    },
+  });
+  state.mode = "connecting";
+  try {
+    await pump(
+      (async function* () {
+        for await (const event of client.events()) yield event.data;
+      })(),
+      send,
+      { ratePerSec: 0, maxBatch: 500, signal },
+    );
+  } catch (error) {
+    if (!(error instanceof PulseError) || error.code !== EventStreamsCode.unreachable || signal.aborted) throw error;
+    process.stderr.write(`\npulse up: Wikimedia live feed unreachable (${error.message}); replaying the bundled sample in a loop instead\n`);
+    await replayLoop(BUNDLED_WIKIMEDIA_SAMPLE, send, signal, state);
+  }
+}
+
+async function replayLoop(
+  path: string,
+  send: (batch: unknown[]) => Promise<void>,
+  signal: AbortSignal,
+  state: WikimediaState,
+): Promise<void> {
+  state.mode = "replay";
+  state.detail = path.split("/").pop() ?? path;
+  await pump(
+    replayWikimedia(path, {
+      speed: 1,
+      loop: true,
+      signal,
+      onBadLine: (bad) => process.stderr.write(`\n${bad.path}:${bad.line}: ${bad.message}\n`),
+    }),
+    send,
+    { ratePerSec: 0, maxBatch: 500, signal },
+  );
+}

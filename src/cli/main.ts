@@ -1,0 +1,52 @@
+// The `pulse` command: dispatches to one module per subcommand and turns errors into one clear line.
+
+import { PulseError, UsageError } from "../errors.ts";
+
+export interface Command {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  up: async () => (await import("./commands/up.ts")).upCommand,
+  produce: async () => (await import("./commands/produce.ts")).produceCommand,
+  topics: async () => (await import("./commands/topics.ts")).topicsCommand,
+  schemas: async () => (await import("./commands/schemas.ts")).schemasCommand,
+  serve: async () => (await import("./commands/serve.ts")).serveCommand,
+  config: async () => (await import("./commands/config.ts")).configCommand,
+};
+
+async function helpText(): Promise<string> {
+  const lines = ["Pulse: streaming + batch monitoring for activity data.", "", "Usage: pulse <command> [flags]", "", "Commands:"];
+  for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${(await load()).summary}`);
+  lines.push("", "Every command accepts --data-dir <dir> (default ./data, or PULSE_DATA_DIR), --config <file> and --help.");
+  return lines.join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(`${await helpText()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (load === undefined) {
+    process.stderr.write(`pulse: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(", ")}.\n`);
+    return 2;
+  }
+  const command = await load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${command.summary}\n\nUsage: ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof PulseError) {
+      process.stderr.write(`pulse ${name}: ${error.message} [${error.code}]\n`);
+      return error instanceof UsageError ? 2 : 1;
+    }
+    throw error;
+  }
+}

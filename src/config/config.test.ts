@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../errors.ts";
+import { embeddedPath, loadConfig } from "./index.ts";
+
+function configFile(text: string): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), "pulse-config-"));
+  const file = join(dir, "pulse.config.yaml");
+  writeFileSync(file, text);
+  return { dir, file };
+}
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new ConfigError("expected a ConfigError, got none");
+}
+
+describe("loadConfig", () => {
+  it("gives defaults without a file or environment", () => {
+    const { dir } = configFile("");
+    const config = loadConfig({ env: {}, cwd: dir });
+    expect(config.server.port).toBe(8501);
+    expect(config.log).toBe("embedded:log.db");
+    expect(config.data_dir).toBe(join(dir, "data"));
+    expect(config.collector.api_keys).toEqual([]);
+  });
+
+  it("reads ./pulse.config.yaml, then PULSE_* variables, then overrides, in that order", () => {
+    const { dir } = configFile("server:\n  port: 9000\n  host: 0.0.0.0\nsimulator:\n  rate: 50\n  seed: 3\n");
+    const config = loadConfig({ env: { PULSE_PORT: "9100", PULSE_API_KEYS: "a, b" }, cwd: dir, overrides: { "simulator.seed": 9 } });
+    expect(config.server.host).toBe("0.0.0.0");
+    expect(config.server.port).toBe(9100);
+    expect(config.simulator.rate).toBe(50);
+    expect(config.simulator.seed).toBe(9);
+    expect(config.collector.api_keys).toEqual(["a", "b"]);
+  });
+
+  it("names the file, line and key of an unknown key and lists the accepted ones", () => {
+    const { dir, file } = configFile("server:\n  port: 9000\n  hots: x\n");
+    const error = errorOf(() => loadConfig({ env: {}, cwd: dir }));
+    expect(error.message).toContain(`${file}:3`);
+    expect(error.message).toContain("'server.hots'");
+    expect(error.message).toContain("host, port");
+  });
+
+  it("rejects a bad backend URL with the accepted schemes", () => {
+    const { dir, file } = configFile("log: postgres://x\n");
+    const error = errorOf(() => loadConfig({ env: {}, cwd: dir }));
+    expect(error.message).toContain(`${file}:1`);
+    expect(error.message).toContain("'log'");
+    expect(error.message).toContain("embedded:<file>, kafka://…");
+  });
+
+  it("checks kafka bootstrap lists and registry URLs", () => {
+    const { dir } = configFile("");
+    expect(loadConfig({ env: { PULSE_LOG: "kafka://a:9092,b:9093" }, cwd: dir }).log).toBe("kafka://a:9092,b:9093");
+    expect(errorOf(() => loadConfig({ env: { PULSE_LOG: "kafka://nohost" }, cwd: dir })).message).toContain("PULSE_LOG");
+    expect(errorOf(() => loadConfig({ env: { PULSE_REGISTRY: "http://" }, cwd: dir })).message).toContain("'registry'");
+  });
+
+  it("rejects unknown PULSE_ variables and out-of-range numbers", () => {
+    const { dir } = configFile("");
+    expect(errorOf(() => loadConfig({ env: { PULSE_PROT: "1" }, cwd: dir })).message).toMatch(/PULSE_PROT.*PULSE_PORT/);
+    expect(errorOf(() => loadConfig({ env: { PULSE_PORT: "70000" }, cwd: dir })).message).toContain("between 0 and 65535");
+    expect(errorOf(() => loadConfig({ env: { PULSE_RATE: "fast" }, cwd: dir })).message).toContain("must be a number");
+  });
+
+  it("reports invalid YAML with its line", () => {
+    const { dir, file } = configFile("server:\n  port: [1,\n");
+    expect(errorOf(() => loadConfig({ env: {}, cwd: dir })).message).toContain(file);
+  });
+
+  it("resolves embedded paths against the data folder", () => {
+    expect(embeddedPath("embedded:log.db", "/d")).toBe("/d/log.db");
+    expect(embeddedPath("embedded:/abs/x.db", "/d")).toBe("/abs/x.db");
+    expect(embeddedPath("kafka://a:1", "/d")).toBeUndefined();
+  });
+});

@@ -1,0 +1,257 @@
+// Loads pulse.config.yaml and PULSE_* variables into typed settings, validated once at start-up.
+
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
+import { ConfigError } from "../errors.ts";
+import { CONFIG_SCHEMA, type FieldSpec } from "./schema.ts";
+
+export interface PulseConfig {
+  data_dir: string;
+  log: string;
+  registry: string;
+  server: { host: string; port: number };
+  collector: { api_keys: string[]; max_body_bytes: number; max_pending_batches: number };
+  topics: { partitions: number; retention_hours: number; retention_mb: number };
+  simulator: {
+    rate: number;
+    seed: number;
+    users: number;
+    out_of_order_share: number;
+    max_lateness_sec: number;
+    duplicate_share: number;
+    malformed_share: number;
+  };
+  wikimedia: { source: string; url: string };
+  validation: { max_future_skew_sec: number };
+}
+
+export interface LoadConfigOptions {
+  /** Explicit config file (from --config); otherwise PULSE_CONFIG, then ./pulse.config.yaml if it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Values from command-line flags, by dotted key (`server.port`); they win over file and environment. */
+  overrides?: Record<string, unknown>;
+}
+
+export const DEFAULT_CONFIG_FILE = "pulse.config.yaml";
+
+/** Where a value came from, for error messages. */
+interface Origin {
+  describe(key: string): string;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): PulseConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const config = defaultsOf(CONFIG_SCHEMA) as unknown as PulseConfig;
+
+  const file = options.file ?? env.PULSE_CONFIG ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
+  if (file !== undefined) applyFile(config, resolve(cwd, file));
+  applyEnv(config, env);
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value === undefined) continue;
+    const spec = specAt(key);
+    if (spec === undefined || spec.kind === "section") {
+      throw new ConfigError(`unknown setting '${key}'. Accepted: ${leafKeys(CONFIG_SCHEMA).join(", ")}.`);
+    }
+    setAt(config, key, coerce(spec, value, key, { describe: (k) => `command-line flag for '${k}'` }));
+  }
+  if (!isAbsolute(config.data_dir)) config.data_dir = resolve(cwd, config.data_dir);
+  return config;
+}
+
+/** Resolves an `embedded:<file>` URL against the data folder; other URLs are returned as they are. */
+export function embeddedPath(url: string, dataDir: string): string | undefined {
+  if (!url.startsWith("embedded:")) return undefined;
+  const file = url.slice("embedded:".length);
+  if (file === ":memory:") return file;
+  return isAbsolute(file) ? file : resolve(dataDir, file);
+}
+
+/** The documentation table of every key, for `pulse config --help` and docs/configuration.md. */
+export function describeConfig(): Array<{ key: string; env?: string; default: unknown; doc: string }> {
+  const rows: Array<{ key: string; env?: string; default: unknown; doc: string }> = [];
+  const walk = (fields: Readonly<Record<string, FieldSpec>>, prefix: string): void => {
+    for (const [name, spec] of Object.entries(fields)) {
+      const key = prefix + name;
+      if (spec.kind === "section") walk(spec.fields, `${key}.`);
+      else rows.push({ key, env: spec.env, default: spec.default, doc: spec.doc });
+    }
+  };
+  walk(CONFIG_SCHEMA, "");
+  return rows;
+}
+
+function defaultsOf(fields: Readonly<Record<string, FieldSpec>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(fields)) {
+    out[name] = spec.kind === "section" ? defaultsOf(spec.fields) : Array.isArray(spec.default) ? [...spec.default] : spec.default;
+  }
+  return out;
+}
+
+function applyFile(config: PulseConfig, path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new ConfigError(`cannot read config file ${path}: ${(cause as Error).message}. Fix the path or remove --config/PULSE_CONFIG.`, {
+      cause,
+    });
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0]!;
+    const { line } = lineCounter.linePos(error.pos[0]);
+    throw new ConfigError(`${path}:${line}: invalid YAML: ${error.message.split("\n")[0]}`);
+  }
+  if (doc.contents === null) return;
+  const where = (node: YamlNode | null | undefined): string => {
+    const start = node?.range?.[0];
+    return start === undefined ? path : `${path}:${lineCounter.linePos(start).line}`;
+  };
+  if (!isMap(doc.contents)) throw new ConfigError(`${path}: the config file must be a mapping of keys to values.`);
+
+  const walk = (map: YAMLMap, fields: Readonly<Record<string, FieldSpec>>, prefix: string): void => {
+    for (const pair of map.items) {
+      const keyNode = pair.key as YamlNode;
+      const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+      const key = prefix + name;
+      const spec = fields[name];
+      if (spec === undefined) {
+        throw new ConfigError(
+          `${where(keyNode)}: unknown key '${key}'. Accepted keys${prefix ? ` in '${prefix.slice(0, -1)}'` : ""}: ${Object.keys(fields).join(", ")}.`,
+        );
+      }
+      const valueNode = pair.value as YamlNode | null;
+      if (spec.kind === "section") {
+        if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue;
+        if (!isMap(valueNode)) {
+          throw new ConfigError(`${where(keyNode)}: '${key}' must be a mapping with keys ${Object.keys(spec.fields).join(", ")}.`);
+        }
+        walk(valueNode, spec.fields, `${key}.`);
+        continue;
+      }
+      const value = valueNode === null ? null : (valueNode.toJSON() as unknown);
+      setAt(config, key, coerce(spec, value, key, { describe: () => where(keyNode) }));
+    }
+  };
+  walk(doc.contents, CONFIG_SCHEMA, "");
+}
+
+function applyEnv(config: PulseConfig, env: NodeJS.ProcessEnv): void {
+  const byEnv = new Map<string, string>();
+  const walk = (fields: Readonly<Record<string, FieldSpec>>, prefix: string): void => {
+    for (const [name, spec] of Object.entries(fields)) {
+      if (spec.kind === "section") walk(spec.fields, `${prefix}${name}.`);
+      else if (spec.env !== undefined) byEnv.set(spec.env, prefix + name);
+    }
+  };
+  walk(CONFIG_SCHEMA, "");
+  const known = new Set([...byEnv.keys(), "PULSE_CONFIG"]);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("PULSE_") || value === undefined) continue;
+    if (!known.has(name)) {
+      throw new ConfigError(`unknown environment variable ${name}. Accepted: ${[...known].sort().join(", ")}.`);
+    }
+    const key = byEnv.get(name);
+    if (key === undefined) continue;
+    setAt(config, key, coerce(specAt(key)!, value, key, { describe: () => `environment variable ${name}` }));
+  }
+}
+
+function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): unknown {
+  const at = origin.describe(key);
+  const fail = (expected: string): never => {
+    throw new ConfigError(`${at}: '${key}' ${expected}, got ${JSON.stringify(value)}. ${spec.doc}`);
+  };
+  switch (spec.kind) {
+    case "string":
+      if (typeof value !== "string" && typeof value !== "number") fail("must be a string");
+      return String(value);
+    case "int":
+    case "number": {
+      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+      if (typeof n !== "number" || !Number.isFinite(n)) fail("must be a number");
+      const num = n as number;
+      if (spec.kind === "int" && !Number.isInteger(num)) fail("must be a whole number");
+      if (num < spec.min || num > spec.max) fail(`must be between ${spec.min} and ${spec.max}`);
+      return num;
+    }
+    case "enum":
+      if (typeof value !== "string" || !spec.values.includes(value)) fail(`must be one of ${spec.values.join(", ")}`);
+      return value;
+    case "url": {
+      if (typeof value !== "string" || value === "") fail(`must be a URL with scheme ${schemesText(spec.schemes)}`);
+      const text = value as string;
+      const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(text)?.[1]?.toLowerCase();
+      if (scheme === undefined || !spec.schemes.includes(scheme)) {
+        fail(`has an unsupported URL scheme; accepted: ${schemesText(spec.schemes)}`);
+      }
+      if (scheme === "embedded") {
+        if (text.length <= "embedded:".length) fail("needs a file after 'embedded:', e.g. embedded:log.db");
+        return text;
+      }
+      checkNetworkUrl(text, scheme!, fail);
+      return text;
+    }
+    case "list":
+      if (typeof value === "string") return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string" || typeof v === "number")) {
+        fail("must be a list of strings");
+      }
+      return (value as unknown[]).map(String);
+    case "section":
+      return fail("is a section, not a value");
+  }
+}
+
+function checkNetworkUrl(text: string, scheme: string, fail: (expected: string) => never): void {
+  if (scheme === "kafka") {
+    // kafka://host:port[,host:port…] — a bootstrap list, which the WHATWG URL parser does not accept.
+    const hosts = text.slice("kafka://".length).split(",");
+    for (const host of hosts) {
+      if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(host) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(host)) {
+        fail("must be kafka://host:port[,host:port…]");
+      }
+    }
+    return;
+  }
+  try {
+    const url = new URL(text);
+    if (url.hostname === "") fail("needs a host");
+  } catch {
+    fail(`is not a valid ${scheme} URL`);
+  }
+}
+
+function schemesText(schemes: readonly string[]): string {
+  return schemes.map((s) => (s === "embedded" ? "embedded:<file>" : `${s}://…`)).join(", ");
+}
+
+function specAt(key: string): FieldSpec | undefined {
+  let fields: Readonly<Record<string, FieldSpec>> = CONFIG_SCHEMA;
+  let spec: FieldSpec | undefined;
+  for (const part of key.split(".")) {
+    spec = fields[part];
+    if (spec === undefined) return undefined;
+    if (spec.kind === "section") fields = spec.fields;
+  }
+  return spec;
+}
+
+function setAt(target: object, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let node = target as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) node = node[part] as Record<string, unknown>;
+  node[parts[parts.length - 1]!] = value;
+}
+
+function leafKeys(fields: Readonly<Record<string, FieldSpec>>, prefix = ""): string[] {
+  return Object.entries(fields).flatMap(([name, spec]) =>
+    spec.kind === "section" ? leafKeys(spec.fields, `${prefix}${name}.`) : [prefix + name],
+  );
+}

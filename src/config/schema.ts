@@ -1,0 +1,134 @@
+// The table of every configuration key: its type, default, environment variable and documentation.
+
+export type FieldSpec =
+  | { kind: "string"; default: string; env?: string; doc: string }
+  | { kind: "int"; default: number; min: number; max: number; env?: string; doc: string }
+  | { kind: "number"; default: number; min: number; max: number; env?: string; doc: string }
+  | { kind: "enum"; default: string; values: readonly string[]; env?: string; doc: string }
+  /** A backend URL; `schemes` are the accepted URL schemes (without "://" or ":"). */
+  | { kind: "url"; default: string; schemes: readonly string[]; env?: string; doc: string }
+  | { kind: "list"; default: readonly string[]; env?: string; doc: string }
+  | { kind: "section"; fields: Readonly<Record<string, FieldSpec>>; doc: string };
+
+export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
+  data_dir: {
+    kind: "string",
+    default: "./data",
+    env: "PULSE_DATA_DIR",
+    doc: "Folder for every embedded file (log, registry). Separate runs should use separate folders.",
+  },
+  log: {
+    kind: "url",
+    default: "embedded:log.db",
+    schemes: ["embedded", "kafka"],
+    env: "PULSE_LOG",
+    doc: "The event log: embedded:<file> (relative to data_dir) or kafka://host:port[,host:port].",
+  },
+  registry: {
+    kind: "url",
+    default: "embedded:registry.db",
+    schemes: ["embedded", "http", "https"],
+    env: "PULSE_REGISTRY",
+    doc: "The schema registry: embedded:<file> (relative to data_dir) or the URL of a Confluent-API registry.",
+  },
+  server: {
+    kind: "section",
+    doc: "The HTTP server (API, schema registry, collector).",
+    fields: {
+      host: { kind: "string", default: "127.0.0.1", env: "PULSE_HOST", doc: "Address to bind." },
+      port: { kind: "int", default: 8501, min: 0, max: 65535, env: "PULSE_PORT", doc: "Port; 0 picks a free one." },
+    },
+  },
+  collector: {
+    kind: "section",
+    doc: "The HTTP collector, POST /api/v1/events.",
+    fields: {
+      api_keys: {
+        kind: "list",
+        default: [],
+        env: "PULSE_API_KEYS",
+        doc: "Accepted bearer tokens (comma-separated in the environment). Empty: the collector rejects every request.",
+      },
+      max_body_bytes: {
+        kind: "int",
+        default: 1_048_576,
+        min: 1024,
+        max: 64 * 1_048_576,
+        doc: "Largest request body; larger ones get 413.",
+      },
+      max_pending_batches: {
+        kind: "int",
+        default: 64,
+        min: 1,
+        max: 10_000,
+        doc: "Batches waiting for the log before new requests get 429.",
+      },
+    },
+  },
+  topics: {
+    kind: "section",
+    doc: "Topics created at start-up.",
+    fields: {
+      partitions: { kind: "int", default: 6, min: 1, max: 1024, env: "PULSE_PARTITIONS", doc: "Partitions per topic." },
+      retention_hours: {
+        kind: "number",
+        default: 168,
+        min: 0,
+        max: 1_000_000,
+        doc: "Delete records older than this; 0 keeps them forever.",
+      },
+      retention_mb: {
+        kind: "number",
+        default: 0,
+        min: 0,
+        max: 1_000_000_000,
+        doc: "Keep each partition under this many MiB; 0 means no size limit.",
+      },
+    },
+  },
+  simulator: {
+    kind: "section",
+    doc: "The activity simulator run by `pulse up`.",
+    fields: {
+      rate: { kind: "number", default: 200, min: 0, max: 10_000_000, env: "PULSE_RATE", doc: "Events per second; 0 turns it off." },
+      seed: { kind: "int", default: 1, min: 0, max: 2 ** 31 - 1, env: "PULSE_SEED", doc: "Seed; the same seed gives the same events." },
+      users: { kind: "int", default: 10_000, min: 1, max: 100_000_000, doc: "Size of the simulated user population." },
+      out_of_order_share: { kind: "number", default: 0.02, min: 0, max: 1, doc: "Share of events that arrive late." },
+      max_lateness_sec: { kind: "number", default: 30, min: 0, max: 86_400, doc: "How late an out-of-order event can be." },
+      duplicate_share: { kind: "number", default: 0.01, min: 0, max: 1, doc: "Share of exact duplicates (same event_id)." },
+      malformed_share: { kind: "number", default: 0.005, min: 0, max: 1, doc: "Share of malformed events (dead-lettered)." },
+    },
+  },
+  wikimedia: {
+    kind: "section",
+    doc: "The Wikimedia recent-changes source.",
+    fields: {
+      source: {
+        kind: "string",
+        default: "live",
+        env: "PULSE_WIKIMEDIA",
+        doc: "live, replay:<file> or off. Live falls back to the bundled sample when the feed cannot be reached.",
+      },
+      url: {
+        kind: "url",
+        default: "https://stream.wikimedia.org/v2/stream/recentchange",
+        schemes: ["http", "https"],
+        env: "PULSE_WIKIMEDIA_URL",
+        doc: "EventStreams URL.",
+      },
+    },
+  },
+  validation: {
+    kind: "section",
+    doc: "Semantic validation of incoming events.",
+    fields: {
+      max_future_skew_sec: {
+        kind: "number",
+        default: 300,
+        min: 0,
+        max: 31_536_000,
+        doc: "An event_time further ahead of the clock than this is rejected.",
+      },
+    },
+  },
+};

@@ -1,0 +1,272 @@
+// Validation of events against their contract: schema shape for untrusted input, then semantic rules with stable codes.
+
+import type { UserActivityV2, WikimediaRecentChange } from "./types.ts";
+import { type AvroType, SCHEMA_TEXTS, userActivityV2Type, wikimediaRecentChangeType } from "./schemas.ts";
+
+/** Stable codes of rejected events; dead letters and dashboards group by them, so never rename one. */
+export const ValidationCode = {
+  schemaMismatch: "PULSE_VALIDATION_SCHEMA_MISMATCH",
+  emptyUserId: "PULSE_VALIDATION_EMPTY_USER_ID",
+  emptySessionId: "PULSE_VALIDATION_EMPTY_SESSION_ID",
+  badEventId: "PULSE_VALIDATION_BAD_EVENT_ID",
+  futureEventTime: "PULSE_VALIDATION_FUTURE_EVENT_TIME",
+  eventTimeTooOld: "PULSE_VALIDATION_EVENT_TIME_TOO_OLD",
+  badAmount: "PULSE_VALIDATION_BAD_AMOUNT",
+  negativeAmount: "PULSE_VALIDATION_NEGATIVE_AMOUNT",
+  purchaseWithoutAmount: "PULSE_VALIDATION_PURCHASE_WITHOUT_AMOUNT",
+  amountOnNonPurchase: "PULSE_VALIDATION_AMOUNT_ON_NON_PURCHASE",
+  missingCurrency: "PULSE_VALIDATION_MISSING_CURRENCY",
+  badCurrency: "PULSE_VALIDATION_BAD_CURRENCY",
+  badCountry: "PULSE_VALIDATION_BAD_COUNTRY",
+  emptyWiki: "PULSE_VALIDATION_EMPTY_WIKI",
+  emptyServerName: "PULSE_VALIDATION_EMPTY_SERVER_NAME",
+  emptyChangeType: "PULSE_VALIDATION_EMPTY_CHANGE_TYPE",
+  emptyMetaId: "PULSE_VALIDATION_EMPTY_META_ID",
+} as const;
+export type ValidationCodeValue = (typeof ValidationCode)[keyof typeof ValidationCode];
+
+export interface ValidationIssue {
+  code: ValidationCodeValue;
+  /** Dotted path of the field, e.g. `amount` or `meta.dt`; `$` is the record itself. */
+  field: string;
+  /** Which rule the field broke; never contains the whole payload. */
+  message: string;
+}
+
+export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: ValidationIssue[] };
+
+export interface ValidateOptions {
+  /** Processing time the event time is compared with; defaults to Date.now(). */
+  nowMs?: number;
+  /** How far ahead of processing time an event time may be (producer clock skew). Default 5 minutes. */
+  maxFutureSkewMs?: number;
+  /** Event times before this are rejected; null turns the rule off. Default 2000-01-01T00:00:00Z. */
+  minEventTimeMs?: number | null;
+}
+
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
+export const DEFAULT_MIN_EVENT_TIME_MS = Date.UTC(2000, 0, 1);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CURRENCY = /^[A-Z]{3}$/;
+const COUNTRY = /^[A-Z]{2}$/;
+// ISO-8601 date or date-time; a missing zone means UTC, as the contracts state.
+const ISO_8601 = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Parses an ISO-8601 string to ms since the epoch, or undefined when it is not one. */
+export function parseIsoTimeMs(text: string): number | undefined {
+  const m = ISO_8601.exec(text.trim());
+  if (!m) return undefined;
+  const [, date, time, zone] = m;
+  let iso = time === undefined ? `${date}T00:00:00Z` : `${date}T${time}${zone ?? "Z"}`;
+  // Date.parse wants "+hh:mm"; accept the basic "+hhmm" form too.
+  iso = iso.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+// --- Normalisation of untrusted input -------------------------------------------------------------
+
+type JsonSchema = string | JsonSchema[] | { type: JsonSchema; [k: string]: unknown };
+interface RecordSchema {
+  type: "record";
+  name: string;
+  fields: Array<{ name: string; type: JsonSchema; default?: unknown }>;
+}
+
+function isRecord(s: JsonSchema): s is JsonSchema & RecordSchema {
+  return typeof s === "object" && !Array.isArray(s) && s.type === "record";
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+/**
+ * Rewrites the forms JSON clients send into the values the Avro type expects: a missing field with a
+ * default takes it (null for the nullable ones), a timestamp-millis given as an ISO-8601 string becomes ms, and undeclared
+ * fields are dropped (so junk never travels on). Anything else is left as is for the shape check to report.
+ */
+function normalise(schema: JsonSchema, value: unknown): unknown {
+  if (Array.isArray(schema)) {
+    if (value === null || value === undefined) return value;
+    const recordBranch = schema.find(isRecord);
+    return recordBranch && isObject(value) ? normalise(recordBranch, value) : value;
+  }
+  if (typeof schema === "string") return value;
+  if (isRecord(schema)) {
+    if (!isObject(value)) return value;
+    const out: Record<string, unknown> = {};
+    for (const field of schema.fields) {
+      let v = value[field.name];
+      if (v === undefined && "default" in field) v = field.default;
+      out[field.name] = normalise(field.type, v);
+    }
+    return out;
+  }
+  if (schema["logicalType"] === "timestamp-millis" && typeof value === "string") {
+    return parseIsoTimeMs(value) ?? value;
+  }
+  return value;
+}
+
+// --- Shape check ----------------------------------------------------------------------------------
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "number" && !Number.isInteger(v)) return "a non-integer number";
+  return `a ${typeof v}`;
+}
+
+function expected(type: AvroType): string {
+  const t = type as AvroType & { symbols?: string[]; types?: AvroType[] };
+  if (t.typeName === "enum" && t.symbols) return `one of ${t.symbols.join(", ")}`;
+  if (t.typeName.startsWith("union") && t.types) return t.types.map((b) => b.typeName).join(" or ");
+  if (t.typeName === "long" || t.typeName === "int") return `an integer (${t.typeName})`;
+  return `a ${t.typeName}`;
+}
+
+function shapeIssues(type: AvroType, value: unknown): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  type.isValid(value, {
+    errorHook(path: string[], v: unknown, t: AvroType) {
+      const field = path.length === 0 ? "$" : path.join(".");
+      let got = describeValue(v);
+      if (t.typeName === "enum" && typeof v === "string") got = `"${v.slice(0, 32)}"`;
+      issues.push({
+        code: ValidationCode.schemaMismatch,
+        field,
+        message: `${field}: expected ${expected(t)}, got ${got}`,
+      });
+    },
+  });
+  return issues;
+}
+
+function checkShape<T>(type: AvroType, schema: JsonSchema, raw: unknown): ValidationResult<T> {
+  // avsc takes an array for a record with every field missing; one issue says it better.
+  if (!isObject(raw)) {
+    const message = `$: expected a ${type.name ?? "record"} object, got ${describeValue(raw)}`;
+    return { ok: false, errors: [{ code: ValidationCode.schemaMismatch, field: "$", message }] };
+  }
+  const value = normalise(schema, raw);
+  const issues = shapeIssues(type, value);
+  return issues.length > 0 ? { ok: false, errors: issues } : { ok: true, value: value as T };
+}
+
+// --- Semantic rules -------------------------------------------------------------------------------
+
+function issue(code: ValidationCodeValue, field: string, rule: string): ValidationIssue {
+  return { code, field, message: `${field}: ${rule}` };
+}
+
+function checkEventTime(issues: ValidationIssue[], field: string, eventTimeMs: number, o: ValidateOptions) {
+  const nowMs = o.nowMs ?? Date.now();
+  const skewMs = o.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+  const minMs = o.minEventTimeMs === undefined ? DEFAULT_MIN_EVENT_TIME_MS : o.minEventTimeMs;
+  if (eventTimeMs > nowMs + skewMs) {
+    issues.push(
+      issue(
+        ValidationCode.futureEventTime,
+        field,
+        `event time is ${eventTimeMs - nowMs} ms ahead of processing time (at most ${skewMs} ms allowed)`,
+      ),
+    );
+  }
+  if (minMs !== null && eventTimeMs < minMs) {
+    issues.push(
+      issue(
+        ValidationCode.eventTimeTooOld,
+        field,
+        `event time ${eventTimeMs} is before ${new Date(minMs).toISOString()}`,
+      ),
+    );
+  }
+}
+
+function blank(s: string): boolean {
+  return s.trim().length === 0;
+}
+
+const activitySchema = JSON.parse(SCHEMA_TEXTS.userActivityV2) as JsonSchema;
+const recentChangeSchema = JSON.parse(SCHEMA_TEXTS.wikimediaRecentChange) as JsonSchema;
+
+/**
+ * Checks an activity event from any source. The shape is checked against the current schema (v2), so a
+ * v1-shaped event passes with `app_version: null`. Semantic rules run only on well-shaped events.
+ */
+export function validateActivity(
+  raw: unknown,
+  options: ValidateOptions = {},
+): ValidationResult<UserActivityV2> {
+  const shaped = checkShape<UserActivityV2>(userActivityV2Type, activitySchema, raw);
+  if (!shaped.ok) return shaped;
+  const e = shaped.value;
+  const issues: ValidationIssue[] = [];
+  if (blank(e.user_id)) issues.push(issue(ValidationCode.emptyUserId, "user_id", "must not be empty"));
+  if (blank(e.session_id))
+    issues.push(issue(ValidationCode.emptySessionId, "session_id", "must not be empty"));
+  if (!UUID.test(e.event_id)) issues.push(issue(ValidationCode.badEventId, "event_id", "must be a UUID"));
+  checkEventTime(issues, "event_time", e.event_time, options);
+
+  const purchase = e.event_type === "PURCHASE";
+  if (e.amount !== null) {
+    if (!Number.isFinite(e.amount)) {
+      issues.push(issue(ValidationCode.badAmount, "amount", "must be a finite number"));
+    } else if (e.amount < 0) {
+      issues.push(issue(ValidationCode.negativeAmount, "amount", "must not be negative"));
+    }
+    // Revenue is the sum of amounts over all events, so a price carried on a view or cart event
+    // would be counted as revenue; the REES46 mapping keeps price on purchases only for this reason.
+    if (!purchase) {
+      issues.push(
+        issue(
+          ValidationCode.amountOnNonPurchase,
+          "amount",
+          `must be null on ${e.event_type} (only PURCHASE)`,
+        ),
+      );
+    }
+    if (e.currency === null) {
+      issues.push(issue(ValidationCode.missingCurrency, "currency", "is required when amount is set"));
+    }
+  } else if (purchase) {
+    issues.push(issue(ValidationCode.purchaseWithoutAmount, "amount", "is required on PURCHASE"));
+  }
+  if (e.currency !== null && !CURRENCY.test(e.currency)) {
+    issues.push(
+      issue(ValidationCode.badCurrency, "currency", "must be an ISO 4217 code (3 uppercase letters)"),
+    );
+  }
+  if (e.country !== null && !COUNTRY.test(e.country)) {
+    issues.push(
+      issue(ValidationCode.badCountry, "country", "must be an ISO 3166-1 alpha-2 code (2 uppercase letters)"),
+    );
+  }
+  return issues.length > 0 ? { ok: false, errors: issues } : shaped;
+}
+
+/** Checks a Wikimedia recent change already mapped to the contract shape (meta.dt may be ISO-8601). */
+export function validateRecentChange(
+  raw: unknown,
+  options: ValidateOptions = {},
+): ValidationResult<WikimediaRecentChange> {
+  const shaped = checkShape<WikimediaRecentChange>(wikimediaRecentChangeType, recentChangeSchema, raw);
+  if (!shaped.ok) return shaped;
+  const e = shaped.value;
+  const issues: ValidationIssue[] = [];
+  if (blank(e.wiki)) issues.push(issue(ValidationCode.emptyWiki, "wiki", "must not be empty"));
+  if (blank(e.server_name))
+    issues.push(issue(ValidationCode.emptyServerName, "server_name", "must not be empty"));
+  if (blank(e.type)) issues.push(issue(ValidationCode.emptyChangeType, "type", "must not be empty"));
+  if (blank(e.meta.id)) issues.push(issue(ValidationCode.emptyMetaId, "meta.id", "must not be empty"));
+  checkEventTime(issues, "meta.dt", e.meta.dt, options);
+  return issues.length > 0 ? { ok: false, errors: issues } : shaped;
+}
+
+/** One line listing every issue, for dead letters and logs. */
+export function describeIssues(errors: readonly { code: string; message: string }[]): string {
+  return errors.map((e) => `${e.code} (${e.message})`).join("; ");
+}

@@ -1,0 +1,235 @@
+// Replays a REES46 e-commerce clickstream CSV as UserActivity records, paced by event_time.
+
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { EventType, UserActivity } from "../contracts/types.ts";
+import { SourceError } from "../errors.ts";
+import { EventTimePacer } from "./pacer.ts";
+
+/**
+ * Row grammar (REES46 "Open CDP" export; columns are found by header name):
+ *
+ *   header = "event_time,event_type,product_id,[category_id,category_code,brand,]price,user_id,user_session"
+ *   row    = field *( "," field ) [ CR ] LF
+ *   field  = *( any char but "," and '"' ) / '"' *( any char but '"' / '""' ) '"'
+ *   event_time = YYYY "-" MM "-" DD " " hh ":" mm ":" ss " UTC"
+ *   event_type = "view" / "cart" / "remove_from_cart" / "purchase"
+ *   price      = digits [ "." digits ]        ; "0.4" as well as "0.40" (the derived cosmetics file)
+ */
+
+export type ActivityCsvRecord =
+  | { line: number; ok: true; event: UserActivity }
+  | { line: number; ok: false; code: string; message: string; raw: string };
+
+export interface ActivityCsvColumns {
+  eventTime: number;
+  eventType: number;
+  productId: number;
+  price: number;
+  userId: number;
+  userSession: number;
+  count: number;
+}
+
+export interface ReplayActivityCsvOptions {
+  /** 1 = recorded pace, 2 = twice as fast, 0 (default) = as fast as possible. */
+  speed?: number;
+  signal?: AbortSignal;
+}
+
+export const ActivityCsvCode = {
+  badHeader: "PULSE_CSV_BAD_HEADER",
+  badRow: "PULSE_CSV_BAD_ROW",
+  badTime: "PULSE_CSV_BAD_EVENT_TIME",
+  unknownEventType: "PULSE_CSV_UNKNOWN_EVENT_TYPE",
+  missingField: "PULSE_CSV_MISSING_FIELD",
+  badPrice: "PULSE_CSV_BAD_PRICE",
+  unreadable: "PULSE_SOURCE_FILE_UNREADABLE",
+} as const;
+
+const EVENT_TYPE_MAP: Record<string, EventType> = {
+  view: "VIEW",
+  cart: "ADD_TO_CART",
+  remove_from_cart: "REMOVE_FROM_CART",
+  purchase: "PURCHASE",
+};
+
+const EVENT_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) UTC$/;
+const PRICE = /^\d+(\.\d+)?$/;
+
+/** A fixed UUID namespace for Pulse's content-derived ids, so ids do not collide with other v5 users. */
+const PULSE_CSV_NAMESPACE = Buffer.from("6f1c2a8e4b7d4e59a3c05d2e9b8f7a61", "hex");
+
+/**
+ * A name-based (version 5) UUID over the row text without CR: an exact duplicate row gets the same
+ * event_id, so downstream deduplication sees REES46's double-logged rows as the duplicates they are.
+ */
+function rowUuid(line: string): string {
+  const hash = createHash("sha1").update(PULSE_CSV_NAMESPACE).update(line, "utf8").digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.toString("hex", 0, 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+function splitFields(line: string): string[] {
+  if (!line.includes('"')) return line.split(",");
+  const fields: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c !== '"') field += c;
+      else if (line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      fields.push(field);
+      field = "";
+    } else field += c;
+  }
+  fields.push(field);
+  return fields;
+}
+
+function stripCr(line: string): string {
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
+}
+
+/** Finds the columns by name; `{ ok: false }` names the missing column. */
+export function parseActivityCsvHeader(
+  line: string,
+): { ok: true; columns: ActivityCsvColumns } | { ok: false; code: string; message: string } {
+  const names = splitFields(stripCr(line).replace(/^\uFEFF/, "")).map((name) => name.trim());
+  const find = (name: string): number => names.indexOf(name);
+  const columns: ActivityCsvColumns = {
+    eventTime: find("event_time"),
+    eventType: find("event_type"),
+    productId: find("product_id"),
+    price: find("price"),
+    userId: find("user_id"),
+    userSession: find("user_session"),
+    count: names.length,
+  };
+  for (const [key, index] of Object.entries(columns)) {
+    if (index < 0) {
+      const column = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      return { ok: false, code: ActivityCsvCode.badHeader, message: `CSV header has no "${column}" column` };
+    }
+  }
+  return { ok: true, columns };
+}
+
+/** Pure: one data row to a UserActivity, or a rejection naming the field and the rule it broke. */
+export function parseActivityCsvLine(
+  line: string,
+  columns: ActivityCsvColumns,
+  lineNumber: number,
+): ActivityCsvRecord {
+  const text = stripCr(line);
+  const reject = (code: string, message: string): ActivityCsvRecord => ({
+    line: lineNumber,
+    ok: false,
+    code,
+    message: `line ${lineNumber}: ${message}`,
+    raw: text,
+  });
+  const fields = splitFields(text);
+  if (fields.length !== columns.count) {
+    return reject(ActivityCsvCode.badRow, `expected ${columns.count} fields, got ${fields.length}`);
+  }
+  const time = EVENT_TIME.exec(fields[columns.eventTime]!);
+  const eventTimeMs = time
+    ? Date.UTC(+time[1]!, +time[2]! - 1, +time[3]!, +time[4]!, +time[5]!, +time[6]!)
+    : Number.NaN;
+  if (!Number.isFinite(eventTimeMs)) {
+    return reject(ActivityCsvCode.badTime, 'event_time is not "YYYY-MM-DD hh:mm:ss UTC"');
+  }
+  const rawType = fields[columns.eventType]!;
+  const eventType = Object.hasOwn(EVENT_TYPE_MAP, rawType) ? EVENT_TYPE_MAP[rawType] : undefined;
+  if (eventType === undefined) {
+    return reject(
+      ActivityCsvCode.unknownEventType,
+      `event_type "${rawType.slice(0, 40)}" is not one of ${Object.keys(EVENT_TYPE_MAP).join(", ")}`,
+    );
+  }
+  const productId = fields[columns.productId]!;
+  const userId = fields[columns.userId]!;
+  const session = fields[columns.userSession]!;
+  if (productId === "") return reject(ActivityCsvCode.missingField, "product_id is empty");
+  if (userId === "") return reject(ActivityCsvCode.missingField, "user_id is empty");
+  if (session === "") return reject(ActivityCsvCode.missingField, "user_session is empty");
+  const price = fields[columns.price]!;
+  if (!PRICE.test(price))
+    return reject(ActivityCsvCode.badPrice, "price is not a non-negative decimal number");
+  let amount: number | null = null;
+  if (eventType === "PURCHASE") {
+    amount = Number.parseFloat(price);
+    if (!(amount > 0)) return reject(ActivityCsvCode.badPrice, "a purchase must have a price > 0");
+  }
+  return {
+    line: lineNumber,
+    ok: true,
+    event: {
+      event_id: rowUuid(text),
+      user_id: userId,
+      session_id: session,
+      event_type: eventType,
+      event_time: eventTimeMs,
+      page: `/product/${productId}`,
+      referrer: null,
+      device: "UNKNOWN",
+      country: null,
+      amount,
+      currency: amount === null ? null : "USD",
+    },
+  };
+}
+
+/**
+ * Yields one record per data row in file order (blank lines are skipped but keep their line number).
+ * A header without the needed columns, or an unreadable file, throws a SourceError.
+ */
+export async function* replayActivityCsv(
+  path: string,
+  options: ReplayActivityCsvOptions = {},
+): AsyncGenerator<ActivityCsvRecord> {
+  const { speed = 0, signal } = options;
+  const pacer = new EventTimePacer(speed, signal);
+  const input = createReadStream(path, { encoding: "utf8" });
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  let columns: ActivityCsvColumns | undefined;
+  let lineNumber = 0;
+  try {
+    for await (const line of lines) {
+      lineNumber++;
+      if (signal?.aborted) return;
+      if (columns === undefined) {
+        const header = parseActivityCsvHeader(line);
+        if (!header.ok) {
+          throw new SourceError(header.code, `${path}:1: ${header.message}`, { details: { path } });
+        }
+        columns = header.columns;
+        continue;
+      }
+      if (stripCr(line).length === 0) continue;
+      const record = parseActivityCsvLine(line, columns, lineNumber);
+      if (record.ok && !(await pacer.wait(record.event.event_time))) return;
+      yield record;
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code !== "string" || !(error instanceof Error) || !("syscall" in error)) throw error;
+    throw new SourceError(ActivityCsvCode.unreadable, `cannot read activity CSV ${path} (${code})`, {
+      cause: error,
+      details: { path },
+    });
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}

@@ -1,0 +1,274 @@
+// The one way events enter the log: validate against the contract, encode to Avro, produce; rejects go to `<topic>.dlq`.
+
+import { contractFor, SCHEMA_TEXTS, subjectFor } from "../contracts/schemas.ts";
+import {
+  type DeadLetter,
+  deadLetterTopic,
+  TOPICS,
+  type UserActivityV2,
+  type WikimediaRecentChange,
+} from "../contracts/types.ts";
+import {
+  describeIssues,
+  type ValidationIssue,
+  type ValidationResult,
+  validateActivity,
+  validateRecentChange,
+} from "../contracts/validate.ts";
+import { ConfigError, SerdeError } from "../errors.ts";
+import type {
+  Log,
+  ProduceRecord,
+  RecordHeaders,
+  RecordPosition,
+  RetentionPolicy,
+  TopicInfo,
+} from "../log/index.ts";
+import type { AvroSerde, Encoder } from "../serde/index.ts";
+
+/** A reason a record was rejected: a validation issue, or an encode failure in the same shape. */
+export type RejectReason = Pick<ValidationIssue, "field" | "message"> & { code: string };
+
+export interface ContractProducerOptions<T> {
+  log: Log;
+  serde: AvroSerde;
+  topic: string;
+  /** Registry subject of the values; defaults to the topic's contract, else `<topic>-value`. */
+  subject?: string;
+  /** Writer schema; defaults to the topic's contract schema. */
+  schemaText?: string;
+  keyOf: (value: T) => string;
+  validate: (raw: unknown) => ValidationResult<T>;
+  /** Processing-time clock, stamped on dead letters as failed_at. */
+  nowMs?: () => number;
+  /** Most records in one produce call; larger sends are split, each part durable before the promise resolves. */
+  maxBatch?: number;
+  /** Value of the `pulse-source` header (e.g. "simulator", "collector"); no header when absent. */
+  source?: string;
+  /** Record timestamp (Kafka CreateTime) per value; when absent the log stamps append time. */
+  timestampOf?: (value: T) => number;
+}
+
+export interface RejectedRecord {
+  /** Position of the record in the array given to send(). */
+  index: number;
+  errors: RejectReason[];
+}
+
+export interface SendResult {
+  accepted: number;
+  rejected: RejectedRecord[];
+  /** Positions of the accepted records on the topic, in input order. */
+  positions: RecordPosition[];
+  /** Positions of the dead letters on `<topic>.dlq`, in the order of `rejected`. */
+  deadLetterPositions: RecordPosition[];
+}
+
+/** Running totals since the producer was made, for the status line. */
+export interface ProducerCounters {
+  accepted: number;
+  rejected: number;
+  /** Key, value and header bytes produced to the topic and its dead-letter topic. */
+  bytes: number;
+}
+
+export const SOURCE_HEADER = "pulse-source";
+const DEFAULT_MAX_BATCH = 5_000;
+
+export class ContractProducer<T = unknown> {
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  private readonly options: ContractProducerOptions<T>;
+  private readonly subject: string;
+  private readonly schemaText: string;
+  private readonly maxBatch: number;
+  private readonly headers: RecordHeaders | undefined;
+  private readonly headersBytes: number;
+  private encoders: Promise<{ value: Encoder<T>; deadLetter: Encoder<DeadLetter> }> | undefined;
+  private readonly totals: ProducerCounters = { accepted: 0, rejected: 0, bytes: 0 };
+
+  constructor(options: ContractProducerOptions<T>) {
+    this.options = options;
+    this.topic = options.topic;
+    this.deadLetterTopic = deadLetterTopic(options.topic);
+    const known = safeContract(options.topic);
+    this.subject = options.subject ?? known?.subject ?? subjectFor(options.topic);
+    const schemaText = options.schemaText ?? known?.schemaText;
+    if (schemaText === undefined) {
+      throw new ConfigError(
+        `Topic "${options.topic}" has no contract; pass schemaText to the ContractProducer`,
+      );
+    }
+    this.schemaText = schemaText;
+    this.maxBatch = Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH);
+    if (options.source !== undefined) {
+      // One shared header object: the log copies what it stores, and each record would hold the same bytes.
+      const value = Buffer.from(options.source, "utf8");
+      this.headers = { [SOURCE_HEADER]: value };
+      this.headersBytes = SOURCE_HEADER.length + value.length;
+    } else {
+      this.headersBytes = 0;
+    }
+  }
+
+  /** Creates the topic and its dead-letter topic with the same partition count (idempotent). */
+  async ensureTopics(partitions: number, retention?: RetentionPolicy): Promise<TopicInfo[]> {
+    const main = await this.options.log.ensureTopic({ name: this.topic, partitions, retention });
+    const dlq = await this.options.log.ensureTopic({ name: this.deadLetterTopic, partitions, retention });
+    return [main, dlq];
+  }
+
+  /** Registers both schemas now instead of on the first send. */
+  async ready(): Promise<void> {
+    await this.getEncoders();
+  }
+
+  get counters(): ProducerCounters {
+    return { ...this.totals };
+  }
+
+  /**
+   * Validates and encodes each raw event; valid ones go to the topic keyed by keyOf, invalid ones to the
+   * dead-letter topic with their reasons. Resolves once both batches are durable.
+   */
+  async send(raws: readonly unknown[]): Promise<SendResult> {
+    const encoders = await this.getEncoders();
+    const good: ProduceRecord[] = [];
+    const bad: ProduceRecord[] = [];
+    const rejected: RejectedRecord[] = [];
+    let bytes = 0;
+    const failedAt = (this.options.nowMs ?? Date.now)();
+
+    for (let index = 0; index < raws.length; index++) {
+      const raw = raws[index];
+      const result = this.options.validate(raw);
+      let errors: RejectReason[];
+      if (result.ok) {
+        try {
+          const value = encoders.value(result.value);
+          const key = Buffer.from(this.options.keyOf(result.value), "utf8");
+          const record: ProduceRecord = { key, value };
+          if (this.headers) record.headers = this.headers;
+          if (this.options.timestampOf) record.timestampMs = this.options.timestampOf(result.value);
+          good.push(record);
+          bytes += key.length + value.length + this.headersBytes;
+          continue;
+        } catch (err) {
+          // Validation and schema disagree (e.g. a custom validate); the record is still not lost.
+          if (!(err instanceof SerdeError)) throw err;
+          errors = [{ code: err.code, field: "$", message: err.message }];
+        }
+      } else {
+        errors = result.errors;
+      }
+      const letter: DeadLetter = {
+        source_topic: this.topic,
+        source_partition: null,
+        source_offset: null,
+        error_code: errors[0]?.code ?? "PULSE_VALIDATION_SCHEMA_MISMATCH",
+        error_message: describeIssues(errors),
+        raw: rawBytes(raw),
+        failed_at: failedAt,
+      };
+      const value = encoders.deadLetter(letter);
+      const record: ProduceRecord = { key: null, value };
+      if (this.headers) record.headers = this.headers;
+      bad.push(record);
+      bytes += value.length + this.headersBytes;
+      rejected.push({ index, errors });
+    }
+
+    const [positions, deadLetterPositions] = await Promise.all([
+      this.produceAll(this.topic, good),
+      this.produceAll(this.deadLetterTopic, bad),
+    ]);
+    this.totals.accepted += good.length;
+    this.totals.rejected += bad.length;
+    this.totals.bytes += bytes;
+    return { accepted: good.length, rejected, positions, deadLetterPositions };
+  }
+
+  private async produceAll(topic: string, records: ProduceRecord[]): Promise<RecordPosition[]> {
+    if (records.length === 0) return [];
+    if (records.length <= this.maxBatch) return this.options.log.produce(topic, records);
+    const positions: RecordPosition[] = [];
+    for (let start = 0; start < records.length; start += this.maxBatch) {
+      // Sequential on purpose: parts land in input order, so positions stay in input order per key.
+      const part = await this.options.log.produce(topic, records.slice(start, start + this.maxBatch));
+      for (const p of part) positions.push(p);
+    }
+    return positions;
+  }
+
+  private getEncoders(): Promise<{ value: Encoder<T>; deadLetter: Encoder<DeadLetter> }> {
+    if (!this.encoders) {
+      const { serde } = this.options;
+      const made = Promise.all([
+        serde.encoder<T>(this.subject, this.schemaText),
+        serde.encoder<DeadLetter>(subjectFor(this.deadLetterTopic), SCHEMA_TEXTS.deadLetter),
+      ]).then(([value, deadLetter]) => ({ value, deadLetter }));
+      this.encoders = made;
+      // A registry that was down must not stay cached as a failure.
+      made.catch(() => {
+        if (this.encoders === made) this.encoders = undefined;
+      });
+    }
+    return this.encoders;
+  }
+}
+
+/** What the two ready-made producers need; validation uses the same processing-time clock. */
+export interface SourceProducerOptions {
+  log: Log;
+  serde: AvroSerde;
+  source?: string;
+  nowMs?: () => number;
+  maxFutureSkewMs?: number;
+  maxBatch?: number;
+}
+
+/** The `user-activity` producer: v2 schema, keyed by user_id. */
+export function activityProducer(options: SourceProducerOptions): ContractProducer<UserActivityV2> {
+  const clock = options.nowMs ?? Date.now;
+  return new ContractProducer<UserActivityV2>({
+    ...options,
+    topic: TOPICS.activity,
+    keyOf: (e) => e.user_id,
+    validate: (raw) => validateActivity(raw, { nowMs: clock(), maxFutureSkewMs: options.maxFutureSkewMs }),
+  });
+}
+
+/** The `wikimedia.recentchange` producer, keyed by wiki. */
+export function recentChangeProducer(
+  options: SourceProducerOptions,
+): ContractProducer<WikimediaRecentChange> {
+  const clock = options.nowMs ?? Date.now;
+  return new ContractProducer<WikimediaRecentChange>({
+    ...options,
+    topic: TOPICS.wikimedia,
+    keyOf: (c) => c.wiki,
+    validate: (raw) =>
+      validateRecentChange(raw, { nowMs: clock(), maxFutureSkewMs: options.maxFutureSkewMs }),
+  });
+}
+
+function safeContract(topic: string) {
+  try {
+    return contractFor(topic);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes a dead letter keeps: raw bytes as given, text as UTF-8, anything else as its JSON text. */
+function rawBytes(raw: unknown): Buffer {
+  if (Buffer.isBuffer(raw)) return raw;
+  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (typeof raw === "string") return Buffer.from(raw, "utf8");
+  try {
+    return Buffer.from(JSON.stringify(raw) ?? "", "utf8");
+  } catch {
+    // Circular or BigInt-holding objects have no JSON text; keep what can be said about them.
+    return Buffer.from(String(raw), "utf8");
+  }
+}

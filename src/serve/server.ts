@@ -1,0 +1,117 @@
+// The Pulse HTTP server: one listener for the API, the schema registry and the collector.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type Handler, HttpError, sendError, sendJson } from "./http.ts";
+
+export interface PartHealth {
+  status: "ok" | "degraded" | "down" | "off";
+  [detail: string]: unknown;
+}
+
+export interface PulseServerOptions {
+  host: string;
+  port: number;
+}
+
+interface Mount {
+  prefix: string;
+  handler: Handler;
+}
+
+export class PulseServer {
+  private readonly server: Server;
+  private readonly mounts: Mount[] = [];
+  private readonly parts = new Map<string, () => PartHealth>();
+  private readonly startedAtMs = Date.now();
+
+  constructor(private readonly options: PulseServerOptions) {
+    this.server = createServer((req, res) => {
+      this.dispatch(req, res).catch((error: unknown) => this.fail(res, error));
+    });
+    this.server.keepAliveTimeout = 5_000;
+    this.mount("/api/health", async (req, res, path) => {
+      if (path !== "" && path !== "/") return false;
+      if (req.method !== "GET") throw new HttpError(405, "PULSE_HTTP_METHOD", "use GET /api/health");
+      const health = this.health();
+      sendJson(res, health.status === "ok" ? 200 : 503, health);
+      return true;
+    });
+  }
+
+  /** Handlers are tried in mount order; a prefix of "" matches every path. */
+  mount(prefix: string, handler: Handler): void {
+    this.mounts.push({ prefix, handler });
+  }
+
+  /** Registers a part whose state `GET /api/health` reports. */
+  reportHealth(part: string, probe: () => PartHealth): void {
+    this.parts.set(part, probe);
+  }
+
+  health(): { status: "ok" | "degraded"; uptimeSec: number; parts: Record<string, PartHealth> } {
+    const parts: Record<string, PartHealth> = {};
+    let status: "ok" | "degraded" = "ok";
+    for (const [name, probe] of this.parts) {
+      let health: PartHealth;
+      try {
+        health = probe();
+      } catch (error) {
+        health = { status: "down", error: (error as Error).message };
+      }
+      parts[name] = health;
+      if (health.status === "down" || health.status === "degraded") status = "degraded";
+    }
+    return { status, uptimeSec: Math.round((Date.now() - this.startedAtMs) / 1000), parts };
+  }
+
+  async listen(): Promise<{ host: string; port: number; url: string }> {
+    await new Promise<void>((resolveListen, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off("error", reject);
+        resolveListen();
+      });
+    });
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    return { host: address.address, port: address.port, url: `http://${host}:${address.port}` };
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    await new Promise<void>((resolveClose) => {
+      this.server.close(() => resolveClose());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+    } catch {
+      throw new HttpError(400, "PULSE_HTTP_BAD_URL", "the request URL cannot be parsed");
+    }
+    for (const { prefix, handler } of this.mounts) {
+      if (prefix !== "" && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) continue;
+      if (await handler(req, res, pathname.slice(prefix.length))) return;
+    }
+    throw new HttpError(404, "PULSE_HTTP_NOT_FOUND", `no route for ${req.method} ${pathname}; see GET /api/health and docs/api.md`);
+  }
+
+  private fail(res: ServerResponse, error: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error instanceof HttpError) {
+      sendError(res, error, error.retriable ? { "retry-after": "1" } : {});
+      return;
+    }
+    // An unexpected fault: answer 500 without details that could leak payloads, and keep serving.
+    const code = (error as { code?: unknown }).code;
+    sendJson(res, 500, { error: { code: typeof code === "string" ? code : "PULSE_HTTP_INTERNAL", message: "internal error" } });
+    process.emitWarning(`HTTP handler failed: ${(error as Error).message}`);
+  }
+}
