@@ -23,7 +23,8 @@ export function parseCommandArgs<O extends Options>(command: string, argv: strin
     const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
     return { values: values as ParsedArgs<O & typeof COMMON_OPTIONS>["values"], positionals };
   } catch (cause) {
-    throw new UsageError(`pulse ${command}: ${(cause as Error).message}. Run 'pulse ${command} --help' for the accepted flags.`, {
+    // main() prefixes every error with 'pulse <command>:', so the message does not repeat it.
+    throw new UsageError(`${(cause as Error).message}. Run 'pulse ${command} --help' for the accepted flags.`, {
       cause,
     });
   }

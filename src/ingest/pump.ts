@@ -47,33 +47,40 @@ export async function pump<T>(
     }
   };
 
-  // Pull by hand so a slow source (a live feed) cannot hold a partial batch back longer than lingerMs.
+  // A sync source never blocks, so it needs no timer. An async one (a live feed) is pulled by hand and raced
+  // against one linger timer per batch, so a slow source cannot hold a partial batch back past lingerMs.
+  if (!(Symbol.asyncIterator in source)) {
+    for (const item of source) {
+      if (options.signal?.aborted) break;
+      batch.push(item);
+      if (batch.length >= batchSize) await flush();
+      if (sent + batch.length >= limit) break;
+    }
+    if (!options.signal?.aborted) await flush();
+    return sent;
+  }
   const lingerMs = options.lingerMs ?? 100;
-  const iterator = (
-    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
-  ) as AsyncIterator<T> | Iterator<T>;
+  const iterator = source[Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<T>> | undefined;
-  let firstAtMs = 0;
+  let linger: Promise<typeof LINGER_EXPIRED> | undefined;
   try {
     while (!options.signal?.aborted && sent + batch.length < limit) {
-      const next = pending ?? Promise.resolve(iterator.next());
+      const next = pending ?? iterator.next();
       pending = undefined;
-      let result: IteratorResult<T> | typeof LINGER_EXPIRED;
-      if (batch.length === 0) {
-        result = await next;
-      } else {
-        const waitMs = firstAtMs + lingerMs - performance.now();
-        result = waitMs <= 0 ? LINGER_EXPIRED : await Promise.race([next, sleep(waitMs, LINGER_EXPIRED)]);
-        if (result === LINGER_EXPIRED) {
-          pending = next;
-          await flush();
-          continue;
-        }
+      const result = linger === undefined ? await next : await Promise.race([next, linger]);
+      if (result === LINGER_EXPIRED) {
+        pending = next;
+        linger = undefined;
+        await flush();
+        continue;
       }
       if (result.done) break;
-      if (batch.length === 0) firstAtMs = performance.now();
+      if (batch.length === 0) linger = sleep(lingerMs, LINGER_EXPIRED);
       batch.push(result.value);
-      if (batch.length >= batchSize) await flush();
+      if (batch.length >= batchSize) {
+        linger = undefined;
+        await flush();
+      }
     }
     if (!options.signal?.aborted) await flush();
   } finally {

@@ -39,7 +39,11 @@ export function runLogContract(name: string, makeLog: () => Promise<LogContractS
     describe("topics", () => {
       it("ensureTopic creates a topic, persists its spec and is idempotent", async () => {
         const topic = uniqueName("create");
-        const created = await log.ensureTopic({ name: topic, partitions: 4, retention: { maxAgeMs: 86_400_000 } });
+        const created = await log.ensureTopic({
+          name: topic,
+          partitions: 4,
+          retention: { maxAgeMs: 86_400_000 },
+        });
         expect(created.name).toBe(topic);
         expect(created.partitions).toBe(4);
         expect(created.retention.maxAgeMs).toBe(86_400_000);
@@ -47,7 +51,11 @@ export function runLogContract(name: string, makeLog: () => Promise<LogContractS
           [0, 1, 2, 3].map((partition) => ({ partition, lowWatermark: 0, highWatermark: 0 })),
         );
 
-        const again = await log.ensureTopic({ name: topic, partitions: 4, retention: { maxAgeMs: 86_400_000 } });
+        const again = await log.ensureTopic({
+          name: topic,
+          partitions: 4,
+          retention: { maxAgeMs: 86_400_000 },
+        });
         expect(again).toEqual(created);
         expect(await log.describeTopic(topic)).toEqual(created);
         const listed = (await log.listTopics()).find((t) => t.name === topic);
@@ -241,7 +249,9 @@ export function runLogContract(name: string, makeLog: () => Promise<LogContractS
         const page = await log.fetch(topic, 0, 10, { maxRecords: 5 });
         expect(page.length).toBeGreaterThan(0);
         expect(page.length).toBeLessThanOrEqual(5);
-        expect(page.map((r) => r.value!.toString())).toEqual(["10", "11", "12", "13", "14"].slice(0, page.length));
+        expect(page.map((r) => r.value!.toString())).toEqual(
+          ["10", "11", "12", "13", "14"].slice(0, page.length),
+        );
         expect((await readAll(log, topic, 0, 25, 100)).map((r) => r.offset)).toEqual([25, 26, 27, 28, 29]);
         expect(await log.fetch(topic, 0, 30)).toEqual([]);
         expect(await log.fetch(topic, 0, 1000)).toEqual([]);
@@ -328,7 +338,10 @@ export function runLogContract(name: string, makeLog: () => Promise<LogContractS
 
     describe("retention", () => {
       it("enforceRetention drops records older than maxAgeMs, as a prefix", async (ctx) => {
-        ctx.skip(!subject.capabilities?.retentionNow, "this log applies retention asynchronously (retentionNow)");
+        ctx.skip(
+          !subject.capabilities?.retentionNow,
+          "this log applies retention asynchronously (retentionNow)",
+        );
         const topic = uniqueName("age");
         const nowMs = Date.now();
         await log.ensureTopic({ name: topic, partitions: 2, retention: { maxAgeMs: 60_000 } });
@@ -359,7 +372,10 @@ export function runLogContract(name: string, makeLog: () => Promise<LogContractS
       });
 
       it("enforceRetention keeps each partition under maxSizeBytes, dropping the oldest", async (ctx) => {
-        ctx.skip(!subject.capabilities?.retentionNow, "this log applies retention asynchronously (retentionNow)");
+        ctx.skip(
+          !subject.capabilities?.retentionNow,
+          "this log applies retention asynchronously (retentionNow)",
+        );
         const topic = uniqueName("size");
         await log.ensureTopic({ name: topic, partitions: 1, retention: { maxSizeBytes: 1_000 } });
         // 20 records of exactly 100 bytes (no key, no headers): 2000 bytes, so the oldest 10 must go.

@@ -51,6 +51,15 @@ describe("EmbeddedLog", () => {
     return { log, path };
   }
 
+  /** A fixture producer process, SIGKILLed after the test if it is still running (e.g. on a failure). */
+  function startProducer(path: string, topic: string, producer: string, total: number, batchSize: number) {
+    const child = spawnProducer(path, topic, producer, total, batchSize);
+    cleanups.push(() => {
+      if (!child.isDone()) child.process.kill("SIGKILL");
+    });
+    return child;
+  }
+
   function reopen(path: string): EmbeddedLog {
     const log = EmbeddedLog.open({ path });
     cleanups.push(() => log.close());
@@ -59,7 +68,11 @@ describe("EmbeddedLog", () => {
 
   it("keeps topics, retention, records and committed offsets across a reopen", async () => {
     const { log, path } = openTemp("FULL");
-    const info = await log.ensureTopic({ name: "events", partitions: 4, retention: { maxSizeBytes: 1 << 30 } });
+    const info = await log.ensureTopic({
+      name: "events",
+      partitions: 4,
+      retention: { maxSizeBytes: 1 << 30 },
+    });
     const produced = await log.produce(
       "events",
       Array.from({ length: 100 }, (_, i) => ({
@@ -145,7 +158,9 @@ describe("EmbeddedLog", () => {
     const byPartition = await readPartitions(log, "big", 6);
     positions.forEach((position, i) => {
       expect(position.partition).toBe(partitionForKey(records[i].key, 6));
-      expect(byPartition[position.partition][position.offset].value).toEqual(records[i].value.toString("hex"));
+      expect(byPartition[position.partition][position.offset].value).toEqual(
+        records[i].value.toString("hex"),
+      );
     });
   });
 
@@ -219,7 +234,11 @@ describe("EmbeddedLog", () => {
     it("applies age and size together", async () => {
       const { log } = openTemp();
       const nowMs = 1_800_000_000_000;
-      await log.ensureTopic({ name: "both", partitions: 1, retention: { maxAgeMs: 1_000, maxSizeBytes: 300 } });
+      await log.ensureTopic({
+        name: "both",
+        partitions: 1,
+        retention: { maxAgeMs: 1_000, maxSizeBytes: 300 },
+      });
       await log.produce(
         "both",
         Array.from({ length: 10 }, (_, i) => ({
@@ -241,7 +260,7 @@ describe("EmbeddedLog", () => {
         const { log, path } = openTemp();
         await log.ensureTopic({ name: "shared", partitions: 6 });
         const total = 50_000;
-        const child = spawnProducer(path, "shared", "solo", total, 500);
+        const child = startProducer(path, "shared", "solo", total, 500);
 
         const nextOffset = [0, 0, 0, 0, 0, 0];
         const lastSeq = [-1, -1, -1, -1, -1, -1];
@@ -277,7 +296,9 @@ describe("EmbeddedLog", () => {
         const info = await log.describeTopic("shared");
         expect(info.offsets.map((o) => o.highWatermark)).toEqual(nextOffset);
         const committed = await log.committed("checker", "shared");
-        expect([...committed.entries()].sort((a, b) => a[0] - b[0]).map(([, offset]) => offset)).toEqual(nextOffset);
+        expect([...committed.entries()].sort((a, b) => a[0] - b[0]).map(([, offset]) => offset)).toEqual(
+          nextOffset,
+        );
         expect((await log.lag("checker"))[0].totalLag).toBe(0);
       },
       MULTI_PROCESS_TIMEOUT_MS,
@@ -290,8 +311,8 @@ describe("EmbeddedLog", () => {
         await log.ensureTopic({ name: "pair", partitions: 3 });
         const perProducer = 20_000;
         const children = [
-          spawnProducer(path, "pair", "left", perProducer, 250),
-          spawnProducer(path, "pair", "right", perProducer, 250),
+          startProducer(path, "pair", "left", perProducer, 250),
+          startProducer(path, "pair", "right", perProducer, 250),
         ];
         expect(await Promise.all(children.map((c) => c.exitCode))).toEqual([0, 0]);
 
@@ -334,7 +355,7 @@ describe("EmbeddedLog", () => {
         await log.ensureTopic({ name: "killed", partitions: 4 });
         await log.close();
         const batchSize = 200;
-        const child = spawnProducer(path, "killed", "victim", 100_000_000, batchSize);
+        const child = startProducer(path, "killed", "victim", 100_000_000, batchSize);
         await child.waitForAcks(25);
         child.process.kill("SIGKILL");
         await child.exited;
@@ -463,9 +484,14 @@ async function readAllRecords(log: Log, topic: string, partitions: number): Prom
   for (let partition = 0; partition < partitions; partition++) {
     const records: LogRecord[] = [];
     for (;;) {
-      const page = await log.fetch(topic, partition, records.length === 0 ? 0 : records[records.length - 1].offset + 1, {
-        maxRecords: 5_000,
-      });
+      const page = await log.fetch(
+        topic,
+        partition,
+        records.length === 0 ? 0 : records[records.length - 1].offset + 1,
+        {
+          maxRecords: 5_000,
+        },
+      );
       if (page.length === 0) break;
       records.push(...page);
     }

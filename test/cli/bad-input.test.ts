@@ -1,0 +1,91 @@
+// Bad input at the `pulse` command line: exit codes and messages that name what was wrong and what is accepted.
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runPulse, tempDir } from "../helpers/cli.ts";
+
+const TIMEOUT_MS = 120_000;
+
+describe("pulse with bad input", () => {
+  it.for<[command: string, args: string[], flag: string]>([
+    ["topics", ["topics", "--bogus"], "--bogus"],
+    ["produce", ["produce", "activity", "--count", "5", "--colour", "red"], "--colour"],
+    ["serve", ["serve", "--prot", "0"], "--prot"],
+    ["up", ["up", "--duraton", "1"], "--duraton"],
+  ])(
+    "pulse %s: an unknown flag exits 2 naming the flag, before touching the data folder",
+    async ([command, args, flag], { onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const result = await runPulse([...args, "--data-dir", dataDir]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`'${flag}'`);
+      expect(result.stderr).toContain(`pulse ${command} --help`);
+      expect(result.stderr).toContain("[PULSE_USAGE]");
+      // Regression: the command prefix was printed twice ("pulse topics: pulse topics: Unknown option").
+      expect(result.stderr.startsWith(`pulse ${command}: Unknown option`)).toBe(true);
+      expect(existsSync(join(dataDir, "log.db"))).toBe(false);
+      expect(result.stdout).toBe("");
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "an unknown key in a config file exits 1 with the file, line, key and accepted keys",
+    async ({ onTestFinished }) => {
+      const dir = tempDir(onTestFinished);
+      const config = join(dir, "pulse.config.yaml");
+      writeFileSync(config, ["# Pulse settings", "server:", "  port: 0", "colector:", "  api_keys: [k1]", ""].join("\n"));
+      const result = await runPulse(["topics", "--config", config, "--data-dir", join(dir, "data")]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`${config}:4: unknown key 'colector'`);
+      expect(result.stderr).toContain(
+        "Accepted keys: data_dir, log, registry, server, collector, topics, simulator, wikimedia, validation.",
+      );
+      expect(result.stderr).toContain("[PULSE_CONFIG_INVALID]");
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "an unknown key inside a section names the section's accepted keys",
+    async ({ onTestFinished }) => {
+      const dir = tempDir(onTestFinished);
+      const config = join(dir, "pulse.config.yaml");
+      writeFileSync(config, ["collector:", "  max_body_bytes: 2048", "  max_pendng: 1", ""].join("\n"));
+      const result = await runPulse(["serve", "--port", "0", "--config", config, "--data-dir", join(dir, "data")]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`${config}:3: unknown key 'collector.max_pendng'`);
+      expect(result.stderr).toContain("Accepted keys in 'collector': api_keys, max_body_bytes, max_pending_batches.");
+      expect(result.stdout).toBe("");
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "PULSE_LOG with an unknown scheme exits 1 naming 'log' and the accepted schemes",
+    async ({ onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const result = await runPulse(["topics", "--data-dir", dataDir], { env: { PULSE_LOG: "foo://x" } });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("PULSE_LOG");
+      expect(result.stderr).toContain("'log'");
+      expect(result.stderr).toContain("accepted: embedded:<file>, kafka://");
+      expect(result.stderr).toContain('"foo://x"');
+      expect(result.stderr).toContain("[PULSE_CONFIG_INVALID]");
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "pulse produce activity without --count exits 2 and says to pass --count",
+    async ({ onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const result = await runPulse(["produce", "activity", "--data-dir", dataDir]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("--count");
+      expect(result.stderr).toContain("[PULSE_USAGE]");
+      expect(result.stdout).toBe("");
+    },
+    TIMEOUT_MS,
+  );
+});

@@ -1,0 +1,105 @@
+// `pulse up` end to end: a bounded run with replayed Wikimedia, its health endpoint, and the live-feed fallback.
+import { describe, expect, it } from "vitest";
+import type { TopicsReport } from "../../src/cli/commands/topics.ts";
+import { closedPort, runPulse, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
+
+const TIMEOUT_MS = 120_000;
+const WIKIDATA_REPLAY = "fixtures/wikimedia/recentchange-wikidata-2018-03-07.legacy.jsonl";
+const API_LINE = /API on (http:\/\/[^\s]+) /;
+/** The final status line `up` prints when it stops (stdout is not a terminal here). */
+const FINAL_STATUS =
+  /^\[\d+s\] user-activity (\d+) \| dlq (\d+) \| wikimedia\.recentchange (\d+) \| dlq (\d+) \| wikimedia: (.+)$/m;
+
+async function messagesByTopic(dataDir: string): Promise<Record<string, number>> {
+  const report = await runPulseJson<TopicsReport>(["topics", "--json", "--data-dir", dataDir]);
+  return Object.fromEntries(report.topics.map((t) => [t.name, t.messages]));
+}
+
+describe("pulse up", () => {
+  it(
+    "runs for --duration, answers /api/health meanwhile, prints the status line and fills both topics",
+    async ({ onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const up = await startPulse(
+        [
+          "up",
+          "--duration",
+          "6",
+          "--port",
+          "0",
+          "--rate",
+          "300",
+          "--wikimedia",
+          `replay:${WIKIDATA_REPLAY}`,
+          "--data-dir",
+          dataDir,
+        ],
+        { waitFor: API_LINE, onCleanup: onTestFinished },
+      );
+      const url = up.match[1]!;
+
+      const response = await fetch(`${url}/api/health`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+      const health = (await response.json()) as { status: string; parts: Record<string, { status: string }> };
+      expect(health.status).toBe("ok");
+      expect(Object.keys(health.parts).sort()).toEqual([
+        "activity-simulator",
+        "collector",
+        "log",
+        "registry",
+        "wikimedia",
+      ]);
+      expect(health.parts["activity-simulator"]!.status).toBe("ok");
+      expect(health.parts["wikimedia"]).toMatchObject({ status: "ok", mode: "replay" });
+      expect(health.parts["log"]!.status).toBe("ok");
+      expect(health.parts["registry"]!.status).toBe("ok");
+      // No API keys configured: the collector is off, which does not degrade the platform.
+      expect(health.parts["collector"]!.status).toBe("off");
+
+      const result = await up.exited;
+      expect(result.code, result.stderr).toBe(0);
+      const status = FINAL_STATUS.exec(result.stdout);
+      expect(status, result.stdout).not.toBeNull();
+      expect(status![5]).toContain("replay");
+      const [activity, activityDlq, wikimedia, wikimediaDlq] = status!.slice(1, 5).map(Number);
+
+      const topics = await messagesByTopic(dataDir);
+      expect(topics["user-activity"]).toBeGreaterThan(0);
+      expect(topics["wikimedia.recentchange"]).toBeGreaterThan(0);
+      // The final line counts what this run appended, and this run is the only writer.
+      expect(topics).toEqual({
+        "user-activity": activity,
+        "user-activity.dlq": activityDlq,
+        "wikimedia.recentchange": wikimedia,
+        "wikimedia.recentchange.dlq": wikimediaDlq,
+      });
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "falls back to the bundled sample, saying so once, when the live feed is unreachable",
+    async ({ onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const port = await closedPort();
+      const result = await runPulse(
+        ["up", "--wikimedia", "live", "--duration", "5", "--port", "0", "--rate", "50", "--data-dir", dataDir],
+        { env: { PULSE_WIKIMEDIA_URL: `http://127.0.0.1:${port}/stream` } },
+      );
+      expect(result.code, result.stderr).toBe(0);
+      const output = `${result.stdout}\n${result.stderr}`.split("\n");
+      const unreachable = output.filter((line) => /unreachable/i.test(line));
+      expect(unreachable, output.join("\n")).toHaveLength(1);
+      expect(unreachable[0]).toMatch(/live feed/i);
+      expect(unreachable[0]).toMatch(/replaying the bundled sample/);
+      expect(unreachable[0]).toContain(`127.0.0.1:${port}`);
+      expect(FINAL_STATUS.exec(result.stdout)?.[5]).toContain("replay (recentchange-enwiki-2023-07-29.ndjson)");
+
+      const topics = await messagesByTopic(dataDir);
+      expect(topics["wikimedia.recentchange"]).toBeGreaterThan(0);
+      expect(topics["wikimedia.recentchange.dlq"]).toBe(0);
+    },
+    TIMEOUT_MS,
+  );
+});
