@@ -62,6 +62,8 @@ export const LogErrorCode = {
   closed: "PULSE_LOG_CLOSED",
   busy: "PULSE_LOG_BUSY",
   badArgument: "PULSE_LOG_BAD_ARGUMENT",
+  /** The storage under the log failed (disk full, I/O error, corrupt file). */
+  storage: "PULSE_LOG_STORAGE",
 } as const;
 
 /** An event source failed: unreachable network, bad file, HTTP error from a feed. */
@@ -98,3 +100,17 @@ export const RegistryErrorCode = {
   unexpectedResponse: "PULSE_REGISTRY_UNEXPECTED_RESPONSE",
 } as const;
 export type RegistryErrorCode = (typeof RegistryErrorCode)[keyof typeof RegistryErrorCode];
+
+/** Speed-layer errors: a bad window or watermark option, a checkpoint snapshot that cannot be restored. */
+export class StreamError extends PulseError {}
+export const StreamErrorCode = {
+  /** A window size or slide is not a positive whole number of ms, or the slide exceeds the size. */
+  badWindowSpec: "PULSE_STREAM_BAD_WINDOW_SPEC",
+  /** Another stream option (out-of-orderness, lateness, partition, offset) is out of range. */
+  badOption: "PULSE_STREAM_BAD_OPTION",
+  /** Snapshot bytes are truncated or not a Pulse stream snapshot. */
+  snapshotCorrupt: "PULSE_STREAM_SNAPSHOT_CORRUPT",
+  /** The snapshot was written by a job with another aggregate or other window options. */
+  snapshotMismatch: "PULSE_STREAM_SNAPSHOT_MISMATCH",
+} as const;
+export type StreamErrorCode = (typeof StreamErrorCode)[keyof typeof StreamErrorCode];

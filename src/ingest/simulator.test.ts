@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import avro from "avsc";
 import { describe, expect, it } from "vitest";
 import type { UserActivity } from "../contracts/types.ts";
+import { validateActivity } from "../contracts/validate.ts";
 import {
   MALFORMED_DEFECTS,
   type SimulatedEvent,
@@ -179,6 +180,17 @@ describe("simulateActivity", () => {
       expect(breaksContract(r.event, newest), `${r.defect}: ${JSON.stringify(r.event)}`).toBe(true);
     }
     expect([...kinds].sort()).toEqual([...MALFORMED_DEFECTS].sort());
+  });
+
+  // Regression: wrong_type once set event_time to an ISO string, which the contract accepts.
+  it("emits malformed records that the contract's own validator rejects, every one", () => {
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const r of records) {
+      if (r.kind === "valid") newest = Math.max(newest, r.event.event_time);
+      if (r.kind !== "malformed") continue;
+      const result = validateActivity(r.event, { nowMs: Math.max(newest, Date.UTC(2024, 0, 1)) });
+      expect(result.ok, `${r.defect}: ${JSON.stringify(r.event)}`).toBe(false);
+    }
   });
 });
 

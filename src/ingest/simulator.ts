@@ -457,7 +457,8 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
         return base;
       }
       case "wrong_type":
-        if (rng.float() < 0.5) base.event_time = new Date(Math.floor(clockMs)).toISOString();
+        // Not an ISO string: the contract accepts those for event_time, so they would not be malformed.
+        if (rng.float() < 0.5) Object.assign(base, { event_time: { epochMs: Math.floor(clockMs) } });
         else
           Object.assign(base, {
             event_type: "PURCHASE",

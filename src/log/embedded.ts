@@ -796,7 +796,7 @@ function toLogError(error: unknown, during: string): LogError {
       { retriable: true, cause: error },
     );
   }
-  return new LogError(LogErrorCode.badArgument, `SQLite failed while ${during}: ${message(error)}`, {
+  return new LogError(LogErrorCode.storage, `SQLite failed while ${during}: ${message(error)}`, {
     cause: error,
   });
 }

@@ -14,6 +14,7 @@ describe("pulse with bad input", () => {
     ["up", ["up", "--duraton", "1"], "--duraton"],
   ])(
     "pulse %s: an unknown flag exits 2 naming the flag, before touching the data folder",
+    { timeout: TIMEOUT_MS },
     async ([command, args, flag], { onTestFinished }) => {
       const dataDir = tempDir(onTestFinished);
       const result = await runPulse([...args, "--data-dir", dataDir]);
@@ -26,7 +27,6 @@ describe("pulse with bad input", () => {
       expect(existsSync(join(dataDir, "log.db"))).toBe(false);
       expect(result.stdout).toBe("");
     },
-    TIMEOUT_MS,
   );
 
   it(
@@ -34,7 +34,10 @@ describe("pulse with bad input", () => {
     async ({ onTestFinished }) => {
       const dir = tempDir(onTestFinished);
       const config = join(dir, "pulse.config.yaml");
-      writeFileSync(config, ["# Pulse settings", "server:", "  port: 0", "colector:", "  api_keys: [k1]", ""].join("\n"));
+      writeFileSync(
+        config,
+        ["# Pulse settings", "server:", "  port: 0", "colector:", "  api_keys: [k1]", ""].join("\n"),
+      );
       const result = await runPulse(["topics", "--config", config, "--data-dir", join(dir, "data")]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${config}:4: unknown key 'colector'`);
@@ -52,10 +55,20 @@ describe("pulse with bad input", () => {
       const dir = tempDir(onTestFinished);
       const config = join(dir, "pulse.config.yaml");
       writeFileSync(config, ["collector:", "  max_body_bytes: 2048", "  max_pendng: 1", ""].join("\n"));
-      const result = await runPulse(["serve", "--port", "0", "--config", config, "--data-dir", join(dir, "data")]);
+      const result = await runPulse([
+        "serve",
+        "--port",
+        "0",
+        "--config",
+        config,
+        "--data-dir",
+        join(dir, "data"),
+      ]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${config}:3: unknown key 'collector.max_pendng'`);
-      expect(result.stderr).toContain("Accepted keys in 'collector': api_keys, max_body_bytes, max_pending_batches.");
+      expect(result.stderr).toContain(
+        "Accepted keys in 'collector': api_keys, max_body_bytes, max_pending_batches.",
+      );
       expect(result.stdout).toBe("");
     },
     TIMEOUT_MS,
@@ -76,16 +89,22 @@ describe("pulse with bad input", () => {
     TIMEOUT_MS,
   );
 
-  it(
-    "pulse produce activity without --count exits 2 and says to pass --count",
-    async ({ onTestFinished }) => {
+  it.for<[command: string, needs: string]>([
+    ["produce activity", "--count"],
+    ["produce wikimedia", "--replay"],
+  ])(
+    "pulse %s without its source flag exits 2 naming %s, before touching the data folder",
+    { timeout: TIMEOUT_MS },
+    async ([command, needs], { onTestFinished }) => {
       const dataDir = tempDir(onTestFinished);
-      const result = await runPulse(["produce", "activity", "--data-dir", dataDir]);
+      const result = await runPulse([...command.split(" "), "--data-dir", dataDir]);
       expect(result.code).toBe(2);
-      expect(result.stderr).toContain("--count");
+      expect(result.stderr).toContain(needs);
       expect(result.stderr).toContain("[PULSE_USAGE]");
       expect(result.stdout).toBe("");
+      // Regression: the log and the registry were created (and schemas registered) before the check.
+      expect(existsSync(join(dataDir, "log.db"))).toBe(false);
+      expect(existsSync(join(dataDir, "registry.db"))).toBe(false);
     },
-    TIMEOUT_MS,
   );
 });

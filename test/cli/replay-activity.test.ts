@@ -49,7 +49,8 @@ const CASES: CsvCase[] = [
 /** "48.3" → 4830, "0.40" → 40: decimal text to cents without floating point. */
 function textToCents(price: string): number {
   const [whole, fraction = ""] = price.split(".");
-  if (!/^\d+$/.test(whole!) || !/^\d{0,2}$/.test(fraction)) throw new Error(`not a price with ≤ 2 decimals: ${price}`);
+  if (!/^\d+$/.test(whole!) || !/^\d{0,2}$/.test(fraction))
+    throw new Error(`not a price with ≤ 2 decimals: ${price}`);
   return Number(whole) * 100 + Number(fraction.padEnd(2, "0"));
 }
 
@@ -102,7 +103,13 @@ describe.each(CASES)("pulse produce activity --replay $file --speed 0", (c) => {
         "--data-dir",
         dataDir,
       ]);
-      expect(summary).toMatchObject({ topic: "user-activity", source: "replay", sent: c.rows, produced: c.rows, dead_lettered: 0 });
+      expect(summary).toMatchObject({
+        topic: "user-activity",
+        source: "replay",
+        sent: c.rows,
+        produced: c.rows,
+        dead_lettered: 0,
+      });
 
       const topics = await runPulseJson<TopicsReport>(["topics", "--json", "--data-dir", dataDir]);
       expect(topics.topics.find((t) => t.name === "user-activity")?.messages).toBe(c.rows);

@@ -116,7 +116,10 @@ describe("pulse produce wikimedia --replay <SSE capture>", () => {
       // An EventStreams capture: a comment, then event:/id:/data: blocks ended by a blank line.
       const lines: string[] = [":ok", ""];
       const block = (data: string[], id: number): void => {
-        lines.push("event: message", `id: [{"topic":"eqiad.mediawiki.recentchange","partition":0,"offset":${id}}]`);
+        lines.push(
+          "event: message",
+          `id: [{"topic":"eqiad.mediawiki.recentchange","partition":0,"offset":${id}}]`,
+        );
         for (const part of data) lines.push(`data: ${part}`);
         lines.push("");
       };
@@ -139,9 +142,10 @@ describe("pulse produce wikimedia --replay <SSE capture>", () => {
       const dataDir = join(dir, "data");
       const { summary, stderr } = await replay(capture, dataDir);
       expect(summary).toMatchObject({ sent: expected.length, produced: expected.length, dead_lettered: 0 });
-      expect(stderr).toContain(`${capture}:${badLine}:`);
-      expect(stderr).toContain("not valid JSON");
+      // One line, naming the file and line once (regression: "file:line: file:line: ..." was printed).
       expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr.startsWith(`${capture}:${badLine}: not valid JSON`)).toBe(true);
+      expect(stderr.split(capture)).toHaveLength(2);
       await expectTopicHolds(dataDir, expected);
     },
     TIMEOUT_MS,

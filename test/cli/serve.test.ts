@@ -27,7 +27,11 @@ interface ErrorBody {
 interface CollectorAnswer {
   accepted: number;
   rejected: number;
-  results: Array<{ index: number; status: string; errors?: Array<{ code: string; field: string; message: string }> }>;
+  results: Array<{
+    index: number;
+    status: string;
+    errors?: Array<{ code: string; field: string; message: string }>;
+  }>;
 }
 
 function validEvent(overrides: Partial<Record<keyof UserActivityV2, unknown>> = {}): Record<string, unknown> {
@@ -54,7 +58,13 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
   const batch = [
     validEvent({ event_time: new Date().toISOString() }),
     validEvent({ event_type: "PURCHASE", page: "/checkout", amount: -5, currency: "EUR" }),
-    validEvent({ event_type: "PURCHASE", page: "/checkout", amount: 19.99, currency: "EUR", device: "MOBILE" }),
+    validEvent({
+      event_type: "PURCHASE",
+      page: "/checkout",
+      amount: 19.99,
+      currency: "EUR",
+      device: "MOBILE",
+    }),
     validEvent({ user_id: "" }),
     validEvent({ device: "TABLET", country: "DE" }),
   ];
@@ -89,7 +99,10 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
     return body;
   }
 
-  async function health(): Promise<{ status: number; body: { status: string; parts: Record<string, Record<string, unknown>> } }> {
+  async function health(): Promise<{
+    status: number;
+    body: { status: string; parts: Record<string, Record<string, unknown>> };
+  }> {
     const response = await fetch(`${url}/api/health`);
     return { status: response.status, body: (await response.json()) as never };
   }
@@ -109,7 +122,11 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
   }
 
   it("answers 401 with a code without an Authorization header, and with a wrong key", async () => {
-    const missing = await expectError(await post(JSON.stringify([validEvent()])), 401, "PULSE_COLLECTOR_UNAUTHORIZED");
+    const missing = await expectError(
+      await post(JSON.stringify([validEvent()])),
+      401,
+      "PULSE_COLLECTOR_UNAUTHORIZED",
+    );
     expect(missing.error.message).toContain("Authorization: Bearer");
     await expectError(await post(JSON.stringify([validEvent()]), "k3"), 401, "PULSE_COLLECTOR_UNAUTHORIZED");
     // A prefix of a valid key is not a valid key.
@@ -118,7 +135,11 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
 
   it("answers 400 to a body that is not JSON, and to a JSON object instead of an array", async () => {
     await expectError(await post("[{", "k1"), 400, "PULSE_HTTP_BAD_JSON");
-    const notArray = await expectError(await post(JSON.stringify(validEvent()), "k2"), 400, "PULSE_COLLECTOR_NOT_AN_ARRAY");
+    const notArray = await expectError(
+      await post(JSON.stringify(validEvent()), "k2"),
+      400,
+      "PULSE_COLLECTOR_NOT_AN_ARRAY",
+    );
     expect(notArray.error.message).toContain("array");
   });
 
@@ -171,7 +192,9 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
       expect(await messagesOn("user-activity.dlq")).toBe(2);
 
       const stored = await readTopic<UserActivityV2>(dataDir, "user-activity");
-      expect(stored.map((r) => r.value.event_id).sort()).toEqual([batch[0], batch[2], batch[4]].map((e) => e.event_id).sort());
+      expect(stored.map((r) => r.value.event_id).sort()).toEqual(
+        [batch[0], batch[2], batch[4]].map((e) => e.event_id).sort(),
+      );
       for (const { key, value } of stored) expect(key).toBe(value.user_id);
       const first = stored.find((r) => r.value.event_id === batch[0]!.event_id)!;
       // The ISO-8601 event_time was stored as ms since the epoch.
@@ -183,7 +206,9 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
         "PULSE_VALIDATION_NEGATIVE_AMOUNT",
       ]);
       for (const { value } of letters) expect(value.source_topic).toBe("user-activity");
-      const rawIds = letters.map((l) => (JSON.parse(l.value.raw.toString("utf8")) as { event_id: string }).event_id);
+      const rawIds = letters.map(
+        (l) => (JSON.parse(l.value.raw.toString("utf8")) as { event_id: string }).event_id,
+      );
       expect(rawIds.sort()).toEqual([batch[1], batch[3]].map((e) => e.event_id).sort());
     },
     TIMEOUT_MS,
@@ -191,7 +216,10 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
 
   it("answers 429 while collector.max_pending_batches requests are in flight, then recovers", async () => {
     // A request whose body never finishes holds the only pending slot.
-    const slow = request(events, { method: "POST", headers: { authorization: "Bearer k1", "content-type": "application/json" } });
+    const slow = request(events, {
+      method: "POST",
+      headers: { authorization: "Bearer k1", "content-type": "application/json" },
+    });
     slow.on("error", () => undefined);
     slow.write(`[${JSON.stringify(validEvent())}`);
     try {

@@ -84,7 +84,19 @@ describe("pulse up", () => {
       const dataDir = tempDir(onTestFinished);
       const port = await closedPort();
       const result = await runPulse(
-        ["up", "--wikimedia", "live", "--duration", "5", "--port", "0", "--rate", "50", "--data-dir", dataDir],
+        [
+          "up",
+          "--wikimedia",
+          "live",
+          "--duration",
+          "5",
+          "--port",
+          "0",
+          "--rate",
+          "50",
+          "--data-dir",
+          dataDir,
+        ],
         { env: { PULSE_WIKIMEDIA_URL: `http://127.0.0.1:${port}/stream` } },
       );
       expect(result.code, result.stderr).toBe(0);
@@ -94,7 +106,9 @@ describe("pulse up", () => {
       expect(unreachable[0]).toMatch(/live feed/i);
       expect(unreachable[0]).toMatch(/replaying the bundled sample/);
       expect(unreachable[0]).toContain(`127.0.0.1:${port}`);
-      expect(FINAL_STATUS.exec(result.stdout)?.[5]).toContain("replay (recentchange-enwiki-2023-07-29.ndjson)");
+      expect(FINAL_STATUS.exec(result.stdout)?.[5]).toContain(
+        "replay (recentchange-enwiki-2023-07-29.ndjson)",
+      );
 
       const topics = await messagesByTopic(dataDir);
       expect(topics["wikimedia.recentchange"]).toBeGreaterThan(0);

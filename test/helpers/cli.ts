@@ -12,7 +12,7 @@ const PULSE_BIN = join(REPO_ROOT, "bin", "pulse.js");
 const DEFAULT_TIMEOUT_MS = 100_000;
 const STOP_GRACE_MS = 15_000;
 
-export type Cleanup = () => unknown;
+export type Cleanup = () => void | Promise<void>;
 /** Registers a cleanup: a test context's `onTestFinished`, or `SuiteCleanups.add` in a `beforeAll`. */
 export type OnCleanup = (cleanup: Cleanup) => void;
 
@@ -118,7 +118,8 @@ export async function runPulse(args: readonly string[], options: CliOptions = {}
   }, timeoutMs);
   try {
     const result = await output.exited;
-    if (timedOut) throw new Error(`timed out after ${timeoutMs} ms: ${describeRun(args, result.stdout, result.stderr)}`);
+    if (timedOut)
+      throw new Error(`timed out after ${timeoutMs} ms: ${describeRun(args, result.stdout, result.stderr)}`);
     return result;
   } finally {
     clearTimeout(timer);
@@ -180,7 +181,9 @@ export async function startPulse(args: readonly string[], options: StartOptions)
     }
     return output.exited;
   };
-  options.onCleanup(stop);
+  options.onCleanup(async () => {
+    await stop();
+  });
 
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
@@ -190,14 +193,25 @@ export async function startPulse(args: readonly string[], options: StartOptions)
     };
     const timer = setTimeout(() => {
       done(() =>
-        reject(new Error(`no ${options.waitFor} within ${timeoutMs} ms: ${describeRun(args, output.stdout(), output.stderr())}`)),
+        reject(
+          new Error(
+            `no ${options.waitFor} within ${timeoutMs} ms: ${describeRun(args, output.stdout(), output.stderr())}`,
+          ),
+        ),
       );
     }, timeoutMs);
     const onExit = (result: CliResult): void => {
       // The line may have been the last output before the exit.
       const found = options.waitFor.exec(result.stdout);
       if (found) done(() => resolve(found));
-      else done(() => reject(new Error(`exited (code ${result.code}) before printing ${options.waitFor}: ${describeRun(args, result.stdout, result.stderr)}`)));
+      else
+        done(() =>
+          reject(
+            new Error(
+              `exited (code ${result.code}) before printing ${options.waitFor}: ${describeRun(args, result.stdout, result.stderr)}`,
+            ),
+          ),
+        );
     };
     const done = (settle: () => void): void => {
       clearTimeout(timer);

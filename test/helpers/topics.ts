@@ -38,7 +38,8 @@ export async function readTopic<T>(
       let next = lowWatermark;
       while (next < highWatermark && records.length < limit) {
         const batch = await log.fetch(topic, partition, next, { maxRecords: FETCH_BATCH });
-        if (batch.length === 0) throw new Error(`${topic}[${partition}]: no records at ${next} below ${highWatermark}`);
+        if (batch.length === 0)
+          throw new Error(`${topic}[${partition}]: no records at ${next} below ${highWatermark}`);
         for (const record of batch) {
           if (records.length >= limit) break;
           records.push({

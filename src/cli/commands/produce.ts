@@ -70,6 +70,13 @@ export const produceCommand: Command = {
       "simulator.duplicate_share": numberFlag("duplicates", values.duplicates, { min: 0 }),
       "simulator.malformed_share": numberFlag("malformed", values.malformed, { min: 0 }),
     });
+    // Usage errors first, so a wrong command line does not create or change the data folder.
+    if (what === "activity" && values.replay === undefined && values.count === undefined && values.rate === undefined) {
+      throw new UsageError("pulse produce activity needs --count N (or --rate R to run until Ctrl-C)");
+    }
+    if (what === "wikimedia" && !values.live && values.replay === undefined) {
+      throw new UsageError("pulse produce wikimedia needs --replay <file> or --live");
+    }
     const stop = abortOnSignals();
     const signal = withDeadline(stop.signal, numberFlag("duration", values.duration, { min: 0 }));
     const platform = await openPlatform(config, { source: what === "activity" ? (values.replay ? "replay" : "simulator") : "wikimedia" });
@@ -105,7 +112,7 @@ export const produceCommand: Command = {
           count,
         });
         summary = await run(platform.activity, "simulator", count, (send) =>
-          pump(mapSync(events, (e: SimulatedEvent) => (byKind[e.kind]!++, e.event)), send, { ratePerSec: rate ?? 0, signal }),
+          pump(mapSync(events, (e: SimulatedEvent) => countKind(byKind, e)), send, { ratePerSec: rate ?? 0, signal }),
         );
         summary.by_kind = byKind;
       } else if (values.live) {
@@ -116,7 +123,7 @@ export const produceCommand: Command = {
       } else {
         if (values.replay === undefined) throw new UsageError("pulse produce wikimedia needs --replay <file> or --live");
         summary = await run(platform.wikimedia, "wikimedia-replay", undefined, (send) =>
-          pump(replayWikimedia(values.replay!, { speed, signal, onBadLine: (bad) => process.stderr.write(`${bad.path}:${bad.line}: ${bad.message}\n`) }), send, {
+          pump(replayWikimedia(values.replay!, { speed, signal, onBadLine: (bad) => process.stderr.write(`${bad.message}\n`) }), send, {
             ratePerSec: 0,
             signal,
           }),
@@ -176,6 +183,11 @@ async function run(
     elapsed_ms: Math.round(elapsedMs),
     records_per_sec: sent / Math.max(0.001, elapsedMs / 1000),
   };
+}
+
+function countKind(byKind: Record<string, number>, simulated: SimulatedEvent): unknown {
+  byKind[simulated.kind]!++;
+  return simulated.event;
 }
 
 function parseStart(text: string): number {

@@ -184,7 +184,7 @@ async function replayLoop(
       speed: 1,
       loop: true,
       signal,
-      onBadLine: (bad) => process.stderr.write(`\n${bad.path}:${bad.line}: ${bad.message}\n`),
+      onBadLine: (bad) => process.stderr.write(`\n${bad.message}\n`),
     }),
     send,
     { ratePerSec: 0, maxBatch: 500, signal },
