@@ -18,30 +18,56 @@ export interface ParsedArgs<O extends Options> {
   positionals: string[];
 }
 
-export function parseCommandArgs<O extends Options>(command: string, argv: string[], options: O): ParsedArgs<O & typeof COMMON_OPTIONS> {
+export function parseCommandArgs<O extends Options>(
+  command: string,
+  argv: string[],
+  options: O,
+): ParsedArgs<O & typeof COMMON_OPTIONS> {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...COMMON_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
     return { values: values as ParsedArgs<O & typeof COMMON_OPTIONS>["values"], positionals };
   } catch (cause) {
     // main() prefixes every error with 'pulse <command>:', so the message does not repeat it.
-    throw new UsageError(`${(cause as Error).message}. Run 'pulse ${command} --help' for the accepted flags.`, {
-      cause,
-    });
+    throw new UsageError(
+      `${(cause as Error).message}. Run 'pulse ${command} --help' for the accepted flags.`,
+      {
+        cause,
+      },
+    );
   }
 }
 
 /** Numeric flag → number, or a usage error naming the flag. */
-export function numberFlag(name: string, value: string | undefined, options: { min?: number; integer?: boolean } = {}): number | undefined {
+export function numberFlag(
+  name: string,
+  value: string | undefined,
+  options: { min?: number; integer?: boolean } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || (options.integer && !Number.isInteger(n)) || n < (options.min ?? Number.NEGATIVE_INFINITY)) {
+  if (
+    value.trim() === "" ||
+    !Number.isFinite(n) ||
+    (options.integer && !Number.isInteger(n)) ||
+    n < (options.min ?? Number.NEGATIVE_INFINITY)
+  ) {
     const kind = options.integer ? "a whole number" : "a number";
-    throw new UsageError(`--${name} must be ${kind}${options.min !== undefined ? ` ≥ ${options.min}` : ""}, got '${value}'`);
+    throw new UsageError(
+      `--${name} must be ${kind}${options.min !== undefined ? ` ≥ ${options.min}` : ""}, got '${value}'`,
+    );
   }
   return n;
 }
 
 /** Loads the config with the common flags applied (--config, --data-dir) plus command-specific overrides. */
-export function configFromFlags(values: { "data-dir"?: string; config?: string }, overrides: Record<string, unknown> = {}): PulseConfig {
+export function configFromFlags(
+  values: { "data-dir"?: string; config?: string },
+  overrides: Record<string, unknown> = {},
+): PulseConfig {
   return loadConfig({ file: values.config, overrides: { data_dir: values["data-dir"], ...overrides } });
 }

@@ -18,9 +18,19 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 async function helpText(): Promise<string> {
-  const lines = ["Pulse: streaming + batch monitoring for activity data.", "", "Usage: pulse <command> [flags]", "", "Commands:"];
-  for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${(await load()).summary}`);
-  lines.push("", "Every command accepts --data-dir <dir> (default ./data, or PULSE_DATA_DIR), --config <file> and --help.");
+  const lines = [
+    "Pulse: streaming + batch monitoring for activity data.",
+    "",
+    "Usage: pulse <command> [flags]",
+    "",
+    "Commands:",
+  ];
+  for (const [name, load] of Object.entries(COMMANDS))
+    lines.push(`  ${name.padEnd(9)} ${(await load()).summary}`);
+  lines.push(
+    "",
+    "Every command accepts --data-dir <dir> (default ./data, or PULSE_DATA_DIR), --config <file> and --help.",
+  );
   return lines.join("\n");
 }
 
@@ -32,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const load = COMMANDS[name];
   if (load === undefined) {
-    process.stderr.write(`pulse: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(", ")}.\n`);
+    process.stderr.write(
+      `pulse: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(", ")}.\n`,
+    );
     return 2;
   }
   const command = await load();

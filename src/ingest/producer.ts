@@ -25,6 +25,7 @@ import type {
   TopicInfo,
 } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
+import { mapRecentChange } from "./wikimedia/mapping.ts";
 
 /** A reason a record was rejected: a validation issue, or an encode failure in the same shape. */
 export type RejectReason = Pick<ValidationIssue, "field" | "message"> & { code: string };
@@ -238,7 +239,10 @@ export function activityProducer(options: SourceProducerOptions): ContractProduc
   });
 }
 
-/** The `wikimedia.recentchange` producer, keyed by wiki. */
+/**
+ * The `wikimedia.recentchange` producer, keyed by wiki. It takes raw EventStreams JSON (either shape) and
+ * maps it to the contract first; a mapping failure is dead-lettered like a validation failure.
+ */
 export function recentChangeProducer(
   options: SourceProducerOptions,
 ): ContractProducer<WikimediaRecentChange> {
@@ -247,8 +251,16 @@ export function recentChangeProducer(
     ...options,
     topic: TOPICS.wikimedia,
     keyOf: (c) => c.wiki,
-    validate: (raw) =>
-      validateRecentChange(raw, { nowMs: clock(), maxFutureSkewMs: options.maxFutureSkewMs }),
+    validate: (raw): ValidationResult<WikimediaRecentChange> => {
+      const mapped = mapRecentChange(raw);
+      if (!mapped.ok) {
+        return {
+          ok: false,
+          errors: [{ code: mapped.code as ValidationIssue["code"], field: "$", message: mapped.message }],
+        };
+      }
+      return validateRecentChange(mapped.value, { nowMs: clock(), maxFutureSkewMs: options.maxFutureSkewMs });
+    },
   });
 }
 

@@ -12,11 +12,18 @@ export const configCommand: Command = {
     if (values.keys) {
       const rows = describeConfig();
       if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      else for (const row of rows) process.stdout.write(`${row.key.padEnd(32)} ${(row.env ?? "").padEnd(22)} ${JSON.stringify(row.default).padEnd(24)} ${row.doc}\n`);
+      else
+        for (const row of rows)
+          process.stdout.write(
+            `${row.key.padEnd(32)} ${(row.env ?? "").padEnd(22)} ${JSON.stringify(row.default).padEnd(24)} ${row.doc}\n`,
+          );
       return 0;
     }
     const config = configFromFlags(values);
-    const shown = { ...config, collector: { ...config.collector, api_keys: config.collector.api_keys.map(() => "***") } };
+    const shown = {
+      ...config,
+      collector: { ...config.collector, api_keys: config.collector.api_keys.map(() => "***") },
+    };
     process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     return 0;
   },

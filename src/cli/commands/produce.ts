@@ -60,7 +60,9 @@ export const produceCommand: Command = {
     const { values, positionals } = parseCommandArgs("produce", argv, OPTIONS);
     const what = positionals[0];
     if (what !== "activity" && what !== "wikimedia") {
-      throw new UsageError("pulse produce needs 'activity' or 'wikimedia', e.g. pulse produce activity --count 1000");
+      throw new UsageError(
+        "pulse produce needs 'activity' or 'wikimedia', e.g. pulse produce activity --count 1000",
+      );
     }
     const config = configFromFlags(values, {
       "simulator.seed": numberFlag("seed", values.seed, { integer: true, min: 0 }),
@@ -71,7 +73,12 @@ export const produceCommand: Command = {
       "simulator.malformed_share": numberFlag("malformed", values.malformed, { min: 0 }),
     });
     // Usage errors first, so a wrong command line does not create or change the data folder.
-    if (what === "activity" && values.replay === undefined && values.count === undefined && values.rate === undefined) {
+    if (
+      what === "activity" &&
+      values.replay === undefined &&
+      values.count === undefined &&
+      values.rate === undefined
+    ) {
       throw new UsageError("pulse produce activity needs --count N (or --rate R to run until Ctrl-C)");
     }
     if (what === "wikimedia" && !values.live && values.replay === undefined) {
@@ -79,7 +86,9 @@ export const produceCommand: Command = {
     }
     const stop = abortOnSignals();
     const signal = withDeadline(stop.signal, numberFlag("duration", values.duration, { min: 0 }));
-    const platform = await openPlatform(config, { source: what === "activity" ? (values.replay ? "replay" : "simulator") : "wikimedia" });
+    const platform = await openPlatform(config, {
+      source: what === "activity" ? (values.replay ? "replay" : "simulator") : "wikimedia",
+    });
     try {
       const speed = numberFlag("speed", values.speed, { min: 0 }) ?? 1;
       const rate = numberFlag("rate", values.rate, { min: 0 });
@@ -88,15 +97,25 @@ export const produceCommand: Command = {
         summary = await run(platform.activity, "replay", undefined, async (send) => {
           const rows = replayActivityCsv(values.replay!, { speed, signal });
           // A row that fails to parse is still sent: the producer dead-letters it with the raw line.
-          return pump(mapAsync(rows, (row) => (row.ok ? row.event : row.raw)), send, { ratePerSec: 0, signal });
+          return pump(
+            mapAsync(rows, (row) => (row.ok ? row.event : row.raw)),
+            send,
+            { ratePerSec: 0, signal },
+          );
         });
       } else if (what === "activity") {
         const count = numberFlag("count", values.count, { integer: true, min: 0 });
-        if (count === undefined && rate === undefined) throw new UsageError("pulse produce activity needs --count N (or --rate R to run until Ctrl-C)");
+        if (count === undefined && rate === undefined)
+          throw new UsageError("pulse produce activity needs --count N (or --rate R to run until Ctrl-C)");
         const byKind: Record<string, number> = { valid: 0, out_of_order: 0, duplicate: 0, malformed: 0 };
         const live = rate !== undefined && rate > 0;
         const simRate = live ? rate : 100;
-        const startTimeMs = values.start !== undefined ? parseStart(values.start) : live ? Date.now() : Date.now() - (DAY_NIGHT_SPAN_FACTOR * (count ?? 0) * 1000) / simRate;
+        const startTimeMs =
+          values.start !== undefined
+            ? parseStart(values.start)
+            : live
+              ? Date.now()
+              : Date.now() - (DAY_NIGHT_SPAN_FACTOR * (count ?? 0) * 1000) / simRate;
         const sim = config.simulator;
         const events = simulateActivity({
           seed: sim.seed,
@@ -112,21 +131,38 @@ export const produceCommand: Command = {
           count,
         });
         summary = await run(platform.activity, "simulator", count, (send) =>
-          pump(mapSync(events, (e: SimulatedEvent) => countKind(byKind, e)), send, { ratePerSec: rate ?? 0, signal }),
+          pump(
+            mapSync(events, (e: SimulatedEvent) => countKind(byKind, e)),
+            send,
+            { ratePerSec: rate ?? 0, signal },
+          ),
         );
         summary.by_kind = byKind;
       } else if (values.live) {
         const client = new EventStreamsClient({ url: config.wikimedia.url, signal });
         summary = await run(platform.wikimedia, "wikimedia-live", undefined, (send) =>
-          pump(mapAsync(client.events(), (e) => e.data), send, { ratePerSec: 0, maxBatch: 500, signal }),
+          pump(
+            mapAsync(client.events(), (e) => e.data),
+            send,
+            { ratePerSec: 0, maxBatch: 500, signal },
+          ),
         );
       } else {
-        if (values.replay === undefined) throw new UsageError("pulse produce wikimedia needs --replay <file> or --live");
+        if (values.replay === undefined)
+          throw new UsageError("pulse produce wikimedia needs --replay <file> or --live");
         summary = await run(platform.wikimedia, "wikimedia-replay", undefined, (send) =>
-          pump(replayWikimedia(values.replay!, { speed, signal, onBadLine: (bad) => process.stderr.write(`${bad.message}\n`) }), send, {
-            ratePerSec: 0,
-            signal,
-          }),
+          pump(
+            replayWikimedia(values.replay!, {
+              speed,
+              signal,
+              onBadLine: (bad) => process.stderr.write(`${bad.message}\n`),
+            }),
+            send,
+            {
+              ratePerSec: 0,
+              signal,
+            },
+          ),
         );
       }
       if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -134,7 +170,13 @@ export const produceCommand: Command = {
         process.stdout.write(
           `${summary.sent} sent → ${summary.produced} on ${summary.topic}, ${summary.dead_lettered} on ${summary.topic}.dlq ` +
             `in ${(summary.elapsed_ms / 1000).toFixed(1)} s (${Math.round(summary.records_per_sec)}/s)` +
-            `${summary.by_kind ? `; simulator: ${Object.entries(summary.by_kind).map(([k, v]) => `${k} ${v}`).join(", ")}` : ""}\n`,
+            `${
+              summary.by_kind
+                ? `; simulator: ${Object.entries(summary.by_kind)
+                    .map(([k, v]) => `${k} ${v}`)
+                    .join(", ")}`
+                : ""
+            }\n`,
         );
       }
       return 0;
@@ -158,7 +200,9 @@ async function run(
   const timer = showProgress
     ? setInterval(() => {
         const rate = sent / Math.max(0.001, (performance.now() - startMs) / 1000);
-        process.stderr.write(`\r\x1b[K${total ? progressBar(sent, total, rate) : `${sent} sent, ${Math.round(rate)}/s`}`);
+        process.stderr.write(
+          `\r\x1b[K${total ? progressBar(sent, total, rate) : `${sent} sent, ${Math.round(rate)}/s`}`,
+        );
       }, 200)
     : undefined;
   try {
@@ -192,7 +236,8 @@ function countKind(byKind: Record<string, number>, simulated: SimulatedEvent): u
 
 function parseStart(text: string): number {
   const ms = Date.parse(text);
-  if (!Number.isFinite(ms)) throw new UsageError(`--start must be an ISO-8601 time such as 2024-05-01T00:00:00Z, got '${text}'`);
+  if (!Number.isFinite(ms))
+    throw new UsageError(`--start must be an ISO-8601 time such as 2024-05-01T00:00:00Z, got '${text}'`);
   return ms;
 }
 

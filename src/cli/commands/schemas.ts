@@ -6,7 +6,11 @@ import type { Command } from "../main.ts";
 
 export interface SchemasReport {
   compatibility: string;
-  subjects: Array<{ subject: string; compatibility: string; versions: Array<{ version: number; id: number }> }>;
+  subjects: Array<{
+    subject: string;
+    compatibility: string;
+    versions: Array<{ version: number; id: number }>;
+  }>;
 }
 
 export const schemasCommand: Command = {
@@ -32,7 +36,9 @@ export const schemasCommand: Command = {
       }
       process.stdout.write(`global compatibility: ${report.compatibility}\n`);
       for (const s of report.subjects) {
-        process.stdout.write(`${s.subject.padEnd(40)} ${s.compatibility.padEnd(20)} ${s.versions.map((v) => `v${v.version}=id ${v.id}`).join(", ")}\n`);
+        process.stdout.write(
+          `${s.subject.padEnd(40)} ${s.compatibility.padEnd(20)} ${s.versions.map((v) => `v${v.version}=id ${v.id}`).join(", ")}\n`,
+        );
       }
       return 0;
     } finally {

@@ -38,22 +38,33 @@ export const topicsCommand: Command = {
           messages: t.offsets.reduce((sum, p) => sum + p.highWatermark - p.lowWatermark, 0),
           high_watermarks: t.offsets.map((p) => p.highWatermark),
           low_watermarks: t.offsets.map((p) => p.lowWatermark),
-          retention: { max_age_ms: t.retention.maxAgeMs ?? null, max_size_bytes: t.retention.maxSizeBytes ?? null },
+          retention: {
+            max_age_ms: t.retention.maxAgeMs ?? null,
+            max_size_bytes: t.retention.maxSizeBytes ?? null,
+          },
         })),
         groups: lags.map((g) => ({
           group: g.group,
           topic: g.topic,
           total_lag: g.totalLag,
-          partitions: g.partitions.map((p) => ({ partition: p.partition, committed: p.committed, high_watermark: p.highWatermark, lag: p.lag })),
+          partitions: g.partitions.map((p) => ({
+            partition: p.partition,
+            committed: p.committed,
+            high_watermark: p.highWatermark,
+            lag: p.lag,
+          })),
         })),
       };
       if (values.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return 0;
       }
-      if (report.topics.length === 0) process.stdout.write("no topics yet; run 'pulse up' or 'pulse produce'\n");
+      if (report.topics.length === 0)
+        process.stdout.write("no topics yet; run 'pulse up' or 'pulse produce'\n");
       for (const t of report.topics) {
-        process.stdout.write(`${t.name.padEnd(32)} ${String(t.partitions).padStart(3)} partitions ${String(t.messages).padStart(10)} records   hw [${t.high_watermarks.join(", ")}]\n`);
+        process.stdout.write(
+          `${t.name.padEnd(32)} ${String(t.partitions).padStart(3)} partitions ${String(t.messages).padStart(10)} records   hw [${t.high_watermarks.join(", ")}]\n`,
+        );
       }
       if (report.groups.length > 0) process.stdout.write("\nconsumer groups:\n");
       for (const g of report.groups) {

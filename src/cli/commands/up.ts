@@ -79,7 +79,9 @@ export const upCommand: Command = {
       });
       status.start();
       const retention = setInterval(() => {
-        platform.log.enforceRetention().catch((error: unknown) => failures.push(`retention: ${(error as Error).message}`));
+        platform.log
+          .enforceRetention()
+          .catch((error: unknown) => failures.push(`retention: ${(error as Error).message}`));
       }, RETENTION_EVERY_MS);
       retention.unref();
 
@@ -88,7 +90,8 @@ export const upCommand: Command = {
           () => undefined,
           (error: unknown) => {
             // A failed source is reported and the rest of the platform keeps running.
-            const message = error instanceof PulseError ? `${error.message} [${error.code}]` : (error as Error).message;
+            const message =
+              error instanceof PulseError ? `${error.message} [${error.code}]` : (error as Error).message;
             failures.push(`${name}: ${message}`);
             process.stderr.write(`\npulse up: ${name} stopped: ${message}\n`);
           },
@@ -130,7 +133,10 @@ async function runSimulator(platform: Platform, signal: AbortSignal): Promise<vo
   const raws = (function* () {
     for (const simulated of events) yield simulated.event;
   })();
-  await pump(raws, async (batch) => void (await platform.activity.send(batch)), { ratePerSec: sim.rate, signal });
+  await pump(raws, async (batch) => void (await platform.activity.send(batch)), {
+    ratePerSec: sim.rate,
+    signal,
+  });
 }
 
 async function runWikimedia(platform: Platform, signal: AbortSignal, state: WikimediaState): Promise<void> {
@@ -152,7 +158,8 @@ async function runWikimedia(platform: Platform, signal: AbortSignal, state: Wiki
     onStatus: (status) => {
       if (status.kind === "connecting") state.mode = "connecting";
       else if (status.kind === "connected") state.mode = "live";
-      else if (status.kind === "reconnecting") Object.assign(state, { mode: "reconnecting", detail: status.reason });
+      else if (status.kind === "reconnecting")
+        Object.assign(state, { mode: "reconnecting", detail: status.reason });
     },
   });
   state.mode = "connecting";
@@ -165,8 +172,11 @@ async function runWikimedia(platform: Platform, signal: AbortSignal, state: Wiki
       { ratePerSec: 0, maxBatch: 500, signal },
     );
   } catch (error) {
-    if (!(error instanceof PulseError) || error.code !== EventStreamsCode.unreachable || signal.aborted) throw error;
-    process.stderr.write(`\npulse up: Wikimedia live feed unreachable (${error.message}); replaying the bundled sample in a loop instead\n`);
+    if (!(error instanceof PulseError) || error.code !== EventStreamsCode.unreachable || signal.aborted)
+      throw error;
+    process.stderr.write(
+      `\npulse up: Wikimedia live feed unreachable (${error.message}); replaying the bundled sample in a loop instead\n`,
+    );
     await replayLoop(BUNDLED_WIKIMEDIA_SAMPLE, send, signal, state);
   }
 }
