@@ -10,7 +10,7 @@ import { AvroSerde } from "../serde/index.ts";
 
 /** The recorded sample shipped with Pulse (see fixtures/wikimedia/SOURCES.md). */
 export const BUNDLED_WIKIMEDIA_SAMPLE = fileURLToPath(
-  new URL("../../fixtures/wikimedia/recentchange-enwiki-2023-07-29.ndjson", import.meta.url),
+  new URL("../../fixtures/wikimedia/recentchange-wikidata-2018-03-07.legacy.jsonl", import.meta.url),
 );
 
 export interface Platform {

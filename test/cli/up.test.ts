@@ -107,7 +107,7 @@ describe("pulse up", () => {
       expect(unreachable[0]).toMatch(/replaying the bundled sample/);
       expect(unreachable[0]).toContain(`127.0.0.1:${port}`);
       expect(FINAL_STATUS.exec(result.stdout)?.[5]).toContain(
-        "replay (recentchange-enwiki-2023-07-29.ndjson)",
+        "replay (recentchange-wikidata-2018-03-07.legacy.jsonl)",
       );
 
       const topics = await messagesByTopic(dataDir);
