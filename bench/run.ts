@@ -7,6 +7,7 @@ const MODULES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> 
   serde: () => import("./serde.ts"),
   log: () => import("./log.ts"),
   ingest: () => import("./ingest.ts"),
+  "stream-state": () => import("./stream-state.ts"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

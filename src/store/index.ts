@@ -1,0 +1,158 @@
+// The LiveStore seam: live windows, daily totals, alerts, late events, the raw lake and checkpoints (SQLite embedded, MongoDB at scale).
+
+/**
+ * Rows are per source partition. The activity topic is keyed by user_id and the Wikimedia topic by wiki,
+ * so distinct counts of different partitions are disjoint and readers merge partitions by summing.
+ * Every row is keyed by (window_start, window_end, key, partition): writing it again replaces it, which
+ * makes replays after a crash idempotent.
+ */
+export interface ActivityWindowRow {
+  partition: number;
+  window_start: number;
+  window_end: number;
+  event_type: string;
+  event_count: number;
+  unique_users: number;
+  sessions: number;
+  revenue_cents: number;
+  /** True once the watermark passed window_end + allowed lateness; the row no longer changes. */
+  final: boolean;
+}
+
+export interface WikiWindowRow {
+  partition: number;
+  window_start: number;
+  window_end: number;
+  wiki: string;
+  changes: number;
+  edits: number;
+  bot_edits: number;
+  human_edits: number;
+  new_pages: number;
+  byte_delta: number;
+  unique_editors: number;
+  final: boolean;
+}
+
+export interface TopPagesRow {
+  partition: number;
+  window_start: number;
+  window_end: number;
+  pages: Array<{ wiki: string; title: string; edits: number }>;
+  final: boolean;
+}
+
+/** A spike or drop flagged by the anomaly detector. Keyed by (series, window_start). */
+export interface AlertRow {
+  series: string;
+  window_start: number;
+  window_end: number;
+  observed: number;
+  expected: number;
+  score: number;
+  kind: "spike" | "drop";
+  created_at: number;
+}
+
+/** An event that arrived after every window it belongs to was final. Keyed by (topic, partition, offset). */
+export interface LateEventRow {
+  topic: string;
+  partition: number;
+  offset: number;
+  event_time: number;
+  watermark: number;
+  /** The event as JSON text. */
+  payload: string;
+}
+
+/** One cleaned event in the raw lake, with its ingestion metadata. Keyed by (topic, partition, offset). */
+export interface RawEventRow {
+  topic: string;
+  partition: number;
+  offset: number;
+  event_time: number;
+  ingested_at: number;
+  /** The cleaned event as JSON text. */
+  payload: string;
+}
+
+/**
+ * A stream job's progress on one source partition: the next offset to read and the operator state that
+ * covers every offset before it. Stored in the same atomic write as the rows it covers.
+ */
+export interface Checkpoint {
+  job: string;
+  topic: string;
+  partition: number;
+  nextOffset: number;
+  state: Uint8Array;
+  updatedAt: number;
+}
+
+/** Everything one stream micro-batch produced; `commit` applies it all or nothing. */
+export interface StoreBatch {
+  activityWindows?: readonly ActivityWindowRow[];
+  activityDaily?: readonly ActivityWindowRow[];
+  wikiWindows?: readonly WikiWindowRow[];
+  wikiDaily?: readonly WikiWindowRow[];
+  topPages?: readonly TopPagesRow[];
+  alerts?: readonly AlertRow[];
+  lateEvents?: readonly LateEventRow[];
+  rawEvents?: readonly RawEventRow[];
+  checkpoints: readonly Checkpoint[];
+}
+
+/** Activity merged over partitions for one (window, event_type). */
+export interface ActivityWindow {
+  window_start: number;
+  window_end: number;
+  event_type: string;
+  event_count: number;
+  unique_users: number;
+  sessions: number;
+  revenue: number;
+  /** True when every partition's row for this window is final. */
+  final: boolean;
+}
+
+export interface WikiWindow {
+  window_start: number;
+  window_end: number;
+  wiki: string;
+  changes: number;
+  edits: number;
+  bot_edits: number;
+  human_edits: number;
+  new_pages: number;
+  byte_delta: number;
+  unique_editors: number;
+  final: boolean;
+}
+
+export interface WindowQuery {
+  /** Window length in ms (each window spec has its own rows). */
+  windowMs: number;
+  /** The latest N windows (by window_start). */
+  last: number;
+}
+
+export interface LiveStore {
+  /**
+   * Applies a batch atomically with its checkpoints: a crash leaves either all of it or none.
+   * Rows replace earlier rows with the same key, so applying a batch twice changes nothing.
+   */
+  commit(batch: StoreBatch): Promise<void>;
+  /** The checkpoints of a job on a topic, one per partition it has committed. */
+  checkpoints(job: string, topic: string): Promise<Checkpoint[]>;
+  activityWindows(query: WindowQuery): Promise<ActivityWindow[]>;
+  /** Per UTC day and event type; `fromMs`/`toMs` bound day starts (inclusive/exclusive). */
+  activityDaily(range?: { fromMs?: number; toMs?: number }): Promise<ActivityWindow[]>;
+  wikiWindows(query: WindowQuery): Promise<WikiWindow[]>;
+  /** Top pages of the latest window of that length, merged over partitions. */
+  topPages(windowMs: number, limit: number): Promise<{ window_start: number; window_end: number; pages: TopPagesRow["pages"] }>;
+  alerts(limit: number): Promise<AlertRow[]>;
+  lateEvents(limit: number): Promise<LateEventRow[]>;
+  /** Raw-lake rows after a (partition → offset) position, for incremental batch loads. */
+  rawEvents(topic: string, after: ReadonlyMap<number, number>, limit: number): Promise<RawEventRow[]>;
+  close(): Promise<void>;
+}

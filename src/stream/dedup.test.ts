@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { ByteReader, ByteWriter } from "./binary.ts";
+import { Deduplicator } from "./dedup.ts";
+import { prng } from "./test-helpers.ts";
+import { StreamError } from "../errors.ts";
+
+describe("Deduplicator", () => {
+  it("answers exactly within the horizon, whatever the event time of the copy", () => {
+    const d = new Deduplicator({ sliceMs: 1_000, retainMs: 5_000 });
+    expect(d.firstSeen("a", 10_500)).toBe(true);
+    expect(d.firstSeen("a", 10_500)).toBe(false);
+    expect(d.firstSeen("a", 14_000)).toBe(false);
+    expect(d.firstSeen("b", 9_999)).toBe(true);
+    expect(d.size).toBe(2);
+    expect(d.sliceCount).toBe(2);
+  });
+
+  it("forgets a slice exactly when the watermark reaches its start + retainMs", () => {
+    const d = new Deduplicator({ sliceMs: 1_000, retainMs: 5_000 });
+    d.firstSeen("a", 10_000);
+    d.firstSeen("b", 10_999);
+    d.firstSeen("c", 11_000);
+    expect(d.evict(14_999)).toBe(0);
+    expect(d.evict(15_000)).toBe(2);
+    expect(d.firstSeen("a", 10_000)).toBe(true);
+    expect(d.firstSeen("c", 11_000)).toBe(false);
+    expect(d.evict(Number.POSITIVE_INFINITY)).toBe(2);
+    expect(d.size).toBe(0);
+    expect(d.evicted).toBe(4);
+  });
+
+  it("holds only the ids of the horizon on a long stream, and equals an unbounded Set inside it", () => {
+    const random = prng(3);
+    const d = new Deduplicator({ sliceMs: 1_000, retainMs: 10_000 });
+    const originals: { id: string; t: number }[] = [];
+    let max = 0;
+    let peak = 0;
+    let mismatches = 0;
+    for (let i = 0; i < 200_000; i++) {
+      const repeat = random() < 0.1 && originals.length > 0;
+      let id: string;
+      let t: number;
+      if (repeat) {
+        // A copy of one of the last 200 originals: mostly inside the horizon, sometimes beyond it.
+        const o = originals[originals.length - 1 - Math.floor(random() * Math.min(originals.length, 200))]!;
+        id = o.id;
+        t = o.t;
+      } else {
+        id = `id-${i}`;
+        t = i * 10 - Math.floor(random() * 2_000);
+        originals.push({ id, t });
+      }
+      max = Math.max(max, t);
+      const wm = max - 2_000;
+      // The caller only asks inside the horizon: the same test the aggregator makes before dedup.
+      if (Math.floor(t / 1_000) * 1_000 + 10_000 <= wm) continue;
+      if (d.firstSeen(id, t) === repeat) mismatches++;
+      if (i % 100 === 0) d.evict(wm);
+      peak = Math.max(peak, d.size);
+    }
+    expect(mismatches).toBe(0);
+    // 10 ms apart: the horizon is retainMs + sliceMs + out-of-orderness + one flush interval ≈ 1,400 ids.
+    expect(peak).toBeLessThan(1_500);
+    expect(d.evicted).toBeGreaterThan(170_000);
+  });
+
+  it("round-trips through a snapshot", () => {
+    const d = new Deduplicator({ sliceMs: 1_000, retainMs: 5_000 });
+    d.firstSeen("x", 1_000);
+    d.firstSeen("y", 7_000);
+    d.evict(6_500);
+    const w = new ByteWriter();
+    d.write(w);
+    const back = new Deduplicator({ sliceMs: 1_000, retainMs: 5_000 });
+    back.read(new ByteReader(w.finish()));
+    expect(back.size).toBe(1);
+    expect(back.evicted).toBe(1);
+    expect(back.firstSeen("y", 7_000)).toBe(false);
+    expect(back.evict(12_000)).toBe(1);
+  });
+
+  it("rejects a retention shorter than a slice", () => {
+    expect(() => new Deduplicator({ sliceMs: 1_000, retainMs: 10 })).toThrow(StreamError);
+  });
+});

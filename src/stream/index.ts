@@ -1,0 +1,47 @@
+// The speed layer's public surface: windows, watermarks, dedup, aggregates and the windowed operator.
+
+export {
+  type Accumulator,
+  ActivityAccumulator,
+  type ActivityRow,
+  type AggregateKind,
+  activityAggregate,
+  centsOf,
+  mergeTopPages,
+  type PageEdits,
+  type TopPagesRow,
+  WikiAccumulator,
+  type WikiAggregateOptions,
+  type WikiRow,
+  type WindowBounds,
+  wikiAggregate,
+} from "./aggregates.ts";
+export { Deduplicator, type DeduplicatorOptions } from "./dedup.ts";
+export { IdSet } from "./id-set.ts";
+export { hashString, Interner } from "./interner.ts";
+export {
+  type ActivityAggregator,
+  type AggregatorProgress,
+  createActivityAggregator,
+  createWikimediaAggregator,
+  type FlushResult,
+  type PartitionProgress,
+  ProcessOutcome,
+  type WikimediaAggregator,
+  WindowedAggregator,
+  type WindowedAggregatorOptions,
+} from "./operator.ts";
+export { PartitionClock, type WatermarkOptions, WatermarkTracker } from "./time.ts";
+export {
+  assignWindows,
+  DAY_MS,
+  DAY_WINDOW,
+  hoppingWindow,
+  latestWindowEnd,
+  latestWindowStart,
+  tumblingWindow,
+  utcDayStart,
+  validateWindowSpec,
+  type WindowSpec,
+  windowsPerEvent,
+} from "./windows.ts";

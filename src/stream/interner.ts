@@ -1,0 +1,309 @@
+// Exact string → dense integer id tables whose strings live in one byte arena, not as millions of JS strings.
+
+import type { ByteReader, ByteWriter } from "./binary.ts";
+import { StreamError, StreamErrorCode } from "../errors.ts";
+
+/** How an entry's characters are stored in the arena (the top two bits of its meta word). */
+const LATIN1 = 0; // one byte a UTF-16 code unit, when every unit is below 256
+const UTF16 = 1; // two bytes a code unit, little-endian
+const UUID = 2; // a canonical lowercase UUID as its 16 bytes
+const LEN_MASK = 0x3fffffff;
+const DASH = 45;
+
+/** FNV-1a over the UTF-16 code units, then murmur3's finaliser so linear probing sees well-mixed low bits. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+function isDashPosition(i: number): boolean {
+  return i === 8 || i === 13 || i === 18 || i === 23;
+}
+
+/** Only the exact lowercase 8-4-4-4-12 form packs into 16 bytes; any other spelling is kept verbatim. */
+function isCanonicalUuid(s: string): boolean {
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (isDashPosition(i) ? c !== DASH : hexValue(c) < 0) return false;
+  }
+  return true;
+}
+
+function storedBytes(meta: number): number {
+  const kind = meta >>> 30;
+  const len = meta & LEN_MASK;
+  return kind === UUID ? 16 : kind === UTF16 ? len * 2 : len;
+}
+
+function corrupt(message: string): never {
+  throw new StreamError(StreamErrorCode.snapshotCorrupt, `stream snapshot is corrupt: ${message}`);
+}
+
+/**
+ * An exact string → id table (ids 0, 1, 2, … in first-seen order) built for millions of ids: strings
+ * are copied into one growing byte arena (1 byte a char for Latin-1, 16 bytes for a canonical UUID),
+ * and an open-addressing table of ids with linear probing finds them. About 14 bytes an entry plus its
+ * characters, against ~100 for a Map<string, number>, and nothing for the garbage collector to trace.
+ *
+ * Invariants: slots[i] is 0 (empty) or id + 1; every id is reachable from slot hashes[id] & mask by
+ * probing forward without crossing an empty slot (there are no deletions, so this always holds); the
+ * load factor stays at or below 3/4; two ids never hold equal strings.
+ */
+export class Interner {
+  #arena: Uint8Array = new Uint8Array(256);
+  #arenaLength = 0;
+  #starts: Uint32Array = new Uint32Array(16);
+  #metas: Uint32Array = new Uint32Array(16);
+  #hashes: Uint32Array = new Uint32Array(16);
+  #size = 0;
+  #slots = new Int32Array(32);
+  #mask = 31;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The id of s, or −1. `hash` must be hashString(s); callers probing several tables compute it once. */
+  find(s: string, hash: number = hashString(s)): number {
+    const slots = this.#slots;
+    const mask = this.#mask;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const v = slots[i]!;
+      if (v === 0) return -1;
+      if (this.#hashes[v - 1] === hash && this.#equals(v - 1, s)) return v - 1;
+    }
+  }
+
+  /** The id of s, adding it if new. */
+  intern(s: string, hash: number = hashString(s)): number {
+    const slots = this.#slots;
+    const mask = this.#mask;
+    let i = hash & mask;
+    for (; ; i = (i + 1) & mask) {
+      const v = slots[i]!;
+      if (v === 0) break;
+      if (this.#hashes[v - 1] === hash && this.#equals(v - 1, s)) return v - 1;
+    }
+    const id = this.#append(s, hash);
+    slots[i] = id + 1;
+    if (this.#size * 4 > slots.length * 3) this.#rehash(slots.length * 2);
+    return id;
+  }
+
+  name(id: number): string | undefined {
+    if (!(id >= 0 && id < this.#size)) return undefined;
+    const meta = this.#metas[id]!;
+    const kind = meta >>> 30;
+    const len = meta & LEN_MASK;
+    const start = this.#starts[id]!;
+    const a = this.#arena;
+    if (kind === LATIN1) return Buffer.from(a.buffer, a.byteOffset + start, len).toString("latin1");
+    if (kind === UTF16) return Buffer.from(a.buffer, a.byteOffset + start, len * 2).toString("utf16le");
+    const hex = Buffer.from(a.buffer, a.byteOffset + start, 16).toString("hex");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  byteSize(): number {
+    return this.#arena.byteLength + this.#starts.byteLength * 3 + this.#slots.byteLength;
+  }
+
+  #equals(id: number, s: string): boolean {
+    const meta = this.#metas[id]!;
+    if ((meta & LEN_MASK) !== s.length) return false;
+    const kind = meta >>> 30;
+    const a = this.#arena;
+    const start = this.#starts[id]!;
+    if (kind === LATIN1) {
+      for (let i = 0; i < s.length; i++) if (a[start + i] !== s.charCodeAt(i)) return false;
+      return true;
+    }
+    if (kind === UTF16) {
+      for (let i = 0; i < s.length; i++) {
+        if ((a[start + 2 * i]! | (a[start + 2 * i + 1]! << 8)) !== s.charCodeAt(i)) return false;
+      }
+      return true;
+    }
+    let nibble = 0;
+    for (let i = 0; i < 36; i++) {
+      const c = s.charCodeAt(i);
+      if (isDashPosition(i)) {
+        if (c !== DASH) return false;
+        continue;
+      }
+      const byte = a[start + (nibble >>> 1)]!;
+      if (hexValue(c) !== ((nibble & 1) === 0 ? byte >>> 4 : byte & 15)) return false;
+      nibble++;
+    }
+    return true;
+  }
+
+  #append(s: string, hash: number): number {
+    let kind = LATIN1;
+    if (isCanonicalUuid(s)) {
+      kind = UUID;
+    } else {
+      for (let i = 0; i < s.length; i++) {
+        if (s.charCodeAt(i) > 255) {
+          kind = UTF16;
+          break;
+        }
+      }
+    }
+    if (s.length > LEN_MASK) {
+      throw new StreamError(
+        StreamErrorCode.badOption,
+        `an id of ${s.length} characters is too long to intern`,
+      );
+    }
+    const meta = ((kind << 30) | s.length) >>> 0;
+    const bytes = storedBytes(meta);
+    this.#reserveArena(bytes);
+    const a = this.#arena;
+    const start = this.#arenaLength;
+    if (kind === LATIN1) {
+      for (let i = 0; i < s.length; i++) a[start + i] = s.charCodeAt(i);
+    } else if (kind === UTF16) {
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        a[start + 2 * i] = c & 0xff;
+        a[start + 2 * i + 1] = c >>> 8;
+      }
+    } else {
+      let nibble = 0;
+      for (let i = 0; i < 36; i++) {
+        if (isDashPosition(i)) continue;
+        const v = hexValue(s.charCodeAt(i));
+        const at = start + (nibble >>> 1);
+        a[at] = (nibble & 1) === 0 ? v << 4 : a[at]! | v;
+        nibble++;
+      }
+    }
+    this.#arenaLength += bytes;
+    return this.#push(start, meta, hash);
+  }
+
+  #reserveArena(bytes: number): void {
+    if (this.#arenaLength + bytes <= this.#arena.length) return;
+    let size = this.#arena.length * 2;
+    while (size < this.#arenaLength + bytes) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#arena.subarray(0, this.#arenaLength));
+    this.#arena = next;
+  }
+
+  #push(start: number, meta: number, hash: number): number {
+    const id = this.#size;
+    if (id === this.#starts.length) {
+      const grow = (old: Uint32Array): Uint32Array => {
+        const next = new Uint32Array(old.length * 2);
+        next.set(old);
+        return next;
+      };
+      this.#starts = grow(this.#starts);
+      this.#metas = grow(this.#metas);
+      this.#hashes = grow(this.#hashes);
+    }
+    this.#starts[id] = start;
+    this.#metas[id] = meta;
+    this.#hashes[id] = hash;
+    this.#size = id + 1;
+    return id;
+  }
+
+  #rehash(capacity: number): void {
+    const slots = new Int32Array(capacity);
+    const mask = capacity - 1;
+    for (let id = 0; id < this.#size; id++) {
+      let i = this.#hashes[id]! & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = id + 1;
+    }
+    this.#slots = slots;
+    this.#mask = mask;
+  }
+
+  /**
+   * Keeps only the ids marked live (live[id] === 1), renumbered densely in their old order, and returns
+   * the old → new map (−1 for dropped ids); every IdSet over this interner must be remapped with it.
+   */
+  compact(live: Uint8Array): Int32Array {
+    const map = new Int32Array(this.#size).fill(-1);
+    const old = {
+      arena: this.#arena,
+      starts: this.#starts,
+      metas: this.#metas,
+      hashes: this.#hashes,
+      size: this.#size,
+    };
+    let kept = 0;
+    let bytes = 0;
+    for (let id = 0; id < old.size; id++) {
+      if (live[id] !== 1) continue;
+      kept++;
+      bytes += storedBytes(old.metas[id]!);
+    }
+    this.#arena = new Uint8Array(Math.max(256, bytes));
+    this.#arenaLength = 0;
+    const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(kept + 1)));
+    this.#starts = new Uint32Array(capacity);
+    this.#metas = new Uint32Array(capacity);
+    this.#hashes = new Uint32Array(capacity);
+    this.#size = 0;
+    for (let id = 0; id < old.size; id++) {
+      if (live[id] !== 1) continue;
+      const n = storedBytes(old.metas[id]!);
+      const start = this.#arenaLength;
+      this.#arena.set(old.arena.subarray(old.starts[id]!, old.starts[id]! + n), start);
+      this.#arenaLength += n;
+      map[id] = this.#push(start, old.metas[id]!, old.hashes[id]!);
+    }
+    this.#rehash(Math.max(32, capacity * 2));
+    return map;
+  }
+
+  /** Grammar: u32 count, count × u32 meta (kind << 30 | length), u32 arena length, arena bytes. */
+  write(w: ByteWriter): void {
+    w.u32s(this.#metas, this.#size);
+    w.bytes(this.#arena, this.#arenaLength);
+  }
+
+  /** Rebuilds the table; hashes are recomputed from the strings, so a damaged snapshot cannot hide entries. */
+  static read(r: ByteReader): Interner {
+    const metas = r.u32s();
+    const arena = r.bytes();
+    const t = new Interner();
+    let offset = 0;
+    const strings: string[] = [];
+    const scratch = new Interner();
+    for (let id = 0; id < metas.length; id++) {
+      const meta = metas[id]!;
+      if (meta >>> 30 > UUID) corrupt(`interner entry ${id} has an unknown kind`);
+      const n = storedBytes(meta);
+      if (offset + n > arena.length) corrupt("interner arena is shorter than its entries");
+      scratch.#arena = arena;
+      scratch.#starts[0] = offset;
+      scratch.#metas[0] = meta;
+      scratch.#size = 1;
+      strings.push(scratch.name(0)!);
+      offset += n;
+    }
+    if (offset !== arena.length) corrupt("interner arena is longer than its entries");
+    for (let id = 0; id < strings.length; id++) {
+      if (t.intern(strings[id]!) !== id) corrupt("an interner lists the same string twice");
+    }
+    return t;
+  }
+}
