@@ -1,34 +1,45 @@
-// `npm run bench [-- name…]`: runs the benchmark modules one after another and prints one table.
+// `npm run bench [-- name…]`: runs each benchmark module in its own process (so peak memory and JIT state
+// are its own) and prints one table.
 
-import { arch, cpus, totalmem } from "node:os";
+import { spawnSync } from "node:child_process";
+import { arch, cpus, loadavg, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
 import type { BenchResult } from "./types.ts";
 
-const MODULES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> = {
-  serde: () => import("./serde.ts"),
-  log: () => import("./log.ts"),
-  ingest: () => import("./ingest.ts"),
-  "stream-state": () => import("./stream-state.ts"),
-};
+const MODULES = ["serde", "log", "ingest", "store", "stream-state"] as const;
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-const unknown = wanted.filter((name) => !(name in MODULES));
+const unknown = wanted.filter((name) => !(MODULES as readonly string[]).includes(name));
 if (unknown.length > 0) {
-  console.error(`unknown benchmark ${unknown.join(", ")}; available: ${Object.keys(MODULES).join(", ")}`);
+  console.error(`unknown benchmark ${unknown.join(", ")}; available: ${MODULES.join(", ")}`);
   process.exit(2);
 }
-const names = wanted.length > 0 ? wanted : Object.keys(MODULES);
+const names = wanted.length > 0 ? wanted : [...MODULES];
+const root = fileURLToPath(new URL("..", import.meta.url));
 console.log(
-  `Pulse benchmarks — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? arch()}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+  `Pulse benchmarks — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? arch()}, ` +
+    `${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg()[0]!.toFixed(2)}`,
 );
 const rows: BenchResult[] = [];
+let failed = false;
 for (const name of names) {
-  const module = await MODULES[name]!();
-  const results = await module.run();
-  for (const r of results) {
+  const script = `const m = await import(${JSON.stringify(`./bench/${name}.ts`)}); console.log("BENCH-RESULTS " + JSON.stringify(await m.run()));`;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: root,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const line = child.stdout.split("\n").find((l) => l.startsWith("BENCH-RESULTS "));
+  if (child.status !== 0 || line === undefined) {
+    console.error(`benchmark ${name} failed (exit ${child.status})`);
+    failed = true;
+    continue;
+  }
+  for (const r of JSON.parse(line.slice("BENCH-RESULTS ".length)) as BenchResult[]) {
     rows.push(r);
-    console.log(
-      `${r.name.padEnd(40)} ${r.value.toLocaleString("en-US").padStart(14)} ${r.unit.padEnd(12)} ${r.detail ?? ""}`,
-    );
+    console.log(`${r.name.padEnd(40)} ${r.value.toLocaleString("en-US").padStart(14)} ${r.unit.padEnd(12)} ${r.detail ?? ""}`);
   }
 }
 if (process.argv.includes("--json")) console.log(JSON.stringify(rows));
+process.exitCode = failed ? 1 : 0;

@@ -46,7 +46,13 @@ export class ValidationError extends PulseError {}
 export class RegistryError extends PulseError {
   readonly httpStatus: number;
   readonly confluentCode: number;
-  constructor(code: string, message: string, httpStatus: number, confluentCode: number, options: PulseErrorOptions = {}) {
+  constructor(
+    code: string,
+    message: string,
+    httpStatus: number,
+    confluentCode: number,
+    options: PulseErrorOptions = {},
+  ) {
     super(code, message, options);
     this.httpStatus = httpStatus;
     this.confluentCode = confluentCode;
@@ -114,3 +120,19 @@ export const StreamErrorCode = {
   snapshotMismatch: "PULSE_STREAM_SNAPSHOT_MISMATCH",
 } as const;
 export type StreamErrorCode = (typeof StreamErrorCode)[keyof typeof StreamErrorCode];
+
+/** Live-store errors: a bad row or query argument, the store is closed or busy, the storage under it failed. */
+export class StoreError extends PulseError {}
+export const StoreErrorCode = {
+  /** A row or query argument is out of range (a window that ends before it starts, a negative limit). */
+  badArgument: "PULSE_STORE_BAD_ARGUMENT",
+  /** The store was used after close(). */
+  closed: "PULSE_STORE_CLOSED",
+  /** Another process held the write lock for longer than the busy timeout; retriable. */
+  busy: "PULSE_STORE_BUSY",
+  /** The file was written by a newer Pulse with a schema this one does not know. */
+  schemaTooNew: "PULSE_STORE_SCHEMA_TOO_NEW",
+  /** The storage under the store failed (disk full, I/O error, corrupt file). */
+  storage: "PULSE_STORE_STORAGE",
+} as const;
+export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];

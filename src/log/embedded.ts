@@ -68,7 +68,8 @@ const MAX_PARTITIONS = 1024;
 const MAX_OFFSET = 2 ** 41 - 1;
 const OFFSET_MASK = "0x1FFFFFFFFFF";
 const ID = `((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @offset)`;
-const PARTITION_END = `((@topic << ${TOPIC_SHIFT}) | ((@partition + 1) << ${PARTITION_SHIFT}))`;
+// "+", not "|": for the last partition, (partition + 1) << shift carries into the topic bits.
+const PARTITION_END = `((@topic << ${TOPIC_SHIFT}) + ((@partition + 1) << ${PARTITION_SHIFT}))`;
 const RECORD_BYTES = "(ifnull(length(key), 0) + ifnull(length(value), 0) + ifnull(length(headers), 0))";
 
 /** Rows bound per INSERT: one native call for many records measured 1.2-2x faster than one per record. */

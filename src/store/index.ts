@@ -149,7 +149,10 @@ export interface LiveStore {
   activityDaily(range?: { fromMs?: number; toMs?: number }): Promise<ActivityWindow[]>;
   wikiWindows(query: WindowQuery): Promise<WikiWindow[]>;
   /** Top pages of the latest window of that length, merged over partitions. */
-  topPages(windowMs: number, limit: number): Promise<{ window_start: number; window_end: number; pages: TopPagesRow["pages"] }>;
+  topPages(
+    windowMs: number,
+    limit: number,
+  ): Promise<{ window_start: number; window_end: number; pages: TopPagesRow["pages"] }>;
   alerts(limit: number): Promise<AlertRow[]>;
   lateEvents(limit: number): Promise<LateEventRow[]>;
   /** Raw-lake rows after a (partition → offset) position, for incremental batch loads. */

@@ -147,6 +147,19 @@ describe("EmbeddedLog", () => {
     }
   });
 
+  // Regression: the end bound of partition 1023 carried into the topic bits, so fetch found nothing there
+  // for topics with an odd id.
+  it("reads the last partition (1023) of a topic with an odd id", async () => {
+    const { log } = openTemp();
+    await log.ensureTopic({ name: "odd-id", partitions: 1024 });
+    await log.ensureTopic({ name: "even-id", partitions: 1024 });
+    for (const topic of ["odd-id", "even-id"]) {
+      await log.produce(topic, [{ key: null, value: Buffer.from(topic), partition: 1023 }]);
+      const records = await log.fetch(topic, 1023, 0);
+      expect(records.map((r) => r.value?.toString())).toEqual([topic]);
+    }
+  });
+
   it("produces and reads back batches larger than the reused scratch space", async () => {
     const { log } = openTemp();
     await log.ensureTopic({ name: "big", partitions: 6 });

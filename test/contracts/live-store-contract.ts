@@ -1,0 +1,850 @@
+// The LiveStore conformance suite: every LiveStore implementation (embedded SQLite, MongoDB) runs these cases.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StoreErrorCode } from "../../src/errors.ts";
+import type {
+  ActivityWindowRow,
+  AlertRow,
+  Checkpoint,
+  LateEventRow,
+  LiveStore,
+  RawEventRow,
+  StoreBatch,
+  TopPagesRow,
+  WikiWindowRow,
+} from "../../src/store/index.ts";
+
+export interface LiveStoreContractSubject {
+  store: LiveStore;
+  cleanup: () => Promise<void>;
+}
+
+const MINUTE = 60_000;
+const FIVE_MINUTES = 5 * MINUTE;
+const DAY = 86_400_000;
+/** 2026-11-28T00:00:00Z: realistic epoch-ms magnitudes, well past 2^32. */
+const T0 = Date.UTC(2026, 10, 28);
+
+/*
+ * Every case gets a fresh, empty store from makeStore and releases it afterwards: reads such as
+ * alerts(limit) or activityWindows see the whole store, so cases must not share one. A server-backed
+ * factory should create a uniquely named database per call and drop it in cleanup. The suite relies on
+ * the LiveStore interface only, plus the PULSE_STORE_* codes of the error catalog.
+ */
+export function runLiveStoreContract(name: string, makeStore: () => Promise<LiveStoreContractSubject>): void {
+  describe(`LiveStore contract: ${name}`, () => {
+    let subject: LiveStoreContractSubject | undefined;
+    let store: LiveStore;
+
+    beforeEach(async () => {
+      subject = await makeStore();
+      store = subject.store;
+    });
+
+    afterEach(async () => {
+      await subject?.cleanup();
+      subject = undefined;
+    });
+
+    describe("commit and read back", () => {
+      it("reads back every kind of row from one batch", async () => {
+        const batch = fullBatch();
+        await store.commit(batch);
+
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toEqual([
+          {
+            window_start: T0,
+            window_end: T0 + MINUTE,
+            event_type: "CLICK",
+            event_count: 10,
+            unique_users: 4,
+            sessions: 3,
+            revenue: 0,
+            final: true,
+          },
+          {
+            window_start: T0,
+            window_end: T0 + MINUTE,
+            event_type: "PURCHASE",
+            event_count: 2,
+            unique_users: 2,
+            sessions: 2,
+            revenue: 123.45,
+            final: true,
+          },
+        ]);
+        expect(await store.activityDaily()).toEqual([
+          {
+            window_start: T0,
+            window_end: T0 + DAY,
+            event_type: "CLICK",
+            event_count: 100,
+            unique_users: 40,
+            sessions: 30,
+            revenue: 0,
+            final: false,
+          },
+        ]);
+        expect(await store.wikiWindows({ windowMs: MINUTE, last: 10 })).toEqual([
+          {
+            window_start: T0,
+            window_end: T0 + MINUTE,
+            wiki: "enwiki",
+            changes: 12,
+            edits: 9,
+            bot_edits: 2,
+            human_edits: 7,
+            new_pages: 1,
+            byte_delta: -345,
+            unique_editors: 6,
+            final: false,
+          },
+        ]);
+        expect(await store.topPages(MINUTE, 10)).toEqual({
+          window_start: T0,
+          window_end: T0 + MINUTE,
+          pages: [
+            { wiki: "enwiki", title: "Main Page", edits: 5 },
+            { wiki: "enwiki", title: "Zürich", edits: 2 },
+          ],
+        });
+        expect(await store.alerts(10)).toEqual(batch.alerts);
+        expect(await store.lateEvents(10)).toEqual(batch.lateEvents);
+        expect(await store.rawEvents("user-activity", new Map(), 10)).toEqual(batch.rawEvents);
+        expect(await store.checkpoints("job-a", "user-activity")).toEqual(batch.checkpoints);
+      });
+
+      it("applies the same batch twice without changing anything", async () => {
+        const batch = fullBatch();
+        await store.commit(batch);
+        const first = await readEverything(store);
+        await store.commit(batch);
+        expect(await readEverything(store)).toEqual(first);
+        expect(first.raw).toHaveLength(batch.rawEvents!.length);
+        expect(first.late).toHaveLength(batch.lateEvents!.length);
+        expect(first.alerts).toHaveLength(batch.alerts!.length);
+      });
+
+      it("replaces a row written again with the same key", async () => {
+        await store.commit({
+          activityWindows: [activity({ partition: 0, event_count: 1, unique_users: 1, final: false })],
+          wikiWindows: [wiki({ partition: 0, edits: 1, final: false })],
+          topPages: [topPages({ partition: 0, pages: [{ wiki: "enwiki", title: "A", edits: 1 }] })],
+          alerts: [alert({ series: "activity.CLICK", observed: 10, kind: "spike" })],
+          lateEvents: [late({ offset: 3, payload: '{"v":1}' })],
+          rawEvents: [raw({ partition: 0, offset: 0, payload: '{"v":1}' })],
+          checkpoints: [checkpoint({ partition: 0, nextOffset: 1, state: bytes(1, 2, 3) })],
+        });
+        await store.commit({
+          activityWindows: [activity({ partition: 0, event_count: 7, unique_users: 5, final: true })],
+          wikiWindows: [wiki({ partition: 0, edits: 4, final: true })],
+          topPages: [topPages({ partition: 0, pages: [{ wiki: "enwiki", title: "B", edits: 9 }] })],
+          alerts: [alert({ series: "activity.CLICK", observed: 2, kind: "drop" })],
+          lateEvents: [late({ offset: 3, payload: '{"v":2}' })],
+          rawEvents: [raw({ partition: 0, offset: 0, payload: '{"v":2}' })],
+          checkpoints: [checkpoint({ partition: 0, nextOffset: 9, state: bytes(9) })],
+        });
+
+        const [window] = await store.activityWindows({ windowMs: MINUTE, last: 1 });
+        expect(window).toMatchObject({ event_count: 7, unique_users: 5, final: true });
+        expect(await store.wikiWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+          { edits: 4, final: true },
+        ]);
+        expect((await store.topPages(MINUTE, 5)).pages).toEqual([{ wiki: "enwiki", title: "B", edits: 9 }]);
+        expect(await store.alerts(5)).toMatchObject([{ observed: 2, kind: "drop" }]);
+        expect(await store.lateEvents(5)).toMatchObject([{ offset: 3, payload: '{"v":2}' }]);
+        expect(await store.rawEvents("user-activity", new Map(), 5)).toMatchObject([
+          { offset: 0, payload: '{"v":2}' },
+        ]);
+        const [saved] = await store.checkpoints("job-a", "user-activity");
+        expect(saved.nextOffset).toBe(9);
+        expect(hex(saved.state)).toBe("09");
+      });
+
+      it("later rows of one batch replace earlier rows with the same key", async () => {
+        await store.commit({
+          activityWindows: [activity({ event_count: 1 }), activity({ event_count: 2 })],
+          checkpoints: [],
+        });
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+          { event_count: 2 },
+        ]);
+      });
+
+      it("accepts a batch holding only checkpoints, and an empty batch", async () => {
+        await store.commit({ checkpoints: [] });
+        await store.commit({ checkpoints: [checkpoint({ partition: 2, nextOffset: 42 })] });
+        expect(await store.checkpoints("job-a", "user-activity")).toMatchObject([
+          { partition: 2, nextOffset: 42 },
+        ]);
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 5 })).toEqual([]);
+        expect(await store.rawEvents("user-activity", new Map(), 5)).toEqual([]);
+      });
+
+      it("rejects a batch with an invalid row and writes none of it", async () => {
+        await store.commit({
+          activityWindows: [activity({ event_count: 1 })],
+          checkpoints: [checkpoint({ partition: 0, nextOffset: 1 })],
+        });
+        const before = await readEverything(store);
+        const good = fullBatch();
+        // One bad row among good ones, in the first kind of row and in the last (checkpoints).
+        for (const bad of [
+          {
+            ...good,
+            activityWindows: [...good.activityWindows!, activity({ window_start: T0, window_end: T0 })],
+          },
+          { ...good, checkpoints: [...good.checkpoints, checkpoint({ partition: 9, nextOffset: -1 })] },
+        ]) {
+          await expect(store.commit(bad)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
+          expect(await readEverything(store)).toEqual(before);
+        }
+        expect(await store.checkpoints("job-a", "user-activity")).toMatchObject([
+          { partition: 0, nextOffset: 1 },
+        ]);
+      });
+    });
+
+    describe("merging partitions", () => {
+      it("sums every measure over partitions and is final only when every partition is", async () => {
+        await store.commit({
+          activityWindows: [
+            activity({
+              partition: 0,
+              event_count: 5,
+              unique_users: 3,
+              sessions: 2,
+              revenue_cents: 1999,
+              final: true,
+            }),
+            activity({
+              partition: 1,
+              event_count: 7,
+              unique_users: 4,
+              sessions: 4,
+              revenue_cents: 1,
+              final: false,
+            }),
+            activity({
+              partition: 2,
+              event_count: 1,
+              unique_users: 1,
+              sessions: 1,
+              revenue_cents: 10,
+              final: true,
+            }),
+            activity({ partition: 0, window_start: T0 + MINUTE, event_count: 2, final: true }),
+            activity({ partition: 3, window_start: T0 + MINUTE, event_count: 3, final: true }),
+          ],
+          wikiWindows: [
+            wiki({ partition: 0, changes: 3, edits: 2, bot_edits: 1, byte_delta: 100, final: true }),
+            wiki({ partition: 1, changes: 4, edits: 3, bot_edits: 0, byte_delta: -50, final: false }),
+          ],
+          checkpoints: [],
+        });
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toEqual([
+          {
+            window_start: T0,
+            window_end: T0 + MINUTE,
+            event_type: "CLICK",
+            event_count: 13,
+            unique_users: 8,
+            sessions: 7,
+            revenue: 20.1,
+            final: false,
+          },
+          {
+            window_start: T0 + MINUTE,
+            window_end: T0 + 2 * MINUTE,
+            event_type: "CLICK",
+            event_count: 5,
+            unique_users: 2,
+            sessions: 2,
+            revenue: 0,
+            final: true,
+          },
+        ]);
+        expect(await store.wikiWindows({ windowMs: MINUTE, last: 10 })).toMatchObject([
+          { changes: 7, edits: 5, bot_edits: 1, byte_delta: 50, final: false },
+        ]);
+
+        // The last partition's row turning final makes the merged window final.
+        await store.commit({
+          activityWindows: [
+            activity({
+              partition: 1,
+              event_count: 7,
+              unique_users: 4,
+              sessions: 4,
+              revenue_cents: 1,
+              final: true,
+            }),
+          ],
+          checkpoints: [],
+        });
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toMatchObject([
+          { window_start: T0, event_count: 13, final: true },
+          { window_start: T0 + MINUTE, final: true },
+        ]);
+      });
+
+      it("keeps event types and wikis apart and orders by window_start, then key", async () => {
+        await store.commit({
+          activityWindows: [
+            activity({ window_start: T0 + MINUTE, event_type: "VIEW", event_count: 1 }),
+            activity({ window_start: T0, event_type: "VIEW", event_count: 2 }),
+            activity({ window_start: T0, event_type: "ADD_TO_CART", event_count: 3, partition: 1 }),
+            activity({ window_start: T0, event_type: "ADD_TO_CART", event_count: 4, partition: 0 }),
+          ],
+          wikiWindows: [
+            wiki({ wiki: "frwiki", edits: 1 }),
+            wiki({ wiki: "dewiki", edits: 2 }),
+            wiki({ wiki: "dewiki", edits: 3, window_start: T0 - MINUTE }),
+          ],
+          checkpoints: [],
+        });
+        expect(
+          (await store.activityWindows({ windowMs: MINUTE, last: 10 })).map((w) => [
+            w.window_start - T0,
+            w.event_type,
+            w.event_count,
+          ]),
+        ).toEqual([
+          [0, "ADD_TO_CART", 7],
+          [0, "VIEW", 2],
+          [MINUTE, "VIEW", 1],
+        ]);
+        expect(
+          (await store.wikiWindows({ windowMs: MINUTE, last: 10 })).map((w) => [
+            w.window_start - T0,
+            w.wiki,
+            w.edits,
+          ]),
+        ).toEqual([
+          [-MINUTE, "dewiki", 3],
+          [0, "dewiki", 2],
+          [0, "frwiki", 1],
+        ]);
+      });
+    });
+
+    describe("window selection", () => {
+      it("returns the latest N window starts of the asked length only", async () => {
+        const rows: ActivityWindowRow[] = [];
+        const wikiRows: WikiWindowRow[] = [];
+        for (let i = 0; i < 6; i++) {
+          // Two partitions per minute window, so "latest N" counts window starts, not rows.
+          for (const partition of [0, 1]) {
+            rows.push(activity({ partition, window_start: T0 + i * MINUTE, event_count: i + 1 }));
+            wikiRows.push(wiki({ partition, window_start: T0 + i * MINUTE, edits: i + 1 }));
+          }
+        }
+        // Five-minute windows, some starting later than every minute window.
+        for (let i = 0; i < 3; i++) {
+          rows.push(
+            activity({
+              window_start: T0 + i * FIVE_MINUTES,
+              window_end: T0 + (i + 1) * FIVE_MINUTES,
+              event_count: 100 + i,
+            }),
+          );
+          wikiRows.push(
+            wiki({
+              window_start: T0 + i * FIVE_MINUTES,
+              window_end: T0 + (i + 1) * FIVE_MINUTES,
+              edits: 100 + i,
+            }),
+          );
+        }
+        // A two-minute hop starting at a minute window's start must not count as a minute window.
+        rows.push(activity({ window_start: T0 + 5 * MINUTE, window_end: T0 + 7 * MINUTE, event_count: 999 }));
+        await store.commit({ activityWindows: rows, wikiWindows: wikiRows, checkpoints: [] });
+
+        const last2 = await store.activityWindows({ windowMs: MINUTE, last: 2 });
+        expect(last2.map((w) => [w.window_start - T0, w.window_end - w.window_start, w.event_count])).toEqual(
+          [
+            [4 * MINUTE, MINUTE, 10],
+            [5 * MINUTE, MINUTE, 12],
+          ],
+        );
+        const all = await store.activityWindows({ windowMs: MINUTE, last: 1000 });
+        expect(all.map((w) => w.event_count)).toEqual([2, 4, 6, 8, 10, 12]);
+        const fives = await store.activityWindows({ windowMs: FIVE_MINUTES, last: 2 });
+        expect(fives.map((w) => [w.window_start - T0, w.window_end - T0, w.event_count])).toEqual([
+          [FIVE_MINUTES, 2 * FIVE_MINUTES, 101],
+          [2 * FIVE_MINUTES, 3 * FIVE_MINUTES, 102],
+        ]);
+        expect(await store.activityWindows({ windowMs: 2 * MINUTE, last: 5 })).toMatchObject([
+          { event_count: 999 },
+        ]);
+        expect(await store.activityWindows({ windowMs: 30_000, last: 5 })).toEqual([]);
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 0 })).toEqual([]);
+
+        expect((await store.wikiWindows({ windowMs: MINUTE, last: 3 })).map((w) => w.edits)).toEqual([
+          8, 10, 12,
+        ]);
+        expect((await store.wikiWindows({ windowMs: FIVE_MINUTES, last: 1 })).map((w) => w.edits)).toEqual([
+          102,
+        ]);
+      });
+
+      it("bounds daily rows by day start, inclusive from and exclusive to", async () => {
+        const days = [0, 1, 2, 3].map((d) =>
+          activity({ window_start: T0 + d * DAY, window_end: T0 + (d + 1) * DAY, event_count: d + 1 }),
+        );
+        days.push(
+          activity({ partition: 1, window_start: T0 + DAY, window_end: T0 + 2 * DAY, event_count: 10 }),
+          activity({
+            event_type: "VIEW",
+            window_start: T0 + DAY,
+            window_end: T0 + 2 * DAY,
+            event_count: 20,
+          }),
+        );
+        await store.commit({ activityDaily: days, checkpoints: [] });
+        const summary = (rows: { window_start: number; event_type: string; event_count: number }[]) =>
+          rows.map((r) => [(r.window_start - T0) / DAY, r.event_type, r.event_count]);
+        expect(summary(await store.activityDaily())).toEqual([
+          [0, "CLICK", 1],
+          [1, "CLICK", 12],
+          [1, "VIEW", 20],
+          [2, "CLICK", 3],
+          [3, "CLICK", 4],
+        ]);
+        expect(summary(await store.activityDaily({ fromMs: T0 + DAY, toMs: T0 + 3 * DAY }))).toEqual([
+          [1, "CLICK", 12],
+          [1, "VIEW", 20],
+          [2, "CLICK", 3],
+        ]);
+        expect(summary(await store.activityDaily({ fromMs: T0 + 3 * DAY }))).toEqual([[3, "CLICK", 4]]);
+        expect(summary(await store.activityDaily({ toMs: T0 + DAY }))).toEqual([[0, "CLICK", 1]]);
+        // Daily rows are their own table: they never show up as windows.
+        expect(await store.activityWindows({ windowMs: DAY, last: 10 })).toEqual([]);
+      });
+
+      it("rejects a window length or count that is not a whole number with PULSE_STORE_BAD_ARGUMENT", async () => {
+        for (const query of [
+          { windowMs: 0, last: 1 },
+          { windowMs: -MINUTE, last: 1 },
+          { windowMs: 1.5, last: 1 },
+          { windowMs: MINUTE, last: -1 },
+          { windowMs: MINUTE, last: Number.NaN },
+        ]) {
+          await expect(store.activityWindows(query)).rejects.toMatchObject({
+            code: StoreErrorCode.badArgument,
+          });
+          await expect(store.wikiWindows(query)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
+        }
+        await expect(store.alerts(-1)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
+        await expect(store.topPages(0, 5)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
+      });
+    });
+
+    describe("top pages", () => {
+      it("merges the latest window's partition lists exactly, ranked by edits, then wiki, then title", async () => {
+        await store.commit({
+          topPages: [
+            // An older window with a page that would otherwise win.
+            topPages({ window_start: T0 - MINUTE, pages: [{ wiki: "enwiki", title: "Old", edits: 1000 }] }),
+            topPages({
+              partition: 0,
+              pages: [
+                { wiki: "enwiki", title: "B", edits: 7 },
+                { wiki: "enwiki", title: "A", edits: 7 },
+                { wiki: "enwiki", title: "C", edits: 2 },
+              ],
+            }),
+            topPages({
+              partition: 1,
+              pages: [
+                { wiki: "dewiki", title: "Z", edits: 7 },
+                { wiki: "dewiki", title: "Y", edits: 9 },
+                { wiki: "dewiki", title: "X", edits: 1 },
+              ],
+            }),
+            topPages({ partition: 2, pages: [] }),
+            // Another window length starting later must not be picked.
+            topPages({
+              window_start: T0 + MINUTE,
+              window_end: T0 + MINUTE + FIVE_MINUTES,
+              pages: [{ wiki: "enwiki", title: "Five", edits: 50 }],
+            }),
+          ],
+          checkpoints: [],
+        });
+        expect(await store.topPages(MINUTE, 4)).toEqual({
+          window_start: T0,
+          window_end: T0 + MINUTE,
+          pages: [
+            { wiki: "dewiki", title: "Y", edits: 9 },
+            { wiki: "dewiki", title: "Z", edits: 7 },
+            { wiki: "enwiki", title: "A", edits: 7 },
+            { wiki: "enwiki", title: "B", edits: 7 },
+          ],
+        });
+        expect((await store.topPages(MINUTE, 100)).pages).toHaveLength(6);
+        expect((await store.topPages(MINUTE, 0)).pages).toEqual([]);
+        expect(await store.topPages(FIVE_MINUTES, 3)).toEqual({
+          window_start: T0 + MINUTE,
+          window_end: T0 + MINUTE + FIVE_MINUTES,
+          pages: [{ wiki: "enwiki", title: "Five", edits: 50 }],
+        });
+      });
+
+      it("returns no pages, and window 0..0, when no window of that length exists", async () => {
+        expect(await store.topPages(MINUTE, 10)).toEqual({ window_start: 0, window_end: 0, pages: [] });
+      });
+    });
+
+    describe("checkpoints", () => {
+      it("round-trips state bytes intact per job, topic and partition, ordered by partition", async () => {
+        const everyByte = new Uint8Array(256).map((_, i) => i);
+        const large = new Uint8Array(1 << 20).map((_, i) => (i * 31 + 7) & 0xff);
+        await store.commit({
+          checkpoints: [
+            checkpoint({ partition: 3, nextOffset: 30, state: everyByte, updatedAt: T0 + 1 }),
+            checkpoint({ partition: 0, nextOffset: 0, state: new Uint8Array(0), updatedAt: T0 + 2 }),
+            checkpoint({ partition: 1, nextOffset: 2 ** 40, state: large, updatedAt: T0 + 3 }),
+            checkpoint({ topic: "wikimedia.recentchange", partition: 0, nextOffset: 5, state: bytes(5) }),
+            checkpoint({ job: "job-b", partition: 0, nextOffset: 6, state: bytes(6) }),
+          ],
+        });
+        const saved = await store.checkpoints("job-a", "user-activity");
+        expect(saved.map((c) => [c.job, c.topic, c.partition, c.nextOffset, c.updatedAt])).toEqual([
+          ["job-a", "user-activity", 0, 0, T0 + 2],
+          ["job-a", "user-activity", 1, 2 ** 40, T0 + 3],
+          ["job-a", "user-activity", 3, 30, T0 + 1],
+        ]);
+        expect(saved.every((c) => c.state instanceof Uint8Array)).toBe(true);
+        expect(saved[0].state.byteLength).toBe(0);
+        expect(hex(saved[1].state)).toBe(hex(large));
+        expect(hex(saved[2].state)).toBe(hex(everyByte));
+        expect(await store.checkpoints("job-a", "wikimedia.recentchange")).toMatchObject([
+          { partition: 0, nextOffset: 5 },
+        ]);
+        expect(await store.checkpoints("job-b", "user-activity")).toMatchObject([
+          { partition: 0, nextOffset: 6 },
+        ]);
+        expect(await store.checkpoints("job-c", "user-activity")).toEqual([]);
+      });
+
+      it("overwrites a partition's checkpoint and leaves the others", async () => {
+        await store.commit({
+          checkpoints: [
+            checkpoint({ partition: 0, nextOffset: 10, state: bytes(1, 1, 1, 1) }),
+            checkpoint({ partition: 1, nextOffset: 20, state: bytes(2) }),
+          ],
+        });
+        await store.commit({
+          checkpoints: [checkpoint({ partition: 0, nextOffset: 15, state: bytes(3), updatedAt: T0 + 99 })],
+        });
+        const saved = await store.checkpoints("job-a", "user-activity");
+        expect(saved.map((c) => [c.partition, c.nextOffset, hex(c.state)])).toEqual([
+          [0, 15, "03"],
+          [1, 20, "02"],
+        ]);
+        expect(saved[0].updatedAt).toBe(T0 + 99);
+      });
+    });
+
+    describe("raw lake", () => {
+      it("reads after per-partition positions, in (partition, offset) order, and pages through every row once", async () => {
+        const rows: RawEventRow[] = [];
+        for (const [partition, count] of [
+          [0, 25],
+          [2, 40],
+          [5, 7],
+        ] as const) {
+          for (let offset = 0; offset < count; offset++) rows.push(raw({ partition, offset }));
+        }
+        // Written out of order and in two batches: reads must still come back sorted.
+        const shuffled = [...rows].reverse();
+        await store.commit({ rawEvents: shuffled.slice(0, 30), checkpoints: [] });
+        await store.commit({ rawEvents: shuffled.slice(30), checkpoints: [] });
+        await store.commit({
+          rawEvents: [raw({ topic: "wikimedia.recentchange", partition: 0, offset: 0 })],
+          checkpoints: [],
+        });
+
+        expect(await store.rawEvents("user-activity", new Map(), 1000)).toEqual(rows);
+        const after = new Map([
+          [0, 19],
+          [2, 39],
+          [5, -1],
+        ]);
+        expect(
+          (await store.rawEvents("user-activity", after, 1000)).map((r) => [r.partition, r.offset]),
+        ).toEqual([[0, 20], [0, 21], [0, 22], [0, 23], [0, 24], ...[0, 1, 2, 3, 4, 5, 6].map((o) => [5, o])]);
+        // A partition absent from the map is read from its start.
+        expect(
+          (await store.rawEvents("user-activity", new Map([[2, 10]]), 1000)).filter((r) => r.partition !== 2),
+        ).toHaveLength(32);
+
+        // Paging: each page continues from the positions of the rows read so far.
+        for (const pageSize of [1, 7, 25, 100]) {
+          const position = new Map<number, number>();
+          const seen: RawEventRow[] = [];
+          for (let pages = 0; pages < 200; pages++) {
+            const page = await store.rawEvents("user-activity", position, pageSize);
+            expect(page.length).toBeLessThanOrEqual(pageSize);
+            if (page.length === 0) break;
+            for (const row of page) {
+              seen.push(row);
+              position.set(row.partition, row.offset);
+            }
+          }
+          expect(seen).toEqual(rows);
+        }
+        expect(await store.rawEvents("user-activity", new Map(), 0)).toEqual([]);
+        expect(await store.rawEvents("wikimedia.recentchange", new Map(), 10)).toHaveLength(1);
+        expect(await store.rawEvents("no-such-topic", new Map(), 10)).toEqual([]);
+      });
+
+      it("keeps large offsets, event times and payloads exact", async () => {
+        const payload = JSON.stringify({ event_id: "e".repeat(36), text: "naïve ✓ 𝄞", n: 1.5 });
+        const row = raw({ partition: 1023, offset: 2 ** 40 + 3, event_time: T0 + 123, payload });
+        await store.commit({ rawEvents: [row], checkpoints: [] });
+        expect(await store.rawEvents("user-activity", new Map(), 5)).toEqual([row]);
+        expect(await store.rawEvents("user-activity", new Map([[1023, 2 ** 40 + 3]]), 5)).toEqual([]);
+      });
+    });
+
+    describe("alerts and late events", () => {
+      it("lists alerts newest window first, then by series, up to the limit", async () => {
+        await store.commit({
+          alerts: [
+            alert({ series: "activity.VIEW", window_start: T0 }),
+            alert({ series: "activity.CLICK", window_start: T0 + 2 * MINUTE }),
+            alert({ series: "wikimedia.enwiki", window_start: T0 + MINUTE, kind: "drop", score: -4.5 }),
+            alert({ series: "activity.CLICK", window_start: T0 }),
+          ],
+          checkpoints: [],
+        });
+        const order = (rows: AlertRow[]) => rows.map((a) => [a.series, a.window_start - T0]);
+        expect(order(await store.alerts(10))).toEqual([
+          ["activity.CLICK", 2 * MINUTE],
+          ["wikimedia.enwiki", MINUTE],
+          ["activity.CLICK", 0],
+          ["activity.VIEW", 0],
+        ]);
+        expect(order(await store.alerts(2))).toEqual([
+          ["activity.CLICK", 2 * MINUTE],
+          ["wikimedia.enwiki", MINUTE],
+        ]);
+        expect(await store.alerts(0)).toEqual([]);
+        expect((await store.alerts(10))[1]).toEqual(
+          alert({ series: "wikimedia.enwiki", window_start: T0 + MINUTE, kind: "drop", score: -4.5 }),
+        );
+      });
+
+      it("lists late events newest first (highest watermark), up to the limit", async () => {
+        await store.commit({
+          lateEvents: [
+            late({ partition: 0, offset: 1, watermark: T0 + 10 }),
+            late({ partition: 1, offset: 1, watermark: T0 + 30 }),
+            late({ partition: 0, offset: 2, watermark: T0 + 20 }),
+          ],
+          checkpoints: [],
+        });
+        await store.commit({
+          lateEvents: [late({ partition: 1, offset: 9, watermark: T0 + 40 })],
+          checkpoints: [],
+        });
+        const order = (rows: LateEventRow[]) => rows.map((e) => [e.partition, e.offset, e.watermark - T0]);
+        expect(order(await store.lateEvents(10))).toEqual([
+          [1, 9, 40],
+          [1, 1, 30],
+          [0, 2, 20],
+          [0, 1, 10],
+        ]);
+        expect(order(await store.lateEvents(1))).toEqual([[1, 9, 40]]);
+        expect(await store.lateEvents(0)).toEqual([]);
+      });
+    });
+  });
+}
+
+/** A batch holding one or more rows of every kind, with partitions to merge. */
+function fullBatch(): StoreBatch & {
+  alerts: AlertRow[];
+  lateEvents: LateEventRow[];
+  rawEvents: RawEventRow[];
+  checkpoints: Checkpoint[];
+} {
+  return {
+    activityWindows: [
+      activity({ partition: 0, event_count: 6, unique_users: 3, sessions: 2 }),
+      activity({ partition: 1, event_count: 4, unique_users: 1, sessions: 1 }),
+      activity({ partition: 0, event_type: "PURCHASE", event_count: 1, revenue_cents: 10_000 }),
+      activity({ partition: 2, event_type: "PURCHASE", event_count: 1, revenue_cents: 2_345 }),
+    ],
+    activityDaily: [
+      activity({ window_end: T0 + DAY, event_count: 60, unique_users: 25, sessions: 20, final: false }),
+      activity({
+        partition: 1,
+        window_end: T0 + DAY,
+        event_count: 40,
+        unique_users: 15,
+        sessions: 10,
+        final: false,
+      }),
+    ],
+    wikiWindows: [
+      wiki({
+        partition: 0,
+        changes: 12,
+        edits: 9,
+        bot_edits: 2,
+        human_edits: 7,
+        new_pages: 1,
+        byte_delta: -345,
+        unique_editors: 6,
+        final: false,
+      }),
+    ],
+    wikiDaily: [wiki({ window_end: T0 + DAY, edits: 90 })],
+    topPages: [
+      topPages({
+        partition: 0,
+        pages: [
+          { wiki: "enwiki", title: "Main Page", edits: 5 },
+          { wiki: "enwiki", title: "Zürich", edits: 2 },
+        ],
+      }),
+    ],
+    alerts: [alert({ series: "activity.PURCHASE", window_start: T0 })],
+    lateEvents: [late({ partition: 1, offset: 17 })],
+    rawEvents: [
+      raw({ partition: 0, offset: 0 }),
+      raw({ partition: 0, offset: 1 }),
+      raw({ partition: 3, offset: 0 }),
+    ],
+    checkpoints: [
+      checkpoint({ partition: 0, nextOffset: 2, state: bytes(0, 1, 254, 255) }),
+      checkpoint({ partition: 3, nextOffset: 1, state: bytes(7) }),
+    ],
+  };
+}
+
+async function readEverything(store: LiveStore) {
+  return {
+    activity: await store.activityWindows({ windowMs: MINUTE, last: 1000 }),
+    daily: await store.activityDaily(),
+    wiki: await store.wikiWindows({ windowMs: MINUTE, last: 1000 }),
+    top: await store.topPages(MINUTE, 1000),
+    alerts: await store.alerts(1000),
+    late: await store.lateEvents(1000),
+    raw: await store.rawEvents("user-activity", new Map(), 1000),
+    checkpoints: (await store.checkpoints("job-a", "user-activity")).map((c) => ({
+      ...c,
+      state: hex(c.state),
+    })),
+  };
+}
+
+function activity(overrides: Partial<ActivityWindowRow> = {}): ActivityWindowRow {
+  const window_start = overrides.window_start ?? T0;
+  return {
+    partition: 0,
+    window_start,
+    window_end: window_start + MINUTE,
+    event_type: "CLICK",
+    event_count: 1,
+    unique_users: 1,
+    sessions: 1,
+    revenue_cents: 0,
+    final: true,
+    ...overrides,
+  };
+}
+
+function wiki(overrides: Partial<WikiWindowRow> = {}): WikiWindowRow {
+  const window_start = overrides.window_start ?? T0;
+  return {
+    partition: 0,
+    window_start,
+    window_end: window_start + MINUTE,
+    wiki: "enwiki",
+    changes: 1,
+    edits: 1,
+    bot_edits: 0,
+    human_edits: 1,
+    new_pages: 0,
+    byte_delta: 10,
+    unique_editors: 1,
+    final: false,
+    ...overrides,
+  };
+}
+
+function topPages(overrides: Partial<TopPagesRow> = {}): TopPagesRow {
+  const window_start = overrides.window_start ?? T0;
+  return {
+    partition: 0,
+    window_start,
+    window_end: window_start + MINUTE,
+    pages: [],
+    final: false,
+    ...overrides,
+  };
+}
+
+function alert(overrides: Partial<AlertRow> = {}): AlertRow {
+  const window_start = overrides.window_start ?? T0;
+  return {
+    series: "activity.CLICK",
+    window_start,
+    window_end: window_start + MINUTE,
+    observed: 420,
+    expected: 100.25,
+    score: 6.75,
+    kind: "spike",
+    created_at: window_start + 2 * MINUTE,
+    ...overrides,
+  };
+}
+
+function late(overrides: Partial<LateEventRow> = {}): LateEventRow {
+  return {
+    topic: "user-activity",
+    partition: 0,
+    offset: 0,
+    event_time: T0 - 10 * MINUTE,
+    watermark: T0,
+    payload: JSON.stringify({ event_id: `late-${overrides.partition ?? 0}-${overrides.offset ?? 0}` }),
+    ...overrides,
+  };
+}
+
+function raw(overrides: Partial<RawEventRow> = {}): RawEventRow {
+  const partition = overrides.partition ?? 0;
+  const offset = overrides.offset ?? 0;
+  return {
+    topic: "user-activity",
+    partition,
+    offset,
+    event_time: T0 + offset * 1000,
+    ingested_at: T0 + offset * 1000 + 5,
+    payload: JSON.stringify({ event_id: `raw-${partition}-${offset}`, event_type: "CLICK" }),
+    ...overrides,
+  };
+}
+
+function checkpoint(overrides: Partial<Checkpoint> = {}): Checkpoint {
+  return {
+    job: "job-a",
+    topic: "user-activity",
+    partition: 0,
+    nextOffset: 0,
+    state: bytes(1),
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+function bytes(...values: number[]): Uint8Array {
+  return Uint8Array.from(values);
+}
+
+function hex(value: Uint8Array): string {
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex");
+}
