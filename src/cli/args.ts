@@ -71,3 +71,16 @@ export function configFromFlags(
 ): PulseConfig {
   return loadConfig({ file: values.config, overrides: { data_dir: values["data-dir"], ...overrides } });
 }
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Duration flag → whole ms: `500ms`, `30s`, `1m`, `1h`, or a bare number of seconds; a usage error otherwise. */
+export function durationFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  const ms = m ? Number(m[1]) * DURATION_UNITS_MS[m[2] ?? "s"]! : Number.NaN;
+  if (!Number.isSafeInteger(ms)) {
+    throw new UsageError(`--${name} must be a duration such as 500ms, 10s, 1m or 1h, got '${value}'`);
+  }
+  return ms;
+}

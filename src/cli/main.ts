@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   produce: async () => (await import("./commands/produce.ts")).produceCommand,
   topics: async () => (await import("./commands/topics.ts")).topicsCommand,
   schemas: async () => (await import("./commands/schemas.ts")).schemasCommand,
+  stream: async () => (await import("./commands/stream.ts")).streamCommand,
   serve: async () => (await import("./commands/serve.ts")).serveCommand,
   config: async () => (await import("./commands/config.ts")).configCommand,
 };

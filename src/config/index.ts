@@ -10,6 +10,7 @@ export interface PulseConfig {
   data_dir: string;
   log: string;
   registry: string;
+  store: string;
   server: { host: string; port: number };
   collector: { api_keys: string[]; max_body_bytes: number; max_pending_batches: number };
   topics: { partitions: number; retention_hours: number; retention_mb: number };

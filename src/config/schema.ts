@@ -31,6 +31,13 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
     env: "PULSE_REGISTRY",
     doc: "The schema registry: embedded:<file> (relative to data_dir) or the URL of a Confluent-API registry.",
   },
+  store: {
+    kind: "url",
+    default: "embedded:store.db",
+    schemes: ["embedded", "mongodb"],
+    env: "PULSE_STORE",
+    doc: "The live store (windows, alerts, late events, raw lake, stream checkpoints): embedded:<file> (relative to data_dir) or mongodb://host:port/db.",
+  },
   server: {
     kind: "section",
     doc: "The HTTP server (API, schema registry, collector).",

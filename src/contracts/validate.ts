@@ -205,7 +205,17 @@ export function validateActivity(
 ): ValidationResult<UserActivityV2> {
   const shaped = checkShape<UserActivityV2>(userActivityV2Type, activitySchema, raw);
   if (!shaped.ok) return shaped;
-  const e = shaped.value;
+  return validateActivityRules(shaped.value, options);
+}
+
+/**
+ * The semantic rules alone, for a record that already has the contract's shape: one decoded from Avro
+ * with the v2 reader schema (the stream job), where the shape check would only repeat the decoder's.
+ */
+export function validateActivityRules(
+  e: UserActivityV2,
+  options: ValidateOptions = {},
+): ValidationResult<UserActivityV2> {
   const issues: ValidationIssue[] = [];
   if (blank(e.user_id)) issues.push(issue(ValidationCode.emptyUserId, "user_id", "must not be empty"));
   if (blank(e.session_id))
@@ -247,7 +257,7 @@ export function validateActivity(
       issue(ValidationCode.badCountry, "country", "must be an ISO 3166-1 alpha-2 code (2 uppercase letters)"),
     );
   }
-  return issues.length > 0 ? { ok: false, errors: issues } : shaped;
+  return issues.length > 0 ? { ok: false, errors: issues } : { ok: true, value: e };
 }
 
 /** Checks a Wikimedia recent change already mapped to the contract shape (meta.dt may be ISO-8601). */
@@ -257,7 +267,14 @@ export function validateRecentChange(
 ): ValidationResult<WikimediaRecentChange> {
   const shaped = checkShape<WikimediaRecentChange>(wikimediaRecentChangeType, recentChangeSchema, raw);
   if (!shaped.ok) return shaped;
-  const e = shaped.value;
+  return validateRecentChangeRules(shaped.value, options);
+}
+
+/** The semantic rules alone, for a recent change decoded from Avro with the contract's reader schema. */
+export function validateRecentChangeRules(
+  e: WikimediaRecentChange,
+  options: ValidateOptions = {},
+): ValidationResult<WikimediaRecentChange> {
   const issues: ValidationIssue[] = [];
   if (blank(e.wiki)) issues.push(issue(ValidationCode.emptyWiki, "wiki", "must not be empty"));
   if (blank(e.server_name))
@@ -265,7 +282,7 @@ export function validateRecentChange(
   if (blank(e.type)) issues.push(issue(ValidationCode.emptyChangeType, "type", "must not be empty"));
   if (blank(e.meta.id)) issues.push(issue(ValidationCode.emptyMetaId, "meta.id", "must not be empty"));
   checkEventTime(issues, "meta.dt", e.meta.dt, options);
-  return issues.length > 0 ? { ok: false, errors: issues } : shaped;
+  return issues.length > 0 ? { ok: false, errors: issues } : { ok: true, value: e };
 }
 
 /** One line listing every issue, for dead letters and logs. */

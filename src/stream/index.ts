@@ -45,3 +45,14 @@ export {
   type WindowSpec,
   windowsPerEvent,
 } from "./windows.ts";
+export {
+  DEFAULT_JOB_NAME,
+  JOB_HEADER,
+  type PartitionLagProgress,
+  type SourceProgress,
+  StreamJob,
+  type StreamJobOptions,
+  type StreamProgress,
+  type StreamRunSummary,
+  type StreamTotals,
+} from "./job.ts";

@@ -42,7 +42,7 @@ describe("pulse with bad input", () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${config}:4: unknown key 'colector'`);
       expect(result.stderr).toContain(
-        "Accepted keys: data_dir, log, registry, server, collector, topics, simulator, wikimedia, validation.",
+        "Accepted keys: data_dir, log, registry, store, server, collector, topics, simulator, wikimedia, validation.",
       );
       expect(result.stderr).toContain("[PULSE_CONFIG_INVALID]");
     },

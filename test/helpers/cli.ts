@@ -148,6 +148,8 @@ export interface RunningPulse {
   exited: Promise<CliResult>;
   /** Sends SIGTERM (Pulse stops cleanly on it) and waits for the exit; SIGKILL if it does not stop. */
   stop(): Promise<CliResult>;
+  /** Sends a signal (e.g. SIGKILL for a crash test) and waits for the exit. */
+  kill(signal: NodeJS.Signals): Promise<CliResult>;
 }
 
 export interface StartOptions extends CliOptions {
@@ -221,5 +223,9 @@ export async function startPulse(args: readonly string[], options: StartOptions)
     child.stdout!.on("data", check);
     output.exited.then(onExit, (error: unknown) => done(() => reject(error)));
   });
-  return { match, stdout: output.stdout, stderr: output.stderr, exited: output.exited, stop };
+  const kill = async (signal: NodeJS.Signals): Promise<CliResult> => {
+    if (!ended) child.kill(signal);
+    return output.exited;
+  };
+  return { match, stdout: output.stdout, stderr: output.stderr, exited: output.exited, stop, kill };
 }

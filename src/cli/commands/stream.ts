@@ -1,0 +1,208 @@
+// `pulse stream [--drain]`: runs the speed layer over the log into the live store, with a status line and a summary.
+
+import { openStore } from "../../config/backends.ts";
+import { TOPICS } from "../../contracts/types.ts";
+import { UsageError } from "../../errors.ts";
+import { DEFAULT_JOB_NAME, StreamJob, type StreamProgress, type StreamRunSummary } from "../../stream/job.ts";
+import { hoppingWindow } from "../../stream/windows.ts";
+import { configFromFlags, durationFlag, numberFlag, parseCommandArgs } from "../args.ts";
+import type { Command } from "../main.ts";
+import { openPlatform } from "../platform.ts";
+import { abortOnSignals } from "../signals.ts";
+import { StatusLine } from "../status.ts";
+
+const OPTIONS = {
+  drain: { type: "boolean" },
+  window: { type: "string" },
+  slide: { type: "string" },
+  "out-of-orderness": { type: "string" },
+  lateness: { type: "string" },
+  topics: { type: "string" },
+  job: { type: "string" },
+  "max-batch": { type: "string" },
+  "no-raw-lake": { type: "boolean" },
+} as const;
+
+/** The `--json` summary; fields are only ever added (docs/cli.md). */
+export interface StreamSummary {
+  job: string;
+  topics: string[];
+  /** True when the run drained its input and every window is final. */
+  drained: boolean;
+  /** Records read by this run. */
+  read: number;
+  /** The job's totals over its whole life (restored from checkpoints): records read, valid or not. */
+  input: number;
+  /** Events counted in windows. */
+  accepted: number;
+  duplicates: number;
+  late: number;
+  /** Counted in their open windows, but some of their windows were already final (hopping windows). */
+  partially_late: number;
+  dead_lettered: number;
+  /** Distinct windows of the configured length finalised by this run. */
+  windows_final: number;
+  /** Event-time watermark reached (before any end-of-input advance); null before the first event. */
+  watermark_ms: number | null;
+  elapsed_ms: number;
+  /** read / elapsed time of this run. */
+  records_per_sec: number;
+}
+
+export const streamCommand: Command = {
+  summary: "run the speed layer: event-time windows from the log into the live store",
+  usage: [
+    "pulse stream [--drain] [--window 1m] [--slide 1m] [--out-of-orderness 10s] [--lateness 0s]",
+    "             [--topics user-activity,wikimedia.recentchange] [--job NAME] [--max-batch N] [--no-raw-lake]",
+    "  --drain: process everything in the log now, make every window final, and exit (bounded input).",
+    "  Without it, runs until Ctrl-C; the batch in flight commits before the exit.",
+    "  A drained job stays at the end of its input: records produced later are late for it; use a new --job.",
+    "  Common: --json, --data-dir, --config.",
+  ].join("\n"),
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs("stream", argv, OPTIONS);
+    if (positionals.length > 0) {
+      throw new UsageError(`pulse stream takes no arguments, got '${positionals[0]}'`);
+    }
+    const sizeMs = durationFlag("window", values.window) ?? 60_000;
+    const slideMs = durationFlag("slide", values.slide) ?? sizeMs;
+    if (sizeMs <= 0 || slideMs <= 0 || slideMs > sizeMs) {
+      throw new UsageError("--window and --slide must be > 0, with --slide no longer than --window");
+    }
+    const outOfOrdernessMs = durationFlag("out-of-orderness", values["out-of-orderness"]) ?? 10_000;
+    const allowedLatenessMs = durationFlag("lateness", values.lateness) ?? 0;
+    const topics = (values.topics ?? `${TOPICS.activity},${TOPICS.wikimedia}`)
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== "");
+    for (const topic of topics) {
+      if (topic !== TOPICS.activity && topic !== TOPICS.wikimedia) {
+        throw new UsageError(
+          `--topics: unknown topic '${topic}'; use ${TOPICS.activity} and/or ${TOPICS.wikimedia}`,
+        );
+      }
+    }
+    if (topics.length === 0) throw new UsageError("--topics needs at least one topic");
+    const maxBatchRecords = numberFlag("max-batch", values["max-batch"], { integer: true, min: 1 });
+    const config = configFromFlags(values);
+
+    // The store first: a backend that is not available stops the command before any file is created.
+    const store = openStore(config);
+    const stop = abortOnSignals();
+    try {
+      const platform = await openPlatform(config, { source: "stream" });
+      try {
+        const job = new StreamJob({
+          log: platform.log,
+          serde: platform.serde,
+          store,
+          job: values.job ?? DEFAULT_JOB_NAME,
+          topics,
+          window: hoppingWindow(sizeMs, slideMs),
+          outOfOrdernessMs,
+          allowedLatenessMs,
+          maxBatchRecords,
+          rawLake: values["no-raw-lake"] !== true,
+          maxFutureSkewMs: config.validation.max_future_skew_sec * 1000,
+        });
+        await job.start();
+        // With --json, stdout holds only the summary; the status goes to a terminal on stderr, if any.
+        const out = values.json ? process.stderr : process.stdout;
+        const showStatus = !values.json || process.stderr.isTTY === true;
+        if (showStatus) {
+          out.write(
+            `pulse stream: job ${job.job} on ${job.topics.join(", ")}; window ${describeMs(sizeMs)}` +
+              `${slideMs === sizeMs ? " tumbling" : ` sliding by ${describeMs(slideMs)}`}, ` +
+              `out-of-orderness ${describeMs(outOfOrdernessMs)}, lateness ${describeMs(allowedLatenessMs)}; ` +
+              `${values.drain ? "draining" : "running until Ctrl-C"}\n`,
+          );
+          if (job.wasDrained()) {
+            out.write(
+              `pulse stream: job ${job.job} was drained before, so new records are late for it; use --job <new name> for a new run\n`,
+            );
+          }
+        }
+        const status = showStatus ? statusLine(job, out) : undefined;
+        status?.start();
+        let result: StreamRunSummary;
+        try {
+          result = values.drain ? await job.drain(stop.signal) : await job.run(stop.signal);
+        } finally {
+          status?.stop();
+        }
+        const summary = toSummary(job, result);
+        if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else process.stdout.write(`${describeSummary(summary)}\n`);
+        return 0;
+      } finally {
+        await platform.close();
+      }
+    } finally {
+      stop.dispose();
+      await store.close();
+    }
+  },
+};
+
+function statusLine(job: StreamJob, stream: NodeJS.WriteStream): StatusLine {
+  const total = (pick: (p: StreamProgress) => number) => (): number => {
+    const p = job.progress();
+    return p === undefined ? 0 : pick(p);
+  };
+  return new StatusLine({
+    stream,
+    plainEverySec: 1,
+    counters: [
+      { label: "read", read: () => job.recordsRead },
+      { label: "accepted", read: total((p) => p.totals.accepted) },
+      { label: "late", read: total((p) => p.totals.late) },
+      { label: "duplicates", read: total((p) => p.totals.duplicates) },
+      { label: "dlq", read: total((p) => p.totals.deadLettered) },
+    ],
+    suffix: () => {
+      const p = job.progress();
+      if (p === undefined) return "waiting for records";
+      const lag = p.sources.reduce((a, s) => a + s.lag, 0);
+      const wm = p.eventTime.watermarkMs;
+      return (
+        `watermark ${wm === null ? "-" : new Date(wm).toISOString()} | lag ${lag} | ` +
+        `state ${p.stateRows} rows ${(p.stateBytes / 1_048_576).toFixed(1)} MiB | batch ${Math.round(p.batchDurationMs)} ms`
+      );
+    },
+  });
+}
+
+function toSummary(job: StreamJob, result: StreamRunSummary): StreamSummary {
+  return {
+    job: job.job,
+    topics: job.topics,
+    drained: result.drained,
+    read: result.read,
+    input: result.totals.input,
+    accepted: result.totals.accepted,
+    duplicates: result.totals.duplicates,
+    late: result.totals.late,
+    partially_late: result.totals.partiallyLate,
+    dead_lettered: result.totals.deadLettered,
+    windows_final: result.windowsFinal,
+    watermark_ms: result.watermarkMs,
+    elapsed_ms: Math.round(result.elapsedMs),
+    records_per_sec: result.read / Math.max(0.001, result.elapsedMs / 1000),
+  };
+}
+
+function describeSummary(s: StreamSummary): string {
+  return (
+    `${s.drained ? "drained" : "stopped"}: read ${s.read} records in ${(s.elapsed_ms / 1000).toFixed(1)} s ` +
+    `(${Math.round(s.records_per_sec)}/s); job ${s.job} totals: input ${s.input}, accepted ${s.accepted}, ` +
+    `duplicates ${s.duplicates}, late ${s.late}, dead-lettered ${s.dead_lettered}; ` +
+    `${s.windows_final} windows final; watermark ${s.watermark_ms === null ? "-" : new Date(s.watermark_ms).toISOString()}`
+  );
+}
+
+function describeMs(ms: number): string {
+  if (ms !== 0 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms !== 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

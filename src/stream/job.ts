@@ -1,0 +1,989 @@
+// The stream job: the micro-batch loop of fetch → decode → validate/dead-letter → aggregate → one atomic store commit.
+
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from "node:timers/promises";
+import type {
+  Accumulator,
+  ActivityAccumulator,
+  ActivityRow,
+  TopPagesRow,
+  WikiAccumulator,
+  WikiRow,
+} from "./aggregates.ts";
+import { ByteReader, ByteWriter } from "./binary.ts";
+import {
+  type FlushResult,
+  ProcessOutcome,
+  type WindowedAggregator,
+  createActivityAggregator,
+  createWikimediaAggregator,
+} from "./operator.ts";
+import { tumblingWindow, type WindowSpec } from "./windows.ts";
+import {
+  type AvroType,
+  SCHEMA_TEXTS,
+  subjectFor,
+  userActivityV2Type,
+  wikimediaRecentChangeType,
+} from "../contracts/schemas.ts";
+import {
+  type DeadLetter,
+  deadLetterTopic,
+  TOPICS,
+  type UserActivity,
+  type WikimediaRecentChange,
+} from "../contracts/types.ts";
+import {
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  describeIssues,
+  type ValidateOptions,
+  type ValidationResult,
+  validateActivityRules,
+  validateRecentChangeRules,
+} from "../contracts/validate.ts";
+import { SerdeError, StreamError, StreamErrorCode } from "../errors.ts";
+import type { Log, LogRecord, ProduceRecord, RecordPosition } from "../log/index.ts";
+import type { AvroSerde, Encoder } from "../serde/index.ts";
+import type {
+  ActivityWindowRow,
+  Checkpoint,
+  LateEventRow,
+  LiveStore,
+  RawEventRow,
+  StoreBatch,
+  WikiWindowRow,
+} from "../store/index.ts";
+
+export const DEFAULT_JOB_NAME = "pulse-stream";
+/** Header naming the job that wrote a dead letter, so recovery only counts its own. */
+export const JOB_HEADER = "pulse-job";
+
+const DEFAULT_MAX_BATCH_RECORDS = 20_000;
+const DEFAULT_POLL_INTERVAL_MS = 20;
+const DEFAULT_OUT_OF_ORDERNESS_MS = 10_000;
+/** How often an idle job moves its dead-letter scan marks up to the DLQ's end (bounds the scan after a crash). */
+const DLQ_MARK_REFRESH_MS = 10_000;
+const DLQ_SCAN_BATCH = 5_000;
+
+export interface StreamJobOptions {
+  log: Log;
+  serde: AvroSerde;
+  store: LiveStore;
+  /** Job name: the checkpoint key in the store and the consumer group on the log. Default "pulse-stream". */
+  job?: string;
+  /** Topics to read: `user-activity` and/or `wikimedia.recentchange` (default both). */
+  topics?: readonly string[];
+  /** Event-time window of the live rows (default 1-minute tumbling). */
+  window?: WindowSpec;
+  /** Watermark = max event time seen in a partition − this (default 10 s). */
+  outOfOrdernessMs?: number;
+  /** A window stays open this long after the watermark passes its end (default 0). */
+  allowedLatenessMs?: number;
+  /** Most records read in one micro-batch, over all partitions (default 20,000). */
+  maxBatchRecords?: number;
+  /** Write every cleaned event to the raw lake (default true). */
+  rawLake?: boolean;
+  /** Pause between polls when every partition is caught up (default 20 ms). */
+  pollIntervalMs?: number;
+  /** Validation: how far an event time may run ahead of the record's log timestamp (default 5 min). */
+  maxFutureSkewMs?: number;
+  /** Pages in each Wikimedia window's top list (default 10). */
+  topPages?: number;
+  /** Processing-time clock (ingested_at, failed_at, rates). */
+  nowMs?: () => number;
+  /** Called after every committed micro-batch. */
+  onProgress?: (progress: StreamProgress) => void;
+}
+
+export interface PartitionLagProgress {
+  partition: number;
+  /** The next offset the job reads (its checkpoint after the last commit). */
+  nextOffset: number;
+  highWatermark: number;
+  lag: number;
+  /** The partition's event-time watermark; null before its first event, or once drained (+∞). */
+  watermarkMs: number | null;
+}
+
+export interface SourceProgress {
+  topic: string;
+  /** Job watermark of the topic: the min over its active partitions (null: none yet, or drained). */
+  watermarkMs: number | null;
+  lag: number;
+  partitions: PartitionLagProgress[];
+}
+
+/** Counters of the whole job, restored from its checkpoints, so they survive restarts. */
+export interface StreamTotals {
+  /** Records read: valid events plus dead letters (replays are not counted twice). */
+  input: number;
+  /** Events counted in windows (including partially late ones). */
+  accepted: number;
+  partiallyLate: number;
+  late: number;
+  duplicates: number;
+  deadLettered: number;
+}
+
+/** One micro-batch, in the spirit of Spark's StreamingQueryProgress. */
+export interface StreamProgress {
+  job: string;
+  batchId: number;
+  /** Processing time when the batch committed. */
+  timestampMs: number;
+  /** Records read in this batch. */
+  numInputRows: number;
+  /** Records read per second of processing time since the previous batch committed. */
+  inputRowsPerSecond: number;
+  /** Records read per second of this batch's own duration. */
+  processedRowsPerSecond: number;
+  batchDurationMs: number;
+  durationMs: { fetch: number; process: number; deadLetter: number; commit: number };
+  /** Event time of this batch's valid records, and the job watermark after it (null: none). */
+  eventTime: { minMs: number | null; maxMs: number | null; watermarkMs: number | null };
+  batch: { accepted: number; late: number; duplicates: number; deadLettered: number; rowsWritten: number };
+  totals: StreamTotals;
+  stateRows: number;
+  stateBytes: number;
+  sources: SourceProgress[];
+}
+
+/** What a run of the job did, for `pulse stream` output. */
+export interface StreamRunSummary {
+  /** Records read by this run. */
+  read: number;
+  totals: StreamTotals;
+  /** Distinct windows of the configured spec (per topic) finalised by this run. */
+  windowsFinal: number;
+  /** The job watermark before any end-of-input advance; null before the first event. */
+  watermarkMs: number | null;
+  drained: boolean;
+  elapsedMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checkpoint envelope
+
+/*
+ * Checkpoint.state written by the job, around the aggregator's own snapshot (binary.ts primitives):
+ *   u32 magic "PJOB", u8 version, f64 dlqMark, f64 deadLettered, bytes aggregatorSnapshot
+ * dlqMark is a position in the partition's dead-letter partition: every dead letter this job wrote for
+ * source offsets at or after the checkpoint's nextOffset lies at or after it (see #recoverDeadLetters).
+ */
+const ENVELOPE_MAGIC = 0x424f4a50; // "PJOB" little-endian
+const ENVELOPE_VERSION = 1;
+
+interface Envelope {
+  dlqMark: number;
+  deadLettered: number;
+  snapshot: Uint8Array;
+}
+
+function writeEnvelope(envelope: Envelope): Uint8Array {
+  const w = new ByteWriter(envelope.snapshot.length + 32);
+  w.u32(ENVELOPE_MAGIC);
+  w.u8(ENVELOPE_VERSION);
+  w.f64(envelope.dlqMark);
+  w.f64(envelope.deadLettered);
+  w.bytes(envelope.snapshot, envelope.snapshot.length);
+  return w.finish();
+}
+
+function readEnvelope(bytes: Uint8Array, where: string): Envelope {
+  const r = new ByteReader(bytes);
+  if (r.remaining < 5 || r.u32() !== ENVELOPE_MAGIC) {
+    throw new StreamError(
+      StreamErrorCode.snapshotCorrupt,
+      `checkpoint of ${where} is not a Pulse stream-job checkpoint (bad magic)`,
+    );
+  }
+  const version = r.u8();
+  if (version !== ENVELOPE_VERSION) {
+    throw new StreamError(
+      StreamErrorCode.snapshotMismatch,
+      `checkpoint of ${where} has job-envelope version ${version}; this Pulse reads version ${ENVELOPE_VERSION}`,
+    );
+  }
+  const dlqMark = r.f64();
+  const deadLettered = r.f64();
+  const snapshot = r.bytes();
+  if (r.remaining !== 0) {
+    throw new StreamError(StreamErrorCode.snapshotCorrupt, `checkpoint of ${where} has trailing bytes`);
+  }
+  return { dlqMark, deadLettered, snapshot };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Per-topic pipelines
+
+/** Rows of one micro-batch, gathered over all topics before the one store commit. */
+interface BatchRows {
+  activityWindows: ActivityWindowRow[];
+  activityDaily: ActivityWindowRow[];
+  wikiWindows: WikiWindowRow[];
+  wikiDaily: WikiWindowRow[];
+  topPages: TopPagesRow[];
+  lateEvents: LateEventRow[];
+  rawEvents: RawEventRow[];
+  checkpoints: Checkpoint[];
+}
+
+class PartitionCursor {
+  readonly partition: number;
+  readonly dlqPartition: number;
+  nextOffset = 0;
+  highWatermark = 0;
+  dlqMark = 0;
+  /** The mark to keep persisting until the job has read past every recovered dead letter. */
+  recoveryMark = 0;
+  /** Source offsets this job had dead-lettered beyond its checkpoint (a crash between produce and commit). */
+  recovered = new Set<number>();
+  recoveredMax = -1;
+  deadLettered = 0;
+  /** Read or changed since the last commit: needs a new checkpoint. */
+  dirty = false;
+
+  constructor(partition: number, dlqPartition: number) {
+    this.partition = partition;
+    this.dlqPartition = dlqPartition;
+  }
+
+  /**
+   * The mark safe to persist with a checkpoint at nextOffset (see the envelope comment); once
+   * nextOffset has passed every recovered dead letter, forgets them and moves to the current mark.
+   */
+  persistedMark(): number {
+    if (this.recoveredMax >= 0 && this.nextOffset > this.recoveredMax) {
+      this.recovered.clear();
+      this.recoveredMax = -1;
+    }
+    return this.recoveredMax >= 0 ? this.recoveryMark : this.dlqMark;
+  }
+}
+
+interface PipelineSpec<E> {
+  topic: string;
+  readerType: AvroType;
+  /** Semantic rules only: a record decoded with the reader schema already has the contract's shape. */
+  validate(event: E, options: ValidateOptions): ValidationResult<E>;
+  eventTimeMs(event: E): number;
+}
+
+abstract class Pipeline<E, A extends Accumulator, R, S> {
+  readonly topic: string;
+  readonly dlqTopic: string;
+  readonly spec: PipelineSpec<E>;
+  readonly aggregator: WindowedAggregator<E, A, R, S>;
+  cursors: PartitionCursor[] = [];
+  /** Rotates which partition a batch reads first, so one busy partition cannot starve the others. */
+  firstCursor = 0;
+  deadLetterEncoder: Encoder<DeadLetter> | undefined;
+  dlqCheckedAtMs = 0;
+
+  constructor(spec: PipelineSpec<E>, aggregator: WindowedAggregator<E, A, R, S>) {
+    this.topic = spec.topic;
+    this.dlqTopic = deadLetterTopic(spec.topic);
+    this.spec = spec;
+    this.aggregator = aggregator;
+  }
+
+  /** Moves a flush's rows into the batch. */
+  abstract sink(flush: FlushResult<R, S>, rows: BatchRows): void;
+}
+
+class ActivityPipeline extends Pipeline<UserActivity, ActivityAccumulator, ActivityRow, never> {
+  sink(flush: FlushResult<ActivityRow, never>, rows: BatchRows): void {
+    for (const row of flush.windows) rows.activityWindows.push(row);
+    for (const row of flush.days) rows.activityDaily.push(row);
+  }
+}
+
+class WikimediaPipeline extends Pipeline<WikimediaRecentChange, WikiAccumulator, WikiRow, TopPagesRow> {
+  sink(flush: FlushResult<WikiRow, TopPagesRow>, rows: BatchRows): void {
+    for (const row of flush.windows) rows.wikiWindows.push(row);
+    for (const row of flush.days) rows.wikiDaily.push(row);
+    for (const row of flush.summaries) rows.topPages.push(row);
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a job holds pipelines of different event types side by side.
+type AnyPipeline = Pipeline<any, any, any, any>;
+
+function finiteOrNull(ms: number): number | null {
+  return Number.isFinite(ms) ? ms : null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The job
+
+/**
+ * Reads its topics in micro-batches and applies each batch to the live store exactly once.
+ *
+ * One batch: fetch from each partition's checkpointed offset → decode (Avro via the registry) →
+ * validate → aggregate, collecting late and raw events → produce the batch's dead letters → flush →
+ * ONE store.commit holding the rows, the late and raw events and a checkpoint per changed partition
+ * (next offset + operator snapshot) → commit the group offsets to the log (only for lag display).
+ *
+ * Dead letters go to a different system (the log) than the checkpoint (the store), so they cannot
+ * share its transaction. They are produced before the store commit and made idempotent on replay:
+ * each goes to the dead-letter partition `partition mod dlqPartitions`, tagged with this job's name,
+ * and the checkpoint records a mark in that partition below every dead letter not yet covered by the
+ * checkpoint. After a crash, start() scans the dead-letter partition from the mark and collects the
+ * source offsets this job already dead-lettered; the replayed batch skips producing those again.
+ * Produce is durable before the commit starts, so no dead letter is lost either: exactly once.
+ */
+export class StreamJob {
+  readonly job: string;
+  readonly window: WindowSpec;
+  readonly #options: StreamJobOptions;
+  readonly #log: Log;
+  readonly #serde: AvroSerde;
+  readonly #store: LiveStore;
+  readonly #pipelines: AnyPipeline[] = [];
+  readonly #maxBatchRecords: number;
+  readonly #rawLake: boolean;
+  readonly #pollIntervalMs: number;
+  readonly #maxFutureSkewMs: number;
+  readonly #nowMs: () => number;
+  readonly #jobHeader: Buffer;
+  #started: Promise<void> | undefined;
+  #batchId = 0;
+  #lastCommitAtMs: number | undefined;
+  #progress: StreamProgress | undefined;
+  #read = 0;
+  readonly #finalWindows = new Set<string>();
+  /** The job watermark before an end-of-input advance, for the run summary. */
+  #lastFiniteWatermarkMs = Number.NEGATIVE_INFINITY;
+  #drained = false;
+  readonly #startedAtMs = performance.now();
+
+  constructor(options: StreamJobOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#serde = options.serde;
+    this.#store = options.store;
+    this.job = options.job ?? DEFAULT_JOB_NAME;
+    if (this.job.trim() === "") {
+      throw new StreamError(StreamErrorCode.badOption, "the stream job name must not be empty");
+    }
+    this.#jobHeader = Buffer.from(this.job, "utf8");
+    this.window = options.window ?? tumblingWindow(60_000);
+    this.#maxBatchRecords = positiveInt(
+      "maxBatchRecords",
+      options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS,
+    );
+    this.#rawLake = options.rawLake ?? true;
+    this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.#maxFutureSkewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+    this.#nowMs = options.nowMs ?? Date.now;
+    const aggregatorOptions = {
+      window: this.window,
+      outOfOrdernessMs: options.outOfOrdernessMs ?? DEFAULT_OUT_OF_ORDERNESS_MS,
+      allowedLatenessMs: options.allowedLatenessMs ?? 0,
+    };
+    const topics = options.topics ?? [TOPICS.activity, TOPICS.wikimedia];
+    if (topics.length === 0) {
+      throw new StreamError(StreamErrorCode.badOption, "the stream job needs at least one topic");
+    }
+    for (const topic of new Set(topics)) {
+      if (topic === TOPICS.activity) {
+        this.#pipelines.push(
+          new ActivityPipeline(
+            {
+              topic,
+              readerType: userActivityV2Type,
+              validate: validateActivityRules,
+              eventTimeMs: (e) => e.event_time,
+            },
+            createActivityAggregator(aggregatorOptions),
+          ),
+        );
+      } else if (topic === TOPICS.wikimedia) {
+        this.#pipelines.push(
+          new WikimediaPipeline(
+            {
+              topic,
+              readerType: wikimediaRecentChangeType,
+              validate: validateRecentChangeRules,
+              eventTimeMs: (e) => e.meta.dt,
+            },
+            createWikimediaAggregator({ ...aggregatorOptions, topN: options.topPages }),
+          ),
+        );
+      } else {
+        throw new StreamError(
+          StreamErrorCode.badOption,
+          `the stream job has no aggregate for topic '${topic}'; it reads ${TOPICS.activity} and ${TOPICS.wikimedia}`,
+          { details: { topic } },
+        );
+      }
+    }
+  }
+
+  get topics(): string[] {
+    return this.#pipelines.map((p) => p.topic);
+  }
+
+  /** Records read by this run so far. */
+  get recordsRead(): number {
+    return this.#read;
+  }
+
+  /** The last committed batch's progress (undefined before the first commit). */
+  progress(): StreamProgress | undefined {
+    return this.#progress;
+  }
+
+  /** True when a restored checkpoint says the job was drained before: new records of it will be late. */
+  wasDrained(): boolean {
+    return this.#pipelines.some((p) =>
+      p.aggregator.progress().partitions.some((q) => q.watermarkMs === Number.POSITIVE_INFINITY),
+    );
+  }
+
+  /** Loads checkpoints, restores state and recovers dead-letter positions; idempotent. */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    for (const pipeline of this.#pipelines) {
+      const info = await this.#log.describeTopic(pipeline.topic);
+      const dlqInfo = await this.#log.ensureTopic({ name: pipeline.dlqTopic, partitions: info.partitions });
+      pipeline.deadLetterEncoder = await this.#serde.encoder<DeadLetter>(
+        subjectFor(pipeline.dlqTopic),
+        SCHEMA_TEXTS.deadLetter,
+      );
+      const checkpoints = new Map(
+        (await this.#store.checkpoints(this.job, pipeline.topic)).map((c) => [c.partition, c]),
+      );
+      pipeline.aggregator.assign(info.offsets.map((o) => o.partition));
+      for (const offsets of info.offsets) {
+        const p = offsets.partition;
+        const cursor = new PartitionCursor(p, p % dlqInfo.partitions);
+        const dlqOffsets = dlqInfo.offsets[cursor.dlqPartition]!;
+        const checkpoint = checkpoints.get(p);
+        let scanFrom = dlqOffsets.lowWatermark;
+        if (checkpoint !== undefined) {
+          const envelope = readEnvelope(checkpoint.state, `${pipeline.topic}[${p}] of job ${this.job}`);
+          pipeline.aggregator.restore(p, envelope.snapshot);
+          cursor.nextOffset = checkpoint.nextOffset;
+          cursor.deadLettered = envelope.deadLettered;
+          scanFrom = envelope.dlqMark;
+        } else {
+          cursor.nextOffset = offsets.lowWatermark;
+        }
+        cursor.highWatermark = offsets.highWatermark;
+        await this.#recoverDeadLetters(pipeline, cursor, scanFrom, dlqOffsets.highWatermark);
+        pipeline.cursors.push(cursor);
+      }
+    }
+  }
+
+  /**
+   * Finds the dead letters this job wrote for the cursor's partition at or after `scanFrom`: they belong
+   * to a batch whose store commit did not happen, so their source offsets are re-read; the replay must
+   * not produce them again.
+   */
+  async #recoverDeadLetters(
+    pipeline: AnyPipeline,
+    cursor: PartitionCursor,
+    scanFrom: number,
+    dlqHighWatermark: number,
+  ): Promise<void> {
+    cursor.recoveryMark = scanFrom;
+    cursor.dlqMark = dlqHighWatermark;
+    let next = scanFrom;
+    while (next < dlqHighWatermark) {
+      const records = await this.#log.fetch(pipeline.dlqTopic, cursor.dlqPartition, next, {
+        maxRecords: Math.min(DLQ_SCAN_BATCH, dlqHighWatermark - next),
+      });
+      if (records.length === 0) break;
+      for (const record of records) {
+        const tag = record.headers[JOB_HEADER];
+        if (tag === undefined || !tag.equals(this.#jobHeader)) continue;
+        const letter = await this.#serde.decode<DeadLetter>(record.value);
+        if (
+          letter.source_topic !== pipeline.topic ||
+          letter.source_partition !== cursor.partition ||
+          letter.source_offset === null ||
+          letter.source_offset < cursor.nextOffset
+        ) {
+          continue;
+        }
+        cursor.recovered.add(letter.source_offset);
+        if (letter.source_offset > cursor.recoveredMax) cursor.recoveredMax = letter.source_offset;
+      }
+      next = records[records.length - 1]!.offset + 1;
+    }
+  }
+
+  /** Runs micro-batches until `signal` aborts; the batch in flight finishes and commits first. */
+  async run(signal: AbortSignal): Promise<StreamRunSummary> {
+    await this.start();
+    while (!signal.aborted) {
+      const read = await this.#batch(undefined, false);
+      // The embedded log and store answer synchronously, so without this the loop would never let
+      // timers and signal handlers (Ctrl-C, the status line) run.
+      await yieldToEventLoop();
+      if (read > 0) continue;
+      await this.#refreshDeadLetterMarks();
+      try {
+        await sleep(this.#pollIntervalMs, undefined, { signal });
+      } catch {
+        // Aborted while idle: nothing in flight.
+      }
+    }
+    return this.summary();
+  }
+
+  /**
+   * Bounded input: processes every record below the high watermarks seen now, then advances every
+   * watermark to the end (as Flink does at the end of a bounded source), so the last flush makes
+   * every window final, and commits. An abort stops after the batch in flight, without the advance.
+   */
+  async drain(signal?: AbortSignal): Promise<StreamRunSummary> {
+    await this.start();
+    const targets = new Map<PartitionCursor, number>();
+    for (const pipeline of this.#pipelines) {
+      const info = await this.#log.describeTopic(pipeline.topic);
+      for (const cursor of pipeline.cursors) {
+        targets.set(cursor, info.offsets[cursor.partition]?.highWatermark ?? cursor.nextOffset);
+      }
+    }
+    while (signal?.aborted !== true) {
+      const read = await this.#batch(targets, false);
+      await yieldToEventLoop();
+      if (read === 0) break;
+    }
+    if (signal?.aborted === true) return this.summary();
+    for (const pipeline of this.#pipelines) {
+      pipeline.aggregator.advanceToEnd();
+      for (const cursor of pipeline.cursors) cursor.dirty = true;
+    }
+    await this.#batch(targets, true);
+    this.#drained = true;
+    return this.summary();
+  }
+
+  summary(): StreamRunSummary {
+    return {
+      read: this.#read,
+      totals: this.#totals(),
+      windowsFinal: this.#finalWindows.size,
+      watermarkMs: finiteOrNull(this.#lastFiniteWatermarkMs),
+      drained: this.#drained,
+      elapsedMs: performance.now() - this.#startedAtMs,
+    };
+  }
+
+  #totals(): StreamTotals {
+    const totals: StreamTotals = {
+      input: 0,
+      accepted: 0,
+      partiallyLate: 0,
+      late: 0,
+      duplicates: 0,
+      deadLettered: 0,
+    };
+    for (const pipeline of this.#pipelines) {
+      const p = pipeline.aggregator.progress();
+      let deadLettered = 0;
+      for (const cursor of pipeline.cursors) deadLettered += cursor.deadLettered;
+      totals.input += p.input + deadLettered;
+      totals.accepted += p.accepted + p.partiallyLate;
+      totals.partiallyLate += p.partiallyLate;
+      totals.late += p.late;
+      totals.duplicates += p.duplicates;
+      totals.deadLettered += deadLettered;
+    }
+    return totals;
+  }
+
+  /**
+   * One micro-batch. `limits` caps each partition's reads (drain); `final` commits even with nothing
+   * read (the end-of-input flush). Returns the number of records read.
+   */
+  async #batch(limits: Map<PartitionCursor, number> | undefined, final: boolean): Promise<number> {
+    const startedAtMs = performance.now();
+    const nowMs = this.#nowMs();
+    const rows: BatchRows = {
+      activityWindows: [],
+      activityDaily: [],
+      wikiWindows: [],
+      wikiDaily: [],
+      topPages: [],
+      lateEvents: [],
+      rawEvents: [],
+      checkpoints: [],
+    };
+    const counts = { accepted: 0, late: 0, duplicates: 0, deadLettered: 0 };
+    let minEventTimeMs = Number.POSITIVE_INFINITY;
+    let maxEventTimeMs = Number.NEGATIVE_INFINITY;
+    let read = 0;
+    let fetchMs = 0;
+    let budget = this.#maxBatchRecords;
+    const dlqByPipeline = new Map<AnyPipeline, { records: ProduceRecord[]; cursors: PartitionCursor[] }>();
+
+    for (const pipeline of this.#pipelines) {
+      const { aggregator, spec } = pipeline;
+      const n = pipeline.cursors.length;
+      const first = pipeline.firstCursor;
+      pipeline.firstCursor = n === 0 ? 0 : (first + 1) % n;
+      for (let i = 0; i < n && budget > 0; i++) {
+        const cursor = pipeline.cursors[(first + i) % n]!;
+        const limit = limits?.get(cursor);
+        const want = Math.min(budget, limit === undefined ? budget : limit - cursor.nextOffset);
+        // A caught-up partition must not hold the job watermark back (Flink's idleness); its next
+        // event makes it active again. Lateness is per partition, so this changes no count.
+        if (want <= 0) {
+          if (limit !== undefined) aggregator.markIdle(cursor.partition);
+          continue;
+        }
+        const fetchStartedMs = performance.now();
+        const records = await this.#log.fetch(pipeline.topic, cursor.partition, cursor.nextOffset, {
+          maxRecords: want,
+        });
+        fetchMs += performance.now() - fetchStartedMs;
+        if (records.length === 0) {
+          aggregator.markIdle(cursor.partition);
+          continue;
+        }
+        budget -= records.length;
+        read += records.length;
+        const p = cursor.partition;
+        for (const record of records) {
+          const decoded =
+            this.#decodeCached(pipeline, record) ?? (await this.#decodeFetching(pipeline, record));
+          let event: unknown;
+          let failure: { code: string; message: string } | undefined;
+          if (decoded.ok) {
+            // Future skew is judged against the record's log timestamp, not the wall clock, so a replay
+            // after a crash makes the same decision as the first attempt.
+            const result = spec.validate(decoded.value, {
+              nowMs: record.timestampMs,
+              maxFutureSkewMs: this.#maxFutureSkewMs,
+            });
+            if (result.ok) event = result.value;
+            else failure = { code: result.errors[0]!.code, message: describeIssues(result.errors) };
+          } else {
+            failure = decoded;
+          }
+          if (failure !== undefined) {
+            cursor.deadLettered++;
+            counts.deadLettered++;
+            if (!cursor.recovered.has(record.offset)) {
+              let entry = dlqByPipeline.get(pipeline);
+              if (entry === undefined) {
+                entry = { records: [], cursors: [] };
+                dlqByPipeline.set(pipeline, entry);
+              }
+              entry.records.push(this.#deadLetter(pipeline, cursor, record, failure, nowMs));
+              entry.cursors.push(cursor);
+            }
+            continue;
+          }
+          const eventTimeMs = spec.eventTimeMs(event);
+          if (eventTimeMs < minEventTimeMs) minEventTimeMs = eventTimeMs;
+          if (eventTimeMs > maxEventTimeMs) maxEventTimeMs = eventTimeMs;
+          const outcome = aggregator.process(event, p, record.offset);
+          if (outcome === ProcessOutcome.duplicate) {
+            counts.duplicates++;
+            continue;
+          }
+          if (outcome === ProcessOutcome.replayed) continue;
+          let payload: string | undefined;
+          if (outcome === ProcessOutcome.late) {
+            counts.late++;
+            payload = JSON.stringify(event);
+            rows.lateEvents.push({
+              topic: pipeline.topic,
+              partition: p,
+              offset: record.offset,
+              event_time: eventTimeMs,
+              watermark: aggregator.partitionWatermark(p),
+              payload,
+            });
+          } else {
+            counts.accepted++;
+          }
+          // Late events are valid events too: the batch layer needs them for exact daily totals.
+          if (this.#rawLake) {
+            rows.rawEvents.push({
+              topic: pipeline.topic,
+              partition: p,
+              offset: record.offset,
+              event_time: eventTimeMs,
+              ingested_at: nowMs,
+              payload: payload ?? JSON.stringify(event),
+            });
+          }
+        }
+        cursor.nextOffset = records[records.length - 1]!.offset + 1;
+        cursor.dirty = true;
+      }
+    }
+    if (read === 0 && !final) return 0;
+    const processedAtMs = performance.now();
+
+    // Dead letters are durable on the log before the store commit that moves past their offsets.
+    for (const [pipeline, { records, cursors }] of dlqByPipeline) {
+      const positions = await this.#log.produce(pipeline.dlqTopic, records);
+      for (let i = 0; i < positions.length; i++) {
+        const cursor = cursors[i]!;
+        cursor.dlqMark = Math.max(cursor.dlqMark, positions[i]!.offset + 1);
+      }
+    }
+    const deadLetteredAtMs = performance.now();
+
+    let rowsWritten = 0;
+    for (const pipeline of this.#pipelines) {
+      const flush = pipeline.aggregator.flush();
+      const before = rowCount(rows);
+      pipeline.sink(flush, rows);
+      rowsWritten += rowCount(rows) - before;
+      for (const row of flush.windows as Array<{ window_start: number; final: boolean }>) {
+        if (row.final) this.#finalWindows.add(`${pipeline.topic}\u0000${row.window_start}`);
+      }
+      for (const cursor of pipeline.cursors) {
+        if (!cursor.dirty) continue;
+        rows.checkpoints.push({
+          job: this.job,
+          topic: pipeline.topic,
+          partition: cursor.partition,
+          nextOffset: cursor.nextOffset,
+          state: writeEnvelope({
+            dlqMark: cursor.persistedMark(),
+            deadLettered: cursor.deadLettered,
+            snapshot: pipeline.aggregator.snapshot(cursor.partition),
+          }),
+          updatedAt: nowMs,
+        });
+      }
+    }
+    const batch: StoreBatch = {
+      activityWindows: rows.activityWindows,
+      activityDaily: rows.activityDaily,
+      wikiWindows: rows.wikiWindows,
+      wikiDaily: rows.wikiDaily,
+      topPages: rows.topPages,
+      lateEvents: rows.lateEvents,
+      rawEvents: rows.rawEvents,
+      checkpoints: rows.checkpoints,
+    };
+    if (rows.checkpoints.length > 0 || rowsWritten > 0) await this.#store.commit(batch);
+    for (const pipeline of this.#pipelines) {
+      const offsets: RecordPosition[] = [];
+      for (const cursor of pipeline.cursors) {
+        if (!cursor.dirty) continue;
+        cursor.dirty = false;
+        offsets.push({ partition: cursor.partition, offset: cursor.nextOffset });
+      }
+      // Only for lag display: recovery reads the store's checkpoints, never these.
+      if (offsets.length > 0) await this.#log.commit(this.job, pipeline.topic, offsets);
+    }
+    const committedAtMs = performance.now();
+    this.#read += read;
+    await this.refreshLag();
+    await this.#refreshDeadLetterMarks();
+    this.#report({
+      read,
+      nowMs: this.#nowMs(),
+      startedAtMs,
+      fetchMs,
+      processMs: processedAtMs - startedAtMs - fetchMs,
+      deadLetterMs: deadLetteredAtMs - processedAtMs,
+      commitMs: committedAtMs - deadLetteredAtMs,
+      endedAtMs: committedAtMs,
+      counts,
+      rowsWritten,
+      minEventTimeMs,
+      maxEventTimeMs,
+    });
+    return read;
+  }
+
+  /**
+   * The hot path: decodes a frame whose writer schema is cached, without a promise per record.
+   * Returns undefined when the schema id is not cached yet (#decodeFetching asks the registry).
+   */
+  #decodeCached(pipeline: AnyPipeline, record: LogRecord): Decoded | undefined {
+    const value = record.value;
+    // A frame is magic byte 0, then the schema id in bytes 1..4; anything else fails in decodeSync.
+    if (
+      value !== null &&
+      value.length >= 5 &&
+      value[0] === 0 &&
+      !this.#serde.hasSchema(value.readUInt32BE(1))
+    ) {
+      return undefined;
+    }
+    try {
+      return { ok: true, value: this.#serde.decodeSync(value, pipeline.spec.readerType) };
+    } catch (error) {
+      return decodeFailure(error);
+    }
+  }
+
+  async #decodeFetching(pipeline: AnyPipeline, record: LogRecord): Promise<Decoded> {
+    try {
+      return { ok: true, value: await this.#serde.decode(record.value, pipeline.spec.readerType) };
+    } catch (error) {
+      return decodeFailure(error);
+    }
+  }
+
+  #deadLetter(
+    pipeline: AnyPipeline,
+    cursor: PartitionCursor,
+    record: LogRecord,
+    failure: { code: string; message: string },
+    nowMs: number,
+  ): ProduceRecord {
+    const letter: DeadLetter = {
+      source_topic: pipeline.topic,
+      source_partition: cursor.partition,
+      source_offset: record.offset,
+      error_code: failure.code,
+      error_message: failure.message,
+      raw: record.value ?? Buffer.alloc(0),
+      failed_at: nowMs,
+    };
+    return {
+      key: record.key,
+      value: pipeline.deadLetterEncoder!(letter),
+      headers: { [JOB_HEADER]: this.#jobHeader },
+      partition: cursor.dlqPartition,
+    };
+  }
+
+  /**
+   * Moves each partition's dead-letter mark up to the end of its DLQ partition, so the scan after a
+   * crash stays short. Safe between batches: nothing of this job is in flight, and later dead letters
+   * land above the current end.
+   */
+  async #refreshDeadLetterMarks(): Promise<void> {
+    const nowMs = performance.now();
+    for (const pipeline of this.#pipelines) {
+      if (nowMs - pipeline.dlqCheckedAtMs < DLQ_MARK_REFRESH_MS) continue;
+      pipeline.dlqCheckedAtMs = nowMs;
+      const info = await this.#log.describeTopic(pipeline.dlqTopic);
+      for (const cursor of pipeline.cursors) {
+        const high = info.offsets[cursor.dlqPartition]?.highWatermark ?? 0;
+        if (high > cursor.dlqMark) cursor.dlqMark = high;
+      }
+    }
+  }
+
+  #report(batch: {
+    read: number;
+    nowMs: number;
+    startedAtMs: number;
+    fetchMs: number;
+    processMs: number;
+    deadLetterMs: number;
+    commitMs: number;
+    endedAtMs: number;
+    counts: { accepted: number; late: number; duplicates: number; deadLettered: number };
+    rowsWritten: number;
+    minEventTimeMs: number;
+    maxEventTimeMs: number;
+  }): void {
+    const sources: SourceProgress[] = [];
+    let stateRows = 0;
+    let stateBytes = 0;
+    // The min of the topics' job watermarks; a topic that has seen no event yet does not hold it back.
+    let jobWatermark = Number.POSITIVE_INFINITY;
+    for (const pipeline of this.#pipelines) {
+      const p = pipeline.aggregator.progress();
+      stateRows += p.rowsInState;
+      stateBytes += p.stateBytes;
+      if (p.maxEventTimeMs > Number.NEGATIVE_INFINITY && p.watermarkMs < jobWatermark) {
+        jobWatermark = p.watermarkMs;
+      }
+      const partitions = pipeline.cursors.map((cursor) => ({
+        partition: cursor.partition,
+        nextOffset: cursor.nextOffset,
+        highWatermark: Math.max(cursor.highWatermark, cursor.nextOffset),
+        lag: Math.max(0, cursor.highWatermark - cursor.nextOffset),
+        watermarkMs: finiteOrNull(pipeline.aggregator.partitionWatermark(cursor.partition)),
+      }));
+      sources.push({
+        topic: pipeline.topic,
+        watermarkMs: finiteOrNull(p.watermarkMs),
+        lag: partitions.reduce((a, q) => a + q.lag, 0),
+        partitions,
+      });
+    }
+    if (Number.isFinite(jobWatermark)) this.#lastFiniteWatermarkMs = jobWatermark;
+    const durationMs = batch.endedAtMs - batch.startedAtMs;
+    const sinceLastMs =
+      this.#lastCommitAtMs === undefined ? durationMs : batch.endedAtMs - this.#lastCommitAtMs;
+    this.#lastCommitAtMs = batch.endedAtMs;
+    const progress: StreamProgress = {
+      job: this.job,
+      batchId: this.#batchId++,
+      timestampMs: batch.nowMs,
+      numInputRows: batch.read,
+      inputRowsPerSecond: batch.read / Math.max(0.001, sinceLastMs / 1000),
+      processedRowsPerSecond: batch.read / Math.max(0.001, durationMs / 1000),
+      batchDurationMs: durationMs,
+      durationMs: {
+        fetch: batch.fetchMs,
+        process: batch.processMs,
+        deadLetter: batch.deadLetterMs,
+        commit: batch.commitMs,
+      },
+      eventTime: {
+        minMs: finiteOrNull(batch.minEventTimeMs),
+        maxMs: finiteOrNull(batch.maxEventTimeMs),
+        watermarkMs: finiteOrNull(jobWatermark),
+      },
+      batch: { ...batch.counts, rowsWritten: batch.rowsWritten },
+      totals: this.#totals(),
+      stateRows,
+      stateBytes,
+      sources,
+    };
+    this.#progress = progress;
+    this.#options.onProgress?.(progress);
+  }
+
+  /** Refreshes each partition's high watermark, for the lag in progress reports; runs after each batch. */
+  async refreshLag(): Promise<void> {
+    for (const pipeline of this.#pipelines) {
+      const info = await this.#log.describeTopic(pipeline.topic);
+      for (const cursor of pipeline.cursors) {
+        cursor.highWatermark = info.offsets[cursor.partition]?.highWatermark ?? cursor.highWatermark;
+      }
+    }
+  }
+}
+
+type Decoded = { ok: true; value: unknown } | { ok: false; code: string; message: string };
+
+/** Bytes that are not a valid frame are dead-lettered; a retriable failure (registry unreachable) stops the job. */
+function decodeFailure(error: unknown): Decoded {
+  if (error instanceof SerdeError && !error.retriable)
+    return { ok: false, code: error.code, message: error.message };
+  throw error;
+}
+
+function rowCount(rows: BatchRows): number {
+  return (
+    rows.activityWindows.length +
+    rows.activityDaily.length +
+    rows.wikiWindows.length +
+    rows.wikiDaily.length +
+    rows.topPages.length
+  );
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new StreamError(StreamErrorCode.badOption, `${name} must be a whole number ≥ 1, got ${value}`, {
+      details: { [name]: value },
+    });
+  }
+  return value;
+}

@@ -1,0 +1,129 @@
+// Independent ground truth for the speed layer's end-to-end tests: plain Maps and Sets over the produced input.
+import { join } from "node:path";
+import type { UserActivityV2 } from "../../src/contracts/types.ts";
+import { EmbeddedLog } from "../../src/log/embedded.ts";
+import { SchemaRegistry } from "../../src/registry/registry.ts";
+import { AvroSerde } from "../../src/serde/index.ts";
+import type { ActivityWindow } from "../../src/store/index.ts";
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+const FETCH_BATCH = 20_000;
+
+/** (window start, key) → [event_count, unique_users]; entries sorted by key, so toEqual diffs read well. */
+export type Cells = Array<[string, [number, number]]>;
+
+export interface ActivityTruth {
+  minutes: Cells;
+  days: Cells;
+  accepted: number;
+  duplicates: number;
+  late: number;
+  /** `partition:offset` of every late event. */
+  latePositions: string[];
+  /** Records skipped as not decodable (they are dead letters). */
+  undecodable: number;
+}
+
+class CellMap {
+  readonly #cells = new Map<string, { count: number; users: Set<string> }>();
+
+  add(key: string, user: string): void {
+    let cell = this.#cells.get(key);
+    if (cell === undefined) {
+      cell = { count: 0, users: new Set() };
+      this.#cells.set(key, cell);
+    }
+    cell.count++;
+    cell.users.add(user);
+  }
+
+  sorted(): Cells {
+    return [...this.#cells]
+      .map(([k, c]): [string, [number, number]] => [k, [c.count, c.users.size]])
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+}
+
+export function cellsOf(rows: readonly ActivityWindow[]): Cells {
+  return rows
+    .map((r): [string, [number, number]] => [
+      `${r.window_start}|${r.event_type}`,
+      [r.event_count, r.unique_users],
+    ])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * The speed layer's promised semantics, applied naively to `<dataDir>/log.db`'s user-activity topic:
+ * per partition, in offset order, watermark = max event time seen − outOfOrdernessMs; an event whose
+ * 1-minute window ends at or before the watermark is late; otherwise an event_id already counted in
+ * the partition is a duplicate; everything else counts once in its minute and its UTC day.
+ */
+export async function activityTruth(
+  dataDir: string,
+  options: { outOfOrdernessMs?: number; skip?: ReadonlySet<string> } = {},
+): Promise<ActivityTruth> {
+  const outOfOrdernessMs = options.outOfOrdernessMs ?? 10_000;
+  const log = EmbeddedLog.open({ path: join(dataDir, "log.db") });
+  const registry = SchemaRegistry.open({ path: join(dataDir, "registry.db") });
+  const minutes = new CellMap();
+  const days = new CellMap();
+  const truth: ActivityTruth = {
+    minutes: [],
+    days: [],
+    accepted: 0,
+    duplicates: 0,
+    late: 0,
+    latePositions: [],
+    undecodable: 0,
+  };
+  try {
+    const serde = new AvroSerde(registry);
+    const info = await log.describeTopic("user-activity");
+    for (const { partition, highWatermark } of info.offsets) {
+      let maxEventTimeMs = Number.NEGATIVE_INFINITY;
+      const seen = new Set<string>();
+      let next = 0;
+      while (next < highWatermark) {
+        const records = await log.fetch("user-activity", partition, next, { maxRecords: FETCH_BATCH });
+        if (records.length === 0) throw new Error(`user-activity[${partition}]: nothing at ${next}`);
+        for (const record of records) {
+          if (options.skip?.has(`${partition}:${record.offset}`)) continue;
+          let e: UserActivityV2;
+          try {
+            e = await serde.decode<UserActivityV2>(record.value);
+          } catch {
+            truth.undecodable++;
+            continue;
+          }
+          maxEventTimeMs = Math.max(maxEventTimeMs, e.event_time);
+          const minute = Math.floor(e.event_time / MINUTE_MS) * MINUTE_MS;
+          if (minute + MINUTE_MS <= maxEventTimeMs - outOfOrdernessMs) {
+            truth.late++;
+            truth.latePositions.push(`${partition}:${record.offset}`);
+            continue;
+          }
+          if (seen.has(e.event_id)) {
+            truth.duplicates++;
+            continue;
+          }
+          seen.add(e.event_id);
+          truth.accepted++;
+          minutes.add(`${minute}|${e.event_type}`, e.user_id);
+          days.add(`${Math.floor(e.event_time / DAY_MS) * DAY_MS}|${e.event_type}`, e.user_id);
+        }
+        next = records[records.length - 1]!.offset + 1;
+      }
+    }
+  } finally {
+    await log.close();
+    registry.close();
+  }
+  truth.minutes = minutes.sorted();
+  truth.days = days.sorted();
+  truth.latePositions.sort();
+  return truth;
+}
+
+export { CellMap };
