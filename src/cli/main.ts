@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   schemas: async () => (await import("./commands/schemas.ts")).schemasCommand,
   stream: async () => (await import("./commands/stream.ts")).streamCommand,
   serve: async () => (await import("./commands/serve.ts")).serveCommand,
+  live: async () => (await import("./commands/live.ts")).liveCommand,
   config: async () => (await import("./commands/config.ts")).configCommand,
 };
 

@@ -2,7 +2,10 @@
 
 import { Collector } from "../ingest/collector.ts";
 import { handleRegistryRequest } from "../registry/http-api.ts";
+import { liveApi } from "../serve/live.ts";
 import { PulseServer } from "../serve/server.ts";
+import type { SseHub } from "../serve/sse.ts";
+import type { LiveStore } from "../store/index.ts";
 import type { Platform } from "./platform.ts";
 
 export interface Serving {
@@ -11,7 +14,14 @@ export interface Serving {
   url: string;
 }
 
-export async function startServing(platform: Platform, port: number): Promise<Serving> {
+/** The speed layer's side of the server: live windows from the store, the job's progress, the push stream. */
+export interface LiveServing {
+  store: LiveStore;
+  progress: () => unknown;
+  hub: SseHub;
+}
+
+export async function startServing(platform: Platform, port: number, live?: LiveServing): Promise<Serving> {
   const { config } = platform;
   const server = new PulseServer({ host: config.server.host, port });
   const collector = new Collector({
@@ -22,6 +32,11 @@ export async function startServing(platform: Platform, port: number): Promise<Se
     maxPendingBatches: config.collector.max_pending_batches,
   });
   server.mount("/api/v1/events", collector.handler);
+  if (live !== undefined) {
+    // /api/live/* and /api/stream/*; other /api paths fall through to the next mount.
+    server.mount("/api", liveApi(live));
+    server.reportHealth("live-events", () => live.hub.health());
+  }
 
   const registry = platform.registry.embedded;
   if (registry !== undefined) {

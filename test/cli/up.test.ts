@@ -8,7 +8,7 @@ const WIKIDATA_REPLAY = "fixtures/wikimedia/recentchange-wikidata-2018-03-07.leg
 const API_LINE = /API on (http:\/\/[^\s]+) /;
 /** The final status line `up` prints when it stops (stdout is not a terminal here). */
 const FINAL_STATUS =
-  /^\[\d+s\] user-activity (\d+) \| dlq (\d+) \| wikimedia\.recentchange (\d+) \| dlq (\d+) \| wikimedia: (.+)$/m;
+  /^\[\d+s\] user-activity (\d+) \| dlq (\d+) \| wikimedia\.recentchange (\d+) \| dlq (\d+) \| stream (\d+) \| wikimedia: (.+)$/m;
 
 async function messagesByTopic(dataDir: string): Promise<Record<string, number>> {
   const report = await runPulseJson<TopicsReport>(["topics", "--json", "--data-dir", dataDir]);
@@ -46,10 +46,13 @@ describe("pulse up", () => {
       expect(Object.keys(health.parts).sort()).toEqual([
         "activity-simulator",
         "collector",
+        "live-events",
         "log",
         "registry",
+        "stream",
         "wikimedia",
       ]);
+      expect(health.parts["stream"]!.status).toBe("ok");
       expect(health.parts["activity-simulator"]!.status).toBe("ok");
       expect(health.parts["wikimedia"]).toMatchObject({ status: "ok", mode: "replay" });
       expect(health.parts["log"]!.status).toBe("ok");
@@ -57,18 +60,36 @@ describe("pulse up", () => {
       // No API keys configured: the collector is off, which does not degrade the platform.
       expect(health.parts["collector"]!.status).toBe("off");
 
+      // The stream job runs inside `up`: live windows appear while it runs.
+      let windows: Array<{ event_count: number }> = [];
+      for (let attempt = 0; attempt < 40 && windows.length === 0; attempt++) {
+        const live = await fetch(`${url}/api/live/activity?window=1m&last=5`);
+        // A 503 with Retry-After is the store saying "busy, retry"; anything else must be a 200.
+        if (live.status === 503 && live.headers.get("retry-after") !== null) continue;
+        expect(live.status, await live.clone().text()).toBe(200);
+        windows = ((await live.json()) as { windows: Array<{ event_count: number }> }).windows;
+        if (windows.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(windows.length).toBeGreaterThan(0);
+      expect(windows.every((w) => w.event_count > 0)).toBe(true);
+
       const result = await up.exited;
       expect(result.code, result.stderr).toBe(0);
       const status = FINAL_STATUS.exec(result.stdout);
       expect(status, result.stdout).not.toBeNull();
-      expect(status![5]).toContain("replay");
+      expect(status![6]).toContain("replay");
       const [activity, activityDlq, wikimedia, wikimediaDlq] = status!.slice(1, 5).map(Number);
 
       const topics = await messagesByTopic(dataDir);
       expect(topics["user-activity"]).toBeGreaterThan(0);
       expect(topics["wikimedia.recentchange"]).toBeGreaterThan(0);
       // The final line counts what this run appended, and this run is the only writer.
-      expect(topics).toEqual({
+      expect({
+        "user-activity": topics["user-activity"],
+        "user-activity.dlq": topics["user-activity.dlq"],
+        "wikimedia.recentchange": topics["wikimedia.recentchange"],
+        "wikimedia.recentchange.dlq": topics["wikimedia.recentchange.dlq"],
+      }).toEqual({
         "user-activity": activity,
         "user-activity.dlq": activityDlq,
         "wikimedia.recentchange": wikimedia,
@@ -106,7 +127,7 @@ describe("pulse up", () => {
       expect(unreachable[0]).toMatch(/live feed/i);
       expect(unreachable[0]).toMatch(/replaying the bundled sample/);
       expect(unreachable[0]).toContain(`127.0.0.1:${port}`);
-      expect(FINAL_STATUS.exec(result.stdout)?.[5]).toContain(
+      expect(FINAL_STATUS.exec(result.stdout)?.[6]).toContain(
         "replay (recentchange-wikidata-2018-03-07.legacy.jsonl)",
       );
 

@@ -4,7 +4,11 @@ import { EventStreamsCode, EventStreamsClient } from "../../ingest/wikimedia/cli
 import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
 import { pump } from "../../ingest/pump.ts";
 import { simulateActivity } from "../../ingest/simulator.ts";
+import { randomUUID } from "node:crypto";
+import { openStore } from "../../config/backends.ts";
 import { PulseError, UsageError } from "../../errors.ts";
+import { SseHub } from "../../serve/sse.ts";
+import { StreamJob, type StreamProgress } from "../../stream/job.ts";
 import { configFromFlags, numberFlag, parseCommandArgs } from "../args.ts";
 import type { Command } from "../main.ts";
 import { BUNDLED_WIKIMEDIA_SAMPLE, openPlatform, type Platform } from "../platform.ts";
@@ -29,7 +33,7 @@ interface WikimediaState {
 }
 
 export const upCommand: Command = {
-  summary: "run the whole platform: registry, log, activity simulator, Wikimedia feed, HTTP server",
+  summary: "run the whole platform: registry, log, sources, the stream job, live API and HTTP server",
   usage:
     "pulse up [--duration <sec>] [--rate <events/s>] [--port 8501] [--data-dir ./data] [--seed N] [--wikimedia live|replay:<file>|off]",
   async run(argv) {
@@ -48,10 +52,33 @@ export const upCommand: Command = {
     const stop = abortOnSignals();
     const signal = withDeadline(stop.signal, duration);
     const platform = await openPlatform(config, { source: "up" });
+    const store = openStore(config);
+    const hub = new SseHub();
+    let latest: StreamProgress | undefined;
+    const job = new StreamJob({
+      log: platform.log,
+      serde: platform.serde,
+      store,
+      onProgress: (progress) => {
+        latest = progress;
+        // Live dashboards follow the job batch by batch: counts, watermark and lag.
+        if (progress.numInputRows > 0) hub.publish("progress", progress);
+      },
+    });
     const wikimedia: WikimediaState = { mode: "off", detail: "" };
     const failures: string[] = [];
     try {
-      const serving = await startServing(platform, config.server.port);
+      const serving = await startServing(platform, config.server.port, {
+        store,
+        progress: () => latest ?? job.progress(),
+        hub,
+      });
+      serving.server.reportHealth("stream", () => ({
+        status: failures.some((f) => f.startsWith("stream")) ? "down" : "ok",
+        job: job.job,
+        watermarkMs: latest?.eventTime.watermarkMs ?? null,
+        ...(latest?.totals ?? {}),
+      }));
       serving.server.reportHealth("activity-simulator", () => ({
         status: config.simulator.rate > 0 ? "ok" : "off",
         rate: config.simulator.rate,
@@ -74,6 +101,7 @@ export const upCommand: Command = {
           { label: "dlq", read: () => platform.activity.counters.rejected },
           { label: "wikimedia.recentchange", read: () => platform.wikimedia.counters.accepted },
           { label: "dlq", read: () => platform.wikimedia.counters.rejected },
+          { label: "stream", read: () => latest?.totals.input ?? 0 },
         ],
         suffix: () => `wikimedia: ${wikimedia.mode}${wikimedia.detail ? ` (${wikimedia.detail})` : ""}`,
       });
@@ -99,6 +127,7 @@ export const upCommand: Command = {
       await Promise.all([
         guard("activity simulator", runSimulator(platform, signal)),
         guard("wikimedia", runWikimedia(platform, signal, wikimedia)),
+        guard("stream", job.run(signal)),
         new Promise<void>((resolve) => {
           if (signal.aborted) resolve();
           else signal.addEventListener("abort", () => resolve(), { once: true });
@@ -106,10 +135,12 @@ export const upCommand: Command = {
       ]);
       clearInterval(retention);
       status.stop();
+      hub.close();
       await serving.server.close();
       return 0;
     } finally {
       stop.dispose();
+      await store.close();
       await platform.close();
     }
   },
@@ -175,7 +206,7 @@ async function runWikimedia(platform: Platform, signal: AbortSignal, state: Wiki
     if (!(error instanceof PulseError) || error.code !== EventStreamsCode.unreachable || signal.aborted)
       throw error;
     process.stderr.write(
-      `\npulse up: Wikimedia live feed unreachable (${error.message}); replaying the bundled sample in a loop instead\n`,
+      `\npulse up: Wikimedia live feed unreachable (${error.message}); replaying the bundled sample in a loop instead, moved to the present\n`,
     );
     await replayLoop(BUNDLED_WIKIMEDIA_SAMPLE, send, signal, state);
   }
@@ -189,14 +220,38 @@ async function replayLoop(
 ): Promise<void> {
   state.mode = "replay";
   state.detail = path.split("/").pop() ?? path;
-  await pump(
-    replayWikimedia(path, {
-      speed: 1,
-      loop: true,
-      signal,
-      onBadLine: (bad) => process.stderr.write(`\n${bad.message}\n`),
-    }),
-    send,
-    { ratePerSec: 0, maxBatch: 500, signal },
-  );
+  const events = replayWikimedia(path, {
+    speed: 1,
+    loop: true,
+    signal,
+    onBadLine: (bad) => process.stderr.write(`\n${bad.message}\n`),
+  });
+  await pump(rebaseToNow(events), send, { ratePerSec: 0, maxBatch: 500, signal });
+}
+
+/**
+ * A looped recording stands in for the live feed, so each pass is moved to the present: event times are
+ * shifted by (now − the pass's first event time) and each event gets a fresh id. Without this, every pass
+ * after the first would be late for its windows and a duplicate of the one before.
+ */
+async function* rebaseToNow(events: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+  let shiftMs = 0;
+  let previousMs = Number.NEGATIVE_INFINITY;
+  for await (const raw of events) {
+    const event = raw as { meta?: { dt?: unknown; id?: unknown }; timestamp?: unknown };
+    const dtMs = typeof event.meta?.dt === "string" ? Date.parse(event.meta.dt) : Number.NaN;
+    if (!Number.isFinite(dtMs) || event.meta === undefined) {
+      yield raw;
+      continue;
+    }
+    // A jump back of more than a minute is the loop starting over.
+    if (dtMs < previousMs - 60_000 || previousMs === Number.NEGATIVE_INFINITY) shiftMs = Date.now() - dtMs;
+    previousMs = dtMs;
+    const shifted = dtMs + shiftMs;
+    yield {
+      ...event,
+      meta: { ...event.meta, dt: new Date(shifted).toISOString(), id: randomUUID() },
+      ...(typeof event.timestamp === "number" ? { timestamp: Math.floor(shifted / 1000) } : {}),
+    };
+  }
 }
