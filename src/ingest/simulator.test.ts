@@ -182,6 +182,24 @@ describe("simulateActivity", () => {
     expect([...kinds].sort()).toEqual([...MALFORMED_DEFECTS].sort());
   });
 
+  // Regression: future_event_time was only days ahead of the simulated clock, so a run started in the
+  // past (--start) let those "malformed" events through validation against the wall clock.
+  it("puts future_event_time defects ahead of the wall clock even when the run starts years ago", () => {
+    const nowMs = Date.now();
+    let seen = 0;
+    for (const r of simulateActivity({
+      seed: 5,
+      count: 20_000,
+      malformedShare: 0.2,
+      startTimeMs: Date.UTC(2019, 0, 1),
+    })) {
+      if (r.kind !== "malformed" || r.defect !== "future_event_time") continue;
+      seen++;
+      expect(validateActivity(r.event, { nowMs }).ok).toBe(false);
+    }
+    expect(seen).toBeGreaterThan(100);
+  });
+
   // Regression: wrong_type once set event_time to an ISO string, which the contract accepts.
   it("emits malformed records that the contract's own validator rejects, every one", () => {
     let newest = Number.NEGATIVE_INFINITY;

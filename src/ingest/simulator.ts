@@ -444,7 +444,9 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
       case "purchase_without_amount":
         return { ...base, event_type: "PURCHASE", page: "/checkout", amount: null, currency: null };
       case "future_event_time":
-        base.event_time = Math.floor(clockMs) + (30 + rng.int(335)) * DAY_MS;
+        // Centuries ahead, not days: a run whose event time starts in the past (--start) must still
+        // produce events that are in the future of the wall clock when they are validated.
+        base.event_time = Math.floor(clockMs) + (200 * 365 + rng.int(335)) * DAY_MS;
         return base;
       case "unknown_event_type":
         base.event_type = ["TELEPORT", "view", "ADD-TO-CART", ""][rng.int(4)];

@@ -166,6 +166,11 @@ export class AnomalyDetector {
     return alert;
   }
 
+  /** Names of every series with a baseline, sorted. */
+  seriesNames(): string[] {
+    return [...this.#series.keys()].sort();
+  }
+
   /** window_start of the newest window observed for the series (for filling empty windows with 0). */
   lastWindowStart(series: string): number | undefined {
     return this.#series.get(series)?.lastStartMs;

@@ -16,6 +16,13 @@ export {
   type WindowBounds,
   wikiAggregate,
 } from "./aggregates.ts";
+export {
+  ALL_KEY,
+  MAX_EMPTY_WINDOWS,
+  type SeriesSpec,
+  WindowAlerter,
+  type WindowAlerterOptions,
+} from "./alerting.ts";
 export { Deduplicator, type DeduplicatorOptions } from "./dedup.ts";
 export { IdSet } from "./id-set.ts";
 export { hashString, Interner } from "./interner.ts";

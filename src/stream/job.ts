@@ -9,6 +9,8 @@ import type {
   WikiAccumulator,
   WikiRow,
 } from "./aggregates.ts";
+import { type SeriesSpec, WindowAlerter } from "./alerting.ts";
+import type { AnomalyDetectorOptions } from "./anomaly.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import {
   type FlushResult,
@@ -45,6 +47,7 @@ import type { Log, LogRecord, ProduceRecord, RecordPosition } from "../log/index
 import type { AvroSerde, Encoder } from "../serde/index.ts";
 import type {
   ActivityWindowRow,
+  AlertRow,
   Checkpoint,
   LateEventRow,
   LiveStore,
@@ -63,6 +66,8 @@ const DEFAULT_OUT_OF_ORDERNESS_MS = 10_000;
 /** How often an idle job moves its dead-letter scan marks up to the DLQ's end (bounds the scan after a crash). */
 const DLQ_MARK_REFRESH_MS = 10_000;
 const DLQ_SCAN_BATCH = 5_000;
+/** Every alert goes to this partition of the `alerts` topic: alerts are few, and one partition keeps them in order. */
+const ALERTS_PARTITION = 0;
 
 export interface StreamJobOptions {
   log: Log;
@@ -92,6 +97,17 @@ export interface StreamJobOptions {
   nowMs?: () => number;
   /** Called after every committed micro-batch. */
   onProgress?: (progress: StreamProgress) => void;
+  /**
+   * Called after each successful store commit with exactly what was committed (rows, alerts,
+   * checkpoints), e.g. to push live updates. Not called for a batch that had nothing to commit.
+   */
+  onCommitted?: (batch: StoreBatch) => void;
+  /**
+   * Anomaly detection over each window once it is final for the whole job (default on, with the
+   * detector's defaults); `false` switches it off. Series: `activity.<EVENT_TYPE>.event_count`,
+   * `activity.all.event_count`, `wikimedia.<wiki>.edits`, `wikimedia.all.edits`.
+   */
+  anomaly?: AnomalyDetectorOptions | false;
 }
 
 export interface PartitionLagProgress {
@@ -140,7 +156,15 @@ export interface StreamProgress {
   durationMs: { fetch: number; process: number; deadLetter: number; commit: number };
   /** Event time of this batch's valid records, and the job watermark after it (null: none). */
   eventTime: { minMs: number | null; maxMs: number | null; watermarkMs: number | null };
-  batch: { accepted: number; late: number; duplicates: number; deadLettered: number; rowsWritten: number };
+  batch: {
+    accepted: number;
+    late: number;
+    duplicates: number;
+    deadLettered: number;
+    rowsWritten: number;
+    /** Alerts raised by windows that became final for the job in this batch. */
+    alerts: number;
+  };
   totals: StreamTotals;
   stateRows: number;
   stateBytes: number;
@@ -165,26 +189,34 @@ export interface StreamRunSummary {
 
 /*
  * Checkpoint.state written by the job, around the aggregator's own snapshot (binary.ts primitives):
- *   u32 magic "PJOB", u8 version, f64 dlqMark, f64 deadLettered, bytes aggregatorSnapshot
+ *   u32 magic "PJOB", u8 version, f64 dlqMark, f64 deadLettered, bytes aggregatorSnapshot, bytes alertState
  * dlqMark is a position in the partition's dead-letter partition: every dead letter this job wrote for
  * source offsets at or after the checkpoint's nextOffset lies at or after it (see #recoverDeadLetters).
+ * alertState (version 2) is the topic's WindowAlerter state. The alerter is topic-wide, not per
+ * partition, so it rides in the checkpoint of the topic's LOWEST partition only; every other checkpoint
+ * holds 0 bytes there. Version 1 (no alertState) is still read: the alerter then starts empty.
  */
 const ENVELOPE_MAGIC = 0x424f4a50; // "PJOB" little-endian
-const ENVELOPE_VERSION = 1;
+const ENVELOPE_VERSION = 2;
 
 interface Envelope {
   dlqMark: number;
   deadLettered: number;
   snapshot: Uint8Array;
+  /** Empty unless this checkpoint carries the topic's alert state. */
+  alertState: Uint8Array;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 function writeEnvelope(envelope: Envelope): Uint8Array {
-  const w = new ByteWriter(envelope.snapshot.length + 32);
+  const w = new ByteWriter(envelope.snapshot.length + envelope.alertState.length + 40);
   w.u32(ENVELOPE_MAGIC);
   w.u8(ENVELOPE_VERSION);
   w.f64(envelope.dlqMark);
   w.f64(envelope.deadLettered);
   w.bytes(envelope.snapshot, envelope.snapshot.length);
+  w.bytes(envelope.alertState, envelope.alertState.length);
   return w.finish();
 }
 
@@ -197,19 +229,25 @@ function readEnvelope(bytes: Uint8Array, where: string): Envelope {
     );
   }
   const version = r.u8();
-  if (version !== ENVELOPE_VERSION) {
+  if (version !== 1 && version !== ENVELOPE_VERSION) {
     throw new StreamError(
       StreamErrorCode.snapshotMismatch,
-      `checkpoint of ${where} has job-envelope version ${version}; this Pulse reads version ${ENVELOPE_VERSION}`,
+      `checkpoint of ${where} has job-envelope version ${version}; this Pulse reads versions 1 to ${ENVELOPE_VERSION}`,
     );
   }
   const dlqMark = r.f64();
   const deadLettered = r.f64();
   const snapshot = r.bytes();
+  const alertState = version >= 2 ? r.bytes() : NO_BYTES;
   if (r.remaining !== 0) {
     throw new StreamError(StreamErrorCode.snapshotCorrupt, `checkpoint of ${where} has trailing bytes`);
   }
-  return { dlqMark, deadLettered, snapshot };
+  return { dlqMark, deadLettered, snapshot, alertState };
+}
+
+/** Alerts are JSON (UTF-8) on the log, keyed by series; the store row is the same object. */
+function encodeAlert(alert: AlertRow): Buffer {
+  return Buffer.from(JSON.stringify(alert), "utf8");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -278,12 +316,29 @@ abstract class Pipeline<E, A extends Accumulator, R, S> {
   firstCursor = 0;
   deadLetterEncoder: Encoder<DeadLetter> | undefined;
   dlqCheckedAtMs = 0;
+  /** Undefined when anomaly detection is off. */
+  alerter: WindowAlerter<R & WindowRowFields> | undefined;
+  /** `series\0window_start` of alerts this job produced beyond its checkpoint (crash before commit). */
+  alertsRecovered = new Set<string>();
+  alertsRecoveredMaxStart = Number.NEGATIVE_INFINITY;
+  /** The alerts mark to keep persisting until the alerter has re-scored every recovered alert's window. */
+  alertsRecoveryMark = 0;
 
   constructor(spec: PipelineSpec<E>, aggregator: WindowedAggregator<E, A, R, S>) {
     this.topic = spec.topic;
     this.dlqTopic = deadLetterTopic(spec.topic);
     this.spec = spec;
     this.aggregator = aggregator;
+  }
+
+  /** The mark safe to persist (see StreamJob: alerts, exactly once); forgets recovered alerts once passed. */
+  persistedAlertsMark(): number {
+    const alerter = this.alerter!;
+    if (this.alertsRecovered.size > 0 && alerter.observedThroughMs >= this.alertsRecoveredMaxStart) {
+      this.alertsRecovered.clear();
+      this.alertsRecoveredMaxStart = Number.NEGATIVE_INFINITY;
+    }
+    return this.alertsRecovered.size > 0 ? this.alertsRecoveryMark : alerter.alertsMark;
   }
 
   /** Moves a flush's rows into the batch. */
@@ -305,8 +360,31 @@ class WikimediaPipeline extends Pipeline<WikimediaRecentChange, WikiAccumulator,
   }
 }
 
+interface WindowRowFields {
+  partition: number;
+  window_start: number;
+}
+
+const ACTIVITY_SERIES: SeriesSpec<ActivityRow> = {
+  prefix: "activity",
+  metric: "event_count",
+  key: (row) => row.event_type,
+  value: (row) => row.event_count,
+};
+
+const WIKIMEDIA_SERIES: SeriesSpec<WikiRow> = {
+  prefix: "wikimedia",
+  metric: "edits",
+  key: (row) => row.wiki,
+  value: (row) => row.edits,
+};
+
 // biome-ignore lint/suspicious/noExplicitAny: a job holds pipelines of different event types side by side.
 type AnyPipeline = Pipeline<any, any, any, any>;
+
+function alertKey(alert: AlertRow): string {
+  return `${alert.series}\u0000${alert.window_start}`;
+}
 
 function finiteOrNull(ms: number): number | null {
   return Number.isFinite(ms) ? ms : null;
@@ -330,6 +408,10 @@ function finiteOrNull(ms: number): number | null {
  * checkpoint. After a crash, start() scans the dead-letter partition from the mark and collects the
  * source offsets this job already dead-lettered; the replayed batch skips producing those again.
  * Produce is durable before the commit starts, so no dead letter is lost either: exactly once.
+ *
+ * Alerts (WindowAlerter, one per topic) follow the same protocol on the `alerts` topic: produced before
+ * the commit, a mark in the checkpoint, recovered on start. The alerter's state rides in the checkpoint
+ * of each topic's lowest partition (see the envelope comment and docs/speed-layer.md).
  */
 export class StreamJob {
   readonly job: string;
@@ -417,6 +499,19 @@ export class StreamJob {
         );
       }
     }
+    if (options.anomaly !== false) {
+      const alerterOptions = {
+        window: this.window,
+        allowedLatenessMs: aggregatorOptions.allowedLatenessMs,
+        detector: { nowMs: this.#nowMs, ...options.anomaly },
+      };
+      for (const pipeline of this.#pipelines) {
+        pipeline.alerter =
+          pipeline instanceof ActivityPipeline
+            ? new WindowAlerter(ACTIVITY_SERIES, alerterOptions)
+            : new WindowAlerter(WIKIMEDIA_SERIES, alerterOptions);
+      }
+    }
   }
 
   get topics(): string[] {
@@ -447,6 +542,9 @@ export class StreamJob {
   }
 
   async #start(): Promise<void> {
+    const alertsInfo = this.#pipelines.some((p) => p.alerter !== undefined)
+      ? await this.#log.ensureTopic({ name: TOPICS.alerts, partitions: 1 })
+      : undefined;
     for (const pipeline of this.#pipelines) {
       const info = await this.#log.describeTopic(pipeline.topic);
       const dlqInfo = await this.#log.ensureTopic({ name: pipeline.dlqTopic, partitions: info.partitions });
@@ -458,7 +556,8 @@ export class StreamJob {
         (await this.#store.checkpoints(this.job, pipeline.topic)).map((c) => [c.partition, c]),
       );
       pipeline.aggregator.assign(info.offsets.map((o) => o.partition));
-      for (const offsets of info.offsets) {
+      let alertStateFound = false;
+      for (const offsets of [...info.offsets].sort((a, b) => a.partition - b.partition)) {
         const p = offsets.partition;
         const cursor = new PartitionCursor(p, p % dlqInfo.partitions);
         const dlqOffsets = dlqInfo.offsets[cursor.dlqPartition]!;
@@ -470,6 +569,11 @@ export class StreamJob {
           cursor.nextOffset = checkpoint.nextOffset;
           cursor.deadLettered = envelope.deadLettered;
           scanFrom = envelope.dlqMark;
+          // The lowest partition's checkpoint carries it; if partitions were added, any one that has it.
+          if (pipeline.alerter !== undefined && envelope.alertState.length > 0 && !alertStateFound) {
+            pipeline.alerter.restore(envelope.alertState, `${pipeline.topic}[${p}] of job ${this.job}`);
+            alertStateFound = true;
+          }
         } else {
           cursor.nextOffset = offsets.lowWatermark;
         }
@@ -477,6 +581,41 @@ export class StreamJob {
         await this.#recoverDeadLetters(pipeline, cursor, scanFrom, dlqOffsets.highWatermark);
         pipeline.cursors.push(cursor);
       }
+      if (pipeline.alerter !== undefined && alertsInfo !== undefined) {
+        const alertsOffsets = alertsInfo.offsets[ALERTS_PARTITION]!;
+        const scanFrom = alertStateFound ? pipeline.alerter.alertsMark : alertsOffsets.lowWatermark;
+        await this.#recoverAlerts(pipeline, scanFrom, alertsOffsets.highWatermark);
+      }
+    }
+  }
+
+  /**
+   * Finds the alerts this job produced for the pipeline's series at or after `scanFrom` for windows the
+   * restored alerter has not scored yet: their batch did not commit, so the replay scores those windows
+   * again and must not produce them twice.
+   */
+  async #recoverAlerts(pipeline: AnyPipeline, scanFrom: number, highWatermark: number): Promise<void> {
+    const alerter = pipeline.alerter!;
+    pipeline.alertsRecoveryMark = scanFrom;
+    alerter.alertsMark = highWatermark;
+    const prefix = `${alerter.spec.prefix}.`;
+    let next = scanFrom;
+    while (next < highWatermark) {
+      const records = await this.#log.fetch(TOPICS.alerts, ALERTS_PARTITION, next, {
+        maxRecords: Math.min(DLQ_SCAN_BATCH, highWatermark - next),
+      });
+      if (records.length === 0) break;
+      for (const record of records) {
+        const tag = record.headers[JOB_HEADER];
+        if (tag === undefined || !tag.equals(this.#jobHeader) || record.value === null) continue;
+        const alert = JSON.parse(record.value.toString("utf8")) as AlertRow;
+        if (!alert.series.startsWith(prefix) || alert.window_start <= alerter.observedThroughMs) continue;
+        pipeline.alertsRecovered.add(alertKey(alert));
+        if (alert.window_start > pipeline.alertsRecoveredMaxStart) {
+          pipeline.alertsRecoveredMaxStart = alert.window_start;
+        }
+      }
+      next = records[records.length - 1]!.offset + 1;
     }
   }
 
@@ -737,6 +876,8 @@ export class StreamJob {
     const deadLetteredAtMs = performance.now();
 
     let rowsWritten = 0;
+    const alerts: AlertRow[] = [];
+    const alertsByPipeline = new Map<AnyPipeline, AlertRow[]>();
     for (const pipeline of this.#pipelines) {
       const flush = pipeline.aggregator.flush();
       const before = rowCount(rows);
@@ -745,8 +886,40 @@ export class StreamJob {
       for (const row of flush.windows as Array<{ window_start: number; final: boolean }>) {
         if (row.final) this.#finalWindows.add(`${pipeline.topic}\u0000${row.window_start}`);
       }
+      const alerter = pipeline.alerter;
+      if (alerter !== undefined) {
+        alerter.addRows(flush.windows);
+        const raised = alerter.observeFinal(pipeline.aggregator.watermark());
+        if (raised.length > 0) {
+          for (const alert of raised) alerts.push(alert);
+          alertsByPipeline.set(pipeline, raised);
+        }
+      }
+    }
+    // Like dead letters: durable on the log before the store commit that covers their windows.
+    for (const [pipeline, raised] of alertsByPipeline) {
+      const fresh = raised.filter((a) => !pipeline.alertsRecovered.has(alertKey(a)));
+      if (fresh.length === 0) continue;
+      const positions = await this.#log.produce(
+        TOPICS.alerts,
+        fresh.map((alert) => ({
+          key: Buffer.from(alert.series, "utf8"),
+          value: encodeAlert(alert),
+          headers: { [JOB_HEADER]: this.#jobHeader },
+          partition: ALERTS_PARTITION,
+        })),
+      );
+      const alerter = pipeline.alerter!;
+      alerter.alertsMark = Math.max(alerter.alertsMark, positions[positions.length - 1]!.offset + 1);
+    }
+    for (const pipeline of this.#pipelines) {
+      const alerter = pipeline.alerter;
+      // The alert state rides in the lowest partition's checkpoint (cursors are sorted by partition).
+      const carrier = alerter?.changed ? pipeline.cursors[0] : undefined;
+      if (carrier !== undefined) carrier.dirty = true;
       for (const cursor of pipeline.cursors) {
         if (!cursor.dirty) continue;
+        const carries = alerter !== undefined && cursor === pipeline.cursors[0];
         rows.checkpoints.push({
           job: this.job,
           topic: pipeline.topic,
@@ -756,10 +929,12 @@ export class StreamJob {
             dlqMark: cursor.persistedMark(),
             deadLettered: cursor.deadLettered,
             snapshot: pipeline.aggregator.snapshot(cursor.partition),
+            alertState: carries ? alerterState(pipeline) : NO_BYTES,
           }),
           updatedAt: nowMs,
         });
       }
+      if (alerter !== undefined) alerter.changed = false;
     }
     const batch: StoreBatch = {
       activityWindows: rows.activityWindows,
@@ -769,9 +944,13 @@ export class StreamJob {
       topPages: rows.topPages,
       lateEvents: rows.lateEvents,
       rawEvents: rows.rawEvents,
+      alerts,
       checkpoints: rows.checkpoints,
     };
-    if (rows.checkpoints.length > 0 || rowsWritten > 0) await this.#store.commit(batch);
+    if (rows.checkpoints.length > 0 || rowsWritten > 0 || alerts.length > 0) {
+      await this.#store.commit(batch);
+      this.#options.onCommitted?.(batch);
+    }
     for (const pipeline of this.#pipelines) {
       const offsets: RecordPosition[] = [];
       for (const cursor of pipeline.cursors) {
@@ -797,6 +976,7 @@ export class StreamJob {
       endedAtMs: committedAtMs,
       counts,
       rowsWritten,
+      alerts: alerts.length,
       minEventTimeMs,
       maxEventTimeMs,
     });
@@ -886,6 +1066,7 @@ export class StreamJob {
     endedAtMs: number;
     counts: { accepted: number; late: number; duplicates: number; deadLettered: number };
     rowsWritten: number;
+    alerts: number;
     minEventTimeMs: number;
     maxEventTimeMs: number;
   }): void {
@@ -939,7 +1120,7 @@ export class StreamJob {
         maxMs: finiteOrNull(batch.maxEventTimeMs),
         watermarkMs: finiteOrNull(jobWatermark),
       },
-      batch: { ...batch.counts, rowsWritten: batch.rowsWritten },
+      batch: { ...batch.counts, rowsWritten: batch.rowsWritten, alerts: batch.alerts },
       totals: this.#totals(),
       stateRows,
       stateBytes,
@@ -967,6 +1148,18 @@ function decodeFailure(error: unknown): Decoded {
   if (error instanceof SerdeError && !error.retriable)
     return { ok: false, code: error.code, message: error.message };
   throw error;
+}
+
+/** The alerter's state with the alerts mark that is safe to persist now. */
+function alerterState(pipeline: AnyPipeline): Uint8Array {
+  const alerter = pipeline.alerter!;
+  const current = alerter.alertsMark;
+  alerter.alertsMark = pipeline.persistedAlertsMark();
+  try {
+    return alerter.snapshot();
+  } finally {
+    alerter.alertsMark = current;
+  }
 }
 
 function rowCount(rows: BatchRows): number {

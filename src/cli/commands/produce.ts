@@ -4,7 +4,7 @@ import { UsageError } from "../../errors.ts";
 import { replayActivityCsv } from "../../ingest/activity-csv.ts";
 import type { ProducerCounters } from "../../ingest/producer.ts";
 import { pump } from "../../ingest/pump.ts";
-import { type SimulatedEvent, simulateActivity } from "../../ingest/simulator.ts";
+import { type SimulatedEvent, type SimulatorBurst, simulateActivity } from "../../ingest/simulator.ts";
 import { EventStreamsClient } from "../../ingest/wikimedia/client.ts";
 import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
 import { configFromFlags, numberFlag, parseCommandArgs } from "../args.ts";
@@ -30,6 +30,7 @@ const OPTIONS = {
   speed: { type: "string" },
   live: { type: "boolean" },
   duration: { type: "string" },
+  burst: { type: "string" },
 } as const;
 
 export interface ProduceSummary {
@@ -52,6 +53,9 @@ export const produceCommand: Command = {
   usage: [
     "pulse produce activity --count N [--rate R] [--seed S] [--users U] [--start ISO]",
     "                       [--out-of-order SHARE] [--max-lateness SEC] [--duplicates SHARE] [--malformed SHARE]",
+    "                       [--burst <ISO time | +SEC>,<duration SEC>,<multiplier>]",
+    "  --burst: multiply the simulated rate during [start, start + duration) of event time; +SEC counts from",
+    "  the first event's time. E.g. --burst +1800,120,5 (five times the rate for 2 minutes, 30 minutes in).",
     "pulse produce activity --replay <file.csv> [--speed X]",
     "pulse produce wikimedia --replay <file.ndjson|file.sse> [--speed X] | --live [--duration SEC]",
     "  --speed: 1 = recorded pace (default), 0 = as fast as possible. Common: --json, --data-dir, --config.",
@@ -80,6 +84,11 @@ export const produceCommand: Command = {
       values.rate === undefined
     ) {
       throw new UsageError("pulse produce activity needs --count N (or --rate R to run until Ctrl-C)");
+    }
+    if (values.burst !== undefined && (what !== "activity" || values.replay !== undefined)) {
+      throw new UsageError(
+        "--burst only applies to simulated activity: pulse produce activity --count N --burst …",
+      );
     }
     if (what === "wikimedia" && !values.live && values.replay === undefined) {
       throw new UsageError("pulse produce wikimedia needs --replay <file> or --live");
@@ -117,6 +126,7 @@ export const produceCommand: Command = {
               ? Date.now()
               : Date.now() - (DAY_NIGHT_SPAN_FACTOR * (count ?? 0) * 1000) / simRate;
         const sim = config.simulator;
+        const burst = values.burst === undefined ? undefined : parseBurst(values.burst, startTimeMs);
         const events = simulateActivity({
           seed: sim.seed,
           users: sim.users,
@@ -128,6 +138,7 @@ export const produceCommand: Command = {
           maxLatenessSec: sim.max_lateness_sec,
           duplicateShare: sim.duplicate_share,
           malformedShare: sim.malformed_share,
+          burst,
           count,
         });
         summary = await run(platform.activity, "simulator", count, (send) =>
@@ -239,6 +250,35 @@ function parseStart(text: string): number {
   if (!Number.isFinite(ms))
     throw new UsageError(`--start must be an ISO-8601 time such as 2024-05-01T00:00:00Z, got '${text}'`);
   return ms;
+}
+
+/** `--burst <ISO time | +SEC>,<duration SEC>,<multiplier>` → the simulator's burst, in absolute event time. */
+function parseBurst(text: string, startTimeMs: number): SimulatorBurst {
+  const usage =
+    "--burst must be <ISO time or +seconds after --start>,<duration seconds>,<multiplier>, e.g. +1800,120,5";
+  const parts = text.split(",").map((p) => p.trim());
+  if (parts.length !== 3) throw new UsageError(`${usage}; got '${text}'`);
+  const [at, duration, multiplier] = parts as [string, string, string];
+  let atMs: number;
+  if (at.startsWith("+")) {
+    const offsetSec = Number(at.slice(1));
+    if (at.length === 1 || !Number.isFinite(offsetSec) || offsetSec < 0) {
+      throw new UsageError(`${usage}; the offset '${at}' is not a number of seconds ≥ 0`);
+    }
+    atMs = startTimeMs + Math.round(offsetSec * 1000);
+  } else {
+    atMs = Date.parse(at);
+    if (!Number.isFinite(atMs)) throw new UsageError(`${usage}; '${at}' is not an ISO-8601 time`);
+  }
+  const durationSec = Number(duration);
+  if (duration === "" || !Number.isFinite(durationSec) || durationSec <= 0) {
+    throw new UsageError(`${usage}; the duration '${duration}' must be a number of seconds > 0`);
+  }
+  const factor = Number(multiplier);
+  if (multiplier === "" || !Number.isFinite(factor) || factor <= 0) {
+    throw new UsageError(`${usage}; the multiplier '${multiplier}' must be a number > 0`);
+  }
+  return { atMs, durationMs: Math.round(durationSec * 1000), multiplier: factor };
 }
 
 function* mapSync<T, U>(source: Iterable<T>, fn: (item: T) => U): Generator<U> {

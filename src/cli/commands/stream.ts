@@ -21,6 +21,8 @@ const OPTIONS = {
   job: { type: "string" },
   "max-batch": { type: "string" },
   "no-raw-lake": { type: "boolean" },
+  "no-alerts": { type: "boolean" },
+  "alert-threshold": { type: "string" },
 } as const;
 
 /** The `--json` summary; fields are only ever added (docs/cli.md). */
@@ -54,6 +56,9 @@ export const streamCommand: Command = {
   usage: [
     "pulse stream [--drain] [--window 1m] [--slide 1m] [--out-of-orderness 10s] [--lateness 0s]",
     "             [--topics user-activity,wikimedia.recentchange] [--job NAME] [--max-batch N] [--no-raw-lake]",
+    "             [--no-alerts] [--alert-threshold Z]",
+    "  Alerts: each final window's count is scored against an EWMA baseline; |z| above --alert-threshold",
+    "  (default 4) goes to the `alerts` topic and the live store. --no-alerts switches this off.",
     "  --drain: process everything in the log now, make every window final, and exit (bounded input).",
     "  Without it, runs until Ctrl-C; the batch in flight commits before the exit.",
     "  A drained job stays at the end of its input: records produced later are late for it; use a new --job.",
@@ -84,6 +89,11 @@ export const streamCommand: Command = {
     }
     if (topics.length === 0) throw new UsageError("--topics needs at least one topic");
     const maxBatchRecords = numberFlag("max-batch", values["max-batch"], { integer: true, min: 1 });
+    const alertThreshold = numberFlag("alert-threshold", values["alert-threshold"], { min: 0 });
+    if (alertThreshold === 0) throw new UsageError("--alert-threshold must be > 0, got '0'");
+    if (values["no-alerts"] === true && alertThreshold !== undefined) {
+      throw new UsageError("--no-alerts and --alert-threshold exclude each other; pass one of them");
+    }
     const config = configFromFlags(values);
 
     // The store first: a backend that is not available stops the command before any file is created.
@@ -104,6 +114,7 @@ export const streamCommand: Command = {
           maxBatchRecords,
           rawLake: values["no-raw-lake"] !== true,
           maxFutureSkewMs: config.validation.max_future_skew_sec * 1000,
+          anomaly: values["no-alerts"] === true ? false : { threshold: alertThreshold },
         });
         await job.start();
         // With --json, stdout holds only the summary; the status goes to a terminal on stderr, if any.

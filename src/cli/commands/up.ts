@@ -64,6 +64,13 @@ export const upCommand: Command = {
         // Live dashboards follow the job batch by batch: counts, watermark and lag.
         if (progress.numInputRows > 0) hub.publish("progress", progress);
       },
+      onCommitted: (batch) => {
+        // Window updates as they happen (per source partition; readers sum partitions), and new alerts.
+        const activity = batch.activityWindows ?? [];
+        const wikimedia = batch.wikiWindows ?? [];
+        if (activity.length > 0 || wikimedia.length > 0) hub.publish("windows", { activity, wikimedia });
+        if (batch.alerts !== undefined && batch.alerts.length > 0) hub.publish("alerts", batch.alerts);
+      },
     });
     const wikimedia: WikimediaState = { mode: "off", detail: "" };
     const failures: string[] = [];
