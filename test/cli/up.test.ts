@@ -137,4 +137,35 @@ describe("pulse up", () => {
     },
     TIMEOUT_MS,
   );
+  it(
+    "flags an injected burst: a spike on activity.all.event_count appears in /api/live/alerts while it runs",
+    async ({ onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const up = await startPulse(
+        [
+          "up",
+          ...["--duration", "28", "--port", "0", "--rate", "200", "--wikimedia", "off"],
+          ...["--window", "1s", "--out-of-orderness", "1s", "--burst", "+13,4,5"],
+          ...["--data-dir", dataDir],
+        ],
+        { waitFor: API_LINE, onCleanup: onTestFinished },
+      );
+      const url = up.match[1]!;
+      type Alert = { series: string; kind: string; observed: number; expected: number; window_start: number };
+      let spikes: Alert[] = [];
+      for (let attempt = 0; attempt < 60 && spikes.length === 0; attempt++) {
+        await new Promise((r) => setTimeout(r, 500));
+        const response = await fetch(`${url}/api/live/alerts?limit=100`);
+        if (response.status !== 200) continue;
+        const body = (await response.json()) as { alerts: Alert[] };
+        spikes = body.alerts.filter((a) => a.series === "activity.all.event_count" && a.kind === "spike");
+      }
+      expect(spikes.length).toBeGreaterThan(0);
+      // Five times the rate: the flagged window holds far more than the baseline expected.
+      expect(spikes[0]!.observed).toBeGreaterThan(2 * spikes[0]!.expected);
+      const result = await up.exited;
+      expect(result.code, result.stderr).toBe(0);
+    },
+    TIMEOUT_MS,
+  );
 });

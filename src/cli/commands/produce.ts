@@ -253,7 +253,7 @@ function parseStart(text: string): number {
 }
 
 /** `--burst <ISO time | +SEC>,<duration SEC>,<multiplier>` → the simulator's burst, in absolute event time. */
-function parseBurst(text: string, startTimeMs: number): SimulatorBurst {
+export function parseBurst(text: string, startTimeMs: number): SimulatorBurst {
   const usage =
     "--burst must be <ISO time or +seconds after --start>,<duration seconds>,<multiplier>, e.g. +1800,120,5";
   const parts = text.split(",").map((p) => p.trim());

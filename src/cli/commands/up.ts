@@ -3,13 +3,16 @@
 import { EventStreamsCode, EventStreamsClient } from "../../ingest/wikimedia/client.ts";
 import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
 import { pump } from "../../ingest/pump.ts";
-import { simulateActivity } from "../../ingest/simulator.ts";
+import { type SimulatedEvent, type SimulatorBurst, simulateActivity } from "../../ingest/simulator.ts";
+import { tumblingWindow } from "../../stream/windows.ts";
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { openStore } from "../../config/backends.ts";
 import { PulseError, UsageError } from "../../errors.ts";
 import { SseHub } from "../../serve/sse.ts";
 import { StreamJob, type StreamProgress } from "../../stream/job.ts";
-import { configFromFlags, numberFlag, parseCommandArgs } from "../args.ts";
+import { configFromFlags, durationFlag, numberFlag, parseCommandArgs } from "../args.ts";
+import { parseBurst } from "./produce.ts";
 import type { Command } from "../main.ts";
 import { BUNDLED_WIKIMEDIA_SAMPLE, openPlatform, type Platform } from "../platform.ts";
 import { startServing } from "../serving.ts";
@@ -24,6 +27,9 @@ const OPTIONS = {
   port: { type: "string" },
   seed: { type: "string" },
   wikimedia: { type: "string" },
+  burst: { type: "string" },
+  window: { type: "string" },
+  "out-of-orderness": { type: "string" },
 } as const;
 
 /** What the Wikimedia source is doing, for the status line and /api/health. */
@@ -35,7 +41,11 @@ interface WikimediaState {
 export const upCommand: Command = {
   summary: "run the whole platform: registry, log, sources, the stream job, live API and HTTP server",
   usage:
-    "pulse up [--duration <sec>] [--rate <events/s>] [--port 8501] [--data-dir ./data] [--seed N] [--wikimedia live|replay:<file>|off]",
+    "pulse up [--duration <sec>] [--rate <events/s>] [--port 8501] [--data-dir ./data] [--seed N] [--wikimedia live|replay:<file>|off]\n" +
+    "         [--window 1m] [--out-of-orderness 10s] [--burst +SEC,DURATION_SEC,MULTIPLIER]\n" +
+    "  --window: the stream job's tumbling window (e.g. 1s, 10s, 1m). --burst: multiply the simulated rate\n" +
+    "  for DURATION_SEC of event time, SEC after start; e.g.\n" +
+    "  --window 1s --out-of-orderness 2s --burst +15,5,5 shows an alert in /api/live/alerts within 30 s.",
   async run(argv) {
     const { values } = parseCommandArgs("up", argv, OPTIONS);
     const wikimediaFlag = values.wikimedia;
@@ -49,6 +59,11 @@ export const upCommand: Command = {
       "wikimedia.source": wikimediaFlag,
     });
     const duration = numberFlag("duration", values.duration, { min: 0 });
+    const windowMs = durationFlag("window", values.window) ?? 60_000;
+    if (windowMs < 1) throw new UsageError("--window must be at least 1ms, e.g. 1s or 1m");
+    const outOfOrdernessMs = durationFlag("out-of-orderness", values["out-of-orderness"]) ?? 10_000;
+    const startTimeMs = Date.now();
+    const burst = values.burst === undefined ? undefined : parseBurst(values.burst, startTimeMs);
     const stop = abortOnSignals();
     const signal = withDeadline(stop.signal, duration);
     const platform = await openPlatform(config, { source: "up" });
@@ -59,6 +74,8 @@ export const upCommand: Command = {
       log: platform.log,
       serde: platform.serde,
       store,
+      window: tumblingWindow(windowMs),
+      outOfOrdernessMs,
       onProgress: (progress) => {
         latest = progress;
         // Live dashboards follow the job batch by batch: counts, watermark and lag.
@@ -132,7 +149,7 @@ export const upCommand: Command = {
           },
         );
       await Promise.all([
-        guard("activity simulator", runSimulator(platform, signal)),
+        guard("activity simulator", runSimulator(platform, signal, startTimeMs, burst)),
         guard("wikimedia", runWikimedia(platform, signal, wikimedia)),
         guard("stream", job.run(signal)),
         new Promise<void>((resolve) => {
@@ -153,28 +170,48 @@ export const upCommand: Command = {
   },
 };
 
-async function runSimulator(platform: Platform, signal: AbortSignal): Promise<void> {
+async function runSimulator(
+  platform: Platform,
+  signal: AbortSignal,
+  startTimeMs: number,
+  burst: SimulatorBurst | undefined,
+): Promise<void> {
   const sim = platform.config.simulator;
   if (sim.rate <= 0) return;
   const events = simulateActivity({
     seed: sim.seed,
     users: sim.users,
-    startTimeMs: Date.now(),
+    startTimeMs,
     ratePerSec: sim.rate,
-    // Paced in processing time, so event time has to advance at the same steady rate (no day/night swing).
+    burst,
+    // A steady rate, so the status line shows --rate; only a --burst changes it.
     dayNightAmplitude: 0,
     outOfOrderShare: sim.out_of_order_share,
     maxLatenessSec: sim.max_lateness_sec,
     duplicateShare: sim.duplicate_share,
     malformedShare: sim.malformed_share,
   });
-  const raws = (function* () {
-    for (const simulated of events) yield simulated.event;
-  })();
-  await pump(raws, async (batch) => void (await platform.activity.send(batch)), {
-    ratePerSec: sim.rate,
+  await pump(paceByEventTime(events, signal), async (batch) => void (await platform.activity.send(batch)), {
+    ratePerSec: 0,
     signal,
   });
+}
+
+/**
+ * Live pacing: an event is released once the wall clock reaches its event time, so the processing-time
+ * rate follows the simulated one, bursts included. Late and malformed events carry no schedule of their
+ * own and go out with the events around them.
+ */
+async function* paceByEventTime(events: Iterable<SimulatedEvent>, signal: AbortSignal): AsyncGenerator<unknown> {
+  for (const simulated of events) {
+    if (signal.aborted) return;
+    if (simulated.kind === "valid") {
+      const waitMs = simulated.event.event_time - Date.now();
+      // Sleeping only past a few ms keeps timers to a few hundred a second whatever the rate.
+      if (waitMs > 5) await sleep(waitMs, undefined, { signal }).catch(() => undefined);
+    }
+    yield simulated.event;
+  }
 }
 
 async function runWikimedia(platform: Platform, signal: AbortSignal, state: WikimediaState): Promise<void> {
