@@ -1,8 +1,7 @@
 // The embedded Log: one SQLite file (better-sqlite3, WAL) that producer and consumer processes on one machine share.
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../errors.ts";
+import { errorMessage, isBusy, openSqliteFile } from "../sqlite/open-file.ts";
 import { decodeHeaders, encodeHeaders } from "./header-codec.ts";
 import type {
   FetchOptions,
@@ -255,49 +254,24 @@ export class EmbeddedLog implements Log {
 
   /** Opens (creating if needed) the log file; safe to call from several processes on one file. */
   static open(options: EmbeddedLogOptions): EmbeddedLog {
-    const path = options.path === ":memory:" ? options.path : resolve(options.path);
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    const synchronous = options.synchronous ?? "NORMAL";
-    if (synchronous !== "FULL" && synchronous !== "NORMAL") {
-      throw new LogError(
-        LogErrorCode.badArgument,
-        `EmbeddedLog synchronous must be "FULL" or "NORMAL", got ${JSON.stringify(synchronous)}.`,
-      );
-    }
-    let db: Database.Database;
-    try {
-      db = new Database(path, { timeout: options.busyTimeoutMs ?? 15_000 });
-    } catch (error) {
-      throw new LogError(
-        LogErrorCode.badArgument,
-        `Cannot open the embedded log file ${path}: ${message(error)}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    try {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${synchronous}`);
-      // A larger page cache and fewer, bigger checkpoints keep appends off the slow path.
-      db.pragma("cache_size = -32768");
-      db.pragma("wal_autocheckpoint = 4000");
-      db.transaction(() => {
-        const version = db.pragma("user_version", { simple: true }) as number;
-        if (version > SCHEMA_VERSION) {
-          throw new LogError(
-            LogErrorCode.badArgument,
-            `The log file ${path} has schema version ${version}, newer than this Pulse (${SCHEMA_VERSION}); upgrade Pulse or use another file.`,
-          );
+    const { path, db } = openSqliteFile(
+      { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION },
+      (failure): LogError => {
+        switch (failure.reason) {
+          case "badOption":
+            return new LogError(LogErrorCode.badArgument, `EmbeddedLog ${failure.message}.`);
+          case "cannotOpen":
+            return new LogError(LogErrorCode.storage, `The embedded log: ${failure.message}.`, {
+              cause: failure.cause,
+            });
+          case "schemaTooNew":
+            return new LogError(LogErrorCode.badArgument, `The log file ${failure.message}.`);
+          case "failed":
+            return toLogError(failure.cause, `opening the embedded log ${options.path}`);
         }
-        db.exec(SCHEMA);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      }).immediate();
-      return new EmbeddedLog(path, db);
-    } catch (error) {
-      db.close();
-      throw toLogError(error, `opening the embedded log ${path}`);
-    }
+      },
+    );
+    return new EmbeddedLog(path, db);
   }
 
   async ensureTopic(spec: TopicSpec): Promise<TopicInfo> {
@@ -782,22 +756,17 @@ function unknownTopic(topic: string, path: string): LogError {
   );
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Keeps LogErrors as they are and turns SQLite failures into LogErrors, busy ones retriable. */
 function toLogError(error: unknown, during: string): LogError {
   if (error instanceof LogError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED") {
+  if (isBusy(error)) {
     return new LogError(
       LogErrorCode.busy,
       `The embedded log file is locked by another process while ${during}; retry, or raise busyTimeoutMs.`,
       { retriable: true, cause: error },
     );
   }
-  return new LogError(LogErrorCode.storage, `SQLite failed while ${during}: ${message(error)}`, {
+  return new LogError(LogErrorCode.storage, `SQLite failed while ${during}: ${errorMessage(error)}`, {
     cause: error,
   });
 }

@@ -1,8 +1,7 @@
 // The embedded LiveStore: live windows, daily totals, alerts, late events, the raw lake and checkpoints in one SQLite file.
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { StoreError, StoreErrorCode } from "../errors.ts";
+import { errorMessage, isBusy, openSqliteFile } from "../sqlite/open-file.ts";
 import type {
   ActivityWindow,
   ActivityWindowRow,
@@ -390,50 +389,24 @@ export class EmbeddedLiveStore implements LiveStore {
   }
 
   static open(options: EmbeddedLiveStoreOptions): EmbeddedLiveStore {
-    const path = options.path === ":memory:" ? options.path : resolve(options.path);
-    const synchronous = options.synchronous ?? "NORMAL";
-    if (synchronous !== "FULL" && synchronous !== "NORMAL") {
-      throw new StoreError(
-        StoreErrorCode.badArgument,
-        `EmbeddedLiveStore synchronous must be "FULL" or "NORMAL", got ${JSON.stringify(synchronous)}.`,
-      );
-    }
-    let db: Database.Database;
-    try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { timeout: options.busyTimeoutMs ?? 15_000 });
-    } catch (error) {
-      throw new StoreError(
-        StoreErrorCode.storage,
-        `Cannot open the live store file ${path}: ${message(error)}; check the path and its permissions.`,
-        { cause: error },
-      );
-    }
-    try {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${synchronous}`);
-      // A larger page cache and fewer, bigger WAL checkpoints keep commits off the slow path.
-      db.pragma("cache_size = -32768");
-      db.pragma("wal_autocheckpoint = 4000");
-      // Readers opening a store another process is writing must not queue for the write lock.
-      if (db.pragma("user_version", { simple: true }) !== SCHEMA_VERSION) {
-        db.transaction(() => {
-          const version = db.pragma("user_version", { simple: true }) as number;
-          if (version > SCHEMA_VERSION) {
-            throw new StoreError(
-              StoreErrorCode.schemaTooNew,
-              `The live store file ${path} has schema version ${version}, newer than this Pulse (${SCHEMA_VERSION}); upgrade Pulse or use another file.`,
-            );
-          }
-          db.exec(SCHEMA);
-          db.pragma(`user_version = ${SCHEMA_VERSION}`);
-        }).immediate();
-      }
-      return new EmbeddedLiveStore(path, db);
-    } catch (error) {
-      db.close();
-      throw toStoreError(error, `opening the live store ${path}`);
-    }
+    const { path, db } = openSqliteFile(
+      { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION },
+      (failure): StoreError => {
+        switch (failure.reason) {
+          case "badOption":
+            return new StoreError(StoreErrorCode.badArgument, `EmbeddedLiveStore ${failure.message}.`);
+          case "cannotOpen":
+            return new StoreError(StoreErrorCode.storage, `The live store: ${failure.message}.`, {
+              cause: failure.cause,
+            });
+          case "schemaTooNew":
+            return new StoreError(StoreErrorCode.schemaTooNew, `The live store file ${failure.message}.`);
+          case "failed":
+            return toStoreError(failure.cause, `opening the live store ${options.path}`);
+        }
+      },
+    );
+    return new EmbeddedLiveStore(path, db);
   }
 
   async commit(batch: StoreBatch): Promise<void> {
@@ -790,15 +763,10 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Keeps StoreErrors as they are and turns SQLite failures into StoreErrors, busy ones retriable. */
 function toStoreError(error: unknown, during: string): StoreError {
   if (error instanceof StoreError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED") {
+  if (isBusy(error)) {
     return new StoreError(
       StoreErrorCode.busy,
       `The live store file is locked by another process while ${during}; retry, or raise busyTimeoutMs.`,
@@ -807,11 +775,15 @@ function toStoreError(error: unknown, during: string): StoreError {
   }
   if (error instanceof TypeError || error instanceof RangeError) {
     // better-sqlite3 rejects values it cannot bind (a boolean, an object) with a TypeError.
-    return new StoreError(StoreErrorCode.badArgument, `Invalid value while ${during}: ${message(error)}`, {
-      cause: error,
-    });
+    return new StoreError(
+      StoreErrorCode.badArgument,
+      `Invalid value while ${during}: ${errorMessage(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
-  return new StoreError(StoreErrorCode.storage, `SQLite failed while ${during}: ${message(error)}`, {
+  return new StoreError(StoreErrorCode.storage, `SQLite failed while ${during}: ${errorMessage(error)}`, {
     cause: error,
   });
 }

@@ -1,0 +1,89 @@
+// Opens an embedded part's SQLite file the same way everywhere: WAL, synchronous mode, busy timeout, schema.
+
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { PulseError } from "../errors.ts";
+
+export interface SqliteFileOptions {
+  path: string;
+  synchronous?: "FULL" | "NORMAL";
+  /** How long a writer waits for another process's transaction before SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+  /** Idempotent DDL (CREATE … IF NOT EXISTS) for `schemaVersion`. */
+  schema: string;
+  schemaVersion: number;
+}
+
+/** Why opening failed; each part maps it to its own error class and code. */
+export type SqliteOpenFailure =
+  | { reason: "badOption"; message: string }
+  | { reason: "cannotOpen"; message: string; cause: unknown }
+  | { reason: "schemaTooNew"; message: string; version: number }
+  | { reason: "failed"; cause: unknown };
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** SQLite's "another connection holds the lock" codes: worth retrying. */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED";
+}
+
+/**
+ * Opens (creating if needed) the file, sets WAL and the synchronous mode, and applies the schema in an
+ * IMMEDIATE transaction when the file's user_version differs, so two processes opening a new file at once
+ * do not both create it. A file written by a newer schema is refused rather than altered.
+ */
+export function openSqliteFile(
+  options: SqliteFileOptions,
+  fail: (failure: SqliteOpenFailure) => Error,
+): { path: string; db: Database.Database } {
+  const path = options.path === ":memory:" ? options.path : resolve(options.path);
+  const synchronous = options.synchronous ?? "NORMAL";
+  if (synchronous !== "FULL" && synchronous !== "NORMAL") {
+    throw fail({
+      reason: "badOption",
+      message: `synchronous must be "FULL" or "NORMAL", got ${JSON.stringify(synchronous)}`,
+    });
+  }
+  let db: Database.Database;
+  try {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 15_000 });
+  } catch (cause) {
+    throw fail({
+      reason: "cannotOpen",
+      message: `cannot open ${path}: ${errorMessage(cause)}; check the path and its permissions`,
+      cause,
+    });
+  }
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${synchronous}`);
+    // A larger page cache and fewer, bigger WAL checkpoints keep commits off the slow path.
+    db.pragma("cache_size = -32768");
+    db.pragma("wal_autocheckpoint = 4000");
+    if (db.pragma("user_version", { simple: true }) !== options.schemaVersion) {
+      db.transaction(() => {
+        const version = db.pragma("user_version", { simple: true }) as number;
+        if (version > options.schemaVersion) {
+          throw fail({
+            reason: "schemaTooNew",
+            version,
+            message: `${path} has schema version ${version}, newer than this Pulse (${options.schemaVersion}); upgrade Pulse or use another file`,
+          });
+        }
+        db.exec(options.schema);
+        db.pragma(`user_version = ${options.schemaVersion}`);
+      }).immediate();
+    }
+    return { path, db };
+  } catch (error) {
+    db.close();
+    // A failure already mapped by `fail` (schemaTooNew) passes through as it is.
+    throw error instanceof PulseError ? error : fail({ reason: "failed", cause: error });
+  }
+}
