@@ -1,9 +1,10 @@
 // Per-window aggregates for user activity (per event_type) and Wikimedia changes (per wiki), with their rows.
 
+import type { UserActivity, WikimediaRecentChange } from "../contracts/types.ts";
+import type { TopPagesRow as StoreTopPagesRow, WikiWindowRow } from "../store/index.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 import { IdSet } from "./id-set.ts";
 import type { Interner } from "./interner.ts";
-import type { UserActivity, WikimediaRecentChange } from "../contracts/types.ts";
 
 /** The mutable state of one key in one window. idSets[i] holds ids of the aggregate's interner i. */
 export interface Accumulator {
@@ -182,36 +183,10 @@ export class WikiAccumulator implements Accumulator {
   }
 }
 
-export interface WikiRow {
-  partition: number;
-  window_start: number;
-  window_end: number;
-  wiki: string;
-  changes: number;
-  edits: number;
-  bot_edits: number;
-  human_edits: number;
-  new_pages: number;
-  byte_delta: number;
-  /** Exact distinct editors. The topic is keyed by wiki, so summing over partitions stays exact. */
-  unique_editors: number;
-  final: boolean;
-}
-
-export interface PageEdits {
-  wiki: string;
-  title: string;
-  edits: number;
-}
-
-/** Top pages of one window in one partition. A page lives in one partition (keyed by wiki), so merging these is exact. */
-export interface TopPagesRow {
-  partition: number;
-  window_start: number;
-  window_end: number;
-  pages: PageEdits[];
-  final: boolean;
-}
+/** The live store's row shapes are the sink's contract; the aggregates produce them as they are. */
+export type WikiRow = WikiWindowRow;
+export type TopPagesRow = StoreTopPagesRow;
+export type PageEdits = StoreTopPagesRow["pages"][number];
 
 function byEditsThenName(a: PageEdits, b: PageEdits): number {
   return b.edits - a.edits || (a.wiki < b.wiki ? -1 : a.wiki > b.wiki ? 1 : a.title < b.title ? -1 : 1);
