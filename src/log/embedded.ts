@@ -1,7 +1,7 @@
 // The embedded Log: one SQLite file (better-sqlite3, WAL) that producer and consumer processes on one machine share.
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../errors.ts";
-import { errorMessage, isBusy, openSqliteFile } from "../sqlite/open-file.ts";
+import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
 import { decodeHeaders, encodeHeaders } from "./header-codec.ts";
 import type {
   FetchOptions,
@@ -18,23 +18,12 @@ import type {
 } from "./index.ts";
 import { partitionForKey, StickyPartitioner } from "./partitioner.ts";
 
-export interface EmbeddedLogOptions {
-  /** The SQLite file; parent folders are created. */
-  path: string;
-  /**
-   * "NORMAL" (the default): in WAL mode a commit is durable once written to the WAL, so an
-   * acknowledged batch survives the process crashing or being SIGKILLed (tested), but the last
-   * commits before a power loss or kernel panic may be lost. "FULL": the WAL is fsynced on every
-   * commit, surviving power loss too. With 1000-record batches there is one fsync per 1000 records:
-   * on the shared 2-core development VM both modes measured ~180-200k records/s (bench/log.ts; FULL
-   * within noise of NORMAL there), and FULL costs more on disks with slow fsync. NORMAL is the
-   * default because a process crash is the failure that matters for an embedded single-machine log
-   * and it is never the slower one; choose FULL when the host itself may lose power.
-   */
-  synchronous?: "FULL" | "NORMAL";
-  /** How long a writer waits for another process's transaction before failing with PULSE_LOG_BUSY. */
-  busyTimeoutMs?: number;
-}
+/**
+ * NORMAL is the default because a process crash is the failure that matters for an embedded
+ * single-machine log; both modes measured within noise of each other on the development VM
+ * (bench/log.ts). Choose FULL when the host itself may lose power.
+ */
+export type EmbeddedLogOptions = SqliteFileSettings;
 
 /*
  * Storage layout (schema version 1).

@@ -2,7 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { StoreError, StoreErrorCode } from "../errors.ts";
-import type { LateEventRow, LiveStore } from "../store/index.ts";
+import type { LateEventRow, LiveStore, WindowQuery } from "../store/index.ts";
 import { type Handler, HttpError, sendJson } from "./http.ts";
 import type { SseHub } from "./sse.ts";
 
@@ -36,37 +36,23 @@ interface RouteSpec {
  * next handler (health, collector). Routes: live/activity, live/wikimedia, live/wikimedia/top-pages,
  * live/alerts, live/late, live/events (SSE) and stream/progress, all GET only.
  */
+/** GET …?window=…&last=N → the latest N windows of that length, merged over partitions. */
+function windowsRoute(load: (query: WindowQuery) => Promise<unknown[]>): RouteSpec {
+  return {
+    params: ["window", "last"],
+    run: async (query, _req, res) => {
+      const windowMs = windowParam(query);
+      const last = countParam(query, "last", DEFAULT_LAST);
+      sendJson(res, 200, { window_ms: windowMs, windows: await read(() => load({ windowMs, last })) });
+    },
+  };
+}
+
 export function liveApi(options: LiveApiOptions): Handler {
   const { store } = options;
   const routes = new Map<string, RouteSpec>([
-    [
-      "/live/activity",
-      {
-        params: ["window", "last"],
-        run: async (query, _req, res) => {
-          const windowMs = windowParam(query);
-          const last = countParam(query, "last", DEFAULT_LAST);
-          sendJson(res, 200, {
-            window_ms: windowMs,
-            windows: await read(() => store.activityWindows({ windowMs, last })),
-          });
-        },
-      },
-    ],
-    [
-      "/live/wikimedia",
-      {
-        params: ["window", "last"],
-        run: async (query, _req, res) => {
-          const windowMs = windowParam(query);
-          const last = countParam(query, "last", DEFAULT_LAST);
-          sendJson(res, 200, {
-            window_ms: windowMs,
-            windows: await read(() => store.wikiWindows({ windowMs, last })),
-          });
-        },
-      },
-    ],
+    ["/live/activity", windowsRoute((query) => store.activityWindows(query))],
+    ["/live/wikimedia", windowsRoute((query) => store.wikiWindows(query))],
     [
       "/live/wikimedia/top-pages",
       {

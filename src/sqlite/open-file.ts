@@ -5,11 +5,21 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { PulseError } from "../errors.ts";
 
-export interface SqliteFileOptions {
+/** What a user may set for any embedded SQLite file (log, live store). */
+export interface SqliteFileSettings {
+  /** The SQLite file; parent folders are created. */
   path: string;
+  /**
+   * "NORMAL" (the default): in WAL mode a commit survives the process crashing or being SIGKILLed, but
+   * the last commits before a power loss may be lost. "FULL" fsyncs the WAL on every commit and survives
+   * power loss too, at the cost of an fsync per commit.
+   */
   synchronous?: "FULL" | "NORMAL";
-  /** How long a writer waits for another process's transaction before SQLITE_BUSY. */
+  /** How long a writer waits for another process's transaction before failing as busy (default 15 s). */
   busyTimeoutMs?: number;
+}
+
+export interface SqliteFileOptions extends SqliteFileSettings {
   /** Idempotent DDL (CREATE … IF NOT EXISTS) for `schemaVersion`. */
   schema: string;
   schemaVersion: number;

@@ -1,7 +1,7 @@
 // The embedded LiveStore: live windows, daily totals, alerts, late events, the raw lake and checkpoints in one SQLite file.
 import type Database from "better-sqlite3";
 import { StoreError, StoreErrorCode } from "../errors.ts";
-import { errorMessage, isBusy, openSqliteFile } from "../sqlite/open-file.ts";
+import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
 import type {
   ActivityWindow,
   ActivityWindowRow,
@@ -17,20 +17,12 @@ import type {
   WindowQuery,
 } from "./index.ts";
 
-export interface EmbeddedLiveStoreOptions {
-  /** The SQLite file; parent folders are created. */
-  path: string;
-  /**
-   * "NORMAL" (the default): in WAL mode a commit survives the process crashing or being SIGKILLed
-   * (tested), but the last commits before a power loss may be lost; "FULL" fsyncs the WAL on every
-   * commit and survives power loss too. A lost tail is not a correctness problem here: checkpoints
-   * live in the same transactions as the rows they cover, so a restart replays from the older
-   * checkpoint and rewrites the same rows.
-   */
-  synchronous?: "FULL" | "NORMAL";
-  /** How long a writer waits for another process's transaction before failing with PULSE_STORE_BUSY. */
-  busyTimeoutMs?: number;
-}
+/**
+ * A lost tail after a power loss under NORMAL is not a correctness problem here: checkpoints live in the
+ * same transactions as the rows they cover, so a restart replays from the older checkpoint and rewrites
+ * the same rows.
+ */
+export type EmbeddedLiveStoreOptions = SqliteFileSettings;
 
 /*
  * Storage layout (schema version 1).

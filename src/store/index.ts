@@ -102,32 +102,11 @@ export interface StoreBatch {
   checkpoints: readonly Checkpoint[];
 }
 
-/** Activity merged over partitions for one (window, event_type). */
-export interface ActivityWindow {
-  window_start: number;
-  window_end: number;
-  event_type: string;
-  event_count: number;
-  unique_users: number;
-  sessions: number;
-  revenue: number;
-  /** True when every partition's row for this window is final. */
-  final: boolean;
-}
+/** Activity merged over partitions for one (window, event_type); `final` when every partition's row is. */
+export type ActivityWindow = Omit<ActivityWindowRow, "partition" | "revenue_cents"> & { revenue: number };
 
-export interface WikiWindow {
-  window_start: number;
-  window_end: number;
-  wiki: string;
-  changes: number;
-  edits: number;
-  bot_edits: number;
-  human_edits: number;
-  new_pages: number;
-  byte_delta: number;
-  unique_editors: number;
-  final: boolean;
-}
+/** Wikimedia merged over partitions for one (window, wiki); `final` when every partition's row is. */
+export type WikiWindow = Omit<WikiWindowRow, "partition">;
 
 export interface WindowQuery {
   /** Window length in ms (each window spec has its own rows). */

@@ -1,5 +1,7 @@
 // The windowed aggregation operator: per-partition dedup, lateness, window state, emission and snapshots.
 
+import type { UserActivity, WikimediaRecentChange } from "../contracts/types.ts";
+import { StreamError, StreamErrorCode } from "../errors.ts";
 import {
   type Accumulator,
   type ActivityAccumulator,
@@ -26,8 +28,6 @@ import {
   type WindowSpec,
   windowsPerEvent,
 } from "./windows.ts";
-import type { UserActivity, WikimediaRecentChange } from "../contracts/types.ts";
-import { StreamError, StreamErrorCode } from "../errors.ts";
 
 /** What process() did with one event; the caller routes `late` (and may route `partiallyLate`) to the late output. */
 export const ProcessOutcome = {
@@ -87,22 +87,13 @@ export interface PartitionProgress {
   stateBytes: number;
 }
 
-export interface AggregatorProgress {
-  /** Min over active partitions: windows ending (plus lateness) at or before it are final everywhere. */
-  watermarkMs: number;
-  minEventTimeMs: number;
-  maxEventTimeMs: number;
-  input: number;
-  accepted: number;
-  partiallyLate: number;
-  late: number;
-  duplicates: number;
-  replayed: number;
-  windowsInState: number;
-  rowsInState: number;
-  stateBytes: number;
+/** The counters summed over partitions; the watermark is the min over active partitions. */
+export type AggregatorProgress = Omit<
+  PartitionProgress,
+  "partition" | "lastOffset" | "dedupIds" | "internedIds"
+> & {
   partitions: PartitionProgress[];
-}
+};
 
 class WindowState<A> {
   readonly bounds: WindowBounds;
