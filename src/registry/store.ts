@@ -1,5 +1,7 @@
 // SQLite persistence for the schema registry: schemas by global id, subject versions, compatibility config.
 
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { CompatibilityLevel } from "./index.ts";
 import { registryError, RegistryErrorCode } from "./errors.ts";
@@ -67,6 +69,7 @@ export class RegistryStore {
   static open(path: string): RegistryStore {
     let db: Database.Database;
     try {
+      mkdirSync(dirname(resolve(path)), { recursive: true });
       db = new Database(path);
       // busy_timeout first: switching to WAL itself needs the lock when another process has the file open.
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
@@ -76,7 +79,7 @@ export class RegistryStore {
     } catch (error) {
       throw registryError(
         RegistryErrorCode.storeFailed,
-        `cannot open the schema registry database at ${path}`,
+        `cannot open the schema registry database at ${path}: ${(error as Error).message ?? error}`,
         {
           cause: error,
         },

@@ -1,0 +1,64 @@
+// KafkaLog: the Log contract against the real broker started by scripts/services/kafka.sh.
+import { describe, expect, it } from "vitest";
+import { LogError, LogErrorCode } from "../../src/errors.ts";
+import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
+import { runLogContract } from "../contracts/log-contract.ts";
+import { KAFKA_URL } from "./services.ts";
+
+runLogContract("KafkaLog", async () => {
+  const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL), clientId: "pulse-contract" });
+  return { log, capabilities: { retentionNow: true }, cleanup: () => log.close() };
+});
+
+describe("KafkaLog", () => {
+  it("parses kafka:// URLs into bootstrap brokers, port 9092 by default", () => {
+    expect(kafkaBrokers("kafka://127.0.0.1:9092")).toEqual(["127.0.0.1:9092"]);
+    expect(kafkaBrokers("kafka://a:1, b ,c:3/")).toEqual(["a:1", "b:9092", "c:3"]);
+  });
+
+  it("keeps record timestamps years apart intact within one produce call", async () => {
+    const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
+    try {
+      const topic = `timestamps-${Date.now()}`;
+      await log.ensureTopic({ name: topic, partitions: 1 });
+      // Far past, far future (beyond the broker's default 1 h limit) and in between, interleaved.
+      const timestamps = [
+        Date.UTC(2019, 9, 1),
+        Date.UTC(2031, 0, 1),
+        Date.UTC(2024, 5, 1),
+        0,
+        Date.UTC(2019, 9, 2),
+      ];
+      await log.produce(
+        topic,
+        timestamps.map((timestampMs, i) => ({
+          key: null,
+          value: Buffer.from(String(i)),
+          partition: 0,
+          timestampMs,
+        })),
+      );
+      const fetched = await log.fetch(topic, 0, 0);
+      expect(fetched.map((r) => r.timestampMs)).toEqual(timestamps);
+      expect(fetched.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it("an unreachable broker is a retriable PULSE_LOG_UNAVAILABLE that names it", async () => {
+    const log = KafkaLog.open({ brokers: ["127.0.0.1:1"], requestTimeoutMs: 1_000, retries: 0 });
+    try {
+      const error = await log.listTopics().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(LogError);
+      expect((error as LogError).code).toBe(LogErrorCode.unavailable);
+      expect((error as LogError).retriable).toBe(true);
+      expect((error as LogError).message).toContain("127.0.0.1:1");
+    } finally {
+      await log.close();
+    }
+  });
+});
