@@ -2,7 +2,15 @@
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
-import { decodeHeaders, encodeHeaders } from "./header-codec.ts";
+import {
+  type BatchEntry,
+  BatchEncoder,
+  decodeBatch,
+  type EncodedBatch,
+  readBatch,
+  summarizeBatch,
+} from "./batch-codec.ts";
+import { decodeHeaders } from "./header-codec.ts";
 import type {
   FetchOptions,
   GroupTopicLag,
@@ -17,6 +25,7 @@ import type {
   TopicSpec,
 } from "./index.ts";
 import { partitionForKey, StickyPartitioner } from "./partitioner.ts";
+import { checkGroup, checkPartition, checkRecordBytes, MAX_PARTITIONS, validateTopicSpec } from "./validate.ts";
 
 /**
  * NORMAL is the default because a process crash is the failure that matters for an embedded
@@ -26,48 +35,58 @@ import { partitionForKey, StickyPartitioner } from "./partitioner.ts";
 export type EmbeddedLogOptions = SqliteFileSettings;
 
 /*
- * Storage layout (schema version 1).
+ * Storage layout (schema version 2).
  *
  *   topics(topic_id INTEGER PRIMARY KEY, name UNIQUE, partitions, retention_max_age_ms, retention_max_size_bytes)
  *   partitions(topic_id, partition, high_watermark, low_watermark, size_bytes)  PK (topic_id, partition), WITHOUT ROWID
- *   records(id INTEGER PRIMARY KEY, timestamp_ms, key BLOB, value BLOB, headers BLOB)
+ *   batches(id INTEGER PRIMARY KEY, last_offset, record_count, max_timestamp_ms, size_bytes, records BLOB)
  *   group_offsets(group_name, topic_id, partition, next_offset, committed_ms)  PK (group_name, topic_id, partition)
  *
- * A record's rowid IS its position: id = topic_id << 51 | partition << 41 | offset
- * (12 bits of topic, 10 of partition, 41 of offset: 4095 topics, 1024 partitions, 2.2e12 offsets
- * each). One table B-tree keyed by position means an append touches no secondary index, and a
- * fetch is one rowid range scan; a WITHOUT ROWID table keyed (topic, partition, offset) measured
- * slower for ~200-byte rows (its interior pages hold whole rows), and a rowid table plus an index
- * measured slower to read. The id is never read back whole (it exceeds 2^53); SQL computes it and
- * returns `id & OFFSET_MASK`.
+ * One row of `batches` holds every record one produce call appended to one partition (split at about
+ * 1 MiB), encoded by src/log/batch-codec.ts, as a Kafka record batch does: one B-tree insert and one
+ * BLOB per partition per produce instead of one per record, which is what lifts the append and read
+ * rates past a row-per-record table's ceiling (bench/README.md).
+ *
+ * A batch's rowid IS the position of its first record: id = topic_id << 51 | partition << 41 | base_offset
+ * (12 bits of topic, 10 of partition, 41 of offset: 4095 topics, 1024 partitions, 2.2e12 offsets each).
+ * A fetch seeks the last batch whose id is <= the wanted position, then scans forward while batches can
+ * still hold wanted offsets (base < offset + maxRecords), all in one statement and one rowid range.
+ * The id is never read back whole (it exceeds 2^53); SQL returns `id - partition start` instead.
  *
  * Invariants, each kept by doing the change inside one BEGIN IMMEDIATE transaction, so several
  * processes may produce, consume and enforce retention on one file at once:
- *   - a partition holds exactly the offsets [low_watermark, high_watermark), no gaps;
+ *   - a partition holds exactly the offsets [low_watermark, high_watermark), no gaps: its batches tile
+ *     that range, each starting where the one before ended (base + record_count), the first at
+ *     low_watermark;
  *   - produce assigns offsets from high_watermark and raises it in the same transaction;
- *   - retention deletes only a prefix and raises low_watermark to match;
- *   - size_bytes is the sum of key + value + encoded-headers bytes of the records still present.
+ *   - retention deletes only a prefix of records and raises low_watermark to match: whole batches, and
+ *     when the prefix ends inside a batch, that batch is rewritten without its deleted records;
+ *   - size_bytes is the sum of key + value + encoded-headers bytes of the records still present, and
+ *     each batch's size_bytes is that sum over its own records.
+ *
+ * Schema 1 stored one row per record in a `records` table; opening such a file converts it in place
+ * (upgradeFromRecordRows), inside the same transaction that bumps the version.
  */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const TOPIC_SHIFT = 51;
 const PARTITION_SHIFT = 41;
 const MAX_TOPIC_ID = 4095;
-const MAX_PARTITIONS = 1024;
 const MAX_OFFSET = 2 ** 41 - 1;
 const OFFSET_MASK = "0x1FFFFFFFFFF";
-const ID = `((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @offset)`;
+const PARTITION_START = `((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}))`;
 // "+", not "|": for the last partition, (partition + 1) << shift carries into the topic bits.
+// better-sqlite3 binds JS numbers as REAL, and an INTEGER plus a REAL is a REAL, which cannot hold an id
+// above 2^53 exactly: every offset added to a partition start is CAST to INTEGER first.
 const PARTITION_END = `((@topic << ${TOPIC_SHIFT}) + ((@partition + 1) << ${PARTITION_SHIFT}))`;
-const RECORD_BYTES = "(ifnull(length(key), 0) + ifnull(length(value), 0) + ifnull(length(headers), 0))";
 
-/** Rows bound per INSERT: one native call for many records measured 1.2-2x faster than one per record. */
-const INSERT_CHUNK = 50;
-const INSERT_COLUMNS = 7;
-/** Rows retention inspects and deletes per transaction, so it never holds the write lock for long. */
-const RETENTION_BATCH = 2000;
+/** Batch rows retention inspects and deletes per transaction, so it never holds the write lock for long. */
+const RETENTION_BATCHES = 32;
+/** Records per batch row when converting a schema-1 file. */
+const UPGRADE_BATCH_RECORDS = 1000;
+/** Schema-1 rows read per statement while converting. */
+const UPGRADE_PAGE_ROWS = 10_000;
 /** Kafka's max.poll.records default. */
 const DEFAULT_MAX_RECORDS = 500;
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS topics (
@@ -86,12 +105,13 @@ CREATE TABLE IF NOT EXISTS partitions (
   size_bytes INTEGER NOT NULL,
   PRIMARY KEY (topic_id, partition)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS records (
+CREATE TABLE IF NOT EXISTS batches (
   id INTEGER PRIMARY KEY,
-  timestamp_ms INTEGER NOT NULL,
-  key BLOB,
-  value BLOB,
-  headers BLOB
+  last_offset INTEGER NOT NULL,
+  record_count INTEGER NOT NULL,
+  max_timestamp_ms INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  records BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS group_offsets (
   group_name TEXT NOT NULL,
@@ -102,6 +122,9 @@ CREATE TABLE IF NOT EXISTS group_offsets (
   PRIMARY KEY (group_name, topic_id, partition)
 ) WITHOUT ROWID;
 `;
+
+const INSERT_BATCH = `INSERT INTO batches (id, last_offset, record_count, max_timestamp_ms, size_bytes, records)
+  VALUES ((? << ${TOPIC_SHIFT}) | (? << ${PARTITION_SHIFT}) | ?, ?, ?, ?, ?, ?)`;
 
 interface TopicMeta {
   id: number;
@@ -146,24 +169,47 @@ function prepareStatements(db: Database.Database) {
         "UPDATE partitions SET high_watermark = high_watermark + ?, size_bytes = size_bytes + ? WHERE topic_id = ? AND partition = ? RETURNING high_watermark",
       )
       .pluck(),
+    /** Batches that may hold offsets [offset, offset + limit): the one holding `offset`, then later ones. */
     fetch: db
-      .prepare<{ topic: number; partition: number; offset: number; limit: number }, unknown[]>(
-        `SELECT id & ${OFFSET_MASK}, timestamp_ms, key, value, headers FROM records WHERE id >= ${ID} AND id < ${PARTITION_END} ORDER BY id LIMIT @limit`,
+      .prepare<{ topic: number; partition: number; offset: number; limit: number }, [number, Buffer]>(
+        `SELECT id - ${PARTITION_START}, records FROM batches
+         WHERE id >= ifnull(
+             (SELECT id FROM batches
+              WHERE id >= ${PARTITION_START} AND id <= ${PARTITION_START} + CAST(@offset AS INTEGER) ORDER BY id DESC LIMIT 1),
+             ${PARTITION_START})
+           AND id < ${PARTITION_START} + CAST(min(@offset + @limit, ${MAX_OFFSET + 1}) AS INTEGER)
+         ORDER BY id`,
       )
       .raw(),
+    lowWatermark: db
+      .prepare<[number, number], number>(
+        "SELECT low_watermark FROM partitions WHERE topic_id = ? AND partition = ?",
+      )
+      .pluck(),
     partitionState: db.prepare<
       [number, number],
       { low_watermark: number; high_watermark: number; size_bytes: number }
     >(
       "SELECT low_watermark, high_watermark, size_bytes FROM partitions WHERE topic_id = ? AND partition = ?",
     ),
+    insertBatch: db.prepare<[number, number, number, number, number, number, number, Buffer]>(INSERT_BATCH),
+    /** [base offset, record count, max timestamp, size] of the first `limit` batches from `offset` on. */
     retentionScan: db
-      .prepare<{ topic: number; partition: number; offset: number; limit: number }, [number, number, number]>(
-        `SELECT id & ${OFFSET_MASK}, timestamp_ms, ${RECORD_BYTES} FROM records WHERE id >= ${ID} AND id < ${PARTITION_END} ORDER BY id LIMIT @limit`,
+      .prepare<
+        { topic: number; partition: number; offset: number; limit: number },
+        [number, number, number, number]
+      >(
+        `SELECT id - ${PARTITION_START}, record_count, max_timestamp_ms, size_bytes FROM batches
+         WHERE id >= ${PARTITION_START} + CAST(@offset AS INTEGER) AND id < ${PARTITION_END} ORDER BY id LIMIT @limit`,
       )
       .raw(),
+    batchRecords: db
+      .prepare<{ topic: number; partition: number; offset: number }, Buffer>(
+        `SELECT records FROM batches WHERE id = ${PARTITION_START} + CAST(@offset AS INTEGER)`,
+      )
+      .pluck(),
     deleteRange: db.prepare<{ topic: number; partition: number; offset: number; end: number }>(
-      `DELETE FROM records WHERE id >= ${ID} AND id < ((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @end)`,
+      `DELETE FROM batches WHERE id >= ${PARTITION_START} + CAST(@offset AS INTEGER) AND id < ${PARTITION_START} + CAST(@end AS INTEGER)`,
     ),
     lowerSize: db.prepare(
       "UPDATE partitions SET low_watermark = ?, size_bytes = size_bytes - ? WHERE topic_id = ? AND partition = ?",
@@ -202,34 +248,27 @@ export class EmbeddedLog implements Log {
   #db: Database.Database | null;
   readonly #sql: Statements;
   readonly #topics = new Map<string, TopicMeta>();
-  readonly #insertOne: Database.Statement;
-  readonly #insertChunk: Database.Statement;
-  readonly #insertTails = new Map<number, Database.Statement>();
   readonly #appendTx: Database.Transaction<
     (meta: TopicMeta, records: readonly ProduceRecord[]) => RecordPosition[]
   >;
   readonly #commitTx: Database.Transaction<
     (group: string, topicId: number, offsets: readonly RecordPosition[], nowMs: number) => void
   >;
+  /** Also rewrites the batch a retention step cuts through; never used by two calls at once (all sync). */
+  readonly #encoder = new BatchEncoder();
 
   // Scratch space reused by every produce call, grown on demand: the hot path allocates only the
-  // returned positions and the encoded headers of records that have headers.
+  // returned positions and one small descriptor per batch row.
   #recordPartition = new Int32Array(1024);
   #order = new Int32Array(1024);
-  #encodedHeaders: (Buffer | null)[] = [];
   #partitionCount = new Int32Array(MAX_PARTITIONS);
-  #partitionBytes = new Float64Array(MAX_PARTITIONS);
   #partitionCursor = new Int32Array(MAX_PARTITIONS + 1);
-  #partitionBase = new Float64Array(MAX_PARTITIONS);
-  readonly #chunkArgs: unknown[] = new Array(INSERT_CHUNK * INSERT_COLUMNS).fill(null);
-  #batchTimestampMs = 0;
+  readonly #partitionBatches: EncodedBatch[] = [];
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
     this.#db = db;
     this.#sql = prepareStatements(db);
-    this.#insertOne = db.prepare(insertSql(1));
-    this.#insertChunk = db.prepare(insertSql(INSERT_CHUNK));
     this.#appendTx = db.transaction((meta: TopicMeta, records: readonly ProduceRecord[]) =>
       this.#append(meta, records),
     );
@@ -244,7 +283,12 @@ export class EmbeddedLog implements Log {
   /** Opens (creating if needed) the log file; safe to call from several processes on one file. */
   static open(options: EmbeddedLogOptions): EmbeddedLog {
     const { path, db } = openSqliteFile(
-      { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION },
+      {
+        ...options,
+        schema: SCHEMA,
+        schemaVersion: SCHEMA_VERSION,
+        upgrade: (db, fromVersion) => upgradeSchema(db, fromVersion, options.path),
+      },
       (failure): LogError => {
         switch (failure.reason) {
           case "badOption":
@@ -330,9 +374,7 @@ export class EmbeddedLog implements Log {
     } catch (error) {
       throw toLogError(error, `producing ${records.length} records to topic "${topic}"`);
     } finally {
-      // Don't keep the caller's buffers alive until the next batch.
-      this.#chunkArgs.fill(null);
-      this.#encodedHeaders.fill(null, 0, records.length);
+      this.#partitionBatches.length = 0;
     }
   }
 
@@ -344,7 +386,7 @@ export class EmbeddedLog implements Log {
   ): Promise<LogRecord[]> {
     this.#open();
     const meta = this.#meta(topic);
-    checkPartition(meta, partition);
+    checkPartition(meta.name, meta.partitions, partition);
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new LogError(
         LogErrorCode.badArgument,
@@ -359,24 +401,25 @@ export class EmbeddedLog implements Log {
       );
     }
     if (offset > MAX_OFFSET) return [];
-    let rows: unknown[][];
+    const out: LogRecord[] = [];
     try {
-      rows = this.#sql.fetch.all({ topic: meta.id, partition, offset, limit: maxRecords }) as unknown[][];
+      const query = { topic: meta.id, partition, offset, limit: maxRecords };
+      let rows = this.#sql.fetch.all(query);
+      // Nothing holds `offset`: it is past the high watermark, or retention deleted it, in which case
+      // the fetch starts at the low watermark instead (the first batch's base, if one came back).
+      if (rows.length === 0 || rows[0][0] > offset) {
+        const low = rows.length > 0 ? rows[0][0] : (this.#sql.lowWatermark.get(meta.id, partition) ?? 0);
+        if (low > offset) {
+          query.offset = low;
+          rows = this.#sql.fetch.all(query);
+        }
+      }
+      for (let i = 0; i < rows.length && out.length < maxRecords; i++) {
+        const [baseOffset, blob] = rows[i];
+        readBatch(blob, { topic, partition, baseOffset }, query.offset, maxRecords, out);
+      }
     } catch (error) {
       throw toLogError(error, `fetching topic "${topic}" partition ${partition}`);
-    }
-    const out = new Array<LogRecord>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i];
-      out[i] = {
-        topic,
-        partition,
-        offset: row[0] as number,
-        key: row[2] as Buffer | null,
-        value: row[3] as Buffer | null,
-        headers: decodeHeaders(row[4] as Buffer | null),
-        timestampMs: row[1] as number,
-      };
     }
     return out;
   }
@@ -386,7 +429,7 @@ export class EmbeddedLog implements Log {
     checkGroup(group);
     const meta = this.#meta(topic);
     for (const position of offsets) {
-      checkPartition(meta, position.partition);
+      checkPartition(meta.name, meta.partitions, position.partition);
       if (!Number.isSafeInteger(position.offset) || position.offset < 0) {
         throw new LogError(
           LogErrorCode.badArgument,
@@ -444,9 +487,7 @@ export class EmbeddedLog implements Log {
           if (maxAgeMs !== null) {
             const cutoffMs = nowMs - maxAgeMs;
             while (true) {
-              const step = db
-                .transaction(() => this.#trimPrefix(topic.topic_id, partition, (ts) => ts < cutoffMs))
-                .immediate();
+              const step = db.transaction(() => this.#trimPrefix(topic, partition, { cutoffMs })).immediate();
               deleted += step.deleted;
               if (step.done) break;
             }
@@ -454,7 +495,7 @@ export class EmbeddedLog implements Log {
           if (maxSizeBytes !== null) {
             while (true) {
               const step = db
-                .transaction(() => this.#trimPrefix(topic.topic_id, partition, null, maxSizeBytes))
+                .transaction(() => this.#trimPrefix(topic, partition, { maxSizeBytes }))
                 .immediate();
               deleted += step.deleted;
               if (step.done) break;
@@ -476,10 +517,10 @@ export class EmbeddedLog implements Log {
   }
 
   /*
-   * Append, inside BEGIN IMMEDIATE. Pass 1 places each record and sums bytes per partition; a
-   * counting sort then groups the batch by partition (stable, so batch order is offset order within
-   * a partition) so inserts walk one B-tree region at a time; each touched partition reserves its
-   * offsets with one UPDATE … RETURNING; pass 2 binds rows into a reused multi-row INSERT.
+   * Append, inside BEGIN IMMEDIATE. Pass 1 checks and places each record; a counting sort then groups
+   * the batch by partition (stable, so batch order is offset order within a partition). Per touched
+   * partition, the encoder writes its records into batch BLOBs (one, unless it passes ~1 MiB), one
+   * UPDATE … RETURNING reserves the offsets, and one INSERT per BLOB stores it.
    */
   #append(meta: TopicMeta, records: readonly ProduceRecord[]): RecordPosition[] {
     const n = records.length;
@@ -490,23 +531,19 @@ export class EmbeddedLog implements Log {
     }
     const recordPartition = this.#recordPartition;
     const order = this.#order;
-    const encodedHeaders = this.#encodedHeaders;
     const count = this.#partitionCount;
-    const bytes = this.#partitionBytes;
     const cursor = this.#partitionCursor;
-    const base = this.#partitionBase;
     count.fill(0, 0, numPartitions);
-    bytes.fill(0, 0, numPartitions);
-    this.#batchTimestampMs = Date.now();
+    const batchTimestampMs = Date.now();
 
     let stickyPartition = -1;
     for (let i = 0; i < n; i++) {
       const record = records[i];
-      if (record.key !== null) checkBytes(record.key, "key", meta.name);
-      if (record.value !== null) checkBytes(record.value, "value", meta.name);
+      if (record.key !== null) checkRecordBytes(record.key, "key", meta.name);
+      if (record.value !== null) checkRecordBytes(record.value, "value", meta.name);
       let partition = record.partition;
       if (partition !== undefined) {
-        checkPartition(meta, partition);
+        checkPartition(meta.name, meta.partitions, partition);
       } else if (record.key !== null) {
         partition = partitionForKey(record.key, numPartitions);
       } else {
@@ -520,119 +557,153 @@ export class EmbeddedLog implements Log {
           `Record timestampMs must be an integer number of ms since the epoch, got ${timestampMs} (topic "${meta.name}").`,
         );
       }
-      const headers = encodeHeaders(record.headers);
-      encodedHeaders[i] = headers;
       recordPartition[i] = partition;
       count[partition]++;
-      bytes[partition] +=
-        (record.key === null ? 0 : record.key.length) +
-        (record.value === null ? 0 : record.value.length) +
-        (headers === null ? 0 : headers.length);
     }
 
-    // Reserve offsets and lay out the counting sort.
     let start = 0;
     for (let p = 0; p < numPartitions; p++) {
       cursor[p] = start;
-      const c = count[p];
-      start += c;
-      if (c === 0) continue;
-      const high = this.#sql.reserveOffsets.get(c, bytes[p], meta.id, p)!;
+      start += count[p];
+    }
+    for (let i = 0; i < n; i++) order[cursor[recordPartition[i]]++] = i;
+
+    const positions = new Array<RecordPosition>(n);
+    const encoder = this.#encoder;
+    const batches = this.#partitionBatches;
+    encoder.reset();
+    let groupStart = 0;
+    for (let p = 0; p < numPartitions; p++) {
+      const groupEnd = groupStart + count[p];
+      if (groupEnd === groupStart) continue;
+      batches.length = 0;
+      let sizeBytes = 0;
+      for (let slot = groupStart; slot < groupEnd; ) {
+        const batch = encoder.encode(records, order, slot, groupEnd, batchTimestampMs);
+        batches.push(batch);
+        sizeBytes += batch.sizeBytes;
+        slot += batch.count;
+      }
+      const high = this.#sql.reserveOffsets.get(count[p], sizeBytes, meta.id, p)!;
       if (high > MAX_OFFSET) {
         throw new LogError(
           LogErrorCode.badArgument,
           `Topic "${meta.name}" partition ${p} reached the embedded log's offset limit (${MAX_OFFSET}); move to a new topic.`,
         );
       }
-      base[p] = high - c;
-    }
-    const positions = new Array<RecordPosition>(n);
-    for (let i = 0; i < n; i++) {
-      const p = recordPartition[i];
-      order[cursor[p]++] = i;
-      positions[i] = { partition: p, offset: 0 };
-    }
-    const args = this.#chunkArgs;
-    let inChunk = 0;
-    let groupStart = 0;
-    for (let p = 0; p < numPartitions; p++) {
-      const groupEnd = groupStart + count[p];
-      let offset = base[p];
+      const base = high - count[p];
+      let offset = base;
+      for (const batch of batches) {
+        this.#sql.insertBatch.run(
+          meta.id,
+          p,
+          offset,
+          offset + batch.count - 1,
+          batch.count,
+          batch.maxTimestampMs,
+          batch.sizeBytes,
+          batch.bytes,
+        );
+        offset += batch.count;
+      }
       for (let slot = groupStart; slot < groupEnd; slot++) {
-        const i = order[slot];
-        const record = records[i];
-        positions[i].offset = offset;
-        const a = inChunk * INSERT_COLUMNS;
-        args[a] = meta.id;
-        args[a + 1] = p;
-        args[a + 2] = offset;
-        args[a + 3] = record.timestampMs ?? this.#batchTimestampMs;
-        args[a + 4] = record.key;
-        args[a + 5] = record.value;
-        args[a + 6] = encodedHeaders[i];
-        offset++;
-        if (++inChunk === INSERT_CHUNK) {
-          this.#insertChunk.run(args);
-          inChunk = 0;
-        }
+        positions[order[slot]] = { partition: p, offset: base + (slot - groupStart) };
       }
       groupStart = groupEnd;
     }
-    if (inChunk > 0) this.#insertTail(inChunk).run(args.slice(0, inChunk * INSERT_COLUMNS));
     return positions;
-  }
-
-  #insertTail(rows: number): Database.Statement {
-    if (rows === 1) return this.#insertOne;
-    let statement = this.#insertTails.get(rows);
-    if (statement === undefined) {
-      statement = this.#open().prepare(insertSql(rows));
-      this.#insertTails.set(rows, statement);
-    }
-    return statement;
   }
 
   /**
    * One bounded retention step on one partition, inside a write transaction: deletes the longest
-   * prefix (of at most RETENTION_BATCH records) that is expired by age or needed to bring size_bytes
-   * down to maxSizeBytes. Deleting only a prefix keeps [low, high) gap-free: a record that is young
-   * (out-of-order timestamps) shields older records after it until it expires too, as a Kafka
-   * segment with one young record is kept whole.
+   * prefix of records (in at most RETENTION_BATCHES batch rows) that is expired by age or needed to
+   * bring size_bytes down to maxSizeBytes. Whole batches go by their max_timestamp_ms and size_bytes
+   * columns without being decoded; the batch where the prefix ends is decoded and rewritten without
+   * its deleted records, so the low watermark is an exact record offset, as before batching. Deleting
+   * only a prefix keeps [low, high) gap-free: a record that is young (out-of-order timestamps) shields
+   * older records after it until it expires too, as a Kafka segment with one young record is kept whole.
    */
   #trimPrefix(
-    topicId: number,
+    topic: TopicRow,
     partition: number,
-    expired: ((timestampMs: number) => boolean) | null,
-    maxSizeBytes?: number,
+    rule: { cutoffMs: number } | { maxSizeBytes: number },
   ): { deleted: number; done: boolean } {
+    const topicId = topic.topic_id;
     const state = this.#sql.partitionState.get(topicId, partition);
     if (state === undefined) return { deleted: 0, done: true };
-    if (maxSizeBytes !== undefined && state.size_bytes <= maxSizeBytes) return { deleted: 0, done: true };
-    const rows = this.#sql.retentionScan.all({
-      topic: topicId,
-      partition,
-      offset: state.low_watermark,
-      limit: RETENTION_BATCH,
-    });
+    const cutoffMs = "cutoffMs" in rule ? rule.cutoffMs : null;
+    const maxSizeBytes = "maxSizeBytes" in rule ? rule.maxSizeBytes : Number.POSITIVE_INFINITY;
+    if (cutoffMs === null && state.size_bytes <= maxSizeBytes) return { deleted: 0, done: true };
+    const at = { topic: topicId, partition, offset: state.low_watermark };
+    const rows = this.#sql.retentionScan.all({ ...at, limit: RETENTION_BATCHES });
     let end = state.low_watermark;
     let freedBytes = 0;
-    let done = rows.length < RETENTION_BATCH;
-    for (const [offset, timestampMs, sizeBytes] of rows) {
-      const drop =
-        expired !== null ? expired(timestampMs) : state.size_bytes - freedBytes > (maxSizeBytes as number);
-      if (!drop) {
+    let cut = 0;
+    let done = rows.length < RETENTION_BATCHES;
+    for (const [baseOffset, recordCount, maxTimestampMs, sizeBytes] of rows) {
+      const remaining = state.size_bytes - freedBytes;
+      if (cutoffMs === null && remaining <= maxSizeBytes) {
         done = true;
         break;
       }
-      end = offset + 1;
-      freedBytes += sizeBytes;
+      // Every record goes: all are older than the cutoff, or dropping all but the last still leaves
+      // more than maxSizeBytes.
+      if (cutoffMs !== null ? maxTimestampMs < cutoffMs : remaining - sizeBytes > maxSizeBytes) {
+        end = baseOffset + recordCount;
+        freedBytes += sizeBytes;
+        continue;
+      }
+      const blob = this.#sql.batchRecords.get({ ...at, offset: baseOffset })!;
+      const summary = summarizeBatch(blob, { topic: topic.name, partition, baseOffset });
+      let cutBytes = 0;
+      while (cut < recordCount) {
+        const drop =
+          cutoffMs !== null ? summary.timestampsMs[cut] < cutoffMs : remaining - cutBytes > maxSizeBytes;
+        if (!drop) break;
+        cutBytes += summary.sizesBytes[cut];
+        cut++;
+      }
+      if (cut === recordCount) {
+        end = baseOffset + recordCount;
+        freedBytes += sizeBytes;
+        cut = 0;
+        continue;
+      }
+      if (cut > 0) {
+        this.#rewriteWithout(topic, partition, baseOffset, blob, cut);
+        freedBytes += cutBytes;
+      }
+      done = true;
+      break;
     }
-    const deleted = end - state.low_watermark;
-    if (deleted > 0) {
-      this.#sql.deleteRange.run({ topic: topicId, partition, offset: state.low_watermark, end });
-      this.#sql.lowerSize.run(end, freedBytes, topicId, partition);
-    }
+    if (end > state.low_watermark) this.#sql.deleteRange.run({ ...at, end });
+    const low = end + cut;
+    const deleted = low - state.low_watermark;
+    if (deleted > 0) this.#sql.lowerSize.run(low, freedBytes, topicId, partition);
     return { deleted, done };
+  }
+
+  /** Replaces the batch at `baseOffset` with one holding all but its first `cut` records. */
+  #rewriteWithout(topic: TopicRow, partition: number, baseOffset: number, blob: Buffer, cut: number): void {
+    const topicId = topic.topic_id;
+    const records = decodeBatch(blob, { topic: topic.name, partition, baseOffset });
+    this.#sql.deleteRange.run({ topic: topicId, partition, offset: baseOffset, end: baseOffset + 1 });
+    this.#encoder.reset();
+    for (let from = cut; from < records.length; ) {
+      const batch = this.#encoder.encode(records, null, from, records.length, 0);
+      const offset = baseOffset + from;
+      this.#sql.insertBatch.run(
+        topicId,
+        partition,
+        offset,
+        offset + batch.count - 1,
+        batch.count,
+        batch.maxTimestampMs,
+        batch.sizeBytes,
+        batch.bytes,
+      );
+      from += batch.count;
+    }
   }
 
   #open(): Database.Database {
@@ -680,69 +751,105 @@ export class EmbeddedLog implements Log {
   }
 }
 
-function insertSql(rows: number): string {
-  const row = `((? << ${TOPIC_SHIFT}) | (? << ${PARTITION_SHIFT}) | ?, ?, ?, ?, ?)`;
-  return `INSERT INTO records (id, timestamp_ms, key, value, headers) VALUES ${new Array(rows).fill(row).join(", ")}`;
-}
-
-function validateTopicSpec(spec: TopicSpec): void {
-  if (typeof spec.name !== "string" || !TOPIC_NAME.test(spec.name)) {
-    throw new LogError(
-      LogErrorCode.badArgument,
-      `Topic name ${JSON.stringify(spec.name)} is invalid: use 1-249 of the characters a-z A-Z 0-9 . _ - (Kafka's rule).`,
-    );
-  }
-  if (!Number.isInteger(spec.partitions) || spec.partitions < 1 || spec.partitions > MAX_PARTITIONS) {
-    throw new LogError(
-      LogErrorCode.badArgument,
-      `Topic "${spec.name}" partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${spec.partitions}.`,
-    );
-  }
-  const { maxAgeMs, maxSizeBytes } = spec.retention ?? {};
-  for (const [field, value] of [
-    ["maxAgeMs", maxAgeMs],
-    ["maxSizeBytes", maxSizeBytes],
-  ] as const) {
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-      throw new LogError(
-        LogErrorCode.badArgument,
-        `Topic "${spec.name}" retention.${field} must be a non-negative integer, got ${value}.`,
-      );
-    }
-  }
-}
-
-function checkPartition(meta: TopicMeta, partition: number): void {
-  if (!Number.isInteger(partition) || partition < 0 || partition >= meta.partitions) {
-    throw new LogError(
-      LogErrorCode.badPartition,
-      `Topic "${meta.name}" has partitions 0-${meta.partitions - 1}; partition ${partition} does not exist.`,
-      { details: { topic: meta.name, partition, partitions: meta.partitions } },
-    );
-  }
-}
-
-function checkBytes(bytes: unknown, field: "key" | "value", topic: string): void {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new LogError(
-      LogErrorCode.badArgument,
-      `Record ${field} must be a Buffer or null (topic "${topic}"), got ${typeof bytes}; serialize it first.`,
-    );
-  }
-}
-
-function checkGroup(group: string): void {
-  if (typeof group !== "string" || group.length === 0) {
-    throw new LogError(LogErrorCode.badArgument, "Consumer group name must be a non-empty string.");
-  }
-}
-
 function unknownTopic(topic: string, path: string): LogError {
   return new LogError(
     LogErrorCode.unknownTopic,
     `Topic "${topic}" does not exist in the embedded log ${path}; create it first with ensureTopic({ name: "${topic}", partitions: N }).`,
     { details: { topic } },
   );
+}
+
+/**
+ * Brings an older file up to SCHEMA_VERSION inside openSqliteFile's IMMEDIATE transaction, after the
+ * new tables exist: either the whole file is converted and its version bumped, or nothing changes.
+ */
+function upgradeSchema(db: Database.Database, fromVersion: number, path: string): void {
+  if (fromVersion !== 1) {
+    throw new LogError(
+      LogErrorCode.storage,
+      `The log file ${path} has schema version ${fromVersion}, which this Pulse can neither read nor convert; ` +
+        "open it with the Pulse that wrote it, or remove it (its records are lost) to start a new log.",
+    );
+  }
+  try {
+    upgradeFromRecordRows(db);
+  } catch (error) {
+    throw new LogError(
+      LogErrorCode.storage,
+      `The log file ${path} has the schema-1 layout (one row per record), and converting it to schema ${SCHEMA_VERSION} ` +
+        `(one row per record batch) failed: ${errorMessage(error).replace(/\.$/, "")}. Nothing was changed. Free disk space and open it ` +
+        "again, or, if its records are not needed, remove the file (or the whole data folder) to start a new log.",
+      { cause: error },
+    );
+  }
+}
+
+/*
+ * Schema 1 → 2: reads the `records` table (id = topic_id << 51 | partition << 41 | offset) in id
+ * order, a page at a time (better-sqlite3 cannot write while a statement iterates), and writes each
+ * run of up to UPGRADE_BATCH_RECORDS consecutive offsets of one partition as one batch row. The
+ * partitions table needs no change: watermarks and size_bytes (the same byte measure) stay right.
+ */
+function upgradeFromRecordRows(db: Database.Database): void {
+  const hasRecords = db
+    .prepare<[], number>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'records'")
+    .pluck()
+    .get();
+  if (hasRecords === 0) return;
+  const page = db
+    .prepare<
+      { topicPartition: number; offset: number },
+      [number, number, number, Buffer | null, Buffer | null, Buffer | null]
+    >(
+      `SELECT id >> ${PARTITION_SHIFT}, id & ${OFFSET_MASK}, timestamp_ms, key, value, headers FROM records
+       WHERE id > (@topicPartition << ${PARTITION_SHIFT}) + CAST(@offset AS INTEGER) ORDER BY id LIMIT ${UPGRADE_PAGE_ROWS}`,
+    )
+    .raw();
+  const insert = db.prepare(INSERT_BATCH);
+  const encoder = new BatchEncoder();
+  let pending: BatchEntry[] = [];
+  let pendingTopicPartition = -1;
+  let pendingBase = 0;
+  const flush = () => {
+    encoder.reset();
+    for (let from = 0; from < pending.length; ) {
+      const batch = encoder.encode(pending, null, from, pending.length, 0);
+      const offset = pendingBase + from;
+      insert.run(
+        Math.floor(pendingTopicPartition / MAX_PARTITIONS),
+        pendingTopicPartition % MAX_PARTITIONS,
+        offset,
+        offset + batch.count - 1,
+        batch.count,
+        batch.maxTimestampMs,
+        batch.sizeBytes,
+        batch.bytes,
+      );
+      from += batch.count;
+    }
+    pending = [];
+  };
+  let after = { topicPartition: 0, offset: -1 };
+  for (;;) {
+    const rows = page.all(after);
+    for (const [topicPartition, offset, timestampMs, key, value, headers] of rows) {
+      const continues =
+        topicPartition === pendingTopicPartition &&
+        offset === pendingBase + pending.length &&
+        pending.length < UPGRADE_BATCH_RECORDS;
+      if (!continues) {
+        if (pending.length > 0) flush();
+        pendingTopicPartition = topicPartition;
+        pendingBase = offset;
+      }
+      pending.push({ key, value, headers: decodeHeaders(headers), timestampMs });
+    }
+    if (rows.length < UPGRADE_PAGE_ROWS) break;
+    const last = rows[rows.length - 1];
+    after = { topicPartition: last[0], offset: last[1] };
+  }
+  if (pending.length > 0) flush();
+  db.exec("DROP TABLE records");
 }
 
 /** Keeps LogErrors as they are and turns SQLite failures into LogErrors, busy ones retriable. */

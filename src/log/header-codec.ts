@@ -1,4 +1,4 @@
-// A compact binary encoding of record headers for the embedded log's one `headers` BLOB column.
+// The headers encoding of schema-1 log files (one `headers` BLOB column per record): read when converting them, and by tests that write them.
 import { LogError, LogErrorCode } from "../errors.ts";
 import type { RecordHeaders } from "./index.ts";
 

@@ -23,6 +23,12 @@ export interface SqliteFileOptions extends SqliteFileSettings {
   /** Idempotent DDL (CREATE … IF NOT EXISTS) for `schemaVersion`. */
   schema: string;
   schemaVersion: number;
+  /**
+   * Converts a file written with an older schema version (1 ≤ fromVersion < schemaVersion), after
+   * `schema` has run and before the version is bumped, in the same transaction. Throw to refuse the
+   * file (nothing is changed). Without it, an older file just gets `schema` applied.
+   */
+  upgrade?: (db: Database.Database, fromVersion: number) => void;
 }
 
 /** Why opening failed; each part maps it to its own error class and code. */
@@ -45,7 +51,8 @@ export function isBusy(error: unknown): boolean {
 /**
  * Opens (creating if needed) the file, sets WAL and the synchronous mode, and applies the schema in an
  * IMMEDIATE transaction when the file's user_version differs, so two processes opening a new file at once
- * do not both create it. A file written by a newer schema is refused rather than altered.
+ * do not both create it. A file written by a newer schema is refused rather than altered; one written by an
+ * older schema is converted by `upgrade` in that same transaction.
  */
 export function openSqliteFile(
   options: SqliteFileOptions,
@@ -87,6 +94,7 @@ export function openSqliteFile(
           });
         }
         db.exec(options.schema);
+        if (version > 0 && version < options.schemaVersion) options.upgrade?.(db, version);
         db.pragma(`user_version = ${options.schemaVersion}`);
       }).immediate();
     }

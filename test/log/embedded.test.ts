@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { LogError, LogErrorCode } from "../../src/errors.ts";
 import { EmbeddedLog } from "../../src/log/embedded.ts";
@@ -12,6 +13,7 @@ import type { Log, LogRecord } from "../../src/log/index.ts";
 import { partitionForKey } from "../../src/log/partitioner.ts";
 import { runLogContract } from "../contracts/log-contract.ts";
 import { matchesRecord, parseRecord } from "./fixtures/records.ts";
+import { type Schema1Record, schema1RecordBytes, writeSchema1File } from "./fixtures/schema-1.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PRODUCER_SCRIPT = fileURLToPath(new URL("./fixtures/producer.ts", import.meta.url));
@@ -244,6 +246,70 @@ describe("EmbeddedLog", () => {
       expect(kept[0].headers).toEqual({ h: Buffer.from("abc") });
     });
 
+    it("deletes whole batch rows by max timestamp, rewrites the row the prefix ends in, and keeps rows tiling", async () => {
+      const { log, path } = openTemp();
+      const nowMs = 1_800_000_000_000;
+      await log.ensureTopic({ name: "batched", partitions: 1, retention: { maxAgeMs: 260_000 } });
+      // Five rows of 100 records; record i of row b is nowMs − 500 s + b·100 s + i s old.
+      for (let b = 0; b < 5; b++) {
+        await log.produce(
+          "batched",
+          Array.from({ length: 100 }, (_, i) => ({
+            key: null,
+            value: Buffer.alloc(100, b),
+            partition: 0,
+            timestampMs: nowMs - 500_000 + b * 100_000 + i * 1_000,
+          })),
+        );
+      }
+      // The cutoff (nowMs − 260 s) falls at record 40 of row 2.
+      expect(await log.enforceRetention(nowMs)).toBe(240);
+      expect(batchRows(path, "batched").batches.map((b) => [b.baseOffset, b.recordCount])).toEqual([
+        [240, 60],
+        [300, 100],
+        [400, 100],
+      ]);
+      await expectTiled(log, path, "batched");
+      const kept = await log.fetch("batched", 0, 0, { maxRecords: 3 });
+      expect(kept.map((r) => [r.offset, r.timestampMs])).toEqual(
+        [240, 241, 242].map((o) => [o, nowMs - 500_000 + o * 1_000]),
+      );
+      expect((await log.fetch("batched", 0, 250, { maxRecords: 100 })).map((r) => r.offset)).toEqual(
+        Array.from({ length: 100 }, (_, i) => 250 + i),
+      );
+      expect(await log.enforceRetention(nowMs)).toBe(0);
+
+      // 260 records of 100 bytes are left; 15,050 bytes keep the newest 150.
+      await log.ensureTopic({ name: "batched", partitions: 1, retention: { maxSizeBytes: 15_050 } });
+      expect(await log.enforceRetention(nowMs)).toBe(110);
+      expect(batchRows(path, "batched").batches.map((b) => [b.baseOffset, b.recordCount])).toEqual([
+        [350, 50],
+        [400, 100],
+      ]);
+      await expectTiled(log, path, "batched");
+      expect((await log.fetch("batched", 0, 0, { maxRecords: 1 }))[0].offset).toBe(350);
+    });
+
+    it("works through more batch rows than one retention transaction takes", async () => {
+      const { log, path } = openTemp();
+      const nowMs = 1_800_000_000_000;
+      await log.ensureTopic({ name: "many", partitions: 1, retention: { maxAgeMs: 1_000 } });
+      for (let b = 0; b < 100; b++) {
+        await log.produce(
+          "many",
+          Array.from({ length: 10 }, () => ({
+            key: null,
+            value: Buffer.from("x"),
+            timestampMs: nowMs - 5_000,
+          })),
+        );
+      }
+      await log.produce("many", [{ key: null, value: Buffer.from("young"), timestampMs: nowMs }]);
+      expect(await log.enforceRetention(nowMs)).toBe(1_000);
+      expect(batchRows(path, "many").batches.map((b) => [b.baseOffset, b.recordCount])).toEqual([[1_000, 1]]);
+      await expectTiled(log, path, "many");
+    });
+
     it("applies age and size together", async () => {
       const { log } = openTemp();
       const nowMs = 1_800_000_000_000;
@@ -263,6 +329,253 @@ describe("EmbeddedLog", () => {
       // Age drops 2; size then keeps the newest 3 of the remaining 8.
       expect(await log.enforceRetention(nowMs)).toBe(7);
       expect((await log.describeTopic("both")).offsets[0].lowWatermark).toBe(7);
+    });
+  });
+
+  describe("batch rows", () => {
+    it("fetches from any offset, mid-batch included, exactly min(maxRecords, what is left) records", async () => {
+      const { log, path } = openTemp();
+      await log.ensureTopic({ name: "pages", partitions: 2 });
+      const sizes = [1, 7, 50, 3, 120, 1];
+      let seq = 0;
+      for (const size of sizes) {
+        await log.produce(
+          "pages",
+          Array.from({ length: size }, () => ({
+            key: null,
+            value: Buffer.from(String(seq++)),
+            partition: 1,
+          })),
+        );
+      }
+      expect(batchRows(path, "pages").batches.map((b) => b.recordCount)).toEqual(sizes);
+      const total = seq;
+      for (let offset = 0; offset <= total + 1; offset++) {
+        for (const maxRecords of [1, 2, 7, 51, 500]) {
+          const page = await log.fetch("pages", 1, offset, { maxRecords });
+          const want = Array.from(
+            { length: Math.max(0, Math.min(maxRecords, total - offset)) },
+            (_, i) => offset + i,
+          );
+          expect(
+            page.map((r) => r.offset),
+            `offset ${offset} maxRecords ${maxRecords}`,
+          ).toEqual(want);
+          expect(page.map((r) => Number(r.value!.toString()))).toEqual(want);
+        }
+      }
+      expect(await log.fetch("pages", 0, 0)).toEqual([]);
+    });
+
+    it("stores one row per partition per produce, and splits a partition's records past about 1 MiB", async () => {
+      const { log, path } = openTemp();
+      await log.ensureTopic({ name: "rows", partitions: 3 });
+      const positions = await log.produce(
+        "rows",
+        Array.from({ length: 600 }, (_, i) => ({
+          key: Buffer.from(`user-${i}`),
+          value: Buffer.from(`v${i}`),
+        })),
+      );
+      const touched = new Set(positions.map((p) => p.partition));
+      expect(batchRows(path, "rows").batches.map((b) => b.partition)).toEqual([...touched].sort());
+
+      const large = Array.from({ length: 12 }, (_, i) => ({
+        key: null,
+        value: Buffer.alloc(200_000, i),
+        partition: 2,
+      }));
+      const [first] = await log.produce("rows", large);
+      const rows = batchRows(path, "rows").batches.filter((b) => b.partition === 2);
+      expect(rows.slice(-3).map((b) => [b.baseOffset - first.offset, b.recordCount])).toEqual([
+        [0, 5],
+        [5, 5],
+        [10, 2],
+      ]);
+      const read: number[] = [];
+      for (let offset = first.offset; ; ) {
+        const page = await log.fetch("rows", 2, offset, { maxRecords: 4 });
+        if (page.length === 0) break;
+        for (const record of page) read.push(record.value![0]);
+        expect(page.every((r) => r.value!.length === 200_000)).toBe(true);
+        offset = page[page.length - 1].offset + 1;
+      }
+      expect(read).toEqual(large.map((_, i) => i));
+      await expectTiled(log, path, "rows");
+    });
+
+    // Regression: offsets bound as REAL were added to batch ids in floating point, which cannot hold an
+    // id above 2^53 exactly, so fetch and retention missed batches of topic ids 16 and up.
+    it("keeps positions exact for topics whose batch ids pass 2^53", async () => {
+      const { log, path } = openTemp();
+      for (let t = 1; t <= 20; t++) await log.ensureTopic({ name: `topic-${t}`, partitions: 1024 });
+      const nowMs = 1_800_000_000_000;
+      for (const t of [16, 20]) {
+        const topic = `topic-${t}`;
+        for (let b = 0; b < 2; b++) {
+          await log.produce(
+            topic,
+            Array.from({ length: 50 }, (_, i) => ({
+              key: null,
+              value: Buffer.from(String(b * 50 + i)),
+              partition: 1023,
+              timestampMs: nowMs - 100_000 + (b * 50 + i) * 1_000,
+            })),
+          );
+        }
+        const page = await log.fetch(topic, 1023, 47, { maxRecords: 5 });
+        expect(page.map((r) => [r.offset, r.value!.toString()])).toEqual(
+          [47, 48, 49, 50, 51].map((o) => [o, String(o)]),
+        );
+        await log.ensureTopic({ name: topic, partitions: 1024, retention: { maxAgeMs: 30_000 } });
+      }
+      // Records older than nowMs − 30 s are offsets 0-69 of each topic.
+      expect(await log.enforceRetention(nowMs)).toBe(140);
+      for (const t of [16, 20]) {
+        expect((await log.describeTopic(`topic-${t}`)).offsets[1023]).toEqual({
+          partition: 1023,
+          lowWatermark: 70,
+          highWatermark: 100,
+        });
+        expect((await log.fetch(`topic-${t}`, 1023, 0, { maxRecords: 2 })).map((r) => r.offset)).toEqual([
+          70, 71,
+        ]);
+        await expectTiled(log, path, `topic-${t}`);
+      }
+    });
+  });
+
+  describe("schema upgrade", () => {
+    it("converts a schema-1 file (one row per record) in place, keeping every record, watermark and commit", async () => {
+      const dir = tempDir();
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const path = join(dir, "log.db");
+      const record = (i: number): Schema1Record => ({
+        key: i % 4 === 0 ? null : Buffer.from(`key-${i % 13}`),
+        value: i % 9 === 0 ? null : Buffer.from(`value-${i}`),
+        headers: i % 3 === 0 ? { source: Buffer.from("old"), n: Buffer.from([i & 255]) } : undefined,
+        timestampMs: 1_700_000_000_000 + i * 10,
+      });
+      // Topic 17's record ids pass 2^53; 12,001 records take more than one read page while converting.
+      const big = Array.from({ length: 12_001 }, (_, i) => record(i));
+      const small = [record(1), record(2)];
+      writeSchema1File(path, {
+        topics: [
+          {
+            id: 1,
+            name: "first",
+            partitions: [
+              { lowWatermark: 0, records: small },
+              { lowWatermark: 5, records: [] },
+            ],
+          },
+          {
+            id: 17,
+            name: "later",
+            retention: { maxSizeBytes: 1 << 30 },
+            partitions: [
+              { lowWatermark: 0, records: [] },
+              { lowWatermark: 300, records: big },
+            ],
+          },
+        ],
+        groupOffsets: [{ group: "readers", topicId: 17, partition: 1, nextOffset: 400 }],
+      });
+
+      const log = reopen(path);
+      expect(await log.listTopics()).toEqual([
+        {
+          name: "first",
+          partitions: 2,
+          retention: {},
+          offsets: [
+            { partition: 0, lowWatermark: 0, highWatermark: 2 },
+            { partition: 1, lowWatermark: 5, highWatermark: 5 },
+          ],
+        },
+        {
+          name: "later",
+          partitions: 2,
+          retention: { maxSizeBytes: 1 << 30 },
+          offsets: [
+            { partition: 0, lowWatermark: 0, highWatermark: 0 },
+            { partition: 1, lowWatermark: 300, highWatermark: 12_301 },
+          ],
+        },
+      ]);
+      const comparable = (r: Schema1Record | LogRecord) => ({
+        key: r.key?.toString("hex") ?? null,
+        value: r.value?.toString("hex") ?? null,
+        headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, v.toString("hex")])),
+        timestampMs: r.timestampMs,
+      });
+      const laterRecords = (await readAllRecords(log, "later", 2))[1];
+      expect(laterRecords.map((r) => r.offset)).toEqual(big.map((_, i) => 300 + i));
+      expect(laterRecords.map(comparable)).toEqual(big.map(comparable));
+      expect((await log.fetch("first", 0, 0)).map(comparable)).toEqual(small.map(comparable));
+      expect(await log.committed("readers", "later")).toEqual(new Map([[1, 400]]));
+      expect((await log.lag("readers"))[0].totalLag).toBe(12_301 - 400);
+
+      const rows = batchRows(path, "later");
+      expect(rows.userVersion).toBe(2);
+      expect(rows.tables).not.toContain("records");
+      expect(rows.batches.map((b) => b.recordCount)).toEqual([...Array(12).fill(1000), 1]);
+      expect(rows.partitionBytes[1]).toBe(big.reduce((sum, r) => sum + schema1RecordBytes(r), 0));
+      await expectTiled(log, path, "later");
+      await expectTiled(log, path, "first");
+      expect(await log.produce("later", [{ key: null, value: null, partition: 1 }])).toEqual([
+        { partition: 1, offset: 12_301 },
+      ]);
+      // Opening the converted file again changes nothing.
+      await log.close();
+      expect((await reopen(path).describeTopic("later")).offsets[1].highWatermark).toBe(12_302);
+    });
+
+    it("refuses a schema-1 file it cannot convert with PULSE_LOG_STORAGE, says what to do, and changes nothing", () => {
+      const dir = tempDir();
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const path = join(dir, "log.db");
+      const records = [0, 1, 2].map((i) => ({ key: null, value: Buffer.from([i]), timestampMs: i }));
+      writeSchema1File(path, {
+        topics: [{ id: 1, name: "damaged", partitions: [{ lowWatermark: 0, records }] }],
+        // A header count of 5 with no headers after it.
+        rawHeaders: { topicId: 1, partition: 0, offset: 1, bytes: Buffer.from([5]) },
+      });
+      let error: unknown;
+      try {
+        EmbeddedLog.open({ path });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(LogError);
+      expect((error as LogError).code).toBe(LogErrorCode.storage);
+      expect((error as LogError).message).toContain(path);
+      expect((error as LogError).message).toContain("schema-1 layout");
+      expect((error as LogError).message).toContain("Nothing was changed");
+      expect((error as LogError).message).toContain("remove the file");
+      const db = new Database(path, { readonly: true });
+      try {
+        expect(db.pragma("user_version", { simple: true })).toBe(1);
+        expect(db.prepare("SELECT count(*) FROM records").pluck().get()).toBe(3);
+        expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'batches'").pluck().get()).toBe(0);
+      } finally {
+        db.close();
+      }
+    });
+
+    it("refuses a file written by a newer schema with PULSE_LOG_BAD_ARGUMENT", () => {
+      const dir = tempDir();
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const path = join(dir, "log.db");
+      const db = new Database(path);
+      db.pragma("user_version = 99");
+      db.close();
+      expect(() => EmbeddedLog.open({ path })).toThrow(
+        expect.objectContaining({
+          code: LogErrorCode.badArgument,
+          message: expect.stringContaining("upgrade Pulse"),
+        }),
+      );
     });
   });
 
@@ -529,4 +842,60 @@ async function readPartitions(log: Log, topic: string, partitions: number) {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface BatchRow {
+  partition: number;
+  baseOffset: number;
+  lastOffset: number;
+  recordCount: number;
+  maxTimestampMs: number;
+  sizeBytes: number;
+}
+
+/** The topic's batch rows and partition sizes, read straight from the file with a separate connection. */
+function batchRows(path: string, topic: string) {
+  const db = new Database(path, { readonly: true });
+  try {
+    const topicId = db.prepare("SELECT topic_id FROM topics WHERE name = ?").pluck().get(topic) as number;
+    const batches = db
+      .prepare(
+        `SELECT (id >> 41) & 1023 AS partition, id & 0x1FFFFFFFFFF AS baseOffset, last_offset AS lastOffset,
+                record_count AS recordCount, max_timestamp_ms AS maxTimestampMs, size_bytes AS sizeBytes
+         FROM batches WHERE id >> 51 = ? ORDER BY id`,
+      )
+      .all(topicId) as BatchRow[];
+    const partitionBytes = db
+      .prepare("SELECT size_bytes FROM partitions WHERE topic_id = ? ORDER BY partition")
+      .pluck()
+      .all(topicId) as number[];
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+      .pluck()
+      .all() as string[];
+    const userVersion = db.pragma("user_version", { simple: true }) as number;
+    return { batches, partitionBytes, tables, userVersion };
+  } finally {
+    db.close();
+  }
+}
+
+/** Checks the layout invariants: each partition's rows tile [low, high) and their sizes add up. */
+async function expectTiled(log: Log, path: string, topic: string): Promise<void> {
+  const { offsets } = await log.describeTopic(topic);
+  const { batches, partitionBytes } = batchRows(path, topic);
+  for (const { partition, lowWatermark, highWatermark } of offsets) {
+    const rows = batches.filter((b) => b.partition === partition);
+    let next = lowWatermark;
+    let sizeBytes = 0;
+    for (const row of rows) {
+      expect(row.baseOffset, `topic ${topic} partition ${partition}`).toBe(next);
+      expect(row.recordCount).toBeGreaterThan(0);
+      expect(row.lastOffset).toBe(row.baseOffset + row.recordCount - 1);
+      next = row.lastOffset + 1;
+      sizeBytes += row.sizeBytes;
+    }
+    expect(next, `topic ${topic} partition ${partition} ends at the high watermark`).toBe(highWatermark);
+    expect(sizeBytes).toBe(partitionBytes[partition]);
+  }
 }
