@@ -76,6 +76,32 @@ export interface FetchOptions {
   maxRecords?: number;
 }
 
+/**
+ * This process's membership of a consumer group: the group coordinator splits the topics' partitions
+ * among the members and moves them when a member joins, leaves or stops heartbeating (Kafka's group
+ * protocol). Assignments change in the background; readers check `generation` between batches.
+ */
+export interface GroupMember {
+  readonly group: string;
+  /** Changes whenever the assignment may have changed (a rebalance completed). */
+  readonly generation: number;
+  /** The partitions of `topic` this member owns now, ascending. */
+  assigned(topic: string): number[];
+  /** Resolves once the member holds an assignment of the current group generation. */
+  ready(): Promise<void>;
+  /** Commits offsets as this member (fenced by the group generation, as Kafka consumers do). */
+  commit(topic: string, offsets: readonly RecordPosition[]): Promise<void>;
+  /** Leaves the group, so its partitions move to the other members at once. Idempotent. */
+  leave(): Promise<void>;
+}
+
+export interface JoinGroupOptions {
+  /** A member that sends no heartbeat for this long is dropped and its partitions move (default 10 s). */
+  sessionTimeoutMs?: number;
+  /** Heartbeat period (default 1 s). */
+  heartbeatIntervalMs?: number;
+}
+
 export interface Log {
   /** Creates the topic, or checks an existing one has the same partition count. Idempotent. */
   ensureTopic(spec: TopicSpec): Promise<TopicInfo>;
@@ -92,5 +118,10 @@ export interface Log {
   lag(group?: string): Promise<GroupTopicLag[]>;
   /** Applies each topic's retention policy now; returns how many records were deleted. */
   enforceRetention(nowMs?: number): Promise<number>;
+  /**
+   * Joins a consumer group over `topics`, for logs with a group coordinator (Kafka). A log without one
+   * leaves this out, and a reader owns every partition.
+   */
+  joinGroup?(group: string, topics: readonly string[], options?: JoinGroupOptions): Promise<GroupMember>;
   close(): Promise<void>;
 }

@@ -15,7 +15,9 @@ import { LogError, LogErrorCode } from "../errors.ts";
 import { errorMessage } from "../sqlite/open-file.ts";
 import type {
   FetchOptions,
+  GroupMember,
   GroupTopicLag,
+  JoinGroupOptions,
   Log,
   LogRecord,
   PartitionLag,
@@ -90,6 +92,14 @@ export class KafkaLog implements Log {
   readonly #reader: Consumer;
   readonly #fetchMaxWaitMs: number;
   readonly #topics = new Map<string, TopicMeta>();
+  readonly #base: {
+    clientId: string;
+    bootstrapBrokers: string[];
+    timeout: number;
+    retries: number;
+    retryDelay: number;
+  };
+  readonly #members = new Set<KafkaGroupMember>();
   /** Produce calls run one at a time, so positions follow call order per partition. */
   #sending: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -109,6 +119,7 @@ export class KafkaLog implements Log {
       retries: options.retries ?? 5,
       retryDelay: 250,
     };
+    this.#base = base;
     this.#fetchMaxWaitMs = options.fetchMaxWaitMs ?? 0;
     this.#admin = new Admin(base);
     this.#producer = new Producer({ ...base, idempotent: true, acks: -1, autocreateTopics: false });
@@ -511,11 +522,47 @@ export class KafkaLog implements Log {
     return deleted;
   }
 
+  async joinGroup(
+    group: string,
+    topics: readonly string[],
+    options: JoinGroupOptions = {},
+  ): Promise<GroupMember> {
+    this.#checkOpen();
+    checkGroup(group);
+    for (const topic of topics) await this.#meta(topic);
+    const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
+    const heartbeatInterval = options.heartbeatIntervalMs ?? 1_000;
+    const consumer = new Consumer({
+      ...this.#base,
+      groupId: group,
+      sessionTimeout,
+      heartbeatInterval,
+      rebalanceTimeout: sessionTimeout,
+    });
+    const member = new KafkaGroupMember(
+      group,
+      consumer,
+      (action, error) => this.#failure(action, error),
+      () => this.#members.delete(member),
+    );
+    for (const topic of topics) consumer.topics.track(topic);
+    try {
+      await consumer.joinGroup({ sessionTimeout, heartbeatInterval, rebalanceTimeout: sessionTimeout });
+    } catch (error) {
+      await closeConsumer(consumer);
+      throw this.#failure(`join consumer group "${group}"`, error);
+    }
+    member.joined();
+    this.#members.add(member);
+    return member;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.allSettled([...this.#members].map((member) => member.leave()));
     await this.#sending;
-    await Promise.allSettled([this.#producer.close(), this.#reader.close(true), this.#admin.close()]);
+    await Promise.allSettled([this.#producer.close(), closeConsumer(this.#reader), this.#admin.close()]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -715,6 +762,110 @@ export class KafkaLog implements Log {
       },
     );
   }
+}
+
+/**
+ * A Kafka consumer-group membership (classic protocol, eager rebalancing): heartbeats run in the
+ * background; when the coordinator starts a rebalance the member owns nothing until the new
+ * assignment arrives, so a reader stops touching partitions that may move.
+ */
+class KafkaGroupMember implements GroupMember {
+  readonly group: string;
+  #generation = 0;
+  #assignment = new Map<string, number[]>();
+  #left = false;
+  #whenReady: { promise: Promise<void>; resolve: () => void };
+  readonly #consumer: Consumer;
+  readonly #failure: (action: string, error: unknown) => LogError;
+  readonly #onLeave: () => void;
+
+  constructor(
+    group: string,
+    consumer: Consumer,
+    failure: (action: string, error: unknown) => LogError,
+    onLeave: () => void,
+  ) {
+    this.group = group;
+    this.#consumer = consumer;
+    this.#failure = failure;
+    this.#onLeave = onLeave;
+    this.#whenReady = deferred();
+    consumer.on("consumer:group:rebalance", () => this.#revokeAll());
+    consumer.on("consumer:group:join", () => this.joined());
+    consumer.on("consumer:group:leave", () => this.#revokeAll());
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Takes the consumer's current assignment (after a join or sync). */
+  joined(): void {
+    const next = new Map<string, number[]>();
+    for (const { topic, partitions } of this.#consumer.assignments ?? []) {
+      next.set(
+        topic,
+        [...partitions].sort((a, b) => a - b),
+      );
+    }
+    this.#assignment = next;
+    this.#generation++;
+    this.#whenReady.resolve();
+  }
+
+  #revokeAll(): void {
+    if (this.#assignment.size === 0) return;
+    this.#assignment = new Map();
+    this.#generation++;
+    this.#whenReady = deferred();
+  }
+
+  assigned(topic: string): number[] {
+    return this.#assignment.get(topic) ?? [];
+  }
+
+  ready(): Promise<void> {
+    return this.#whenReady.promise;
+  }
+
+  async commit(topic: string, offsets: readonly RecordPosition[]): Promise<void> {
+    if (this.#left || offsets.length === 0) return;
+    try {
+      await this.#consumer.commit({
+        offsets: offsets.map((o) => ({
+          topic,
+          partition: o.partition,
+          offset: BigInt(o.offset),
+          leaderEpoch: -1,
+        })),
+      });
+    } catch (error) {
+      throw this.#failure(`commit offsets of group "${this.group}" on "${topic}"`, error);
+    }
+  }
+
+  async leave(): Promise<void> {
+    if (this.#left) return;
+    this.#left = true;
+    this.#assignment = new Map();
+    this.#generation++;
+    this.#onLeave();
+    await new Promise<void>((resolve) => this.#consumer.leaveGroup(true, () => resolve()));
+    await closeConsumer(this.#consumer);
+  }
+}
+
+/** Closes a consumer even with requests in flight; its errors do not matter any more. */
+function closeConsumer(consumer: Consumer): Promise<void> {
+  return new Promise((resolve) => consumer.close(true, () => resolve()));
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }
 
 /** Parses `kafka://host:port[,host:port…]` (port 9092 when omitted) into bootstrap brokers. */

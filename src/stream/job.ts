@@ -43,7 +43,7 @@ import {
   validateRecentChangeRules,
 } from "../contracts/validate.ts";
 import { SerdeError, StreamError, StreamErrorCode } from "../errors.ts";
-import type { Log, LogRecord, ProduceRecord, RecordPosition } from "../log/index.ts";
+import type { GroupMember, Log, LogRecord, ProduceRecord, RecordPosition } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
 import type {
   ActivityWindowRow,
@@ -108,6 +108,14 @@ export interface StreamJobOptions {
    * `activity.all.event_count`, `wikimedia.<wiki>.edits`, `wikimedia.all.edits`.
    */
   anomaly?: AnomalyDetectorOptions | false;
+  /**
+   * Join the log's consumer group named after the job and process only the partitions the group
+   * assigns, so several processes split the work; partitions move when a member joins or leaves.
+   * Default: on when the log has a group coordinator (Kafka), off otherwise (the job owns every partition).
+   */
+  scaleOut?: boolean;
+  /** Called whenever the job (re)loads its partitions: at start and after each rebalance. */
+  onAssignment?: (assignment: Map<string, number[]>) => void;
 }
 
 export interface PartitionLagProgress {
@@ -279,6 +287,8 @@ class PartitionCursor {
   deadLettered = 0;
   /** Read or changed since the last commit: needs a new checkpoint. */
   dirty = false;
+  /** The alert state this partition's checkpoint held, kept as is while the alerter is paused. */
+  restoredAlertState: Uint8Array = NO_BYTES;
 
   constructor(partition: number, dlqPartition: number) {
     this.partition = partition;
@@ -420,7 +430,13 @@ export class StreamJob {
   readonly #log: Log;
   readonly #serde: AvroSerde;
   readonly #store: LiveStore;
-  readonly #pipelines: AnyPipeline[] = [];
+  #pipelines: AnyPipeline[] = [];
+  readonly #topicNames: string[];
+  readonly #aggregatorOptions: { window: WindowSpec; outOfOrdernessMs: number; allowedLatenessMs: number };
+  readonly #scaleOut: boolean;
+  #member: GroupMember | undefined;
+  /** The group generation the pipelines were loaded for. */
+  #appliedGeneration = -1;
   readonly #maxBatchRecords: number;
   readonly #rawLake: boolean;
   readonly #pollIntervalMs: number;
@@ -466,9 +482,35 @@ export class StreamJob {
     if (topics.length === 0) {
       throw new StreamError(StreamErrorCode.badOption, "the stream job needs at least one topic");
     }
-    for (const topic of new Set(topics)) {
+    for (const topic of topics) {
+      if (topic !== TOPICS.activity && topic !== TOPICS.wikimedia) {
+        throw new StreamError(
+          StreamErrorCode.badOption,
+          `the stream job has no aggregate for topic '${topic}'; it reads ${TOPICS.activity} and ${TOPICS.wikimedia}`,
+          { details: { topic } },
+        );
+      }
+    }
+    this.#topicNames = [...new Set(topics)];
+    this.#aggregatorOptions = aggregatorOptions;
+    this.#scaleOut = options.scaleOut ?? this.#log.joinGroup !== undefined;
+    if (this.#scaleOut && this.#log.joinGroup === undefined) {
+      throw new StreamError(
+        StreamErrorCode.badOption,
+        "scale-out needs a log with consumer groups (Kafka); the embedded log has one reader per job",
+      );
+    }
+    this.#pipelines = this.#buildPipelines();
+  }
+
+  /** Fresh pipelines (empty state) for every topic; #load fills them from the checkpoints. */
+  #buildPipelines(): AnyPipeline[] {
+    const options = this.#options;
+    const aggregatorOptions = this.#aggregatorOptions;
+    const pipelines: AnyPipeline[] = [];
+    for (const topic of this.#topicNames) {
       if (topic === TOPICS.activity) {
-        this.#pipelines.push(
+        pipelines.push(
           new ActivityPipeline(
             {
               topic,
@@ -479,8 +521,8 @@ export class StreamJob {
             createActivityAggregator(aggregatorOptions),
           ),
         );
-      } else if (topic === TOPICS.wikimedia) {
-        this.#pipelines.push(
+      } else {
+        pipelines.push(
           new WikimediaPipeline(
             {
               topic,
@@ -491,12 +533,6 @@ export class StreamJob {
             createWikimediaAggregator({ ...aggregatorOptions, topN: options.topPages }),
           ),
         );
-      } else {
-        throw new StreamError(
-          StreamErrorCode.badOption,
-          `the stream job has no aggregate for topic '${topic}'; it reads ${TOPICS.activity} and ${TOPICS.wikimedia}`,
-          { details: { topic } },
-        );
       }
     }
     if (options.anomaly !== false) {
@@ -505,17 +541,23 @@ export class StreamJob {
         allowedLatenessMs: aggregatorOptions.allowedLatenessMs,
         detector: { nowMs: this.#nowMs, ...options.anomaly },
       };
-      for (const pipeline of this.#pipelines) {
+      for (const pipeline of pipelines) {
         pipeline.alerter =
           pipeline instanceof ActivityPipeline
             ? new WindowAlerter(ACTIVITY_SERIES, alerterOptions)
             : new WindowAlerter(WIKIMEDIA_SERIES, alerterOptions);
       }
     }
+    return pipelines;
   }
 
   get topics(): string[] {
-    return this.#pipelines.map((p) => p.topic);
+    return [...this.#topicNames];
+  }
+
+  /** The partitions of each topic this job processes now (all of them unless it scales out). */
+  assignment(): Map<string, number[]> {
+    return new Map(this.#pipelines.map((p) => [p.topic, p.cursors.map((c) => c.partition)]));
   }
 
   /** Records read by this run so far. */
@@ -526,6 +568,11 @@ export class StreamJob {
   /** The last committed batch's progress (undefined before the first commit). */
   progress(): StreamProgress | undefined {
     return this.#progress;
+  }
+
+  /** True when the job is a member of the log's consumer group (it may own only some partitions). */
+  get scalesOut(): boolean {
+    return this.#scaleOut;
   }
 
   /** True when a restored checkpoint says the job was drained before: new records of it will be late. */
@@ -542,6 +589,40 @@ export class StreamJob {
   }
 
   async #start(): Promise<void> {
+    if (this.#scaleOut) {
+      this.#member = await this.#log.joinGroup!(this.job, this.#topicNames);
+      await this.#member.ready();
+      this.#appliedGeneration = this.#member.generation;
+    }
+    await this.#load();
+  }
+
+  /**
+   * Between batches: when the group moved partitions, drops every pipeline's state and loads the
+   * new assignment from the store's checkpoints (each covers its partition's last committed batch, and
+   * nothing is in flight now). Returns true when it reloaded.
+   */
+  async #syncAssignment(signal?: AbortSignal): Promise<boolean> {
+    const member = this.#member;
+    if (member === undefined || member.generation === this.#appliedGeneration) return false;
+    // Revoked while the group rebalances: own nothing until the new assignment arrives.
+    const aborted = new Promise<void>((resolve) =>
+      signal?.addEventListener("abort", () => resolve(), { once: true }),
+    );
+    await Promise.race([member.ready(), aborted]);
+    this.#appliedGeneration = member.generation;
+    this.#pipelines = this.#buildPipelines();
+    await this.#load();
+    return true;
+  }
+
+  /** Loads the owned partitions' checkpoints into fresh pipelines and recovers dead letters and alerts. */
+  async #load(): Promise<void> {
+    await this.#loadPartitions();
+    this.#options.onAssignment?.(this.assignment());
+  }
+
+  async #loadPartitions(): Promise<void> {
     const alertsInfo = this.#pipelines.some((p) => p.alerter !== undefined)
       ? await this.#log.ensureTopic({ name: TOPICS.alerts, partitions: 1 })
       : undefined;
@@ -555,9 +636,16 @@ export class StreamJob {
       const checkpoints = new Map(
         (await this.#store.checkpoints(this.job, pipeline.topic)).map((c) => [c.partition, c]),
       );
-      pipeline.aggregator.assign(info.offsets.map((o) => o.partition));
+      const owned =
+        this.#member === undefined
+          ? info.offsets
+          : info.offsets.filter((o) => this.#member!.assigned(pipeline.topic).includes(o.partition));
+      // The alerter scores windows final over the whole topic: it runs only while this job owns every
+      // partition; with part of them its state is kept unchanged in the checkpoints (see docs/scale-out.md).
+      if (owned.length < info.offsets.length) pipeline.alerter = undefined;
+      pipeline.aggregator.assign(owned.map((o) => o.partition));
       let alertStateFound = false;
-      for (const offsets of [...info.offsets].sort((a, b) => a.partition - b.partition)) {
+      for (const offsets of [...owned].sort((a, b) => a.partition - b.partition)) {
         const p = offsets.partition;
         const cursor = new PartitionCursor(p, p % dlqInfo.partitions);
         const dlqOffsets = dlqInfo.offsets[cursor.dlqPartition]!;
@@ -569,6 +657,7 @@ export class StreamJob {
           cursor.nextOffset = checkpoint.nextOffset;
           cursor.deadLettered = envelope.deadLettered;
           scanFrom = envelope.dlqMark;
+          cursor.restoredAlertState = envelope.alertState;
           // The lowest partition's checkpoint carries it; if partitions were added, any one that has it.
           if (pipeline.alerter !== undefined && envelope.alertState.length > 0 && !alertStateFound) {
             pipeline.alerter.restore(envelope.alertState, `${pipeline.topic}[${p}] of job ${this.job}`);
@@ -661,6 +750,7 @@ export class StreamJob {
   async run(signal: AbortSignal): Promise<StreamRunSummary> {
     await this.start();
     while (!signal.aborted) {
+      await this.#syncAssignment(signal);
       const read = await this.#batch(undefined, false);
       // The embedded log and store answer synchronously, so without this the loop would never let
       // timers and signal handlers (Ctrl-C, the status line) run.
@@ -673,6 +763,7 @@ export class StreamJob {
         // Aborted while idle: nothing in flight.
       }
     }
+    await this.#member?.leave();
     return this.summary();
   }
 
@@ -683,6 +774,29 @@ export class StreamJob {
    */
   async drain(signal?: AbortSignal): Promise<StreamRunSummary> {
     await this.start();
+    let targets = await this.#drainTargets();
+    while (signal?.aborted !== true) {
+      if (await this.#syncAssignment(signal)) targets = await this.#drainTargets();
+      const read = await this.#batch(targets, false);
+      await yieldToEventLoop();
+      if (read === 0) break;
+    }
+    if (signal?.aborted === true) {
+      await this.#member?.leave();
+      return this.summary();
+    }
+    for (const pipeline of this.#pipelines) {
+      pipeline.aggregator.advanceToEnd();
+      for (const cursor of pipeline.cursors) cursor.dirty = true;
+    }
+    await this.#batch(targets, true);
+    this.#drained = true;
+    await this.#member?.leave();
+    return this.summary();
+  }
+
+  /** Each owned partition's high watermark now: where a drain stops. */
+  async #drainTargets(): Promise<Map<PartitionCursor, number>> {
     const targets = new Map<PartitionCursor, number>();
     for (const pipeline of this.#pipelines) {
       const info = await this.#log.describeTopic(pipeline.topic);
@@ -690,19 +804,7 @@ export class StreamJob {
         targets.set(cursor, info.offsets[cursor.partition]?.highWatermark ?? cursor.nextOffset);
       }
     }
-    while (signal?.aborted !== true) {
-      const read = await this.#batch(targets, false);
-      await yieldToEventLoop();
-      if (read === 0) break;
-    }
-    if (signal?.aborted === true) return this.summary();
-    for (const pipeline of this.#pipelines) {
-      pipeline.aggregator.advanceToEnd();
-      for (const cursor of pipeline.cursors) cursor.dirty = true;
-    }
-    await this.#batch(targets, true);
-    this.#drained = true;
-    return this.summary();
+    return targets;
   }
 
   summary(): StreamRunSummary {
@@ -929,7 +1031,11 @@ export class StreamJob {
             dlqMark: cursor.persistedMark(),
             deadLettered: cursor.deadLettered,
             snapshot: pipeline.aggregator.snapshot(cursor.partition),
-            alertState: carries ? alerterState(pipeline) : NO_BYTES,
+            alertState: carries
+              ? alerterState(pipeline)
+              : alerter === undefined && this.#member !== undefined
+                ? cursor.restoredAlertState
+                : NO_BYTES,
           }),
           updatedAt: nowMs,
         });
@@ -958,8 +1064,11 @@ export class StreamJob {
         cursor.dirty = false;
         offsets.push({ partition: cursor.partition, offset: cursor.nextOffset });
       }
-      // Only for lag display: recovery reads the store's checkpoints, never these.
-      if (offsets.length > 0) await this.#log.commit(this.job, pipeline.topic, offsets);
+      // Only for lag display: recovery reads the store's checkpoints, never these. A group member
+      // commits as itself; a commit refused mid-rebalance is retried by the next batch.
+      if (offsets.length === 0) continue;
+      if (this.#member === undefined) await this.#log.commit(this.job, pipeline.topic, offsets);
+      else await this.#member.commit(pipeline.topic, offsets).catch(() => undefined);
     }
     const committedAtMs = performance.now();
     this.#read += read;

@@ -46,6 +46,40 @@ describe("KafkaLog", () => {
     }
   });
 
+  it("splits a topic's partitions between two group members and moves them when one leaves", async () => {
+    const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
+    try {
+      const topic = `members-${Date.now()}`;
+      const group = `group-${topic}`;
+      await log.ensureTopic({ name: topic, partitions: 4 });
+      const first = await log.joinGroup(group, [topic], { sessionTimeoutMs: 6_000 });
+      await first.ready();
+      expect(first.assigned(topic)).toEqual([0, 1, 2, 3]);
+      const second = await log.joinGroup(group, [topic], { sessionTimeoutMs: 6_000 });
+      await second.ready();
+      // The first member learns of the rebalance from its next heartbeat and rejoins.
+      await waitFor(
+        () =>
+          first.assigned(topic).length + second.assigned(topic).length === 4 &&
+          first.assigned(topic).length > 0,
+      );
+      const split = [...first.assigned(topic), ...second.assigned(topic)].sort();
+      expect(split).toEqual([0, 1, 2, 3]);
+      expect(second.assigned(topic).length).toBe(2);
+
+      await first.commit(
+        topic,
+        first.assigned(topic).map((partition) => ({ partition, offset: 0 })),
+      );
+      await second.leave();
+      await waitFor(() => first.assigned(topic).length === 4);
+      expect(first.assigned(topic)).toEqual([0, 1, 2, 3]);
+      await first.leave();
+    } finally {
+      await log.close();
+    }
+  });
+
   it("an unreachable broker is a retriable PULSE_LOG_UNAVAILABLE that names it", async () => {
     const log = KafkaLog.open({ brokers: ["127.0.0.1:1"], requestTimeoutMs: 1_000, retries: 0 });
     try {
@@ -62,3 +96,11 @@ describe("KafkaLog", () => {
     }
   });
 });
+
+async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

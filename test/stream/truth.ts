@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import type { UserActivityV2 } from "../../src/contracts/types.ts";
 import { EmbeddedLog } from "../../src/log/embedded.ts";
+import type { Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import type { ActivityWindow } from "../../src/store/index.ts";
@@ -55,17 +56,19 @@ export function cellsOf(rows: readonly ActivityWindow[]): Cells {
 }
 
 /**
- * The speed layer's promised semantics, applied naively to `<dataDir>/log.db`'s user-activity topic:
+ * The speed layer's promised semantics, applied naively to the user-activity topic of `<dataDir>/log.db`
+ * (or of `options.log`):
  * per partition, in offset order, watermark = max event time seen − outOfOrdernessMs; an event whose
  * 1-minute window ends at or before the watermark is late; otherwise an event_id already counted in
  * the partition is a duplicate; everything else counts once in its minute and its UTC day.
  */
 export async function activityTruth(
   dataDir: string,
-  options: { outOfOrdernessMs?: number; skip?: ReadonlySet<string> } = {},
+  options: { outOfOrdernessMs?: number; skip?: ReadonlySet<string>; log?: Log } = {},
 ): Promise<ActivityTruth> {
   const outOfOrdernessMs = options.outOfOrdernessMs ?? 10_000;
-  const log = EmbeddedLog.open({ path: join(dataDir, "log.db") });
+  // Another log (Kafka) is the caller's to close.
+  const log = options.log ?? EmbeddedLog.open({ path: join(dataDir, "log.db") });
   const registry = SchemaRegistry.open({ path: join(dataDir, "registry.db") });
   const minutes = new CellMap();
   const days = new CellMap();
@@ -117,7 +120,7 @@ export async function activityTruth(
       }
     }
   } finally {
-    await log.close();
+    if (options.log === undefined) await log.close();
     registry.close();
   }
   truth.minutes = minutes.sorted();

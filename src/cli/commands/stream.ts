@@ -97,7 +97,7 @@ export const streamCommand: Command = {
     const config = configFromFlags(values);
 
     // The store first: a backend that is not available stops the command before any file is created.
-    const store = openStore(config);
+    const store = await openStore(config);
     const stop = abortOnSignals();
     try {
       const platform = await openPlatform(config, { source: "stream" });
@@ -115,11 +115,17 @@ export const streamCommand: Command = {
           rawLake: values["no-raw-lake"] !== true,
           maxFutureSkewMs: config.validation.max_future_skew_sec * 1000,
           anomaly: values["no-alerts"] === true ? false : { threshold: alertThreshold },
+          onAssignment: (assignment) => {
+            // Only a group member's share changes; a lone job owns every partition.
+            if (!job.scalesOut || !showStatus) return;
+            const owned = [...assignment].map(([topic, partitions]) => `${topic} [${partitions.join(",")}]`);
+            out.write(`pulse stream: consumer group ${job.job} assigned ${owned.join(", ")}\n`);
+          },
         });
-        await job.start();
         // With --json, stdout holds only the summary; the status goes to a terminal on stderr, if any.
         const out = values.json ? process.stderr : process.stdout;
         const showStatus = !values.json || process.stderr.isTTY === true;
+        await job.start();
         if (showStatus) {
           out.write(
             `pulse stream: job ${job.job} on ${job.topics.join(", ")}; window ${describeMs(sizeMs)}` +

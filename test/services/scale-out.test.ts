@@ -1,0 +1,143 @@
+// Scale-out on the real Kafka broker: two `pulse stream` processes in one consumer group split the partitions;
+// one is SIGKILLed mid-stream and restarted; after a drain the windows equal the ground truth exactly.
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
+import type { StreamSummary } from "../../src/cli/commands/stream.ts";
+import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { type OnCleanup, type RunningPulse, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
+import { activityTruth, cellsOf } from "../stream/truth.ts";
+import { KAFKA_URL, resetKafka } from "./services.ts";
+
+const TIMEOUT_MS = 600_000;
+const EVENTS = 200_000;
+const JOB = "pulse-stream";
+
+function env(): Record<string, string> {
+  return { PULSE_LOG: KAFKA_URL };
+}
+
+async function startMember(dataDir: string, onCleanup: OnCleanup): Promise<RunningPulse> {
+  return startPulse(["stream", "--topics", "user-activity", "--max-batch", "5000", "--data-dir", dataDir], {
+    env: env(),
+    waitFor: /consumer group pulse-stream assigned user-activity \[[\d,]*\]/,
+    onCleanup,
+    timeoutMs: 90_000,
+  });
+}
+
+/** Records covered by the job's checkpoints in the store, per partition. */
+async function checkpointed(dataDir: string): Promise<Map<number, number>> {
+  const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
+  try {
+    return new Map((await store.checkpoints(JOB, "user-activity")).map((c) => [c.partition, c.nextOffset]));
+  } finally {
+    await store.close();
+  }
+}
+
+async function waitUntil(
+  what: string,
+  condition: () => Promise<boolean>,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The partition lists of every "assigned" line a member printed, in order. */
+function assignments(member: RunningPulse): number[][] {
+  return [...member.stdout().matchAll(/assigned user-activity \[([\d,]*)\]/g)].map((m) =>
+    m[1] === "" ? [] : m[1]!.split(",").map(Number),
+  );
+}
+
+describe("scale-out on Kafka", () => {
+  it(
+    "two members split the partitions; one SIGKILLed and restarted; the drained windows equal the ground truth",
+    async ({ onTestFinished }) => {
+      await resetKafka([JOB]);
+      const dataDir = tempDir(onTestFinished, "pulse-scale-");
+      const produced = await runPulseJson<ProduceSummary>(
+        [
+          ...["produce", "activity", "--count", String(EVENTS), "--seed", "23"],
+          ...["--start", new Date(Date.now() - 8 * 3_600_000).toISOString()],
+          ...["--out-of-order", "0.05", "--duplicates", "0.02", "--malformed", "0.01"],
+          ...["--json", "--data-dir", dataDir],
+        ],
+        { env: env(), timeoutMs: 180_000 },
+      );
+      const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
+      onTestFinished(() => log.close());
+      const partitions = (await log.describeTopic("user-activity")).partitions;
+      expect(partitions).toBeGreaterThan(1);
+
+      // Two members: each ends up with a share, together all partitions, none twice.
+      const first = await startMember(dataDir, onTestFinished);
+      const second = await startMember(dataDir, onTestFinished);
+      await waitUntil("the first member to hand over part of its partitions", async () => {
+        const latest = assignments(first).at(-1)!;
+        return latest.length > 0 && latest.length < partitions;
+      });
+      const shares = [assignments(first).at(-1)!, assignments(second).at(-1)!];
+      expect(shares.flat().sort((a, b) => a - b)).toEqual([...Array(partitions).keys()]);
+
+      // Both make progress, then the second dies without leaving the group.
+      await waitUntil("progress on both shares", async () => {
+        const done = await checkpointed(dataDir);
+        return shares.every((share) => share.some((p) => (done.get(p) ?? 0) > 0));
+      });
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 1_000)));
+      const killed = await second.kill("SIGKILL");
+      expect(killed.signal).toBe("SIGKILL");
+
+      // After the session timeout the survivor owns everything; a restarted member takes a share back.
+      await waitUntil(
+        "the survivor to take every partition",
+        async () => assignments(first).at(-1)!.length === partitions,
+      );
+      const restarted = await startMember(dataDir, onTestFinished);
+      await waitUntil("the restarted member to get a share", async () => {
+        const latest = assignments(restarted).at(-1)!;
+        return latest.length > 0 && assignments(first).at(-1)!.length + latest.length === partitions;
+      });
+      const before = await checkpointed(dataDir);
+      await waitUntil("progress after the restart", async () => {
+        const now = await checkpointed(dataDir);
+        return [...now].some(([p, next]) => next > (before.get(p) ?? 0));
+      });
+      for (const member of [first, restarted]) {
+        const stopped = await member.stop();
+        expect(stopped.code, stopped.stderr).toBe(0);
+      }
+
+      // A lone member drains the rest: the group's only member owns every partition.
+      const summary = await runPulseJson<StreamSummary>(
+        ["stream", "--drain", "--topics", "user-activity", "--json", "--data-dir", dataDir],
+        { env: env(), timeoutMs: 300_000 },
+      );
+      const truth = await activityTruth(dataDir, { log });
+      expect(truth.accepted + truth.duplicates + truth.late).toBe(produced.produced);
+      expect(summary).toMatchObject({
+        drained: true,
+        input: produced.produced,
+        accepted: truth.accepted,
+        duplicates: truth.duplicates,
+        late: truth.late,
+      });
+      const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
+      onTestFinished(() => store.close());
+      const minutes = await store.activityWindows({ windowMs: 60_000, last: 10_000_000 });
+      expect(minutes.every((w) => w.final)).toBe(true);
+      expect(cellsOf(minutes)).toEqual(truth.minutes);
+      expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
+      const late = await store.lateEvents(10_000_000);
+      expect(late.map((e) => `${e.partition}:${e.offset}`).sort()).toEqual(truth.latePositions);
+    },
+    TIMEOUT_MS,
+  );
+});
