@@ -62,55 +62,70 @@ describe("scale-out on Kafka", () => {
     async ({ onTestFinished }) => {
       await resetKafka([JOB]);
       const dataDir = tempDir(onTestFinished, "pulse-scale-");
-      const produced = await runPulseJson<ProduceSummary>(
-        [
-          ...["produce", "activity", "--count", String(EVENTS), "--seed", "23"],
-          ...["--start", new Date(Date.now() - 8 * 3_600_000).toISOString()],
-          ...["--out-of-order", "0.05", "--duplicates", "0.02", "--malformed", "0.01"],
-          ...["--json", "--data-dir", dataDir],
-        ],
-        { env: env(), timeoutMs: 180_000 },
-      );
+      const startMs = Date.now() - 8 * 3_600_000;
+      const produce = (seed: number, count: number, fromMs: number) =>
+        runPulseJson<ProduceSummary>(
+          [
+            ...["produce", "activity", "--count", String(count), "--seed", String(seed)],
+            ...["--start", new Date(fromMs).toISOString()],
+            ...["--out-of-order", "0.05", "--duplicates", "0.02", "--malformed", "0.01"],
+            ...["--json", "--data-dir", dataDir],
+          ],
+          { env: env(), timeoutMs: 180_000 },
+        );
+      const first = await produce(23, EVENTS, startMs);
       const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
       onTestFinished(() => log.close());
       const partitions = (await log.describeTopic("user-activity")).partitions;
       expect(partitions).toBeGreaterThan(1);
 
       // Two members: each ends up with a share, together all partitions, none twice.
-      const first = await startMember(dataDir, onTestFinished);
-      const second = await startMember(dataDir, onTestFinished);
+      const one = await startMember(dataDir, onTestFinished);
+      const two = await startMember(dataDir, onTestFinished);
       await waitUntil("the first member to hand over part of its partitions", async () => {
-        const latest = assignments(first).at(-1)!;
+        const latest = assignments(one).at(-1)!;
         return latest.length > 0 && latest.length < partitions;
       });
-      const shares = [assignments(first).at(-1)!, assignments(second).at(-1)!];
+      const shares = [assignments(one).at(-1)!, assignments(two).at(-1)!];
       expect(shares.flat().sort((a, b) => a - b)).toEqual([...Array(partitions).keys()]);
 
-      // Both make progress, then the second dies without leaving the group.
+      // Both make progress, then the second dies mid-stream without leaving the group.
       await waitUntil("progress on both shares", async () => {
         const done = await checkpointed(dataDir);
         return shares.every((share) => share.some((p) => (done.get(p) ?? 0) > 0));
       });
       await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 1_000)));
-      const killed = await second.kill("SIGKILL");
+      const killed = await two.kill("SIGKILL");
       expect(killed.signal).toBe("SIGKILL");
+      const atKill = await checkpointed(dataDir);
+      expect([...atKill.values()].reduce((a, b) => a + b, 0)).toBeLessThan(
+        first.produced + first.dead_lettered,
+      );
 
       // After the session timeout the survivor owns everything; a restarted member takes a share back.
       await waitUntil(
         "the survivor to take every partition",
-        async () => assignments(first).at(-1)!.length === partitions,
+        async () => assignments(one).at(-1)!.length === partitions,
       );
       const restarted = await startMember(dataDir, onTestFinished);
       await waitUntil("the restarted member to get a share", async () => {
         const latest = assignments(restarted).at(-1)!;
-        return latest.length > 0 && assignments(first).at(-1)!.length + latest.length === partitions;
+        return latest.length > 0 && assignments(one).at(-1)!.length + latest.length === partitions;
       });
+      const restartedShare = assignments(restarted).at(-1)!;
+
+      // More input while both run: the restarted member's share moves past where it was.
       const before = await checkpointed(dataDir);
-      await waitUntil("progress after the restart", async () => {
+      const second = await produce(29, EVENTS / 2, startMs + 4 * 3_600_000);
+      const produced = first.produced + second.produced;
+      const highWatermarks = (await log.describeTopic("user-activity")).offsets.map((o) => o.highWatermark);
+      await waitUntil("both members to catch up with the new input", async () => {
         const now = await checkpointed(dataDir);
-        return [...now].some(([p, next]) => next > (before.get(p) ?? 0));
+        return highWatermarks.every((high, p) => now.get(p) === high);
       });
-      for (const member of [first, restarted]) {
+      const after = await checkpointed(dataDir);
+      expect(restartedShare.some((p) => after.get(p)! > (before.get(p) ?? 0))).toBe(true);
+      for (const member of [one, restarted]) {
         const stopped = await member.stop();
         expect(stopped.code, stopped.stderr).toBe(0);
       }
@@ -121,10 +136,10 @@ describe("scale-out on Kafka", () => {
         { env: env(), timeoutMs: 300_000 },
       );
       const truth = await activityTruth(dataDir, { log });
-      expect(truth.accepted + truth.duplicates + truth.late).toBe(produced.produced);
+      expect(truth.accepted + truth.duplicates + truth.late).toBe(produced);
       expect(summary).toMatchObject({
         drained: true,
-        input: produced.produced,
+        input: produced,
         accepted: truth.accepted,
         duplicates: truth.duplicates,
         late: truth.late,
