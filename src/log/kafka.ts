@@ -41,8 +41,21 @@ export interface KafkaLogOptions {
   requestTimeoutMs?: number;
   /** Retries of a failed request (connection, leader change) before the call fails. Default 5. */
   retries?: number;
+  /**
+   * How long a call keeps retrying while the brokers are unreachable (a restart) before it fails with
+   * PULSE_LOG_UNAVAILABLE. Default 60 000; 0 fails at once.
+   */
+  unavailableRetryMs?: number;
   /** How long fetch waits on the broker for records when none are there yet. Default 0 (answer at once). */
   fetchMaxWaitMs?: number;
+}
+
+export interface KafkaTopicOptions {
+  /**
+   * Topic configs for a topic this call creates, on top of Pulse's (and winning over them), e.g.
+   * `cleanup.policy: "compact"`. An existing topic keeps the configs it has.
+   */
+  configs?: Readonly<Record<string, string>>;
 }
 
 interface TopicMeta {
@@ -91,6 +104,7 @@ export class KafkaLog implements Log {
   readonly #producer: Producer;
   readonly #reader: Consumer;
   readonly #fetchMaxWaitMs: number;
+  readonly #unavailableRetryMs: number;
   readonly #topics = new Map<string, TopicMeta>();
   readonly #base: {
     clientId: string;
@@ -121,6 +135,7 @@ export class KafkaLog implements Log {
     };
     this.#base = base;
     this.#fetchMaxWaitMs = options.fetchMaxWaitMs ?? 0;
+    this.#unavailableRetryMs = options.unavailableRetryMs ?? 60_000;
     this.#admin = new Admin(base);
     this.#producer = new Producer({ ...base, idempotent: true, acks: -1, autocreateTopics: false });
     // Only its fetch, metadata and offset calls are used; it never joins the group it is named after.
@@ -132,22 +147,28 @@ export class KafkaLog implements Log {
     return new KafkaLog(options);
   }
 
-  async ensureTopic(spec: TopicSpec): Promise<TopicInfo> {
+  ensureTopic(spec: TopicSpec, options: KafkaTopicOptions = {}): Promise<TopicInfo> {
+    return this.#retrying(() => this.#ensureTopic(spec, options));
+  }
+
+  async #ensureTopic(spec: TopicSpec, options: KafkaTopicOptions): Promise<TopicInfo> {
     this.#checkOpen();
     validateTopicSpec(spec);
     const existing = await this.#meta(spec.name, { missingOk: true });
     if (existing === undefined) {
       const retention = spec.retention ?? {};
+      const configs: Record<string, string> = {
+        "retention.ms": String(retention.maxAgeMs ?? -1),
+        "retention.bytes": String(retention.maxSizeBytes ?? -1),
+        "message.timestamp.after.max.ms": NO_LIMIT,
+        ...options.configs,
+      };
       try {
         await this.#admin.createTopics({
           topics: [spec.name],
           partitions: spec.partitions,
           replicas: -1,
-          configs: [
-            { name: "retention.ms", value: String(retention.maxAgeMs ?? -1) },
-            { name: "retention.bytes", value: String(retention.maxSizeBytes ?? -1) },
-            { name: "message.timestamp.after.max.ms", value: NO_LIMIT },
-          ],
+          configs: Object.entries(configs).map(([name, value]) => ({ name, value })),
         });
       } catch (error) {
         // Another process created it first: fall through to the partition-count check.
@@ -167,7 +188,11 @@ export class KafkaLog implements Log {
     return this.#describe(meta);
   }
 
-  async listTopics(): Promise<TopicInfo[]> {
+  listTopics(): Promise<TopicInfo[]> {
+    return this.#retrying(() => this.#listTopics());
+  }
+
+  async #listTopics(): Promise<TopicInfo[]> {
     this.#checkOpen();
     let names: string[];
     try {
@@ -183,7 +208,11 @@ export class KafkaLog implements Log {
     return infos;
   }
 
-  async describeTopic(topic: string): Promise<TopicInfo> {
+  describeTopic(topic: string): Promise<TopicInfo> {
+    return this.#retrying(() => this.#describeTopic(topic));
+  }
+
+  async #describeTopic(topic: string): Promise<TopicInfo> {
     this.#checkOpen();
     return this.#describe(await this.#meta(topic, { refresh: true }));
   }
@@ -268,12 +297,7 @@ export class KafkaLog implements Log {
         timestamp: record.timestampMs === undefined ? now : BigInt(record.timestampMs),
       });
     }
-    let result: Awaited<ReturnType<Producer["send"]>>;
-    try {
-      result = await this.#producer.send({ messages });
-    } catch (error) {
-      throw this.#failure(`produce to "${topic}"`, error);
-    }
+    const result = await this.#retryingSend(topic, messages);
     const next = new Map<number, number>();
     for (const { partition, offset } of result.offsets ?? []) next.set(partition, Number(offset));
     for (let i = start; i < end; i++) {
@@ -290,11 +314,15 @@ export class KafkaLog implements Log {
     }
   }
 
-  async fetch(
+  fetch(topic: string, partition: number, offset: number, options: FetchOptions = {}): Promise<LogRecord[]> {
+    return this.#retrying(() => this.#fetch(topic, partition, offset, options));
+  }
+
+  async #fetch(
     topic: string,
     partition: number,
     offset: number,
-    options: FetchOptions = {},
+    options: FetchOptions,
   ): Promise<LogRecord[]> {
     this.#checkOpen();
     const meta = await this.#meta(topic);
@@ -401,7 +429,11 @@ export class KafkaLog implements Log {
     return undefined;
   }
 
-  async commit(group: string, topic: string, offsets: readonly RecordPosition[]): Promise<void> {
+  commit(group: string, topic: string, offsets: readonly RecordPosition[]): Promise<void> {
+    return this.#retrying(() => this.#commit(group, topic, offsets));
+  }
+
+  async #commit(group: string, topic: string, offsets: readonly RecordPosition[]): Promise<void> {
     this.#checkOpen();
     checkGroup(group);
     const meta = await this.#meta(topic);
@@ -430,7 +462,11 @@ export class KafkaLog implements Log {
     }
   }
 
-  async committed(group: string, topic: string): Promise<Map<number, number>> {
+  committed(group: string, topic: string): Promise<Map<number, number>> {
+    return this.#retrying(() => this.#committed(group, topic));
+  }
+
+  async #committed(group: string, topic: string): Promise<Map<number, number>> {
     this.#checkOpen();
     checkGroup(group);
     await this.#meta(topic);
@@ -441,7 +477,11 @@ export class KafkaLog implements Log {
     return committed;
   }
 
-  async lag(group?: string): Promise<GroupTopicLag[]> {
+  lag(group?: string): Promise<GroupTopicLag[]> {
+    return this.#retrying(() => this.#lag(group));
+  }
+
+  async #lag(group?: string): Promise<GroupTopicLag[]> {
     this.#checkOpen();
     let groups: string[];
     if (group !== undefined) {
@@ -566,6 +606,39 @@ export class KafkaLog implements Log {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Runs `operation` again while Kafka is unreachable (a broker restart, a leader moving), backing off
+   * from 200 ms to 2 s, for up to `unavailableRetryMs`; then the PULSE_LOG_UNAVAILABLE error surfaces.
+   */
+  async #retrying<T>(operation: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#unavailableRetryMs;
+    let delayMs = 200;
+    for (;;) {
+      try {
+        return await operation();
+      } catch (error) {
+        const retriable = error instanceof LogError && error.code === LogErrorCode.unavailable;
+        if (!retriable || this.#closed || Date.now() + delayMs > deadline) throw error;
+        await sleep(delayMs);
+        delayMs = Math.min(delayMs * 2, 2_000);
+      }
+    }
+  }
+
+  /** One producer send, retried while the broker is unreachable; other failures are thrown at once. */
+  #retryingSend(
+    topic: string,
+    messages: Parameters<Producer["send"]>[0]["messages"],
+  ): Promise<Awaited<ReturnType<Producer["send"]>>> {
+    return this.#retrying(async () => {
+      try {
+        return await this.#producer.send({ messages });
+      } catch (error) {
+        throw this.#failure(`produce to "${topic}"`, error);
+      }
+    });
+  }
 
   #checkOpen(): void {
     if (this.#closed)

@@ -42,7 +42,7 @@ import {
   validateActivityRules,
   validateRecentChangeRules,
 } from "../contracts/validate.ts";
-import { SerdeError, StreamError, StreamErrorCode } from "../errors.ts";
+import { PulseError, SerdeError, StreamError, StreamErrorCode } from "../errors.ts";
 import type { GroupMember, Log, LogRecord, ProduceRecord, RecordPosition } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
 import type {
@@ -114,6 +114,11 @@ export interface StreamJobOptions {
    * Default: on when the log has a group coordinator (Kafka), off otherwise (the job owns every partition).
    */
   scaleOut?: boolean;
+  /**
+   * Called when the live store refused a commit with a retriable error (a server outage): the job holds
+   * the batch, reads nothing more, and commits it again after `delayMs` (backpressure; no offset moves).
+   */
+  onRetry?: (error: Error, attempt: number, delayMs: number) => void;
   /** Called whenever the job (re)loads its partitions: at start and after each rebalance. */
   onAssignment?: (assignment: Map<string, number[]>) => void;
 }
@@ -452,6 +457,8 @@ export class StreamJob {
   /** The job watermark before an end-of-input advance, for the run summary. */
   #lastFiniteWatermarkMs = Number.NEGATIVE_INFINITY;
   #drained = false;
+  /** The signal of the running run() or drain(): ends a commit retry loop. */
+  #signal: AbortSignal | undefined;
   readonly #startedAtMs = performance.now();
 
   constructor(options: StreamJobOptions) {
@@ -748,6 +755,7 @@ export class StreamJob {
 
   /** Runs micro-batches until `signal` aborts; the batch in flight finishes and commits first. */
   async run(signal: AbortSignal): Promise<StreamRunSummary> {
+    this.#signal = signal;
     await this.start();
     while (!signal.aborted) {
       await this.#syncAssignment(signal);
@@ -773,6 +781,7 @@ export class StreamJob {
    * every window final, and commits. An abort stops after the batch in flight, without the advance.
    */
   async drain(signal?: AbortSignal): Promise<StreamRunSummary> {
+    this.#signal = signal;
     await this.start();
     let targets = await this.#drainTargets();
     while (signal?.aborted !== true) {
@@ -1054,7 +1063,7 @@ export class StreamJob {
       checkpoints: rows.checkpoints,
     };
     if (rows.checkpoints.length > 0 || rowsWritten > 0 || alerts.length > 0) {
-      await this.#store.commit(batch);
+      await this.#commitRetrying(batch);
       this.#options.onCommitted?.(batch);
     }
     for (const pipeline of this.#pipelines) {
@@ -1090,6 +1099,32 @@ export class StreamJob {
       maxEventTimeMs,
     });
     return read;
+  }
+
+  /**
+   * Commits a batch, again and again while the store reports a retriable failure (its server is down),
+   * backing off from 250 ms to 5 s. The batch is complete in memory and commit is idempotent, so the
+   * retry is exact; nothing else is read meanwhile. An abort during the wait gives up with the error:
+   * the checkpoint did not move, so the next run replays the batch.
+   */
+  async #commitRetrying(batch: StoreBatch): Promise<void> {
+    let delayMs = 250;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#store.commit(batch);
+        return;
+      } catch (error) {
+        const retriable = error instanceof PulseError && error.retriable;
+        if (!retriable || this.#signal?.aborted === true) throw error;
+        this.#options.onRetry?.(error, attempt, delayMs);
+        try {
+          await sleep(delayMs, undefined, { signal: this.#signal });
+        } catch {
+          throw error;
+        }
+        delayMs = Math.min(delayMs * 2, 5_000);
+      }
+    }
   }
 
   /**

@@ -81,7 +81,12 @@ describe("KafkaLog", () => {
   });
 
   it("an unreachable broker is a retriable PULSE_LOG_UNAVAILABLE that names it", async () => {
-    const log = KafkaLog.open({ brokers: ["127.0.0.1:1"], requestTimeoutMs: 1_000, retries: 0 });
+    const log = KafkaLog.open({
+      brokers: ["127.0.0.1:1"],
+      requestTimeoutMs: 1_000,
+      retries: 0,
+      unavailableRetryMs: 0,
+    });
     try {
       const error = await log.listTopics().then(
         () => undefined,

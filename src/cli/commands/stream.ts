@@ -115,6 +115,11 @@ export const streamCommand: Command = {
           rawLake: values["no-raw-lake"] !== true,
           maxFutureSkewMs: config.validation.max_future_skew_sec * 1000,
           anomaly: values["no-alerts"] === true ? false : { threshold: alertThreshold },
+          onRetry: (error, attempt, delayMs) => {
+            process.stderr.write(
+              `pulse stream: the live store refused the commit (${error.message}); holding the batch, retry ${attempt} in ${describeMs(delayMs)}\n`,
+            );
+          },
           onAssignment: (assignment) => {
             // Only a group member's share changes; a lone job owns every partition.
             if (!job.scalesOut || !showStatus) return;
