@@ -70,6 +70,8 @@ export const LogErrorCode = {
   badArgument: "PULSE_LOG_BAD_ARGUMENT",
   /** The storage under the log failed (disk full, I/O error, corrupt file). */
   storage: "PULSE_LOG_STORAGE",
+  /** A remote log (Kafka) cannot be reached; retriable. */
+  unavailable: "PULSE_LOG_UNAVAILABLE",
 } as const;
 
 /** An event source failed: unreachable network, bad file, HTTP error from a feed. */
@@ -132,7 +134,11 @@ export const StoreErrorCode = {
   busy: "PULSE_STORE_BUSY",
   /** The file was written by a newer Pulse with a schema this one does not know. */
   schemaTooNew: "PULSE_STORE_SCHEMA_TOO_NEW",
-  /** The storage under the store failed (disk full, I/O error, corrupt file). */
+  /** The storage under the store failed (disk full, I/O error, corrupt file, a server error). */
   storage: "PULSE_STORE_STORAGE",
+  /** The store's server cannot be reached (refused, timed out, no server selected in time); retriable. */
+  unavailable: "PULSE_STORE_UNAVAILABLE",
+  /** A fenced checkpoint (Checkpoint.expectedNextOffset) moved meanwhile: another writer owns the partition. */
+  conflict: "PULSE_STORE_CONFLICT",
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];

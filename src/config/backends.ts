@@ -2,48 +2,74 @@
 
 import { EmbeddedLog } from "../log/embedded.ts";
 import type { Log } from "../log/index.ts";
+import { KafkaLog, kafkaBrokers } from "../log/kafka.ts";
 import { ConfigError } from "../errors.ts";
 import { HttpRegistryClient } from "../registry/http-client.ts";
-import type { SchemaRegistryClient } from "../registry/index.ts";
+import type { SchemaRegistryApi, SchemaRegistryClient } from "../registry/index.ts";
+import { defaultRegistryTopic, KafkaSchemaRegistry } from "../registry/kafka-registry.ts";
 import { SchemaRegistry } from "../registry/registry.ts";
 import { EmbeddedLiveStore } from "../store/embedded.ts";
 import type { LiveStore } from "../store/index.ts";
+import { MongoLiveStore } from "../store/mongo.ts";
 import { embeddedPath, type PulseConfig } from "./index.ts";
 
-/** The registry operations the CLI uses; the embedded registry and the HTTP client both have them. */
+/** The registry operations the CLI uses; the in-process registries and the HTTP client all have them. */
 export type RegistryClient = SchemaRegistryClient &
-  Pick<SchemaRegistry, "listSubjects" | "listVersions" | "getConfig" | "getVersion">;
+  Pick<SchemaRegistryApi, "listSubjects" | "listVersions" | "getConfig" | "getVersion">;
 
 export interface RegistryBackend {
   client: RegistryClient;
-  /** The in-process registry when embedded, so the HTTP server can serve its REST API. */
-  embedded: SchemaRegistry | undefined;
+  /**
+   * The in-process registry (the SQLite file, or the Kafka topic folded in memory), so the HTTP server
+   * can serve its REST API; undefined when the registry is a remote one.
+   */
+  embedded: SchemaRegistryApi | undefined;
+  /** For the Kafka registry, starts closing its connections; the process exits once they are closed. */
   close(): void;
 }
 
 export function openLog(config: PulseConfig): Log {
   const path = embeddedPath(config.log, config.data_dir);
   if (path !== undefined) return EmbeddedLog.open({ path });
-  throw new ConfigError(
-    `log '${config.log}': the Kafka log backend is not available in this version yet; use log: embedded:<file> (the default).`,
-  );
+  if (config.log.startsWith("kafka://")) {
+    const brokers = kafkaBrokers(config.log);
+    if (brokers.length === 0) {
+      throw new ConfigError(`log '${config.log}': name at least one broker, as in kafka://127.0.0.1:9092[,host2:9092].`);
+    }
+    return KafkaLog.open({ brokers, clientId: "pulse" });
+  }
+  throw new ConfigError(`log '${config.log}': use embedded:<file> (the default) or kafka://host:port[,host:port].`);
 }
 
+/** The registry named by `registry`; `auto` is the Kafka topic _schemas on a Kafka log, else embedded:registry.db. */
 export function openRegistry(config: PulseConfig): RegistryBackend {
-  const path = embeddedPath(config.registry, config.data_dir);
+  const onKafka = config.log.startsWith("kafka://");
+  const url = config.registry !== "auto" ? config.registry : onKafka ? `kafka:${defaultRegistryTopic}` : "embedded:registry.db";
+  const path = embeddedPath(url, config.data_dir);
   if (path !== undefined) {
     const registry = SchemaRegistry.open({ path });
     return { client: registry, embedded: registry, close: () => registry.close() };
   }
-  return { client: new HttpRegistryClient({ url: config.registry }), embedded: undefined, close: () => undefined };
+  if (url.startsWith("kafka:")) {
+    if (!onKafka) {
+      throw new ConfigError(
+        `registry '${url}': a registry in a Kafka topic lives on the Kafka log, but log is '${config.log}'; set log: kafka://host:port, or registry: embedded:registry.db.`,
+      );
+    }
+    const registry = KafkaSchemaRegistry.open({ brokers: kafkaBrokers(config.log), topic: url.slice("kafka:".length) });
+    // RegistryBackend.close is synchronous for its callers; close() never rejects.
+    return { client: registry, embedded: registry, close: () => void registry.close() };
+  }
+  return { client: new HttpRegistryClient({ url }), embedded: undefined, close: () => undefined };
 }
 
-/** The live store named by `store`: the embedded SQLite file, or (later) MongoDB. */
-export function openStore(config: PulseConfig): LiveStore {
+/** The live store named by `store`: the embedded SQLite file, or a MongoDB database (connected, indexed, recovered). */
+export async function openStore(config: PulseConfig): Promise<LiveStore> {
   const path = embeddedPath(config.store, config.data_dir);
   if (path !== undefined) return EmbeddedLiveStore.open({ path });
+  if (/^mongodb(\+srv)?:\/\//i.test(config.store)) return MongoLiveStore.open({ url: config.store });
   throw new ConfigError(
-    `store '${redactUrl(config.store)}': the MongoDB live store is not available in this version yet; use store: embedded:<file> (the default, embedded:store.db).`,
+    `store '${redactUrl(config.store)}': not a live store URL; use store: embedded:<file> (the default, embedded:store.db), mongodb://host:port/db or mongodb+srv://host/db.`,
   );
 }
 

@@ -65,6 +65,23 @@ describe("loadConfig", () => {
     expect(errorOf(() => loadConfig({ env: { PULSE_REGISTRY: "http://" }, cwd: dir })).message).toContain("'registry'");
   });
 
+  it("accepts MongoDB store URLs, replica-set host lists included, and never echoes their password", () => {
+    const { dir } = configFile("");
+    for (const url of [
+      "mongodb://127.0.0.1:27017/pulse",
+      "mongodb://user:pw@a:27017,b:27018/pulse?replicaSet=rs0",
+      "mongodb+srv://user:pw@cluster0.example.net/pulse",
+      "mongodb://localhost",
+    ]) {
+      expect(loadConfig({ env: { PULSE_STORE: url }, cwd: dir }).store).toBe(url);
+    }
+    for (const url of ["mongodb://user:s3cret@/pulse", "mongodb+srv://user:s3cret@a,b/pulse"]) {
+      const error = errorOf(() => loadConfig({ env: { PULSE_STORE: url }, cwd: dir }));
+      expect(error.message).toContain("PULSE_STORE");
+      expect(error.message).not.toContain("s3cret");
+    }
+  });
+
   it("rejects unknown PULSE_ variables and out-of-range numbers", () => {
     const { dir } = configFile("");
     expect(errorOf(() => loadConfig({ env: { PULSE_PROT: "1" }, cwd: dir })).message).toMatch(/PULSE_PROT.*PULSE_PORT/);

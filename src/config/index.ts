@@ -167,7 +167,9 @@ function applyEnv(config: PulseConfig, env: NodeJS.ProcessEnv): void {
 function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): unknown {
   const at = origin.describe(key);
   const fail = (expected: string): never => {
-    throw new ConfigError(`${at}: '${key}' ${expected}, got ${JSON.stringify(value)}. ${spec.doc}`);
+    // A connection string may hold a password: the message shows the URL without its user info.
+    const shown = spec.kind === "url" && typeof value === "string" ? value.replace(/\/\/[^/]*@/, "//…@") : value;
+    throw new ConfigError(`${at}: '${key}' ${expected}, got ${JSON.stringify(shown)}. ${spec.doc}`);
   };
   switch (spec.kind) {
     case "string":
@@ -186,14 +188,22 @@ function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): u
       if (typeof value !== "string" || !spec.values.includes(value)) fail(`must be one of ${spec.values.join(", ")}`);
       return value;
     case "url": {
-      if (typeof value !== "string" || value === "") fail(`must be a URL with scheme ${schemesText(spec.schemes)}`);
+      if (typeof value !== "string" || value === "") fail(`must be a URL with scheme ${schemesText(spec)}`);
       const text = value as string;
+      if (spec.keywords?.includes(text)) return text;
       const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(text)?.[1]?.toLowerCase();
       if (scheme === undefined || !spec.schemes.includes(scheme)) {
-        fail(`has an unsupported URL scheme; accepted: ${schemesText(spec.schemes)}`);
+        fail(`has an unsupported URL scheme; accepted: ${schemesText(spec)}`);
       }
       if (scheme === "embedded") {
         if (text.length <= "embedded:".length) fail("needs a file after 'embedded:', e.g. embedded:log.db");
+        return text;
+      }
+      if (spec.topicSchemes?.includes(scheme!)) {
+        // Kafka's topic name rule: 1-249 of [A-Za-z0-9._-].
+        if (!/^[A-Za-z0-9._-]{1,249}$/.test(text.slice(scheme!.length + 1))) {
+          fail(`needs a topic name after '${scheme}:' (letters, digits, '.', '_', '-'), e.g. ${scheme}:_schemas`);
+        }
         return text;
       }
       checkNetworkUrl(text, scheme!, fail);
@@ -221,6 +231,14 @@ function checkNetworkUrl(text: string, scheme: string, fail: (expected: string) 
     }
     return;
   }
+  if (scheme === "mongodb" || scheme === "mongodb+srv") {
+    // A MongoDB connection string may list several hosts, which the WHATWG URL parser does not accept.
+    const hosts = text.slice(scheme.length + 3).replace(/^[^/]*@/, "").split(/[/?]/)[0]!;
+    if (hosts === "" || (scheme === "mongodb+srv" && hosts.includes(","))) {
+      fail(`must be ${scheme}://${scheme === "mongodb" ? "host[:port][,host:port…]" : "host"}[/database]`);
+    }
+    return;
+  }
   try {
     const url = new URL(text);
     if (url.hostname === "") fail("needs a host");
@@ -229,8 +247,11 @@ function checkNetworkUrl(text: string, scheme: string, fail: (expected: string) 
   }
 }
 
-function schemesText(schemes: readonly string[]): string {
-  return schemes.map((s) => (s === "embedded" ? "embedded:<file>" : `${s}://…`)).join(", ");
+function schemesText(spec: { schemes: readonly string[]; topicSchemes?: readonly string[]; keywords?: readonly string[] }): string {
+  const forms = spec.schemes.map((s) =>
+    s === "embedded" ? "embedded:<file>" : spec.topicSchemes?.includes(s) ? `${s}:<topic>` : `${s}://…`,
+  );
+  return [...(spec.keywords ?? []), ...forms].join(", ");
 }
 
 function specAt(key: string): FieldSpec | undefined {

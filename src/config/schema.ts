@@ -5,8 +5,20 @@ export type FieldSpec =
   | { kind: "int"; default: number; min: number; max: number; env?: string; doc: string }
   | { kind: "number"; default: number; min: number; max: number; env?: string; doc: string }
   | { kind: "enum"; default: string; values: readonly string[]; env?: string; doc: string }
-  /** A backend URL; `schemes` are the accepted URL schemes (without "://" or ":"). */
-  | { kind: "url"; default: string; schemes: readonly string[]; env?: string; doc: string }
+  /**
+   * A backend URL; `schemes` are the accepted URL schemes (without "://" or ":"). `topicSchemes` are
+   * schemes followed by a topic name instead of an address (`kafka:<topic>`); `keywords` are plain words
+   * accepted as they are (`auto`).
+   */
+  | {
+      kind: "url";
+      default: string;
+      schemes: readonly string[];
+      topicSchemes?: readonly string[];
+      keywords?: readonly string[];
+      env?: string;
+      doc: string;
+    }
   | { kind: "list"; default: readonly string[]; env?: string; doc: string }
   | { kind: "section"; fields: Readonly<Record<string, FieldSpec>>; doc: string };
 
@@ -26,17 +38,19 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
   },
   registry: {
     kind: "url",
-    default: "embedded:registry.db",
-    schemes: ["embedded", "http", "https"],
+    default: "auto",
+    schemes: ["embedded", "kafka", "http", "https"],
+    topicSchemes: ["kafka"],
+    keywords: ["auto"],
     env: "PULSE_REGISTRY",
-    doc: "The schema registry: embedded:<file> (relative to data_dir) or the URL of a Confluent-API registry.",
+    doc: "The schema registry: embedded:<file> (relative to data_dir), kafka:<topic> (a topic of the Kafka log named by `log`, shared by every Pulse process on it), or the URL of a Confluent-API registry. auto: kafka:_schemas when the log is Kafka, else embedded:registry.db.",
   },
   store: {
     kind: "url",
     default: "embedded:store.db",
-    schemes: ["embedded", "mongodb"],
+    schemes: ["embedded", "mongodb", "mongodb+srv"],
     env: "PULSE_STORE",
-    doc: "The live store (windows, alerts, late events, raw lake, stream checkpoints): embedded:<file> (relative to data_dir) or mongodb://host:port/db.",
+    doc: "The live store (windows, alerts, late events, raw lake, stream checkpoints): embedded:<file> (relative to data_dir), or a MongoDB connection string mongodb://[user:password@]host:port[,host:port]/db or mongodb+srv://host/db (the database defaults to pulse).",
   },
   server: {
     kind: "section",

@@ -707,7 +707,7 @@ export class KafkaLog implements Log {
           {
             resourceType: ConfigResourceTypes.TOPIC,
             resourceName: meta.name,
-            configurationKeys: ["retention.ms", "retention.bytes"],
+            configurationKeys: ["retention.ms", "retention.bytes", "cleanup.policy"],
           },
         ],
       });
@@ -715,7 +715,14 @@ export class KafkaLog implements Log {
       throw this.#failure(`describe topic "${meta.name}"`, error);
     }
     const retention: RetentionPolicy = {};
-    for (const config of configs[0]?.configs ?? []) {
+    const entries = configs[0]?.configs ?? [];
+    // A compacted topic (another application's state, the registry's) has no time or size retention,
+    // whatever the broker reports as retention.ms: enforceRetention must never cut it.
+    const policy = entries.find((c) => c.name === "cleanup.policy")?.value ?? "delete";
+    if (!policy.split(",").includes("delete")) {
+      return { name: meta.name, partitions: meta.partitions, retention, offsets: await this.#offsets(meta) };
+    }
+    for (const config of entries) {
       const value = config.value === null ? -1 : Number(config.value);
       if (!(value >= 0)) continue;
       if (config.name === "retention.ms") retention.maxAgeMs = value;

@@ -1,9 +1,10 @@
-// The Confluent Schema Registry REST API over the embedded registry, as a plain node:http route handler.
+// The Confluent Schema Registry REST API over an in-process registry (SQLite or Kafka), as a plain node:http route handler.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { RegistryError } from "../errors.ts";
 import { registryError, RegistryErrorCode } from "./errors.ts";
-import { parseVersion, type SchemaRegistry } from "./registry.ts";
+import type { SchemaRegistryApi } from "./index.ts";
+import { parseVersion } from "./registry.ts";
 
 export const registryContentType = "application/vnd.schemaregistry.v1+json";
 
@@ -13,7 +14,7 @@ export const maxRequestBodyBytes = 1024 * 1024;
 type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 interface RouteContext {
-  registry: SchemaRegistry;
+  registry: SchemaRegistryApi;
   params: string[];
   query: URLSearchParams;
   body: () => Promise<Record<string, unknown>>;
@@ -192,7 +193,7 @@ const routes: Route[] = [
     },
   },
   {
-    // The embedded registry has no import or read-only modes.
+    // Pulse's registries have no import or read-only modes.
     pattern: ["mode"],
     methods: { GET: async () => ({ body: { mode: "READWRITE" } }) },
   },
@@ -204,7 +205,7 @@ const routes: Route[] = [
  * failure becomes a Confluent-style {"error_code", "message"} response.
  */
 export async function handleRegistryRequest(
-  registry: SchemaRegistry,
+  registry: SchemaRegistryApi,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,

@@ -10,7 +10,7 @@ import {
 } from "./compatibility.ts";
 import type { ParsedSchema } from "./canonical.ts";
 import { registryError, RegistryErrorCode } from "./errors.ts";
-import type { CompatibilityLevel, RegisteredSchema, SchemaRegistryClient } from "./index.ts";
+import type { CompatibilityLevel, RegisteredSchema, SchemaRegistryApi } from "./index.ts";
 import { RegistryStore, type VersionRow } from "./store.ts";
 
 export interface SchemaRegistryOptions {
@@ -49,7 +49,7 @@ const messageIssueLimit = 3;
  * Methods are async to match SchemaRegistryClient (and the HTTP client); the work itself is synchronous
  * SQLite, so each call completes within one turn of the event loop.
  */
-export class SchemaRegistry implements SchemaRegistryClient {
+export class SchemaRegistry implements SchemaRegistryApi {
   private readonly store: RegistryStore;
   private readonly parsed = new Map<string, ParsedSchema>();
 
@@ -339,7 +339,8 @@ export function parseVersion(value: unknown): VersionSpec {
   );
 }
 
-function checkSubject(subject: string): void {
+/** Rejects an empty subject or one with control characters (42208). */
+export function checkSubject(subject: string): void {
   // Control characters would make subjects unprintable in logs and URLs.
   if (subject.length === 0 || /[\u0000-\u001f\u007f]/.test(subject)) {
     throw registryError(

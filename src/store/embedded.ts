@@ -16,6 +16,18 @@ import type {
   WikiWindowRow,
   WindowQuery,
 } from "./index.ts";
+import {
+  checkCheckpoint,
+  checkDayRange,
+  checkLimit,
+  checkPartition,
+  checkRawPositions,
+  checkWindowMs,
+  checkWindowQuery,
+  compareText,
+  MAX_PARTITIONS,
+  windowLength,
+} from "./validate.ts";
 
 /**
  * A lost tail after a power loss under NORMAL is not a correctness problem here: checkpoints live in the
@@ -62,7 +74,6 @@ const SCHEMA_VERSION = 1;
 const TOPIC_SHIFT = 51;
 const PARTITION_SHIFT = 41;
 const MAX_TOPIC_ID = 4095;
-const MAX_PARTITIONS = 1024;
 const MAX_OFFSET = 2 ** 41 - 1;
 const OFFSET_MASK = "0x1FFFFFFFFFF";
 /** Rows bound per INSERT: one native call for many rows is much cheaper than one call per row. */
@@ -257,6 +268,9 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (job, topic, partition) DO UPDATE SET next_offset = excluded.next_offset,
          state = excluded.state, updated_at = excluded.updated_at`,
     ),
+    checkpointOffset: db.prepare<[string, string, number], { next_offset: number }>(
+      "SELECT next_offset FROM checkpoints WHERE job = ? AND topic = ? AND partition = ?",
+    ),
     checkpoints: db.prepare<
       [string, string],
       { partition: number; next_offset: number; state: Buffer; updated_at: number }
@@ -437,14 +451,7 @@ export class EmbeddedLiveStore implements LiveStore {
 
   async activityDaily(range: { fromMs?: number; toMs?: number } = {}): Promise<ActivityWindow[]> {
     this.#open();
-    for (const [name, value] of Object.entries(range)) {
-      if (value !== undefined && !Number.isFinite(value)) {
-        throw new StoreError(
-          StoreErrorCode.badArgument,
-          `activityDaily ${name} must be a finite number of ms, got ${value}.`,
-        );
-      }
-    }
+    checkDayRange(range);
     return this.#read("reading daily activity", () =>
       this.#sql.activityDaily
         .all({ fromMs: range.fromMs ?? null, toMs: range.toMs ?? null })
@@ -514,14 +521,7 @@ export class EmbeddedLiveStore implements LiveStore {
   async rawEvents(topic: string, after: ReadonlyMap<number, number>, limit: number): Promise<RawEventRow[]> {
     this.#open();
     checkLimit("rawEvents limit", limit);
-    for (const [partition, offset] of after) {
-      if (!Number.isInteger(partition) || !Number.isSafeInteger(offset)) {
-        throw new StoreError(
-          StoreErrorCode.badArgument,
-          `rawEvents positions map partitions to whole offsets, got ${partition} → ${offset}.`,
-        );
-      }
-    }
+    checkRawPositions(after);
     return this.#read("reading raw events", () => {
       const out: RawEventRow[] = [];
       const topicId = this.#sql.topicId.get(topic);
@@ -556,6 +556,13 @@ export class EmbeddedLiveStore implements LiveStore {
 
   /** Runs inside the commit transaction: any throw rolls the whole batch back. */
   #apply(batch: StoreBatch): void {
+    // Fenced checkpoints first: a refused batch writes nothing.
+    for (const checkpoint of batch.checkpoints) {
+      if (checkpoint.expectedNextOffset === undefined) continue;
+      const stored = this.#sql.checkpointOffset.get(checkpoint.job, checkpoint.topic, checkpoint.partition);
+      const current = stored === undefined ? null : stored.next_offset;
+      if (current !== checkpoint.expectedNextOffset) throw checkpointConflict(checkpoint, current);
+    }
     const w = this.#writers;
     if (batch.activityWindows?.length) w.activityWindows.write(batch.activityWindows);
     if (batch.activityDaily?.length) w.activityDaily.write(batch.activityDaily);
@@ -585,22 +592,11 @@ export class EmbeddedLiveStore implements LiveStore {
     if (batch.lateEvents?.length) w.lateEvents.write(batch.lateEvents);
     if (batch.rawEvents?.length) w.rawEvents.write(batch.rawEvents);
     for (const checkpoint of batch.checkpoints) {
-      if (!Number.isSafeInteger(checkpoint.nextOffset) || checkpoint.nextOffset < 0) {
-        throw new StoreError(
-          StoreErrorCode.badArgument,
-          `Checkpoint nextOffset must be a whole number ≥ 0, got ${checkpoint.nextOffset} (job "${checkpoint.job}", topic "${checkpoint.topic}").`,
-        );
-      }
-      if (!(checkpoint.state instanceof Uint8Array)) {
-        throw new StoreError(
-          StoreErrorCode.badArgument,
-          `Checkpoint state must be a Uint8Array (job "${checkpoint.job}", topic "${checkpoint.topic}").`,
-        );
-      }
+      checkCheckpoint(checkpoint);
       this.#sql.upsertCheckpoint.run(
         checkpoint.job,
         checkpoint.topic,
-        checkPartition(checkpoint.partition, "checkpoints"),
+        checkpoint.partition,
         checkpoint.nextOffset,
         checkpoint.state,
         checkpoint.updatedAt,
@@ -694,48 +690,6 @@ function bindLateEvent(args: unknown[], at: number, row: LateEventRow): void {
   args[at + 5] = row.payload;
 }
 
-/** window_end − window_start, which the window tables store instead of window_end (see the layout). */
-function windowLength(row: { window_start: number; window_end: number }, kind: string): number {
-  const length = row.window_end - row.window_start;
-  if (!(length > 0) || !Number.isSafeInteger(row.window_start) || !Number.isSafeInteger(row.window_end)) {
-    throw new StoreError(
-      StoreErrorCode.badArgument,
-      `A ${kind} row's window must be whole ms with window_end > window_start, got [${row.window_start}, ${row.window_end}).`,
-    );
-  }
-  return length;
-}
-
-function checkPartition(partition: number, kind: string): number {
-  if (!Number.isInteger(partition) || partition < 0 || partition >= MAX_PARTITIONS) {
-    throw new StoreError(
-      StoreErrorCode.badArgument,
-      `A ${kind} row's partition must be a whole number in [0, ${MAX_PARTITIONS - 1}], got ${partition}.`,
-    );
-  }
-  return partition;
-}
-
-function checkWindowQuery(query: WindowQuery): void {
-  checkWindowMs(query.windowMs);
-  checkLimit("last", query.last);
-}
-
-function checkWindowMs(windowMs: number): void {
-  if (!Number.isSafeInteger(windowMs) || windowMs <= 0) {
-    throw new StoreError(
-      StoreErrorCode.badArgument,
-      `windowMs must be a whole number of ms > 0, got ${windowMs}.`,
-    );
-  }
-}
-
-function checkLimit(name: string, limit: number): void {
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new StoreError(StoreErrorCode.badArgument, `${name} must be a whole number ≥ 0, got ${limit}.`);
-  }
-}
-
 function toActivityWindow(row: MergedActivity): ActivityWindow {
   return {
     window_start: row.window_start,
@@ -750,12 +704,18 @@ function toActivityWindow(row: MergedActivity): ActivityWindow {
   };
 }
 
-/** Plain string order: the order of SQLite's BINARY collation and MongoDB's default for text in the BMP. */
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** Keeps StoreErrors as they are and turns SQLite failures into StoreErrors, busy ones retriable. */
+/** A fenced checkpoint that another writer moved: the batch was computed from stale state. */
+export function checkpointConflict(checkpoint: Checkpoint, current: number | null): StoreError {
+  const where = `${checkpoint.topic}[${checkpoint.partition}] of job ${checkpoint.job}`;
+  return new StoreError(
+    StoreErrorCode.conflict,
+    `The checkpoint of ${where} is at ${current ?? "none"}, not at ${checkpoint.expectedNextOffset ?? "none"} as the batch expected: ` +
+      "another member committed that partition meanwhile (a rebalance); nothing was written. Reload the partition from its checkpoint.",
+    { details: { topic: checkpoint.topic, partition: checkpoint.partition, job: checkpoint.job, current } },
+  );
 }
 
-/** Keeps StoreErrors as they are and turns SQLite failures into StoreErrors, busy ones retriable. */
 function toStoreError(error: unknown, during: string): StoreError {
   if (error instanceof StoreError) return error;
   if (isBusy(error)) {

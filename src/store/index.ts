@@ -87,6 +87,13 @@ export interface Checkpoint {
   nextOffset: number;
   state: Uint8Array;
   updatedAt: number;
+  /**
+   * Fencing, for jobs that share partitions over time (a consumer group rebalancing): the nextOffset
+   * the writer last saw stored for this partition, null when it saw none. `commit` then applies the
+   * batch only if every such checkpoint is still as the writer saw it; otherwise it fails with
+   * PULSE_STORE_CONFLICT and changes nothing. Undefined: no check (the last writer wins).
+   */
+  expectedNextOffset?: number | null;
 }
 
 /** Everything one stream micro-batch produced; `commit` applies it all or nothing. */

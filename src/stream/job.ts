@@ -42,7 +42,7 @@ import {
   validateActivityRules,
   validateRecentChangeRules,
 } from "../contracts/validate.ts";
-import { PulseError, SerdeError, StreamError, StreamErrorCode } from "../errors.ts";
+import { PulseError, SerdeError, StoreError, StoreErrorCode, StreamError, StreamErrorCode } from "../errors.ts";
 import type { GroupMember, Log, LogRecord, ProduceRecord, RecordPosition } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
 import type {
@@ -292,6 +292,8 @@ class PartitionCursor {
   deadLettered = 0;
   /** Read or changed since the last commit: needs a new checkpoint. */
   dirty = false;
+  /** The nextOffset of this partition's checkpoint in the store as this job last saw it (null: none). */
+  storedOffset: number | null = null;
   /** The alert state this partition's checkpoint held, kept as is while the alerter is paused. */
   restoredAlertState: Uint8Array = NO_BYTES;
 
@@ -662,6 +664,7 @@ export class StreamJob {
           const envelope = readEnvelope(checkpoint.state, `${pipeline.topic}[${p}] of job ${this.job}`);
           pipeline.aggregator.restore(p, envelope.snapshot);
           cursor.nextOffset = checkpoint.nextOffset;
+          cursor.storedOffset = checkpoint.nextOffset;
           cursor.deadLettered = envelope.deadLettered;
           scanFrom = envelope.dlqMark;
           cursor.restoredAlertState = envelope.alertState;
@@ -759,7 +762,7 @@ export class StreamJob {
     await this.start();
     while (!signal.aborted) {
       await this.#syncAssignment(signal);
-      const read = await this.#batch(undefined, false);
+      const read = await this.#fenced(() => this.#batch(undefined, false));
       // The embedded log and store answer synchronously, so without this the loop would never let
       // timers and signal handlers (Ctrl-C, the status line) run.
       await yieldToEventLoop();
@@ -786,7 +789,8 @@ export class StreamJob {
     let targets = await this.#drainTargets();
     while (signal?.aborted !== true) {
       if (await this.#syncAssignment(signal)) targets = await this.#drainTargets();
-      const read = await this.#batch(targets, false);
+      const read = await this.#fenced(() => this.#batch(targets, false));
+      if (read < 0) targets = await this.#drainTargets();
       await yieldToEventLoop();
       if (read === 0) break;
     }
@@ -1047,6 +1051,7 @@ export class StreamJob {
                 : NO_BYTES,
           }),
           updatedAt: nowMs,
+          expectedNextOffset: cursor.storedOffset,
         });
       }
       if (alerter !== undefined) alerter.changed = false;
@@ -1071,6 +1076,7 @@ export class StreamJob {
       for (const cursor of pipeline.cursors) {
         if (!cursor.dirty) continue;
         cursor.dirty = false;
+        cursor.storedOffset = cursor.nextOffset;
         offsets.push({ partition: cursor.partition, offset: cursor.nextOffset });
       }
       // Only for lag display: recovery reads the store's checkpoints, never these. A group member
@@ -1099,6 +1105,23 @@ export class StreamJob {
       maxEventTimeMs,
     });
     return read;
+  }
+
+  /**
+   * Runs a batch; when the store refuses it because another member committed one of its partitions
+   * meanwhile (a rebalance overlapped this batch), drops the batch and all state and reloads the owned
+   * partitions from the store's checkpoints. Returns -1 after such a reload.
+   */
+  async #fenced(batch: () => Promise<number>): Promise<number> {
+    try {
+      return await batch();
+    } catch (error) {
+      if (!(error instanceof StoreError && error.code === StoreErrorCode.conflict)) throw error;
+      this.#options.onRetry?.(error, 0, 0);
+      this.#pipelines = this.#buildPipelines();
+      await this.#load();
+      return -1;
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 // The LiveStore conformance suite: every LiveStore implementation (embedded SQLite, MongoDB) runs these cases.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { StoreErrorCode } from "../../src/errors.ts";
+import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import type {
   ActivityWindowRow,
   AlertRow,
@@ -543,6 +543,46 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           [1, 20, "02"],
         ]);
         expect(saved[0].updatedAt).toBe(T0 + 99);
+      });
+
+      it("fences: a batch whose expected checkpoint moved is refused whole with PULSE_STORE_CONFLICT", async () => {
+        await store.commit({ checkpoints: [checkpoint({ partition: 0, nextOffset: 10, state: bytes(1) })] });
+        // Expected as seen: applied. Null expects no checkpoint yet.
+        await store.commit({
+          activityWindows: [activity({ partition: 0, event_count: 5 })],
+          checkpoints: [
+            checkpoint({ partition: 0, nextOffset: 12, state: bytes(2), expectedNextOffset: 10 }),
+            checkpoint({ partition: 1, nextOffset: 3, state: bytes(3), expectedNextOffset: null }),
+          ],
+        });
+        // Another member moved partition 1 (it is at 3, not 0): nothing of this batch is written.
+        const refused = await store
+          .commit({
+            activityWindows: [activity({ partition: 0, event_count: 99 })],
+            rawEvents: [raw({ partition: 0, offset: 12 })],
+            checkpoints: [
+              checkpoint({ partition: 0, nextOffset: 20, state: bytes(4), expectedNextOffset: 12 }),
+              checkpoint({ partition: 1, nextOffset: 9, state: bytes(5), expectedNextOffset: 0 }),
+            ],
+          })
+          .then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+        expect(refused).toBeInstanceOf(StoreError);
+        expect((refused as StoreError).code).toBe(StoreErrorCode.conflict);
+        expect((refused as StoreError).message).toContain("user-activity[1]");
+        const saved = await store.checkpoints("job-a", "user-activity");
+        expect(saved.map((c) => [c.partition, c.nextOffset, hex(c.state)])).toEqual([
+          [0, 12, "02"],
+          [1, 3, "03"],
+        ]);
+        const windows = await store.activityWindows({ windowMs: MINUTE, last: 10 });
+        expect(windows.map((w) => w.event_count)).toEqual([5]);
+        expect(await store.rawEvents("user-activity", new Map(), 10)).toEqual([]);
+        // Without expectations the last writer wins, as before.
+        await store.commit({ checkpoints: [checkpoint({ partition: 1, nextOffset: 1, state: bytes(6) })] });
+        expect((await store.checkpoints("job-a", "user-activity"))[1].nextOffset).toBe(1);
       });
     });
 

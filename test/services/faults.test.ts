@@ -7,9 +7,11 @@ import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import type { LiveStore } from "../../src/store/index.ts";
+import { MongoLiveStore } from "../../src/store/mongo.ts";
 import { REPO_ROOT, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { activityTruth, cellsOf, decodeV2 } from "../stream/truth.ts";
-import { KAFKA_URL, resetKafka } from "./services.ts";
+import { KAFKA_URL, MONGODB_URL, resetKafka } from "./services.ts";
 
 const run = promisify(execFile);
 const TIMEOUT_MS = 600_000;
@@ -19,8 +21,8 @@ function env(): Record<string, string> {
   return { PULSE_LOG: KAFKA_URL };
 }
 
-async function kafkaScript(action: "start" | "stop" | "restart"): Promise<void> {
-  await run(join(REPO_ROOT, "scripts/services/kafka.sh"), [action], { timeout: 180_000 });
+async function service(name: "kafka" | "ferretdb", action: "start" | "stop"): Promise<void> {
+  await run(join(REPO_ROOT, `scripts/services/${name}.sh`), [action], { timeout: 600_000 });
 }
 
 async function waitUntil(
@@ -53,7 +55,7 @@ describe("faults on the real services", () => {
   it(
     "a Kafka broker restart mid-stream: the producer and the stream job retry and resume, nothing is lost",
     async ({ onTestFinished }) => {
-      onTestFinished(() => kafkaScript("start"));
+      onTestFinished(() => service("kafka", "start"));
       await resetKafka([JOB]);
       const dataDir = tempDir(onTestFinished, "pulse-fault-kafka-");
       const stream = await startPulse(["stream", "--topics", "user-activity", "--data-dir", dataDir], {
@@ -72,9 +74,9 @@ describe("faults on the real services", () => {
         { env: env(), timeoutMs: 300_000 },
       );
       await new Promise((resolve) => setTimeout(resolve, 6_000));
-      await kafkaScript("stop");
+      await service("kafka", "stop");
       await new Promise((resolve) => setTimeout(resolve, 3_000));
-      await kafkaScript("start");
+      await service("kafka", "start");
       const produced = await producing;
       expect(produced.sent).toBe(60_000);
 
@@ -115,6 +117,80 @@ describe("faults on the real services", () => {
         late: truth.late,
       });
       const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
+      onTestFinished(() => store.close());
+      const minutes = await store.activityWindows({ windowMs: 60_000, last: 10_000_000 });
+      expect(cellsOf(minutes)).toEqual(truth.minutes);
+      expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "a 10 s live-store outage: the stream job holds its batch and retries, then catches up; nothing is lost",
+    async ({ onTestFinished }) => {
+      onTestFinished(() => service("ferretdb", "start"));
+      await resetKafka([JOB]);
+      const dataDir = tempDir(onTestFinished, "pulse-fault-store-");
+      const storeUrl = `${MONGODB_URL.replace(/\/$/, "")}/pulse_fault_${Date.now()}`;
+      const withStore = { ...env(), PULSE_STORE: storeUrl };
+      const openStore = async (): Promise<LiveStore> => {
+        const store = await MongoLiveStore.open({ url: storeUrl });
+        return store;
+      };
+      const stream = await startPulse(["stream", "--topics", "user-activity", "--data-dir", dataDir], {
+        env: withStore,
+        waitFor: /consumer group pulse-stream assigned user-activity/,
+        onCleanup: onTestFinished,
+        timeoutMs: 90_000,
+      });
+      const producing = runPulseJson<ProduceSummary>(
+        [
+          ...["produce", "activity", "--count", "60000", "--rate", "3000", "--seed", "37"],
+          ...["--start", new Date(Date.now() - 3_600_000).toISOString()],
+          ...["--json", "--data-dir", dataDir],
+        ],
+        { env: withStore, timeoutMs: 300_000 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      await service("ferretdb", "stop");
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      await service("ferretdb", "start");
+      const produced = await producing;
+      expect(produced.sent).toBe(60_000);
+
+      const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
+      onTestFinished(() => log.close());
+      const highWatermarks = (await log.describeTopic("user-activity")).offsets.map((o) => o.highWatermark);
+      await waitUntil("the stream job to catch up after the outage", async () => {
+        const store = await openStore();
+        try {
+          const done = new Map(
+            (await store.checkpoints(JOB, "user-activity")).map((c) => [c.partition, c.nextOffset]),
+          );
+          return highWatermarks.every((high, p) => (done.get(p) ?? 0) === high);
+        } finally {
+          await store.close();
+        }
+      });
+      const stopped = await stream.stop();
+      expect(stopped.code, stopped.stderr).toBe(0);
+      // It noticed the outage and held its batch rather than moving on.
+      expect(stopped.stderr).toMatch(/the live store refused the commit .*holding the batch/);
+
+      const summary = await runPulseJson<StreamSummary>(
+        ["stream", "--drain", "--topics", "user-activity", "--json", "--data-dir", dataDir],
+        { env: withStore, timeoutMs: 300_000 },
+      );
+      const truth = await activityTruth(dataDir, { log });
+      const total = highWatermarks.reduce((a, b) => a + b, 0);
+      expect(truth.accepted + truth.duplicates + truth.late).toBe(total);
+      expect(summary).toMatchObject({
+        drained: true,
+        input: total,
+        accepted: truth.accepted,
+        late: truth.late,
+      });
+      const store = await openStore();
       onTestFinished(() => store.close());
       const minutes = await store.activityWindows({ windowMs: 60_000, last: 10_000_000 });
       expect(cellsOf(minutes)).toEqual(truth.minutes);

@@ -14,7 +14,7 @@ import { subjectFor } from "../../src/contracts/schemas.ts";
 import { TOPICS, type UserActivityV2 } from "../../src/contracts/types.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
 import { partitionForKey } from "../../src/log/partitioner.ts";
-import { SchemaRegistry } from "../../src/registry/registry.ts";
+import { KafkaSchemaRegistry } from "../../src/registry/kafka-registry.ts";
 import { AvroSerde, readSchemaId } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import type { ActivityWindow } from "../../src/store/index.ts";
@@ -240,7 +240,8 @@ describe("Pulse → Python", () => {
       expect(consumed.tallied).toBe(produced.produced);
       expect(consumed.schema_ids).toEqual({ [activityId]: produced.produced });
 
-      const registry = SchemaRegistry.open({ path: join(dataDir, "registry.db") });
+      // On Kafka the registry is the cluster's (the _schemas topic), shared with `pulse serve`.
+      const registry = KafkaSchemaRegistry.open({ brokers: BROKERS });
       try {
         const serde = new AvroSerde(registry);
         const pulseSide = await tallyRange(log, serde, TOPICS.activity, before, after, [
@@ -252,7 +253,7 @@ describe("Pulse → Python", () => {
           pulseSide,
         );
       } finally {
-        registry.close();
+        await registry.close();
       }
     } finally {
       await log.close();
@@ -289,7 +290,8 @@ describe("Pulse reads the batches librdkafka writes", () => {
         expect(produced.errors).toEqual([]);
         expect(produced.schema_ids).toEqual({ [activityId]: 300 });
 
-        const registry = SchemaRegistry.open({ path: join(dataDir, "registry.db") });
+        // On Kafka the registry is the cluster's (the _schemas topic), shared with `pulse serve`.
+      const registry = KafkaSchemaRegistry.open({ brokers: BROKERS });
         try {
           const serde = new AvroSerde(registry);
           const decoded: ProducedEvent[] = [];
@@ -303,7 +305,7 @@ describe("Pulse reads the batches librdkafka writes", () => {
           const byId = (a: ProducedEvent, b: ProducedEvent): number => (a.event_id < b.event_id ? -1 : 1);
           expect(decoded.sort(byId)).toEqual(readEvents(eventsFile).sort(byId));
         } finally {
-          registry.close();
+          await registry.close();
         }
       } finally {
         await log.close();

@@ -80,6 +80,27 @@ describe("KafkaLog", () => {
     }
   });
 
+  it("never cuts a compacted topic: it reports no retention and enforceRetention leaves it whole", async () => {
+    const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
+    try {
+      const topic = `compacted-${Date.now()}`;
+      await log.ensureTopic(
+        { name: topic, partitions: 1 },
+        { configs: { "cleanup.policy": "compact", "retention.ms": "604800000" } },
+      );
+      await log.produce(topic, [
+        { key: Buffer.from("k"), value: Buffer.from("old"), partition: 0, timestampMs: Date.UTC(2020, 0, 1) },
+      ]);
+      expect((await log.describeTopic(topic)).retention).toEqual({});
+      await log.enforceRetention();
+      expect((await log.describeTopic(topic)).offsets).toEqual([
+        { partition: 0, lowWatermark: 0, highWatermark: 1 },
+      ]);
+    } finally {
+      await log.close();
+    }
+  });
+
   it("an unreachable broker is a retriable PULSE_LOG_UNAVAILABLE that names it", async () => {
     const log = KafkaLog.open({
       brokers: ["127.0.0.1:1"],

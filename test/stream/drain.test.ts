@@ -6,7 +6,7 @@ import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import type { DeadLetter } from "../../src/contracts/types.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
-import { REPO_ROOT, runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
+import { closedPort, REPO_ROOT, runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
 import { activityTruth, CellMap, cellsOf } from "./truth.ts";
 
@@ -259,16 +259,18 @@ describe("pulse stream --drain over the Wikimedia fixtures", () => {
 });
 
 describe("pulse stream errors", () => {
-  it("stops with a configuration error naming the store when it is MongoDB, before creating any file", async ({
+  it("stops with PULSE_STORE_UNAVAILABLE naming an unreachable MongoDB store without its password, before creating any file", async ({
     onTestFinished,
   }) => {
     const dataDir = tempDir(onTestFinished);
+    const port = await closedPort();
     const result = await runPulse(["stream", "--drain", "--data-dir", join(dataDir, "data")], {
-      env: { PULSE_STORE: "mongodb://user:secret@localhost:27017/pulse" },
+      env: { PULSE_STORE: `mongodb://user:secret@127.0.0.1:${port}/pulse` },
+      timeoutMs: 60_000,
     });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/MongoDB live store is not available/);
-    expect(result.stderr).toMatch(/PULSE_CONFIG_INVALID/);
+    expect(result.stderr).toMatch(/PULSE_STORE_UNAVAILABLE/);
+    expect(result.stderr).toContain(`127.0.0.1:${port}`);
     expect(result.stderr).not.toMatch(/secret/);
     expect(existsSync(join(dataDir, "data"))).toBe(false);
   });

@@ -25,7 +25,7 @@ export const liveCommand: Command = {
     const last = numberFlag("last", values.last, { integer: true, min: 1 }) ?? 10;
     if (last > MAX_LAST) throw new UsageError(`--last must be at most ${MAX_LAST}, got ${last}`);
     const windowMs = durationFlag("window", values.window) ?? 60_000;
-    const store = openStore(configFromFlags(values));
+    const store = await openStore(configFromFlags(values));
     try {
       const windows =
         what === "activity"

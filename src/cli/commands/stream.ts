@@ -2,7 +2,7 @@
 
 import { openStore } from "../../config/backends.ts";
 import { TOPICS } from "../../contracts/types.ts";
-import { UsageError } from "../../errors.ts";
+import { StoreErrorCode, UsageError } from "../../errors.ts";
 import { DEFAULT_JOB_NAME, StreamJob, type StreamProgress, type StreamRunSummary } from "../../stream/job.ts";
 import { hoppingWindow } from "../../stream/windows.ts";
 import { configFromFlags, durationFlag, numberFlag, parseCommandArgs } from "../args.ts";
@@ -117,7 +117,9 @@ export const streamCommand: Command = {
           anomaly: values["no-alerts"] === true ? false : { threshold: alertThreshold },
           onRetry: (error, attempt, delayMs) => {
             process.stderr.write(
-              `pulse stream: the live store refused the commit (${error.message}); holding the batch, retry ${attempt} in ${describeMs(delayMs)}\n`,
+              (error as { code?: string }).code === StoreErrorCode.conflict
+                ? `pulse stream: ${error.message}\n`
+                : `pulse stream: the live store refused the commit (${error.message}); holding the batch, retry ${attempt} in ${describeMs(delayMs)}\n`,
             );
           },
           onAssignment: (assignment) => {

@@ -67,7 +67,10 @@ export const upCommand: Command = {
     const stop = abortOnSignals();
     const signal = withDeadline(stop.signal, duration);
     const platform = await openPlatform(config, { source: "up" });
-    const store = openStore(config);
+    const store = await openStore(config).catch(async (error: unknown) => {
+      await platform.close();
+      throw error;
+    });
     const hub = new SseHub();
     let latest: StreamProgress | undefined;
     const job = new StreamJob({

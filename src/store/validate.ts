@@ -1,0 +1,91 @@
+// Argument and row checks shared by every LiveStore, so each backend rejects the same input with the same message.
+import { StoreError, StoreErrorCode } from "../errors.ts";
+import type { Checkpoint } from "./index.ts";
+
+/** Partitions per topic a store accepts (the embedded raw lake packs the partition into 10 bits). */
+export const MAX_PARTITIONS = 1024;
+
+/** window_end − window_start, > 0 and whole ms. */
+export function windowLength(row: { window_start: number; window_end: number }, kind: string): number {
+  const length = row.window_end - row.window_start;
+  if (!(length > 0) || !Number.isSafeInteger(row.window_start) || !Number.isSafeInteger(row.window_end)) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `A ${kind} row's window must be whole ms with window_end > window_start, got [${row.window_start}, ${row.window_end}).`,
+    );
+  }
+  return length;
+}
+
+export function checkPartition(partition: number, kind: string): number {
+  if (!Number.isInteger(partition) || partition < 0 || partition >= MAX_PARTITIONS) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `A ${kind} row's partition must be a whole number in [0, ${MAX_PARTITIONS - 1}], got ${partition}.`,
+    );
+  }
+  return partition;
+}
+
+export function checkWindowQuery(query: { windowMs: number; last: number }): void {
+  checkWindowMs(query.windowMs);
+  checkLimit("last", query.last);
+}
+
+export function checkWindowMs(windowMs: number): void {
+  if (!Number.isSafeInteger(windowMs) || windowMs <= 0) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `windowMs must be a whole number of ms > 0, got ${windowMs}.`,
+    );
+  }
+}
+
+export function checkLimit(name: string, limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new StoreError(StoreErrorCode.badArgument, `${name} must be a whole number ≥ 0, got ${limit}.`);
+  }
+}
+
+export function checkDayRange(range: { fromMs?: number; toMs?: number }): void {
+  for (const [name, value] of Object.entries(range)) {
+    if (value !== undefined && !Number.isFinite(value)) {
+      throw new StoreError(
+        StoreErrorCode.badArgument,
+        `activityDaily ${name} must be a finite number of ms, got ${value}.`,
+      );
+    }
+  }
+}
+
+export function checkRawPositions(after: ReadonlyMap<number, number>): void {
+  for (const [partition, offset] of after) {
+    if (!Number.isInteger(partition) || !Number.isSafeInteger(offset)) {
+      throw new StoreError(
+        StoreErrorCode.badArgument,
+        `rawEvents positions map partitions to whole offsets, got ${partition} → ${offset}.`,
+      );
+    }
+  }
+}
+
+export function checkCheckpoint(checkpoint: Checkpoint): void {
+  if (!Number.isSafeInteger(checkpoint.nextOffset) || checkpoint.nextOffset < 0) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `Checkpoint nextOffset must be a whole number ≥ 0, got ${checkpoint.nextOffset} (job "${checkpoint.job}", topic "${checkpoint.topic}").`,
+    );
+  }
+  if (!(checkpoint.state instanceof Uint8Array)) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `Checkpoint state must be a Uint8Array (job "${checkpoint.job}", topic "${checkpoint.topic}").`,
+    );
+  }
+  checkPartition(checkpoint.partition, "checkpoints");
+}
+
+/** Plain string order: the order of SQLite's BINARY collation and MongoDB's default for text in the BMP. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config";
+
+// Tests against real servers (Kafka, FerretDB), started by scripts/services/*.sh: one file at a time,
+// each in its own process, since they share the servers.
+export default defineConfig({
+  test: {
+    include: ["test/services/**/*.test.ts"],
+    pool: "forks",
+    fileParallelism: false,
+    testTimeout: 120_000,
+    // A first start may build or download a server.
+    hookTimeout: 900_000,
+  },
+});
