@@ -16,9 +16,10 @@ module="github.com/FerretDB/FerretDB"
 bin="$cache/ferretdb-$version/bin"
 pidfile="$state/ferretdb.pid"
 
-log() { echo "[ferretdb] $*" >&2; }
+name=ferretdb
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 # `go install $module/cmd/ferretdb@$version` alone builds a binary that panics at start: FerretDB reads its
 # version from build/version/version.txt, a file its release tooling generates and the module zip does not
@@ -51,15 +52,6 @@ healthy() {
   " 2>/dev/null)
 }
 
-wait_healthy() {
-  for _ in $(seq 1 120); do
-    if healthy; then log "ready on 127.0.0.1:$port"; return 0; fi
-    if ! running; then log "the server exited; last lines of $state/ferretdb.log:"; tail -n 30 "$state/ferretdb.log" >&2; return 1; fi
-    sleep 0.5
-  done
-  log "not healthy after 60 s; see $state/ferretdb.log"
-  return 1
-}
 
 start() {
   if running; then wait_healthy; return; fi
@@ -86,21 +78,5 @@ start() {
   wait_healthy
 }
 
-stop() {
-  if ! running; then rm -f "$pidfile"; return; fi
-  local pid; pid="$(cat "$pidfile")"
-  log "stopping (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  restart) stop; start ;;
-  status) if running && healthy; then echo "ferretdb: running on 127.0.0.1:$port"; else echo "ferretdb: stopped"; exit 1; fi ;;
-  reset) stop; rm -rf "$state" ;;
-  *) echo "usage: $0 start|stop|restart|status|reset" >&2; exit 2 ;;
-esac
+service_main "$@"

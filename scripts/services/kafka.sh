@@ -14,9 +14,10 @@ version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafk
 libs="$cache/kafka-$version/libs"
 pidfile="$state/kafka.pid"
 
-log() { echo "[kafka] $*" >&2; }
+name=kafka
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 fetch() {
   if [ -f "$libs/.complete" ]; then return; fi
@@ -87,15 +88,6 @@ healthy() {
   " 2>/dev/null
 }
 
-wait_healthy() {
-  for _ in $(seq 1 120); do
-    if healthy; then log "ready on 127.0.0.1:$port"; return 0; fi
-    if ! running; then log "the broker exited; last lines of $state/kafka.log:"; tail -n 30 "$state/kafka.log" >&2; return 1; fi
-    sleep 0.5
-  done
-  log "not healthy after 60 s; see $state/kafka.log"
-  return 1
-}
 
 start() {
   if running; then wait_healthy; return; fi
@@ -112,21 +104,5 @@ start() {
   wait_healthy
 }
 
-stop() {
-  if ! running; then rm -f "$pidfile"; return; fi
-  local pid; pid="$(cat "$pidfile")"
-  log "stopping (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  restart) stop; start ;;
-  status) if running && healthy; then echo "kafka: running on 127.0.0.1:$port"; else echo "kafka: stopped"; exit 1; fi ;;
-  reset) stop; rm -rf "$state" ;;
-  *) echo "usage: $0 start|stop|restart|status|reset" >&2; exit 2 ;;
-esac
+service_main "$@"

@@ -4,6 +4,7 @@ import {
   Admin,
   ConfigResourceTypes,
   Consumer,
+  compressionsAlgorithms,
   GenericError,
   MultipleErrors,
   NetworkError,
@@ -12,6 +13,7 @@ import {
   TimeoutError,
 } from "@platformatic/kafka";
 import { LogError, LogErrorCode } from "../errors.ts";
+import { decompress as zstdDecompress } from "fzstd";
 import { errorMessage } from "../sqlite/open-file.ts";
 import type {
   FetchOptions,
@@ -83,6 +85,22 @@ const DEFAULT_FETCH_RECORDS = 1_000;
 const CONTROL_BATCH = 0x20;
 const TIMESTAMP_EARLIEST = -2n;
 const TIMESTAMP_LATEST = -1n;
+
+/*
+ * Record batches compressed with zstd (the Java client's and librdkafka's common choice) must be readable
+ * on Node 20 too. The client decompresses with node:zlib, which has zstd only from Node 22.15; below that
+ * its zstd entry throws, so Pulse plugs in fzstd, a pure-JavaScript zstd decoder, for reading. Producing
+ * with zstd still needs a Node with zlib zstd; Pulse's producer does not compress.
+ */
+if (!compressionsAlgorithms.zstd.available) {
+  const zstd = compressionsAlgorithms.zstd as {
+    decompressSync: (data: Buffer | { buffer: Buffer }) => Buffer;
+  };
+  zstd.decompressSync = (data) => {
+    const out = zstdDecompress(Buffer.isBuffer(data) ? data : data.buffer);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  };
+}
 
 /**
  * Semantics next to the embedded log:

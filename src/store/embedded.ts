@@ -17,6 +17,7 @@ import type {
   WindowQuery,
 } from "./index.ts";
 import {
+  checkpointConflict,
   checkCheckpoint,
   checkDayRange,
   checkLimit,
@@ -705,17 +706,6 @@ function toActivityWindow(row: MergedActivity): ActivityWindow {
 }
 
 /** Keeps StoreErrors as they are and turns SQLite failures into StoreErrors, busy ones retriable. */
-/** A fenced checkpoint that another writer moved: the batch was computed from stale state. */
-export function checkpointConflict(checkpoint: Checkpoint, current: number | null): StoreError {
-  const where = `${checkpoint.topic}[${checkpoint.partition}] of job ${checkpoint.job}`;
-  return new StoreError(
-    StoreErrorCode.conflict,
-    `The checkpoint of ${where} is at ${current ?? "none"}, not at ${checkpoint.expectedNextOffset ?? "none"} as the batch expected: ` +
-      "another member committed that partition meanwhile (a rebalance); nothing was written. Reload the partition from its checkpoint.",
-    { details: { topic: checkpoint.topic, partition: checkpoint.partition, job: checkpoint.job, current } },
-  );
-}
-
 function toStoreError(error: unknown, during: string): StoreError {
   if (error instanceof StoreError) return error;
   if (isBusy(error)) {

@@ -60,6 +60,7 @@ import type {
 } from "./index.ts";
 import {
   checkCheckpoint,
+  checkpointConflict,
   checkDayRange,
   checkLimit,
   checkPartition,
@@ -663,14 +664,7 @@ export class MongoLiveStore implements LiveStore {
     const stored = await this.#db
       .collection<CheckpointDocument>("checkpoints")
       .findOne({ _id: checkpointId(checkpoint) }, { projection: { next_offset: 1 } });
-    const current = stored?.next_offset ?? null;
-    const where = `${checkpoint.topic}[${checkpoint.partition}] of job ${checkpoint.job}`;
-    return new StoreError(
-      StoreErrorCode.conflict,
-      `The checkpoint of ${where} is at ${current ?? "none"}, not at ${checkpoint.expectedNextOffset ?? "none"} as the batch expected: ` +
-        "another member committed that partition meanwhile (a rebalance). Reload the partition from its checkpoint.",
-      { details: { topic: checkpoint.topic, partition: checkpoint.partition, job: checkpoint.job, current } },
-    );
+    return checkpointConflict(checkpoint, stored?.next_offset ?? null);
   }
 
   /** Writes a batch's own rows: nothing newer can exist, since one writer commits a job's batches in order. */

@@ -89,3 +89,14 @@ export function checkCheckpoint(checkpoint: Checkpoint): void {
 export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** A fenced checkpoint that another writer moved: the batch was computed from stale state. */
+export function checkpointConflict(checkpoint: Checkpoint, current: number | null): StoreError {
+  const where = `${checkpoint.topic}[${checkpoint.partition}] of job ${checkpoint.job}`;
+  return new StoreError(
+    StoreErrorCode.conflict,
+    `The checkpoint of ${where} is at ${current ?? "none"}, not at ${checkpoint.expectedNextOffset ?? "none"} as the batch expected: ` +
+      "another member committed that partition meanwhile (a rebalance); nothing was written. Reload the partition from its checkpoint.",
+    { details: { topic: checkpoint.topic, partition: checkpoint.partition, job: checkpoint.job, current } },
+  );
+}

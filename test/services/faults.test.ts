@@ -9,7 +9,7 @@ import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import type { LiveStore } from "../../src/store/index.ts";
 import { MongoLiveStore } from "../../src/store/mongo.ts";
-import { REPO_ROOT, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
+import { type OnCleanup, REPO_ROOT, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { activityTruth, cellsOf, decodeV2 } from "../stream/truth.ts";
 import { KAFKA_URL, MONGODB_URL, resetKafka } from "./services.ts";
 
@@ -37,6 +37,81 @@ async function waitUntil(
   }
 }
 
+interface Scenario {
+  dataDir: string;
+  env: Record<string, string>;
+  seed: number;
+  openStore: () => Promise<LiveStore>;
+  /** What goes wrong while the producer and the stream job run. */
+  fault: () => Promise<void>;
+}
+
+/**
+ * The shape of every fault test: a running `pulse stream`, a producer paced over about 20 s, the fault in
+ * the middle; then the job must catch up by itself, stop cleanly, and a drain must give windows equal to
+ * the ground truth computed from the topic. Returns the producer's summary and the job's stderr.
+ */
+async function survives(
+  scenario: Scenario,
+  onCleanup: OnCleanup,
+): Promise<{ produced: ProduceSummary; stderr: string; log: KafkaLog }> {
+  const { dataDir, env } = scenario;
+  const stream = await startPulse(["stream", "--topics", "user-activity", "--data-dir", dataDir], {
+    env,
+    waitFor: /consumer group pulse-stream assigned user-activity/,
+    onCleanup,
+    timeoutMs: 90_000,
+  });
+  const producing = runPulseJson<ProduceSummary>(
+    [
+      ...["produce", "activity", "--count", "60000", "--rate", "3000", "--seed", String(scenario.seed)],
+      ...["--start", new Date(Date.now() - 3_600_000).toISOString()],
+      ...["--json", "--data-dir", dataDir],
+    ],
+    { env, timeoutMs: 300_000 },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  await scenario.fault();
+  const produced = await producing;
+  expect(produced.sent).toBe(60_000);
+
+  const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
+  onCleanup(() => log.close());
+  // The job rode through the fault: it catches up with everything without being restarted.
+  const highWatermarks = (await log.describeTopic("user-activity")).offsets.map((o) => o.highWatermark);
+  await waitUntil("the stream job to catch up after the fault", async () => {
+    const store = await scenario.openStore();
+    try {
+      const done = new Map(
+        (await store.checkpoints(JOB, "user-activity")).map((c) => [c.partition, c.nextOffset]),
+      );
+      return highWatermarks.every((high, p) => (done.get(p) ?? 0) === high);
+    } finally {
+      await store.close();
+    }
+  });
+  const stopped = await stream.stop();
+  expect(stopped.code, stopped.stderr).toBe(0);
+
+  const summary = await runPulseJson<StreamSummary>(
+    ["stream", "--drain", "--topics", "user-activity", "--json", "--data-dir", dataDir],
+    { env, timeoutMs: 300_000 },
+  );
+  const truth = await activityTruth(dataDir, { log });
+  const total = highWatermarks.reduce((a, b) => a + b, 0);
+  expect(truth.accepted + truth.duplicates + truth.late).toBe(total);
+  expect(summary).toMatchObject({ drained: true, input: total, accepted: truth.accepted, late: truth.late });
+  const store = await scenario.openStore();
+  try {
+    const minutes = await store.activityWindows({ windowMs: 60_000, last: 10_000_000 });
+    expect(cellsOf(minutes)).toEqual(truth.minutes);
+    expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
+  } finally {
+    await store.close();
+  }
+  return { produced, stderr: stopped.stderr, log };
+}
+
 /** The distinct event ids on user-activity, read with Pulse's own serde. */
 async function distinctEventIds(log: KafkaLog): Promise<number> {
   const ids = new Set<string>();
@@ -58,69 +133,24 @@ describe("faults on the real services", () => {
       onTestFinished(() => service("kafka", "start"));
       await resetKafka([JOB]);
       const dataDir = tempDir(onTestFinished, "pulse-fault-kafka-");
-      const stream = await startPulse(["stream", "--topics", "user-activity", "--data-dir", dataDir], {
-        env: env(),
-        waitFor: /consumer group pulse-stream assigned user-activity/,
-        onCleanup: onTestFinished,
-        timeoutMs: 90_000,
-      });
-      // About 20 s of events in processing time; the broker goes away for several seconds in the middle.
-      const producing = runPulseJson<ProduceSummary>(
-        [
-          ...["produce", "activity", "--count", "60000", "--rate", "3000", "--seed", "31"],
-          ...["--start", new Date(Date.now() - 3_600_000).toISOString()],
-          ...["--json", "--data-dir", dataDir],
-        ],
-        { env: env(), timeoutMs: 300_000 },
+      const { produced, log } = await survives(
+        {
+          dataDir,
+          env: env(),
+          seed: 31,
+          openStore: async () => EmbeddedLiveStore.open({ path: join(dataDir, "store.db") }),
+          fault: async () => {
+            await service("kafka", "stop");
+            await new Promise((resolve) => setTimeout(resolve, 3_000));
+            await service("kafka", "start");
+          },
+        },
+        onTestFinished,
       );
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
-      await service("kafka", "stop");
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
-      await service("kafka", "start");
-      const produced = await producing;
-      expect(produced.sent).toBe(60_000);
-
-      const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
-      onTestFinished(() => log.close());
-      // Nothing lost: every distinct event the simulator made is on the topic (a retried send may add copies,
-      // which the stream job counts as duplicates).
+      // Nothing lost on the producer's side either: every distinct event the simulator made is on the
+      // topic (a retried send may add copies, which the stream job counts as duplicates).
       const kinds = produced.by_kind!;
       expect(await distinctEventIds(log)).toBe(kinds.valid! + kinds.out_of_order!);
-
-      // The job rode through the restart: it catches up with everything without being restarted.
-      const highWatermarks = (await log.describeTopic("user-activity")).offsets.map((o) => o.highWatermark);
-      await waitUntil("the stream job to catch up after the restart", async () => {
-        const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
-        try {
-          const done = new Map(
-            (await store.checkpoints(JOB, "user-activity")).map((c) => [c.partition, c.nextOffset]),
-          );
-          return highWatermarks.every((high, p) => (done.get(p) ?? 0) === high);
-        } finally {
-          await store.close();
-        }
-      });
-      const stopped = await stream.stop();
-      expect(stopped.code, stopped.stderr).toBe(0);
-
-      const summary = await runPulseJson<StreamSummary>(
-        ["stream", "--drain", "--topics", "user-activity", "--json", "--data-dir", dataDir],
-        { env: env(), timeoutMs: 300_000 },
-      );
-      const truth = await activityTruth(dataDir, { log });
-      const total = highWatermarks.reduce((a, b) => a + b, 0);
-      expect(truth.accepted + truth.duplicates + truth.late).toBe(total);
-      expect(summary).toMatchObject({
-        drained: true,
-        input: total,
-        accepted: truth.accepted,
-        late: truth.late,
-      });
-      const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
-      onTestFinished(() => store.close());
-      const minutes = await store.activityWindows({ windowMs: 60_000, last: 10_000_000 });
-      expect(cellsOf(minutes)).toEqual(truth.minutes);
-      expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
     },
     TIMEOUT_MS,
   );
@@ -130,71 +160,23 @@ describe("faults on the real services", () => {
     async ({ onTestFinished }) => {
       onTestFinished(() => service("ferretdb", "start"));
       await resetKafka([JOB]);
-      const dataDir = tempDir(onTestFinished, "pulse-fault-store-");
       const storeUrl = `${MONGODB_URL.replace(/\/$/, "")}/pulse_fault_${Date.now()}`;
-      const withStore = { ...env(), PULSE_STORE: storeUrl };
-      const openStore = async (): Promise<LiveStore> => {
-        const store = await MongoLiveStore.open({ url: storeUrl });
-        return store;
-      };
-      const stream = await startPulse(["stream", "--topics", "user-activity", "--data-dir", dataDir], {
-        env: withStore,
-        waitFor: /consumer group pulse-stream assigned user-activity/,
-        onCleanup: onTestFinished,
-        timeoutMs: 90_000,
-      });
-      const producing = runPulseJson<ProduceSummary>(
-        [
-          ...["produce", "activity", "--count", "60000", "--rate", "3000", "--seed", "37"],
-          ...["--start", new Date(Date.now() - 3_600_000).toISOString()],
-          ...["--json", "--data-dir", dataDir],
-        ],
-        { env: withStore, timeoutMs: 300_000 },
+      const { stderr } = await survives(
+        {
+          dataDir: tempDir(onTestFinished, "pulse-fault-store-"),
+          env: { ...env(), PULSE_STORE: storeUrl },
+          seed: 37,
+          openStore: () => MongoLiveStore.open({ url: storeUrl }),
+          fault: async () => {
+            await service("ferretdb", "stop");
+            await new Promise((resolve) => setTimeout(resolve, 10_000));
+            await service("ferretdb", "start");
+          },
+        },
+        onTestFinished,
       );
-      await new Promise((resolve) => setTimeout(resolve, 5_000));
-      await service("ferretdb", "stop");
-      await new Promise((resolve) => setTimeout(resolve, 10_000));
-      await service("ferretdb", "start");
-      const produced = await producing;
-      expect(produced.sent).toBe(60_000);
-
-      const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
-      onTestFinished(() => log.close());
-      const highWatermarks = (await log.describeTopic("user-activity")).offsets.map((o) => o.highWatermark);
-      await waitUntil("the stream job to catch up after the outage", async () => {
-        const store = await openStore();
-        try {
-          const done = new Map(
-            (await store.checkpoints(JOB, "user-activity")).map((c) => [c.partition, c.nextOffset]),
-          );
-          return highWatermarks.every((high, p) => (done.get(p) ?? 0) === high);
-        } finally {
-          await store.close();
-        }
-      });
-      const stopped = await stream.stop();
-      expect(stopped.code, stopped.stderr).toBe(0);
       // It noticed the outage and held its batch rather than moving on.
-      expect(stopped.stderr).toMatch(/the live store refused the commit .*holding the batch/);
-
-      const summary = await runPulseJson<StreamSummary>(
-        ["stream", "--drain", "--topics", "user-activity", "--json", "--data-dir", dataDir],
-        { env: withStore, timeoutMs: 300_000 },
-      );
-      const truth = await activityTruth(dataDir, { log });
-      const total = highWatermarks.reduce((a, b) => a + b, 0);
-      expect(truth.accepted + truth.duplicates + truth.late).toBe(total);
-      expect(summary).toMatchObject({
-        drained: true,
-        input: total,
-        accepted: truth.accepted,
-        late: truth.late,
-      });
-      const store = await openStore();
-      onTestFinished(() => store.close());
-      const minutes = await store.activityWindows({ windowMs: 60_000, last: 10_000_000 });
-      expect(cellsOf(minutes)).toEqual(truth.minutes);
-      expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
+      expect(stderr).toMatch(/the live store refused the commit .*holding the batch/);
     },
     TIMEOUT_MS,
   );
