@@ -2,6 +2,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ConfigError } from "../errors.ts";
 import { type Handler, HttpError, sendError, sendJson } from "./http.ts";
 
 export interface PartHealth {
@@ -67,9 +68,9 @@ export class PulseServer {
 
   async listen(): Promise<{ host: string; port: number; url: string }> {
     await new Promise<void>((resolveListen, reject) => {
-      this.server.once("error", reject);
+      this.server.once("error", (error: NodeJS.ErrnoException) => reject(listenError(error, this.options)));
       this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off("error", reject);
+        this.server.removeAllListeners("error");
         resolveListen();
       });
     });
@@ -97,7 +98,11 @@ export class PulseServer {
       if (prefix !== "" && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) continue;
       if (await handler(req, res, pathname.slice(prefix.length))) return;
     }
-    throw new HttpError(404, "PULSE_HTTP_NOT_FOUND", `no route for ${req.method} ${pathname}; see GET /api/health and docs/api.md`);
+    throw new HttpError(
+      404,
+      "PULSE_HTTP_NOT_FOUND",
+      `no route for ${req.method} ${pathname}; see GET /api/health and docs/api.md`,
+    );
   }
 
   private fail(res: ServerResponse, error: unknown): void {
@@ -111,7 +116,27 @@ export class PulseServer {
     }
     // An unexpected fault: answer 500 without details that could leak payloads, and keep serving.
     const code = (error as { code?: unknown }).code;
-    sendJson(res, 500, { error: { code: typeof code === "string" ? code : "PULSE_HTTP_INTERNAL", message: "internal error" } });
+    sendJson(res, 500, {
+      error: { code: typeof code === "string" ? code : "PULSE_HTTP_INTERNAL", message: "internal error" },
+    });
     process.emitWarning(`HTTP handler failed: ${(error as Error).message}`);
   }
+}
+
+/** Why the server could not bind, as a configuration error that names the address and the fix. */
+function listenError(error: NodeJS.ErrnoException, where: { host: string; port: number }): Error {
+  const address = `${where.host}:${where.port}`;
+  if (error.code === "EADDRINUSE") {
+    return new ConfigError(
+      `server.port: ${address} is already in use by another process; stop it, or choose another port with --port or PULSE_PORT (0 picks a free one).`,
+      { cause: error },
+    );
+  }
+  if (error.code === "EACCES" || error.code === "EADDRNOTAVAIL") {
+    return new ConfigError(
+      `server.host/server.port: cannot listen on ${address} (${error.code}); use a port above 1023 and an address of this machine, e.g. 127.0.0.1.`,
+      { cause: error },
+    );
+  }
+  return error;
 }

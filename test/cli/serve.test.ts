@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TopicsReport } from "../../src/cli/commands/topics.ts";
 import type { DeadLetter, UserActivityV2 } from "../../src/contracts/types.ts";
-import { runPulseJson, startPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import { runPulse, runPulseJson, startPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
 
 const TIMEOUT_MS = 120_000;
@@ -260,5 +260,20 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
     expect(body.parts["collector"]).toMatchObject({ status: "ok", accepted: 3, rejected: 2, pending: 0 });
     expect(await messagesOn("user-activity")).toBe(3);
     expect(await messagesOn("user-activity.dlq")).toBe(2);
+  });
+});
+
+describe("pulse serve on a port in use", () => {
+  it("stops with a configuration error naming the address and the fix", async ({ onTestFinished }) => {
+    const { createServer } = await import("node:net");
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+    const port = (holder.address() as { port: number }).port;
+    const result = await runPulse(["serve", "--port", String(port), "--data-dir", tempDir(onTestFinished)]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`127.0.0.1:${port} is already in use`);
+    expect(result.stderr).toMatch(/--port or PULSE_PORT .*\[PULSE_CONFIG_INVALID\]/);
+    expect(result.stderr).not.toMatch(/at Server\./);
   });
 });
