@@ -6,7 +6,7 @@ import { arch, cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { BenchResult } from "./types.ts";
 
-const MODULES = ["serde", "log", "ingest", "store", "stream-state"] as const;
+const MODULES = ["serde", "log", "ingest", "store", "stream-state", "latency"] as const;
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = wanted.filter((name) => !(MODULES as readonly string[]).includes(name));

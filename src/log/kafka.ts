@@ -851,14 +851,19 @@ export class KafkaLog implements Log {
         { cause: error, retriable: true },
       );
     }
-    return new LogError(
-      LogErrorCode.storage,
-      `Kafka at ${brokers} failed to ${action}: ${describe(error)}.`,
-      {
-        cause: error,
-        retriable: isRetriable(error),
-      },
-    );
+    if (isTransient(error)) {
+      // A broker restarting or a leader moving: the metadata is stale; ask again after a pause.
+      this.#topics.clear();
+      return new LogError(
+        LogErrorCode.unavailable,
+        `Kafka at ${brokers} is not ready (${action}): ${describe(error)}; a broker is starting or a leader is moving.`,
+        { cause: error, retriable: true },
+      );
+    }
+    return new LogError(LogErrorCode.storage, `Kafka at ${brokers} failed to ${action}: ${describe(error)}.`, {
+      cause: error,
+      retriable: isRetriable(error),
+    });
   }
 }
 
@@ -1040,6 +1045,34 @@ function isStaleMetadata(error: unknown): boolean {
 
 function isUnreachable(error: unknown): boolean {
   return leaves(error).some((e) => e instanceof NetworkError || e instanceof TimeoutError);
+}
+
+/** Kafka's errors that a restart or a leader election causes and that go away by themselves. */
+const TRANSIENT_API_ERRORS = new Set([
+  "UNKNOWN_LEADER_EPOCH",
+  "FENCED_LEADER_EPOCH",
+  "LEADER_NOT_AVAILABLE",
+  "NOT_LEADER_OR_FOLLOWER",
+  "NOT_COORDINATOR",
+  "COORDINATOR_NOT_AVAILABLE",
+  "COORDINATOR_LOAD_IN_PROGRESS",
+  "REQUEST_TIMED_OUT",
+  "NOT_ENOUGH_REPLICAS",
+  "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+  "KAFKA_STORAGE_ERROR",
+  "NETWORK_EXCEPTION",
+  "BROKER_NOT_AVAILABLE",
+  "REPLICA_NOT_AVAILABLE",
+  "OFFSET_NOT_AVAILABLE",
+  "THROTTLING_QUOTA_EXCEEDED",
+]);
+
+function isTransient(error: unknown): boolean {
+  return leaves(error).some(
+    (e) =>
+      e instanceof GenericError &&
+      ((typeof e.apiId === "string" && TRANSIENT_API_ERRORS.has(e.apiId)) || e.hasStaleMetadata === true),
+  );
 }
 
 function isRetriable(error: unknown): boolean {

@@ -18,6 +18,7 @@ import type {
 } from "./index.ts";
 import {
   checkpointConflict,
+  mergeTopPages,
   checkCheckpoint,
   checkDayRange,
   checkLimit,
@@ -25,7 +26,6 @@ import {
   checkRawPositions,
   checkWindowMs,
   checkWindowQuery,
-  compareText,
   MAX_PARTITIONS,
   windowLength,
 } from "./validate.ts";
@@ -486,18 +486,10 @@ export class EmbeddedLiveStore implements LiveStore {
     return this.#read("reading top pages", () => {
       const start = this.#sql.latestTopPages.get(windowMs);
       if (start === null || start === undefined) return { window_start: 0, window_end: 0, pages: [] };
-      const edits = new Map<string, { wiki: string; title: string; edits: number }>();
-      for (const text of this.#sql.topPagesAt.all(windowMs, start)) {
-        for (const page of JSON.parse(text) as TopPagesRow["pages"]) {
-          const id = `${page.wiki}\u0000${page.title}`;
-          const seen = edits.get(id);
-          if (seen === undefined) edits.set(id, { wiki: page.wiki, title: page.title, edits: page.edits });
-          else seen.edits += page.edits;
-        }
-      }
-      const pages = [...edits.values()]
-        .sort((a, b) => b.edits - a.edits || compareText(a.wiki, b.wiki) || compareText(a.title, b.title))
-        .slice(0, limit);
+      const pages = mergeTopPages(
+        this.#sql.topPagesAt.all(windowMs, start).map((text) => JSON.parse(text) as TopPagesRow["pages"]),
+        limit,
+      );
       return { window_start: start, window_end: start + windowMs, pages };
     });
   }

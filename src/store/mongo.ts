@@ -61,6 +61,7 @@ import type {
 import {
   checkCheckpoint,
   checkpointConflict,
+  mergeTopPages,
   checkDayRange,
   checkLimit,
   checkPartition,
@@ -374,18 +375,10 @@ export class MongoLiveStore implements LiveStore {
           { sort: { partition: 1 }, projection: { _id: 0, pages: 1 } },
         )
         .toArray();
-      const edits = new Map<string, { wiki: string; title: string; edits: number }>();
-      for (const row of rows) {
-        for (const page of row.pages as TopPagesRow["pages"]) {
-          const id = `${page.wiki}\u0000${page.title}`;
-          const seen = edits.get(id);
-          if (seen === undefined) edits.set(id, { wiki: page.wiki, title: page.title, edits: page.edits });
-          else seen.edits += page.edits;
-        }
-      }
-      const pages = [...edits.values()]
-        .sort((a, b) => b.edits - a.edits || compareText(a.wiki, b.wiki) || compareText(a.title, b.title))
-        .slice(0, limit);
+      const pages = mergeTopPages(
+        rows.map((row) => row.pages as TopPagesRow["pages"]),
+        limit,
+      );
       return { window_start: start, window_end: start + windowMs, pages };
     });
   }

@@ -1,6 +1,6 @@
 // Argument and row checks shared by every LiveStore, so each backend rejects the same input with the same message.
 import { StoreError, StoreErrorCode } from "../errors.ts";
-import type { Checkpoint } from "./index.ts";
+import type { Checkpoint, TopPagesRow } from "./index.ts";
 
 /** Partitions per topic a store accepts (the embedded raw lake packs the partition into 10 bits). */
 export const MAX_PARTITIONS = 1024;
@@ -99,4 +99,20 @@ export function checkpointConflict(checkpoint: Checkpoint, current: number | nul
       "another member committed that partition meanwhile (a rebalance); nothing was written. Reload the partition from its checkpoint.",
     { details: { topic: checkpoint.topic, partition: checkpoint.partition, job: checkpoint.job, current } },
   );
+}
+
+/** Top pages of one window merged over partitions: edits summed per page, most edited first, then by name. */
+export function mergeTopPages(lists: Iterable<TopPagesRow["pages"]>, limit: number): TopPagesRow["pages"] {
+  const edits = new Map<string, { wiki: string; title: string; edits: number }>();
+  for (const pages of lists) {
+    for (const page of pages) {
+      const id = `${page.wiki}\u0000${page.title}`;
+      const seen = edits.get(id);
+      if (seen === undefined) edits.set(id, { wiki: page.wiki, title: page.title, edits: page.edits });
+      else seen.edits += page.edits;
+    }
+  }
+  return [...edits.values()]
+    .sort((a, b) => b.edits - a.edits || compareText(a.wiki, b.wiki) || compareText(a.title, b.title))
+    .slice(0, limit);
 }

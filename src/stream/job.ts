@@ -42,7 +42,14 @@ import {
   validateActivityRules,
   validateRecentChangeRules,
 } from "../contracts/validate.ts";
-import { PulseError, SerdeError, StoreError, StoreErrorCode, StreamError, StreamErrorCode } from "../errors.ts";
+import {
+  PulseError,
+  SerdeError,
+  StoreError,
+  StoreErrorCode,
+  StreamError,
+  StreamErrorCode,
+} from "../errors.ts";
 import type { GroupMember, Log, LogRecord, ProduceRecord, RecordPosition } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
 import type {
@@ -620,9 +627,16 @@ export class StreamJob {
     );
     await Promise.race([member.ready(), aborted]);
     this.#appliedGeneration = member.generation;
-    this.#pipelines = this.#buildPipelines();
-    await this.#load();
+    await this.#reload();
     return true;
+  }
+
+  /** Drops all state and loads the owned partitions again, retrying while the store or the log is down. */
+  async #reload(): Promise<void> {
+    await this.#retrying(async () => {
+      this.#pipelines = this.#buildPipelines();
+      await this.#load();
+    });
   }
 
   /** Loads the owned partitions' checkpoints into fresh pipelines and recovers dead letters and alerts. */
@@ -1118,8 +1132,7 @@ export class StreamJob {
     } catch (error) {
       if (!(error instanceof StoreError && error.code === StoreErrorCode.conflict)) throw error;
       this.#options.onRetry?.(error, 0, 0);
-      this.#pipelines = this.#buildPipelines();
-      await this.#load();
+      await this.#reload();
       return -1;
     }
   }
@@ -1131,11 +1144,15 @@ export class StreamJob {
    * the checkpoint did not move, so the next run replays the batch.
    */
   async #commitRetrying(batch: StoreBatch): Promise<void> {
+    await this.#retrying(() => this.#store.commit(batch));
+  }
+
+  /** Runs `operation` again while it fails with a retriable error (backoff 250 ms to 5 s), until the job is stopped. */
+  async #retrying<T>(operation: () => Promise<T>): Promise<T> {
     let delayMs = 250;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#store.commit(batch);
-        return;
+        return await operation();
       } catch (error) {
         const retriable = error instanceof PulseError && error.retriable;
         if (!retriable || this.#signal?.aborted === true) throw error;

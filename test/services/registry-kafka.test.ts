@@ -246,7 +246,9 @@ describe("pulse on Kafka with the default registry", () => {
       timeoutMs: 60_000,
     });
     const url = serve.match[1]!;
-    const latest = (await (await fetch(`${url}/registry/subjects/user-activity-value/versions/latest`)).json()) as {
+    const latest = (await (
+      await fetch(`${url}/registry/subjects/user-activity-value/versions/latest`)
+    ).json()) as {
       id: number;
       version: number;
     };

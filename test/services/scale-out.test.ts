@@ -7,7 +7,7 @@ import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import { type OnCleanup, type RunningPulse, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
-import { activityTruth, cellsOf } from "../stream/truth.ts";
+import { activityTruth, expectStoreMatchesTruth } from "../stream/truth.ts";
 import { KAFKA_URL, resetKafka } from "./services.ts";
 
 const TIMEOUT_MS = 600_000;
@@ -146,12 +146,7 @@ describe("scale-out on Kafka", () => {
       });
       const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
       onTestFinished(() => store.close());
-      const minutes = await store.activityWindows({ windowMs: 60_000, last: 10_000_000 });
-      expect(minutes.every((w) => w.final)).toBe(true);
-      expect(cellsOf(minutes)).toEqual(truth.minutes);
-      expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
-      const late = await store.lateEvents(10_000_000);
-      expect(late.map((e) => `${e.partition}:${e.offset}`).sort()).toEqual(truth.latePositions);
+      await expectStoreMatchesTruth(store, truth);
     },
     TIMEOUT_MS,
   );

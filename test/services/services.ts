@@ -17,9 +17,19 @@ export async function resetKafka(groups: readonly string[] = []): Promise<void> 
   try {
     const topics = (await admin.listTopics()).filter((t) => PULSE_TOPICS.test(t));
     if (topics.length > 0) await admin.deleteTopics({ topics });
-    const known = await admin.listGroups();
-    const stale = groups.filter((g) => known.has(g));
-    if (stale.length > 0) await admin.deleteGroups({ groups: stale });
+    // A member of an earlier test may still be leaving (its session times out): retry while not empty.
+    for (let attempt = 0; ; attempt++) {
+      const known = await admin.listGroups();
+      const stale = groups.filter((g) => known.has(g));
+      if (stale.length === 0) break;
+      try {
+        await admin.deleteGroups({ groups: stale });
+        break;
+      } catch (error) {
+        if (attempt >= 60) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
     // Deletion is asynchronous on the broker: wait until the names are free again.
     for (let i = 0; i < 100; i++) {
       const left = (await admin.listTopics()).filter((t) => PULSE_TOPICS.test(t));

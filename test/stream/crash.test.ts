@@ -11,7 +11,7 @@ import { AvroSerde } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import { type OnCleanup, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
-import { activityTruth, cellsOf } from "./truth.ts";
+import { activityTruth, expectStoreMatchesTruth } from "./truth.ts";
 
 const TIMEOUT_MS = 420_000;
 const CHUNKS = 4;
@@ -180,12 +180,7 @@ describe("pulse stream crash test", () => {
 
       const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
       onTestFinished(() => store.close());
-      const minutes = await store.activityWindows({ windowMs: 60_000, last: 10_000_000 });
-      expect(minutes.every((w) => w.final)).toBe(true);
-      expect(cellsOf(minutes)).toEqual(truth.minutes);
-      expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
-      const late = await store.lateEvents(10_000_000);
-      expect(late.map((e) => `${e.partition}:${e.offset}`).sort()).toEqual(truth.latePositions);
+      await expectStoreMatchesTruth(store, truth);
       expect(await countRawEvents(store)).toEqual({ rows: truth.accepted + truth.late, ordered: true });
 
       // Dead letters: the producer's (malformed, no source position) and the job's, each exactly once.

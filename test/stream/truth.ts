@@ -1,12 +1,13 @@
 // Independent ground truth for the speed layer's end-to-end tests: plain Maps and Sets over the produced input.
 import { join } from "node:path";
+import { expect } from "vitest";
 import { userActivityV2Type } from "../../src/contracts/schemas.ts";
 import type { UserActivityV2 } from "../../src/contracts/types.ts";
 import { EmbeddedLog } from "../../src/log/embedded.ts";
 import type { Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
-import type { ActivityWindow } from "../../src/store/index.ts";
+import type { ActivityWindow, LiveStore } from "../../src/store/index.ts";
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -138,6 +139,16 @@ export async function activityTruth(
 export function decodeV2(value: Buffer | null): UserActivityV2 {
   if (value === null || value.length < 5 || value[0] !== 0) throw new Error("not a Confluent-framed record");
   return userActivityV2Type.fromBuffer(value.subarray(5)) as UserActivityV2;
+}
+
+/** After a drain: every minute window final, and minutes, days and late events equal to the truth. */
+export async function expectStoreMatchesTruth(store: LiveStore, truth: ActivityTruth): Promise<void> {
+  const minutes = await store.activityWindows({ windowMs: MINUTE_MS, last: 10_000_000 });
+  expect(minutes.every((w) => w.final)).toBe(true);
+  expect(cellsOf(minutes)).toEqual(truth.minutes);
+  expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
+  const late = await store.lateEvents(10_000_000);
+  expect(late.map((e) => `${e.partition}:${e.offset}`).sort()).toEqual(truth.latePositions);
 }
 
 export { CellMap };
