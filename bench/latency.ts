@@ -231,6 +231,8 @@ async function measure(options: RunOptions): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "pulse-bench-latency-"));
   const log = EmbeddedLog.open({ path: join(dir, "log.db") });
   const registry = SchemaRegistry.open({ path: join(dir, "registry.db") });
+  // Set while the job runs, so a failure on the producer side still stops it (and its child process).
+  let host: JobHost | undefined;
   try {
     const producer = activityProducer({ log, serde: new AvroSerde(registry), source: "bench" });
     await producer.ensureTopics(PARTITIONS);
@@ -249,7 +251,7 @@ async function measure(options: RunOptions): Promise<BenchResult[]> {
       malformedShare: 0,
     });
 
-    const host = options.inProcess
+    host = options.inProcess
       ? await startJob(dir, options.pollIntervalMs)
       : await forkJob(dir, options.pollIntervalMs);
     const produced: Produced = {
@@ -304,6 +306,7 @@ async function measure(options: RunOptions): Promise<BenchResult[]> {
       await sleep(20);
     }
     const report = await host.stop();
+    host = undefined;
     const loadEnd = loadavg()[0]!;
 
     const fromAck: number[] = [];
@@ -384,6 +387,7 @@ async function measure(options: RunOptions): Promise<BenchResult[]> {
       },
     ];
   } finally {
+    await host?.stop().catch(() => undefined);
     await log.close();
     registry.close();
     rmSync(dir, { recursive: true, force: true });

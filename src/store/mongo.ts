@@ -712,7 +712,17 @@ export class MongoLiveStore implements LiveStore {
       const writes: AnyBulkWriteOperation[] = docs
         .slice(i, i + this.#statementsPerWrite)
         .map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } }));
-      await collection.bulkWrite(writes, { ordered });
+      // Two upserts of one new _id at once (a writer and a reader re-applying its redo record) can both
+      // try the insert; MongoDB retries the loser by itself, FerretDB reports E11000. The retry finds the
+      // document and replaces it.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await collection.bulkWrite(writes, { ordered });
+          break;
+        } catch (error) {
+          if (!isOnlyDuplicateKeys(error) || attempt >= 3) throw error;
+        }
+      }
     }
   }
 
