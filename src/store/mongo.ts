@@ -108,6 +108,7 @@ const DOCUMENT_BUDGET_BYTES = 16 * MIB - 64 * 1024;
 /** Overflow pages that no commit point references are left-overs of a failed commit after this long. */
 const ORPHAN_PAGE_AGE_MS = 3_600_000;
 const DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 10_000;
+const OPERATION_TIMEOUT_MS = 60_000;
 /** Statements per update command on FerretDB, whose SQLite pool has 100 connections per database. */
 const FERRETDB_STATEMENTS_PER_WRITE = 16;
 const MONGODB_STATEMENTS_PER_WRITE = 1000;
@@ -252,7 +253,13 @@ export class MongoLiveStore implements LiveStore {
     const name = databaseOf(options.url, url);
     let client: MongoClient;
     try {
-      client = new MongoClient(options.url, { serverSelectionTimeoutMS: timeoutMs, appName: "pulse" });
+      client = new MongoClient(options.url, {
+        serverSelectionTimeoutMS: timeoutMs,
+        // A server that dies mid-operation can leave a socket that never answers; bound every operation
+        // so the stream job sees a retriable error and retries, instead of waiting forever.
+        socketTimeoutMS: OPERATION_TIMEOUT_MS,
+        appName: "pulse",
+      });
     } catch (error) {
       throw toStoreError(error, "opening the live store", url, redact);
     }
