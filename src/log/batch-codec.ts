@@ -105,7 +105,7 @@ function writeBytes(out: Buffer, at: number, bytes: Uint8Array): number {
 }
 
 /** Bytes of the headers encoding: 1 (a zero count) when there are none. Checks every value is bytes. */
-function headersSize(headers: RecordHeaders | undefined): number {
+export function headersSize(headers: RecordHeaders | undefined): number {
   if (headers === undefined) return 1;
   let count = 0;
   let size = 0;
@@ -124,7 +124,8 @@ function headersSize(headers: RecordHeaders | undefined): number {
   return uvarintSize(count) + size;
 }
 
-function writeHeaders(out: Buffer, at: number, headers: RecordHeaders | undefined): number {
+/** Writes the headers encoding at `at` (sized by headersSize, which also checked it); returns the end. */
+export function writeHeaders(out: Buffer, at: number, headers: RecordHeaders | undefined): number {
   if (headers === undefined) {
     out[at] = 0;
     return at + 1;

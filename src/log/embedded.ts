@@ -25,7 +25,13 @@ import type {
   TopicSpec,
 } from "./index.ts";
 import { partitionForKey, StickyPartitioner } from "./partitioner.ts";
-import { checkGroup, checkPartition, checkRecordBytes, MAX_PARTITIONS, validateTopicSpec } from "./validate.ts";
+import {
+  checkGroup,
+  checkPartition,
+  checkRecordBytes,
+  MAX_PARTITIONS,
+  validateTopicSpec,
+} from "./validate.ts";
 
 /**
  * NORMAL is the default because a process crash is the failure that matters for an embedded
@@ -594,16 +600,7 @@ export class EmbeddedLog implements Log {
       const base = high - count[p];
       let offset = base;
       for (const batch of batches) {
-        this.#sql.insertBatch.run(
-          meta.id,
-          p,
-          offset,
-          offset + batch.count - 1,
-          batch.count,
-          batch.maxTimestampMs,
-          batch.sizeBytes,
-          batch.bytes,
-        );
+        this.#insertBatch(meta.id, p, offset, batch);
         offset += batch.count;
       }
       for (let slot = groupStart; slot < groupEnd; slot++) {
@@ -683,6 +680,20 @@ export class EmbeddedLog implements Log {
     return { deleted, done };
   }
 
+  /** Stores one encoded batch as the row of its first offset. */
+  #insertBatch(topicId: number, partition: number, baseOffset: number, batch: EncodedBatch): void {
+    this.#sql.insertBatch.run(
+      topicId,
+      partition,
+      baseOffset,
+      baseOffset + batch.count - 1,
+      batch.count,
+      batch.maxTimestampMs,
+      batch.sizeBytes,
+      batch.bytes,
+    );
+  }
+
   /** Replaces the batch at `baseOffset` with one holding all but its first `cut` records. */
   #rewriteWithout(topic: TopicRow, partition: number, baseOffset: number, blob: Buffer, cut: number): void {
     const topicId = topic.topic_id;
@@ -692,16 +703,7 @@ export class EmbeddedLog implements Log {
     for (let from = cut; from < records.length; ) {
       const batch = this.#encoder.encode(records, null, from, records.length, 0);
       const offset = baseOffset + from;
-      this.#sql.insertBatch.run(
-        topicId,
-        partition,
-        offset,
-        offset + batch.count - 1,
-        batch.count,
-        batch.maxTimestampMs,
-        batch.sizeBytes,
-        batch.bytes,
-      );
+      this.#insertBatch(topicId, partition, offset, batch);
       from += batch.count;
     }
   }

@@ -1,5 +1,6 @@
 // The headers encoding of schema-1 log files (one `headers` BLOB column per record): read when converting them, and by tests that write them.
 import { LogError, LogErrorCode } from "../errors.ts";
+import { headersSize, writeHeaders } from "./batch-codec.ts";
 import type { RecordHeaders } from "./index.ts";
 
 /*
@@ -9,53 +10,13 @@ import type { RecordHeaders } from "./index.ts";
  * Invariant: decodeHeaders(encodeHeaders(h)) has the same names, in insertion order, with equal bytes.
  */
 
-function uvarintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeUvarint(out: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[at++] = n;
-  return at;
-}
-
-/** Encodes headers, or returns null when there are none (stored as SQL NULL). */
+/** Encodes headers, or returns null when there are none (stored as SQL NULL). The grammar is the batch codec's. */
 export function encodeHeaders(headers: RecordHeaders | undefined): Buffer | null {
   if (headers === undefined) return null;
-  let count = 0;
-  let size = 0;
-  for (const name in headers) {
-    const value = headers[name];
-    if (!(value instanceof Uint8Array)) {
-      throw new LogError(
-        LogErrorCode.badArgument,
-        `Header "${name}" must be a Buffer (header values are raw bytes, as in Kafka); encode strings with Buffer.from(text).`,
-      );
-    }
-    const nameBytes = Buffer.byteLength(name, "utf8");
-    size += uvarintSize(nameBytes) + nameBytes + uvarintSize(value.length) + value.length;
-    count++;
-  }
-  if (count === 0) return null;
-  size += uvarintSize(count);
+  const size = headersSize(headers);
+  if (size === 1) return null;
   const out = Buffer.allocUnsafe(size);
-  let at = writeUvarint(out, 0, count);
-  for (const name in headers) {
-    const value = headers[name];
-    at = writeUvarint(out, at, Buffer.byteLength(name, "utf8"));
-    at += out.write(name, at, "utf8");
-    at = writeUvarint(out, at, value.length);
-    out.set(value, at);
-    at += value.length;
-  }
+  writeHeaders(out, 0, headers);
   return out;
 }
 

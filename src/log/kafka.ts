@@ -66,6 +66,8 @@ interface TopicMeta {
   partitions: number;
   leaders: number[];
   sticky: StickyPartitioner;
+  /** The topic's retention configs, read once per topic id (describeTopic runs every stream batch). */
+  retention?: RetentionPolicy;
 }
 
 /** Kafka's Long.MAX_VALUE as a config string: "no limit". */
@@ -693,6 +695,7 @@ export class KafkaLog implements Log {
       partitions: found.partitionsCount,
       leaders: found.partitions.map((p) => p.leader),
       sticky: cached?.sticky ?? new StickyPartitioner(),
+      retention: cached?.id === found.id ? cached.retention : undefined,
     };
     this.#topics.set(topic, meta);
     return meta;
@@ -718,6 +721,17 @@ export class KafkaLog implements Log {
   }
 
   async #describe(meta: TopicMeta): Promise<TopicInfo> {
+    meta.retention ??= await this.#retention(meta);
+    return {
+      name: meta.name,
+      partitions: meta.partitions,
+      retention: { ...meta.retention },
+      offsets: await this.#offsets(meta),
+    };
+  }
+
+  /** The retention a topic's configs give; a compacted topic has none, whatever retention.ms says. */
+  async #retention(meta: TopicMeta): Promise<RetentionPolicy> {
     let configs: Awaited<ReturnType<Admin["describeConfigs"]>>;
     try {
       configs = await this.#admin.describeConfigs({
@@ -737,16 +751,14 @@ export class KafkaLog implements Log {
     // A compacted topic (another application's state, the registry's) has no time or size retention,
     // whatever the broker reports as retention.ms: enforceRetention must never cut it.
     const policy = entries.find((c) => c.name === "cleanup.policy")?.value ?? "delete";
-    if (!policy.split(",").includes("delete")) {
-      return { name: meta.name, partitions: meta.partitions, retention, offsets: await this.#offsets(meta) };
-    }
+    if (!policy.split(",").includes("delete")) return retention;
     for (const config of entries) {
       const value = config.value === null ? -1 : Number(config.value);
       if (!(value >= 0)) continue;
       if (config.name === "retention.ms") retention.maxAgeMs = value;
       if (config.name === "retention.bytes") retention.maxSizeBytes = value;
     }
-    return { name: meta.name, partitions: meta.partitions, retention, offsets: await this.#offsets(meta) };
+    return retention;
   }
 
   async #offsets(meta: TopicMeta): Promise<PartitionOffsets[]> {
@@ -860,10 +872,14 @@ export class KafkaLog implements Log {
         { cause: error, retriable: true },
       );
     }
-    return new LogError(LogErrorCode.storage, `Kafka at ${brokers} failed to ${action}: ${describe(error)}.`, {
-      cause: error,
-      retriable: isRetriable(error),
-    });
+    return new LogError(
+      LogErrorCode.storage,
+      `Kafka at ${brokers} failed to ${action}: ${describe(error)}.`,
+      {
+        cause: error,
+        retriable: isRetriable(error),
+      },
+    );
   }
 }
 

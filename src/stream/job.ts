@@ -1082,7 +1082,7 @@ export class StreamJob {
       checkpoints: rows.checkpoints,
     };
     if (rows.checkpoints.length > 0 || rowsWritten > 0 || alerts.length > 0) {
-      await this.#commitRetrying(batch);
+      await this.#retrying(() => this.#store.commit(batch));
       this.#options.onCommitted?.(batch);
     }
     for (const pipeline of this.#pipelines) {
@@ -1138,16 +1138,11 @@ export class StreamJob {
   }
 
   /**
-   * Commits a batch, again and again while the store reports a retriable failure (its server is down),
-   * backing off from 250 ms to 5 s. The batch is complete in memory and commit is idempotent, so the
-   * retry is exact; nothing else is read meanwhile. An abort during the wait gives up with the error:
-   * the checkpoint did not move, so the next run replays the batch.
+   * Runs `operation` again while it fails with a retriable error (the store's server is down), backing
+   * off from 250 ms to 5 s, until the job is stopped. For a commit this is exact: the batch is complete in
+   * memory and commit is idempotent; nothing else is read meanwhile. An abort during the wait gives up
+   * with the error: the checkpoint did not move, so the next run replays the batch.
    */
-  async #commitRetrying(batch: StoreBatch): Promise<void> {
-    await this.#retrying(() => this.#store.commit(batch));
-  }
-
-  /** Runs `operation` again while it fails with a retriable error (backoff 250 ms to 5 s), until the job is stopped. */
   async #retrying<T>(operation: () => Promise<T>): Promise<T> {
     let delayMs = 250;
     for (let attempt = 1; ; attempt++) {
