@@ -16,6 +16,7 @@ import type {
   WikiWindowRow,
   WindowQuery,
 } from "./index.ts";
+import { decodeRawBatch, RawBatchEncoder, readRawRecord, scanRawBatch } from "./raw-batch.ts";
 import {
   checkpointConflict,
   mergeTopPages,
@@ -38,7 +39,7 @@ import {
 export type EmbeddedLiveStoreOptions = SqliteFileSettings;
 
 /*
- * Storage layout (schema version 1).
+ * Storage layout (schema version 2).
  *
  *   activity_windows(window_ms, window_start, event_type, partition, event_count, unique_users, sessions, revenue_cents, final)
  *   activity_daily  (same columns)
@@ -48,7 +49,7 @@ export type EmbeddedLiveStoreOptions = SqliteFileSettings;
  *   alerts          (series, window_start, window_end, observed, expected, score, kind, created_at)
  *   late_events     (topic, partition, offset, event_time, watermark, payload)
  *   raw_topics      (topic_id INTEGER PRIMARY KEY, name UNIQUE)
- *   raw_events      (id INTEGER PRIMARY KEY, event_time, ingested_at, payload)
+ *   raw_batches     (id INTEGER PRIMARY KEY, last_offset, records BLOB)   (raw-batch.ts)
  *   checkpoints     (job, topic, partition, next_offset, state BLOB, updated_at)
  *
  * A window row stores its length, window_ms = window_end − window_start (> 0), instead of its end.
@@ -59,19 +60,23 @@ export type EmbeddedLiveStoreOptions = SqliteFileSettings;
  * tables put window_start first instead, because they are read by a range of day starts. top_pages is
  * keyed (window_ms, window_start, partition) for the same reason as the window tables.
  *
- * A raw-lake row's rowid IS its position, as in the embedded log: id = topic_id << 51 | partition << 41
- * | offset, with topic ids from raw_topics (4095 topics, 1024 partitions, 2^41 offsets each). Appends
- * then touch one B-tree and no index, which measured about 2x faster than a WITHOUT ROWID table keyed
- * (topic, partition, offset) for 250-byte payloads; an incremental read is one rowid range scan per
- * partition. SQL computes ids (they exceed 2^53) and returns `id & OFFSET_MASK`.
+ * The raw lake stores a commit's events of one partition as one batch row (src/store/raw-batch.ts), as
+ * the embedded log does: a row per event cost an insert per event and capped the stream job near 45k
+ * events/s. A batch's rowid IS the position of its first record: id = topic_id << 51 | partition << 41
+ * | first offset, with topic ids from raw_topics (4095 topics, 1024 partitions, 2^41 offsets each), and
+ * last_offset bounds it. Appends touch one B-tree and no index; an incremental read seeks the batch
+ * covering its position, then scans rowids. SQL computes ids (they exceed 2^53) and returns
+ * `id & OFFSET_MASK`. Schema 1 kept a row per event (raw_events); opening such a file converts it.
  *
  * Invariants:
  *   - every write of one StoreBatch, checkpoints included, happens in one BEGIN IMMEDIATE transaction,
  *     so a crash leaves all of a batch or none of it, and a checkpoint never runs ahead of its rows;
  *   - every row write is an upsert on the row's contract key, so re-applying a batch changes nothing;
- *   - a raw_topics id, once assigned, never changes (ids are only inserted, inside the write lock).
+ *   - a raw_topics id, once assigned, never changes (ids are only inserted, inside the write lock);
+ *   - raw batches of one partition never overlap: a write that overlaps stored batches merges with
+ *     them (its records replace theirs at equal offsets), so every offset is stored at most once.
  */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const TOPIC_SHIFT = 51;
 const PARTITION_SHIFT = 41;
 const MAX_TOPIC_ID = 4095;
@@ -145,11 +150,10 @@ CREATE TABLE IF NOT EXISTS raw_topics (
   topic_id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE
 );
-CREATE TABLE IF NOT EXISTS raw_events (
+CREATE TABLE IF NOT EXISTS raw_batches (
   id INTEGER PRIMARY KEY,
-  event_time INTEGER NOT NULL,
-  ingested_at INTEGER NOT NULL,
-  payload TEXT NOT NULL
+  last_offset INTEGER NOT NULL,
+  records BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
   job TEXT NOT NULL,
@@ -202,11 +206,20 @@ function mergedDailySql(table: string, key: string, metrics: readonly string[]):
   ORDER BY window_start, window_ms, ${key}`;
 }
 
-const RAW_ID = `((? << ${TOPIC_SHIFT}) | (? << ${PARTITION_SHIFT}) | ?)`;
+const RAW_ID = `((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @offset)`;
+const RAW_PARTITION_START = `((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}))`;
+const RAW_PARTITION_END = `((@topic << ${TOPIC_SHIFT}) + ((@partition + 1) << ${PARTITION_SHIFT}))`;
 
 type MergedActivity = Omit<ActivityWindow, "revenue" | "final"> & { revenue_cents: number; final: number };
 type MergedWiki = Omit<WikiWindow, "final"> & { final: number };
-type RawRow = [offset: number, eventTime: number, ingestedAt: number, payload: string];
+type RawBatchRow = [firstOffset: number, lastOffset: number, records: Buffer];
+interface RawPosition {
+  topic: number;
+  partition: number;
+  offset: number;
+}
+/** Batches read per query by rawEvents. */
+const RAW_READ_BATCHES = 8;
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -252,18 +265,37 @@ function prepareStatements(db: Database.Database) {
     /** The smallest partition ≥ @partition of a topic that holds raw rows: one index seek. */
     nextRawPartition: db
       .prepare<{ topic: number; partition: number }, number | null>(
-        `SELECT (min(id) >> ${PARTITION_SHIFT}) & ${MAX_PARTITIONS - 1} FROM raw_events
-         WHERE id >= ((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT})) AND id < ((@topic + 1) << ${TOPIC_SHIFT})`,
+        `SELECT (min(id) >> ${PARTITION_SHIFT}) & ${MAX_PARTITIONS - 1} FROM raw_batches
+         WHERE id >= ${RAW_PARTITION_START} AND id < ((@topic + 1) << ${TOPIC_SHIFT})`,
       )
       .pluck(),
-    rawAfter: db
-      .prepare<{ topic: number; partition: number; offset: number; limit: number }, RawRow>(
-        `SELECT id & ${OFFSET_MASK}, event_time, ingested_at, payload FROM raw_events
-         WHERE id >= ((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @offset)
-           AND id < ((@topic << ${TOPIC_SHIFT}) + ((@partition + 1) << ${PARTITION_SHIFT}))
-         ORDER BY id LIMIT @limit`,
+    /** The batch of a partition with the greatest first offset ≤ @offset: the one that may cover it. */
+    rawBatchAtOrBefore: db
+      .prepare<RawPosition, [firstOffset: number, lastOffset: number]>(
+        `SELECT id & ${OFFSET_MASK}, last_offset FROM raw_batches
+         WHERE id <= ${RAW_ID} AND id >= ${RAW_PARTITION_START} ORDER BY id DESC LIMIT 1`,
       )
       .raw(),
+    rawBatchesFrom: db
+      .prepare<RawPosition & { limit: number }, RawBatchRow>(
+        `SELECT id & ${OFFSET_MASK}, last_offset, records FROM raw_batches
+         WHERE id >= ${RAW_ID} AND id < ${RAW_PARTITION_END} ORDER BY id LIMIT @limit`,
+      )
+      .raw(),
+    rawBatchesBetween: db
+      .prepare<RawPosition & { last: number }, RawBatchRow>(
+        `SELECT id & ${OFFSET_MASK}, last_offset, records FROM raw_batches
+         WHERE id >= ${RAW_ID} AND id <= ((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @last)
+         ORDER BY id`,
+      )
+      .raw(),
+    deleteRawBatchesBetween: db.prepare<RawPosition & { last: number }>(
+      `DELETE FROM raw_batches
+       WHERE id >= ${RAW_ID} AND id <= ((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @last)`,
+    ),
+    insertRawBatch: db.prepare<RawPosition & { last: number; records: Buffer }>(
+      `INSERT OR REPLACE INTO raw_batches (id, last_offset, records) VALUES (${RAW_ID}, @last, @records)`,
+    ),
     upsertCheckpoint: db.prepare(
       `INSERT INTO checkpoints (job, topic, partition, next_offset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (job, topic, partition) DO UPDATE SET next_offset = excluded.next_offset,
@@ -338,7 +370,6 @@ interface Writers {
   wikiWindows: ChunkedWriter<WikiWindowRow>;
   wikiDaily: ChunkedWriter<WikiWindowRow>;
   lateEvents: ChunkedWriter<LateEventRow>;
-  rawEvents: ChunkedWriter<RawEventRow>;
 }
 
 export class EmbeddedLiveStore implements LiveStore {
@@ -349,6 +380,7 @@ export class EmbeddedLiveStore implements LiveStore {
   readonly #commitTx: Database.Transaction<(batch: StoreBatch) => void>;
   /** Topic ids of the batch being committed; set only inside the commit transaction. */
   readonly #batchTopicIds = new Map<string, number>();
+  readonly #rawEncoder = new RawBatchEncoder();
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -383,21 +415,13 @@ export class EmbeddedLiveStore implements LiveStore {
              watermark = excluded.watermark, payload = excluded.payload`,
         bindLateEvent,
       ),
-      rawEvents: new ChunkedWriter<RawEventRow>(
-        db,
-        6,
-        (rows) =>
-          `INSERT OR REPLACE INTO raw_events (id, event_time, ingested_at, payload)
-           VALUES ${placeholders(rows, `(${RAW_ID}, ?, ?, ?)`)}`,
-        (args, at, row) => this.#bindRawEvent(args, at, row),
-      ),
     };
     this.#commitTx = db.transaction((batch: StoreBatch) => this.#apply(batch));
   }
 
   static open(options: EmbeddedLiveStoreOptions): EmbeddedLiveStore {
     const { path, db } = openSqliteFile(
-      { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION },
+      { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION, upgrade: upgradeSchema },
       (failure): StoreError => {
         switch (failure.reason) {
           case "badOption":
@@ -527,17 +551,42 @@ export class EmbeddedLiveStore implements LiveStore {
         const position = after.get(partition);
         const first = position === undefined ? 0 : Math.max(position + 1, 0);
         // Past the largest offset there is nothing to read, and a larger offset would spill into the partition bits.
-        const rows =
-          first > MAX_OFFSET
-            ? []
-            : this.#sql.rawAfter.all({ topic: topicId, partition, offset: first, limit: limit - out.length });
-        for (const [offset, event_time, ingested_at, payload] of rows) {
-          out.push({ topic, partition, offset, event_time, ingested_at, payload });
-        }
+        if (first <= MAX_OFFSET) this.#readRaw(topic, topicId, partition, first, limit, out);
         partition++;
       }
       return out;
     });
+  }
+
+  /** Appends the partition's records at offsets ≥ first to `out`, until it holds `limit` rows. */
+  #readRaw(
+    topic: string,
+    topicId: number,
+    partition: number,
+    first: number,
+    limit: number,
+    out: RawEventRow[],
+  ): void {
+    const covering = this.#sql.rawBatchAtOrBefore.get({ topic: topicId, partition, offset: first });
+    let from = covering !== undefined && covering[1] >= first ? covering[0] : first;
+    while (out.length < limit) {
+      const batches = this.#sql.rawBatchesFrom.all({
+        topic: topicId,
+        partition,
+        offset: from,
+        limit: RAW_READ_BATCHES,
+      });
+      for (const [, , records] of batches) {
+        scanRawBatch(records, (offset, at) => {
+          if (offset < first) return true;
+          out.push(readRawRecord(records, at, topic, partition));
+          return out.length < limit;
+        });
+        if (out.length >= limit) return;
+      }
+      if (batches.length < RAW_READ_BATCHES) return;
+      from = batches[batches.length - 1]![0] + 1;
+    }
   }
 
   async close(): Promise<void> {
@@ -583,7 +632,7 @@ export class EmbeddedLiveStore implements LiveStore {
       );
     }
     if (batch.lateEvents?.length) w.lateEvents.write(batch.lateEvents);
-    if (batch.rawEvents?.length) w.rawEvents.write(batch.rawEvents);
+    if (batch.rawEvents?.length) this.#writeRaw(batch.rawEvents);
     for (const checkpoint of batch.checkpoints) {
       checkCheckpoint(checkpoint);
       this.#sql.upsertCheckpoint.run(
@@ -597,19 +646,66 @@ export class EmbeddedLiveStore implements LiveStore {
     }
   }
 
-  #bindRawEvent(args: unknown[], at: number, row: RawEventRow): void {
-    if (!Number.isSafeInteger(row.offset) || row.offset < 0 || row.offset > MAX_OFFSET) {
-      throw new StoreError(
-        StoreErrorCode.badArgument,
-        `Raw event offset must be a whole number in [0, ${MAX_OFFSET}], got ${row.offset} (topic "${row.topic}").`,
-      );
+  /**
+   * Writes raw rows as batches, one run of consecutive rows of one partition at a time. The stream job
+   * writes each partition's rows in offset order past its checkpoint, so runs never overlap stored
+   * batches; any other caller's rows are sorted first, and a run that overlaps stored batches is merged
+   * with them, its rows replacing theirs at equal offsets.
+   */
+  #writeRaw(input: readonly RawEventRow[]): void {
+    const rows = inRuns(input) ? input : sortedRaw(input);
+    let start = 0;
+    while (start < rows.length) {
+      const head = rows[start]!;
+      let end = start + 1;
+      while (end < rows.length && rows[end]!.partition === head.partition && rows[end]!.topic === head.topic)
+        end++;
+      const topic = this.#rawTopicId(head.topic);
+      const partition = checkPartition(head.partition, "rawEvents");
+      const last = rows[end - 1]!.offset;
+      const at = { topic, partition, offset: head.offset };
+      const previous = this.#sql.rawBatchAtOrBefore.get({ ...at, offset: last });
+      if (previous !== undefined && previous[1] >= head.offset) {
+        this.#mergeRaw(at, last, rows.slice(start, end));
+      } else {
+        this.#insertRaw(topic, partition, rows, start, end);
+      }
+      start = end;
     }
-    args[at] = this.#rawTopicId(row.topic);
-    args[at + 1] = checkPartition(row.partition, "rawEvents");
-    args[at + 2] = row.offset;
-    args[at + 3] = row.event_time;
-    args[at + 4] = row.ingested_at;
-    args[at + 5] = row.payload;
+  }
+
+  #insertRaw(
+    topic: number,
+    partition: number,
+    rows: readonly RawEventRow[],
+    start: number,
+    end: number,
+  ): void {
+    while (start < end) {
+      const batch = this.#rawEncoder.encode(rows, start, end);
+      this.#sql.insertRawBatch.run({
+        topic,
+        partition,
+        offset: batch.firstOffset,
+        last: batch.lastOffset,
+        records: batch.bytes,
+      });
+      start += batch.count;
+    }
+  }
+
+  /** Replaces the stored batches that overlap [at.offset, last] with one merged run. */
+  #mergeRaw(at: RawPosition, last: number, run: RawEventRow[]): void {
+    const covering = this.#sql.rawBatchAtOrBefore.get(at);
+    const from = covering !== undefined && covering[1] >= at.offset ? covering[0] : at.offset;
+    const byOffset = new Map<number, RawEventRow>();
+    for (const [, , records] of this.#sql.rawBatchesBetween.all({ ...at, offset: from, last })) {
+      for (const row of decodeRawBatch(records, "", at.partition)) byOffset.set(row.offset, row);
+    }
+    for (const row of run) byOffset.set(row.offset, row);
+    this.#sql.deleteRawBatchesBetween.run({ ...at, offset: from, last });
+    const merged = [...byOffset.values()].sort((a, b) => a.offset - b.offset);
+    this.#insertRaw(at.topic, at.partition, merged, 0, merged.length);
   }
 
   /** The topic's raw-lake id, assigned on first use; called only inside the commit transaction. */
@@ -720,4 +816,116 @@ function toStoreError(error: unknown, during: string): StoreError {
   return new StoreError(StoreErrorCode.storage, `SQLite failed while ${during}: ${errorMessage(error)}`, {
     cause: error,
   });
+}
+
+/** True when every run of consecutive rows of one topic and partition has strictly increasing offsets. */
+function inRuns(rows: readonly RawEventRow[]): boolean {
+  let sorted = true;
+  for (let i = 0; i < rows.length; i++) {
+    const b = rows[i]!;
+    checkRawOffset(b);
+    const a = rows[i - 1];
+    if (a !== undefined && a.partition === b.partition && a.topic === b.topic && b.offset <= a.offset)
+      sorted = false;
+  }
+  return sorted;
+}
+
+/** Rows sorted by (topic, partition, offset), checked, the last of equal positions kept. */
+function sortedRaw(rows: readonly RawEventRow[]): RawEventRow[] {
+  const sorted = rows
+    .map((row, i) => ({ row, i }))
+    .sort(
+      (a, b) =>
+        (a.row.topic < b.row.topic ? -1 : a.row.topic > b.row.topic ? 1 : 0) ||
+        a.row.partition - b.row.partition ||
+        a.row.offset - b.row.offset ||
+        a.i - b.i,
+    )
+    .map(({ row }) => row);
+  const out: RawEventRow[] = [];
+  for (const row of sorted) {
+    const prev = out[out.length - 1];
+    if (
+      prev !== undefined &&
+      prev.topic === row.topic &&
+      prev.partition === row.partition &&
+      prev.offset === row.offset
+    ) {
+      out[out.length - 1] = row;
+    } else {
+      out.push(row);
+    }
+  }
+  return out;
+}
+
+function checkRawOffset(row: RawEventRow): void {
+  if (!Number.isSafeInteger(row.offset) || row.offset < 0 || row.offset > MAX_OFFSET) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `Raw event offset must be a whole number in [0, ${MAX_OFFSET}], got ${row.offset} (topic "${row.topic}").`,
+    );
+  }
+}
+
+/** Schema 1 kept one raw_events row per event; this packs them into raw batches of up to 1000 records. */
+function upgradeSchema(db: Database.Database, fromVersion: number): void {
+  if (fromVersion !== 1) return;
+  const insert = db.prepare<RawPosition & { last: number; records: Buffer }>(
+    `INSERT INTO raw_batches (id, last_offset, records) VALUES (${RAW_ID}, @last, @records)`,
+  );
+  const encoder = new RawBatchEncoder();
+  let run: RawEventRow[] = [];
+  let runTopic = -1;
+  let runPartition = -1;
+  const flush = () => {
+    let start = 0;
+    while (start < run.length) {
+      const batch = encoder.encode(run, start, run.length);
+      insert.run({
+        topic: runTopic,
+        partition: runPartition,
+        offset: batch.firstOffset,
+        last: batch.lastOffset,
+        records: batch.bytes,
+      });
+      start += batch.count;
+    }
+    run = [];
+  };
+  // Pages by position: better-sqlite3 cannot write while an iterator is open.
+  const page = db
+    .prepare<
+      RawPosition,
+      [
+        topic: number,
+        partition: number,
+        offset: number,
+        eventTime: number,
+        ingestedAt: number,
+        payload: string,
+      ]
+    >(
+      `SELECT id >> ${TOPIC_SHIFT}, (id >> ${PARTITION_SHIFT}) & ${MAX_PARTITIONS - 1}, id & ${OFFSET_MASK},
+         event_time, ingested_at, payload FROM raw_events WHERE id >= ${RAW_ID} ORDER BY id LIMIT 10000`,
+    )
+    .raw();
+  let from: RawPosition = { topic: 0, partition: 0, offset: 0 };
+  for (;;) {
+    const rows = page.all(from);
+    for (const [topic, partition, offset, event_time, ingested_at, payload] of rows) {
+      if (topic !== runTopic || partition !== runPartition || run.length >= 1000) {
+        flush();
+        runTopic = topic;
+        runPartition = partition;
+      }
+      run.push({ topic: "", partition, offset, event_time, ingested_at, payload });
+    }
+    if (rows.length < 10000) break;
+    const [topic, partition, offset] = rows[rows.length - 1]!;
+    from = { topic, partition, offset: offset + 1 };
+  }
+  flush();
+  db.exec("DROP TABLE raw_events");
 }

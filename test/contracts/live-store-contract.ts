@@ -639,6 +639,34 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         expect(await store.rawEvents("no-such-topic", new Map(), 10)).toEqual([]);
       });
 
+      it("keeps one row per offset when writes overlap, the newest write winning", async () => {
+        const v = (partition: number, offset: number, version: number) =>
+          raw({ partition, offset, payload: JSON.stringify({ v: version, offset }) });
+        const range = (from: number, to: number, version: number, step = 1) => {
+          const rows: RawEventRow[] = [];
+          for (let offset = from; offset <= to; offset += step) rows.push(v(1, offset, version));
+          return rows;
+        };
+        await store.commit({ rawEvents: range(0, 9, 1), checkpoints: [] });
+        await store.commit({ rawEvents: range(20, 29, 1), checkpoints: [] });
+        // Overlaps the end of the first run and starts a gap; then a sparse run inside both; then one
+        // that covers the second run and more.
+        await store.commit({ rawEvents: range(5, 14, 2), checkpoints: [] });
+        await store.commit({ rawEvents: range(2, 8, 3, 3), checkpoints: [] });
+        await store.commit({ rawEvents: range(18, 31, 4), checkpoints: [] });
+
+        const expected = new Map<number, number>();
+        for (let o = 0; o <= 9; o++) expected.set(o, 1);
+        for (let o = 20; o <= 29; o++) expected.set(o, 1);
+        for (let o = 5; o <= 14; o++) expected.set(o, 2);
+        for (let o = 2; o <= 8; o += 3) expected.set(o, 3);
+        for (let o = 18; o <= 31; o++) expected.set(o, 4);
+        const want = [...expected].sort((a, b) => a[0] - b[0]).map(([o, version]) => v(1, o, version));
+        expect(await store.rawEvents("user-activity", new Map(), 1000)).toEqual(want);
+        // Paging from inside a merged run starts at the right offset.
+        expect(await store.rawEvents("user-activity", new Map([[1, 6]]), 3)).toEqual(want.slice(7, 10));
+      });
+
       it("keeps large offsets, event times and payloads exact", async () => {
         const payload = JSON.stringify({ event_id: "e".repeat(36), text: "naïve ✓ 𝄞", n: 1.5 });
         const row = raw({ partition: 1023, offset: 2 ** 40 + 3, event_time: T0 + 123, payload });

@@ -219,6 +219,61 @@ describe("EmbeddedLiveStore", () => {
     expect(await store.activityWindows({ windowMs: WINDOW_MS, last: 1 })).toHaveLength(1);
   });
 
+  it("converts a schema-1 file's row-per-event raw lake into raw batches on open", async () => {
+    const dir = tempDir();
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "live.db");
+    const db = new Database(path);
+    db.exec(`CREATE TABLE raw_topics (topic_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      CREATE TABLE raw_events (id INTEGER PRIMARY KEY, event_time INTEGER NOT NULL, ingested_at INTEGER NOT NULL, payload TEXT NOT NULL);
+      INSERT INTO raw_topics VALUES (1, 'user-activity'), (2, 'wikimedia.recentchange');`);
+    const insert = db.prepare("INSERT INTO raw_events VALUES (((? << 51) | (? << 41) | ?), ?, ?, ?)");
+    const expected: { topic: string; partition: number; offset: number }[] = [];
+    db.transaction(() => {
+      for (const [topicId, topic, partitions, count] of [
+        [1, "user-activity", [0, 3], 2500],
+        [2, "wikimedia.recentchange", [1], 7],
+      ] as const) {
+        for (const partition of partitions) {
+          // Every other offset, as duplicates and dead letters leave holes.
+          for (let offset = 0; offset < count * 2; offset += 2) {
+            insert.run(topicId, partition, offset, offset * 10, offset * 10 + 1, `{"o":${offset}}`);
+            expected.push({ topic, partition, offset });
+          }
+        }
+      }
+    })();
+    db.pragma("user_version = 1");
+    db.close();
+
+    const store = EmbeddedLiveStore.open({ path });
+    cleanups.push(() => store.close());
+    for (const topic of ["user-activity", "wikimedia.recentchange"]) {
+      const rows = await store.rawEvents(topic, new Map(), 1_000_000);
+      expect(rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset }))).toEqual(
+        expected.filter((e) => e.topic === topic),
+      );
+      for (const r of rows) {
+        expect(r).toEqual({
+          ...r,
+          event_time: r.offset * 10,
+          ingested_at: r.offset * 10 + 1,
+          payload: `{"o":${r.offset}}`,
+        });
+      }
+    }
+    const check = new Database(path, { readonly: true });
+    cleanups.push(() => {
+      check.close();
+    });
+    expect(check.pragma("user_version", { simple: true })).toBe(2);
+    // 2500 rows per partition in batches of at most 1000: 3 + 3 + 1.
+    expect(check.prepare("SELECT count(*) FROM raw_batches").pluck().get()).toBe(7);
+    expect(check.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'raw_events'").pluck().get()).toBe(
+      0,
+    );
+  });
+
   it("rejects use after close with PULSE_STORE_CLOSED", async () => {
     const store = EmbeddedLiveStore.open({ path: tempPath() });
     await store.close();
