@@ -6,7 +6,12 @@ import { arch, cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { BenchResult } from "./types.ts";
 
-const MODULES = ["serde", "log", "ingest", "store", "stream-state", "latency"] as const;
+const MODULES = ["serde", "log", "ingest", "store", "stream-state", "latency", "stream", "kafka"] as const;
+/**
+ * Run only when named: `kafka` needs a broker (and a MongoDB) of its own, and deletes Pulse's topics on it
+ * (bench/README.md).
+ */
+const ON_REQUEST: readonly string[] = ["kafka"];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = wanted.filter((name) => !(MODULES as readonly string[]).includes(name));
@@ -14,12 +19,14 @@ if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(", ")}; available: ${MODULES.join(", ")}`);
   process.exit(2);
 }
-const names = wanted.length > 0 ? wanted : [...MODULES];
+const names = wanted.length > 0 ? wanted : MODULES.filter((name) => !ON_REQUEST.includes(name));
 const root = fileURLToPath(new URL("..", import.meta.url));
 console.log(
   `Pulse benchmarks — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? arch()}, ` +
     `${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg()[0]!.toFixed(2)}`,
 );
+if (wanted.length === 0)
+  console.log(`not run unless named: ${ON_REQUEST.join(", ")} (npm run bench -- kafka)`);
 const rows: BenchResult[] = [];
 let failed = false;
 for (const name of names) {
@@ -38,7 +45,9 @@ for (const name of names) {
   }
   for (const r of JSON.parse(line.slice("BENCH-RESULTS ".length)) as BenchResult[]) {
     rows.push(r);
-    console.log(`${r.name.padEnd(40)} ${r.value.toLocaleString("en-US").padStart(14)} ${r.unit.padEnd(12)} ${r.detail ?? ""}`);
+    console.log(
+      `${r.name.padEnd(40)} ${r.value.toLocaleString("en-US").padStart(14)} ${r.unit.padEnd(12)} ${r.detail ?? ""}`,
+    );
   }
 }
 if (process.argv.includes("--json")) console.log(JSON.stringify(rows));

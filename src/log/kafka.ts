@@ -2,15 +2,35 @@
 
 import {
   Admin,
+  type API,
+  type Broker,
   ConfigResourceTypes,
+  type Connection,
   Consumer,
   compressionsAlgorithms,
+  compressionsAlgorithmsByBitmask,
+  createAPI,
+  fetchV13,
+  fetchV14,
+  fetchV15,
+  fetchV16,
+  fetchV17,
+  crc32c,
   GenericError,
+  kGetApi,
+  kGetConnection,
   MultipleErrors,
   NetworkError,
   Producer,
-  type RecordsBatch,
+  type ProducerInfo,
+  produceV9,
+  produceV10,
+  produceV11,
+  type Reader,
+  type RequestCreator,
+  ResponseError,
   TimeoutError,
+  Writer,
 } from "@platformatic/kafka";
 import { LogError, LogErrorCode } from "../errors.ts";
 import { decompress as zstdDecompress } from "fzstd";
@@ -72,9 +92,28 @@ interface TopicMeta {
 
 /** Kafka's Long.MAX_VALUE as a config string: "no limit". */
 const NO_LIMIT = "9223372036854775807";
-/** Records per produce request; bounded so one partition's batch stays far below max.message.bytes. */
+/**
+ * Records and bytes of one partition's batch in a produce request, bounded so it stays far below the
+ * broker's max.message.bytes (1 MiB by default); one request carries a batch for each partition.
+ */
 const MAX_SEND_RECORDS = 2_000;
 const MAX_SEND_BYTES = 512 * 1024;
+/** Bytes of one produce request over all its partitions. */
+const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/** Produce response parsers by version; 9 to 11 share one request layout (createProduceRequest). */
+const PRODUCE_PARSERS: Readonly<Record<number, ProduceApiParser>> = {
+  9: produceV9.parseResponse,
+  10: produceV10.parseResponse,
+  11: produceV11.parseResponse,
+};
+/** Errors after which the producer id's sequence numbers no longer line up: start a new producer id. */
+const SEQUENCE_RESET_ERRORS = new Set([
+  "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  "UNKNOWN_PRODUCER_ID",
+  "INVALID_PRODUCER_EPOCH",
+  "INVALID_PRODUCER_ID_MAPPING",
+  "PRODUCER_FENCED",
+]);
 /**
  * A record stores its timestamp as a varint delta from its batch's first timestamp. The client's
  * 64-bit varint writer (@platformatic/dynamic-buffer 0.3.1) mis-encodes deltas of 2^31 ms (24.8 days)
@@ -82,6 +121,20 @@ const MAX_SEND_BYTES = 512 * 1024;
  */
 const MAX_TIMESTAMP_DELTA_MS = 2 ** 31 - 1;
 const FETCH_PARTITION_MAX_BYTES = 4 * 1024 * 1024;
+/** Most bytes one Fetch answers with, over all its partitions (the broker always sends the first batch). */
+const FETCH_MAX_BYTES = 16 * 1024 * 1024;
+/** A partition this log read within this long is read ahead on when another partition is fetched. */
+const READ_AHEAD_RECENT_MS = 10_000;
+/** Fetch isolation level: records of open or aborted transactions stay hidden, as before. */
+const READ_COMMITTED = 1;
+/** Fetch request writers by version; 13 to 17 share one response layout (topic ids, not names). */
+const FETCH_REQUESTS: Readonly<Record<number, RequestCreator>> = {
+  13: fetchV13.createRequest,
+  14: fetchV14.createRequest,
+  15: fetchV15.createRequest,
+  16: fetchV16.createRequest,
+  17: fetchV17.createRequest,
+};
 const DEFAULT_FETCH_RECORDS = 1_000;
 /** Control batches (transaction markers) carry no user records. */
 const CONTROL_BATCH = 0x20;
@@ -134,6 +187,15 @@ export class KafkaLog implements Log {
     retryDelay: number;
   };
   readonly #members = new Set<KafkaGroupMember>();
+  /** Where each broker listens, by node id, from the last metadata read. */
+  readonly #brokers = new Map<number, Broker>();
+  /** Per topic: the partitions this log has read, each with its read position and records fetched ahead. */
+  readonly #reads = new Map<string, { topicId: string; partitions: Map<number, PartitionReadState> }>();
+  #fetchApiPromise: Promise<FetchApi> | undefined;
+  #produceApiPromise: Promise<ProduceApi> | undefined;
+  /** The idempotent producer's id and epoch, and the next sequence number of each partition it wrote. */
+  #producerInfo: Promise<ProducerInfo> | undefined;
+  readonly #sequences = new Map<string, number>();
   /** Produce calls run one at a time, so positions follow call order per partition. */
   #sending: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -265,22 +327,37 @@ export class KafkaLog implements Log {
     }
     const positions: RecordPosition[] = new Array(records.length);
     const now = Date.now();
+    // Per partition in the request being filled: first timestamp, records and bytes.
     const firstTimestamp = new Map<number, number>();
+    const counts = new Map<number, number>();
+    const sizes = new Map<number, number>();
     let start = 0;
     while (start < records.length) {
       let end = start;
-      let bytes = 0;
+      let requestBytes = 0;
       firstTimestamp.clear();
-      while (
-        end < records.length &&
-        end - start < MAX_SEND_RECORDS &&
-        (bytes < MAX_SEND_BYTES || end === start)
-      ) {
+      counts.clear();
+      sizes.clear();
+      while (end < records.length) {
+        const partition = placed[end];
         const timestamp = records[end].timestampMs ?? now;
-        const first = firstTimestamp.get(placed[end]);
-        if (first === undefined) firstTimestamp.set(placed[end], timestamp);
-        else if (Math.abs(timestamp - first) > MAX_TIMESTAMP_DELTA_MS) break;
-        bytes += recordBytes(records[end]);
+        const bytes = recordBytes(records[end]);
+        const count = counts.get(partition) ?? 0;
+        const size = sizes.get(partition) ?? 0;
+        const first = firstTimestamp.get(partition);
+        if (
+          end > start &&
+          (count >= MAX_SEND_RECORDS ||
+            (count > 0 && size + bytes > MAX_SEND_BYTES) ||
+            requestBytes + bytes > MAX_REQUEST_BYTES ||
+            (first !== undefined && Math.abs(timestamp - first) > MAX_TIMESTAMP_DELTA_MS))
+        ) {
+          break;
+        }
+        if (first === undefined) firstTimestamp.set(partition, timestamp);
+        counts.set(partition, count + 1);
+        sizes.set(partition, size + bytes);
+        requestBytes += bytes;
         end++;
       }
       await this.#send(topic, records, placed, start, end, now, positions);
@@ -298,40 +375,141 @@ export class KafkaLog implements Log {
     nowMs: number,
     positions: RecordPosition[],
   ): Promise<void> {
-    const now = BigInt(nowMs);
-    const messages = [];
+    const byPartition = new Map<number, number[]>();
     for (let i = start; i < end; i++) {
-      const record = records[i];
-      const headers = new Map<Buffer, Buffer>();
-      if (record.headers !== undefined) {
-        for (const name of Object.keys(record.headers)) {
-          headers.set(Buffer.from(name), asBuffer(record.headers[name]));
-        }
-      }
-      messages.push({
-        topic,
-        partition: placed[i],
-        key: record.key === null ? undefined : asBuffer(record.key),
-        value: record.value === null ? undefined : asBuffer(record.value),
-        headers,
-        timestamp: record.timestampMs === undefined ? now : BigInt(record.timestampMs),
-      });
+      const indexes = byPartition.get(placed[i]);
+      if (indexes === undefined) byPartition.set(placed[i], [i]);
+      else indexes.push(i);
     }
-    const result = await this.#retryingSend(topic, messages);
-    const next = new Map<number, number>();
-    for (const { partition, offset } of result.offsets ?? []) next.set(partition, Number(offset));
-    for (let i = start; i < end; i++) {
-      const partition = placed[i];
-      const offset = next.get(partition);
-      if (offset === undefined) {
+    // A retry sends the same batches with the same sequence numbers, so the broker keeps each once.
+    const baseOffsets = await this.#retrying(async () => {
+      try {
+        return await this.#sendBatches(topic, records, byPartition, nowMs);
+      } catch (error) {
+        throw this.#failure(`produce to "${topic}"`, error);
+      }
+    });
+    for (const [partition, indexes] of byPartition) {
+      const base = baseOffsets.get(partition);
+      if (base === undefined) {
         throw new LogError(
           LogErrorCode.storage,
           `Kafka acknowledged the produce to "${topic}" without an offset for partition ${partition}.`,
         );
       }
-      positions[i] = { partition, offset };
-      next.set(partition, offset + 1);
+      for (let k = 0; k < indexes.length; k++) positions[indexes[k]] = { partition, offset: base + k };
     }
+  }
+
+  /**
+   * One record batch per partition, one Produce request per leader, as the idempotent producer: each
+   * batch carries the producer id and the partition's next sequence number, which move on only once
+   * every request of the call is acknowledged. Answers each partition's base offset.
+   */
+  async #sendBatches(
+    topic: string,
+    records: readonly ProduceRecord[],
+    byPartition: ReadonlyMap<number, readonly number[]>,
+    nowMs: number,
+  ): Promise<Map<number, number>> {
+    const meta = await this.#meta(topic);
+    const [api, producer] = await Promise.all([this.#produceApi(), this.#idempotentProducer()]);
+    const byLeader = new Map<number, { partition: number; bytes: Buffer }[]>();
+    for (const [partition, indexes] of byPartition) {
+      const leader = meta.leaders[partition]!;
+      const batch = encodeRecordBatch(
+        records,
+        indexes,
+        nowMs,
+        producer,
+        this.#sequences.get(`${topic}:${partition}`) ?? 0,
+      );
+      const batches = byLeader.get(leader);
+      if (batches === undefined) byLeader.set(leader, [{ partition, bytes: batch }]);
+      else batches.push({ partition, bytes: batch });
+    }
+    const baseOffsets = new Map<number, number>();
+    try {
+      await Promise.all(
+        [...byLeader].map(async ([leader, batches]) => {
+          const connection = await this.#connection(this.#producer, leader);
+          const response = await new Promise<ProduceResponse>((resolve, reject) =>
+            api(connection, -1, this.#base.timeout, topic, batches, (error, answer) =>
+              error ? reject(error) : resolve(answer!),
+            ),
+          );
+          for (const answer of response.responses) {
+            for (const p of answer.partitionResponses) baseOffsets.set(p.index, Number(p.baseOffset));
+          }
+        }),
+      );
+    } catch (error) {
+      if (
+        leaves(error).some((e) => e instanceof GenericError && SEQUENCE_RESET_ERRORS.has(String(e.apiId)))
+      ) {
+        this.#producerInfo = undefined;
+        this.#sequences.clear();
+      }
+      throw error;
+    }
+    for (const [partition, indexes] of byPartition) {
+      const key = `${topic}:${partition}`;
+      // Sequence numbers wrap at 2^31, as the broker expects.
+      this.#sequences.set(key, ((this.#sequences.get(key) ?? 0) + indexes.length) % 2 ** 31);
+    }
+    return baseOffsets;
+  }
+
+  /** The idempotent producer id (InitProducerId), asked for once and again after a sequence reset. */
+  #idempotentProducer(): Promise<ProducerInfo> {
+    this.#producerInfo ??= this.#producer.initIdempotentProducer({}).catch((error: unknown) => {
+      this.#producerInfo = undefined;
+      throw error;
+    });
+    return this.#producerInfo;
+  }
+
+  /** Produce with the version the brokers and the client agree on, written by createProduceRequest. */
+  #produceApi(): Promise<ProduceApi> {
+    this.#produceApiPromise ??= new Promise<ProduceApi>((resolve, reject) => {
+      this.#producer[kGetApi]("Produce", (error, api) => {
+        if (error) {
+          reject(error);
+          return;
+        }
+        const version = api!.version;
+        const parse = PRODUCE_PARSERS[version];
+        if (parse === undefined) {
+          reject(
+            new LogError(
+              LogErrorCode.storage,
+              `Kafka at ${this.brokers.join(",")} answers Produce only in version ${version}; Pulse writes with versions 9 to 11 (Kafka 2.8 or later).`,
+            ),
+          );
+          return;
+        }
+        resolve(createAPI(0, version, createProduceRequest, parse));
+      });
+    }).catch((error: unknown) => {
+      this.#produceApiPromise = undefined;
+      throw error;
+    });
+    return this.#produceApiPromise;
+  }
+
+  /** A connection of `client` to broker `node`, by the last metadata read. */
+  #connection(client: Producer | Consumer, node: number): Promise<Connection> {
+    const broker = this.#brokers.get(node);
+    if (broker === undefined) {
+      return Promise.reject(
+        new LogError(LogErrorCode.unavailable, `Kafka's metadata names no broker ${node}.`, {
+          retriable: true,
+        }),
+      );
+    }
+    return new Promise<Connection>((resolve, reject) =>
+      client[kGetConnection](broker, (error, connection) => (error ? reject(error) : resolve(connection!))),
+    );
   }
 
   fetch(topic: string, partition: number, offset: number, options: FetchOptions = {}): Promise<LogRecord[]> {
@@ -360,77 +538,113 @@ export class KafkaLog implements Log {
         `fetch maxRecords must be a positive integer, got ${maxRecords}.`,
       );
     }
+    const state = this.#readState(meta, partition);
     const out: LogRecord[] = [];
-    let from = offset;
+    // Records an earlier Fetch brought along serve the call first, when they cover where it starts.
+    let from = takeAhead(state, offset, maxRecords, out);
     // A broker may answer with fewer batches than are there; ask again until the page is full or
     // reaches the high watermark, a bounded number of times.
     for (let round = 0; round < 8 && out.length < maxRecords; round++) {
-      const answer = await this.#fetchOnce(meta, partition, from);
+      const answer = await this.#fetchOnce(meta, state, from);
       if (answer === undefined) break;
-      const { batches, highWatermark } = answer;
-      from = answer.from;
-      for (const batch of batches) {
-        if ((batch.attributes & CONTROL_BATCH) !== 0) {
-          from = Math.max(from, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
-          continue;
-        }
-        const base = Number(batch.firstOffset);
-        for (const record of batch.records) {
-          const recordOffset = base + record.offsetDelta;
-          if (recordOffset < from) continue;
-          out.push({
-            topic,
-            partition,
-            offset: recordOffset,
-            key: record.key,
-            value: record.value,
-            headers: headersOf(record.headers),
-            timestampMs: Number(batch.firstTimestamp + record.timestampDelta),
-          });
-          from = recordOffset + 1;
-          if (out.length === maxRecords) return out;
-        }
+      from = answer.start;
+      const { records } = answer;
+      let i = 0;
+      while (i < records.length && out.length < maxRecords) {
+        const record = records[i++]!;
+        if (record.offset < from) continue;
+        out.push(record);
+        from = record.offset + 1;
       }
-      if (from >= highWatermark) break;
+      if (i < records.length) {
+        // The page is full: keep the rest for the next call, which usually starts right there.
+        state.ahead = { records, at: i, start: from, end: answer.end };
+        break;
+      }
+      from = Math.max(from, answer.end);
+      if (from >= answer.highWatermark) break;
     }
+    state.nextOffset = from;
+    state.usedAtMs = Date.now();
     return out;
   }
 
+  /** This log's read position on a partition, and the records fetched ahead for it. */
+  #readState(meta: TopicMeta, partition: number): PartitionReadState {
+    let states = this.#reads.get(meta.name);
+    if (states === undefined || states.topicId !== meta.id) {
+      // A new topic under this name (deleted and created again): nothing read before applies.
+      states = { topicId: meta.id, partitions: new Map() };
+      this.#reads.set(meta.name, states);
+    }
+    let state = states.partitions.get(partition);
+    if (state === undefined) {
+      state = { partition, nextOffset: -1, usedAtMs: 0, ahead: undefined };
+      states.partitions.set(partition, state);
+    }
+    return state;
+  }
+
   /**
-   * One Fetch of a partition from `from`: its batches and high watermark, with `from` moved up to the low
-   * watermark when retention deleted it; undefined when `from` is at or past the high watermark.
+   * One Fetch of a partition from `from`: its records at `from` or later and its high watermark, with
+   * `start` moved up to the low watermark when retention deleted `from`; undefined when `from` is at or
+   * past the high watermark. The same request reads ahead on the topic's other partitions this log has
+   * read lately (and holds nothing fetched for), so a reader going round the partitions pays one round
+   * trip for all of them, as Kafka's own consumers do.
    */
   async #fetchOnce(
     meta: TopicMeta,
-    partition: number,
+    state: PartitionReadState,
     from: number,
-  ): Promise<{ batches: RecordsBatch[]; highWatermark: number; from: number } | undefined> {
+  ): Promise<{ records: LogRecord[]; highWatermark: number; start: number; end: number } | undefined> {
+    const partition = state.partition;
     for (let attempt = 0; attempt < 3; attempt++) {
+      const leader = meta.leaders[partition]!;
+      const ahead = this.#readAheadCandidates(meta, partition, leader);
+      const aheadFrom = ahead.map((s) => s.nextOffset);
+      let answer: FetchAnswer;
       try {
-        const response = await this.#reader.fetch({
-          node: meta.leaders[partition],
-          maxWaitTime: this.#fetchMaxWaitMs,
-          minBytes: 1,
-          maxBytes: FETCH_PARTITION_MAX_BYTES,
-          topics: [
-            {
-              topicId: meta.id,
-              partitions: [
-                {
-                  partition,
-                  currentLeaderEpoch: -1,
-                  fetchOffset: BigInt(from),
-                  lastFetchedEpoch: -1,
-                  partitionMaxBytes: FETCH_PARTITION_MAX_BYTES,
-                },
-              ],
-            },
-          ],
-        });
-        const data = response.responses[0]?.partitions[0];
-        if (data === undefined) return undefined;
-        return { batches: data.records ?? [], highWatermark: Number(data.highWatermark), from };
+        answer = await this.#fetchRequest(leader, [
+          {
+            topicId: meta.id,
+            partitions: [partition, ...ahead.map((s) => s.partition)].map((p, i) => ({
+              partition: p,
+              currentLeaderEpoch: -1,
+              fetchOffset: BigInt(i === 0 ? from : aheadFrom[i - 1]!),
+              lastFetchedEpoch: -1,
+              partitionMaxBytes: FETCH_PARTITION_MAX_BYTES,
+            })),
+          },
+        ]);
       } catch (error) {
+        if (isStaleMetadata(error) && attempt < 2) {
+          Object.assign(meta, await this.#meta(meta.name, { refresh: true }));
+          continue;
+        }
+        throw this.#failure(`fetch "${meta.name}" partition ${partition} at offset ${from}`, error);
+      }
+      const fetched = answer.topics.find((t) => t.topicId === meta.id)?.partitions ?? [];
+      for (let i = 0; i < ahead.length; i++) {
+        const other = ahead[i]!;
+        const start = aheadFrom[i]!;
+        const data = fetched.find((d) => d.partition === other.partition);
+        // Only when nothing moved that partition meanwhile (a concurrent call on it).
+        if (data === undefined || data.errorCode !== 0) continue;
+        if (other.ahead !== undefined || other.nextOffset !== start) continue;
+        const decoded = decodeRecordBatches(meta.name, other.partition, data, start);
+        if (decoded.records.length > 0) {
+          other.ahead = { records: decoded.records, at: 0, start, end: Math.max(start, decoded.end) };
+        }
+      }
+      const data = fetched.find((d) => d.partition === partition);
+      if (data === undefined) return undefined;
+      if (data.errorCode !== 0) {
+        const error = new ResponseError(
+          1,
+          answer.version,
+          { [`/responses/0/partitions/${partition}`]: [data.errorCode, null] },
+          answer,
+        );
         if (hasApiError(error, "OFFSET_OUT_OF_RANGE")) {
           const [low, high] = await this.#watermarks(meta, partition);
           if (from < low) {
@@ -445,8 +659,85 @@ export class KafkaLog implements Log {
         }
         throw this.#failure(`fetch "${meta.name}" partition ${partition} at offset ${from}`, error);
       }
+      const decoded = decodeRecordBatches(meta.name, partition, data, from);
+      return { records: decoded.records, highWatermark: data.highWatermark, start: from, end: decoded.end };
     }
     return undefined;
+  }
+
+  /** The topic's other partitions worth reading ahead on with a Fetch of `partition` from `leader`. */
+  #readAheadCandidates(meta: TopicMeta, partition: number, leader: number): PartitionReadState[] {
+    const states = this.#reads.get(meta.name);
+    if (states === undefined || states.topicId !== meta.id) return [];
+    const recentMs = Date.now() - READ_AHEAD_RECENT_MS;
+    const out: PartitionReadState[] = [];
+    for (const state of states.partitions.values()) {
+      if (
+        state.partition !== partition &&
+        state.ahead === undefined &&
+        state.nextOffset >= 0 &&
+        state.usedAtMs >= recentMs &&
+        state.partition < meta.partitions &&
+        meta.leaders[state.partition] === leader
+      ) {
+        out.push(state);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Sends one Fetch to `node` and answers with each partition's record bytes undecoded. The client's own
+   * fetch decodes every record of the answer into objects through its chunked buffer, which cost more
+   * than the rest of `pulse stream` together (docs: bench/README.md); here the bytes stay one Buffer and
+   * decodeRecordBatches reads them.
+   */
+  async #fetchRequest(node: number, topics: FetchRequestTopic[]): Promise<FetchAnswer> {
+    const api = await this.#fetchApi();
+    const connection = await this.#connection(this.#reader, node);
+    return new Promise<FetchAnswer>((resolve, reject) =>
+      api(
+        connection,
+        this.#fetchMaxWaitMs,
+        1,
+        FETCH_MAX_BYTES,
+        READ_COMMITTED,
+        0,
+        0,
+        topics,
+        [],
+        "",
+        (error: Error | null, answer?: FetchAnswer) => (error ? reject(error) : resolve(answer!)),
+      ),
+    );
+  }
+
+  /** Fetch with the version the brokers and the client agree on, answering with undecoded record bytes. */
+  #fetchApi(): Promise<FetchApi> {
+    this.#fetchApiPromise ??= new Promise<FetchApi>((resolve, reject) => {
+      this.#reader[kGetApi]("Fetch", (error, api) => {
+        if (error) {
+          reject(error);
+          return;
+        }
+        const version = api!.version;
+        const createRequest = FETCH_REQUESTS[version];
+        if (createRequest === undefined) {
+          reject(
+            new LogError(
+              LogErrorCode.storage,
+              `Kafka at ${this.brokers.join(",")} answers Fetch only in version ${version}; Pulse reads with versions 13 to 17 (Kafka 3.1 or later).`,
+            ),
+          );
+          return;
+        }
+        resolve(createAPI(1, version, createRequest, parseFetchResponse));
+      });
+    }).catch((error: unknown) => {
+      this.#fetchApiPromise = undefined;
+      throw error;
+    });
+    return this.#fetchApiPromise;
   }
 
   commit(group: string, topic: string, offsets: readonly RecordPosition[]): Promise<void> {
@@ -550,6 +841,17 @@ export class KafkaLog implements Log {
   async enforceRetention(nowMs: number = Date.now()): Promise<number> {
     this.#checkOpen();
     let deleted = 0;
+    try {
+      deleted = await this.#enforceRetention(nowMs);
+    } finally {
+      // Records fetched ahead may lie below the new low watermarks.
+      this.#reads.clear();
+    }
+    return deleted;
+  }
+
+  async #enforceRetention(nowMs: number): Promise<number> {
+    let deleted = 0;
     for (const info of await this.listTopics()) {
       const { maxAgeMs, maxSizeBytes } = info.retention;
       if (maxAgeMs === undefined && maxSizeBytes === undefined) continue;
@@ -646,20 +948,6 @@ export class KafkaLog implements Log {
     }
   }
 
-  /** One producer send, retried while the broker is unreachable; other failures are thrown at once. */
-  #retryingSend(
-    topic: string,
-    messages: Parameters<Producer["send"]>[0]["messages"],
-  ): Promise<Awaited<ReturnType<Producer["send"]>>> {
-    return this.#retrying(async () => {
-      try {
-        return await this.#producer.send({ messages });
-      } catch (error) {
-        throw this.#failure(`produce to "${topic}"`, error);
-      }
-    });
-  }
-
   #checkOpen(): void {
     if (this.#closed)
       throw new LogError(LogErrorCode.closed, `The Kafka log (${this.brokers.join(",")}) is closed.`);
@@ -684,6 +972,7 @@ export class KafkaLog implements Log {
       }
       throw this.#failure(`read metadata of "${topic}"`, error);
     }
+    for (const [node, broker] of metadata.brokers) this.#brokers.set(node, broker);
     const found = metadata.topics.get(topic);
     if (found === undefined) {
       if (options.missingOk === true) return undefined;
@@ -863,8 +1152,10 @@ export class KafkaLog implements Log {
         { cause: error, retriable: true },
       );
     }
-    if (isTransient(error)) {
-      // A broker restarting or a leader moving: the metadata is stale; ask again after a pause.
+    if (isTransient(error) || isUnparsable(error)) {
+      // A broker restarting or a leader moving: the metadata is stale; ask again after a pause. The
+      // client cannot parse some error answers a restarting Kafka 4 broker sends to Produce (its reader
+      // runs out of bounds); they come and go with the restart, so they are treated the same way.
       this.#topics.clear();
       return new LogError(
         LogErrorCode.unavailable,
@@ -987,6 +1278,454 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+type ProduceApiParser = (
+  correlationId: number,
+  apiKey: number,
+  apiVersion: number,
+  reader: Reader,
+) => ProduceResponse;
+type ProduceResponse = produceV11.ProduceResponse;
+type ProduceApi = API<
+  [acks: number, timeoutMs: number, topic: string, batches: { partition: number; bytes: Buffer }[]],
+  ProduceResponse
+>;
+
+/*
+ * Produce request, versions 9 to 11 (flexible: compact strings and arrays, tagged fields after each):
+ *   transactional_id:compact_nullable_string acks:i16 timeout_ms:i32
+ *   [name:compact_string [index:i32 records:compact_bytes]]
+ * Each partition's records are one record batch from encodeRecordBatch, appended as it is.
+ */
+function createProduceRequest(
+  acks: number,
+  timeoutMs: number,
+  topic: string,
+  batches: { partition: number; bytes: Buffer }[],
+): Writer {
+  return Writer.create()
+    .appendString(null)
+    .appendInt16(acks)
+    .appendInt32(timeoutMs)
+    .appendArray([topic], (w, name) => {
+      w.appendString(name).appendArray(batches, (w, batch) => {
+        w.appendInt32(batch.partition)
+          .appendUnsignedVarInt(batch.bytes.length + 1)
+          .append(batch.bytes);
+      });
+    })
+    .appendTaggedFields();
+}
+
+/** Header names as UTF-8, encoded once per name. */
+const headerNameBytes = new Map<string, Buffer>();
+
+function nameBytes(name: string): Buffer {
+  let bytes = headerNameBytes.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name);
+    if (headerNameBytes.size < 1024) headerNameBytes.set(name, bytes);
+  }
+  return bytes;
+}
+
+function varintSize(zigzag: number): number {
+  let size = 1;
+  while (zigzag >= 0x80) {
+    zigzag = Math.floor(zigzag / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Writes a zigzag-encoded value (any safe integer ≥ 0) as LEB128; returns the position after it. */
+function writeVarint(out: Buffer, at: number, zigzag: number): number {
+  while (zigzag >= 0x80) {
+    out[at++] = (zigzag % 128) | 0x80;
+    zigzag = Math.floor(zigzag / 128);
+  }
+  out[at++] = zigzag;
+  return at;
+}
+
+function zigzag(n: number): number {
+  return n >= 0 ? n * 2 : -n * 2 - 1;
+}
+
+/**
+ * One record batch (the magic-2 layout above decodeRecordBatches) of `records[indexes]`, written into
+ * one Buffer: sizes first, then every field in place, then the CRC-32C of attributes…end.
+ */
+function encodeRecordBatch(
+  records: readonly ProduceRecord[],
+  indexes: readonly number[],
+  nowMs: number,
+  producer: ProducerInfo,
+  baseSequence: number,
+): Buffer {
+  const count = indexes.length;
+  const baseTimestampMs = records[indexes[0]!]!.timestampMs ?? nowMs;
+  let maxTimestampMs = baseTimestampMs;
+  const bodySizes = new Array<number>(count);
+  let total = BATCH_HEADER_BYTES;
+  for (let k = 0; k < count; k++) {
+    const record = records[indexes[k]!]!;
+    const timestampMs = record.timestampMs ?? nowMs;
+    if (timestampMs > maxTimestampMs) maxTimestampMs = timestampMs;
+    let size = 1 + varintSize(zigzag(timestampMs - baseTimestampMs)) + varintSize(zigzag(k));
+    size += record.key === null ? 1 : varintSize(zigzag(record.key.length)) + record.key.length;
+    size += record.value === null ? 1 : varintSize(zigzag(record.value.length)) + record.value.length;
+    const headers = record.headers;
+    let headerCount = 0;
+    if (headers !== undefined) {
+      for (const name in headers) {
+        const nameLength = nameBytes(name).length;
+        const valueLength = headers[name].length;
+        size += varintSize(zigzag(nameLength)) + nameLength + varintSize(zigzag(valueLength)) + valueLength;
+        headerCount++;
+      }
+    }
+    size += varintSize(zigzag(headerCount));
+    bodySizes[k] = size;
+    total += varintSize(zigzag(size)) + size;
+  }
+  const out = Buffer.allocUnsafe(total);
+  out.writeBigInt64BE(0n, 0);
+  out.writeInt32BE(total - 12, BATCH_LENGTH_AT);
+  out.writeInt32BE(-1, 12);
+  out.writeInt8(2, BATCH_MAGIC_AT);
+  out.writeInt16BE(0, BATCH_ATTRIBUTES_AT);
+  out.writeInt32BE(count - 1, BATCH_LAST_OFFSET_DELTA_AT);
+  out.writeBigInt64BE(BigInt(baseTimestampMs), BATCH_BASE_TIMESTAMP_AT);
+  out.writeBigInt64BE(BigInt(maxTimestampMs), BATCH_BASE_TIMESTAMP_AT + 8);
+  out.writeBigInt64BE(producer.producerId, BATCH_PRODUCER_ID_AT);
+  out.writeInt16BE(producer.producerEpoch, BATCH_PRODUCER_ID_AT + 8);
+  out.writeInt32BE(baseSequence, BATCH_PRODUCER_ID_AT + 10);
+  out.writeInt32BE(count, BATCH_RECORD_COUNT_AT);
+  let at = BATCH_HEADER_BYTES;
+  for (let k = 0; k < count; k++) {
+    const record = records[indexes[k]!]!;
+    at = writeVarint(out, at, zigzag(bodySizes[k]!));
+    out[at++] = 0;
+    at = writeVarint(out, at, zigzag((record.timestampMs ?? nowMs) - baseTimestampMs));
+    at = writeVarint(out, at, zigzag(k));
+    at = writeBytes(out, at, record.key);
+    at = writeBytes(out, at, record.value);
+    const headers = record.headers;
+    if (headers === undefined) {
+      out[at++] = 0;
+      continue;
+    }
+    const names = Object.keys(headers);
+    at = writeVarint(out, at, zigzag(names.length));
+    for (const name of names) {
+      at = writeBytes(out, at, nameBytes(name));
+      at = writeBytes(out, at, headers[name]);
+    }
+  }
+  out.writeUInt32BE(crc32c(out.subarray(BATCH_ATTRIBUTES_AT)) >>> 0, BATCH_CRC_AT);
+  return out;
+}
+
+function writeBytes(out: Buffer, at: number, bytes: Uint8Array | null): number {
+  if (bytes === null) {
+    out[at] = 1;
+    return at + 1;
+  }
+  at = writeVarint(out, at, zigzag(bytes.length));
+  out.set(bytes, at);
+  return at + bytes.length;
+}
+
+/** A partition this log reads: where the last fetch ended, and records the broker sent ahead of time. */
+interface PartitionReadState {
+  partition: number;
+  /** The offset after the last fetch's page; -1 before the first. */
+  nextOffset: number;
+  usedAtMs: number;
+  /**
+   * Records from an earlier answer not yet handed out: `records[at…]` are every record the partition
+   * holds from `start` to `end` (exclusive; control and aborted batches skipped), in offset order.
+   */
+  ahead: { records: LogRecord[]; at: number; start: number; end: number } | undefined;
+}
+
+type FetchRequestTopic = fetchV17.FetchRequestTopic;
+
+/** One partition of a Fetch answer, its records still bytes. */
+interface FetchedPartition {
+  partition: number;
+  errorCode: number;
+  highWatermark: number;
+  abortedTransactions: { producerId: bigint; firstOffset: bigint }[];
+  /** The partition's record batches as the broker sent them; the last one may be cut short. */
+  records: Buffer | undefined;
+}
+
+interface FetchAnswer {
+  version: number;
+  topics: { topicId: string; partitions: FetchedPartition[] }[];
+}
+
+type FetchApi = API<
+  [
+    maxWaitMs: number,
+    minBytes: number,
+    maxBytes: number,
+    isolationLevel: number,
+    sessionId: number,
+    sessionEpoch: number,
+    topics: FetchRequestTopic[],
+    forgottenTopicsData: [],
+    rackId: string,
+  ],
+  FetchAnswer
+>;
+
+/**
+ * Hands out the records fetched ahead for a partition from `from` on, when they cover `from`; drops
+ * them when the read went elsewhere. Returns where the call goes on reading.
+ */
+function takeAhead(state: PartitionReadState, from: number, maxRecords: number, out: LogRecord[]): number {
+  const ahead = state.ahead;
+  if (ahead === undefined) return from;
+  if (from < ahead.start || from > ahead.end) {
+    state.ahead = undefined;
+    return from;
+  }
+  const { records } = ahead;
+  let at = ahead.at;
+  while (at < records.length && records[at]!.offset < from) at++;
+  while (at < records.length && out.length < maxRecords) {
+    const record = records[at++]!;
+    out.push(record);
+    from = record.offset + 1;
+  }
+  if (at < records.length) {
+    ahead.at = at;
+    ahead.start = from;
+  } else {
+    state.ahead = undefined;
+    from = Math.max(from, ahead.end);
+  }
+  return from;
+}
+
+/*
+ * Fetch response, versions 13 to 17 (flexible: compact arrays, tagged fields after each element):
+ *   throttle_time_ms:i32 error_code:i16 session_id:i32 [topic_id:uuid [partition_index:i32 error_code:i16
+ *   high_watermark:i64 last_stable_offset:i64 log_start_offset:i64 [producer_id:i64 first_offset:i64]
+ *   preferred_read_replica:i32 records:compact_bytes]]
+ * The client's own parser for it, minus decoding the records.
+ */
+function parseFetchResponse(
+  _correlationId: number,
+  apiKey: number,
+  apiVersion: number,
+  reader: Reader,
+): FetchAnswer {
+  reader.readInt32();
+  const errorCode = reader.readInt16();
+  reader.readInt32();
+  const topics = reader.readArray((r) => ({
+    topicId: r.readUUID(),
+    partitions: r.readArray((r): FetchedPartition => {
+      const partition = r.readInt32();
+      const errorCode = r.readInt16();
+      const highWatermark = Number(r.readInt64());
+      r.readInt64();
+      r.readInt64();
+      const abortedTransactions = r.readArray((r) => ({
+        producerId: r.readInt64(),
+        firstOffset: r.readInt64(),
+      }));
+      r.readInt32();
+      const size = r.readUnsignedVarInt() - 1;
+      let records: Buffer | undefined;
+      if (size > 0) {
+        // One Buffer: a view when the bytes arrived in one socket chunk, else one copy.
+        records = r.buffer.slice(r.position, r.position + size);
+        r.skip(size);
+      }
+      return { partition, errorCode, highWatermark, abortedTransactions, records };
+    }),
+  }));
+  if (errorCode !== 0) throw new ResponseError(apiKey, apiVersion, { "": [errorCode, null] }, { errorCode });
+  return { version: apiVersion, topics };
+}
+
+/*
+ * Record batch, magic 2 (integers big-endian; byte positions in brackets):
+ *   base_offset:i64[0] batch_length:i32[8] partition_leader_epoch:i32[12] magic:i8[16] crc:u32[17]
+ *   attributes:i16[21] last_offset_delta:i32[23] base_timestamp:i64[27] max_timestamp:i64[35]
+ *   producer_id:i64[43] producer_epoch:i16[51] base_sequence:i32[53] record_count:i32[57] records[61…]
+ * batch_length counts the bytes after itself. attributes & 7 is the codec the records are compressed
+ * with (as one block), & 0x10 marks a transactional batch, & 0x20 a control batch (commit/abort markers).
+ *   record := length:varint attributes:i8 timestamp_delta:varlong offset_delta:varint
+ *             key_length:varint key value_length:varint value header_count:varint
+ *             (name_length:varint name value_length:varint value){header_count}
+ * varint/varlong are zigzag LEB128; a length of -1 is null. An answer may end in a cut-off batch, which
+ * the next fetch gets whole.
+ */
+const BATCH_HEADER_BYTES = 61;
+const BATCH_LENGTH_AT = 8;
+const BATCH_MAGIC_AT = 16;
+const BATCH_CRC_AT = 17;
+const BATCH_ATTRIBUTES_AT = 21;
+const BATCH_LAST_OFFSET_DELTA_AT = 23;
+const BATCH_BASE_TIMESTAMP_AT = 27;
+const BATCH_PRODUCER_ID_AT = 43;
+const BATCH_RECORD_COUNT_AT = 57;
+const TRANSACTIONAL_BATCH = 0x10;
+const COMPRESSION_MASK = 0x07;
+const ABORT_MARKER = 0;
+const NO_BYTES = Buffer.alloc(0);
+
+/** Reads one buffer of records; key, value and header values are views into it, not copies. */
+class RecordReader {
+  buf: Buffer;
+  pos: number;
+
+  constructor(buf: Buffer, pos: number) {
+    this.buf = buf;
+    this.pos = pos;
+  }
+
+  varint(): number {
+    const buf = this.buf;
+    let b = buf[this.pos++]!;
+    let raw = b & 0x7f;
+    let shift = 7;
+    while (b & 0x80) {
+      b = buf[this.pos++]!;
+      raw |= (b & 0x7f) << shift;
+      shift += 7;
+    }
+    return (raw >>> 1) ^ -(raw & 1);
+  }
+
+  /** A zigzag varlong as a number (exact up to 2^53, e.g. any timestamp delta). */
+  varlong(): number {
+    const buf = this.buf;
+    let raw = 0;
+    let scale = 1;
+    let b: number;
+    do {
+      b = buf[this.pos++]!;
+      raw += (b & 0x7f) * scale;
+      scale *= 128;
+    } while (b & 0x80);
+    return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+  }
+
+  bytes(): Buffer | null {
+    const length = this.varint();
+    if (length < 0) return null;
+    const start = this.pos;
+    this.pos += length;
+    return this.buf.subarray(start, this.pos);
+  }
+}
+
+function readInt64(buf: Buffer, at: number): number {
+  return buf.readInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
+}
+
+/**
+ * Decodes one partition's fetched batches into records at `from` or later. `end` is the offset after
+ * the last whole batch (past control and aborted batches too), where the next fetch goes on.
+ */
+function decodeRecordBatches(
+  topic: string,
+  partition: number,
+  data: FetchedPartition,
+  from: number,
+): { records: LogRecord[]; end: number } {
+  const records: LogRecord[] = [];
+  let end = from;
+  const buf = data.records;
+  if (buf === undefined) return { records, end };
+  // READ_COMMITTED: the broker lists the aborted transactions in range; a producer's batches from the
+  // transaction's first offset to its abort marker are skipped (what Kafka's Java consumer does).
+  const aborted = [...data.abortedTransactions].sort((a, b) => Number(a.firstOffset - b.firstOffset));
+  let nextAborted = 0;
+  const abortedProducers = new Set<bigint>();
+  let at = 0;
+  while (buf.length - at >= BATCH_HEADER_BYTES) {
+    const batchEnd = at + 12 + buf.readInt32BE(at + BATCH_LENGTH_AT);
+    if (batchEnd > buf.length) break;
+    const magic = buf.readInt8(at + BATCH_MAGIC_AT);
+    if (magic !== 2) {
+      throw new LogError(
+        LogErrorCode.storage,
+        `Kafka sent a record batch of message format ${magic} on "${topic}" partition ${partition}; Pulse reads format 2 (Kafka 0.11 or later).`,
+      );
+    }
+    const baseOffset = readInt64(buf, at);
+    const attributes = buf.readInt16BE(at + BATCH_ATTRIBUTES_AT);
+    const lastOffset = baseOffset + buf.readInt32BE(at + BATCH_LAST_OFFSET_DELTA_AT);
+    const batchStart = at;
+    at = batchEnd;
+    if (lastOffset < from) continue;
+    end = Math.max(end, lastOffset + 1);
+    if (aborted.length > 0) {
+      while (nextAborted < aborted.length && Number(aborted[nextAborted]!.firstOffset) <= baseOffset) {
+        abortedProducers.add(aborted[nextAborted++]!.producerId);
+      }
+      const producerId = buf.readBigInt64BE(batchStart + BATCH_PRODUCER_ID_AT);
+      if ((attributes & CONTROL_BATCH) !== 0) {
+        if (isAbortMarker(buf, batchStart, batchEnd, attributes)) abortedProducers.delete(producerId);
+        continue;
+      }
+      if ((attributes & TRANSACTIONAL_BATCH) !== 0 && abortedProducers.has(producerId)) continue;
+    }
+    if ((attributes & CONTROL_BATCH) !== 0) continue;
+    const baseTimestampMs = readInt64(buf, batchStart + BATCH_BASE_TIMESTAMP_AT);
+    const count = buf.readInt32BE(batchStart + BATCH_RECORD_COUNT_AT);
+    const reader = new RecordReader(...recordsOf(buf, batchStart, batchEnd, attributes));
+    for (let i = 0; i < count; i++) {
+      reader.varint();
+      reader.pos++;
+      const timestampMs = baseTimestampMs + reader.varlong();
+      const offset = baseOffset + reader.varint();
+      const key = reader.bytes();
+      const value = reader.bytes();
+      const headerCount = reader.varint();
+      const headers: RecordHeaders = {};
+      for (let h = 0; h < headerCount; h++) {
+        const nameLength = reader.varint();
+        const name = reader.buf.toString("utf8", reader.pos, reader.pos + nameLength);
+        reader.pos += nameLength;
+        headers[name] = reader.bytes() ?? NO_BYTES;
+      }
+      if (offset < from) continue;
+      records.push({ topic, partition, offset, key, value, headers, timestampMs });
+    }
+  }
+  return { records, end };
+}
+
+/** A batch's records region: a view of the answer, or the block decompressed. */
+function recordsOf(buf: Buffer, batchStart: number, batchEnd: number, attributes: number): [Buffer, number] {
+  const codec = attributes & COMPRESSION_MASK;
+  if (codec === 0) return [buf, batchStart + BATCH_HEADER_BYTES];
+  const algorithm = compressionsAlgorithmsByBitmask[codec];
+  if (algorithm === undefined) {
+    throw new LogError(LogErrorCode.storage, `Kafka sent a record batch with unknown compression ${codec}.`);
+  }
+  return [algorithm.decompressSync(buf.subarray(batchStart + BATCH_HEADER_BYTES, batchEnd)), 0];
+}
+
+/** A control batch's marker record: key = version:i16 type:i16, type 0 = abort, 1 = commit. */
+function isAbortMarker(buf: Buffer, batchStart: number, batchEnd: number, attributes: number): boolean {
+  const reader = new RecordReader(...recordsOf(buf, batchStart, batchEnd, attributes));
+  reader.varint();
+  reader.pos++;
+  reader.varlong();
+  reader.varint();
+  const key = reader.bytes();
+  return key !== null && key.length >= 4 && key.readInt16BE(2) === ABORT_MARKER;
+}
+
 /** Parses `kafka://host:port[,host:port…]` (port 9092 when omitted) into bootstrap brokers. */
 export function kafkaBrokers(url: string): string[] {
   const rest = url.replace(/^kafka:\/\//, "").replace(/\/.*$/, "");
@@ -1003,19 +1742,6 @@ function unknownTopic(topic: string, brokers: readonly string[]): LogError {
     `Topic "${topic}" does not exist on Kafka at ${brokers.join(",")}; create it first with ensureTopic({ name: "${topic}", partitions: N }).`,
     { details: { topic } },
   );
-}
-
-function headersOf(entries: readonly [Buffer | null, Buffer | null][]): RecordHeaders {
-  const headers: RecordHeaders = {};
-  for (const [name, value] of entries) {
-    if (name === null) continue;
-    headers[name.toString()] = value ?? Buffer.alloc(0);
-  }
-  return headers;
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function recordBytes(record: ProduceRecord): number {
@@ -1089,6 +1815,10 @@ function isTransient(error: unknown): boolean {
       e instanceof GenericError &&
       ((typeof e.apiId === "string" && TRANSIENT_API_ERRORS.has(e.apiId)) || e.hasStaleMetadata === true),
   );
+}
+
+function isUnparsable(error: unknown): boolean {
+  return leaves(error).some((e) => (e as { code?: unknown }).code === "OUT_OF_BOUNDS");
 }
 
 function isRetriable(error: unknown): boolean {

@@ -1,0 +1,148 @@
+// Benchmark: the Kafka path, `pulse produce` to a real broker and `pulse stream --drain` from it into the embedded and MongoDB live stores.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Admin } from "@platformatic/kafka";
+import { MongoClient } from "mongodb";
+import { kafkaBrokers } from "../src/log/kafka.ts";
+import { drainResult, type ProduceJson, produceResult, type StreamJson, runPulseMeasured } from "./stream.ts";
+import type { BenchResult } from "./types.ts";
+
+const KAFKA_URL = process.env.PULSE_BENCH_KAFKA ?? "kafka://127.0.0.1:9092";
+const MONGODB_URL = process.env.PULSE_BENCH_MONGODB ?? "mongodb://127.0.0.1:27017/pulse_bench";
+/** Simulated events; PULSE_BENCH_KAFKA_EVENTS overrides it. The default takes about a minute (the MongoDB drain is most of it). */
+const EVENTS = Number(process.env.PULSE_BENCH_KAFKA_EVENTS ?? 100_000);
+const SEED = 9;
+const GOAL = 100_000;
+/** One consumer group (and store checkpoint key) per drain, so each reads the topic from the start. */
+const JOBS = {
+  embedded: "pulse-bench-embedded",
+  noRawLake: "pulse-bench-embedded-no-raw-lake",
+  mongodb: "pulse-bench-mongodb",
+} as const;
+/** Pulse's topics have fixed names: the bench starts without them (a broker of its own, see README). */
+const PULSE_TOPICS = /^(user-activity|wikimedia\.recentchange)(\.dlq)?$|^alerts$/;
+
+/** Deletes Pulse's topics and the bench's groups (as test/services/services.ts resetKafka does). */
+async function resetKafka(): Promise<void> {
+  const admin = new Admin({
+    clientId: "pulse-bench-reset",
+    bootstrapBrokers: kafkaBrokers(KAFKA_URL),
+    timeout: 5_000,
+    retries: 1,
+  });
+  try {
+    let topics: string[];
+    try {
+      topics = await admin.listTopics();
+    } catch (error) {
+      throw new Error(
+        `Kafka at ${KAFKA_URL} is not reachable (${error instanceof Error ? error.message : String(error)}). ` +
+          "Start it with scripts/services/kafka.sh start, or point PULSE_BENCH_KAFKA at a broker (kafka://host:port).",
+      );
+    }
+    const stale = topics.filter((t) => PULSE_TOPICS.test(t));
+    if (stale.length > 0) await admin.deleteTopics({ topics: stale });
+    const groups = Object.values(JOBS);
+    // A member of an earlier run may still be leaving (its session times out): retry while not empty.
+    for (let attempt = 0; ; attempt++) {
+      const known = await admin.listGroups();
+      const old = groups.filter((g) => known.has(g));
+      if (old.length === 0) break;
+      try {
+        await admin.deleteGroups({ groups: old });
+        break;
+      } catch (error) {
+        if (attempt >= 60) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    // Deletion is asynchronous on the broker: wait until the names are free again.
+    for (let i = 0; ; i++) {
+      const left = (await admin.listTopics()).filter((t) => PULSE_TOPICS.test(t));
+      if (left.length === 0) return;
+      if (i >= 100)
+        throw new Error(`Kafka at ${KAFKA_URL} did not finish deleting Pulse's topics within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Drops the bench's MongoDB database, so the drain starts without checkpoints or rows. */
+async function resetMongo(): Promise<void> {
+  const client = new MongoClient(MONGODB_URL, { serverSelectionTimeoutMS: 5_000 });
+  try {
+    await client.connect();
+    await client.db().dropDatabase();
+  } catch (error) {
+    throw new Error(
+      `MongoDB at ${MONGODB_URL.replace(/\/\/[^@/]*@/, "//")} is not reachable (${error instanceof Error ? error.message : String(error)}). ` +
+        "Start FerretDB with scripts/services/ferretdb.sh start, or point PULSE_BENCH_MONGODB at a server (mongodb://host:port/db).",
+    );
+  } finally {
+    await client.close();
+  }
+}
+
+export async function run(): Promise<BenchResult[]> {
+  await resetKafka();
+  await resetMongo();
+  const dir = mkdtempSync(join(tmpdir(), "pulse-bench-kafka-"));
+  try {
+    const env = { PULSE_LOG: KAFKA_URL, PULSE_DATA_DIR: dir };
+    const drain = ["stream", "--drain", "--topics", "user-activity"];
+    const produced = await runPulseMeasured<ProduceJson>(
+      ["produce", "activity", "--count", String(EVENTS), "--seed", String(SEED)],
+      { env },
+    );
+    const embedded = await runPulseMeasured<StreamJson>([...drain, "--job", JOBS.embedded], { env });
+    const noRawLake = await runPulseMeasured<StreamJson>(
+      [...drain, "--job", JOBS.noRawLake, "--no-raw-lake"],
+      {
+        env,
+      },
+    );
+    const mongodb = await runPulseMeasured<StreamJson>([...drain, "--job", JOBS.mongodb], {
+      env: { ...env, PULSE_STORE: MONGODB_URL },
+    });
+    const endToEnd = (name: string, store: string, drained: { summary: StreamJson }): BenchResult => {
+      const seconds = (produced.summary.elapsed_ms + drained.summary.elapsed_ms) / 1000;
+      return {
+        name,
+        value: Math.round(EVENTS / seconds),
+        unit: "events/s",
+        detail: `simulator → Kafka → pulse stream → ${store}: ${EVENTS} events / (produce ${(produced.summary.elapsed_ms / 1000).toFixed(1)} s + drain ${(drained.summary.elapsed_ms / 1000).toFixed(1)} s); goal ≥ ${GOAL / 1000}k`,
+      };
+    };
+    return [
+      produceResult(
+        "kafka.produce",
+        `simulator → validate → Avro → Kafka at ${KAFKA_URL} (pulse produce)`,
+        produced,
+      ),
+      drainResult(
+        "kafka.drain.embedded_store",
+        "Kafka → pulse stream --drain → embedded live store",
+        embedded,
+      ),
+      drainResult("kafka.drain.embedded_store.no_raw_lake", "the same with --no-raw-lake", noRawLake),
+      drainResult("kafka.drain.mongodb_store", "Kafka → pulse stream --drain → MongoDB live store", mongodb),
+      endToEnd("kafka.end_to_end.embedded_store", "embedded live store", embedded),
+      endToEnd("kafka.end_to_end.mongodb_store", "MongoDB live store", mongodb),
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const r of await run()) {
+    console.log(
+      `${r.name.padEnd(40)} ${String(r.value).padStart(8)} ${r.unit.padEnd(9)}${r.detail ? `  (${r.detail})` : ""}`,
+    );
+  }
+}
