@@ -98,7 +98,7 @@ async function startJob(dir: string, pollIntervalMs: number): Promise<JobHost> {
       let checkpointBytes = 0;
       for (const c of batch.checkpoints) {
         if (c.topic === TOPICS.activity) nextOffsets.push([c.partition, c.nextOffset]);
-        checkpointBytes += c.state.byteLength;
+        checkpointBytes += c.state?.byteLength ?? 0;
       }
       commits.push({ atMs, nextOffsets, checkpointBytes });
     },
@@ -145,7 +145,7 @@ async function forkJob(dir: string, pollIntervalMs: number): Promise<JobHost> {
     [CHILD_FLAG, dir, String(pollIntervalMs)],
     {
       cwd: root,
-      execArgv: ["--import", "tsx"],
+      execArgv: ["--import", "tsx", ...(process.env.PULSE_BENCH_JOB_NODE_ARGS ?? "").split(" ").filter((a) => a !== "")],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     },
   );

@@ -6,11 +6,11 @@ import type {
   ActivityWindow,
   ActivityWindowRow,
   AlertRow,
-  Checkpoint,
   LateEventRow,
   LiveStore,
   RawEventRow,
   StoreBatch,
+  StoredCheckpoint,
   TopPagesRow,
   WikiWindow,
   WikiWindowRow,
@@ -19,6 +19,7 @@ import type {
 import { decodeRawBatch, RawBatchEncoder, readRawRecord, scanRawBatch } from "./raw-batch.ts";
 import {
   checkpointConflict,
+  checkpointWithoutState,
   mergeTopPages,
   checkCheckpoint,
   checkDayRange,
@@ -39,7 +40,7 @@ import {
 export type EmbeddedLiveStoreOptions = SqliteFileSettings;
 
 /*
- * Storage layout (schema version 2).
+ * Storage layout (schema version 3).
  *
  *   activity_windows(window_ms, window_start, event_type, partition, event_count, unique_users, sessions, revenue_cents, final)
  *   activity_daily  (same columns)
@@ -50,7 +51,8 @@ export type EmbeddedLiveStoreOptions = SqliteFileSettings;
  *   late_events     (topic, partition, offset, event_time, watermark, payload)
  *   raw_topics      (topic_id INTEGER PRIMARY KEY, name UNIQUE)
  *   raw_batches     (id INTEGER PRIMARY KEY, last_offset, records BLOB)   (raw-batch.ts)
- *   checkpoints     (job, topic, partition, next_offset, state BLOB, updated_at)
+ *   checkpoints     (job, topic, partition, next_offset, updated_at)
+ *   checkpoint_states (job, topic, partition, state BLOB)
  *
  * A window row stores its length, window_ms = window_end − window_start (> 0), instead of its end.
  * The key (window_start, window_end, key, partition) of the LiveStore contract is then the same key
@@ -68,6 +70,11 @@ export type EmbeddedLiveStoreOptions = SqliteFileSettings;
  * covering its position, then scans rowids. SQL computes ids (they exceed 2^53) and returns
  * `id & OFFSET_MASK`. Schema 1 kept a row per event (raw_events); opening such a file converts it.
  *
+ * A checkpoint's state (megabytes: the dedup ids and distinct-user sets of the watermark horizon) has a
+ * table of its own: SQLite rewrites a whole row on UPDATE, overflow pages included, so with the state in
+ * the checkpoints row every offset-only checkpoint (most batches; see Checkpoint.state) copied it.
+ * Schemas 1 and 2 kept it there; opening such a file moves it.
+ *
  * Invariants:
  *   - every write of one StoreBatch, checkpoints included, happens in one BEGIN IMMEDIATE transaction,
  *     so a crash leaves all of a batch or none of it, and a checkpoint never runs ahead of its rows;
@@ -76,7 +83,7 @@ export type EmbeddedLiveStoreOptions = SqliteFileSettings;
  *   - raw batches of one partition never overlap: a write that overlaps stored batches merges with
  *     them (its records replace theirs at equal offsets), so every offset is stored at most once.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const TOPIC_SHIFT = 51;
 const PARTITION_SHIFT = 41;
 const MAX_TOPIC_ID = 4095;
@@ -160,10 +167,16 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   topic TEXT NOT NULL,
   partition INTEGER NOT NULL,
   next_offset INTEGER NOT NULL,
-  state BLOB NOT NULL,
   updated_at INTEGER NOT NULL,
   PRIMARY KEY (job, topic, partition)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoint_states (
+  job TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  state BLOB NOT NULL,
+  PRIMARY KEY (job, topic, partition)
+);
 `;
 
 function placeholders(rows: number, row: string): string {
@@ -296,10 +309,17 @@ function prepareStatements(db: Database.Database) {
     insertRawBatch: db.prepare<RawPosition & { last: number; records: Buffer }>(
       `INSERT OR REPLACE INTO raw_batches (id, last_offset, records) VALUES (${RAW_ID}, @last, @records)`,
     ),
-    upsertCheckpoint: db.prepare(
-      `INSERT INTO checkpoints (job, topic, partition, next_offset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+    moveCheckpoint: db.prepare<[number, number, string, string, number]>(
+      "UPDATE checkpoints SET next_offset = ?, updated_at = ? WHERE job = ? AND topic = ? AND partition = ?",
+    ),
+    upsertCheckpoint: db.prepare<[string, string, number, number, number]>(
+      `INSERT INTO checkpoints (job, topic, partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (job, topic, partition) DO UPDATE SET next_offset = excluded.next_offset,
-         state = excluded.state, updated_at = excluded.updated_at`,
+         updated_at = excluded.updated_at`,
+    ),
+    upsertCheckpointState: db.prepare<[string, string, number, Uint8Array]>(
+      `INSERT INTO checkpoint_states (job, topic, partition, state) VALUES (?, ?, ?, ?)
+       ON CONFLICT (job, topic, partition) DO UPDATE SET state = excluded.state`,
     ),
     checkpointOffset: db.prepare<[string, string, number], { next_offset: number }>(
       "SELECT next_offset FROM checkpoints WHERE job = ? AND topic = ? AND partition = ?",
@@ -308,7 +328,7 @@ function prepareStatements(db: Database.Database) {
       [string, string],
       { partition: number; next_offset: number; state: Buffer; updated_at: number }
     >(
-      "SELECT partition, next_offset, state, updated_at FROM checkpoints WHERE job = ? AND topic = ? ORDER BY partition",
+      "SELECT c.partition, c.next_offset, s.state, c.updated_at FROM checkpoints c JOIN checkpoint_states s USING (job, topic, partition) WHERE c.job = ? AND c.topic = ? ORDER BY c.partition",
     ),
   };
 }
@@ -451,7 +471,7 @@ export class EmbeddedLiveStore implements LiveStore {
     }
   }
 
-  async checkpoints(job: string, topic: string): Promise<Checkpoint[]> {
+  async checkpoints(job: string, topic: string): Promise<StoredCheckpoint[]> {
     this.#open();
     return this.#read("reading checkpoints", () =>
       this.#sql.checkpoints.all(job, topic).map((row) => ({
@@ -635,13 +655,29 @@ export class EmbeddedLiveStore implements LiveStore {
     if (batch.rawEvents?.length) this.#writeRaw(batch.rawEvents);
     for (const checkpoint of batch.checkpoints) {
       checkCheckpoint(checkpoint);
+      if (checkpoint.state === undefined) {
+        const moved = this.#sql.moveCheckpoint.run(
+          checkpoint.nextOffset,
+          checkpoint.updatedAt,
+          checkpoint.job,
+          checkpoint.topic,
+          checkPartition(checkpoint.partition, "checkpoints"),
+        );
+        if (moved.changes === 0) throw checkpointWithoutState(checkpoint);
+        continue;
+      }
       this.#sql.upsertCheckpoint.run(
         checkpoint.job,
         checkpoint.topic,
         checkpoint.partition,
         checkpoint.nextOffset,
-        checkpoint.state,
         checkpoint.updatedAt,
+      );
+      this.#sql.upsertCheckpointState.run(
+        checkpoint.job,
+        checkpoint.topic,
+        checkpoint.partition,
+        checkpoint.state,
       );
     }
   }
@@ -869,9 +905,18 @@ function checkRawOffset(row: RawEventRow): void {
   }
 }
 
-/** Schema 1 kept one raw_events row per event; this packs them into raw batches of up to 1000 records. */
 function upgradeSchema(db: Database.Database, fromVersion: number): void {
-  if (fromVersion !== 1) return;
+  if (fromVersion < 2) upgradeRawLake(db);
+  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('checkpoints')").all();
+  if (fromVersion < 3 && columns.some((c) => c.name === "state")) {
+    db.exec(`INSERT INTO checkpoint_states (job, topic, partition, state)
+      SELECT job, topic, partition, state FROM checkpoints;
+      ALTER TABLE checkpoints DROP COLUMN state;`);
+  }
+}
+
+/** Schema 1 kept one raw_events row per event; this packs them into raw batches of up to 1000 records. */
+function upgradeRawLake(db: Database.Database): void {
   const insert = db.prepare<RawPosition & { last: number; records: Buffer }>(
     `INSERT INTO raw_batches (id, last_offset, records) VALUES (${RAW_ID}, @last, @records)`,
   );

@@ -85,7 +85,12 @@ export interface Checkpoint {
   topic: string;
   partition: number;
   nextOffset: number;
-  state: Uint8Array;
+  /**
+   * The operator state. Undefined: the stored state stays as it is and only nextOffset and updatedAt
+   * move (the job writes its state every few seconds, not every batch; the state itself says which
+   * offset it covers). A partition's first checkpoint must carry one. Read back, it is always set.
+   */
+  state?: Uint8Array;
   updatedAt: number;
   /**
    * Fencing, for jobs that share partitions over time (a consumer group rebalancing): the nextOffset
@@ -95,6 +100,9 @@ export interface Checkpoint {
    */
   expectedNextOffset?: number | null;
 }
+
+/** A checkpoint as the store holds it: always with its state. */
+export type StoredCheckpoint = Checkpoint & { state: Uint8Array };
 
 /** Everything one stream micro-batch produced; `commit` applies it all or nothing. */
 export interface StoreBatch {
@@ -129,7 +137,7 @@ export interface LiveStore {
    */
   commit(batch: StoreBatch): Promise<void>;
   /** The checkpoints of a job on a topic, one per partition it has committed. */
-  checkpoints(job: string, topic: string): Promise<Checkpoint[]>;
+  checkpoints(job: string, topic: string): Promise<StoredCheckpoint[]>;
   activityWindows(query: WindowQuery): Promise<ActivityWindow[]>;
   /** Per UTC day and event type; `fromMs`/`toMs` bound day starts (inclusive/exclusive). */
   activityDaily(range?: { fromMs?: number; toMs?: number }): Promise<ActivityWindow[]>;

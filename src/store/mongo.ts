@@ -49,6 +49,7 @@ import type {
   ActivityWindowRow,
   AlertRow,
   Checkpoint,
+  StoredCheckpoint,
   LateEventRow,
   LiveStore,
   RawEventRow,
@@ -61,6 +62,7 @@ import type {
 import {
   checkCheckpoint,
   checkpointConflict,
+  checkpointWithoutState,
   mergeTopPages,
   checkDayRange,
   checkLimit,
@@ -88,9 +90,15 @@ import {
  *   meta                              {_id: "schema", version}, {_id: "seq", value}
  *
  * Every _id is the row's contract key as a JSON array (e.g. [window_ms, window_start, event_type,
- * partition]) and every write is a replace by _id alone: the one filter FerretDB 1.24's SQLite backend
- * runs on an index (any other filter scans the collection). v is the sequence number of the batch that
- * last wrote the row. The secondary indexes serve the live queries.
+ * partition]) and every write is a replace by _id alone. v is the sequence number of the batch that last
+ * wrote the row. The secondary indexes serve the live queries.
+ *
+ * FerretDB 1.24's SQLite backend pushes an _id equality down to SQL, but as _ferretdb_sjson->'$._id', which
+ * does not match its own _id index (on _ferretdb_sjson->"_id"): every lookup by _id there scans the table
+ * (EXPLAIN QUERY PLAN: SCAN; on a 59k-row raw_events, 3 ms for the first row, 0.7 s for the last). Cheap on
+ * the query collections, which hold windows; on raw_events, which grows with every event, each replace of
+ * a recent row scans the lake. So raw-lake rows are inserted in bulk, and rewritten one by one only when a
+ * stored row may differ (#writeRaw).
  */
 const SCHEMA_VERSION = 1;
 const DEFAULT_DATABASE = "pulse";
@@ -187,7 +195,8 @@ interface CheckpointDocument {
   topic: string;
   partition: number;
   next_offset: number;
-  state: Uint8Array | Binary;
+  /** Absent only in a write that keeps the stored state (Checkpoint.state undefined). */
+  state?: Uint8Array | Binary;
   updated_at: number;
   redo?: RedoRecord;
 }
@@ -230,6 +239,11 @@ export class MongoLiveStore implements LiveStore {
   #recoveryNeeded = true;
   /** Statements per update command: few on FerretDB (see #replaceById), the driver's batching elsewhere. */
   #statementsPerWrite = MONGODB_STATEMENTS_PER_WRITE;
+  /**
+   * Raw-lake rows that this store wrote, or sent and may have written, since its last successful commit,
+   * by _id. A retried commit finds them stored already, with the content it is writing (see #writeRaw).
+   */
+  readonly #rawSent = new Map<string, RowDocument>();
 
   private constructor(client: MongoClient, db: Db, url: string, options: MongoLiveStoreOptions) {
     this.#client = client;
@@ -255,8 +269,9 @@ export class MongoLiveStore implements LiveStore {
     try {
       client = new MongoClient(options.url, {
         serverSelectionTimeoutMS: timeoutMs,
-        // A server that dies mid-operation can leave a socket that never answers; bound every operation
-        // so the stream job sees a retriable error and retries, instead of waiting forever.
+        // A server host that vanishes without closing its sockets (power loss, a network partition) leaves
+        // a read that never ends, until TCP keepalive gives up minutes later; bound every round trip so the
+        // stream job sees a retriable error and retries.
         socketTimeoutMS: OPERATION_TIMEOUT_MS,
         appName: "pulse",
       });
@@ -284,7 +299,10 @@ export class MongoLiveStore implements LiveStore {
         plan.commitPoints.flatMap((point) => (point.checkpoint ? [point.checkpoint] : [])),
       );
       if (plan.raw.length > 0) await this.#writeRaw(plan.raw);
-      if (plan.commitPoints.length === 0) return;
+      if (plan.commitPoints.length === 0) {
+        this.#rawSent.clear();
+        return;
+      }
       const seq = await this.#nextSeq();
       const batchId = randomUUID();
       const records = await this.#writePages(batchId, seq, plan.commitPoints);
@@ -293,6 +311,7 @@ export class MongoLiveStore implements LiveStore {
       await this.#hooks?.afterCommitPoint?.();
       await this.#applyRows(allRows(plan.commitPoints.map((point) => point.rows)), seq);
       await this.#clear(batchId);
+      this.#rawSent.clear();
     } catch (error) {
       // Some commit points may be durable without their rows applied: the next read or commit finishes them.
       if (committing) this.#recoveryNeeded = true;
@@ -300,7 +319,7 @@ export class MongoLiveStore implements LiveStore {
     }
   }
 
-  async checkpoints(job: string, topic: string): Promise<Checkpoint[]> {
+  async checkpoints(job: string, topic: string): Promise<StoredCheckpoint[]> {
     return this.#read("reading checkpoints", async () => {
       const docs = await this.#db
         .collection<CheckpointDocument>("checkpoints")
@@ -311,7 +330,7 @@ export class MongoLiveStore implements LiveStore {
         topic: doc.topic,
         partition: doc.partition,
         nextOffset: doc.next_offset,
-        state: bytesOf(doc.state),
+        state: bytesOf(doc.state!),
         updatedAt: doc.updated_at,
       }));
     });
@@ -545,7 +564,7 @@ export class MongoLiveStore implements LiveStore {
     const records: RedoRecord[] = [];
     const pages: RedoDocument[] = [];
     for (const point of points) {
-      const stateBytes = point.checkpoint?.state.byteLength ?? 0;
+      const stateBytes = point.checkpoint?.state?.byteLength ?? 0;
       const rowBytes = BSON.calculateObjectSize(point.rows);
       if (rowBytes <= INLINE_REDO_BYTES && stateBytes + rowBytes <= DOCUMENT_BUDGET_BYTES) {
         records.push({ batch, seq, rows: point.rows, pages: [] });
@@ -610,13 +629,18 @@ export class MongoLiveStore implements LiveStore {
         topic: checkpoint.topic,
         partition: checkpoint.partition,
         next_offset: checkpoint.nextOffset,
-        state: checkpoint.state,
         updated_at: checkpoint.updatedAt,
       };
+      if (checkpoint.state !== undefined) doc.state = checkpoint.state;
       if (carries) doc.redo = record;
       return doc;
     });
-    if (points.every((point) => point.checkpoint!.expectedNextOffset === undefined)) {
+    if (
+      points.every(
+        (point) =>
+          point.checkpoint!.expectedNextOffset === undefined && point.checkpoint!.state !== undefined,
+      )
+    ) {
       await this.#replaceById("checkpoints", docs, true);
       return;
     }
@@ -625,6 +649,19 @@ export class MongoLiveStore implements LiveStore {
     for (const [i, doc] of docs.entries()) {
       const checkpoint = points[i]!.checkpoint!;
       const expected = checkpoint.expectedNextOffset;
+      if (doc.state === undefined) {
+        // Keeps the stored state: moves the offset and sets or clears the redo record in one update.
+        const { _id, redo, ...fields } = doc;
+        const update =
+          redo === undefined
+            ? { $set: fields, $unset: { redo: "" as const } }
+            : { $set: { ...fields, redo } };
+        if (expected === null) throw checkpointWithoutState(checkpoint);
+        const filter = expected === undefined ? { _id } : { _id, next_offset: expected };
+        if ((await checkpoints.updateOne(filter, update)).matchedCount === 1) continue;
+        if (expected === undefined) throw checkpointWithoutState(checkpoint);
+        throw await this.#conflict(checkpoint);
+      }
       if (expected === undefined) {
         await checkpoints.replaceOne({ _id: doc._id }, doc, { upsert: true });
       } else if (expected === null) {
@@ -683,7 +720,7 @@ export class MongoLiveStore implements LiveStore {
   /**
    * Re-applies a recovered redo record: each row only where the stored row is older (v < seq) or
    * missing, so a record re-applied late never overwrites rows of a later batch. The versions are read
-   * right before each chunk is written, by _id (the one filter FerretDB runs on an index).
+   * right before each chunk is written, by _id.
    */
   async #reapplyRows(rows: RedoRows, seq: number): Promise<void> {
     for (const kind of REDO_KINDS) {
@@ -733,16 +770,31 @@ export class MongoLiveStore implements LiveStore {
     }
   }
 
-  /** Raw-lake rows: inserted, and on a replay (some offsets already there) replaced. */
+  /**
+   * Raw-lake rows: inserted in one unordered bulk write; the rows already stored (a replay of offsets) are
+   * replaced, the newest write winning, except those this store itself sent with the same content in an
+   * earlier attempt at this commit. Those are what a retry after a failure past this step meets: all of
+   * the batch, whose rewrite one row at a time would scan the whole lake per row on FerretDB (minutes
+   * for a batch, with the job silent meanwhile). A stored row from another run is rewritten.
+   */
   async #writeRaw(docs: RowDocument[]): Promise<void> {
     const raw = this.#db.collection<RowDocument>("raw_events");
+    const sentBefore = docs.map((doc) => this.#rawSent.get(doc._id));
+    // Whatever part of this insert reaches the server is this store's write, even if no reply comes back.
+    for (const doc of docs) this.#rawSent.set(doc._id, doc);
+    let duplicates: readonly number[];
     try {
       await raw.insertMany(docs, { ordered: false });
+      return;
     } catch (error) {
       if (!isOnlyDuplicateKeys(error)) throw error;
-      // A replay: replacing every row of the batch is simpler than picking the failed ones, and idempotent.
-      await this.#replaceById("raw_events", docs, false);
+      duplicates = writeErrorIndexes(error as MongoBulkWriteError);
     }
+    const stale = duplicates.filter((i) => !sameRawRow(sentBefore[i], docs[i]!)).map((i) => docs[i]!);
+    // Another run's rows until they are replaced: a retry after a failure below must rewrite them too.
+    for (const doc of stale) this.#rawSent.delete(doc._id);
+    await this.#replaceById("raw_events", stale, false);
+    for (const doc of stale) this.#rawSent.set(doc._id, doc);
   }
 
   async #clear(batch: string): Promise<void> {
@@ -862,7 +914,7 @@ function planBatch(batch: StoreBatch): BatchPlan {
     checkCheckpoint(checkpoint);
     checkText(checkpoint.job, "checkpoints", "job");
     checkText(checkpoint.topic, "checkpoints", "topic");
-    if (checkpoint.state.byteLength > MAX_STATE_BYTES) {
+    if (checkpoint.state !== undefined && checkpoint.state.byteLength > MAX_STATE_BYTES) {
       throw new StoreError(
         StoreErrorCode.badArgument,
         `Checkpoint state is ${checkpoint.state.byteLength} bytes, more than the ${MAX_STATE_BYTES} a MongoDB document can hold with its fields (job "${checkpoint.job}", topic "${checkpoint.topic}", partition ${checkpoint.partition}).`,
@@ -1145,6 +1197,19 @@ function bytesOf(value: Uint8Array | Binary): Uint8Array {
   return out;
 }
 
+/** The indexes, in the bulk write's own order, of its operations that failed. */
+function writeErrorIndexes(error: MongoBulkWriteError): number[] {
+  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  return errors.map((e) => e.index);
+}
+
+/** Whether two raw-lake documents hold the same row (their fields are scalars). */
+function sameRawRow(a: RowDocument | undefined, b: RowDocument): boolean {
+  if (a === undefined) return false;
+  const keys = Object.keys(b);
+  return keys.length === Object.keys(a).length && keys.every((key) => a[key] === b[key]);
+}
+
 function isOnlyDuplicateKeys(error: unknown): boolean {
   if (!(error instanceof MongoBulkWriteError)) return false;
   const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
@@ -1230,6 +1295,39 @@ function databaseOf(url: string, display: string): string {
   return name;
 }
 
+/**
+ * The failure behind a driver error. A bulk write (insertMany, bulkWrite) that fails for any other reason
+ * than its write errors (the connection closed, a socket timeout, a command error) throws a
+ * MongoBulkWriteError, a MongoServerError, holding the original failure as its errorResponse.
+ */
+function driverFailure(error: unknown): unknown {
+  return error instanceof MongoBulkWriteError && error.errorResponse instanceof Error
+    ? error.errorResponse
+    : error;
+}
+
+/** Socket error codes of a connection that broke: the server went away, or the network between. */
+const SOCKET_FAILURES = new Set([
+  "EPIPE",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTCONN",
+]);
+
+/**
+ * A socket error the driver passes on as it is, not as a MongoNetworkError: a command larger than the
+ * socket buffer waits for "drain", and the socket's EPIPE or ECONNRESET while it waits rejects that wait.
+ */
+function isSocketFailure(error: unknown): boolean {
+  if (!(error instanceof Error) || error instanceof MongoError) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  return code !== undefined && SOCKET_FAILURES.has(code);
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -1243,6 +1341,7 @@ function toStoreError(
 ): StoreError {
   if (error instanceof StoreError) return error;
   const detail = redact(errorText(error));
+  const failure = driverFailure(error);
   if (error instanceof MongoParseError || error instanceof MongoInvalidArgumentError) {
     return new StoreError(
       StoreErrorCode.badArgument,
@@ -1251,10 +1350,11 @@ function toStoreError(
     );
   }
   if (
-    error instanceof MongoServerSelectionError ||
-    error instanceof MongoNetworkError ||
-    error instanceof MongoOperationTimeoutError ||
-    error instanceof MongoTopologyClosedError
+    failure instanceof MongoServerSelectionError ||
+    failure instanceof MongoNetworkError ||
+    failure instanceof MongoOperationTimeoutError ||
+    failure instanceof MongoTopologyClosedError ||
+    isSocketFailure(failure)
   ) {
     return new StoreError(
       StoreErrorCode.unavailable,
@@ -1262,14 +1362,14 @@ function toStoreError(
       { retriable: true, cause: error },
     );
   }
-  if (error instanceof MongoServerError) {
+  if (failure instanceof MongoServerError) {
     const retriable =
-      error.hasErrorLabel("RetryableWriteError") ||
-      error.hasErrorLabel("TransientTransactionError") ||
-      error.hasErrorLabel("ResetPool");
+      failure.hasErrorLabel("RetryableWriteError") ||
+      failure.hasErrorLabel("TransientTransactionError") ||
+      failure.hasErrorLabel("ResetPool");
     return new StoreError(
       StoreErrorCode.storage,
-      `The MongoDB live store at ${url} failed while ${during}: ${detail} (server code ${String(error.code)}).`,
+      `The MongoDB live store at ${url} failed while ${during}: ${detail} (server code ${String(failure.code)}).`,
       { retriable, cause: error },
     );
   }

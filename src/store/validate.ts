@@ -76,13 +76,21 @@ export function checkCheckpoint(checkpoint: Checkpoint): void {
       `Checkpoint nextOffset must be a whole number ≥ 0, got ${checkpoint.nextOffset} (job "${checkpoint.job}", topic "${checkpoint.topic}").`,
     );
   }
-  if (!(checkpoint.state instanceof Uint8Array)) {
+  if (checkpoint.state !== undefined && !(checkpoint.state instanceof Uint8Array)) {
     throw new StoreError(
       StoreErrorCode.badArgument,
-      `Checkpoint state must be a Uint8Array (job "${checkpoint.job}", topic "${checkpoint.topic}").`,
+      `Checkpoint state must be a Uint8Array or undefined (job "${checkpoint.job}", topic "${checkpoint.topic}").`,
     );
   }
   checkPartition(checkpoint.partition, "checkpoints");
+}
+
+/** A checkpoint without state for a partition that has none stored: nothing to keep. */
+export function checkpointWithoutState(checkpoint: Checkpoint): StoreError {
+  return new StoreError(
+    StoreErrorCode.badArgument,
+    `The first checkpoint of job "${checkpoint.job}" on ${checkpoint.topic}[${checkpoint.partition}] has no state; a partition's first checkpoint must carry its state.`,
+  );
 }
 
 /** Plain string order: the order of SQLite's BINARY collation and MongoDB's default for text in the BMP. */

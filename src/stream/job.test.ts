@@ -448,6 +448,44 @@ describe("StreamJob.drain", () => {
     expect(sortedEntries(await storedDays(fx.store))).toEqual(sortedEntries(truth.days));
   });
 
+  it("with its state written rarely, replays from the last state after crashes and stores every row exactly once", async (ctx) => {
+    const fx = await setup(ctx);
+    const events = generate({ seed: 5, count: 6_000, duplicateShare: 0.03, lagShare: 0.08 });
+    await produceActivity(fx, events);
+    const truth = await truthOf(fx.log, fx.serde);
+
+    // An hour between state checkpoints: only a partition's first checkpoint carries state, every later
+    // batch moves offsets only, so each crash replays from the start of the log.
+    let read = 0;
+    for (const crashAt of [4, 9, 3]) {
+      const crashing = new CommitFailingStore(fx.reopenStore(), (attempt) => attempt === crashAt);
+      const crashed = job(fx, { store: crashing, maxBatchRecords: 250, checkpointIntervalMs: 3_600_000 });
+      await expect(crashed.drain()).rejects.toThrow(/injected crash/);
+      read += crashed.recordsRead;
+    }
+    const last = job(fx, { store: fx.reopenStore(), maxBatchRecords: 250, checkpointIntervalMs: 3_600_000 });
+    const summary = await last.drain();
+    read += summary.read;
+    // The replays re-read offsets the crashed runs had committed.
+    expect(summary.read).toBeGreaterThan(250 * 2);
+    expect(read).toBeGreaterThan(events.length);
+    expect(summary.totals).toMatchObject({
+      input: events.length,
+      late: truth.late,
+      duplicates: truth.duplicates,
+    });
+    expect(sortedEntries(await storedWindows(fx.store))).toEqual(sortedEntries(truth.windows));
+    expect(sortedEntries(await storedDays(fx.store))).toEqual(sortedEntries(truth.days));
+    const late = await fx.store.lateEvents(100_000);
+    expect(late).toHaveLength(truth.late);
+    const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
+    expect(raw).toHaveLength(events.length - truth.duplicates);
+    expect(new Set(raw.map((r) => `${r.partition}:${r.offset}`)).size).toBe(raw.length);
+    // The drain's end wrote every partition's state where it stopped: a restart replays nothing.
+    const again = await job(fx, { store: fx.reopenStore(), checkpointIntervalMs: 3_600_000 }).drain();
+    expect(again.read).toBe(0);
+  });
+
   it("judges future event times against the record's log timestamp, so a replay decides the same way", async (ctx) => {
     const fx = await setup(ctx);
     const encode = await fx.serde.encoder<UserActivityV2>(subjectFor(ACTIVITY), SCHEMA_TEXTS.userActivityV2);

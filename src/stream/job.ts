@@ -70,6 +70,13 @@ export const JOB_HEADER = "pulse-job";
 const DEFAULT_MAX_BATCH_RECORDS = 20_000;
 const DEFAULT_POLL_INTERVAL_MS = 20;
 const DEFAULT_OUT_OF_ORDERNESS_MS = 10_000;
+const DEFAULT_CHECKPOINT_INTERVAL_MS = 10_000;
+/**
+ * How often a running job commits its group offsets to the log and reads the high watermarks, both only
+ * for lag display. Per batch they cost a write to the log (contending with producers for the embedded
+ * log's write lock) and, on Kafka, three requests.
+ */
+const LAG_REFRESH_MS = 1_000;
 /** How often an idle job moves its dead-letter scan marks up to the DLQ's end (bounds the scan after a crash). */
 const DLQ_MARK_REFRESH_MS = 10_000;
 const DLQ_SCAN_BATCH = 5_000;
@@ -96,6 +103,14 @@ export interface StreamJobOptions {
   rawLake?: boolean;
   /** Pause between polls when every partition is caught up (default 20 ms). */
   pollIntervalMs?: number;
+  /**
+   * How often the operator state is written with the checkpoints (default 10 s; 0: every batch). Every
+   * batch still commits its rows with each partition's next offset; between state checkpoints the store
+   * keeps the last state, and a restart restores it and replays the log from the offset it covers (as
+   * Flink restores its last checkpoint), rewriting the same rows. A longer interval makes commits cheaper
+   * (the state is O(events in the watermark horizon)) and a restart replay longer.
+   */
+  checkpointIntervalMs?: number;
   /** Validation: how far an event time may run ahead of the record's log timestamp (default 5 min). */
   maxFutureSkewMs?: number;
   /** Pages in each Wikimedia window's top list (default 10). */
@@ -209,17 +224,24 @@ export interface StreamRunSummary {
 
 /*
  * Checkpoint.state written by the job, around the aggregator's own snapshot (binary.ts primitives):
- *   u32 magic "PJOB", u8 version, f64 dlqMark, f64 deadLettered, bytes aggregatorSnapshot, bytes alertState
+ *   u32 magic "PJOB", u8 version, f64 dlqMark, f64 deadLettered, bytes aggregatorSnapshot, bytes alertState,
+ *   f64 snapshotOffset (version 3)
+ * snapshotOffset is the source offset the state covers: every offset below it is in the snapshot. The
+ * checkpoint's nextOffset may be ahead of it (rows committed since, without state; see
+ * checkpointIntervalMs); a restore reads from snapshotOffset and skips writing the lake and late rows
+ * below nextOffset, which the store already holds. Versions 1 and 2 covered their nextOffset.
  * dlqMark is a position in the partition's dead-letter partition: every dead letter this job wrote for
- * source offsets at or after the checkpoint's nextOffset lies at or after it (see #recoverDeadLetters).
+ * source offsets at or after snapshotOffset lies at or after it (see #recoverDeadLetters).
  * alertState (version 2) is the topic's WindowAlerter state. The alerter is topic-wide, not per
  * partition, so it rides in the checkpoint of the topic's LOWEST partition only; every other checkpoint
  * holds 0 bytes there. Version 1 (no alertState) is still read: the alerter then starts empty.
  */
 const ENVELOPE_MAGIC = 0x424f4a50; // "PJOB" little-endian
-const ENVELOPE_VERSION = 2;
+const ENVELOPE_VERSION = 3;
 
 interface Envelope {
+  /** Undefined when read from a version-1/2 envelope: the checkpoint's nextOffset. */
+  snapshotOffset?: number;
   dlqMark: number;
   deadLettered: number;
   snapshot: Uint8Array;
@@ -230,13 +252,14 @@ interface Envelope {
 const NO_BYTES = new Uint8Array(0);
 
 function writeEnvelope(envelope: Envelope): Uint8Array {
-  const w = new ByteWriter(envelope.snapshot.length + envelope.alertState.length + 40);
+  const w = new ByteWriter(envelope.snapshot.length + envelope.alertState.length + 48);
   w.u32(ENVELOPE_MAGIC);
   w.u8(ENVELOPE_VERSION);
   w.f64(envelope.dlqMark);
   w.f64(envelope.deadLettered);
   w.bytes(envelope.snapshot, envelope.snapshot.length);
   w.bytes(envelope.alertState, envelope.alertState.length);
+  w.f64(envelope.snapshotOffset!);
   return w.finish();
 }
 
@@ -249,7 +272,7 @@ function readEnvelope(bytes: Uint8Array, where: string): Envelope {
     );
   }
   const version = r.u8();
-  if (version !== 1 && version !== ENVELOPE_VERSION) {
+  if (version !== 1 && version !== 2 && version !== ENVELOPE_VERSION) {
     throw new StreamError(
       StreamErrorCode.snapshotMismatch,
       `checkpoint of ${where} has job-envelope version ${version}; this Pulse reads versions 1 to ${ENVELOPE_VERSION}`,
@@ -259,10 +282,11 @@ function readEnvelope(bytes: Uint8Array, where: string): Envelope {
   const deadLettered = r.f64();
   const snapshot = r.bytes();
   const alertState = version >= 2 ? r.bytes() : NO_BYTES;
+  const snapshotOffset = version >= 3 ? r.f64() : undefined;
   if (r.remaining !== 0) {
     throw new StreamError(StreamErrorCode.snapshotCorrupt, `checkpoint of ${where} has trailing bytes`);
   }
-  return { dlqMark, deadLettered, snapshot, alertState };
+  return { snapshotOffset, dlqMark, deadLettered, snapshot, alertState };
 }
 
 /** Alerts are JSON (UTF-8) on the log, keyed by series; the store row is the same object. */
@@ -299,8 +323,14 @@ class PartitionCursor {
   deadLettered = 0;
   /** Read or changed since the last commit: needs a new checkpoint. */
   dirty = false;
+  /** The offset last committed to the log's consumer group (for lag display), −1 before any. */
+  groupOffset = -1;
   /** The nextOffset of this partition's checkpoint in the store as this job last saw it (null: none). */
   storedOffset: number | null = null;
+  /** Offsets below this are committed already (a replay from an older state): no lake or late rows. */
+  replayUntil = 0;
+  /** The offset the stored state covers (−1: none stored). */
+  snapshotOffset = -1;
   /** The alert state this partition's checkpoint held, kept as is while the alerter is paused. */
   restoredAlertState: Uint8Array = NO_BYTES;
 
@@ -347,6 +377,8 @@ abstract class Pipeline<E, A extends Accumulator, R, S> {
   alertsRecoveredMaxStart = Number.NEGATIVE_INFINITY;
   /** The alerts mark to keep persisting until the alerter has re-scored every recovered alert's window. */
   alertsRecoveryMark = 0;
+  /** performance.now() of the last batch that wrote this pipeline's state. */
+  snapshotAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(spec: PipelineSpec<E>, aggregator: WindowedAggregator<E, A, R, S>) {
     this.topic = spec.topic;
@@ -454,6 +486,11 @@ export class StreamJob {
   readonly #maxBatchRecords: number;
   readonly #rawLake: boolean;
   readonly #pollIntervalMs: number;
+  readonly #checkpointIntervalMs: number;
+  /** Write every pipeline's state with the next batch (a stop). */
+  #snapshotNext = false;
+  /** performance.now() of the last group-offset commit and high-watermark read. */
+  #lagRefreshedAtMs = Number.NEGATIVE_INFINITY;
   readonly #maxFutureSkewMs: number;
   readonly #nowMs: () => number;
   readonly #jobHeader: Buffer;
@@ -487,6 +524,13 @@ export class StreamJob {
     );
     this.#rawLake = options.rawLake ?? true;
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.#checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    if (!Number.isSafeInteger(this.#checkpointIntervalMs) || this.#checkpointIntervalMs < 0) {
+      throw new StreamError(
+        StreamErrorCode.badOption,
+        `checkpointIntervalMs must be a whole number of ms ≥ 0, got ${this.#checkpointIntervalMs}`,
+      );
+    }
     this.#maxFutureSkewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
     this.#nowMs = options.nowMs ?? Date.now;
     const aggregatorOptions = {
@@ -677,7 +721,9 @@ export class StreamJob {
         if (checkpoint !== undefined) {
           const envelope = readEnvelope(checkpoint.state, `${pipeline.topic}[${p}] of job ${this.job}`);
           pipeline.aggregator.restore(p, envelope.snapshot);
-          cursor.nextOffset = checkpoint.nextOffset;
+          cursor.snapshotOffset = envelope.snapshotOffset ?? checkpoint.nextOffset;
+          cursor.nextOffset = cursor.snapshotOffset;
+          cursor.replayUntil = checkpoint.nextOffset;
           cursor.storedOffset = checkpoint.nextOffset;
           cursor.deadLettered = envelope.deadLettered;
           scanFrom = envelope.dlqMark;
@@ -788,6 +834,7 @@ export class StreamJob {
         // Aborted while idle: nothing in flight.
       }
     }
+    await this.#checkpointState();
     await this.#member?.leave();
     return this.summary();
   }
@@ -809,6 +856,7 @@ export class StreamJob {
       if (read === 0) break;
     }
     if (signal?.aborted === true) {
+      await this.#checkpointState();
       await this.#member?.leave();
       return this.summary();
     }
@@ -820,6 +868,22 @@ export class StreamJob {
     this.#drained = true;
     await this.#member?.leave();
     return this.summary();
+  }
+
+  /**
+   * On a stop: commits every partition's state where it is, reading nothing more, so a restart needs
+   * no replay. Best effort: a store that is down now leaves the last state checkpoint, which is enough.
+   */
+  async #checkpointState(): Promise<void> {
+    if (this.#started === undefined) return;
+    this.#snapshotNext = true;
+    try {
+      await this.#batch(undefined, true, false);
+    } catch {
+      // The rows and offsets are committed; only the replay on restart gets longer.
+    } finally {
+      this.#snapshotNext = false;
+    }
   }
 
   /** Each owned partition's high watermark now: where a drain stops. */
@@ -870,9 +934,14 @@ export class StreamJob {
 
   /**
    * One micro-batch. `limits` caps each partition's reads (drain); `final` commits even with nothing
-   * read (the end-of-input flush). Returns the number of records read.
+   * read (the end-of-input flush, a stop) and writes every partition's state; `readRecords` false reads
+   * nothing (a stop). Returns the number of records read.
    */
-  async #batch(limits: Map<PartitionCursor, number> | undefined, final: boolean): Promise<number> {
+  async #batch(
+    limits: Map<PartitionCursor, number> | undefined,
+    final: boolean,
+    readRecords = true,
+  ): Promise<number> {
     const startedAtMs = performance.now();
     const nowMs = this.#nowMs();
     const rows: BatchRows = {
@@ -890,7 +959,7 @@ export class StreamJob {
     let maxEventTimeMs = Number.NEGATIVE_INFINITY;
     let read = 0;
     let fetchMs = 0;
-    let budget = this.#maxBatchRecords;
+    let budget = readRecords ? this.#maxBatchRecords : 0;
     const dlqByPipeline = new Map<AnyPipeline, { records: ProduceRecord[]; cursors: PartitionCursor[] }>();
 
     for (const pipeline of this.#pipelines) {
@@ -960,9 +1029,11 @@ export class StreamJob {
             continue;
           }
           if (outcome === ProcessOutcome.replayed) continue;
+          const stored = record.offset < cursor.replayUntil;
           let payload: string | undefined;
           if (outcome === ProcessOutcome.late) {
             counts.late++;
+            if (stored) continue;
             payload = JSON.stringify(event);
             rows.lateEvents.push({
               topic: pipeline.topic,
@@ -976,7 +1047,7 @@ export class StreamJob {
             counts.accepted++;
           }
           // Late events are valid events too: the batch layer needs them for exact daily totals.
-          if (this.#rawLake) {
+          if (this.#rawLake && !stored) {
             rows.rawEvents.push({
               topic: pipeline.topic,
               partition: p,
@@ -988,6 +1059,7 @@ export class StreamJob {
           }
         }
         cursor.nextOffset = records[records.length - 1]!.offset + 1;
+        if (cursor.nextOffset > cursor.highWatermark) cursor.highWatermark = cursor.nextOffset;
         cursor.dirty = true;
       }
     }
@@ -1041,35 +1113,50 @@ export class StreamJob {
       const alerter = pipeline.alerter!;
       alerter.alertsMark = Math.max(alerter.alertsMark, positions[positions.length - 1]!.offset + 1);
     }
+    const snapshotAll = this.#snapshotNext || final;
     for (const pipeline of this.#pipelines) {
       const alerter = pipeline.alerter;
+      // A pipeline writes the state of all its partitions and its alerter in one batch, so a restore
+      // starts every partition and the alerter (whose windows span partitions) from one moment.
+      const snapshot =
+        snapshotAll ||
+        startedAtMs - pipeline.snapshotAtMs >= this.#checkpointIntervalMs ||
+        pipeline.cursors.some((c) => c.dirty && c.storedOffset === null);
+      if (snapshot) pipeline.snapshotAtMs = startedAtMs;
       // The alert state rides in the lowest partition's checkpoint (cursors are sorted by partition).
-      const carrier = alerter?.changed ? pipeline.cursors[0] : undefined;
+      const carrier = snapshot && alerter?.changed ? pipeline.cursors[0] : undefined;
       if (carrier !== undefined) carrier.dirty = true;
       for (const cursor of pipeline.cursors) {
-        if (!cursor.dirty) continue;
+        const stale = snapshot && cursor.snapshotOffset !== cursor.nextOffset;
+        if (!cursor.dirty && !stale) continue;
+        cursor.dirty = true;
         const carries = alerter !== undefined && cursor === pipeline.cursors[0];
         rows.checkpoints.push({
           job: this.job,
           topic: pipeline.topic,
           partition: cursor.partition,
-          nextOffset: cursor.nextOffset,
-          state: writeEnvelope({
-            dlqMark: cursor.persistedMark(),
-            deadLettered: cursor.deadLettered,
-            snapshot: pipeline.aggregator.snapshot(cursor.partition),
-            alertState: carries
-              ? alerterState(pipeline)
-              : alerter === undefined && this.#member !== undefined
-                ? cursor.restoredAlertState
-                : NO_BYTES,
-          }),
+          nextOffset: Math.max(cursor.nextOffset, cursor.replayUntil),
+          state: snapshot
+            ? writeEnvelope({
+                snapshotOffset: cursor.nextOffset,
+                dlqMark: cursor.persistedMark(),
+                deadLettered: cursor.deadLettered,
+                snapshot: pipeline.aggregator.snapshot(cursor.partition),
+                alertState: carries
+                  ? alerterState(pipeline)
+                  : alerter === undefined && this.#member !== undefined
+                    ? cursor.restoredAlertState
+                    : NO_BYTES,
+              })
+            : undefined,
           updatedAt: nowMs,
           expectedNextOffset: cursor.storedOffset,
         });
+        if (snapshot) cursor.snapshotOffset = cursor.nextOffset;
       }
-      if (alerter !== undefined) alerter.changed = false;
+      if (snapshot && alerter !== undefined) alerter.changed = false;
     }
+    this.#snapshotNext = false;
     const batch: StoreBatch = {
       activityWindows: rows.activityWindows,
       activityDaily: rows.activityDaily,
@@ -1086,22 +1173,20 @@ export class StreamJob {
       this.#options.onCommitted?.(batch);
     }
     for (const pipeline of this.#pipelines) {
-      const offsets: RecordPosition[] = [];
       for (const cursor of pipeline.cursors) {
         if (!cursor.dirty) continue;
         cursor.dirty = false;
-        cursor.storedOffset = cursor.nextOffset;
-        offsets.push({ partition: cursor.partition, offset: cursor.nextOffset });
+        cursor.storedOffset = Math.max(cursor.nextOffset, cursor.replayUntil);
       }
-      // Only for lag display: recovery reads the store's checkpoints, never these. A group member
-      // commits as itself; a commit refused mid-rebalance is retried by the next batch.
-      if (offsets.length === 0) continue;
-      if (this.#member === undefined) await this.#log.commit(this.job, pipeline.topic, offsets);
-      else await this.#member.commit(pipeline.topic, offsets).catch(() => undefined);
     }
+    const refreshLag = final || performance.now() - this.#lagRefreshedAtMs >= LAG_REFRESH_MS;
+    if (refreshLag) await this.#commitGroupOffsets();
     const committedAtMs = performance.now();
     this.#read += read;
-    await this.refreshLag();
+    if (refreshLag) {
+      await this.refreshLag();
+      this.#lagRefreshedAtMs = performance.now();
+    }
     await this.#refreshDeadLetterMarks();
     this.#report({
       read,
@@ -1221,6 +1306,32 @@ export class StreamJob {
    * crash stays short. Safe between batches: nothing of this job is in flight, and later dead letters
    * land above the current end.
    */
+  /**
+   * Only for lag display: recovery reads the store's checkpoints, never these. A group member commits as
+   * itself; a commit refused mid-rebalance is retried by the next refresh.
+   */
+  async #commitGroupOffsets(): Promise<void> {
+    for (const pipeline of this.#pipelines) {
+      const offsets: RecordPosition[] = [];
+      const cursors: PartitionCursor[] = [];
+      for (const cursor of pipeline.cursors) {
+        if (cursor.storedOffset === null || cursor.storedOffset === cursor.groupOffset) continue;
+        offsets.push({ partition: cursor.partition, offset: cursor.storedOffset });
+        cursors.push(cursor);
+      }
+      if (offsets.length === 0) continue;
+      if (this.#member === undefined) await this.#log.commit(this.job, pipeline.topic, offsets);
+      else if (
+        !(await this.#member.commit(pipeline.topic, offsets).then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue;
+      for (let i = 0; i < cursors.length; i++) cursors[i]!.groupOffset = offsets[i]!.offset;
+    }
+  }
+
   async #refreshDeadLetterMarks(): Promise<void> {
     const nowMs = performance.now();
     for (const pipeline of this.#pipelines) {

@@ -496,6 +496,59 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
     });
 
     describe("checkpoints", () => {
+      it("keeps the stored state under a checkpoint without one, fenced or not, and refuses a first one without state", async () => {
+        await store.commit({
+          checkpoints: [
+            checkpoint({ partition: 0, nextOffset: 10, state: bytes(1, 2), updatedAt: T0 }),
+            checkpoint({ partition: 1, nextOffset: 20, state: bytes(3), updatedAt: T0 }),
+          ],
+        });
+        await store.commit({
+          activityWindows: [activity({ partition: 0, event_count: 4 })],
+          checkpoints: [
+            checkpoint({ partition: 0, nextOffset: 15, state: undefined, updatedAt: T0 + 1 }),
+            checkpoint({
+              partition: 1,
+              nextOffset: 25,
+              state: undefined,
+              updatedAt: T0 + 1,
+              expectedNextOffset: 20,
+            }),
+          ],
+        });
+        let saved = await store.checkpoints("job-a", "user-activity");
+        expect(saved.map((c) => [c.partition, c.nextOffset, hex(c.state), c.updatedAt])).toEqual([
+          [0, 15, "0102", T0 + 1],
+          [1, 25, "03", T0 + 1],
+        ]);
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+          { event_count: 4 },
+        ]);
+        // A stale fence refuses the whole batch, as with state.
+        await expect(
+          store.commit({
+            activityWindows: [activity({ partition: 0, event_count: 9 })],
+            checkpoints: [
+              checkpoint({ partition: 1, nextOffset: 30, state: undefined, expectedNextOffset: 20 }),
+            ],
+          }),
+        ).rejects.toMatchObject({ code: StoreErrorCode.conflict });
+        // A partition with nothing stored has no state to keep.
+        await expect(
+          store.commit({ checkpoints: [checkpoint({ partition: 2, nextOffset: 1, state: undefined })] }),
+        ).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
+        // A new state replaces the old one.
+        await store.commit({ checkpoints: [checkpoint({ partition: 0, nextOffset: 16, state: bytes(7) })] });
+        saved = await store.checkpoints("job-a", "user-activity");
+        expect(saved.map((c) => [c.partition, c.nextOffset, hex(c.state)])).toEqual([
+          [0, 16, "07"],
+          [1, 25, "03"],
+        ]);
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+          { event_count: 4 },
+        ]);
+      });
+
       it("round-trips state bytes intact per job, topic and partition, ordered by partition", async () => {
         const everyByte = new Uint8Array(256).map((_, i) => i);
         const large = new Uint8Array(1 << 20).map((_, i) => (i * 31 + 7) & 0xff);

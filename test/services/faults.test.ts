@@ -1,14 +1,16 @@
-// Faults with the real services: a Kafka broker restart mid-stream; producers and the stream job retry, resume, lose nothing.
+// Faults with the real services: a Kafka broker restart and a live-store (FerretDB) outage mid-stream; producers and the stream job retry, resume, lose nothing.
 import { execFile } from "node:child_process";
+import { createConnection, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { MongoClient } from "mongodb";
+import { BSON, MongoClient } from "mongodb";
 import { describe, expect, it } from "vitest";
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
+import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
-import type { LiveStore } from "../../src/store/index.ts";
+import type { Checkpoint, LiveStore, RawEventRow } from "../../src/store/index.ts";
 import { MongoLiveStore } from "../../src/store/mongo.ts";
 import { type OnCleanup, REPO_ROOT, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { activityTruth, decodeV2, expectStoreMatchesTruth } from "../stream/truth.ts";
@@ -74,6 +76,8 @@ async function survives(
     ],
     { env, timeoutMs: 300_000 },
   );
+  // Awaited after the fault: a producer that fails meanwhile is reported there, not as unhandled.
+  producing.catch(() => undefined);
   await new Promise((resolve) => setTimeout(resolve, 5_000));
   await scenario.fault();
   const produced = await producing;
@@ -99,6 +103,8 @@ async function survives(
   );
   const truth = await activityTruth(dataDir, { log });
   const total = highWatermarks.reduce((a, b) => a + b, 0);
+  // Retried produce requests are idempotent: the topic holds each appended record exactly once.
+  expect(total).toBe(produced.produced);
   expect(truth.accepted + truth.duplicates + truth.late).toBe(total);
   expect(summary).toMatchObject({ drained: true, input: total, accepted: truth.accepted, late: truth.late });
   const store = await scenario.openStore();
@@ -108,6 +114,125 @@ async function survives(
     await store.close();
   }
   return { produced, stderr: stopped.stderr, log };
+}
+
+interface ProxiedCommand {
+  name: string;
+  collection: unknown;
+}
+
+/**
+ * A TCP proxy to FerretDB that lists the commands its clients send and can break a connection: after
+ * cut(), the first connection to send more than 256 KiB (a large write, not a heartbeat) stalls, so the
+ * client's write waits for the socket to drain, and is then reset.
+ */
+async function faultyProxy(
+  onCleanup: OnCleanup,
+): Promise<{ url: string; commands: ProxiedCommand[]; cut: () => Promise<void> }> {
+  const upstream = new URL(MONGODB_URL.replace(/^mongodb:/, "http:"));
+  const clients = new Set<Socket>();
+  const commands: ProxiedCommand[] = [];
+  let armed: { sent: Map<Socket, number>; done: () => void } | undefined;
+  const proxy = createServer((client) => {
+    const server = createConnection(Number(upstream.port || 27017), upstream.hostname);
+    clients.add(client);
+    const tap = commandTap(commands);
+    client.on("data", (chunk: Buffer) => {
+      const sent = (armed?.sent.get(client) ?? 0) + chunk.length;
+      if (armed === undefined || sent <= 256 * 1024) {
+        armed?.sent.set(client, sent);
+        tap(chunk);
+        server.write(chunk);
+        return;
+      }
+      const { done } = armed;
+      armed = undefined;
+      client.pause();
+      setTimeout(() => {
+        client.resetAndDestroy();
+        server.destroy();
+        done();
+      }, 500);
+    });
+    server.on("data", (chunk) => client.write(chunk));
+    for (const socket of [client, server]) {
+      socket.on("error", () => undefined);
+      socket.on("close", () => {
+        client.destroy();
+        server.destroy();
+        clients.delete(client);
+      });
+    }
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  onCleanup(async () => {
+    for (const client of clients) client.destroy();
+    await new Promise((resolve) => proxy.close(resolve));
+  });
+  const { port } = proxy.address() as { port: number };
+  return {
+    url: `mongodb://127.0.0.1:${port}`,
+    commands,
+    cut: () =>
+      new Promise<void>((resolve) => {
+        armed = { sent: new Map(), done: resolve };
+      }),
+  };
+}
+
+/**
+ * Reads the commands of one client's byte stream. A message starts with its int32 length; an OP_MSG
+ * (opCode 2013) has a 16-byte header, 4 bytes of flags, then a kind-0 section: the command document, whose
+ * first field names the command and holds its collection.
+ */
+function commandTap(commands: ProxiedCommand[]): (chunk: Buffer) => void {
+  let chunks: Buffer[] = [];
+  let size = 0;
+  return (chunk) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    while (size >= 4) {
+      if (chunks[0]!.length < 4) chunks = [Buffer.concat(chunks)];
+      const length = chunks[0]!.readInt32LE(0);
+      if (size < length) return;
+      const bytes = Buffer.concat(chunks);
+      const message = bytes.subarray(0, length);
+      chunks = length < bytes.length ? [bytes.subarray(length)] : [];
+      size -= length;
+      if (message.readInt32LE(12) === 2013 && message[20] === 0) {
+        const doc = BSON.deserialize(message.subarray(21, 21 + message.readInt32LE(21)));
+        const name = Object.keys(doc)[0]!;
+        commands.push({ name, collection: doc[name] });
+      }
+    }
+  };
+}
+
+/** Raw-lake rows at offsets 0..count-1 of user-activity[0], each with about padBytes of payload. */
+function rawRows(count: number, padBytes: number): RawEventRow[] {
+  const rows: RawEventRow[] = [];
+  for (let offset = 0; offset < count; offset++) {
+    rows.push({
+      topic: "user-activity",
+      partition: 0,
+      offset,
+      event_time: 1_700_000_000_000 + offset,
+      ingested_at: 1_700_000_100_000,
+      payload: JSON.stringify({ offset, pad: "x".repeat(padBytes) }),
+    });
+  }
+  return rows;
+}
+
+function checkpointAt(nextOffset: number): Checkpoint {
+  return {
+    job: JOB,
+    topic: "user-activity",
+    partition: 0,
+    nextOffset,
+    state: new Uint8Array([1]),
+    updatedAt: 1,
+  };
 }
 
 /** The distinct event ids on user-activity, read with Pulse's own serde. */
@@ -163,16 +288,87 @@ describe("faults on the real services", () => {
     TIMEOUT_MS,
   );
 
-  // Known issue: after FerretDB restarts, a commit of the running job sometimes never returns (seen in
-  // 2 of 4 full-suite runs; always passes alone). Run it with PULSE_TEST_STORE_OUTAGE=1 until that is fixed.
-  it.skipIf(process.env.PULSE_TEST_STORE_OUTAGE !== "1")(
+  // Regression: the driver reports a connection that breaks during a bulk write as a MongoBulkWriteError
+  // around the network error, or as the socket's bare EPIPE or ECONNRESET; the store called both a
+  // permanent storage error, and the stream job exited.
+  it("a connection cut in the middle of a commit's bulk write is a retriable PULSE_STORE_UNAVAILABLE", async ({
+    onTestFinished,
+  }) => {
+    const proxy = await faultyProxy(onTestFinished);
+    const name = `pulse_fault_cut_${Date.now()}`;
+    const store = await MongoLiveStore.open({ url: `${proxy.url}/${name}` });
+    const admin = new MongoClient(MONGODB_URL, { serverSelectionTimeoutMS: 5_000 });
+    onTestFinished(async () => {
+      await store.close();
+      await admin.db(name).dropDatabase();
+      await admin.close();
+    });
+    // About 8 MB of raw-lake rows: more than a socket buffer takes, so the insert waits for it to drain.
+    const rawEvents = rawRows(2_000, 4_000);
+    const checkpoints = [checkpointAt(2_000)];
+    const cut = proxy.cut();
+    const failed = await store.commit({ rawEvents, checkpoints }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await cut;
+    expect(failed).toBeInstanceOf(StoreError);
+    expect(failed).toMatchObject({ code: StoreErrorCode.unavailable, retriable: true });
+    // The retry commits the batch whole, whatever part of it the cut insert left behind.
+    await store.commit({ rawEvents, checkpoints });
+    expect(await store.rawEvents("user-activity", new Map(), 5_000)).toEqual(rawEvents);
+    expect((await store.checkpoints(JOB, "user-activity")).map((c) => c.nextOffset)).toEqual([2_000]);
+  });
+
+  // Regression: a commit retried after its raw-lake rows were stored rewrote all of them, one replace by
+  // _id each; FerretDB scans the table for each, so the retry ran for minutes with the job silent.
+  it("a retried commit does not rewrite the raw-lake rows its failed attempt stored", async ({
+    onTestFinished,
+  }) => {
+    const proxy = await faultyProxy(onTestFinished);
+    const name = `pulse_fault_retry_${Date.now()}`;
+    let crashes = 1;
+    const store = await MongoLiveStore.open({
+      url: `${proxy.url}/${name}`,
+      testHooks: {
+        afterCommitPoint: () => {
+          if (crashes-- > 0) throw new Error("crash after the commit point");
+        },
+      },
+    });
+    const admin = new MongoClient(MONGODB_URL, { serverSelectionTimeoutMS: 5_000 });
+    onTestFinished(async () => {
+      await store.close();
+      await admin.db(name).dropDatabase();
+      await admin.close();
+    });
+    const batch = {
+      rawEvents: rawRows(1_000, 100),
+      checkpoints: [checkpointAt(1_000)],
+    };
+    await expect(store.commit(batch)).rejects.toThrow(/crash after the commit point/);
+    proxy.commands.length = 0;
+    await store.commit(batch);
+    const rewrites = proxy.commands.filter((c) => c.name === "update" && c.collection === "raw_events");
+    expect(rewrites.length, "update commands on raw_events in the retry").toBe(0);
+    expect(await store.rawEvents("user-activity", new Map(), 5_000)).toEqual(batch.rawEvents);
+    expect((await store.checkpoints(JOB, "user-activity")).map((c) => c.nextOffset)).toEqual([1_000]);
+  });
+
+  it(
     "a 10 s live-store outage: the stream job holds its batch and retries, then catches up; nothing is lost",
     async ({ onTestFinished }) => {
       onTestFinished(() => service("ferretdb", "start"));
       await resetKafka([JOB]);
       const storeUrl = `${MONGODB_URL.replace(/\/$/, "")}/pulse_fault_${Date.now()}`;
       const watcher = new MongoClient(storeUrl, { serverSelectionTimeoutMS: 2_000 });
-      onTestFinished(() => watcher.close());
+      onTestFinished(async () => {
+        await watcher
+          .db()
+          .dropDatabase()
+          .catch(() => undefined);
+        await watcher.close();
+      });
       const { stderr } = await survives(
         {
           dataDir: tempDir(onTestFinished, "pulse-fault-store-"),

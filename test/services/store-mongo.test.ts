@@ -14,8 +14,9 @@ import type { ActivityWindowRow, LiveStore, StoreBatch } from "../../src/store/i
 import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo.ts";
 import { runLiveStoreContract } from "../contracts/live-store-contract.ts";
 import { REPO_ROOT } from "../helpers/cli.ts";
+import { MONGODB_URL } from "./services.ts";
 
-const SERVER = `mongodb://127.0.0.1:${process.env.PULSE_FERRETDB_PORT ?? "27017"}`;
+const SERVER = MONGODB_URL.replace(/\/$/, "");
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 28);

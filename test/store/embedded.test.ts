@@ -219,14 +219,18 @@ describe("EmbeddedLiveStore", () => {
     expect(await store.activityWindows({ windowMs: WINDOW_MS, last: 1 })).toHaveLength(1);
   });
 
-  it("converts a schema-1 file's row-per-event raw lake into raw batches on open", async () => {
+  it("converts a schema-1 file (a row per raw event, the state in the checkpoints row) on open", async () => {
     const dir = tempDir();
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, "live.db");
     const db = new Database(path);
     db.exec(`CREATE TABLE raw_topics (topic_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
       CREATE TABLE raw_events (id INTEGER PRIMARY KEY, event_time INTEGER NOT NULL, ingested_at INTEGER NOT NULL, payload TEXT NOT NULL);
-      INSERT INTO raw_topics VALUES (1, 'user-activity'), (2, 'wikimedia.recentchange');`);
+      INSERT INTO raw_topics VALUES (1, 'user-activity'), (2, 'wikimedia.recentchange');
+      CREATE TABLE checkpoints (job TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+        next_offset INTEGER NOT NULL, state BLOB NOT NULL, updated_at INTEGER NOT NULL,
+        PRIMARY KEY (job, topic, partition)) WITHOUT ROWID;
+      INSERT INTO checkpoints VALUES ('job-a', 'user-activity', 3, 4999, x'0102ff', 77);`);
     const insert = db.prepare("INSERT INTO raw_events VALUES (((? << 51) | (? << 41) | ?), ?, ?, ?)");
     const expected: { topic: string; partition: number; offset: number }[] = [];
     db.transaction(() => {
@@ -262,11 +266,28 @@ describe("EmbeddedLiveStore", () => {
         });
       }
     }
+    expect(await store.checkpoints("job-a", "user-activity")).toEqual([
+      {
+        job: "job-a",
+        topic: "user-activity",
+        partition: 3,
+        nextOffset: 4999,
+        state: new Uint8Array([1, 2, 255]),
+        updatedAt: 77,
+      },
+    ]);
+    // An offset-only checkpoint keeps the converted state.
+    await store.commit({
+      checkpoints: [{ job: "job-a", topic: "user-activity", partition: 3, nextOffset: 5001, updatedAt: 78 }],
+    });
+    expect(await store.checkpoints("job-a", "user-activity")).toMatchObject([
+      { partition: 3, nextOffset: 5001, state: new Uint8Array([1, 2, 255]), updatedAt: 78 },
+    ]);
     const check = new Database(path, { readonly: true });
     cleanups.push(() => {
       check.close();
     });
-    expect(check.pragma("user_version", { simple: true })).toBe(2);
+    expect(check.pragma("user_version", { simple: true })).toBe(3);
     // 2500 rows per partition in batches of at most 1000: 3 + 3 + 1.
     expect(check.prepare("SELECT count(*) FROM raw_batches").pluck().get()).toBe(7);
     expect(check.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'raw_events'").pluck().get()).toBe(

@@ -20,6 +20,7 @@ const OPTIONS = {
   topics: { type: "string" },
   job: { type: "string" },
   "max-batch": { type: "string" },
+  "checkpoint-interval": { type: "string" },
   "no-raw-lake": { type: "boolean" },
   "no-alerts": { type: "boolean" },
   "alert-threshold": { type: "string" },
@@ -56,9 +57,11 @@ export const streamCommand: Command = {
   usage: [
     "pulse stream [--drain] [--window 1m] [--slide 1m] [--out-of-orderness 10s] [--lateness 0s]",
     "             [--topics user-activity,wikimedia.recentchange] [--job NAME] [--max-batch N] [--no-raw-lake]",
-    "             [--no-alerts] [--alert-threshold Z]",
+    "             [--no-alerts] [--alert-threshold Z] [--checkpoint-interval 10s]",
     "  Alerts: each final window's count is scored against an EWMA baseline; |z| above --alert-threshold",
     "  (default 4) goes to the `alerts` topic and the live store. --no-alerts switches this off.",
+    "  --checkpoint-interval: how often the window and dedup state is saved (default 10s; 0 = every batch).",
+    "  Rows and offsets commit every batch; a restart replays the log from the last saved state.",
     "  --drain: process everything in the log now, make every window final, and exit (bounded input).",
     "  Without it, runs until Ctrl-C; the batch in flight commits before the exit.",
     "  A drained job stays at the end of its input: records produced later are late for it; use a new --job.",
@@ -89,6 +92,7 @@ export const streamCommand: Command = {
     }
     if (topics.length === 0) throw new UsageError("--topics needs at least one topic");
     const maxBatchRecords = numberFlag("max-batch", values["max-batch"], { integer: true, min: 1 });
+    const checkpointIntervalMs = durationFlag("checkpoint-interval", values["checkpoint-interval"]);
     const alertThreshold = numberFlag("alert-threshold", values["alert-threshold"], { min: 0 });
     if (alertThreshold === 0) throw new UsageError("--alert-threshold must be > 0, got '0'");
     if (values["no-alerts"] === true && alertThreshold !== undefined) {
@@ -112,6 +116,7 @@ export const streamCommand: Command = {
           outOfOrdernessMs,
           allowedLatenessMs,
           maxBatchRecords,
+          checkpointIntervalMs,
           rawLake: values["no-raw-lake"] !== true,
           maxFutureSkewMs: config.validation.max_future_skew_sec * 1000,
           anomaly: values["no-alerts"] === true ? false : { threshold: alertThreshold },
