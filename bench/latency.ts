@@ -145,7 +145,11 @@ async function forkJob(dir: string, pollIntervalMs: number): Promise<JobHost> {
     [CHILD_FLAG, dir, String(pollIntervalMs)],
     {
       cwd: root,
-      execArgv: ["--import", "tsx", ...(process.env.PULSE_BENCH_JOB_NODE_ARGS ?? "").split(" ").filter((a) => a !== "")],
+      execArgv: [
+        "--import",
+        "tsx",
+        ...(process.env.PULSE_BENCH_JOB_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""),
+      ],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     },
   );
@@ -336,6 +340,15 @@ async function measure(options: RunOptions): Promise<BenchResult[]> {
       (c) => c.atMs >= startMs + WARMUP_MS && c.atMs <= startMs + producedMs,
     );
     const checkpointMb = mean(measuredCommits.map((c) => c.checkpointBytes)) / 1e6;
+    const stateCommits = measuredCommits.filter((c) => c.checkpointBytes > 0);
+    const slow = measuredBatches.filter((b) => b.batchMs > 50).sort((a, b) => b.batchMs - a.batchMs);
+    const slowest = slow
+      .slice(0, 3)
+      .map(
+        (b) =>
+          `${round1(b.batchMs)} (fetch ${round1(b.fetchMs)}, process ${round1(b.processMs)}, commit ${round1(b.commitMs)})`,
+      )
+      .join(", ");
     const gaps: number[] = [];
     for (let i = 1; i < measuredBatches.length; i++) {
       gaps.push(measuredBatches[i]!.atMs - measuredBatches[i - 1]!.atMs - measuredBatches[i]!.batchMs);
@@ -384,6 +397,14 @@ async function measure(options: RunOptions): Promise<BenchResult[]> {
           `fetch ${round1(mean(measuredBatches.map((b) => b.fetchMs)))}, process ${round1(mean(measuredBatches.map((b) => b.processMs)))}, ` +
           `commit ${round1(mean(measuredBatches.map((b) => b.commitMs)))} ms; ` +
           `between batches ${round1(mean(gaps))} ms; checkpoints ${checkpointMb.toFixed(1)} MB a commit`,
+      },
+      {
+        name: `${base}.slow_batches`,
+        value: slow.length,
+        unit: "batches",
+        detail:
+          `over 50 ms${slowest === "" ? "" : `, slowest ${slowest} ms`}; ` +
+          `${stateCommits.length} commits wrote the state (mean ${(mean(stateCommits.map((c) => c.checkpointBytes)) / 1e6).toFixed(1)} MB)`,
       },
     ];
   } finally {
