@@ -7,21 +7,31 @@ import { StreamError, StreamErrorCode } from "../errors.ts";
  * u16s = u32 count, count × u16 | u32s = u32 count, count × u32 | bytes = u32 count, count bytes. Lengths before data, so a reader never
  * needs lookahead and a truncated buffer is always detected.
  */
+/** Chunks grow to this size; a snapshot of many MB is written as a list of them, never moved. */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Writes into a list of chunks instead of one doubling buffer: a snapshot of S bytes then needs S for the
+ * chunks and S for finish()'s exact copy at its peak, where doubling held the old buffer, the doubled
+ * one and the copy (up to 4S) — tens of MB at a state round with a million users.
+ */
 export class ByteWriter {
+  readonly #chunks: Buffer[] = [];
+  #written = 0;
   #buf: Buffer;
   #pos = 0;
 
   constructor(initialBytes = 4096) {
-    this.#buf = Buffer.allocUnsafe(initialBytes);
+    this.#buf = Buffer.allocUnsafe(Math.max(1, initialBytes));
   }
 
   #reserve(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < this.#pos + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.#buf.copy(next, 0, 0, this.#pos);
-    this.#buf = next;
+    this.#chunks.push(this.#buf.subarray(0, this.#pos));
+    this.#written += this.#pos;
+    // Small writers (alerts, tests) start small; chunks grow to CHUNK_BYTES.
+    this.#buf = Buffer.allocUnsafe(Math.max(n, Math.min(CHUNK_BYTES, this.#buf.length * 2)));
+    this.#pos = 0;
   }
 
   u8(v: number): void {
@@ -67,16 +77,35 @@ export class ByteWriter {
     }
   }
 
+  /** Large arrays are copied across chunks, so an arena of many MB needs no chunk of its size. */
   bytes(values: Uint8Array, count: number): void {
     this.u32(count);
-    this.#reserve(count);
-    this.#buf.set(values.subarray(0, count), this.#pos);
-    this.#pos += count;
+    let at = 0;
+    while (at < count) {
+      if (this.#pos === this.#buf.length) this.#reserve(Math.min(count - at, CHUNK_BYTES));
+      const n = Math.min(count - at, this.#buf.length - this.#pos);
+      this.#buf.set(values.subarray(at, at + n), this.#pos);
+      this.#pos += n;
+      at += n;
+    }
   }
 
-  /** A copy of the bytes written so far. */
+  /**
+   * The bytes written so far. A writer sized up front for everything (one chunk, not from Node's shared
+   * pool of small buffers) hands out a view of its chunk; otherwise a copy exactly their length.
+   */
   finish(): Uint8Array {
-    return Uint8Array.prototype.slice.call(this.#buf, 0, this.#pos);
+    if (this.#chunks.length === 0 && this.#buf.length > Buffer.poolSize) {
+      return new Uint8Array(this.#buf.buffer, this.#buf.byteOffset, this.#pos);
+    }
+    const out = new Uint8Array(this.#written + this.#pos);
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    out.set(this.#buf.subarray(0, this.#pos), at);
+    return out;
   }
 }
 
