@@ -4,9 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Admin } from "@platformatic/kafka";
 import { MongoClient } from "mongodb";
-import { kafkaBrokers } from "../src/log/kafka.ts";
+import { resetPulseKafka } from "../test/helpers/kafka-reset.ts";
 import { drainResult, type ProduceJson, produceResult, type StreamJson, runPulseMeasured } from "./stream.ts";
 import type { BenchResult } from "./types.ts";
 
@@ -22,54 +21,9 @@ const JOBS = {
   noRawLake: "pulse-bench-embedded-no-raw-lake",
   mongodb: "pulse-bench-mongodb",
 } as const;
-/** Pulse's topics have fixed names: the bench starts without them (a broker of its own, see README). */
-const PULSE_TOPICS = /^(user-activity|wikimedia\.recentchange)(\.dlq)?$|^alerts$/;
-
-/** Deletes Pulse's topics and the bench's groups (as test/services/services.ts resetKafka does). */
+/** Deletes Pulse's topics and the bench's groups: the bench runs on a broker of its own (see README). */
 async function resetKafka(): Promise<void> {
-  const admin = new Admin({
-    clientId: "pulse-bench-reset",
-    bootstrapBrokers: kafkaBrokers(KAFKA_URL),
-    timeout: 5_000,
-    retries: 1,
-  });
-  try {
-    let topics: string[];
-    try {
-      topics = await admin.listTopics();
-    } catch (error) {
-      throw new Error(
-        `Kafka at ${KAFKA_URL} is not reachable (${error instanceof Error ? error.message : String(error)}). ` +
-          "Start it with scripts/services/kafka.sh start, or point PULSE_BENCH_KAFKA at a broker (kafka://host:port).",
-      );
-    }
-    const stale = topics.filter((t) => PULSE_TOPICS.test(t));
-    if (stale.length > 0) await admin.deleteTopics({ topics: stale });
-    const groups = Object.values(JOBS);
-    // A member of an earlier run may still be leaving (its session times out): retry while not empty.
-    for (let attempt = 0; ; attempt++) {
-      const known = await admin.listGroups();
-      const old = groups.filter((g) => known.has(g));
-      if (old.length === 0) break;
-      try {
-        await admin.deleteGroups({ groups: old });
-        break;
-      } catch (error) {
-        if (attempt >= 60) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    }
-    // Deletion is asynchronous on the broker: wait until the names are free again.
-    for (let i = 0; ; i++) {
-      const left = (await admin.listTopics()).filter((t) => PULSE_TOPICS.test(t));
-      if (left.length === 0) return;
-      if (i >= 100)
-        throw new Error(`Kafka at ${KAFKA_URL} did not finish deleting Pulse's topics within 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  } finally {
-    await admin.close();
-  }
+  await resetPulseKafka(KAFKA_URL, Object.values(JOBS), "pulse-bench-reset");
 }
 
 /** Drops the bench's MongoDB database, so the drain starts without checkpoints or rows. */

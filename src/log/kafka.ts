@@ -471,30 +471,50 @@ export class KafkaLog implements Log {
 
   /** Produce with the version the brokers and the client agree on, written by createProduceRequest. */
   #produceApi(): Promise<ProduceApi> {
-    this.#produceApiPromise ??= new Promise<ProduceApi>((resolve, reject) => {
-      this.#producer[kGetApi]("Produce", (error, api) => {
-        if (error) {
-          reject(error);
-          return;
-        }
-        const version = api!.version;
+    this.#produceApiPromise ??= this.#negotiated(
+      this.#producer,
+      "Produce",
+      "writes with versions 9 to 11 (Kafka 2.8 or later)",
+      (version) => {
         const parse = PRODUCE_PARSERS[version];
-        if (parse === undefined) {
-          reject(
-            new LogError(
-              LogErrorCode.storage,
-              `Kafka at ${this.brokers.join(",")} answers Produce only in version ${version}; Pulse writes with versions 9 to 11 (Kafka 2.8 or later).`,
-            ),
-          );
-          return;
-        }
-        resolve(createAPI(0, version, createProduceRequest, parse));
-      });
-    }).catch((error: unknown) => {
+        return parse === undefined ? undefined : createAPI(0, version, createProduceRequest, parse);
+      },
+    ).catch((error: unknown) => {
       this.#produceApiPromise = undefined;
       throw error;
     });
     return this.#produceApiPromise;
+  }
+
+  /**
+   * An API of `client` in the version the brokers and the client agree on, built by `build`; a version
+   * Pulse has no encoder or parser for (undefined) is refused with what Pulse supports.
+   */
+  #negotiated<T>(
+    client: Producer | Consumer,
+    name: "Produce" | "Fetch",
+    supported: string,
+    build: (version: number) => T | undefined,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      client[kGetApi](name, (error, api) => {
+        if (error) {
+          reject(error);
+          return;
+        }
+        const built = build(api!.version);
+        if (built !== undefined) {
+          resolve(built);
+          return;
+        }
+        reject(
+          new LogError(
+            LogErrorCode.storage,
+            `Kafka at ${this.brokers.join(",")} answers ${name} only in version ${api!.version}; Pulse ${supported}.`,
+          ),
+        );
+      });
+    });
   }
 
   /** A connection of `client` to broker `node`, by the last metadata read. */
@@ -714,26 +734,17 @@ export class KafkaLog implements Log {
 
   /** Fetch with the version the brokers and the client agree on, answering with undecoded record bytes. */
   #fetchApi(): Promise<FetchApi> {
-    this.#fetchApiPromise ??= new Promise<FetchApi>((resolve, reject) => {
-      this.#reader[kGetApi]("Fetch", (error, api) => {
-        if (error) {
-          reject(error);
-          return;
-        }
-        const version = api!.version;
+    this.#fetchApiPromise ??= this.#negotiated(
+      this.#reader,
+      "Fetch",
+      "reads with versions 13 to 17 (Kafka 3.1 or later)",
+      (version) => {
         const createRequest = FETCH_REQUESTS[version];
-        if (createRequest === undefined) {
-          reject(
-            new LogError(
-              LogErrorCode.storage,
-              `Kafka at ${this.brokers.join(",")} answers Fetch only in version ${version}; Pulse reads with versions 13 to 17 (Kafka 3.1 or later).`,
-            ),
-          );
-          return;
-        }
-        resolve(createAPI(1, version, createRequest, parseFetchResponse));
-      });
-    }).catch((error: unknown) => {
+        return createRequest === undefined
+          ? undefined
+          : createAPI(1, version, createRequest, parseFetchResponse);
+      },
+    ).catch((error: unknown) => {
       this.#fetchApiPromise = undefined;
       throw error;
     });
