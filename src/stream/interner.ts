@@ -42,6 +42,14 @@ function isCanonicalUuid(s: string): boolean {
   return true;
 }
 
+/**
+ * The next capacity of the arena and the id arrays: 1.5× rather than 2×, which with a million ids a
+ * partition leaves a third less unused capacity and a smaller peak while the old copy is still alive.
+ */
+function grown(length: number): number {
+  return Math.max(16, Math.ceil(length * 1.5));
+}
+
 function storedBytes(meta: number): number {
   const kind = meta >>> 30;
   const len = meta & LEN_MASK;
@@ -197,8 +205,8 @@ export class Interner {
 
   #reserveArena(bytes: number): void {
     if (this.#arenaLength + bytes <= this.#arena.length) return;
-    let size = this.#arena.length * 2;
-    while (size < this.#arenaLength + bytes) size *= 2;
+    let size = grown(this.#arena.length);
+    while (size < this.#arenaLength + bytes) size = grown(size);
     const next = new Uint8Array(size);
     next.set(this.#arena.subarray(0, this.#arenaLength));
     this.#arena = next;
@@ -208,7 +216,7 @@ export class Interner {
     const id = this.#size;
     if (id === this.#starts.length) {
       const grow = (old: Uint32Array): Uint32Array => {
-        const next = new Uint32Array(old.length * 2);
+        const next = new Uint32Array(grown(old.length));
         next.set(old);
         return next;
       };
