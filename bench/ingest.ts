@@ -3,14 +3,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { activityProducer } from "../src/ingest/producer.ts";
 import { pump } from "../src/ingest/pump.ts";
 import { simulateActivity } from "../src/ingest/simulator.ts";
 import { EmbeddedLog } from "../src/log/embedded.ts";
 import { SchemaRegistry } from "../src/registry/registry.ts";
 import { AvroSerde } from "../src/serde/index.ts";
-import type { BenchResult } from "./types.ts";
+import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const EVENTS = 500_000;
 const BATCH = 5_000;
@@ -59,7 +58,6 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const result of await run())
-    console.log(`${result.name}: ${result.value} ${result.unit} (${result.detail})`);
+if (isMain(import.meta.url)) {
+  printResults(await run());
 }

@@ -3,11 +3,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { MongoClient } from "mongodb";
 import { resetPulseKafka } from "../test/helpers/kafka-reset.ts";
 import { drainResult, type ProduceJson, produceResult, type StreamJson, runPulseMeasured } from "./stream.ts";
-import type { BenchResult } from "./types.ts";
+import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const KAFKA_URL = process.env.PULSE_BENCH_KAFKA ?? "kafka://127.0.0.1:9092";
 const MONGODB_URL = process.env.PULSE_BENCH_MONGODB ?? "mongodb://127.0.0.1:27017/pulse_bench";
@@ -93,10 +92,6 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of await run()) {
-    console.log(
-      `${r.name.padEnd(40)} ${String(r.value).padStart(8)} ${r.unit.padEnd(9)}${r.detail ? `  (${r.detail})` : ""}`,
-    );
-  }
+if (isMain(import.meta.url)) {
+  printResults(await run());
 }

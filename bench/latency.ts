@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { TOPICS, type UserActivity } from "../src/contracts/types.ts";
 import { activityProducer } from "../src/ingest/producer.ts";
 import { simulateActivity } from "../src/ingest/simulator.ts";
@@ -14,7 +14,7 @@ import { SchemaRegistry } from "../src/registry/registry.ts";
 import { AvroSerde } from "../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../src/store/embedded.ts";
 import { StreamJob } from "../src/stream/job.ts";
-import type { BenchResult } from "./types.ts";
+import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const RATE_PER_SEC = 10_000;
 const TICK_MS = 5;
@@ -426,10 +426,6 @@ export async function run(): Promise<BenchResult[]> {
 const childAt = process.argv.indexOf(CHILD_FLAG);
 if (childAt >= 0) {
   await serveChild(process.argv[childAt + 1]!, Number(process.argv[childAt + 2]));
-} else if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of await run()) {
-    console.log(
-      `${r.name.padEnd(38)} ${String(r.value).padStart(8)} ${r.unit.padEnd(9)}${r.detail ? `  (${r.detail})` : ""}`,
-    );
-  }
+} else if (isMain(import.meta.url)) {
+  printResults(await run());
 }

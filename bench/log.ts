@@ -3,10 +3,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { EmbeddedLog } from "../src/log/embedded.ts";
 import type { ProduceRecord } from "../src/log/index.ts";
-import type { BenchResult } from "./types.ts";
+import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const PARTITIONS = 6;
 const BATCH_SIZE = 1_000;
@@ -99,10 +98,6 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const result of await run()) {
-    console.log(
-      `${result.name.padEnd(30)} ${String(result.value).padStart(10)} ${result.unit}  (${result.detail})`,
-    );
-  }
+if (isMain(import.meta.url)) {
+  printResults(await run());
 }

@@ -1,12 +1,11 @@
 // Benchmark: UserActivity Avro encode/decode rates in the Confluent wire format, through the in-process registry.
 
-import { pathToFileURL } from "node:url";
 import { SCHEMA_TEXTS, userActivityV2Type } from "../src/contracts/schemas.ts";
 import { EVENT_TYPES, DEVICES, type UserActivityV2 } from "../src/contracts/types.ts";
 import { SchemaRegistry } from "../src/registry/registry.ts";
 import { AvroSerde } from "../src/serde/index.ts";
 import { HEADER_BYTES } from "../src/serde/wire-format.ts";
-import type { BenchResult } from "./types.ts";
+import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const OPERATIONS = 1_000_000;
 // Distinct records cycled through; a pool keeps memory flat while still defeating per-value caching.
@@ -127,10 +126,6 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of await run()) {
-    console.log(
-      `${r.name.padEnd(24)} ${r.value.toLocaleString("en").padStart(12)} ${r.unit}${r.detail ? `  (${r.detail})` : ""}`,
-    );
-  }
+if (isMain(import.meta.url)) {
+  printResults(await run());
 }

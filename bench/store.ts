@@ -2,10 +2,9 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { EmbeddedLiveStore } from "../src/store/embedded.ts";
 import type { ActivityWindowRow, Checkpoint, RawEventRow } from "../src/store/index.ts";
-import type { BenchResult } from "./types.ts";
+import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const PARTITIONS = 6;
 const BATCH_ROWS = 5_000;
@@ -187,10 +186,6 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const result of await run()) {
-    console.log(
-      `${result.name.padEnd(36)} ${String(result.value).padStart(10)} ${result.unit}  (${result.detail})`,
-    );
-  }
+if (isMain(import.meta.url)) {
+  printResults(await run());
 }

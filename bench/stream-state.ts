@@ -1,11 +1,10 @@
 // Benchmark: speed-layer state for 1M distinct users in one event-time day (memory), and aggregator throughput.
 
-import { pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { EVENT_TYPES, type UserActivity } from "../src/contracts/types.ts";
 import { createActivityAggregator, type WindowedAggregatorOptions } from "../src/stream/operator.ts";
-import type { BenchResult } from "./types.ts";
+import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const USERS = 1_000_000;
 const EVENTS_PER_USER = 3;
@@ -172,10 +171,6 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of await run()) {
-    console.log(
-      `${r.name.padEnd(34)} ${r.value.toLocaleString("en").padStart(12)} ${r.unit.padEnd(9)}${r.detail ? `  (${r.detail})` : ""}`,
-    );
-  }
+if (isMain(import.meta.url)) {
+  printResults(await run());
 }

@@ -4,8 +4,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import type { BenchResult } from "./types.ts";
+import { fileURLToPath } from "node:url";
+import { type BenchResult, isMain, printResults } from "./types.ts";
 
 /** Simulated events produced and drained; PULSE_BENCH_EVENTS overrides it. */
 const EVENTS = Number(process.env.PULSE_BENCH_EVENTS ?? 500_000);
@@ -216,10 +216,6 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of await run()) {
-    console.log(
-      `${r.name.padEnd(38)} ${String(r.value).padStart(8)} ${r.unit.padEnd(9)}${r.detail ? `  (${r.detail})` : ""}`,
-    );
-  }
+if (isMain(import.meta.url)) {
+  printResults(await run());
 }

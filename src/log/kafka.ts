@@ -191,10 +191,10 @@ export class KafkaLog implements Log {
   readonly #brokers = new Map<number, Broker>();
   /** Per topic: the partitions this log has read, each with its read position and records fetched ahead. */
   readonly #reads = new Map<string, { topicId: string; partitions: Map<number, PartitionReadState> }>();
-  #fetchApiPromise: Promise<FetchApi> | undefined;
-  #produceApiPromise: Promise<ProduceApi> | undefined;
+  readonly #fetchApiMemo = new Memo<FetchApi>();
+  readonly #produceApiMemo = new Memo<ProduceApi>();
   /** The idempotent producer's id and epoch, and the next sequence number of each partition it wrote. */
-  #producerInfo: Promise<ProducerInfo> | undefined;
+  readonly #producerInfo = new Memo<ProducerInfo>();
   readonly #sequences = new Map<string, number>();
   /** Produce calls run one at a time, so positions follow call order per partition. */
   #sending: Promise<unknown> = Promise.resolve();
@@ -447,7 +447,7 @@ export class KafkaLog implements Log {
       if (
         leaves(error).some((e) => e instanceof GenericError && SEQUENCE_RESET_ERRORS.has(String(e.apiId)))
       ) {
-        this.#producerInfo = undefined;
+        this.#producerInfo.clear();
         this.#sequences.clear();
       }
       throw error;
@@ -462,28 +462,22 @@ export class KafkaLog implements Log {
 
   /** The idempotent producer id (InitProducerId), asked for once and again after a sequence reset. */
   #idempotentProducer(): Promise<ProducerInfo> {
-    this.#producerInfo ??= this.#producer.initIdempotentProducer({}).catch((error: unknown) => {
-      this.#producerInfo = undefined;
-      throw error;
-    });
-    return this.#producerInfo;
+    return this.#producerInfo.get(() => this.#producer.initIdempotentProducer({}));
   }
 
   /** Produce with the version the brokers and the client agree on, written by createProduceRequest. */
   #produceApi(): Promise<ProduceApi> {
-    this.#produceApiPromise ??= this.#negotiated(
-      this.#producer,
-      "Produce",
-      "writes with versions 9 to 11 (Kafka 2.8 or later)",
-      (version) => {
-        const parse = PRODUCE_PARSERS[version];
-        return parse === undefined ? undefined : createAPI(0, version, createProduceRequest, parse);
-      },
-    ).catch((error: unknown) => {
-      this.#produceApiPromise = undefined;
-      throw error;
-    });
-    return this.#produceApiPromise;
+    return this.#produceApiMemo.get(() =>
+      this.#negotiated(
+        this.#producer,
+        "Produce",
+        "writes with versions 9 to 11 (Kafka 2.8 or later)",
+        (version) => {
+          const parse = PRODUCE_PARSERS[version];
+          return parse === undefined ? undefined : createAPI(0, version, createProduceRequest, parse);
+        },
+      ),
+    );
   }
 
   /**
@@ -734,21 +728,19 @@ export class KafkaLog implements Log {
 
   /** Fetch with the version the brokers and the client agree on, answering with undecoded record bytes. */
   #fetchApi(): Promise<FetchApi> {
-    this.#fetchApiPromise ??= this.#negotiated(
-      this.#reader,
-      "Fetch",
-      "reads with versions 13 to 17 (Kafka 3.1 or later)",
-      (version) => {
-        const createRequest = FETCH_REQUESTS[version];
-        return createRequest === undefined
-          ? undefined
-          : createAPI(1, version, createRequest, parseFetchResponse);
-      },
-    ).catch((error: unknown) => {
-      this.#fetchApiPromise = undefined;
-      throw error;
-    });
-    return this.#fetchApiPromise;
+    return this.#fetchApiMemo.get(() =>
+      this.#negotiated(
+        this.#reader,
+        "Fetch",
+        "reads with versions 13 to 17 (Kafka 3.1 or later)",
+        (version) => {
+          const createRequest = FETCH_REQUESTS[version];
+          return createRequest === undefined
+            ? undefined
+            : createAPI(1, version, createRequest, parseFetchResponse);
+        },
+      ),
+    );
   }
 
   commit(group: string, topic: string, offsets: readonly RecordPosition[]): Promise<void> {
@@ -1826,6 +1818,23 @@ function isTransient(error: unknown): boolean {
       e instanceof GenericError &&
       ((typeof e.apiId === "string" && TRANSIENT_API_ERRORS.has(e.apiId)) || e.hasStaleMetadata === true),
   );
+}
+
+/** An async value asked for once and shared; a failure is forgotten, so the next call asks again. */
+class Memo<T> {
+  #promise: Promise<T> | undefined;
+
+  get(make: () => Promise<T>): Promise<T> {
+    this.#promise ??= make().catch((error: unknown) => {
+      this.#promise = undefined;
+      throw error;
+    });
+    return this.#promise;
+  }
+
+  clear(): void {
+    this.#promise = undefined;
+  }
 }
 
 function isUnparsable(error: unknown): boolean {

@@ -689,7 +689,7 @@ export class EmbeddedLiveStore implements LiveStore {
    * with them, its rows replacing theirs at equal offsets.
    */
   #writeRaw(input: readonly RawEventRow[]): void {
-    const rows = inRuns(input) ? input : sortedRaw(input);
+    const rows = checkRawRows(input) ? input : sortedRaw(input);
     let start = 0;
     while (start < rows.length) {
       const head = rows[start]!;
@@ -854,8 +854,11 @@ function toStoreError(error: unknown, during: string): StoreError {
   });
 }
 
-/** True when every run of consecutive rows of one topic and partition has strictly increasing offsets. */
-function inRuns(rows: readonly RawEventRow[]): boolean {
+/**
+ * Checks every row's offset; returns true when every run of consecutive rows of one topic and partition
+ * has strictly increasing offsets (the stream job's order), so the rows need no sort.
+ */
+function checkRawRows(rows: readonly RawEventRow[]): boolean {
   let sorted = true;
   for (let i = 0; i < rows.length; i++) {
     const b = rows[i]!;

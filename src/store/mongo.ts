@@ -42,6 +42,7 @@ import {
   MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
+  type WriteError,
 } from "mongodb";
 import { StoreError, StoreErrorCode } from "../errors.ts";
 import type {
@@ -788,7 +789,8 @@ export class MongoLiveStore implements LiveStore {
       return;
     } catch (error) {
       if (!isOnlyDuplicateKeys(error)) throw error;
-      duplicates = writeErrorIndexes(error as MongoBulkWriteError);
+      // The indexes, in the bulk write's own order, of the rows already stored.
+      duplicates = writeErrorsOf(error as MongoBulkWriteError).map((e) => e.index);
     }
     const stale = duplicates.filter((i) => !sameRawRow(sentBefore[i], docs[i]!)).map((i) => docs[i]!);
     // Another run's rows until they are replaced: a retry after a failure below must rewrite them too.
@@ -1197,10 +1199,10 @@ function bytesOf(value: Uint8Array | Binary): Uint8Array {
   return out;
 }
 
-/** The indexes, in the bulk write's own order, of its operations that failed. */
-function writeErrorIndexes(error: MongoBulkWriteError): number[] {
-  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-  return errors.map((e) => e.index);
+/** A bulk write's failed operations (the driver gives one error bare, several as an array). */
+function writeErrorsOf(error: MongoBulkWriteError): readonly WriteError[] {
+  const errors = error.writeErrors;
+  return Array.isArray(errors) ? errors : [errors as WriteError];
 }
 
 /** Whether two raw-lake documents hold the same row (their fields are scalars). */
@@ -1212,7 +1214,7 @@ function sameRawRow(a: RowDocument | undefined, b: RowDocument): boolean {
 
 function isOnlyDuplicateKeys(error: unknown): boolean {
   if (!(error instanceof MongoBulkWriteError)) return false;
-  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  const errors = writeErrorsOf(error);
   return errors.length > 0 && errors.every((e) => e.code === 11000) && error.err === undefined;
 }
 

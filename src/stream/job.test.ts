@@ -190,6 +190,12 @@ async function storedDays(store: LiveStore): Promise<Map<string, [number, number
   return new Map(rows.map((r) => [`${r.window_start}|${r.event_type}`, [r.event_count, r.unique_users]]));
 }
 
+/** Every stored minute window final, and minutes and days equal to the truth. */
+async function expectWindowsAndDays(store: LiveStore, truth: Truth): Promise<void> {
+  expect(sortedEntries(await storedWindows(store))).toEqual(sortedEntries(truth.windows));
+  expect(sortedEntries(await storedDays(store))).toEqual(sortedEntries(truth.days));
+}
+
 function sortedEntries<V>(map: Map<string, V>): Array<[string, V]> {
   return [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
@@ -282,8 +288,7 @@ describe("StreamJob.drain", () => {
 
     const summary = await job(fx, { maxBatchRecords: 700 }).drain();
 
-    expect(sortedEntries(await storedWindows(fx.store))).toEqual(sortedEntries(truth.windows));
-    expect(sortedEntries(await storedDays(fx.store))).toEqual(sortedEntries(truth.days));
+    await expectWindowsAndDays(fx.store, truth);
     expect(summary).toMatchObject({
       read: events.length,
       drained: true,
@@ -444,8 +449,7 @@ describe("StreamJob.drain", () => {
       late: truth.late,
       duplicates: truth.duplicates,
     });
-    expect(sortedEntries(await storedWindows(fx.store))).toEqual(sortedEntries(truth.windows));
-    expect(sortedEntries(await storedDays(fx.store))).toEqual(sortedEntries(truth.days));
+    await expectWindowsAndDays(fx.store, truth);
   });
 
   it("with its state written rarely, replays from the last state after crashes and stores every row exactly once", async (ctx) => {
@@ -474,8 +478,7 @@ describe("StreamJob.drain", () => {
       late: truth.late,
       duplicates: truth.duplicates,
     });
-    expect(sortedEntries(await storedWindows(fx.store))).toEqual(sortedEntries(truth.windows));
-    expect(sortedEntries(await storedDays(fx.store))).toEqual(sortedEntries(truth.days));
+    await expectWindowsAndDays(fx.store, truth);
     const late = await fx.store.lateEvents(100_000);
     expect(late).toHaveLength(truth.late);
     const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);

@@ -331,6 +331,11 @@ class PartitionCursor {
   replayUntil = 0;
   /** The offset the stored state covers (−1: none stored). */
   snapshotOffset = -1;
+
+  /** The next offset a checkpoint records: a replay below replayUntil does not move it back. */
+  get committedOffset(): number {
+    return Math.max(this.nextOffset, this.replayUntil);
+  }
   /** The alert state this partition's checkpoint held, kept as is while the alerter is paused. */
   restoredAlertState: Uint8Array = NO_BYTES;
 
@@ -487,8 +492,6 @@ export class StreamJob {
   readonly #rawLake: boolean;
   readonly #pollIntervalMs: number;
   readonly #checkpointIntervalMs: number;
-  /** Write every pipeline's state with the next batch (a stop). */
-  #snapshotNext = false;
   /** performance.now() of the last group-offset commit and high-watermark read. */
   #lagRefreshedAtMs = Number.NEGATIVE_INFINITY;
   readonly #maxFutureSkewMs: number;
@@ -876,13 +879,10 @@ export class StreamJob {
    */
   async #checkpointState(): Promise<void> {
     if (this.#started === undefined) return;
-    this.#snapshotNext = true;
     try {
       await this.#batch(undefined, true, false);
     } catch {
       // The rows and offsets are committed; only the replay on restart gets longer.
-    } finally {
-      this.#snapshotNext = false;
     }
   }
 
@@ -1113,13 +1113,12 @@ export class StreamJob {
       const alerter = pipeline.alerter!;
       alerter.alertsMark = Math.max(alerter.alertsMark, positions[positions.length - 1]!.offset + 1);
     }
-    const snapshotAll = this.#snapshotNext || final;
     for (const pipeline of this.#pipelines) {
       const alerter = pipeline.alerter;
       // A pipeline writes the state of all its partitions and its alerter in one batch, so a restore
       // starts every partition and the alerter (whose windows span partitions) from one moment.
       const snapshot =
-        snapshotAll ||
+        final ||
         startedAtMs - pipeline.snapshotAtMs >= this.#checkpointIntervalMs ||
         pipeline.cursors.some((c) => c.dirty && c.storedOffset === null);
       if (snapshot) pipeline.snapshotAtMs = startedAtMs;
@@ -1135,7 +1134,7 @@ export class StreamJob {
           job: this.job,
           topic: pipeline.topic,
           partition: cursor.partition,
-          nextOffset: Math.max(cursor.nextOffset, cursor.replayUntil),
+          nextOffset: cursor.committedOffset,
           state: snapshot
             ? writeEnvelope({
                 snapshotOffset: cursor.nextOffset,
@@ -1156,7 +1155,6 @@ export class StreamJob {
       }
       if (snapshot && alerter !== undefined) alerter.changed = false;
     }
-    this.#snapshotNext = false;
     const batch: StoreBatch = {
       activityWindows: rows.activityWindows,
       activityDaily: rows.activityDaily,
@@ -1176,7 +1174,7 @@ export class StreamJob {
       for (const cursor of pipeline.cursors) {
         if (!cursor.dirty) continue;
         cursor.dirty = false;
-        cursor.storedOffset = Math.max(cursor.nextOffset, cursor.replayUntil);
+        cursor.storedOffset = cursor.committedOffset;
       }
     }
     const refreshLag = final || performance.now() - this.#lagRefreshedAtMs >= LAG_REFRESH_MS;
