@@ -10,7 +10,7 @@ const PARTITIONS = 6;
 const BATCH_ROWS = 5_000;
 const WINDOW_MS = 60_000;
 const EVENT_TYPES = ["VIEW", "CLICK", "SEARCH", "ADD_TO_CART", "PURCHASE", "LOGIN", "LOGOUT", "SHARE"];
-const PAYLOAD_BYTES = 250;
+const VALUE_BYTES = 250;
 const MAX_PHASE_MS = 4_000;
 const MAX_BATCHES = 400;
 /** A 64 KiB operator snapshot per partition, about what the stream job's state is at modest rates. */
@@ -77,7 +77,7 @@ function windowBatch(i: number, moving: boolean): ActivityWindowRow[] {
   return rows;
 }
 
-function rawBatch(i: number, payload: string): RawEventRow[] {
+function rawBatch(i: number, value: Uint8Array): RawEventRow[] {
   const rows: RawEventRow[] = [];
   for (let n = 0; n < BATCH_ROWS; n++) {
     const partition = n % PARTITIONS;
@@ -87,7 +87,7 @@ function rawBatch(i: number, payload: string): RawEventRow[] {
       offset: i * Math.ceil(BATCH_ROWS / PARTITIONS) + Math.floor(n / PARTITIONS),
       event_time: T0 + i * BATCH_ROWS + n,
       ingested_at: T0 + i * BATCH_ROWS + n + 3,
-      payload,
+      value,
     });
   }
   return rows;
@@ -107,10 +107,10 @@ async function benchMode(synchronous: "FULL" | "NORMAL"): Promise<BenchResult[]>
   const moving = windowBatch(0, true);
   const shiftMs = Math.ceil(BATCH_ROWS / (PARTITIONS * EVENT_TYPES.length)) * WINDOW_MS;
   const fixed = Array.from({ length: 8 }, (_, i) => windowBatch(i, false));
-  const payload = JSON.stringify({ event_id: "x".repeat(36), pad: "y".repeat(PAYLOAD_BYTES) }).slice(
-    0,
-    PAYLOAD_BYTES,
-  );
+  // A frame's worth of bytes: magic 0, a schema id, then a body.
+  const value = Buffer.alloc(VALUE_BYTES, 0x61);
+  value.writeUInt32BE(1, 1);
+  value[0] = 0;
   try {
     const inserts = await measure(store, BATCH_ROWS, (i) => {
       if (i > 0) {
@@ -125,9 +125,9 @@ async function benchMode(synchronous: "FULL" | "NORMAL"): Promise<BenchResult[]>
       activityWindows: fixed[i % fixed.length],
       checkpoints: checkpoints(i, state),
     }));
-    const rawBatches = Array.from({ length: 20 }, (_, i) => rawBatch(i, payload));
+    const rawBatches = Array.from({ length: 20 }, (_, i) => rawBatch(i, value));
     const raw = await measure(store, BATCH_ROWS, (i) => ({
-      rawEvents: i < rawBatches.length ? rawBatches[i] : rawBatch(i, payload),
+      rawEvents: i < rawBatches.length ? rawBatches[i] : rawBatch(i, value),
       checkpoints: checkpoints(i, state),
     }));
     const readStart = performance.now();
@@ -157,7 +157,7 @@ async function benchMode(synchronous: "FULL" | "NORMAL"): Promise<BenchResult[]>
         name: `store.embedded.raw.${mode}`,
         value: rate(raw),
         unit: "rows/s",
-        detail: `${raw.rows} raw-lake rows of ${PAYLOAD_BYTES} B in ${common}, ${raw.seconds.toFixed(2)} s, ${Math.round(raw.rows / raw.cpuSeconds)} rows per CPU-second, file ${fileMb.toFixed(0)} MB`,
+        detail: `${raw.rows} raw-lake rows of ${VALUE_BYTES} B in ${common}, ${raw.seconds.toFixed(2)} s, ${Math.round(raw.rows / raw.cpuSeconds)} rows per CPU-second, file ${fileMb.toFixed(0)} MB`,
       },
       {
         name: `store.embedded.read.windows.${mode}`,

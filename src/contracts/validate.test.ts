@@ -1,7 +1,15 @@
 // Each validation rule triggered on its own, and valid events from every input form passing.
 
 import { describe, expect, it } from "vitest";
-import { ValidationCode, parseIsoTimeMs, validateActivity, validateRecentChange } from "./validate.ts";
+import type { UserActivityV2, WikimediaRecentChange } from "./types.ts";
+import {
+  ValidationCode,
+  parseIsoTimeMs,
+  validateActivity,
+  validateActivityRules,
+  validateRecentChange,
+  validateRecentChangeRules,
+} from "./validate.ts";
 
 const NOW = Date.UTC(2024, 5, 1, 12, 0, 0);
 
@@ -41,6 +49,25 @@ describe("validateActivity", () => {
     expect(codesOf(view)).toEqual([]);
   });
 
+  it("the stream's rules accept an event as it is, never a rewritten copy (the raw lake keeps the record's bytes)", () => {
+    const event = { ...activity(), app_version: null } as unknown as UserActivityV2;
+    const result = validateActivityRules(event, { nowMs: NOW });
+    expect(result.ok && result.value).toBe(event);
+    const change = {
+      wiki: "enwiki",
+      server_name: "en.wikipedia.org",
+      type: "edit",
+      meta: { id: "m-1", dt: NOW - 1_000 },
+    } as unknown as WikimediaRecentChange;
+    const checked = validateRecentChangeRules(change, { nowMs: NOW });
+    expect(checked.ok && checked.value).toBe(change);
+  });
+
+  it("accepts a UUID event_id in either case", () => {
+    expect(codesOf(activity({ event_id: "0B9A3C8E-6F1D-4C2A-9B7E-1D2F3A4B5C6D" }))).toEqual([]);
+    expect(codesOf(activity({ event_id: "0b9a3c8e-6F1D-4c2a-9b7e-1d2f3a4b5c6d" }))).toEqual([]);
+  });
+
   it("accepts a v2 event with app_version", () => {
     const result = validateActivity(activity({ app_version: "3.1.0" }), { nowMs: NOW });
     expect(result.ok && result.value.app_version).toBe("3.1.0");
@@ -63,6 +90,30 @@ describe("validateActivity", () => {
     ["empty user_id", { user_id: "  " }, ValidationCode.emptyUserId, "user_id"],
     ["empty session_id", { session_id: "" }, ValidationCode.emptySessionId, "session_id"],
     ["event_id not a UUID", { event_id: "evt-1" }, ValidationCode.badEventId, "event_id"],
+    [
+      "event_id with a non-hex digit",
+      { event_id: "0b9a3c8e-6f1d-4c2a-9b7e-1d2f3a4b5c6g" },
+      ValidationCode.badEventId,
+      "event_id",
+    ],
+    [
+      "event_id with a dash moved",
+      { event_id: "0b9a3c8e6-f1d-4c2a-9b7e-1d2f3a4b5c6d" },
+      ValidationCode.badEventId,
+      "event_id",
+    ],
+    [
+      "event_id of 36 hex digits",
+      { event_id: "0b9a3c8e06f1d04c2a09b7e01d2f3a4b5c6d" },
+      ValidationCode.badEventId,
+      "event_id",
+    ],
+    [
+      "event_id with a non-ASCII digit",
+      { event_id: "0b9a3c8e-6f1d-4c2a-9b7e-1d2f3a4b5c6\u0661" },
+      ValidationCode.badEventId,
+      "event_id",
+    ],
     [
       "event time 6 minutes ahead",
       { event_time: NOW + 6 * 60_000 },

@@ -47,7 +47,23 @@ export interface ValidateOptions {
 export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
 export const DEFAULT_MIN_EVENT_TIME_MS = Date.UTC(2000, 0, 1);
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Hex digits by char code, either case (the 8-4-4-4-12 form, as /^[0-9a-f]{8}-…-[0-9a-f]{12}$/i). */
+const HEX_DIGIT = new Uint8Array(128);
+for (const c of "0123456789abcdefABCDEF") HEX_DIGIT[c.charCodeAt(0)] = 1;
+
+/** The UUID check, by hand: a regular expression costs a few hundred ns an event on the stream's hot path. */
+function isUuid(s: string): boolean {
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false;
+    } else if (c >= 128 || HEX_DIGIT[c] === 0) {
+      return false;
+    }
+  }
+  return true;
+}
 const CURRENCY = /^[A-Z]{3}$/;
 const COUNTRY = /^[A-Z]{2}$/;
 // ISO-8601 date or date-time; a missing zone means UTC, as the contracts state.
@@ -220,7 +236,7 @@ export function validateActivityRules(
   if (blank(e.user_id)) issues.push(issue(ValidationCode.emptyUserId, "user_id", "must not be empty"));
   if (blank(e.session_id))
     issues.push(issue(ValidationCode.emptySessionId, "session_id", "must not be empty"));
-  if (!UUID.test(e.event_id)) issues.push(issue(ValidationCode.badEventId, "event_id", "must be a UUID"));
+  if (!isUuid(e.event_id)) issues.push(issue(ValidationCode.badEventId, "event_id", "must be a UUID"));
   checkEventTime(issues, "event_time", e.event_time, options);
 
   const purchase = e.event_type === "PURCHASE";

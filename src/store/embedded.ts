@@ -26,6 +26,7 @@ import {
   checkLimit,
   checkPartition,
   checkRawPositions,
+  checkRawValue,
   checkWindowMs,
   checkWindowQuery,
   MAX_PARTITIONS,
@@ -906,6 +907,7 @@ function checkRawOffset(row: RawEventRow): void {
       `Raw event offset must be a whole number in [0, ${MAX_OFFSET}], got ${row.offset} (topic "${row.topic}").`,
     );
   }
+  checkRawValue(row);
 }
 
 function upgradeSchema(db: Database.Database, fromVersion: number): void {
@@ -968,7 +970,14 @@ function upgradeRawLake(db: Database.Database): void {
         runTopic = topic;
         runPartition = partition;
       }
-      run.push({ topic: "", partition, offset, event_time, ingested_at, payload });
+      run.push({
+        topic: "",
+        partition,
+        offset,
+        event_time,
+        ingested_at,
+        value: Buffer.from(payload, "utf8"),
+      });
     }
     if (rows.length < 10000) break;
     const [topic, partition, offset] = rows[rows.length - 1]!;

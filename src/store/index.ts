@@ -72,8 +72,14 @@ export interface RawEventRow {
   offset: number;
   event_time: number;
   ingested_at: number;
-  /** The cleaned event as JSON text. */
-  payload: string;
+  /**
+   * The cleaned event as the log held it: a Confluent wire frame (magic byte 0, the writer schema's
+   * registry id, the Avro body), read back with the registry (`decodeRawEvent`, src/stream/raw-lake.ts).
+   * The stream job's cleaning only accepts or rejects an event, never rewrites it, so the record's value
+   * is the cleaned event. Rows stored before the lake kept frames hold the event's JSON text instead
+   * (first byte `{`); decodeRawEvent reads both.
+   */
+  value: Uint8Array;
 }
 
 /**

@@ -69,6 +69,7 @@ import {
   checkLimit,
   checkPartition,
   checkRawPositions,
+  checkRawValue,
   checkWindowMs,
   checkWindowQuery,
   compareText,
@@ -84,7 +85,7 @@ import {
  *   top_pages                         {_id, window_ms, window_start, window_end, partition, pages: [{wiki, title, edits}], final, v}
  *   alerts                            {_id, series, window_start, window_end, observed, expected, score, kind, created_at, v}
  *   late_events                       {_id, topic, partition, offset, event_time, watermark, payload, v}
- *   raw_events                        {_id, topic, partition, offset, event_time, ingested_at, payload}
+ *   raw_events                        {_id, topic, partition, offset, event_time, ingested_at, value}
  *   checkpoints                       {_id, job, topic, partition, next_offset, state: Binary, updated_at, redo?}
  *   redo                              journal commit points {_id: batch, kind: "commit", batch, seq, rows, pages}
  *                                     and overflow pages {_id: "<batch>:<n>", kind: "page", batch, created_at, rows}
@@ -469,10 +470,10 @@ export class MongoLiveStore implements LiveStore {
         const rows = await collection
           .find(
             { topic, partition, offset: { $gte: first } },
-            { sort: { offset: 1 }, limit: limit - out.length, projection: { _id: 0 } },
+            { sort: { offset: 1 }, limit: limit - out.length, projection: { _id: 0 }, promoteBuffers: true },
           )
           .toArray();
-        for (const row of rows) out.push(row as unknown as RawEventRow);
+        for (const row of rows) out.push(rawEventRow(row));
         partition++;
       }
       return out;
@@ -1060,11 +1061,29 @@ function lateEventDocument(row: LateEventRow): RowDocument {
   };
 }
 
+/** A stored raw-lake document as a row; documents written before the lake kept frames hold JSON text. */
+function rawEventRow(doc: RowDocument): RawEventRow {
+  const value = doc.value ?? Buffer.from(String(doc.payload), "utf8");
+  return {
+    topic: doc.topic as string,
+    partition: doc.partition as number,
+    offset: doc.offset as number,
+    event_time: doc.event_time as number,
+    ingested_at: doc.ingested_at as number,
+    value: value as Buffer,
+  };
+}
+
 function rawEventDocument(row: RawEventRow): RowDocument {
   checkPosition(row, "rawEvents");
   checkNumbers(row, ["event_time", "ingested_at"], "rawEvents");
-  checkText(row.payload, "rawEvents", "payload");
-  checkPayloadSize(row.payload, "rawEvents");
+  checkRawValue(row);
+  if (row.value.length > MAX_ROW_BYTES) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `A rawEvents row's value is ${row.value.length} bytes, more than the ${MAX_ROW_BYTES} a MongoDB live store row may hold.`,
+    );
+  }
   return {
     _id: JSON.stringify([row.topic, row.partition, row.offset]),
     topic: row.topic,
@@ -1072,7 +1091,8 @@ function rawEventDocument(row: RawEventRow): RowDocument {
     offset: row.offset,
     event_time: row.event_time,
     ingested_at: row.ingested_at,
-    payload: row.payload,
+    // A copy: the row's value is usually a view into a whole fetched answer, which BSON need not see.
+    value: Buffer.from(row.value),
   };
 }
 
@@ -1205,11 +1225,16 @@ function writeErrorsOf(error: MongoBulkWriteError): readonly WriteError[] {
   return Array.isArray(errors) ? errors : [errors as WriteError];
 }
 
-/** Whether two raw-lake documents hold the same row (their fields are scalars). */
+/** Whether two raw-lake documents hold the same row (scalar fields, and the value's bytes). */
 function sameRawRow(a: RowDocument | undefined, b: RowDocument): boolean {
   if (a === undefined) return false;
   const keys = Object.keys(b);
-  return keys.length === Object.keys(a).length && keys.every((key) => a[key] === b[key]);
+  return (
+    keys.length === Object.keys(a).length &&
+    keys.every((key) =>
+      key === "value" ? Buffer.compare(a.value as Buffer, b.value as Buffer) === 0 : a[key] === b[key],
+    )
+  );
 }
 
 function isOnlyDuplicateKeys(error: unknown): boolean {

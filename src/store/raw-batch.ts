@@ -4,19 +4,24 @@ import type { RawEventRow } from "./index.ts";
 
 /*
  * batch  := version:u8 count:u32le record{count}
- * record := offset:f64le eventTimeMs:f64le ingestedAtMs:f64le payloadLength:u32le payload:utf8
+ * record := offset:f64le eventTimeMs:f64le ingestedAtMs:f64le valueLength:u32le value:byte{valueLength}
+ *
+ * Version 2: value is the record's value as the log held it (RawEventRow.value, a Confluent frame).
+ * Version 1, written before: value is the event's JSON text in UTF-8. The layout is the same, so both
+ * read back as bytes, and decodeRawEvent tells the two apart by the first byte.
  *
  * Offsets strictly increase within a batch (gaps allowed: duplicates, dead letters and replays leave
  * holes). A float64 holds every offset (< 2^41) and millisecond time exactly. Fixed-width fields cost
- * 28 bytes a record against payloads of 200–400 bytes, and let a reader skip to an offset without
- * parsing payloads.
+ * 28 bytes a record against values of 100–300 bytes, and let a reader skip to an offset without
+ * reading values.
  */
-const VERSION = 1;
+const VERSION = 2;
+const JSON_VERSION = 1;
 const HEADER_BYTES = 5;
 const RECORD_HEADER_BYTES = 28;
 /** A batch ends before it would pass this size (a larger single record gets a batch of its own). */
 const MAX_BATCH_BYTES = 1 << 20;
-/** Scratch kept between commits; a larger one, grown for a huge payload, is dropped afterwards. */
+/** Scratch kept between commits; a larger one, grown for a huge value, is dropped afterwards. */
 const KEPT_SCRATCH_BYTES = 4 << 20;
 
 export interface EncodedRawBatch {
@@ -42,20 +47,20 @@ export class RawBatchEncoder {
     let i = start;
     for (; i < end; i++) {
       const row = rows[i]!;
-      // A UTF-16 code unit takes at most 3 UTF-8 bytes.
-      const worst = RECORD_HEADER_BYTES + row.payload.length * 3;
-      if (at + worst > MAX_BATCH_BYTES && i > start) break;
-      if (at + worst > buf.length) {
-        const grown = Buffer.allocUnsafe(at + worst);
+      const value = row.value;
+      const size = RECORD_HEADER_BYTES + value.length;
+      if (at + size > MAX_BATCH_BYTES && i > start) break;
+      if (at + size > buf.length) {
+        const grown = Buffer.allocUnsafe(at + size);
         buf.copy(grown, 0, 0, at);
         buf = this.#scratch = grown;
       }
       buf.writeDoubleLE(row.offset, at);
       buf.writeDoubleLE(row.event_time, at + 8);
       buf.writeDoubleLE(row.ingested_at, at + 16);
-      const length = buf.write(row.payload, at + RECORD_HEADER_BYTES, "utf8");
-      buf.writeUInt32LE(length, at + 24);
-      at += RECORD_HEADER_BYTES + length;
+      buf.writeUInt32LE(value.length, at + 24);
+      buf.set(value, at + RECORD_HEADER_BYTES);
+      at += size;
     }
     buf[0] = VERSION;
     buf.writeUInt32LE(i - start, 1);
@@ -73,37 +78,49 @@ export class RawBatchEncoder {
  * for readRawRecord. Stops early when visit returns false.
  */
 export function scanRawBatch(bytes: Buffer, visit: (offset: number, at: number) => boolean): void {
-  if (bytes.length < HEADER_BYTES || bytes[0] !== VERSION) throw corrupt("header");
+  if (bytes.length < HEADER_BYTES || (bytes[0] !== VERSION && bytes[0] !== JSON_VERSION)) {
+    throw corrupt("header");
+  }
   const count = bytes.readUInt32LE(1);
   let at = HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     if (at + RECORD_HEADER_BYTES > bytes.length) throw corrupt("record header");
     const next = at + RECORD_HEADER_BYTES + bytes.readUInt32LE(at + 24);
-    if (next > bytes.length) throw corrupt("payload");
+    if (next > bytes.length) throw corrupt("value");
     if (!visit(bytes.readDoubleLE(at), at)) return;
     at = next;
   }
   if (at !== bytes.length) throw corrupt("trailing bytes");
 }
 
-/** The row of the record at `at` (a position scanRawBatch reported). */
-export function readRawRecord(bytes: Buffer, at: number, topic: string, partition: number): RawEventRow {
+/**
+ * The row of the record at `at` (a position scanRawBatch reported). Its value is a copy when `copy`,
+ * else a view into `bytes`.
+ */
+export function readRawRecord(
+  bytes: Buffer,
+  at: number,
+  topic: string,
+  partition: number,
+  copy = true,
+): RawEventRow {
   const length = bytes.readUInt32LE(at + 24);
+  const view = bytes.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length);
   return {
     topic,
     partition,
     offset: bytes.readDoubleLE(at),
     event_time: bytes.readDoubleLE(at + 8),
     ingested_at: bytes.readDoubleLE(at + 16),
-    payload: bytes.toString("utf8", at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length),
+    value: copy ? Buffer.from(view) : view,
   };
 }
 
-/** Every record of a batch as rows. */
+/** Every record of a batch as rows, their values views into `bytes`. */
 export function decodeRawBatch(bytes: Buffer, topic: string, partition: number): RawEventRow[] {
   const rows: RawEventRow[] = [];
   scanRawBatch(bytes, (_offset, at) => {
-    rows.push(readRawRecord(bytes, at, topic, partition));
+    rows.push(readRawRecord(bytes, at, topic, partition, false));
     return true;
   });
   return rows;

@@ -1,6 +1,6 @@
 // Argument and row checks shared by every LiveStore, so each backend rejects the same input with the same message.
 import { StoreError, StoreErrorCode } from "../errors.ts";
-import type { Checkpoint, TopPagesRow } from "./index.ts";
+import type { Checkpoint, RawEventRow, TopPagesRow } from "./index.ts";
 
 /** Partitions per topic a store accepts (the embedded raw lake packs the partition into 10 bits). */
 export const MAX_PARTITIONS = 1024;
@@ -66,6 +66,16 @@ export function checkRawPositions(after: ReadonlyMap<number, number>): void {
         `rawEvents positions map partitions to whole offsets, got ${partition} → ${offset}.`,
       );
     }
+  }
+}
+
+/** A raw-lake row's value must be bytes: the record's value as the log held it. */
+export function checkRawValue(row: RawEventRow): void {
+  if (!(row.value instanceof Uint8Array)) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `Raw event value must be bytes (a Uint8Array: the record's value as the log held it), got ${typeof row.value} at topic "${row.topic}" partition ${row.partition} offset ${row.offset}.`,
+    );
   }
 }
 

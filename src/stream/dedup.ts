@@ -1,7 +1,7 @@
 // Drops repeated event ids within the watermark horizon, with memory bounded by the events in that horizon.
 
 import type { ByteReader, ByteWriter } from "./binary.ts";
-import { hashString, Interner } from "./interner.ts";
+import { InternKey, Interner } from "./interner.ts";
 import { StreamError, StreamErrorCode } from "../errors.ts";
 
 export interface DeduplicatorOptions {
@@ -39,6 +39,8 @@ export class Deduplicator {
   #lastSlice: Interner | undefined;
   #size = 0;
   #evicted = 0;
+  /** The id being looked up, examined once for every table it is probed in. */
+  readonly #key = new InternKey();
 
   constructor(options: DeduplicatorOptions) {
     if (!Number.isSafeInteger(options.sliceMs) || options.sliceMs <= 0) {
@@ -70,9 +72,9 @@ export class Deduplicator {
 
   /** True the first time an id is seen within the horizon (and remembers it); false for a repeat. */
   firstSeen(eventId: string, eventTimeMs: number): boolean {
-    const hash = hashString(eventId);
+    const key = this.#key.set(eventId);
     const tables = this.#tables;
-    for (let i = 0; i < tables.length; i++) if (tables[i]!.find(eventId, hash) >= 0) return false;
+    for (let i = 0; i < tables.length; i++) if (tables[i]!.findKey(key) >= 0) return false;
     const index = Math.floor(eventTimeMs / this.sliceMs);
     let slice = this.#lastSlice;
     if (index !== this.#lastSliceIndex || slice === undefined) {
@@ -85,7 +87,7 @@ export class Deduplicator {
       this.#lastSliceIndex = index;
       this.#lastSlice = slice;
     }
-    slice.intern(eventId, hash);
+    slice.internKey(key);
     this.#size++;
     return true;
   }

@@ -33,6 +33,8 @@ describe("Interner", () => {
       UUID.replace(/-/g, ""),
       `${UUID.slice(0, 35)}g`,
       `${UUID.slice(0, 8)}_${UUID.slice(9)}`,
+      `${UUID.slice(0, 35)}\u0661`,
+      `${UUID.slice(0, 8)}\u2010${UUID.slice(9)}`,
       "0f8fad5b-d9cb-469f-a165-70867728950f",
     ];
     const t = new Interner();

@@ -10,10 +10,47 @@ const UUID = 2; // a canonical lowercase UUID as its 16 bytes
 const LEN_MASK = 0x3fffffff;
 const DASH = 45;
 
-/** FNV-1a over the UTF-16 code units, then murmur3's finaliser so linear probing sees well-mixed low bits. */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+/** Hex digit values by char code, −1 for any other char. Only lowercase digits: the canonical form. */
+const HEX = new Int8Array(128).fill(-1);
+for (let c = 0; c < 10; c++) HEX[48 + c] = c;
+for (let c = 0; c < 6; c++) HEX[97 + c] = 10 + c;
+
+/**
+ * A string examined once for hashing, probing and appending: its hash, and for a canonical lowercase
+ * UUID its 16 bytes. Callers that probe several tables with one string (the deduplicator) fill one key
+ * and reuse it, so the string is read once however many tables it meets.
+ */
+export class InternKey {
+  text = "";
+  hash = 0;
+  /** Whether text is a canonical UUID, packed into `bytes`. */
+  uuid = false;
+  readonly bytes = new Uint8Array(16);
+
+  set(s: string): this {
+    this.text = s;
+    this.uuid = packUuid(s, this.bytes);
+    if (this.uuid) {
+      const b = this.bytes;
+      let h = 0x811c9dc5;
+      for (let i = 0; i < 16; i += 4) {
+        h = Math.imul(h ^ ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!), 0x01000193);
+      }
+      this.hash = finalised(h);
+    } else {
+      let h = 0x811c9dc5;
+      for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+      this.hash = finalised(h);
+    }
+    return this;
+  }
+}
+
+/** The key find() and intern() fill: one at a time, never held across calls. */
+const SCRATCH = new InternKey();
+
+/** murmur3's finaliser, so linear probing sees well-mixed low bits. */
+function finalised(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -22,24 +59,30 @@ export function hashString(s: string): number {
   return h >>> 0;
 }
 
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
-}
-
-function isDashPosition(i: number): boolean {
-  return i === 8 || i === 13 || i === 18 || i === 23;
-}
-
-/** Only the exact lowercase 8-4-4-4-12 form packs into 16 bytes; any other spelling is kept verbatim. */
-function isCanonicalUuid(s: string): boolean {
+/**
+ * Packs the exact lowercase 8-4-4-4-12 form into 16 bytes and returns true; any other spelling
+ * returns false (it is kept verbatim). `out` may be partly written either way.
+ */
+function packUuid(s: string, out: Uint8Array): boolean {
   if (s.length !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = s.charCodeAt(i);
-    if (isDashPosition(i) ? c !== DASH : hexValue(c) < 0) return false;
+  if (s.charCodeAt(8) !== DASH || s.charCodeAt(13) !== DASH) return false;
+  if (s.charCodeAt(18) !== DASH || s.charCodeAt(23) !== DASH) return false;
+  let at = 0;
+  for (let i = 0; i < 36; i += 2) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) i++;
+    const hi = s.charCodeAt(i);
+    const lo = s.charCodeAt(i + 1);
+    const v = (hi < 128 ? HEX[hi]! : -1) | 0;
+    const w = (lo < 128 ? HEX[lo]! : -1) | 0;
+    if ((v | w) < 0) return false;
+    out[at++] = (v << 4) | w;
   }
   return true;
+}
+
+/** The hash an Interner uses for s (InternKey's). */
+export function hashString(s: string): number {
+  return new InternKey().set(s).hash;
 }
 
 /**
@@ -84,28 +127,40 @@ export class Interner {
     return this.#size;
   }
 
-  /** The id of s, or −1. `hash` must be hashString(s); callers probing several tables compute it once. */
-  find(s: string, hash: number = hashString(s)): number {
-    const slots = this.#slots;
-    const mask = this.#mask;
-    for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const v = slots[i]!;
-      if (v === 0) return -1;
-      if (this.#hashes[v - 1] === hash && this.#equals(v - 1, s)) return v - 1;
-    }
+  /** The id of s, or −1. */
+  find(s: string): number {
+    return this.findKey(SCRATCH.set(s));
   }
 
   /** The id of s, adding it if new. */
-  intern(s: string, hash: number = hashString(s)): number {
+  intern(s: string): number {
+    return this.internKey(SCRATCH.set(s));
+  }
+
+  /** The id of the key's string, or −1. */
+  findKey(key: InternKey): number {
     const slots = this.#slots;
     const mask = this.#mask;
+    const hash = key.hash;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const v = slots[i]!;
+      if (v === 0) return -1;
+      if (this.#hashes[v - 1] === hash && this.#equals(v - 1, key)) return v - 1;
+    }
+  }
+
+  /** The id of the key's string, adding it if new. */
+  internKey(key: InternKey): number {
+    const slots = this.#slots;
+    const mask = this.#mask;
+    const hash = key.hash;
     let i = hash & mask;
     for (; ; i = (i + 1) & mask) {
       const v = slots[i]!;
       if (v === 0) break;
-      if (this.#hashes[v - 1] === hash && this.#equals(v - 1, s)) return v - 1;
+      if (this.#hashes[v - 1] === hash && this.#equals(v - 1, key)) return v - 1;
     }
-    const id = this.#append(s, hash);
+    const id = this.#append(key);
     slots[i] = id + 1;
     if (this.#size * 4 > slots.length * 3) this.#rehash(slots.length * 2);
     return id;
@@ -128,39 +183,33 @@ export class Interner {
     return this.#arena.byteLength + this.#starts.byteLength * 3 + this.#slots.byteLength;
   }
 
-  #equals(id: number, s: string): boolean {
+  #equals(id: number, key: InternKey): boolean {
     const meta = this.#metas[id]!;
-    if ((meta & LEN_MASK) !== s.length) return false;
     const kind = meta >>> 30;
     const a = this.#arena;
     const start = this.#starts[id]!;
+    if (kind === UUID) {
+      if (!key.uuid) return false;
+      const b = key.bytes;
+      for (let i = 0; i < 16; i++) if (a[start + i] !== b[i]) return false;
+      return true;
+    }
+    const s = key.text;
+    if ((meta & LEN_MASK) !== s.length || key.uuid) return false;
     if (kind === LATIN1) {
       for (let i = 0; i < s.length; i++) if (a[start + i] !== s.charCodeAt(i)) return false;
       return true;
     }
-    if (kind === UTF16) {
-      for (let i = 0; i < s.length; i++) {
-        if ((a[start + 2 * i]! | (a[start + 2 * i + 1]! << 8)) !== s.charCodeAt(i)) return false;
-      }
-      return true;
-    }
-    let nibble = 0;
-    for (let i = 0; i < 36; i++) {
-      const c = s.charCodeAt(i);
-      if (isDashPosition(i)) {
-        if (c !== DASH) return false;
-        continue;
-      }
-      const byte = a[start + (nibble >>> 1)]!;
-      if (hexValue(c) !== ((nibble & 1) === 0 ? byte >>> 4 : byte & 15)) return false;
-      nibble++;
+    for (let i = 0; i < s.length; i++) {
+      if ((a[start + 2 * i]! | (a[start + 2 * i + 1]! << 8)) !== s.charCodeAt(i)) return false;
     }
     return true;
   }
 
-  #append(s: string, hash: number): number {
+  #append(key: InternKey): number {
+    const s = key.text;
     let kind = LATIN1;
-    if (isCanonicalUuid(s)) {
+    if (key.uuid) {
       kind = UUID;
     } else {
       for (let i = 0; i < s.length; i++) {
@@ -190,17 +239,10 @@ export class Interner {
         a[start + 2 * i + 1] = c >>> 8;
       }
     } else {
-      let nibble = 0;
-      for (let i = 0; i < 36; i++) {
-        if (isDashPosition(i)) continue;
-        const v = hexValue(s.charCodeAt(i));
-        const at = start + (nibble >>> 1);
-        a[at] = (nibble & 1) === 0 ? v << 4 : a[at]! | v;
-        nibble++;
-      }
+      a.set(key.bytes, start);
     }
     this.#arenaLength += bytes;
-    return this.#push(start, meta, hash);
+    return this.#push(start, meta, key.hash);
   }
 
   #reserveArena(bytes: number): void {

@@ -11,8 +11,9 @@ import {
   type StreamJobOptions,
   type StreamProgress,
 } from "./job.ts";
+import { decodeRawEvent } from "./raw-lake.ts";
 import { prng } from "./test-helpers.ts";
-import { SCHEMA_TEXTS, subjectFor } from "../contracts/schemas.ts";
+import { SCHEMA_TEXTS, subjectFor, userActivityV2Type } from "../contracts/schemas.ts";
 import type { DeadLetter, EventType, UserActivityV2, WikimediaRecentChange } from "../contracts/types.ts";
 import { ValidationCode } from "../contracts/validate.ts";
 import { SerdeErrorCode, StoreError, StoreErrorCode, StreamError, StreamErrorCode } from "../errors.ts";
@@ -125,6 +126,8 @@ interface Truth {
   late: number;
   duplicates: number;
   accepted: number;
+  /** `${partition}:${offset}` → event_id of every event the raw lake keeps (on time and late). */
+  lake: Map<string, string>;
 }
 
 /**
@@ -135,7 +138,14 @@ interface Truth {
 async function truthOf(log: Log, serde: AvroSerde, outOfOrdernessMs = 10_000): Promise<Truth> {
   const cells = new Map<string, { count: number; users: Set<string> }>();
   const days = new Map<string, { count: number; users: Set<string> }>();
-  const truth: Truth = { windows: new Map(), days: new Map(), late: 0, duplicates: 0, accepted: 0 };
+  const truth: Truth = {
+    windows: new Map(),
+    days: new Map(),
+    late: 0,
+    duplicates: 0,
+    accepted: 0,
+    lake: new Map(),
+  };
   const add = (map: typeof cells, key: string, user: string): void => {
     let cell = map.get(key);
     if (cell === undefined) {
@@ -162,6 +172,7 @@ async function truthOf(log: Log, serde: AvroSerde, outOfOrdernessMs = 10_000): P
       const start = Math.floor(e.event_time / 60_000) * 60_000;
       if (start + 60_000 <= max - outOfOrdernessMs) {
         truth.late++;
+        truth.lake.set(`${partition}:${record.offset}`, e.event_id);
         continue;
       }
       if (seen.has(e.event_id)) {
@@ -170,6 +181,7 @@ async function truthOf(log: Log, serde: AvroSerde, outOfOrdernessMs = 10_000): P
       }
       seen.add(e.event_id);
       truth.accepted++;
+      truth.lake.set(`${partition}:${record.offset}`, e.event_id);
       add(cells, `${start}|${e.event_type}`, e.user_id);
       add(days, `${Math.floor(e.event_time / 86_400_000) * 86_400_000}|${e.event_type}`, e.user_id);
     }
@@ -311,10 +323,17 @@ describe("StreamJob.drain", () => {
       expect(Math.floor(row.event_time / 60_000) * 60_000 + 60_000).toBeLessThanOrEqual(row.watermark);
       expect((JSON.parse(row.payload) as UserActivityV2).event_time).toBe(row.event_time);
     }
-    // The raw lake holds every valid event once: on time and late, not the dropped duplicates.
+    // The raw lake holds every valid event once: on time and late, not the dropped duplicates. Each
+    // row's value decodes (through the registry) to the event at its position, with its event time.
     const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
     expect(raw).toHaveLength(truth.accepted + truth.late);
-    expect(new Set(raw.map((r) => `${r.partition}:${r.offset}`)).size).toBe(raw.length);
+    const lake = new Map<string, string>();
+    for (const row of raw) {
+      const event = await decodeRawEvent<UserActivityV2>(fx.serde, row, userActivityV2Type);
+      expect(event.event_time).toBe(row.event_time);
+      lake.set(`${row.partition}:${row.offset}`, event.event_id);
+    }
+    expect(sortedEntries(lake)).toEqual(sortedEntries(truth.lake));
 
     // Checkpoints cover every record, and the group offsets (for lag) match them.
     const checkpoints = await fx.store.checkpoints(DEFAULT_JOB_NAME, ACTIVITY);

@@ -1030,23 +1030,23 @@ export class StreamJob {
           }
           if (outcome === ProcessOutcome.replayed) continue;
           const stored = record.offset < cursor.replayUntil;
-          let payload: string | undefined;
           if (outcome === ProcessOutcome.late) {
             counts.late++;
             if (stored) continue;
-            payload = JSON.stringify(event);
             rows.lateEvents.push({
               topic: pipeline.topic,
               partition: p,
               offset: record.offset,
               event_time: eventTimeMs,
               watermark: aggregator.partitionWatermark(p),
-              payload,
+              payload: JSON.stringify(event),
             });
           } else {
             counts.accepted++;
           }
-          // Late events are valid events too: the batch layer needs them for exact daily totals.
+          // Late events are valid events too: the batch layer needs them for exact daily totals. The lake
+          // keeps the record's value as it is: validation never rewrites an event, so it is the cleaned
+          // one, and copying bytes costs far less than writing the event out again.
           if (this.#rawLake && !stored) {
             rows.rawEvents.push({
               topic: pipeline.topic,
@@ -1054,7 +1054,7 @@ export class StreamJob {
               offset: record.offset,
               event_time: eventTimeMs,
               ingested_at: nowMs,
-              payload: payload ?? JSON.stringify(event),
+              value: record.value!,
             });
           }
         }

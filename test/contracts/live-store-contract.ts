@@ -131,7 +131,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           topPages: [topPages({ partition: 0, pages: [{ wiki: "enwiki", title: "A", edits: 1 }] })],
           alerts: [alert({ series: "activity.CLICK", observed: 10, kind: "spike" })],
           lateEvents: [late({ offset: 3, payload: '{"v":1}' })],
-          rawEvents: [raw({ partition: 0, offset: 0, payload: '{"v":1}' })],
+          rawEvents: [raw({ partition: 0, offset: 0, value: utf8('{"v":1}') })],
           checkpoints: [checkpoint({ partition: 0, nextOffset: 1, state: bytes(1, 2, 3) })],
         });
         await store.commit({
@@ -140,7 +140,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           topPages: [topPages({ partition: 0, pages: [{ wiki: "enwiki", title: "B", edits: 9 }] })],
           alerts: [alert({ series: "activity.CLICK", observed: 2, kind: "drop" })],
           lateEvents: [late({ offset: 3, payload: '{"v":2}' })],
-          rawEvents: [raw({ partition: 0, offset: 0, payload: '{"v":2}' })],
+          rawEvents: [raw({ partition: 0, offset: 0, value: utf8('{"v":2}') })],
           checkpoints: [checkpoint({ partition: 0, nextOffset: 9, state: bytes(9) })],
         });
 
@@ -153,7 +153,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         expect(await store.alerts(5)).toMatchObject([{ observed: 2, kind: "drop" }]);
         expect(await store.lateEvents(5)).toMatchObject([{ offset: 3, payload: '{"v":2}' }]);
         expect(await store.rawEvents("user-activity", new Map(), 5)).toMatchObject([
-          { offset: 0, payload: '{"v":2}' },
+          { offset: 0, value: utf8('{"v":2}') },
         ]);
         const [saved] = await store.checkpoints("job-a", "user-activity");
         expect(saved.nextOffset).toBe(9);
@@ -194,6 +194,14 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
             activityWindows: [...good.activityWindows!, activity({ window_start: T0, window_end: T0 })],
           },
           { ...good, checkpoints: [...good.checkpoints, checkpoint({ partition: 9, nextOffset: -1 })] },
+          // A raw value that is text, not the record's bytes.
+          {
+            ...good,
+            rawEvents: [
+              ...good.rawEvents!,
+              { ...raw({ partition: 5, offset: 0 }), value: '{"v":1}' as unknown as Uint8Array },
+            ],
+          },
         ]) {
           await expect(store.commit(bad)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
           expect(await readEverything(store)).toEqual(before);
@@ -694,7 +702,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
 
       it("keeps one row per offset when writes overlap, the newest write winning", async () => {
         const v = (partition: number, offset: number, version: number) =>
-          raw({ partition, offset, payload: JSON.stringify({ v: version, offset }) });
+          raw({ partition, offset, value: utf8(JSON.stringify({ v: version, offset })) });
         const range = (from: number, to: number, version: number, step = 1) => {
           const rows: RawEventRow[] = [];
           for (let offset = from; offset <= to; offset += step) rows.push(v(1, offset, version));
@@ -720,9 +728,13 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         expect(await store.rawEvents("user-activity", new Map([[1, 6]]), 3)).toEqual(want.slice(7, 10));
       });
 
-      it("keeps large offsets, event times and payloads exact", async () => {
-        const payload = JSON.stringify({ event_id: "e".repeat(36), text: "naïve ✓ 𝄞", n: 1.5 });
-        const row = raw({ partition: 1023, offset: 2 ** 40 + 3, event_time: T0 + 123, payload });
+      it("keeps large offsets, event times and values exact", async () => {
+        // A frame's bytes (magic 0, schema id, body): every byte value, zeros included, comes back.
+        const value = Buffer.concat([
+          Buffer.from([0, 0, 0, 0, 7]),
+          Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i)),
+        ]);
+        const row = raw({ partition: 1023, offset: 2 ** 40 + 3, event_time: T0 + 123, value });
         await store.commit({ rawEvents: [row], checkpoints: [] });
         expect(await store.rawEvents("user-activity", new Map(), 5)).toEqual([row]);
         expect(await store.rawEvents("user-activity", new Map([[1023, 2 ** 40 + 3]]), 5)).toEqual([]);
@@ -945,9 +957,13 @@ function raw(overrides: Partial<RawEventRow> = {}): RawEventRow {
     offset,
     event_time: T0 + offset * 1000,
     ingested_at: T0 + offset * 1000 + 5,
-    payload: JSON.stringify({ event_id: `raw-${partition}-${offset}`, event_type: "CLICK" }),
+    value: utf8(JSON.stringify({ event_id: `raw-${partition}-${offset}`, event_type: "CLICK" })),
     ...overrides,
   };
+}
+
+function utf8(text: string): Buffer {
+  return Buffer.from(text, "utf8");
 }
 
 function checkpoint(overrides: Partial<Checkpoint> = {}): Checkpoint {

@@ -208,7 +208,7 @@ function commandTap(commands: ProxiedCommand[]): (chunk: Buffer) => void {
   };
 }
 
-/** Raw-lake rows at offsets 0..count-1 of user-activity[0], each with about padBytes of payload. */
+/** Raw-lake rows at offsets 0..count-1 of user-activity[0], each with a value of about padBytes. */
 function rawRows(count: number, padBytes: number): RawEventRow[] {
   const rows: RawEventRow[] = [];
   for (let offset = 0; offset < count; offset++) {
@@ -218,7 +218,7 @@ function rawRows(count: number, padBytes: number): RawEventRow[] {
       offset,
       event_time: 1_700_000_000_000 + offset,
       ingested_at: 1_700_000_100_000,
-      payload: JSON.stringify({ offset, pad: "x".repeat(padBytes) }),
+      value: Buffer.from(JSON.stringify({ offset, pad: "x".repeat(padBytes) }), "utf8"),
     });
   }
   return rows;

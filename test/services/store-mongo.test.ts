@@ -210,7 +210,14 @@ describe("MongoLiveStore", () => {
     const { store, db } = await openFresh();
     const batch: StoreBatch = {
       rawEvents: [
-        { topic: "user-activity", partition: 0, offset: 0, event_time: T0, ingested_at: T0, payload: "{}" },
+        {
+          topic: "user-activity",
+          partition: 0,
+          offset: 0,
+          event_time: T0,
+          ingested_at: T0,
+          value: Buffer.from("{}"),
+        },
       ],
       lateEvents: [
         {
@@ -244,7 +251,7 @@ describe("MongoLiveStore", () => {
               offset: 9,
               event_time: T0,
               ingested_at: T0,
-              payload: "{}",
+              value: Buffer.from("{}"),
             },
           ],
           checkpoints: [{ ...checkpoint(0, 10), expectedNextOffset }],
@@ -425,7 +432,7 @@ function crashBatch(): StoreBatch {
       offset,
       event_time: T0 + offset,
       ingested_at: T0 + 5,
-      payload: `{"n":${offset}}`,
+      value: Buffer.from(`{"n":${offset}}`),
     })),
     checkpoints: [checkpoint(1, 3), checkpoint(0, 2)],
   };

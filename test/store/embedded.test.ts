@@ -108,8 +108,15 @@ describe("EmbeddedLiveStore", () => {
       ],
       lateEvents: [{ topic: "t", partition: 0, offset: 1, event_time: 1, watermark: 2, payload: "{}" }],
       rawEvents: [
-        { topic: "a", partition: 0, offset: 0, event_time: 1, ingested_at: 2, payload: "{}" },
-        { topic: "b", partition: 1, offset: 5, event_time: 1, ingested_at: 2, payload: "{}" },
+        { topic: "a", partition: 0, offset: 0, event_time: 1, ingested_at: 2, value: Buffer.from("{}") },
+        {
+          topic: "b",
+          partition: 1,
+          offset: 5,
+          event_time: 1,
+          ingested_at: 2,
+          value: Uint8Array.of(0, 0, 0, 0, 1, 2),
+        },
       ],
       checkpoints: [
         { job: "j", topic: "t", partition: 0, nextOffset: 7, state: Uint8Array.of(1, 2, 3), updatedAt: 1 },
@@ -122,11 +129,15 @@ describe("EmbeddedLiveStore", () => {
     expect(await readAll(again)).toEqual(before);
     // Raw-lake topic ids persist: a new topic after a reopen gets a new id and reads stay apart.
     await again.commit({
-      rawEvents: [{ topic: "c", partition: 1, offset: 5, event_time: 3, ingested_at: 4, payload: "[]" }],
+      rawEvents: [
+        { topic: "c", partition: 1, offset: 5, event_time: 3, ingested_at: 4, value: Buffer.from("[]") },
+      ],
       checkpoints: [],
     });
     expect(await again.rawEvents("b", new Map(), 10)).toEqual(before.rawB);
-    expect(await again.rawEvents("c", new Map(), 10)).toMatchObject([{ topic: "c", payload: "[]" }]);
+    expect(await again.rawEvents("c", new Map(), 10)).toMatchObject([
+      { topic: "c", value: Buffer.from("[]") },
+    ]);
   });
 
   it("applies each batch all or nothing when the committing process is SIGKILLed", {
@@ -262,7 +273,7 @@ describe("EmbeddedLiveStore", () => {
           ...r,
           event_time: r.offset * 10,
           ingested_at: r.offset * 10 + 1,
-          payload: `{"o":${r.offset}}`,
+          value: Buffer.from(`{"o":${r.offset}}`),
         });
       }
     }
@@ -324,8 +335,8 @@ describe("EmbeddedLiveStore", () => {
       code: StoreErrorCode.badArgument,
     });
     for (const raw of [
-      { topic: "t", partition: 1024, offset: 0, event_time: 0, ingested_at: 0, payload: "" },
-      { topic: "t", partition: 0, offset: 2 ** 41, event_time: 0, ingested_at: 0, payload: "" },
+      { topic: "t", partition: 1024, offset: 0, event_time: 0, ingested_at: 0, value: Buffer.alloc(0) },
+      { topic: "t", partition: 0, offset: 2 ** 41, event_time: 0, ingested_at: 0, value: Buffer.alloc(0) },
     ]) {
       await expect(store.commit({ rawEvents: [raw], checkpoints: [] })).rejects.toMatchObject({
         code: StoreErrorCode.badArgument,
