@@ -146,8 +146,8 @@ async function forkJob(dir: string, pollIntervalMs: number): Promise<JobHost> {
     {
       cwd: root,
       execArgv: [
-        "--import",
-        "tsx",
+        // From a build (npm run bench) the child needs no TypeScript loader, as pulse does not.
+        ...(import.meta.url.endsWith(".ts") ? ["--import", "tsx"] : []),
         ...(process.env.PULSE_BENCH_JOB_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""),
       ],
       stdio: ["ignore", "ignore", "inherit", "ipc"],

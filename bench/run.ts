@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { arch, cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { BenchResult } from "./types.ts";
+import { ensureBundle } from "../bin/bundle.js";
 
 const MODULES = ["serde", "log", "ingest", "store", "stream-state", "latency", "stream", "kafka"] as const;
 /**
@@ -30,8 +31,10 @@ if (wanted.length === 0)
 const rows: BenchResult[] = [];
 let failed = false;
 for (const name of names) {
-  const script = `const m = await import(${JSON.stringify(`./bench/${name}.ts`)}); console.log("BENCH-RESULTS " + JSON.stringify(await m.run()));`;
-  const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+  // The module runs as pulse does, from an esbuild build, without a run-time TypeScript loader.
+  const url = await ensureBundle(`bench/${name}.ts`, `bench-${name}`);
+  const script = `const m = await import(${JSON.stringify(url)}); console.log("BENCH-RESULTS " + JSON.stringify(await m.run()));`;
+  const child = spawnSync(process.execPath, ["--enable-source-maps", "--input-type=module", "-e", script], {
     cwd: root,
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],

@@ -106,7 +106,8 @@ async function memory(): Promise<BenchResult[]> {
       name: "stream_state.rss_peak_1m_users",
       value: Math.round(rssPeak),
       unit: "MB",
-      detail: "peak RSS of the whole process (includes node + tsx)",
+      detail:
+        "peak RSS of the whole process: node, the state and its garbage (run from a build, as pulse runs)",
     },
     {
       name: "stream_state.estimated_bytes",

@@ -6,11 +6,12 @@ import type { PulseConfig } from "../config/index.ts";
 import type { UserActivityV2, WikimediaRecentChange } from "../contracts/types.ts";
 import { activityProducer, type ContractProducer, recentChangeProducer } from "../ingest/producer.ts";
 import type { Log, RetentionPolicy } from "../log/index.ts";
+import { projectFile } from "../paths.ts";
 import { AvroSerde } from "../serde/index.ts";
 
 /** The recorded sample shipped with Pulse (see fixtures/wikimedia/SOURCES.md). */
 export const BUNDLED_WIKIMEDIA_SAMPLE = fileURLToPath(
-  new URL("../../fixtures/wikimedia/recentchange-wikidata-2018-03-07.legacy.jsonl", import.meta.url),
+  projectFile("fixtures/wikimedia/recentchange-wikidata-2018-03-07.legacy.jsonl"),
 );
 
 export interface Platform {
@@ -37,10 +38,10 @@ export function retentionOf(config: PulseConfig): RetentionPolicy {
 }
 
 export async function openPlatform(config: PulseConfig, options: OpenPlatformOptions): Promise<Platform> {
-  const log = openLog(config);
+  const log = await openLog(config);
   let registry: RegistryBackend | undefined;
   try {
-    registry = openRegistry(config);
+    registry = await openRegistry(config);
     const serde = new AvroSerde(registry.client);
     const producerOptions = {
       log,

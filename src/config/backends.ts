@@ -2,15 +2,16 @@
 
 import { EmbeddedLog } from "../log/embedded.ts";
 import type { Log } from "../log/index.ts";
-import { KafkaLog, kafkaBrokers } from "../log/kafka.ts";
 import { ConfigError } from "../errors.ts";
 import { HttpRegistryClient } from "../registry/http-client.ts";
-import type { SchemaRegistryApi, SchemaRegistryClient } from "../registry/index.ts";
-import { defaultRegistryTopic, KafkaSchemaRegistry } from "../registry/kafka-registry.ts";
+import {
+  DEFAULT_REGISTRY_TOPIC,
+  type SchemaRegistryApi,
+  type SchemaRegistryClient,
+} from "../registry/index.ts";
 import { SchemaRegistry } from "../registry/registry.ts";
 import { EmbeddedLiveStore } from "../store/embedded.ts";
 import type { LiveStore } from "../store/index.ts";
-import { MongoLiveStore } from "../store/mongo.ts";
 import { embeddedPath, type PulseConfig } from "./index.ts";
 
 /** The registry operations the CLI uses; the in-process registries and the HTTP client all have them. */
@@ -28,23 +29,36 @@ export interface RegistryBackend {
   close(): void;
 }
 
-export function openLog(config: PulseConfig): Log {
+// The Kafka and MongoDB clients are loaded only by the configurations that use them: each takes a few
+// hundred ms to load, which every command on embedded backends would otherwise pay.
+
+export async function openLog(config: PulseConfig): Promise<Log> {
   const path = embeddedPath(config.log, config.data_dir);
   if (path !== undefined) return EmbeddedLog.open({ path });
   if (config.log.startsWith("kafka://")) {
+    const { KafkaLog, kafkaBrokers } = await import("../log/kafka.ts");
     const brokers = kafkaBrokers(config.log);
     if (brokers.length === 0) {
-      throw new ConfigError(`log '${config.log}': name at least one broker, as in kafka://127.0.0.1:9092[,host2:9092].`);
+      throw new ConfigError(
+        `log '${config.log}': name at least one broker, as in kafka://127.0.0.1:9092[,host2:9092].`,
+      );
     }
     return KafkaLog.open({ brokers, clientId: "pulse" });
   }
-  throw new ConfigError(`log '${config.log}': use embedded:<file> (the default) or kafka://host:port[,host:port].`);
+  throw new ConfigError(
+    `log '${config.log}': use embedded:<file> (the default) or kafka://host:port[,host:port].`,
+  );
 }
 
 /** The registry named by `registry`; `auto` is the Kafka topic _schemas on a Kafka log, else embedded:registry.db. */
-export function openRegistry(config: PulseConfig): RegistryBackend {
+export async function openRegistry(config: PulseConfig): Promise<RegistryBackend> {
   const onKafka = config.log.startsWith("kafka://");
-  const url = config.registry !== "auto" ? config.registry : onKafka ? `kafka:${defaultRegistryTopic}` : "embedded:registry.db";
+  const url =
+    config.registry !== "auto"
+      ? config.registry
+      : onKafka
+        ? `kafka:${DEFAULT_REGISTRY_TOPIC}`
+        : "embedded:registry.db";
   const path = embeddedPath(url, config.data_dir);
   if (path !== undefined) {
     const registry = SchemaRegistry.open({ path });
@@ -56,7 +70,12 @@ export function openRegistry(config: PulseConfig): RegistryBackend {
         `registry '${url}': a registry in a Kafka topic lives on the Kafka log, but log is '${config.log}'; set log: kafka://host:port, or registry: embedded:registry.db.`,
       );
     }
-    const registry = KafkaSchemaRegistry.open({ brokers: kafkaBrokers(config.log), topic: url.slice("kafka:".length) });
+    const { KafkaSchemaRegistry } = await import("../registry/kafka-registry.ts");
+    const { kafkaBrokers } = await import("../log/kafka.ts");
+    const registry = KafkaSchemaRegistry.open({
+      brokers: kafkaBrokers(config.log),
+      topic: url.slice("kafka:".length),
+    });
     // RegistryBackend.close is synchronous for its callers; close() never rejects.
     return { client: registry, embedded: registry, close: () => void registry.close() };
   }
@@ -67,7 +86,10 @@ export function openRegistry(config: PulseConfig): RegistryBackend {
 export async function openStore(config: PulseConfig): Promise<LiveStore> {
   const path = embeddedPath(config.store, config.data_dir);
   if (path !== undefined) return EmbeddedLiveStore.open({ path });
-  if (/^mongodb(\+srv)?:\/\//i.test(config.store)) return MongoLiveStore.open({ url: config.store });
+  if (/^mongodb(\+srv)?:\/\//i.test(config.store)) {
+    const { MongoLiveStore } = await import("../store/mongo.ts");
+    return MongoLiveStore.open({ url: config.store });
+  }
   throw new ConfigError(
     `store '${redactUrl(config.store)}': not a live store URL; use store: embedded:<file> (the default, embedded:store.db), mongodb://host:port/db or mongodb+srv://host/db.`,
   );

@@ -3,13 +3,14 @@
 import { readFileSync } from "node:fs";
 import avro from "avsc";
 import { ConfigError } from "../errors.ts";
+import { projectFile } from "../paths.ts";
 import { deadLetterTopic, TOPICS } from "./types.ts";
 
 export type AvroType = avro.Type;
 
 function readSchema(file: string): string {
-  // Resolved against this module, not the working directory, so the CLI works from any folder.
-  return readFileSync(new URL(`./schemas/${file}`, import.meta.url), "utf8");
+  // Resolved against the project, not the working directory, so the CLI works from any folder.
+  return readFileSync(projectFile(`src/contracts/schemas/${file}`), "utf8");
 }
 
 /** Schema texts exactly as stored in the .avsc files (the source of truth). */

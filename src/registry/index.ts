@@ -2,6 +2,9 @@
 
 import type { CompatibilityResult, ReadOptions, VersionSpec } from "./registry.ts";
 
+/** The topic `registry: auto` uses on a Kafka log (Confluent Schema Registry's default name too). */
+export const DEFAULT_REGISTRY_TOPIC = "_schemas";
+
 export type CompatibilityLevel =
   | "NONE"
   | "BACKWARD"

@@ -6,7 +6,12 @@ import type { Log, LogRecord, TopicInfo } from "../log/index.ts";
 import { KafkaLog } from "../log/kafka.ts";
 import { parseAvroSchema, parseCompatibilityLevel } from "./compatibility.ts";
 import { registryError, RegistryErrorCode } from "./errors.ts";
-import type { CompatibilityLevel, RegisteredSchema, SchemaRegistryApi } from "./index.ts";
+import {
+  type CompatibilityLevel,
+  DEFAULT_REGISTRY_TOPIC,
+  type RegisteredSchema,
+  type SchemaRegistryApi,
+} from "./index.ts";
 import {
   checkSubject,
   type CompatibilityResult,
@@ -15,9 +20,6 @@ import {
   SchemaRegistry,
   type VersionSpec,
 } from "./registry.ts";
-
-/** The topic `registry: auto` uses on a Kafka log (Confluent Schema Registry's default name too). */
-export const defaultRegistryTopic = "_schemas";
 
 export type KafkaSchemaRegistryOptions = (
   | {
@@ -110,7 +112,7 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
    * replays it, so opening never fails and a broker that is down shows as an error of that call.
    */
   static open(options: KafkaSchemaRegistryOptions): KafkaSchemaRegistry {
-    const topic = options.topic ?? defaultRegistryTopic;
+    const topic = options.topic ?? DEFAULT_REGISTRY_TOPIC;
     if (options.log !== undefined) return new KafkaSchemaRegistry(options.log, false, topic);
     const log = KafkaLog.open({ brokers: options.brokers, clientId: options.clientId ?? "pulse-registry" });
     return new KafkaSchemaRegistry(log, true, topic);
@@ -158,7 +160,9 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
     const parsed = parseCompatibilityLevel(level);
     if (subject !== undefined) checkSubject(subject);
     return this.#mutate(
-      subject === undefined ? { op: "set_config", level: parsed } : { op: "set_config", level: parsed, subject },
+      subject === undefined
+        ? { op: "set_config", level: parsed }
+        : { op: "set_config", level: parsed, subject },
     );
   }
 
@@ -431,7 +435,9 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
       if (error instanceof RegistryError) throw error;
       if (error instanceof LogError) {
         const code =
-          error.code === LogErrorCode.unavailable ? RegistryErrorCode.unreachable : RegistryErrorCode.storeFailed;
+          error.code === LogErrorCode.unavailable
+            ? RegistryErrorCode.unreachable
+            : RegistryErrorCode.storeFailed;
         throw registryError(code, `the registry topic "${this.topic}": ${error.message}`, {
           cause: error,
           retriable: error.retriable,

@@ -200,7 +200,7 @@ describe("KafkaSchemaRegistry on Kafka", () => {
 });
 
 describe("the registry setting", () => {
-  it("accepts auto and kafka:<topic>, and a Kafka registry needs a Kafka log", (ctx) => {
+  it("accepts auto and kafka:<topic>, and a Kafka registry needs a Kafka log", async (ctx) => {
     const cwd = tempDir(ctx.onTestFinished, "pulse-registry-config-");
     const config = (env: Record<string, string>) => loadConfig({ env, cwd });
     expect(config({}).registry).toBe("auto");
@@ -209,11 +209,13 @@ describe("the registry setting", () => {
       expect(() => config({ PULSE_REGISTRY: bad }), bad).toThrow(/'registry'/);
     }
     // auto on the embedded log: the registry file, as before.
-    const embedded = openConfiguredRegistry(config({}));
+    const embedded = await openConfiguredRegistry(config({}));
     embedded.close();
     expect(existsSync(join(cwd, "data", "registry.db"))).toBe(true);
-    expect(() => openConfiguredRegistry(config({ PULSE_REGISTRY: "kafka:_schemas" }))).toThrow(ConfigError);
-    expect(() => openConfiguredRegistry(config({ PULSE_REGISTRY: "kafka:_schemas" }))).toThrow(
+    await expect(openConfiguredRegistry(config({ PULSE_REGISTRY: "kafka:_schemas" }))).rejects.toThrow(
+      ConfigError,
+    );
+    await expect(openConfiguredRegistry(config({ PULSE_REGISTRY: "kafka:_schemas" }))).rejects.toThrow(
       /set log: kafka:\/\/host:port/,
     );
   });

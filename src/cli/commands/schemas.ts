@@ -18,7 +18,7 @@ export const schemasCommand: Command = {
   usage: "pulse schemas [--json] [--data-dir <dir>] [--config <file>]",
   async run(argv) {
     const { values } = parseCommandArgs("schemas", argv, {});
-    const registry = openRegistry(configFromFlags(values));
+    const registry = await openRegistry(configFromFlags(values));
     try {
       const { client } = registry;
       const report: SchemasReport = { compatibility: await client.getConfig(), subjects: [] };

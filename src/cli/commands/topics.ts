@@ -27,7 +27,7 @@ export const topicsCommand: Command = {
   usage: "pulse topics [--json] [--data-dir <dir>] [--config <file>]",
   async run(argv) {
     const { values } = parseCommandArgs("topics", argv, {});
-    const log = openLog(configFromFlags(values));
+    const log = await openLog(configFromFlags(values));
     try {
       const topics = await log.listTopics();
       const lags = await log.lag();
