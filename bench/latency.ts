@@ -15,6 +15,7 @@ import { AvroSerde } from "../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../src/store/embedded.ts";
 import { StreamJob } from "../src/stream/job.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
+import { PROJECT_ROOT } from "../src/paths.ts";
 
 const RATE_PER_SEC = 10_000;
 const TICK_MS = 5;
@@ -80,9 +81,10 @@ interface JobHost {
  * kept in memory and handed over at the end, so reporting costs the job nothing while it is measured.
  */
 async function startJob(dir: string, pollIntervalMs: number): Promise<JobHost> {
-  const log = EmbeddedLog.open({ path: join(dir, "log.db") });
+  // As pulse opens them (src/config/backends.ts): WAL checkpoints on a worker thread.
+  const log = EmbeddedLog.open({ path: join(dir, "log.db"), backgroundCheckpoints: true });
   const registry = SchemaRegistry.open({ path: join(dir, "registry.db") });
-  const store = EmbeddedLiveStore.open({ path: join(dir, "store.db") });
+  const store = EmbeddedLiveStore.open({ path: join(dir, "store.db"), backgroundCheckpoints: true });
   const commits: CommitMark[] = [];
   const batches: BatchMark[] = [];
   const job = new StreamJob({
@@ -139,7 +141,7 @@ async function startJob(dir: string, pollIntervalMs: number): Promise<JobHost> {
 
 /** The job in a child process: the same startJob, driven over IPC. */
 async function forkJob(dir: string, pollIntervalMs: number): Promise<JobHost> {
-  const root = fileURLToPath(new URL("..", import.meta.url));
+  const root = fileURLToPath(PROJECT_ROOT);
   const child: ChildProcess = fork(
     fileURLToPath(import.meta.url),
     [CHILD_FLAG, dir, String(pollIntervalMs)],
@@ -233,7 +235,7 @@ function round1(n: number): number {
 async function measure(options: RunOptions): Promise<BenchResult[]> {
   const loadStart = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), "pulse-bench-latency-"));
-  const log = EmbeddedLog.open({ path: join(dir, "log.db") });
+  const log = EmbeddedLog.open({ path: join(dir, "log.db"), backgroundCheckpoints: true });
   const registry = SchemaRegistry.open({ path: join(dir, "registry.db") });
   // Set while the job runs, so a failure on the producer side still stops it (and its child process).
   let host: JobHost | undefined;

@@ -6,11 +6,12 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchResult, isMain, printResults } from "./types.ts";
+import { PROJECT_ROOT } from "../src/paths.ts";
 
 /** Simulated events produced and drained; PULSE_BENCH_EVENTS overrides it. */
 const EVENTS = Number(process.env.PULSE_BENCH_EVENTS ?? 500_000);
 const SEED = 9;
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(PROJECT_ROOT);
 const PULSE_BIN = join(ROOT, "bin", "pulse.js");
 const RSS_MARK = "PULSE-BENCH-MAX-RSS-KB ";
 /*

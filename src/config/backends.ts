@@ -34,7 +34,7 @@ export interface RegistryBackend {
 
 export async function openLog(config: PulseConfig): Promise<Log> {
   const path = embeddedPath(config.log, config.data_dir);
-  if (path !== undefined) return EmbeddedLog.open({ path });
+  if (path !== undefined) return EmbeddedLog.open({ path, backgroundCheckpoints: true });
   if (config.log.startsWith("kafka://")) {
     const { KafkaLog, kafkaBrokers } = await import("../log/kafka.ts");
     const brokers = kafkaBrokers(config.log);
@@ -85,7 +85,7 @@ export async function openRegistry(config: PulseConfig): Promise<RegistryBackend
 /** The live store named by `store`: the embedded SQLite file, or a MongoDB database (connected, indexed, recovered). */
 export async function openStore(config: PulseConfig): Promise<LiveStore> {
   const path = embeddedPath(config.store, config.data_dir);
-  if (path !== undefined) return EmbeddedLiveStore.open({ path });
+  if (path !== undefined) return EmbeddedLiveStore.open({ path, backgroundCheckpoints: true });
   if (/^mongodb(\+srv)?:\/\//i.test(config.store)) {
     const { MongoLiveStore } = await import("../store/mongo.ts");
     return MongoLiveStore.open({ url: config.store });

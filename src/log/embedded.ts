@@ -2,6 +2,7 @@
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
+import { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
 import {
   type BatchEntry,
   BatchEncoder,
@@ -270,10 +271,14 @@ export class EmbeddedLog implements Log {
   #partitionCount = new Int32Array(MAX_PARTITIONS);
   #partitionCursor = new Int32Array(MAX_PARTITIONS + 1);
   readonly #partitionBatches: EncodedBatch[] = [];
+  readonly #checkpointer: WalCheckpointer | undefined;
 
-  private constructor(path: string, db: Database.Database) {
+  private constructor(path: string, db: Database.Database, options: SqliteFileSettings) {
     this.path = path;
     this.#db = db;
+    if (options.backgroundCheckpoints === true && path !== ":memory:") {
+      this.#checkpointer = new WalCheckpointer(db, path, { busyTimeoutMs: options.busyTimeoutMs });
+    }
     this.#sql = prepareStatements(db);
     this.#appendTx = db.transaction((meta: TopicMeta, records: readonly ProduceRecord[]) =>
       this.#append(meta, records),
@@ -310,7 +315,7 @@ export class EmbeddedLog implements Log {
         }
       },
     );
-    return new EmbeddedLog(path, db);
+    return new EmbeddedLog(path, db, options);
   }
 
   async ensureTopic(spec: TopicSpec): Promise<TopicInfo> {
@@ -376,7 +381,9 @@ export class EmbeddedLog implements Log {
     const meta = this.#meta(topic);
     if (records.length === 0) return [];
     try {
-      return this.#appendTx.immediate(meta, records);
+      const positions = this.#appendTx.immediate(meta, records);
+      this.#checkpointer?.start();
+      return positions;
     } catch (error) {
       throw toLogError(error, `producing ${records.length} records to topic "${topic}"`);
     } finally {
@@ -519,6 +526,7 @@ export class EmbeddedLog implements Log {
     const db = this.#db;
     if (db === null) return;
     this.#db = null;
+    await this.#checkpointer?.stop();
     db.close();
   }
 

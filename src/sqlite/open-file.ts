@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { PulseError } from "../errors.ts";
+import { AUTO_CHECKPOINT_PAGES } from "./wal-checkpointer.ts";
 
 /** What a user may set for any embedded SQLite file (log, live store). */
 export interface SqliteFileSettings {
@@ -17,6 +18,12 @@ export interface SqliteFileSettings {
   synchronous?: "FULL" | "NORMAL";
   /** How long a writer waits for another process's transaction before failing as busy (default 15 s). */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL on a worker thread once this connection first writes, instead of inside the
+   * commit that crosses SQLite's threshold (WalCheckpointer). The long-running writers (the stream job,
+   * `pulse up`) set it; default false.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 export interface SqliteFileOptions extends SqliteFileSettings {
@@ -82,7 +89,7 @@ export function openSqliteFile(
     db.pragma(`synchronous = ${synchronous}`);
     // A larger page cache and fewer, bigger WAL checkpoints keep commits off the slow path.
     db.pragma("cache_size = -32768");
-    db.pragma("wal_autocheckpoint = 4000");
+    db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
     if (db.pragma("user_version", { simple: true }) !== options.schemaVersion) {
       db.transaction(() => {
         const version = db.pragma("user_version", { simple: true }) as number;

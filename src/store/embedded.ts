@@ -2,6 +2,7 @@
 import type Database from "better-sqlite3";
 import { StoreError, StoreErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
+import { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
 import type {
   ActivityWindow,
   ActivityWindowRow,
@@ -402,10 +403,14 @@ export class EmbeddedLiveStore implements LiveStore {
   /** Topic ids of the batch being committed; set only inside the commit transaction. */
   readonly #batchTopicIds = new Map<string, number>();
   readonly #rawEncoder = new RawBatchEncoder();
+  readonly #checkpointer: WalCheckpointer | undefined;
 
-  private constructor(path: string, db: Database.Database) {
+  private constructor(path: string, db: Database.Database, options: SqliteFileSettings) {
     this.path = path;
     this.#db = db;
+    if (options.backgroundCheckpoints === true && path !== ":memory:") {
+      this.#checkpointer = new WalCheckpointer(db, path, { busyTimeoutMs: options.busyTimeoutMs });
+    }
     this.#sql = prepareStatements(db);
     const activity = (table: string, daily: boolean) =>
       new ChunkedWriter<ActivityWindowRow>(
@@ -458,13 +463,14 @@ export class EmbeddedLiveStore implements LiveStore {
         }
       },
     );
-    return new EmbeddedLiveStore(path, db);
+    return new EmbeddedLiveStore(path, db, options);
   }
 
   async commit(batch: StoreBatch): Promise<void> {
     this.#open();
     try {
       this.#commitTx.immediate(batch);
+      this.#checkpointer?.start();
     } catch (error) {
       throw toStoreError(error, "committing a batch");
     } finally {
@@ -614,7 +620,13 @@ export class EmbeddedLiveStore implements LiveStore {
     const db = this.#db;
     if (db === null) return;
     this.#db = null;
+    await this.#checkpointer?.stop();
     db.close();
+  }
+
+  /** The background checkpointer, when the store was opened with backgroundCheckpoints (for tests). */
+  get walCheckpointer(): WalCheckpointer | undefined {
+    return this.#checkpointer;
   }
 
   /** Runs inside the commit transaction: any throw rolls the whole batch back. */
