@@ -1,5 +1,6 @@
 // The embedded log's record batch: every record one produce call appends to one partition, in one BLOB.
 import { LogError, LogErrorCode } from "../errors.ts";
+import { headerName } from "./header-names.ts";
 import type { LogRecord, RecordHeaders } from "./index.ts";
 
 /*
@@ -379,7 +380,7 @@ export function readBatch(
       const nameLength = readUvarint(blob, end, where);
       const nameEnd = cursor + nameLength;
       if (nameEnd > end) throw corrupt(where, "a header name runs past its record");
-      const name = blob.toString("utf8", cursor, nameEnd);
+      const name = headerName(blob, cursor, nameEnd);
       cursor = nameEnd;
       const valueLength = readUvarint(blob, end, where);
       const valueEnd = cursor + valueLength;

@@ -51,6 +51,7 @@ import type {
   TopicInfo,
   TopicSpec,
 } from "./index.ts";
+import { headerName } from "./header-names.ts";
 import { partitionForKey, StickyPartitioner } from "./partitioner.ts";
 import { checkGroup, checkPartition, checkRecordBytes, validateTopicSpec } from "./validate.ts";
 
@@ -1696,7 +1697,7 @@ function decodeRecordBatches(
       const headers: RecordHeaders = {};
       for (let h = 0; h < headerCount; h++) {
         const nameLength = reader.varint();
-        const name = reader.buf.toString("utf8", reader.pos, reader.pos + nameLength);
+        const name = headerName(reader.buf, reader.pos, reader.pos + nameLength);
         reader.pos += nameLength;
         headers[name] = reader.bytes() ?? NO_BYTES;
       }

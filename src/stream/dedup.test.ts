@@ -79,6 +79,42 @@ describe("Deduplicator", () => {
     expect(back.evict(12_000)).toBe(1);
   });
 
+  it("answers like a Set for UUIDs, the nil UUID and other spellings, across growth and a snapshot", () => {
+    const random = prng(17);
+    const hex = (n: number) =>
+      Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join("");
+    const uuid = () => `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`;
+    const ids: string[] = ["00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000001"];
+    for (let i = 0; i < 20_000; i++) {
+      const u = uuid();
+      // Non-canonical spellings of the same UUID are other ids, kept verbatim.
+      ids.push(
+        u,
+        ...(i % 50 === 0 ? [u.toUpperCase(), u.replace(/-/g, "")] : []),
+        ...(i % 7 === 0 ? [`evt-${i}`] : []),
+      );
+    }
+    const d = new Deduplicator({ sliceMs: 1_000, retainMs: 60_000 });
+    const truth = new Set<string>();
+    let mismatches = 0;
+    for (let i = 0; i < ids.length * 2; i++) {
+      // Every id once, then a second pass of random picks (mostly repeats), over several slices.
+      const id = i < ids.length ? ids[i]! : ids[Math.floor(random() * ids.length)]!;
+      const t = (i % 5) * 1_000;
+      if (d.firstSeen(id, t) !== !truth.has(id)) mismatches++;
+      truth.add(id);
+    }
+    expect(mismatches).toBe(0);
+    expect(d.size).toBe(truth.size);
+    const w = new ByteWriter();
+    d.write(w);
+    const back = new Deduplicator({ sliceMs: 1_000, retainMs: 60_000 });
+    back.read(new ByteReader(w.finish()));
+    expect(back.size).toBe(truth.size);
+    for (const id of truth) expect(back.firstSeen(id, 0)).toBe(false);
+    expect(back.firstSeen(uuid(), 0)).toBe(true);
+  });
+
   it("rejects a retention shorter than a slice", () => {
     expect(() => new Deduplicator({ sliceMs: 1_000, retainMs: 10 })).toThrow(StreamError);
   });

@@ -961,6 +961,8 @@ export class StreamJob {
     let fetchMs = 0;
     let budget = readRecords ? this.#maxBatchRecords : 0;
     const dlqByPipeline = new Map<AnyPipeline, { records: ProduceRecord[]; cursors: PartitionCursor[] }>();
+    // One options object for the batch's validations (read synchronously), not one per event.
+    const validateOptions: ValidateOptions = { nowMs: 0, maxFutureSkewMs: this.#maxFutureSkewMs };
 
     for (const pipeline of this.#pipelines) {
       const { aggregator, spec } = pipeline;
@@ -997,10 +999,8 @@ export class StreamJob {
           if (decoded.ok) {
             // Future skew is judged against the record's log timestamp, not the wall clock, so a replay
             // after a crash makes the same decision as the first attempt.
-            const result = spec.validate(decoded.value, {
-              nowMs: record.timestampMs,
-              maxFutureSkewMs: this.#maxFutureSkewMs,
-            });
+            validateOptions.nowMs = record.timestampMs;
+            const result = spec.validate(decoded.value, validateOptions);
             if (result.ok) event = result.value;
             else failure = { code: result.errors[0]!.code, message: describeIssues(result.errors) };
           } else {
