@@ -1,6 +1,7 @@
 // The embedded log's record batch: every record one produce call appends to one partition, in one BLOB.
 import { LogError, LogErrorCode } from "../errors.ts";
 import { headerName } from "./header-names.ts";
+import { uvarintSize, writeUvarint, zigzag } from "./varint.ts";
 import type { LogRecord, RecordHeaders } from "./index.ts";
 
 /*
@@ -58,34 +59,6 @@ export interface BatchSummary {
   offsetDeltas: number[];
   timestampsMs: number[];
   sizesBytes: number[];
-}
-
-function uvarintSize(n: number): number {
-  if (n < 0x80) return 1;
-  if (n < 0x4000) return 2;
-  if (n < 0x200000) return 3;
-  if (n < 0x10000000) return 4;
-  let size = 4;
-  n = Math.floor(n / 0x10000000);
-  while (n > 0) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeUvarint(out: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    // `&` takes n modulo 2^32 first, which keeps the low 7 bits right for any safe integer.
-    out[at++] = (n & 0x7f) | 0x80;
-    n = n < 0x80000000 ? n >>> 7 : Math.floor(n / 128);
-  }
-  out[at++] = n;
-  return at;
-}
-
-function zigzag(n: number): number {
-  return n >= 0 ? n * 2 : -n * 2 - 1;
 }
 
 /** Bytes of a nullable field: its length prefix plus its content. */

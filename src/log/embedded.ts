@@ -2,7 +2,7 @@
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
-import { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
+import type { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
 import {
   type BatchEntry,
   BatchEncoder,
@@ -273,12 +273,10 @@ export class EmbeddedLog implements Log {
   readonly #partitionBatches: EncodedBatch[] = [];
   readonly #checkpointer: WalCheckpointer | undefined;
 
-  private constructor(path: string, db: Database.Database, options: SqliteFileSettings) {
+  private constructor(path: string, db: Database.Database, checkpointer: WalCheckpointer | undefined) {
     this.path = path;
     this.#db = db;
-    if (options.backgroundCheckpoints === true && path !== ":memory:") {
-      this.#checkpointer = new WalCheckpointer(db, path, { busyTimeoutMs: options.busyTimeoutMs });
-    }
+    this.#checkpointer = checkpointer;
     this.#sql = prepareStatements(db);
     this.#appendTx = db.transaction((meta: TopicMeta, records: readonly ProduceRecord[]) =>
       this.#append(meta, records),
@@ -293,7 +291,7 @@ export class EmbeddedLog implements Log {
 
   /** Opens (creating if needed) the log file; safe to call from several processes on one file. */
   static open(options: EmbeddedLogOptions): EmbeddedLog {
-    const { path, db } = openSqliteFile(
+    const { path, db, checkpointer } = openSqliteFile(
       {
         ...options,
         schema: SCHEMA,
@@ -315,7 +313,7 @@ export class EmbeddedLog implements Log {
         }
       },
     );
-    return new EmbeddedLog(path, db, options);
+    return new EmbeddedLog(path, db, checkpointer);
   }
 
   async ensureTopic(spec: TopicSpec): Promise<TopicInfo> {

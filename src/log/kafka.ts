@@ -54,6 +54,7 @@ import type {
 import { headerName } from "./header-names.ts";
 import { partitionForKey, StickyPartitioner } from "./partitioner.ts";
 import { checkGroup, checkPartition, checkRecordBytes, validateTopicSpec } from "./validate.ts";
+import { uvarintSize, writeUvarint, zigzag } from "./varint.ts";
 
 export interface KafkaLogOptions {
   /** Bootstrap brokers, host:port each. */
@@ -1332,29 +1333,6 @@ function nameBytes(name: string): Buffer {
   return bytes;
 }
 
-function varintSize(zigzag: number): number {
-  let size = 1;
-  while (zigzag >= 0x80) {
-    zigzag = Math.floor(zigzag / 128);
-    size++;
-  }
-  return size;
-}
-
-/** Writes a zigzag-encoded value (any safe integer ≥ 0) as LEB128; returns the position after it. */
-function writeVarint(out: Buffer, at: number, zigzag: number): number {
-  while (zigzag >= 0x80) {
-    out[at++] = (zigzag % 128) | 0x80;
-    zigzag = Math.floor(zigzag / 128);
-  }
-  out[at++] = zigzag;
-  return at;
-}
-
-function zigzag(n: number): number {
-  return n >= 0 ? n * 2 : -n * 2 - 1;
-}
-
 /**
  * One record batch (the magic-2 layout above decodeRecordBatches) of `records[indexes]`, written into
  * one Buffer: sizes first, then every field in place, then the CRC-32C of attributes…end.
@@ -1375,22 +1353,22 @@ function encodeRecordBatch(
     const record = records[indexes[k]!]!;
     const timestampMs = record.timestampMs ?? nowMs;
     if (timestampMs > maxTimestampMs) maxTimestampMs = timestampMs;
-    let size = 1 + varintSize(zigzag(timestampMs - baseTimestampMs)) + varintSize(zigzag(k));
-    size += record.key === null ? 1 : varintSize(zigzag(record.key.length)) + record.key.length;
-    size += record.value === null ? 1 : varintSize(zigzag(record.value.length)) + record.value.length;
+    let size = 1 + uvarintSize(zigzag(timestampMs - baseTimestampMs)) + uvarintSize(zigzag(k));
+    size += record.key === null ? 1 : uvarintSize(zigzag(record.key.length)) + record.key.length;
+    size += record.value === null ? 1 : uvarintSize(zigzag(record.value.length)) + record.value.length;
     const headers = record.headers;
     let headerCount = 0;
     if (headers !== undefined) {
       for (const name in headers) {
         const nameLength = nameBytes(name).length;
         const valueLength = headers[name].length;
-        size += varintSize(zigzag(nameLength)) + nameLength + varintSize(zigzag(valueLength)) + valueLength;
+        size += uvarintSize(zigzag(nameLength)) + nameLength + uvarintSize(zigzag(valueLength)) + valueLength;
         headerCount++;
       }
     }
-    size += varintSize(zigzag(headerCount));
+    size += uvarintSize(zigzag(headerCount));
     bodySizes[k] = size;
-    total += varintSize(zigzag(size)) + size;
+    total += uvarintSize(zigzag(size)) + size;
   }
   const out = Buffer.allocUnsafe(total);
   out.writeBigInt64BE(0n, 0);
@@ -1408,10 +1386,10 @@ function encodeRecordBatch(
   let at = BATCH_HEADER_BYTES;
   for (let k = 0; k < count; k++) {
     const record = records[indexes[k]!]!;
-    at = writeVarint(out, at, zigzag(bodySizes[k]!));
+    at = writeUvarint(out, at, zigzag(bodySizes[k]!));
     out[at++] = 0;
-    at = writeVarint(out, at, zigzag((record.timestampMs ?? nowMs) - baseTimestampMs));
-    at = writeVarint(out, at, zigzag(k));
+    at = writeUvarint(out, at, zigzag((record.timestampMs ?? nowMs) - baseTimestampMs));
+    at = writeUvarint(out, at, zigzag(k));
     at = writeBytes(out, at, record.key);
     at = writeBytes(out, at, record.value);
     const headers = record.headers;
@@ -1420,7 +1398,7 @@ function encodeRecordBatch(
       continue;
     }
     const names = Object.keys(headers);
-    at = writeVarint(out, at, zigzag(names.length));
+    at = writeUvarint(out, at, zigzag(names.length));
     for (const name of names) {
       at = writeBytes(out, at, nameBytes(name));
       at = writeBytes(out, at, headers[name]);
@@ -1435,7 +1413,7 @@ function writeBytes(out: Buffer, at: number, bytes: Uint8Array | null): number {
     out[at] = 1;
     return at + 1;
   }
-  at = writeVarint(out, at, zigzag(bytes.length));
+  at = writeUvarint(out, at, zigzag(bytes.length));
   out.set(bytes, at);
   return at + bytes.length;
 }

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { PulseError } from "../errors.ts";
-import { AUTO_CHECKPOINT_PAGES } from "./wal-checkpointer.ts";
+import { AUTO_CHECKPOINT_PAGES, WalCheckpointer } from "./wal-checkpointer.ts";
 
 /** What a user may set for any embedded SQLite file (log, live store). */
 export interface SqliteFileSettings {
@@ -59,12 +59,13 @@ export function isBusy(error: unknown): boolean {
  * Opens (creating if needed) the file, sets WAL and the synchronous mode, and applies the schema in an
  * IMMEDIATE transaction when the file's user_version differs, so two processes opening a new file at once
  * do not both create it. A file written by a newer schema is refused rather than altered; one written by an
- * older schema is converted by `upgrade` in that same transaction.
+ * older schema is converted by `upgrade` in that same transaction. With `backgroundCheckpoints`, it also
+ * returns the file's WalCheckpointer, which the owner starts after its first write and stops on close.
  */
 export function openSqliteFile(
   options: SqliteFileOptions,
   fail: (failure: SqliteOpenFailure) => Error,
-): { path: string; db: Database.Database } {
+): { path: string; db: Database.Database; checkpointer: WalCheckpointer | undefined } {
   const path = options.path === ":memory:" ? options.path : resolve(options.path);
   const synchronous = options.synchronous ?? "NORMAL";
   if (synchronous !== "FULL" && synchronous !== "NORMAL") {
@@ -105,7 +106,11 @@ export function openSqliteFile(
         db.pragma(`user_version = ${options.schemaVersion}`);
       }).immediate();
     }
-    return { path, db };
+    const checkpointer =
+      options.backgroundCheckpoints === true && path !== ":memory:"
+        ? new WalCheckpointer(db, path, { busyTimeoutMs: options.busyTimeoutMs })
+        : undefined;
+    return { path, db, checkpointer };
   } catch (error) {
     db.close();
     // A failure already mapped by `fail` (schemaTooNew) passes through as it is.

@@ -115,7 +115,7 @@ export class WalCheckpointer {
     this.#state = "stopped";
     this.#worker = null;
     if (worker === null) return;
-    if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+    this.#checkpointInline();
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     worker.postMessage("stop");
     // The worker closes its connection and exits; terminate() is the fallback if it is stuck in a call.
@@ -129,8 +129,13 @@ export class WalCheckpointer {
     this.#state = "stopped";
     const worker = this.#worker;
     this.#worker = null;
-    if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+    this.#checkpointInline();
     void worker?.terminate();
+  }
+
+  /** Gives checkpoints back to the writing connection, as SQLite does them by default. */
+  #checkpointInline(): void {
+    if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
   }
 }
 

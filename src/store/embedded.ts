@@ -2,7 +2,7 @@
 import type Database from "better-sqlite3";
 import { StoreError, StoreErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
-import { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
+import type { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
 import type {
   ActivityWindow,
   ActivityWindowRow,
@@ -405,12 +405,10 @@ export class EmbeddedLiveStore implements LiveStore {
   readonly #rawEncoder = new RawBatchEncoder();
   readonly #checkpointer: WalCheckpointer | undefined;
 
-  private constructor(path: string, db: Database.Database, options: SqliteFileSettings) {
+  private constructor(path: string, db: Database.Database, checkpointer: WalCheckpointer | undefined) {
     this.path = path;
     this.#db = db;
-    if (options.backgroundCheckpoints === true && path !== ":memory:") {
-      this.#checkpointer = new WalCheckpointer(db, path, { busyTimeoutMs: options.busyTimeoutMs });
-    }
+    this.#checkpointer = checkpointer;
     this.#sql = prepareStatements(db);
     const activity = (table: string, daily: boolean) =>
       new ChunkedWriter<ActivityWindowRow>(
@@ -446,7 +444,7 @@ export class EmbeddedLiveStore implements LiveStore {
   }
 
   static open(options: EmbeddedLiveStoreOptions): EmbeddedLiveStore {
-    const { path, db } = openSqliteFile(
+    const { path, db, checkpointer } = openSqliteFile(
       { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION, upgrade: upgradeSchema },
       (failure): StoreError => {
         switch (failure.reason) {
@@ -463,7 +461,7 @@ export class EmbeddedLiveStore implements LiveStore {
         }
       },
     );
-    return new EmbeddedLiveStore(path, db, options);
+    return new EmbeddedLiveStore(path, db, checkpointer);
   }
 
   async commit(batch: StoreBatch): Promise<void> {
@@ -594,8 +592,7 @@ export class EmbeddedLiveStore implements LiveStore {
     limit: number,
     out: RawEventRow[],
   ): void {
-    const covering = this.#sql.rawBatchAtOrBefore.get({ topic: topicId, partition, offset: first });
-    let from = covering !== undefined && covering[1] >= first ? covering[0] : first;
+    let from = this.#rawRunStart({ topic: topicId, partition, offset: first });
     while (out.length < limit) {
       const batches = this.#sql.rawBatchesFrom.all({
         topic: topicId,
@@ -730,23 +727,18 @@ export class EmbeddedLiveStore implements LiveStore {
     start: number,
     end: number,
   ): void {
-    while (start < end) {
-      const batch = this.#rawEncoder.encode(rows, start, end);
-      this.#sql.insertRawBatch.run({
-        topic,
-        partition,
-        offset: batch.firstOffset,
-        last: batch.lastOffset,
-        records: batch.bytes,
-      });
-      start += batch.count;
-    }
+    insertRawRun(this.#sql.insertRawBatch, this.#rawEncoder, topic, partition, rows, start, end);
+  }
+
+  /** Where the stored batch holding `at.offset` starts; `at.offset` itself when no batch holds it. */
+  #rawRunStart(at: RawPosition): number {
+    const covering = this.#sql.rawBatchAtOrBefore.get(at);
+    return covering !== undefined && covering[1] >= at.offset ? covering[0] : at.offset;
   }
 
   /** Replaces the stored batches that overlap [at.offset, last] with one merged run. */
   #mergeRaw(at: RawPosition, last: number, run: RawEventRow[]): void {
-    const covering = this.#sql.rawBatchAtOrBefore.get(at);
-    const from = covering !== undefined && covering[1] >= at.offset ? covering[0] : at.offset;
+    const from = this.#rawRunStart(at);
     const byOffset = new Map<number, RawEventRow>();
     for (const [, , records] of this.#sql.rawBatchesBetween.all({ ...at, offset: from, last })) {
       for (const row of decodeRawBatch(records, "", at.partition)) byOffset.set(row.offset, row);
@@ -932,6 +924,23 @@ function upgradeSchema(db: Database.Database, fromVersion: number): void {
   }
 }
 
+/** Stores rows[start, end) (one topic and partition, offsets increasing) as raw batches with `insert`. */
+function insertRawRun(
+  insert: Database.Statement<RawPosition & { last: number; records: Buffer }>,
+  encoder: RawBatchEncoder,
+  topic: number,
+  partition: number,
+  rows: readonly RawEventRow[],
+  start: number,
+  end: number,
+): void {
+  while (start < end) {
+    const batch = encoder.encode(rows, start, end);
+    insert.run({ topic, partition, offset: batch.firstOffset, last: batch.lastOffset, records: batch.bytes });
+    start += batch.count;
+  }
+}
+
 /** Schema 1 kept one raw_events row per event; this packs them into raw batches of up to 1000 records. */
 function upgradeRawLake(db: Database.Database): void {
   const insert = db.prepare<RawPosition & { last: number; records: Buffer }>(
@@ -942,18 +951,7 @@ function upgradeRawLake(db: Database.Database): void {
   let runTopic = -1;
   let runPartition = -1;
   const flush = () => {
-    let start = 0;
-    while (start < run.length) {
-      const batch = encoder.encode(run, start, run.length);
-      insert.run({
-        topic: runTopic,
-        partition: runPartition,
-        offset: batch.firstOffset,
-        last: batch.lastOffset,
-        records: batch.bytes,
-      });
-      start += batch.count;
-    }
+    insertRawRun(insert, encoder, runTopic, runPartition, run, 0, run.length);
     run = [];
   };
   // Pages by position: better-sqlite3 cannot write while an iterator is open.

@@ -1078,12 +1078,7 @@ function rawEventDocument(row: RawEventRow): RowDocument {
   checkPosition(row, "rawEvents");
   checkNumbers(row, ["event_time", "ingested_at"], "rawEvents");
   checkRawValue(row);
-  if (row.value.length > MAX_ROW_BYTES) {
-    throw new StoreError(
-      StoreErrorCode.badArgument,
-      `A rawEvents row's value is ${row.value.length} bytes, more than the ${MAX_ROW_BYTES} a MongoDB live store row may hold.`,
-    );
-  }
+  checkFieldBytes(row.value.length, "rawEvents", "value");
   return {
     _id: JSON.stringify([row.topic, row.partition, row.offset]),
     topic: row.topic,
@@ -1131,10 +1126,16 @@ function checkPosition(row: { topic: string; partition: number; offset: number }
 
 /** A row must fit an overflow page (and so a document); UTF-8 takes at most 3 bytes per UTF-16 unit. */
 function checkPayloadSize(payload: string, kind: string): void {
-  if (payload.length * 3 > MAX_ROW_BYTES && Buffer.byteLength(payload, "utf8") > MAX_ROW_BYTES) {
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: most payloads need no count.
+  if (payload.length * 3 > MAX_ROW_BYTES)
+    checkFieldBytes(Buffer.byteLength(payload, "utf8"), kind, "payload");
+}
+
+function checkFieldBytes(bytes: number, kind: string, field: string): void {
+  if (bytes > MAX_ROW_BYTES) {
     throw new StoreError(
       StoreErrorCode.badArgument,
-      `A ${kind} row's payload is ${Buffer.byteLength(payload, "utf8")} bytes, more than the ${MAX_ROW_BYTES} a MongoDB live store row may hold.`,
+      `A ${kind} row's ${field} is ${bytes} bytes, more than the ${MAX_ROW_BYTES} a MongoDB live store row may hold.`,
     );
   }
 }

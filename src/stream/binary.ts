@@ -2,18 +2,17 @@
 
 import { StreamError, StreamErrorCode } from "../errors.ts";
 
-/**
- * Grammar of the primitives: u8 | u32 | f64 (little-endian) | str = u32 byte length, UTF-8 bytes |
- * u16s = u32 count, count × u16 | u32s = u32 count, count × u32 | bytes = u32 count, count bytes. Lengths before data, so a reader never
- * needs lookahead and a truncated buffer is always detected.
- */
 /** Chunks grow to this size; a snapshot of many MB is written as a list of them, never moved. */
 const CHUNK_BYTES = 1 << 20;
 
 /**
- * Writes into a list of chunks instead of one doubling buffer: a snapshot of S bytes then needs S for the
- * chunks and S for finish()'s exact copy at its peak, where doubling held the old buffer, the doubled
- * one and the copy (up to 4S) — tens of MB at a state round with a million users.
+ * Grammar of the primitives: u8 | u32 | f64 (little-endian) | str = u32 byte length, UTF-8 bytes |
+ * u16s = u32 count, count × u16 | u32s = u32 count, count × u32 | bytes = u32 count, count bytes. Lengths before data, so a reader never
+ * needs lookahead and a truncated buffer is always detected.
+ *
+ * The writer writes into a list of chunks instead of one doubling buffer: a snapshot of S bytes then
+ * needs S for the chunks and S for finish()'s exact copy at its peak, where doubling held the old
+ * buffer, the doubled one and the copy (up to 4S) — tens of MB at a state round with a million users.
  */
 export class ByteWriter {
   readonly #chunks: Buffer[] = [];

@@ -25,7 +25,7 @@ export {
 } from "./alerting.ts";
 export { Deduplicator, type DeduplicatorOptions } from "./dedup.ts";
 export { IdSet } from "./id-set.ts";
-export { hashString, Interner } from "./interner.ts";
+export { Interner } from "./interner.ts";
 export {
   type ActivityAggregator,
   type AggregatorProgress,

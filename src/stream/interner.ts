@@ -80,11 +80,6 @@ function packUuid(s: string, out: Uint8Array): boolean {
   return true;
 }
 
-/** The hash an Interner uses for s (InternKey's). */
-export function hashString(s: string): number {
-  return new InternKey().set(s).hash;
-}
-
 /**
  * The next capacity of the arena and the id arrays: 1.5× rather than 2×, which with a million ids a
  * partition leaves a third less unused capacity and a smaller peak while the old copy is still alive.

@@ -10,6 +10,7 @@ import {
   StreamJob,
   type StreamJobOptions,
   type StreamProgress,
+  type StreamRunSummary,
 } from "./job.ts";
 import { decodeRawEvent } from "./raw-lake.ts";
 import { prng } from "./test-helpers.ts";
@@ -202,6 +203,28 @@ async function storedDays(store: LiveStore): Promise<Map<string, [number, number
   return new Map(rows.map((r) => [`${r.window_start}|${r.event_type}`, [r.event_count, r.unique_users]]));
 }
 
+/** A fresh fixture holding `options`' generated events on the topic, and their truth. */
+async function producedWithTruth(
+  ctx: TestContext,
+  options: GenOptions,
+): Promise<{ fx: Fixture; events: UserActivityV2[]; truth: Truth }> {
+  const fx = await setup(ctx);
+  const events = generate(options);
+  await produceActivity(fx, events);
+  return { fx, events, truth: await truthOf(fx.log, fx.serde) };
+}
+
+/** A run over `input` events counted them as the truth does, and stored its windows and days. */
+async function expectTotalsAndWindows(
+  store: LiveStore,
+  summary: StreamRunSummary,
+  input: number,
+  truth: Truth,
+): Promise<void> {
+  expect(summary.totals).toMatchObject({ input, late: truth.late, duplicates: truth.duplicates });
+  await expectWindowsAndDays(store, truth);
+}
+
 /** Every stored minute window final, and minutes and days equal to the truth. */
 async function expectWindowsAndDays(store: LiveStore, truth: Truth): Promise<void> {
   expect(sortedEntries(await storedWindows(store))).toEqual(sortedEntries(truth.windows));
@@ -291,10 +314,12 @@ async function produceBadRecords(
 
 describe("StreamJob.drain", () => {
   it("turns a bounded topic into final windows and day totals equal to a naive computation", async (ctx) => {
-    const fx = await setup(ctx);
-    const events = generate({ seed: 1, count: 6_000, duplicateShare: 0.03, lagShare: 0.05 });
-    await produceActivity(fx, events);
-    const truth = await truthOf(fx.log, fx.serde);
+    const { fx, events, truth } = await producedWithTruth(ctx, {
+      seed: 1,
+      count: 6_000,
+      duplicateShare: 0.03,
+      lagShare: 0.05,
+    });
     expect(truth.late).toBeGreaterThan(10);
     expect(truth.duplicates).toBeGreaterThan(10);
 
@@ -442,10 +467,12 @@ describe("StreamJob.drain", () => {
   });
 
   it("resumes from its checkpoints after an abort and ends with the same windows as one uninterrupted run", async (ctx) => {
-    const fx = await setup(ctx);
-    const events = generate({ seed: 4, count: 5_000, duplicateShare: 0.02, lagShare: 0.05 });
-    await produceActivity(fx, events);
-    const truth = await truthOf(fx.log, fx.serde);
+    const { fx, events, truth } = await producedWithTruth(ctx, {
+      seed: 4,
+      count: 5_000,
+      duplicateShare: 0.02,
+      lagShare: 0.05,
+    });
 
     let read = 0;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -463,19 +490,16 @@ describe("StreamJob.drain", () => {
     expect(read).toBe(9 * 300);
     const summary = await job(fx, { store: fx.reopenStore() }).drain();
     expect(read + summary.read).toBe(events.length);
-    expect(summary.totals).toMatchObject({
-      input: events.length,
-      late: truth.late,
-      duplicates: truth.duplicates,
-    });
-    await expectWindowsAndDays(fx.store, truth);
+    await expectTotalsAndWindows(fx.store, summary, events.length, truth);
   });
 
   it("with its state written rarely, replays from the last state after crashes and stores every row exactly once", async (ctx) => {
-    const fx = await setup(ctx);
-    const events = generate({ seed: 5, count: 6_000, duplicateShare: 0.03, lagShare: 0.08 });
-    await produceActivity(fx, events);
-    const truth = await truthOf(fx.log, fx.serde);
+    const { fx, events, truth } = await producedWithTruth(ctx, {
+      seed: 5,
+      count: 6_000,
+      duplicateShare: 0.03,
+      lagShare: 0.08,
+    });
 
     // An hour between state checkpoints: only a partition's first checkpoint carries state, every later
     // batch moves offsets only, so each crash replays from the start of the log.
@@ -492,12 +516,7 @@ describe("StreamJob.drain", () => {
     // The replays re-read offsets the crashed runs had committed.
     expect(summary.read).toBeGreaterThan(250 * 2);
     expect(read).toBeGreaterThan(events.length);
-    expect(summary.totals).toMatchObject({
-      input: events.length,
-      late: truth.late,
-      duplicates: truth.duplicates,
-    });
-    await expectWindowsAndDays(fx.store, truth);
+    await expectTotalsAndWindows(fx.store, summary, events.length, truth);
     const late = await fx.store.lateEvents(100_000);
     expect(late).toHaveLength(truth.late);
     const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);

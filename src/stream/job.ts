@@ -1300,11 +1300,6 @@ export class StreamJob {
   }
 
   /**
-   * Moves each partition's dead-letter mark up to the end of its DLQ partition, so the scan after a
-   * crash stays short. Safe between batches: nothing of this job is in flight, and later dead letters
-   * land above the current end.
-   */
-  /**
    * Only for lag display: recovery reads the store's checkpoints, never these. A group member commits as
    * itself; a commit refused mid-rebalance is retried by the next refresh.
    */
@@ -1318,18 +1313,24 @@ export class StreamJob {
         cursors.push(cursor);
       }
       if (offsets.length === 0) continue;
-      if (this.#member === undefined) await this.#log.commit(this.job, pipeline.topic, offsets);
-      else if (
-        !(await this.#member.commit(pipeline.topic, offsets).then(
-          () => true,
-          () => false,
-        ))
-      )
-        continue;
+      if (this.#member === undefined) {
+        await this.#log.commit(this.job, pipeline.topic, offsets);
+      } else {
+        try {
+          await this.#member.commit(pipeline.topic, offsets);
+        } catch {
+          continue;
+        }
+      }
       for (let i = 0; i < cursors.length; i++) cursors[i]!.groupOffset = offsets[i]!.offset;
     }
   }
 
+  /**
+   * Moves each partition's dead-letter mark up to the end of its DLQ partition, so the scan after a
+   * crash stays short. Safe between batches: nothing of this job is in flight, and later dead letters
+   * land above the current end.
+   */
   async #refreshDeadLetterMarks(): Promise<void> {
     const nowMs = performance.now();
     for (const pipeline of this.#pipelines) {
