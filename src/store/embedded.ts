@@ -714,20 +714,10 @@ export class EmbeddedLiveStore implements LiveStore {
       if (previous !== undefined && previous[1] >= head.offset) {
         this.#mergeRaw(at, last, rows.slice(start, end));
       } else {
-        this.#insertRaw(topic, partition, rows, start, end);
+        insertRawRun(this.#sql.insertRawBatch, this.#rawEncoder, topic, partition, rows, start, end);
       }
       start = end;
     }
-  }
-
-  #insertRaw(
-    topic: number,
-    partition: number,
-    rows: readonly RawEventRow[],
-    start: number,
-    end: number,
-  ): void {
-    insertRawRun(this.#sql.insertRawBatch, this.#rawEncoder, topic, partition, rows, start, end);
   }
 
   /** Where the stored batch holding `at.offset` starts; `at.offset` itself when no batch holds it. */
@@ -746,7 +736,15 @@ export class EmbeddedLiveStore implements LiveStore {
     for (const row of run) byOffset.set(row.offset, row);
     this.#sql.deleteRawBatchesBetween.run({ ...at, offset: from, last });
     const merged = [...byOffset.values()].sort((a, b) => a.offset - b.offset);
-    this.#insertRaw(at.topic, at.partition, merged, 0, merged.length);
+    insertRawRun(
+      this.#sql.insertRawBatch,
+      this.#rawEncoder,
+      at.topic,
+      at.partition,
+      merged,
+      0,
+      merged.length,
+    );
   }
 
   /** The topic's raw-lake id, assigned on first use; called only inside the commit transaction. */
