@@ -1361,7 +1361,27 @@ function errorText(error: unknown): string {
 }
 
 /** Keeps StoreErrors as they are; turns driver and server failures into StoreErrors naming the URL, not its password. */
-function toStoreError(
+/**
+ * Server codes of an operation cut short by a shutdown, a failover or the network, which MongoDB drivers
+ * retry (the retryable-writes specification's list): HostUnreachable, HostNotFound, NetworkTimeout,
+ * ShutdownInProgress, PrimarySteppedDown, ExceededTimeLimit, SocketException, NotWritablePrimary,
+ * InterruptedAtShutdown, InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
+ */
+const INTERRUPTED_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+
+/**
+ * An operation the server gave up on because it is going away, not because of the request. FerretDB 1.x
+ * answers one its shutdown cancelled with InternalError (1) "… context canceled", without a label.
+ */
+function isInterrupted(failure: MongoServerError): boolean {
+  return (
+    INTERRUPTED_CODES.has(Number(failure.code)) ||
+    (failure.code === 1 && failure.message.includes("context canceled"))
+  );
+}
+
+/** A driver error as a StoreError; exported for the classification tests. */
+export function toStoreError(
   error: unknown,
   during: string,
   url: string,
@@ -1382,7 +1402,8 @@ function toStoreError(
     failure instanceof MongoNetworkError ||
     failure instanceof MongoOperationTimeoutError ||
     failure instanceof MongoTopologyClosedError ||
-    isSocketFailure(failure)
+    isSocketFailure(failure) ||
+    (failure instanceof MongoServerError && isInterrupted(failure))
   ) {
     return new StoreError(
       StoreErrorCode.unavailable,
