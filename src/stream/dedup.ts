@@ -39,6 +39,8 @@ export class Deduplicator {
   #lastSlice: Interner | undefined;
   #size = 0;
   #evicted = 0;
+  /** When the watermark reaches this, the oldest slice can go. */
+  #expiresAtMs = Number.POSITIVE_INFINITY;
   /** The id being looked up, examined once for every table it is probed in. */
   readonly #key = new InternKey();
 
@@ -70,8 +72,14 @@ export class Deduplicator {
     return this.#evicted;
   }
 
-  /** True the first time an id is seen within the horizon (and remembers it); false for a repeat. */
-  firstSeen(eventId: string, eventTimeMs: number): boolean {
+  /**
+   * True the first time an id is seen within the horizon (and remembers it); false for a repeat.
+   * Given the partition's watermark, first forgets the slices it has passed, so a batch that moves the
+   * watermark over many slices probes only the live ones (eviction never changes an answer: an event
+   * whose slice was forgotten is late before it gets here).
+   */
+  firstSeen(eventId: string, eventTimeMs: number, watermarkMs = Number.NEGATIVE_INFINITY): boolean {
+    if (watermarkMs >= this.#expiresAtMs) this.evict(watermarkMs);
     const key = this.#key.set(eventId);
     const tables = this.#tables;
     for (let i = 0; i < tables.length; i++) if (tables[i]!.findKey(key) >= 0) return false;
@@ -83,6 +91,7 @@ export class Deduplicator {
         slice = new Interner();
         this.#slices.set(index, slice);
         this.#tables = [...this.#slices.values()];
+        this.#expiresAtMs = Math.min(this.#expiresAtMs, index * this.sliceMs + this.retainMs);
       }
       this.#lastSliceIndex = index;
       this.#lastSlice = slice;
@@ -95,8 +104,13 @@ export class Deduplicator {
   /** Forgets every slice the watermark has passed the horizon of; returns how many ids went. */
   evict(watermarkMs: number): number {
     let removed = 0;
+    let expiresAtMs = Number.POSITIVE_INFINITY;
     for (const [index, table] of this.#slices) {
-      if (index * this.sliceMs + this.retainMs > watermarkMs) continue;
+      const sliceExpiresAtMs = index * this.sliceMs + this.retainMs;
+      if (sliceExpiresAtMs > watermarkMs) {
+        if (sliceExpiresAtMs < expiresAtMs) expiresAtMs = sliceExpiresAtMs;
+        continue;
+      }
       removed += table.size;
       this.#slices.delete(index);
       if (index === this.#lastSliceIndex) {
@@ -104,6 +118,7 @@ export class Deduplicator {
         this.#lastSlice = undefined;
       }
     }
+    this.#expiresAtMs = expiresAtMs;
     if (removed > 0 || this.#tables.length !== this.#slices.size) this.#tables = [...this.#slices.values()];
     this.#size -= removed;
     this.#evicted += removed;
@@ -140,5 +155,6 @@ export class Deduplicator {
       this.#size += table.size;
     }
     this.#tables = [...this.#slices.values()];
+    this.#expiresAtMs = Number.NEGATIVE_INFINITY; // the next lookup with a watermark recomputes it
   }
 }

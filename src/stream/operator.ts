@@ -257,7 +257,7 @@ export class WindowedAggregator<E, A extends Accumulator, R, S = never> {
       p.late++;
       return ProcessOutcome.late;
     }
-    if (!p.dedup.firstSeen(kind.eventId(event), eventTimeMs)) {
+    if (!p.dedup.firstSeen(kind.eventId(event), eventTimeMs, wm)) {
       p.duplicates++;
       return ProcessOutcome.duplicate;
     }
