@@ -77,6 +77,11 @@ export class AvroSerde {
     };
   }
 
+  /** The writer schema of this id when it is cached (see writerType), else undefined. */
+  cachedWriterType(id: number): AvroType | undefined {
+    return this.writers.get(id);
+  }
+
   /** True when the writer schema of this id is cached, so decodeSync can read its frames. */
   hasSchema(id: number): boolean {
     return this.writers.has(id);

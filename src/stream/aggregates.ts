@@ -4,7 +4,8 @@ import type { UserActivity, WikimediaRecentChange } from "../contracts/types.ts"
 import type { TopPagesRow as StoreTopPagesRow, WikiWindowRow } from "../store/index.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 import { IdSet } from "./id-set.ts";
-import type { Interner } from "./interner.ts";
+import { ActivityFrame } from "./activity-frame.ts";
+import { InternKey, type Interner } from "./interner.ts";
 
 /** The mutable state of one key in one window. idSets[i] holds ids of the aggregate's interner i. */
 export interface Accumulator {
@@ -30,7 +31,8 @@ export interface AggregateKind<E, A extends Accumulator, R, S = never> {
   /** How many interners (string → dense id) each partition keeps for this aggregate. */
   readonly internerCount: number;
   eventTimeMs(event: E): number;
-  eventId(event: E): string;
+  /** Fills `key` with the event's id (what dedup compares) and returns it. */
+  eventKey(event: E, key: InternKey): InternKey;
   key(event: E): string;
   prepare(event: E, interners: readonly Interner[]): void;
   create(key: string): A;
@@ -89,31 +91,44 @@ export function centsOf(amount: number): number {
   return Math.round(amount * 100);
 }
 
-class ActivityKind implements AggregateKind<UserActivity, ActivityAccumulator, ActivityRow> {
+/** An activity event as the aggregate reads it: decoded, or located in its record's bytes. */
+export type ActivityEvent = UserActivity | ActivityFrame;
+
+class ActivityKind implements AggregateKind<ActivityEvent, ActivityAccumulator, ActivityRow> {
   readonly name = "activity";
   readonly internerCount = 2;
   #userId = 0;
   #sessionId = 0;
   #cents = 0;
+  readonly #key = new InternKey();
 
-  eventTimeMs(event: UserActivity): number {
+  eventTimeMs(event: ActivityEvent): number {
     return event.event_time;
   }
-  eventId(event: UserActivity): string {
-    return event.event_id;
+  eventKey(event: ActivityEvent, key: InternKey): InternKey {
+    return event instanceof ActivityFrame
+      ? key.setBytes(event.buf, event.eventIdStart, event.eventIdEnd)
+      : key.set(event.event_id);
   }
-  key(event: UserActivity): string {
+  key(event: ActivityEvent): string {
     return event.event_type;
   }
-  prepare(event: UserActivity, interners: readonly Interner[]): void {
-    this.#userId = interners[0]!.intern(event.user_id);
-    this.#sessionId = interners[1]!.intern(event.session_id);
+  prepare(event: ActivityEvent, interners: readonly Interner[]): void {
+    const key = this.#key;
+    if (event instanceof ActivityFrame) {
+      const buf = event.buf;
+      this.#userId = interners[0]!.internKey(key.setBytes(buf, event.userIdStart, event.userIdEnd));
+      this.#sessionId = interners[1]!.internKey(key.setBytes(buf, event.sessionIdStart, event.sessionIdEnd));
+    } else {
+      this.#userId = interners[0]!.internKey(key.set(event.user_id));
+      this.#sessionId = interners[1]!.internKey(key.set(event.session_id));
+    }
     this.#cents = event.event_type === "PURCHASE" && event.amount !== null ? centsOf(event.amount) : 0;
   }
   create(key: string): ActivityAccumulator {
     return new ActivityAccumulator(key);
   }
-  add(acc: ActivityAccumulator, _event: UserActivity): void {
+  add(acc: ActivityAccumulator, _event: ActivityEvent): void {
     acc.eventCount++;
     acc.revenueCents += this.#cents;
     acc.users.add(this.#userId);
@@ -149,7 +164,7 @@ class ActivityKind implements AggregateKind<UserActivity, ActivityAccumulator, A
   }
 }
 
-export function activityAggregate(): AggregateKind<UserActivity, ActivityAccumulator, ActivityRow> {
+export function activityAggregate(): AggregateKind<ActivityEvent, ActivityAccumulator, ActivityRow> {
   return new ActivityKind();
 }
 
@@ -214,8 +229,8 @@ class WikiKind implements AggregateKind<WikimediaRecentChange, WikiAccumulator, 
   eventTimeMs(event: WikimediaRecentChange): number {
     return event.meta.dt;
   }
-  eventId(event: WikimediaRecentChange): string {
-    return event.meta.id;
+  eventKey(event: WikimediaRecentChange, key: InternKey): InternKey {
+    return key.set(event.meta.id);
   }
   key(event: WikimediaRecentChange): string {
     return event.wiki;

@@ -79,8 +79,12 @@ export class Deduplicator {
    * whose slice was forgotten is late before it gets here).
    */
   firstSeen(eventId: string, eventTimeMs: number, watermarkMs = Number.NEGATIVE_INFINITY): boolean {
+    return this.firstSeenKey(this.#key.set(eventId), eventTimeMs, watermarkMs);
+  }
+
+  /** firstSeen of the id a key holds (see InternKey: set from a string or from bytes). */
+  firstSeenKey(key: InternKey, eventTimeMs: number, watermarkMs = Number.NEGATIVE_INFINITY): boolean {
     if (watermarkMs >= this.#expiresAtMs) this.evict(watermarkMs);
-    const key = this.#key.set(eventId);
     const tables = this.#tables;
     for (let i = 0; i < tables.length; i++) if (tables[i]!.findKey(key) >= 0) return false;
     const index = Math.floor(eventTimeMs / this.sliceMs);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "./binary.ts";
-import { Interner } from "./interner.ts";
+import { InternKey, Interner } from "./interner.ts";
 import { prng } from "./test-helpers.ts";
 import { StreamError } from "../errors.ts";
 
@@ -13,6 +13,40 @@ function roundTrip(t: Interner): Interner {
 const UUID = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
 describe("Interner", () => {
+  it("finds a string's entry from its UTF-8 bytes as from the string, whichever way it was added", () => {
+    const strings = [
+      "",
+      "user-1",
+      "  ",
+      UUID,
+      UUID.toUpperCase(),
+      UUID.replace(/-/g, ""),
+      "0f8fad5b-d9cb-469f-a165-70867728950g",
+      "0f8fad5b+d9cb-469f-a165-70867728950e",
+      "café",
+      "日本語のユーザー",
+      "emoji 🙂 id",
+      "x".repeat(300),
+    ];
+    const byString = new Interner();
+    const byBytes = new Interner();
+    const key = new InternKey();
+    for (const s of strings) {
+      const bytes = Buffer.concat([Buffer.from([1, 2, 3]), Buffer.from(s, "utf8"), Buffer.from([4])]);
+      const stringHash = new InternKey().set(s).hash;
+      expect(key.setBytes(bytes, 3, bytes.length - 1).hash).toBe(stringHash);
+      expect(byBytes.internKey(key)).toBe(byString.intern(s));
+    }
+    for (const [i, s] of strings.entries()) {
+      const bytes = Buffer.from(s, "utf8");
+      expect(byString.findKey(key.setBytes(bytes, 0, bytes.length))).toBe(i);
+      expect(byBytes.find(s)).toBe(i);
+      expect(byBytes.name(i)).toBe(s);
+    }
+    expect(byBytes.findKey(key.setBytes(Buffer.from("user-2"), 0, 6))).toBe(-1);
+    expect(roundTrip(byBytes).find(UUID)).toBe(3);
+  });
+
   it("hands out dense ids in first-seen order and finds them again", () => {
     const t = new Interner();
     expect(["a", "b", "a", "c", "d"].map((s) => t.intern(s))).toEqual([0, 1, 0, 2, 3]);

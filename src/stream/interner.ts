@@ -22,21 +22,49 @@ for (let c = 0; c < 6; c++) HEX[97 + c] = 10 + c;
  */
 export class InternKey {
   text = "";
+  /**
+   * Set instead of `text` by setBytes for an ASCII string read from bytes (its characters are
+   * src[srcStart … srcStart + length)); undefined for a key set from a JS string.
+   */
+  src: Uint8Array | undefined = undefined;
+  srcStart = 0;
+  /** The string's length in UTF-16 code units (its bytes, for an ASCII key from bytes). */
+  length = 0;
   hash = 0;
   /** Whether text is a canonical UUID, packed into `bytes`. */
   uuid = false;
   readonly bytes = new Uint8Array(16);
 
+  /**
+   * The key of the string UTF-8 encoded in buf[start … end), without making the string when it is
+   * ASCII: the same hash and the same entry as set() of the decoded string.
+   */
+  setBytes(buf: Uint8Array, start: number, end: number): this {
+    const n = end - start;
+    let high = 0;
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      high |= c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    if (high > 127) return this.set(Buffer.from(buf.buffer, buf.byteOffset + start, n).toString("utf8"));
+    this.text = "";
+    this.src = buf;
+    this.srcStart = start;
+    this.length = n;
+    this.uuid = packUuidBytes(buf, start, n, this.bytes);
+    this.hash = this.uuid ? uuidHash(this.bytes) : finalised(h);
+    return this;
+  }
+
   set(s: string): this {
     this.text = s;
+    this.src = undefined;
+    this.length = s.length;
     this.uuid = packUuid(s, this.bytes);
     if (this.uuid) {
-      const b = this.bytes;
-      let h = 0x811c9dc5;
-      for (let i = 0; i < 16; i += 4) {
-        h = Math.imul(h ^ ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!), 0x01000193);
-      }
-      this.hash = finalised(h);
+      this.hash = uuidHash(this.bytes);
     } else {
       let h = 0x811c9dc5;
       for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
@@ -48,6 +76,14 @@ export class InternKey {
 
 /** The key find() and intern() fill: one at a time, never held across calls. */
 const SCRATCH = new InternKey();
+
+function uuidHash(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 16; i += 4) {
+    h = Math.imul(h ^ ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!), 0x01000193);
+  }
+  return finalised(h);
+}
 
 /** murmur3's finaliser, so linear probing sees well-mixed low bits. */
 function finalised(h: number): number {
@@ -72,6 +108,24 @@ function packUuid(s: string, out: Uint8Array): boolean {
     if (i === 8 || i === 13 || i === 18 || i === 23) i++;
     const hi = s.charCodeAt(i);
     const lo = s.charCodeAt(i + 1);
+    const v = (hi < 128 ? HEX[hi]! : -1) | 0;
+    const w = (lo < 128 ? HEX[lo]! : -1) | 0;
+    if ((v | w) < 0) return false;
+    out[at++] = (v << 4) | w;
+  }
+  return true;
+}
+
+/** packUuid over the n bytes at buf[start]. */
+function packUuidBytes(buf: Uint8Array, start: number, n: number, out: Uint8Array): boolean {
+  if (n !== 36) return false;
+  if (buf[start + 8] !== DASH || buf[start + 13] !== DASH) return false;
+  if (buf[start + 18] !== DASH || buf[start + 23] !== DASH) return false;
+  let at = 0;
+  for (let i = 0; i < 36; i += 2) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) i++;
+    const hi = buf[start + i]!;
+    const lo = buf[start + i + 1]!;
     const v = (hi < 128 ? HEX[hi]! : -1) | 0;
     const w = (lo < 128 ? HEX[lo]! : -1) | 0;
     if ((v | w) < 0) return false;
@@ -189,8 +243,17 @@ export class Interner {
       for (let i = 0; i < 16; i++) if (a[start + i] !== b[i]) return false;
       return true;
     }
+    const n = key.length;
+    if ((meta & LEN_MASK) !== n || key.uuid) return false;
+    const src = key.src;
+    if (src !== undefined) {
+      // An ASCII key: only a Latin-1 entry can hold the same string.
+      if (kind !== LATIN1) return false;
+      const from = key.srcStart;
+      for (let i = 0; i < n; i++) if (a[start + i] !== src[from + i]) return false;
+      return true;
+    }
     const s = key.text;
-    if ((meta & LEN_MASK) !== s.length || key.uuid) return false;
     if (kind === LATIN1) {
       for (let i = 0; i < s.length; i++) if (a[start + i] !== s.charCodeAt(i)) return false;
       return true;
@@ -203,38 +266,40 @@ export class Interner {
 
   #append(key: InternKey): number {
     const s = key.text;
+    const src = key.src;
+    const n = key.length;
     let kind = LATIN1;
     if (key.uuid) {
       kind = UUID;
-    } else {
-      for (let i = 0; i < s.length; i++) {
+    } else if (src === undefined) {
+      for (let i = 0; i < n; i++) {
         if (s.charCodeAt(i) > 255) {
           kind = UTF16;
           break;
         }
       }
     }
-    if (s.length > LEN_MASK) {
-      throw new StreamError(
-        StreamErrorCode.badOption,
-        `an id of ${s.length} characters is too long to intern`,
-      );
+    if (n > LEN_MASK) {
+      throw new StreamError(StreamErrorCode.badOption, `an id of ${n} characters is too long to intern`);
     }
-    const meta = ((kind << 30) | s.length) >>> 0;
+    const meta = ((kind << 30) | n) >>> 0;
     const bytes = storedBytes(meta);
     this.#reserveArena(bytes);
     const a = this.#arena;
     const start = this.#arenaLength;
-    if (kind === LATIN1) {
-      for (let i = 0; i < s.length; i++) a[start + i] = s.charCodeAt(i);
-    } else if (kind === UTF16) {
-      for (let i = 0; i < s.length; i++) {
+    if (kind === UUID) {
+      a.set(key.bytes, start);
+    } else if (src !== undefined) {
+      const from = key.srcStart;
+      for (let i = 0; i < n; i++) a[start + i] = src[from + i]!;
+    } else if (kind === LATIN1) {
+      for (let i = 0; i < n; i++) a[start + i] = s.charCodeAt(i);
+    } else {
+      for (let i = 0; i < n; i++) {
         const c = s.charCodeAt(i);
         a[start + 2 * i] = c & 0xff;
         a[start + 2 * i + 1] = c >>> 8;
       }
-    } else {
-      a.set(key.bytes, start);
     }
     this.#arenaLength += bytes;
     return this.#push(start, meta, key.hash);

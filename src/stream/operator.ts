@@ -1,10 +1,11 @@
 // The windowed aggregation operator: per-partition dedup, lateness, window state, emission and snapshots.
 
-import type { UserActivity, WikimediaRecentChange } from "../contracts/types.ts";
+import type { WikimediaRecentChange } from "../contracts/types.ts";
 import { StreamError, StreamErrorCode } from "../errors.ts";
 import {
   type Accumulator,
   type ActivityAccumulator,
+  type ActivityEvent,
   type ActivityRow,
   type AggregateKind,
   activityAggregate,
@@ -17,7 +18,7 @@ import {
 } from "./aggregates.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { Deduplicator } from "./dedup.ts";
-import { Interner } from "./interner.ts";
+import { InternKey, Interner } from "./interner.ts";
 import { type PartitionClock, validateDelayMs, WatermarkTracker } from "./time.ts";
 import {
   assignWindows,
@@ -158,6 +159,8 @@ export class WindowedAggregator<E, A extends Accumulator, R, S = never> {
   readonly allowedLatenessMs: number;
   readonly daily: boolean;
   readonly #kind: AggregateKind<E, A, R, S>;
+  /** The id of the event being processed, examined once for all the dedup tables it is probed in. */
+  readonly #eventKey = new InternKey();
   readonly #tracker: WatermarkTracker;
   readonly #partitions = new Map<number, PartitionState<A>>();
   readonly #starts: Float64Array;
@@ -257,7 +260,7 @@ export class WindowedAggregator<E, A extends Accumulator, R, S = never> {
       p.late++;
       return ProcessOutcome.late;
     }
-    if (!p.dedup.firstSeen(kind.eventId(event), eventTimeMs, wm)) {
+    if (!p.dedup.firstSeenKey(kind.eventKey(event, this.#eventKey), eventTimeMs, wm)) {
       p.duplicates++;
       return ProcessOutcome.duplicate;
     }
@@ -598,7 +601,7 @@ export class WindowedAggregator<E, A extends Accumulator, R, S = never> {
   }
 }
 
-export type ActivityAggregator = WindowedAggregator<UserActivity, ActivityAccumulator, ActivityRow>;
+export type ActivityAggregator = WindowedAggregator<ActivityEvent, ActivityAccumulator, ActivityRow>;
 export type WikimediaAggregator = WindowedAggregator<
   WikimediaRecentChange,
   WikiAccumulator,
