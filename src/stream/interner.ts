@@ -41,6 +41,16 @@ export class InternKey {
    */
   setBytes(buf: Uint8Array, start: number, end: number): this {
     const n = end - start;
+    if (n === 36 && packUuidBytes(buf, start, this.bytes)) {
+      // Hex digits and dashes: ASCII, and the hash is the UUID's.
+      this.text = "";
+      this.src = buf;
+      this.srcStart = start;
+      this.length = 36;
+      this.uuid = true;
+      this.hash = uuidHash(this.bytes);
+      return this;
+    }
     let high = 0;
     let h = 0x811c9dc5;
     for (let i = start; i < end; i++) {
@@ -53,8 +63,8 @@ export class InternKey {
     this.src = buf;
     this.srcStart = start;
     this.length = n;
-    this.uuid = packUuidBytes(buf, start, n, this.bytes);
-    this.hash = this.uuid ? uuidHash(this.bytes) : finalised(h);
+    this.uuid = false;
+    this.hash = finalised(h);
     return this;
   }
 
@@ -116,22 +126,73 @@ function packUuid(s: string, out: Uint8Array): boolean {
   return true;
 }
 
-/** packUuid over the n bytes at buf[start]. */
-function packUuidBytes(buf: Uint8Array, start: number, n: number, out: Uint8Array): boolean {
-  if (n !== 36) return false;
-  if (buf[start + 8] !== DASH || buf[start + 13] !== DASH) return false;
-  if (buf[start + 18] !== DASH || buf[start + 23] !== DASH) return false;
-  let at = 0;
-  for (let i = 0; i < 36; i += 2) {
-    if (i === 8 || i === 13 || i === 18 || i === 23) i++;
-    const hi = buf[start + i]!;
-    const lo = buf[start + i + 1]!;
-    const v = (hi < 128 ? HEX[hi]! : -1) | 0;
-    const w = (lo < 128 ? HEX[lo]! : -1) | 0;
-    if ((v | w) < 0) return false;
-    out[at++] = (v << 4) | w;
-  }
-  return true;
+/** Hex digit values by byte, −1 for any other byte. Only lowercase digits: the canonical form. */
+const HEX_BYTE = new Int16Array(256).fill(-1);
+HEX_BYTE.set(HEX);
+
+/** The byte of the two hex digits at buf[i], or a negative number when either is not one. */
+function hexPair(buf: Uint8Array, i: number): number {
+  return (HEX_BYTE[buf[i]!]! << 4) | HEX_BYTE[buf[i + 1]!]!;
+}
+
+/**
+ * packUuid over the 36 bytes at buf[s], unrolled: one pass, one check at the end (a negative digit makes
+ * the OR of all pairs negative).
+ */
+function packUuidBytes(buf: Uint8Array, s: number, out: Uint8Array): boolean {
+  if (buf[s + 8] !== DASH || buf[s + 13] !== DASH || buf[s + 18] !== DASH || buf[s + 23] !== DASH)
+    return false;
+  let all = 0;
+  let v = 0;
+  v = hexPair(buf, s);
+  all |= v;
+  out[0] = v;
+  v = hexPair(buf, s + 2);
+  all |= v;
+  out[1] = v;
+  v = hexPair(buf, s + 4);
+  all |= v;
+  out[2] = v;
+  v = hexPair(buf, s + 6);
+  all |= v;
+  out[3] = v;
+  v = hexPair(buf, s + 9);
+  all |= v;
+  out[4] = v;
+  v = hexPair(buf, s + 11);
+  all |= v;
+  out[5] = v;
+  v = hexPair(buf, s + 14);
+  all |= v;
+  out[6] = v;
+  v = hexPair(buf, s + 16);
+  all |= v;
+  out[7] = v;
+  v = hexPair(buf, s + 19);
+  all |= v;
+  out[8] = v;
+  v = hexPair(buf, s + 21);
+  all |= v;
+  out[9] = v;
+  v = hexPair(buf, s + 24);
+  all |= v;
+  out[10] = v;
+  v = hexPair(buf, s + 26);
+  all |= v;
+  out[11] = v;
+  v = hexPair(buf, s + 28);
+  all |= v;
+  out[12] = v;
+  v = hexPair(buf, s + 30);
+  all |= v;
+  out[13] = v;
+  v = hexPair(buf, s + 32);
+  all |= v;
+  out[14] = v;
+  v = hexPair(buf, s + 34);
+  all |= v;
+  out[15] = v;
+  return all >= 0;
 }
 
 /**
