@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it, type TestContext } from "vitest";
 import {
   DEFAULT_JOB_NAME,
@@ -395,6 +396,31 @@ describe("StreamJob.drain", () => {
 
     await expectTotalsAndWindows(fx.store, summary, events.length, truth);
     expect(summary.totals.deadLettered).toBe(0);
+  });
+
+  it("reads larger batches while the store's commits take longer than the work, unless a size is set", async (ctx) => {
+    const { fx, events, truth } = await producedWithTruth(ctx, { seed: 8, count: 40_000 });
+    const largest = async (store: LiveStore, options: Partial<StreamJobOptions>): Promise<number> => {
+      let most = 0;
+      const summary = await job(fx, {
+        store,
+        rawLake: true,
+        onCommitted: (b) => {
+          most = Math.max(most, b.rawEvents?.length ?? 0);
+        },
+        ...options,
+      }).drain();
+      expect(summary.totals.input).toBe(events.length);
+      return most;
+    };
+    // A store whose commits take 150 ms: far longer than processing 5,000 records.
+    const slow = new CommitFailingStore(fx.store, async () => {
+      await sleep(150);
+      return false;
+    });
+    expect(await largest(slow, { job: "slow" })).toBeGreaterThan(5_000);
+    expect(await largest(slow, { job: "fixed", maxBatchRecords: 5_000 })).toBeLessThanOrEqual(5_000);
+    await expectWindowsAndDays(fx.store, truth);
   });
 
   it("dead-letters undecodable and invalid records with their source position and reason, and keeps going", async (ctx) => {
