@@ -75,9 +75,10 @@ export const JOB_HEADER = "pulse-job";
  */
 const DEFAULT_MAX_BATCH_RECORDS = 5_000;
 /**
- * The most a default batch grows to while commits dominate: a commit to a remote store (MongoDB) costs
- * about the same for 5,000 records as for 50,000, since it writes each window row and partition's
- * checkpoint once whatever the count of events behind them.
+ * The most a default batch grows to while commits dominate. A commit to a remote store (MongoDB) has a
+ * large part that does not grow with the batch: each window row touched and each partition's checkpoint
+ * is written once whatever the count of events behind them. Measured on FerretDB (50k events): 1.4k–1.8k
+ * events/s at 5,000-record batches, 2.3k at 20,000, 2.0k adapting from 5,000.
  */
 const MAX_ADAPTIVE_BATCH_RECORDS = 80_000;
 const DEFAULT_POLL_INTERVAL_MS = 20;
