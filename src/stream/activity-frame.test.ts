@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ActivityFrame } from "./activity-frame.ts";
 import { prng } from "./test-helpers.ts";
 import { userActivityV2Type } from "../contracts/schemas.ts";
-import type { UserActivityV2 } from "../contracts/types.ts";
+import { DEVICES, EVENT_TYPES, type UserActivityV2 } from "../contracts/types.ts";
 import { type ValidateOptions, validateActivityRules } from "../contracts/validate.ts";
 
 const NOW = Date.UTC(2026, 10, 29, 12);
@@ -92,6 +92,14 @@ function cases(): UserActivityV2[] {
 }
 
 describe("ActivityFrame", () => {
+  it("reads the enums in the v2 schema's symbol order", () => {
+    const fields = (
+      userActivityV2Type as unknown as { fields: { name: string; type: { symbols?: string[] } }[] }
+    ).fields;
+    expect(fields.find((f) => f.name === "event_type")!.type.symbols).toEqual([...EVENT_TYPES]);
+    expect(fields.find((f) => f.name === "device")!.type.symbols).toEqual([...DEVICES]);
+  });
+
   it("locates every field of a v2 frame as avsc decodes it", () => {
     const frame = new ActivityFrame();
     for (const event of cases()) {

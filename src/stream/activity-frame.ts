@@ -1,24 +1,13 @@
 // The fields the activity aggregate reads, found in a UserActivity v2 frame without decoding it.
 
+import { DEVICES, EVENT_TYPES } from "../contracts/types.ts";
 import {
   DEFAULT_MAX_FUTURE_SKEW_MS,
   DEFAULT_MIN_EVENT_TIME_MS,
   type ValidateOptions,
 } from "../contracts/validate.ts";
 
-const EVENT_TYPES = [
-  "CLICK",
-  "VIEW",
-  "ADD_TO_CART",
-  "REMOVE_FROM_CART",
-  "PURCHASE",
-  "SEARCH",
-  "LOGIN",
-  "LOGOUT",
-  "SIGNUP",
-] as const;
-const PURCHASE = 4;
-const DEVICES = 4;
+// An Avro enum is written as its symbol's index: EVENT_TYPES and DEVICES are in schema order (tested).
 const HEADER_BYTES = 5;
 const DASH = 45;
 
@@ -79,7 +68,7 @@ export class ActivityFrame {
     if (!this.#string()) return false; // page
     if (!this.#optionalString()) return false; // referrer
     const device = this.#long();
-    if (!(device >= 0 && device < DEVICES)) return false;
+    if (!(device >= 0 && device < DEVICES.length)) return false;
     if (!this.#optionalString()) return false;
     this.countryStart = this.#start;
     this.countryEnd = this.#pos;
@@ -167,7 +156,7 @@ export class ActivityFrame {
     if (t > nowMs + (options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS)) return false;
     const minMs = options.minEventTimeMs === undefined ? DEFAULT_MIN_EVENT_TIME_MS : options.minEventTimeMs;
     if (minMs !== null && t < minMs) return false;
-    const purchase = this.event_type === EVENT_TYPES[PURCHASE];
+    const purchase = this.event_type === "PURCHASE";
     const amount = this.amount;
     if (amount !== null) {
       if (!Number.isFinite(amount) || amount < 0 || !purchase || this.currencyStart < 0) return false;
