@@ -44,7 +44,10 @@ export class RawBatchEncoder {
    */
   encode(rows: readonly RawEventRow[], start: number, end: number): EncodedRawBatch {
     let buf = this.#scratch;
-    if (buf.length > KEPT_SCRATCH_BYTES) this.#setScratch((buf = Buffer.allocUnsafe(MAX_BATCH_BYTES)));
+    if (buf.length > KEPT_SCRATCH_BYTES) {
+      buf = Buffer.allocUnsafe(MAX_BATCH_BYTES);
+      this.#setScratch(buf);
+    }
     let view = this.#view;
     let at = HEADER_BYTES;
     let i = start;
@@ -57,7 +60,8 @@ export class RawBatchEncoder {
       if (at + size > buf.length) {
         const grown = Buffer.allocUnsafe(at + size);
         buf.copy(grown, 0, 0, at);
-        this.#setScratch((buf = grown));
+        buf = grown;
+        this.#setScratch(buf);
         view = this.#view;
       }
       view.setFloat64(at, row.offset, true);
