@@ -122,9 +122,15 @@ const SEQUENCE_RESET_ERRORS = new Set([
  * or more, so a send never puts records further apart than that into one partition's batch.
  */
 const MAX_TIMESTAMP_DELTA_MS = 2 ** 31 - 1;
-const FETCH_PARTITION_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * Most bytes one Fetch answers with for a partition: Kafka's consumer default (max.partition.fetch.bytes).
+ * Records are views into the answer, so an answer stays in memory while any of its records is referenced
+ * (read ahead, or in a batch not yet committed): with 4 MiB a partition and 16 MiB an answer, a drain of
+ * 300k events peaked at 370–420 MB RSS; with 1 MiB and 8 MiB at 280–330 MB, as fast.
+ */
+const FETCH_PARTITION_MAX_BYTES = 1024 * 1024;
 /** Most bytes one Fetch answers with, over all its partitions (the broker always sends the first batch). */
-const FETCH_MAX_BYTES = 16 * 1024 * 1024;
+const FETCH_MAX_BYTES = 8 * 1024 * 1024;
 /** A partition this log read within this long is read ahead on when another partition is fetched. */
 const READ_AHEAD_RECENT_MS = 10_000;
 /** Fetch isolation level: records of open or aborted transactions stay hidden, as before. */
