@@ -117,6 +117,8 @@ export interface StreamJson {
   accepted: number;
   elapsed_ms: number;
   records_per_sec: number;
+  reading_ms: number | null;
+  reading_records_per_sec: number | null;
 }
 
 export function describeLoad(run: PulseRun<unknown>): string {
@@ -137,7 +139,8 @@ export function drainResult(name: string, what: string, run: PulseRun<StreamJson
     unit: "events/s",
     detail:
       `${what}: ${s.read} records in ${(s.elapsed_ms / 1000).toFixed(1)} s ` +
-      `(${(run.wallMs / 1000).toFixed(1)} s with process start-up, ${Math.round(s.read / (run.wallMs / 1000))}/s); ` +
+      `(${(run.wallMs / 1000).toFixed(1)} s with process start-up, ${Math.round(s.read / (run.wallMs / 1000))}/s; ` +
+      `${Math.round(s.reading_records_per_sec ?? 0)}/s from the job's first batch, without its start-up); ` +
       `peak RSS ${megabytes(run.peakRssBytes)} MB; ${describeLoad(run)}`,
   };
 }

@@ -233,7 +233,13 @@ export interface StreamRunSummary {
   /** The job watermark before any end-of-input advance; null before the first event. */
   watermarkMs: number | null;
   drained: boolean;
+  /** From the job's construction: start-up (group join, checkpoint loading, recovery) included. */
   elapsedMs: number;
+  /**
+   * From the start of the first batch that read records to now: the reading alone, as Kafka's
+   * consumer-perf-test reports fetch time apart from rebalance time; null before any record.
+   */
+  readingMs: number | null;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -557,6 +563,8 @@ export class StreamJob {
   /** The signal of the running run() or drain(): ends a commit retry loop. */
   #signal: AbortSignal | undefined;
   readonly #startedAtMs = performance.now();
+  /** performance.now() at the start of the first batch that read a record. */
+  #firstReadAtMs: number | undefined;
 
   constructor(options: StreamJobOptions) {
     this.#options = options;
@@ -956,6 +964,7 @@ export class StreamJob {
       watermarkMs: finiteOrNull(this.#lastFiniteWatermarkMs),
       drained: this.#drained,
       elapsedMs: performance.now() - this.#startedAtMs,
+      readingMs: this.#firstReadAtMs === undefined ? null : performance.now() - this.#firstReadAtMs,
     };
   }
 
@@ -1124,6 +1133,7 @@ export class StreamJob {
       }
     }
     if (read === 0 && !final) return 0;
+    if (read > 0) this.#firstReadAtMs ??= startedAtMs;
     const processedAtMs = performance.now();
 
     // Dead letters are durable on the log before the store commit that moves past their offsets.

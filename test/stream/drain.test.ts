@@ -58,6 +58,10 @@ describe("pulse stream --drain over simulated activity with out-of-order, duplic
         windows_final: new Set(truth.minutes.map(([k]) => k.split("|")[0])).size,
       });
       expect(summary.watermark_ms).toBeGreaterThan(0);
+      // The reading alone: from the first batch, so within the run and at least its overall rate.
+      expect(summary.reading_ms).toBeGreaterThan(0);
+      expect(summary.reading_ms!).toBeLessThanOrEqual(summary.elapsed_ms);
+      expect(summary.reading_records_per_sec!).toBeGreaterThanOrEqual(summary.records_per_sec);
 
       const store = openStore(dataDir);
       onTestFinished(() => store.close());

@@ -50,6 +50,9 @@ export interface StreamSummary {
   elapsed_ms: number;
   /** read / elapsed time of this run. */
   records_per_sec: number;
+  /** From the first batch that read records: the reading without start-up (null if none was read). */
+  reading_ms: number | null;
+  reading_records_per_sec: number | null;
 }
 
 export const streamCommand: Command = {
@@ -217,13 +220,16 @@ function toSummary(job: StreamJob, result: StreamRunSummary): StreamSummary {
     watermark_ms: result.watermarkMs,
     elapsed_ms: Math.round(result.elapsedMs),
     records_per_sec: result.read / Math.max(0.001, result.elapsedMs / 1000),
+    reading_ms: result.readingMs === null ? null : Math.round(result.readingMs),
+    reading_records_per_sec:
+      result.readingMs === null ? null : result.read / Math.max(0.001, result.readingMs / 1000),
   };
 }
 
 function describeSummary(s: StreamSummary): string {
   return (
     `${s.drained ? "drained" : "stopped"}: read ${s.read} records in ${(s.elapsed_ms / 1000).toFixed(1)} s ` +
-    `(${Math.round(s.records_per_sec)}/s); job ${s.job} totals: input ${s.input}, accepted ${s.accepted}, ` +
+    `(${Math.round(s.records_per_sec)}/s${s.reading_records_per_sec === null ? "" : `; ${Math.round(s.reading_records_per_sec)}/s from its first batch`}); job ${s.job} totals: input ${s.input}, accepted ${s.accepted}, ` +
     `duplicates ${s.duplicates}, late ${s.late}, dead-lettered ${s.dead_lettered}; ` +
     `${s.windows_final} windows final; watermark ${s.watermark_ms === null ? "-" : new Date(s.watermark_ms).toISOString()}`
   );
