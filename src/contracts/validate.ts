@@ -47,21 +47,26 @@ export interface ValidateOptions {
 export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
 export const DEFAULT_MIN_EVENT_TIME_MS = Date.UTC(2000, 0, 1);
 
-/** Hex digits by char code, either case (the 8-4-4-4-12 form, as /^[0-9a-f]{8}-…-[0-9a-f]{12}$/i). */
-const HEX_DIGIT = new Uint8Array(128);
+/** Hex digits by char code or byte, either case (the 8-4-4-4-12 form, as /^[0-9a-f]{8}-…-[0-9a-f]{12}$/i). */
+const HEX_DIGIT = new Uint8Array(256);
 for (const c of "0123456789abcdefABCDEF") HEX_DIGIT[c.charCodeAt(0)] = 1;
+
+/** Whether char code c may stand at position i of a UUID: a dash at 8, 13, 18 and 23, a hex digit elsewhere. */
+function uuidCharAt(i: number, c: number): boolean {
+  return i === 8 || i === 13 || i === 18 || i === 23 ? c === 45 : c < 256 && HEX_DIGIT[c] === 1;
+}
 
 /** The UUID check, by hand: a regular expression costs a few hundred ns an event on the stream's hot path. */
 function isUuid(s: string): boolean {
   if (s.length !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = s.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 45) return false;
-    } else if (c >= 128 || HEX_DIGIT[c] === 0) {
-      return false;
-    }
-  }
+  for (let i = 0; i < 36; i++) if (!uuidCharAt(i, s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** isUuid of the string buf[start … end) holds (the stream job checks ids in the record's bytes). */
+export function isUuidBytes(buf: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== 36) return false;
+  for (let i = 0; i < 36; i++) if (!uuidCharAt(i, buf[start + i]!)) return false;
   return true;
 }
 const CURRENCY = /^[A-Z]{3}$/;
@@ -180,10 +185,22 @@ function issue(code: ValidationCodeValue, field: string, rule: string): Validati
   return { code, field, message: `${field}: ${rule}` };
 }
 
+/** The earliest event time the options accept; null for no bound. */
+function earliestEventTimeMs(o: ValidateOptions): number | null {
+  return o.minEventTimeMs === undefined ? DEFAULT_MIN_EVENT_TIME_MS : o.minEventTimeMs;
+}
+
+/** True when checkEventTime finds nothing wrong with the event time. */
+export function eventTimeAccepted(eventTimeMs: number, o: ValidateOptions): boolean {
+  const minMs = earliestEventTimeMs(o);
+  const latestMs = (o.nowMs ?? Date.now()) + (o.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+  return eventTimeMs <= latestMs && (minMs === null || eventTimeMs >= minMs);
+}
+
 function checkEventTime(issues: ValidationIssue[], field: string, eventTimeMs: number, o: ValidateOptions) {
   const nowMs = o.nowMs ?? Date.now();
   const skewMs = o.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
-  const minMs = o.minEventTimeMs === undefined ? DEFAULT_MIN_EVENT_TIME_MS : o.minEventTimeMs;
+  const minMs = earliestEventTimeMs(o);
   if (eventTimeMs > nowMs + skewMs) {
     issues.push(
       issue(

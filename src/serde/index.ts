@@ -1,4 +1,4 @@
 // Serde: Avro in the Confluent wire format, the one byte format of every topic.
 
 export { AvroSerde, type AvroSerdeOptions, type Encoder } from "./avro-serde.ts";
-export { HEADER_BYTES, MAGIC_BYTE, readSchemaId } from "./wire-format.ts";
+export { frameSchemaId, HEADER_BYTES, MAGIC_BYTE, readSchemaId } from "./wire-format.ts";

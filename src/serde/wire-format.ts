@@ -45,6 +45,15 @@ export function readSchemaId(buf: Uint8Array | null | undefined): number {
       { details: { magicByte: buf[0] } },
     );
   }
-  // Read by hand so a plain Uint8Array works as well as a Buffer.
+  return schemaIdAt(buf);
+}
+
+/** The schema id of a frame, or −1 when the bytes cannot be one (readSchemaId says why), without throwing. */
+export function frameSchemaId(buf: Uint8Array | null): number {
+  return buf !== null && buf.length >= HEADER_BYTES && buf[0] === MAGIC_BYTE ? schemaIdAt(buf) : -1;
+}
+
+/** Read by hand so a plain Uint8Array works as well as a Buffer. */
+function schemaIdAt(buf: Uint8Array): number {
   return ((buf[1]! << 24) >>> 0) + (buf[2]! << 16) + (buf[3]! << 8) + buf[4]!;
 }

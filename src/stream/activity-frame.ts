@@ -1,18 +1,8 @@
 // The fields the activity aggregate reads, found in a UserActivity v2 frame without decoding it.
 
 import { DEVICES, EVENT_TYPES } from "../contracts/types.ts";
-import {
-  DEFAULT_MAX_FUTURE_SKEW_MS,
-  DEFAULT_MIN_EVENT_TIME_MS,
-  type ValidateOptions,
-} from "../contracts/validate.ts";
-
-// An Avro enum is written as its symbol's index: EVENT_TYPES and DEVICES are in schema order (tested).
-const HEADER_BYTES = 5;
-const DASH = 45;
-
-const HEX_DIGIT = new Uint8Array(256);
-for (const c of "0123456789abcdefABCDEF") HEX_DIGIT[c.charCodeAt(0)] = 1;
+import { eventTimeAccepted, isUuidBytes, type ValidateOptions } from "../contracts/validate.ts";
+import { HEADER_BYTES } from "../serde/wire-format.ts";
 
 /**
  * One activity event as positions in its record's bytes (a Confluent frame whose writer schema is
@@ -60,6 +50,7 @@ export class ActivityFrame {
     if (!this.#string()) return false;
     this.sessionIdStart = this.#start;
     this.sessionIdEnd = this.#pos;
+    // An Avro enum is written as its symbol's index: EVENT_TYPES and DEVICES are in schema order (tested).
     const type = this.#long();
     if (!(type >= 0 && type < EVENT_TYPES.length)) return false;
     this.event_type = EVENT_TYPES[type]!;
@@ -150,12 +141,8 @@ export class ActivityFrame {
     const buf = this.buf;
     if (!nonBlankAscii(buf, this.userIdStart, this.userIdEnd)) return false;
     if (!nonBlankAscii(buf, this.sessionIdStart, this.sessionIdEnd)) return false;
-    if (!isUuid(buf, this.eventIdStart, this.eventIdEnd)) return false;
-    const t = this.event_time;
-    const nowMs = options.nowMs ?? Date.now();
-    if (t > nowMs + (options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS)) return false;
-    const minMs = options.minEventTimeMs === undefined ? DEFAULT_MIN_EVENT_TIME_MS : options.minEventTimeMs;
-    if (minMs !== null && t < minMs) return false;
+    if (!isUuidBytes(buf, this.eventIdStart, this.eventIdEnd)) return false;
+    if (!eventTimeAccepted(this.event_time, options)) return false;
     const purchase = this.event_type === "PURCHASE";
     const amount = this.amount;
     if (amount !== null) {
@@ -176,20 +163,6 @@ function nonBlankAscii(buf: Uint8Array, start: number, end: number): boolean {
     if (c < 128 && c !== 32 && (c < 9 || c > 13)) return true;
   }
   return false;
-}
-
-/** validate.ts's isUuid over bytes: 8-4-4-4-12 hex digits, either case. */
-function isUuid(buf: Uint8Array, start: number, end: number): boolean {
-  if (end - start !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = buf[start + i]!;
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== DASH) return false;
-    } else if (HEX_DIGIT[c] === 0) {
-      return false;
-    }
-  }
-  return true;
 }
 
 /** Exactly n bytes, each A–Z. */

@@ -41,30 +41,25 @@ export class InternKey {
    */
   setBytes(buf: Uint8Array, start: number, end: number): this {
     const n = end - start;
-    if (n === 36 && packUuidBytes(buf, start, this.bytes)) {
-      // Hex digits and dashes: ASCII, and the hash is the UUID's.
-      this.text = "";
-      this.src = buf;
-      this.srcStart = start;
-      this.length = 36;
-      this.uuid = true;
+    // A canonical UUID is hex digits and dashes (ASCII), hashed from its 16 bytes.
+    this.uuid = n === 36 && packUuidBytes(buf, start, this.bytes);
+    if (this.uuid) {
       this.hash = uuidHash(this.bytes);
-      return this;
+    } else {
+      let high = 0;
+      let h = 0x811c9dc5;
+      for (let i = start; i < end; i++) {
+        const c = buf[i]!;
+        high |= c;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      if (high > 127) return this.set(Buffer.from(buf.buffer, buf.byteOffset + start, n).toString("utf8"));
+      this.hash = finalised(h);
     }
-    let high = 0;
-    let h = 0x811c9dc5;
-    for (let i = start; i < end; i++) {
-      const c = buf[i]!;
-      high |= c;
-      h = Math.imul(h ^ c, 0x01000193);
-    }
-    if (high > 127) return this.set(Buffer.from(buf.buffer, buf.byteOffset + start, n).toString("utf8"));
     this.text = "";
     this.src = buf;
     this.srcStart = start;
     this.length = n;
-    this.uuid = false;
-    this.hash = finalised(h);
     return this;
   }
 
@@ -130,68 +125,23 @@ function packUuid(s: string, out: Uint8Array): boolean {
 const HEX_BYTE = new Int16Array(256).fill(-1);
 HEX_BYTE.set(HEX);
 
-/** The byte of the two hex digits at buf[i], or a negative number when either is not one. */
-function hexPair(buf: Uint8Array, i: number): number {
-  return (HEX_BYTE[buf[i]!]! << 4) | HEX_BYTE[buf[i + 1]!]!;
-}
+/** Where each of a UUID's 16 bytes starts in its 36 characters (the dashes skipped). */
+const UUID_PAIRS = new Uint8Array([0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34]);
 
 /**
- * packUuid over the 36 bytes at buf[s], unrolled: one pass, one check at the end (a negative digit makes
- * the OR of all pairs negative).
+ * packUuid over the 36 bytes at buf[s], without a branch per digit: a non-digit's −1 makes the OR of all
+ * pairs negative, checked once at the end.
  */
 function packUuidBytes(buf: Uint8Array, s: number, out: Uint8Array): boolean {
   if (buf[s + 8] !== DASH || buf[s + 13] !== DASH || buf[s + 18] !== DASH || buf[s + 23] !== DASH)
     return false;
   let all = 0;
-  let v = 0;
-  v = hexPair(buf, s);
-  all |= v;
-  out[0] = v;
-  v = hexPair(buf, s + 2);
-  all |= v;
-  out[1] = v;
-  v = hexPair(buf, s + 4);
-  all |= v;
-  out[2] = v;
-  v = hexPair(buf, s + 6);
-  all |= v;
-  out[3] = v;
-  v = hexPair(buf, s + 9);
-  all |= v;
-  out[4] = v;
-  v = hexPair(buf, s + 11);
-  all |= v;
-  out[5] = v;
-  v = hexPair(buf, s + 14);
-  all |= v;
-  out[6] = v;
-  v = hexPair(buf, s + 16);
-  all |= v;
-  out[7] = v;
-  v = hexPair(buf, s + 19);
-  all |= v;
-  out[8] = v;
-  v = hexPair(buf, s + 21);
-  all |= v;
-  out[9] = v;
-  v = hexPair(buf, s + 24);
-  all |= v;
-  out[10] = v;
-  v = hexPair(buf, s + 26);
-  all |= v;
-  out[11] = v;
-  v = hexPair(buf, s + 28);
-  all |= v;
-  out[12] = v;
-  v = hexPair(buf, s + 30);
-  all |= v;
-  out[13] = v;
-  v = hexPair(buf, s + 32);
-  all |= v;
-  out[14] = v;
-  v = hexPair(buf, s + 34);
-  all |= v;
-  out[15] = v;
+  for (let k = 0; k < 16; k++) {
+    const i = s + UUID_PAIRS[k]!;
+    const v = (HEX_BYTE[buf[i]!]! << 4) | HEX_BYTE[buf[i + 1]!]!;
+    all |= v;
+    out[k] = v;
+  }
   return all >= 0;
 }
 

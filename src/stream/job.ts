@@ -52,7 +52,7 @@ import {
   StreamErrorCode,
 } from "../errors.ts";
 import type { GroupMember, Log, LogRecord, ProduceRecord, RecordPosition } from "../log/index.ts";
-import type { AvroSerde, Encoder } from "../serde/index.ts";
+import { type AvroSerde, type Encoder, frameSchemaId } from "../serde/index.ts";
 import type {
   ActivityWindowRow,
   AlertRow,
@@ -445,8 +445,8 @@ class ActivityPipeline extends Pipeline<UserActivity, ActivityAccumulator, Activ
    * writer schema, a schema not cached yet, or bytes that are not one v2 value take the decoding path.
    */
   override frameOf(value: Uint8Array | null, serde: AvroSerde): ActivityFrame | undefined {
-    if (value === null || value.length < 5 || value[0] !== 0) return undefined;
-    const id = ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
+    const id = frameSchemaId(value);
+    if (value === null || id < 0) return undefined;
     let v2 = this.#v2Ids.get(id);
     if (v2 === undefined) {
       const writer = serde.cachedWriterType(id);
@@ -1335,18 +1335,11 @@ export class StreamJob {
    * Returns undefined when the schema id is not cached yet (#decodeFetching asks the registry).
    */
   #decodeCached(pipeline: AnyPipeline, record: LogRecord): Decoded | undefined {
-    const value = record.value;
-    // A frame is magic byte 0, then the schema id in bytes 1..4; anything else fails in decodeSync.
-    if (
-      value !== null &&
-      value.length >= 5 &&
-      value[0] === 0 &&
-      !this.#serde.hasSchema(value.readUInt32BE(1))
-    ) {
-      return undefined;
-    }
+    // Not a frame at all (−1): decodeSync says why.
+    const id = frameSchemaId(record.value);
+    if (id >= 0 && !this.#serde.hasSchema(id)) return undefined;
     try {
-      return { ok: true, value: this.#serde.decodeSync(value, pipeline.spec.readerType) };
+      return { ok: true, value: this.#serde.decodeSync(record.value, pipeline.spec.readerType) };
     } catch (error) {
       return decodeFailure(error);
     }
