@@ -569,21 +569,15 @@ export class KafkaLog implements Log {
     for (let round = 0; round < 8 && out.length < maxRecords; round++) {
       const answer = await this.#fetchOnce(meta, state, from);
       if (answer === undefined) break;
-      from = answer.start;
       const { records } = answer;
-      let i = 0;
-      while (i < records.length && out.length < maxRecords) {
-        const record = records[i++]!;
-        if (record.offset < from) continue;
-        out.push(record);
-        from = record.offset + 1;
-      }
-      if (i < records.length) {
+      const exhausted = records.take(out, maxRecords);
+      from = records.start;
+      if (!exhausted) {
         // The page is full: keep the rest for the next call, which usually starts right there.
-        state.ahead = { records, at: i, start: from, end: answer.end };
+        state.ahead = records;
         break;
       }
-      from = Math.max(from, answer.end);
+      from = Math.max(from, records.end);
       if (from >= answer.highWatermark) break;
     }
     state.nextOffset = from;
@@ -618,7 +612,7 @@ export class KafkaLog implements Log {
     meta: TopicMeta,
     state: PartitionReadState,
     from: number,
-  ): Promise<{ records: LogRecord[]; highWatermark: number; start: number; end: number } | undefined> {
+  ): Promise<{ records: FetchedRecords; highWatermark: number } | undefined> {
     const partition = state.partition;
     for (let attempt = 0; attempt < 3; attempt++) {
       const leader = meta.leaders[partition]!;
@@ -653,10 +647,8 @@ export class KafkaLog implements Log {
         // Only when nothing moved that partition meanwhile (a concurrent call on it).
         if (data === undefined || data.errorCode !== 0) continue;
         if (other.ahead !== undefined || other.nextOffset !== start) continue;
-        const decoded = decodeRecordBatches(meta.name, other.partition, data, start);
-        if (decoded.records.length > 0) {
-          other.ahead = { records: decoded.records, at: 0, start, end: Math.max(start, decoded.end) };
-        }
+        const records = new FetchedRecords(meta.name, other.partition, data, start);
+        if (records.end > start) other.ahead = records;
       }
       const data = fetched.find((d) => d.partition === partition);
       if (data === undefined) return undefined;
@@ -681,8 +673,10 @@ export class KafkaLog implements Log {
         }
         throw this.#failure(`fetch "${meta.name}" partition ${partition} at offset ${from}`, error);
       }
-      const decoded = decodeRecordBatches(meta.name, partition, data, from);
-      return { records: decoded.records, highWatermark: data.highWatermark, start: from, end: decoded.end };
+      return {
+        records: new FetchedRecords(meta.name, partition, data, from),
+        highWatermark: data.highWatermark,
+      };
     }
     return undefined;
   }
@@ -712,7 +706,7 @@ export class KafkaLog implements Log {
    * Sends one Fetch to `node` and answers with each partition's record bytes undecoded. The client's own
    * fetch decodes every record of the answer into objects through its chunked buffer, which cost more
    * than the rest of `pulse stream` together (docs: bench/README.md); here the bytes stay one Buffer and
-   * decodeRecordBatches reads them.
+   * FetchedRecords reads them.
    */
   async #fetchRequest(node: number, topics: FetchRequestTopic[]): Promise<FetchAnswer> {
     const api = await this.#fetchApi();
@@ -1340,7 +1334,7 @@ function nameBytes(name: string): Buffer {
 }
 
 /**
- * One record batch (the magic-2 layout above decodeRecordBatches) of `records[indexes]`, written into
+ * One record batch (the magic-2 layout above FetchedRecords) of `records[indexes]`, written into
  * one Buffer: sizes first, then every field in place, then the CRC-32C of attributes…end.
  */
 function encodeRecordBatch(
@@ -1431,10 +1425,10 @@ interface PartitionReadState {
   nextOffset: number;
   usedAtMs: number;
   /**
-   * Records from an earlier answer not yet handed out: `records[at…]` are every record the partition
-   * holds from `start` to `end` (exclusive; control and aborted batches skipped), in offset order.
+   * An earlier answer not all handed out: it holds every record the partition has from its `start` to
+   * its `end` (exclusive; control and aborted batches skipped), in offset order.
    */
-  ahead: { records: LogRecord[]; at: number; start: number; end: number } | undefined;
+  ahead: FetchedRecords | undefined;
 }
 
 type FetchRequestTopic = fetchV17.FetchRequestTopic;
@@ -1480,18 +1474,10 @@ function takeAhead(state: PartitionReadState, from: number, maxRecords: number, 
     state.ahead = undefined;
     return from;
   }
-  const { records } = ahead;
-  let at = ahead.at;
-  while (at < records.length && records[at]!.offset < from) at++;
-  while (at < records.length && out.length < maxRecords) {
-    const record = records[at++]!;
-    out.push(record);
-    from = record.offset + 1;
-  }
-  if (at < records.length) {
-    ahead.at = at;
-    ahead.start = from;
-  } else {
+  ahead.start = from;
+  const exhausted = ahead.take(out, maxRecords);
+  from = ahead.start;
+  if (exhausted) {
     state.ahead = undefined;
     from = Math.max(from, ahead.end);
   }
@@ -1619,77 +1605,148 @@ function readInt64(buf: Buffer, at: number): number {
 }
 
 /**
- * Decodes one partition's fetched batches into records at `from` or later. `end` is the offset after
- * the last whole batch (past control and aborted batches too), where the next fetch goes on.
+ * One partition's fetched batches, decoded into records only as they are handed out. A Fetch brings a
+ * page of every partition it reads ahead on, and the stream job takes them a few thousand records at a
+ * time over several batches: records decoded up front outlived young-generation collections and were
+ * copied into the old one (on a 300k drain the heap grew from 20 to 110 MB between full collections).
+ * The answer's bytes stay alive instead, which the collector never scans.
  */
-function decodeRecordBatches(
-  topic: string,
-  partition: number,
-  data: FetchedPartition,
-  from: number,
-): { records: LogRecord[]; end: number } {
-  const records: LogRecord[] = [];
-  let end = from;
-  const buf = data.records;
-  if (buf === undefined) return { records, end };
-  // READ_COMMITTED: the broker lists the aborted transactions in range; a producer's batches from the
-  // transaction's first offset to its abort marker are skipped (what Kafka's Java consumer does).
-  const aborted = [...data.abortedTransactions].sort((a, b) => Number(a.firstOffset - b.firstOffset));
-  let nextAborted = 0;
-  const abortedProducers = new Set<bigint>();
-  let at = 0;
-  while (buf.length - at >= BATCH_HEADER_BYTES) {
-    const batchEnd = at + 12 + buf.readInt32BE(at + BATCH_LENGTH_AT);
-    if (batchEnd > buf.length) break;
-    const magic = buf.readInt8(at + BATCH_MAGIC_AT);
-    if (magic !== 2) {
-      throw new LogError(
-        LogErrorCode.storage,
-        `Kafka sent a record batch of message format ${magic} on "${topic}" partition ${partition}; Pulse reads format 2 (Kafka 0.11 or later).`,
-      );
-    }
-    const baseOffset = readInt64(buf, at);
-    const attributes = buf.readInt16BE(at + BATCH_ATTRIBUTES_AT);
-    const lastOffset = baseOffset + buf.readInt32BE(at + BATCH_LAST_OFFSET_DELTA_AT);
-    const batchStart = at;
-    at = batchEnd;
-    if (lastOffset < from) continue;
-    end = Math.max(end, lastOffset + 1);
-    if (aborted.length > 0) {
-      while (nextAborted < aborted.length && Number(aborted[nextAborted]!.firstOffset) <= baseOffset) {
-        abortedProducers.add(aborted[nextAborted++]!.producerId);
+/** The headers of every fetched record that has none: one frozen object, not one per record. */
+const NO_HEADERS: RecordHeaders = Object.freeze({});
+
+class FetchedRecords {
+  readonly #topic: string;
+  readonly #partition: number;
+  readonly #buf: Buffer | undefined;
+  /** The next batch's position in #buf. */
+  #at = 0;
+  /** The batch being handed out: its records region, what is left of it, and its base values. */
+  #reader: RecordReader | undefined;
+  #remaining = 0;
+  #baseOffset = 0;
+  #baseTimestampMs = 0;
+  /** READ_COMMITTED: the answer's aborted transactions by first offset, and the producers now aborted. */
+  readonly #aborted: { producerId: bigint; firstOffset: bigint }[];
+  #nextAborted = 0;
+  readonly #abortedProducers = new Set<bigint>();
+  /** The next offset to hand out: records below it are skipped. */
+  start: number;
+  /** The offset after the last whole batch (past control and aborted batches too): where the next fetch goes on. */
+  readonly end: number;
+
+  constructor(topic: string, partition: number, data: FetchedPartition, from: number) {
+    this.#topic = topic;
+    this.#partition = partition;
+    this.#buf = data.records;
+    this.start = from;
+    this.#aborted =
+      data.abortedTransactions.length === 0
+        ? []
+        : [...data.abortedTransactions].sort((a, b) => Number(a.firstOffset - b.firstOffset));
+    let end = from;
+    const buf = data.records;
+    if (buf !== undefined) {
+      for (let at = 0; buf.length - at >= BATCH_HEADER_BYTES; ) {
+        const batchEnd = at + 12 + buf.readInt32BE(at + BATCH_LENGTH_AT);
+        if (batchEnd > buf.length) break;
+        const lastOffset = readInt64(buf, at) + buf.readInt32BE(at + BATCH_LAST_OFFSET_DELTA_AT);
+        if (lastOffset + 1 > end) end = lastOffset + 1;
+        at = batchEnd;
       }
-      const producerId = buf.readBigInt64BE(batchStart + BATCH_PRODUCER_ID_AT);
-      if ((attributes & CONTROL_BATCH) !== 0) {
-        if (isAbortMarker(buf, batchStart, batchEnd, attributes)) abortedProducers.delete(producerId);
-        continue;
-      }
-      if ((attributes & TRANSACTIONAL_BATCH) !== 0 && abortedProducers.has(producerId)) continue;
     }
-    if ((attributes & CONTROL_BATCH) !== 0) continue;
-    const baseTimestampMs = readInt64(buf, batchStart + BATCH_BASE_TIMESTAMP_AT);
-    const count = buf.readInt32BE(batchStart + BATCH_RECORD_COUNT_AT);
-    const reader = new RecordReader(...recordsOf(buf, batchStart, batchEnd, attributes));
-    for (let i = 0; i < count; i++) {
+    this.end = end;
+  }
+
+  /**
+   * Appends the next records at `start` or later to `out` until it holds `max`, moving `start` past
+   * them. Returns true when the answer has no record left.
+   */
+  take(out: LogRecord[], max: number): boolean {
+    const topic = this.#topic;
+    const partition = this.#partition;
+    while (out.length < max) {
+      if (this.#remaining === 0 && !this.#nextBatch()) return true;
+      const reader = this.#reader!;
+      this.#remaining--;
       reader.varint();
       reader.pos++;
-      const timestampMs = baseTimestampMs + reader.varlong();
-      const offset = baseOffset + reader.varint();
+      const timestampMs = this.#baseTimestampMs + reader.varlong();
+      const offset = this.#baseOffset + reader.varint();
       const key = reader.bytes();
       const value = reader.bytes();
       const headerCount = reader.varint();
-      const headers: RecordHeaders = {};
-      for (let h = 0; h < headerCount; h++) {
-        const nameLength = reader.varint();
-        const name = headerName(reader.buf, reader.pos, reader.pos + nameLength);
-        reader.pos += nameLength;
-        headers[name] = reader.bytes() ?? NO_BYTES;
+      let headers = NO_HEADERS;
+      if (headerCount > 0) {
+        headers = {};
+        for (let h = 0; h < headerCount; h++) {
+          const nameLength = reader.varint();
+          const name = headerName(reader.buf, reader.pos, reader.pos + nameLength);
+          reader.pos += nameLength;
+          headers[name] = reader.bytes() ?? NO_BYTES;
+        }
       }
-      if (offset < from) continue;
-      records.push({ topic, partition, offset, key, value, headers, timestampMs });
+      if (offset < this.start) continue;
+      out.push({ topic, partition, offset, key, value, headers, timestampMs });
+      this.start = offset + 1;
     }
+    return this.#remaining === 0 && !this.#hasBatch();
   }
-  return { records, end };
+
+  /** Whether a whole batch follows (it may still hold no record to hand out). */
+  #hasBatch(): boolean {
+    const buf = this.#buf;
+    if (buf === undefined || buf.length - this.#at < BATCH_HEADER_BYTES) return false;
+    return this.#at + 12 + buf.readInt32BE(this.#at + BATCH_LENGTH_AT) <= buf.length;
+  }
+
+  /** Moves to the next batch with records to hand out; false when none is left. */
+  #nextBatch(): boolean {
+    const buf = this.#buf;
+    if (buf === undefined) return false;
+    while (buf.length - this.#at >= BATCH_HEADER_BYTES) {
+      const at = this.#at;
+      const batchEnd = at + 12 + buf.readInt32BE(at + BATCH_LENGTH_AT);
+      if (batchEnd > buf.length) break;
+      const magic = buf.readInt8(at + BATCH_MAGIC_AT);
+      if (magic !== 2) {
+        throw new LogError(
+          LogErrorCode.storage,
+          `Kafka sent a record batch of message format ${magic} on "${this.#topic}" partition ${this.#partition}; Pulse reads format 2 (Kafka 0.11 or later).`,
+        );
+      }
+      this.#at = batchEnd;
+      const baseOffset = readInt64(buf, at);
+      const attributes = buf.readInt16BE(at + BATCH_ATTRIBUTES_AT);
+      const lastOffset = baseOffset + buf.readInt32BE(at + BATCH_LAST_OFFSET_DELTA_AT);
+      if (lastOffset < this.start) continue;
+      // READ_COMMITTED: the broker lists the aborted transactions in range; a producer's batches from
+      // the transaction's first offset to its abort marker are skipped (what Kafka's Java consumer does).
+      const aborted = this.#aborted;
+      if (aborted.length > 0) {
+        while (
+          this.#nextAborted < aborted.length &&
+          Number(aborted[this.#nextAborted]!.firstOffset) <= baseOffset
+        ) {
+          this.#abortedProducers.add(aborted[this.#nextAborted++]!.producerId);
+        }
+        const producerId = buf.readBigInt64BE(at + BATCH_PRODUCER_ID_AT);
+        if ((attributes & CONTROL_BATCH) !== 0) {
+          if (isAbortMarker(buf, at, batchEnd, attributes)) this.#abortedProducers.delete(producerId);
+          continue;
+        }
+        if ((attributes & TRANSACTIONAL_BATCH) !== 0 && this.#abortedProducers.has(producerId)) continue;
+      }
+      if ((attributes & CONTROL_BATCH) !== 0) continue;
+      const count = buf.readInt32BE(at + BATCH_RECORD_COUNT_AT);
+      if (count <= 0) continue;
+      this.#baseOffset = baseOffset;
+      this.#baseTimestampMs = readInt64(buf, at + BATCH_BASE_TIMESTAMP_AT);
+      this.#reader = new RecordReader(...recordsOf(buf, at, batchEnd, attributes));
+      this.#remaining = count;
+      return true;
+    }
+    return false;
+  }
 }
 
 /** A batch's records region: a view of the answer, or the block decompressed. */

@@ -307,6 +307,55 @@ describe("Pulse reads the batches librdkafka writes", () => {
   );
 });
 
+describe("Pulse reads transactions as a read_committed consumer", () => {
+  it.for(["none", "lz4"] as const)(
+    "compression %s: only committed records, in order, a page of any size at a time",
+    async (codec, context) => {
+      const log = KafkaLog.open({ brokers: BROKERS, clientId: "pulse-interop-test" });
+      try {
+        const topic = `interop-python-txn-${codec}-${randomBytes(5).toString("hex")}`;
+        cleanupTopic(context, topic);
+        await log.ensureTopic({ name: topic, partitions: 1 });
+        // Aborted transactions first, between, and last; plain records between transactions.
+        const produced = await runPython<{ committed: string[]; aborted: string[]; errors: string[] }>(
+          "produce_transactions.py",
+          [
+            ...["--brokers", BROKERS.join(","), "--topic", topic, "--compression", codec],
+            ...["--plan", "abort:3,commit:2,plain:2,abort:4,commit:3,plain:1,abort:1,commit:1"],
+            ...["--transactional-id", `pulse-test-${topic}`],
+          ],
+        );
+        expect(produced.errors).toEqual([]);
+        expect(produced.committed).toEqual(["1-0", "1-1", "2-0", "2-1", "4-0", "4-1", "4-2", "5-0", "7-0"]);
+        expect(produced.aborted).toHaveLength(8);
+        const { highWatermark } = (await log.describeTopic(topic)).offsets[0]!;
+        // 17 records and 6 markers (each transaction's control batch).
+        expect(highWatermark).toBe(17 + 6);
+
+        // Each call starts where the last one ended: inside an answer kept from the call before, at an
+        // aborted batch, or at a marker.
+        for (const page of [1, 2, 3, 1000]) {
+          const values: string[] = [];
+          let offset = 0;
+          for (let calls = 0; offset < highWatermark && calls < 100; calls++) {
+            const records = await log.fetch(topic, 0, offset, { maxRecords: page });
+            if (records.length === 0) break;
+            expect(records.length).toBeLessThanOrEqual(page);
+            for (const record of records) values.push(record.value!.toString("utf8"));
+            offset = records.at(-1)!.offset + 1;
+          }
+          expect(values, `pages of ${page}`).toEqual(produced.committed);
+        }
+        // A read from inside an aborted transaction goes on at the next committed record.
+        const fromAborted = await log.fetch(topic, 0, 1, { maxRecords: 1 });
+        expect(fromAborted.map((r) => r.value!.toString("utf8"))).toEqual(["1-0"]);
+      } finally {
+        await log.close();
+      }
+    },
+  );
+});
+
 // --- helpers ------------------------------------------------------------------------------------
 
 /** Runs one of test/services/python/*.py with the venv's interpreter; its last stdout line is JSON. */
