@@ -1337,7 +1337,7 @@ function nameBytes(name: string): Buffer {
  * One record batch (the magic-2 layout above FetchedRecords) of `records[indexes]`, written into
  * one Buffer: sizes first, then every field in place, then the CRC-32C of attributes…end.
  */
-function encodeRecordBatch(
+export function encodeRecordBatch(
   records: readonly ProduceRecord[],
   indexes: readonly number[],
   nowMs: number,
@@ -1434,7 +1434,7 @@ interface PartitionReadState {
 type FetchRequestTopic = fetchV17.FetchRequestTopic;
 
 /** One partition of a Fetch answer, its records still bytes. */
-interface FetchedPartition {
+export interface FetchedPartition {
   partition: number;
   errorCode: number;
   highWatermark: number;
@@ -1614,7 +1614,7 @@ function readInt64(buf: Buffer, at: number): number {
 /** The headers of every fetched record that has none: one frozen object, not one per record. */
 const NO_HEADERS: RecordHeaders = Object.freeze({});
 
-class FetchedRecords {
+export class FetchedRecords {
   readonly #topic: string;
   readonly #partition: number;
   readonly #buf: Buffer | undefined;
@@ -1699,6 +1699,23 @@ class FetchedRecords {
     return this.#at + 12 + buf.readInt32BE(this.#at + BATCH_LENGTH_AT) <= buf.length;
   }
 
+  /**
+   * Kafka's consumers check each batch's CRC-32C before reading it (check.crcs, on by default); so does
+   * this. A damaged batch stops the read where it is rather than hand out records that are not the ones
+   * written.
+   */
+  #checkCrc(at: number, batchEnd: number, baseOffset: number, lastOffset: number): void {
+    const buf = this.#buf!;
+    const stored = buf.readUInt32BE(at + BATCH_CRC_AT);
+    const computed = crc32c(buf.subarray(at + BATCH_ATTRIBUTES_AT, batchEnd)) >>> 0;
+    if (computed === stored) return;
+    const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
+    throw new LogError(
+      LogErrorCode.storage,
+      `Kafka sent a damaged record batch on "${this.#topic}" partition ${this.#partition}, offsets ${baseOffset} to ${lastOffset}: its CRC-32C is ${hex(computed)} where the batch says ${hex(stored)}. Check that partition's log segment on the broker (kafka-dump-log.sh --deep-iteration --files <segment>) and recover it from a replica; Pulse reads nothing past a damaged batch.`,
+    );
+  }
+
   /** Moves to the next batch with records to hand out; false when none is left. */
   #nextBatch(): boolean {
     const buf = this.#buf;
@@ -1719,6 +1736,7 @@ class FetchedRecords {
       const attributes = buf.readInt16BE(at + BATCH_ATTRIBUTES_AT);
       const lastOffset = baseOffset + buf.readInt32BE(at + BATCH_LAST_OFFSET_DELTA_AT);
       if (lastOffset < this.start) continue;
+      this.#checkCrc(at, batchEnd, baseOffset, lastOffset);
       // READ_COMMITTED: the broker lists the aborted transactions in range; a producer's batches from
       // the transaction's first offset to its abort marker are skipped (what Kafka's Java consumer does).
       const aborted = this.#aborted;

@@ -1,0 +1,111 @@
+// FetchedRecords: one partition's fetched record batches, decoded as they are handed out, each batch's CRC-32C checked first.
+import { describe, expect, it } from "vitest";
+import { LogError, LogErrorCode } from "../errors.ts";
+import type { LogRecord, ProduceRecord } from "./index.ts";
+import { encodeRecordBatch, type FetchedPartition, FetchedRecords } from "./kafka.ts";
+
+const PRODUCER = { producerId: -1n, producerEpoch: -1 };
+
+/** A batch of `count` records from `baseOffset`, values "v<offset>", as a broker stores it. */
+function batch(baseOffset: number, count: number): Buffer {
+  const records: ProduceRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    records.push({
+      key: Buffer.from(`k${baseOffset + i}`),
+      value: Buffer.from(`v${baseOffset + i}`),
+      timestampMs: 1_700_000_000_000 + i,
+      ...(i % 2 === 1 ? { headers: { h: Buffer.from([i]) } } : {}),
+    });
+  }
+  const out = encodeRecordBatch(
+    records,
+    records.map((_, i) => i),
+    0,
+    PRODUCER,
+    -1,
+  );
+  // The broker assigns the base offset; it lies outside the CRC's range.
+  out.writeBigInt64BE(BigInt(baseOffset), 0);
+  return out;
+}
+
+function answer(...batches: Buffer[]): FetchedPartition {
+  return {
+    partition: 0,
+    errorCode: 0,
+    highWatermark: 0,
+    abortedTransactions: [],
+    records: Buffer.concat(batches),
+  };
+}
+
+function values(records: LogRecord[]): string[] {
+  return records.map((r) => r.value!.toString("utf8"));
+}
+
+describe("FetchedRecords", () => {
+  it("hands out records from its start, a page at a time, with keys, headers and timestamps", () => {
+    const fetched = new FetchedRecords("t", 0, answer(batch(10, 4), batch(14, 3)), 12);
+    expect(fetched.end).toBe(17);
+    const first: LogRecord[] = [];
+    expect(fetched.take(first, 3)).toBe(false);
+    expect(values(first)).toEqual(["v12", "v13", "v14"]);
+    expect(first[0]).toMatchObject({ topic: "t", partition: 0, offset: 12, timestampMs: 1_700_000_000_002 });
+    expect(first[0]!.key!.toString()).toBe("k12");
+    expect(first[0]!.headers).toEqual({});
+    expect(first[1]!.headers).toEqual({ h: Buffer.from([3]) });
+    expect(fetched.start).toBe(15);
+    const rest: LogRecord[] = [];
+    expect(fetched.take(rest, 100)).toBe(true);
+    expect(values(rest)).toEqual(["v15", "v16"]);
+  });
+
+  it("skips forward when its start is moved past records not handed out yet", () => {
+    const fetched = new FetchedRecords("t", 0, answer(batch(0, 5), batch(5, 5)), 0);
+    fetched.start = 7;
+    const out: LogRecord[] = [];
+    expect(fetched.take(out, 100)).toBe(true);
+    expect(values(out)).toEqual(["v7", "v8", "v9"]);
+  });
+
+  it("ignores a last batch the broker cut short", () => {
+    const whole = batch(0, 2);
+    const cut = batch(2, 2).subarray(0, 30);
+    const fetched = new FetchedRecords("t", 0, answer(whole, cut), 0);
+    expect(fetched.end).toBe(2);
+    const out: LogRecord[] = [];
+    expect(fetched.take(out, 100)).toBe(true);
+    expect(values(out)).toEqual(["v0", "v1"]);
+  });
+
+  it("refuses a batch whose CRC-32C does not match, after handing out the whole batches before it", () => {
+    const damaged = batch(3, 3);
+    // One bit of the last record's value.
+    damaged[damaged.length - 2]! ^= 0x01;
+    const fetched = new FetchedRecords("events", 4, answer(batch(0, 3), damaged), 0);
+    const out: LogRecord[] = [];
+    expect(fetched.take(out, 3)).toBe(false);
+    expect(values(out)).toEqual(["v0", "v1", "v2"]);
+    let error: unknown;
+    try {
+      fetched.take(out, 100);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(LogError);
+    expect((error as LogError).code).toBe(LogErrorCode.storage);
+    expect((error as LogError).message).toMatch(
+      /damaged record batch on "events" partition 4, offsets 3 to 5: its CRC-32C is 0x[0-9a-f]{8} where the batch says 0x[0-9a-f]{8}/,
+    );
+    expect(values(out)).toEqual(["v0", "v1", "v2"]);
+  });
+
+  it("does not check batches below its start (they are never read)", () => {
+    const damaged = batch(0, 2);
+    damaged[damaged.length - 1]! ^= 0xff;
+    const fetched = new FetchedRecords("t", 0, answer(damaged, batch(2, 2)), 2);
+    const out: LogRecord[] = [];
+    expect(fetched.take(out, 100)).toBe(true);
+    expect(values(out)).toEqual(["v2", "v3"]);
+  });
+});
