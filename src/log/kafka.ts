@@ -226,7 +226,13 @@ export class KafkaLog implements Log {
     this.#base = base;
     this.#fetchMaxWaitMs = options.fetchMaxWaitMs ?? 0;
     this.#unavailableRetryMs = options.unavailableRetryMs ?? 60_000;
-    this.#admin = new Admin(base);
+    // An unknown topic is an answer for the admin (ensureTopic asks before creating one, and polls for a
+    // new one itself): retried at the client's 250 ms, each such question took 1.25 s.
+    this.#admin = new Admin({
+      ...base,
+      retryDelay: (_client, _operation, _attempt, _retries, error) =>
+        isUnknownTopic(error) ? 0 : base.retryDelay,
+    });
     this.#producer = new Producer({ ...base, idempotent: true, acks: -1, autocreateTopics: false });
     // Only its fetch, metadata and offset calls are used; it never joins the group it is named after.
     this.#reader = new Consumer({ ...base, groupId: `${base.clientId}-reader` });
