@@ -2,7 +2,7 @@
 import { LogError, LogErrorCode } from "../errors.ts";
 import { headerName } from "./header-names.ts";
 import { uvarintSize, writeUvarint, zigzag } from "./varint.ts";
-import type { LogRecord, RecordHeaders } from "./index.ts";
+import { type LogRecord, NO_HEADERS, type RecordHeaders } from "./index.ts";
 
 /*
  * batch     := version:u8 flags:u8 baseTimestampMs:f64le count:uvarint record{count}
@@ -348,7 +348,7 @@ export function readBatch(
     const key = readNullable(blob, end, where);
     const value = readNullable(blob, end, where);
     const headerCount = readUvarint(blob, end, where);
-    const headers: RecordHeaders = {};
+    const headers: RecordHeaders = headerCount === 0 ? NO_HEADERS : {};
     for (let h = 0; h < headerCount; h++) {
       const nameLength = readUvarint(blob, end, where);
       const nameEnd = cursor + nameLength;

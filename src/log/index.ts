@@ -3,6 +3,9 @@
 /** Header values are raw bytes on the wire, as in Kafka. */
 export type RecordHeaders = Record<string, Buffer>;
 
+/** The headers of a fetched record that has none: one frozen object, not one per record. */
+export const NO_HEADERS: RecordHeaders = Object.freeze({});
+
 export interface ProduceRecord {
   key: Buffer | null;
   value: Buffer | null;
