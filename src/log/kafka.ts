@@ -15,7 +15,7 @@ import {
   fetchV15,
   fetchV16,
   fetchV17,
-  crc32c,
+  crc32c as clientCrc32c,
   GenericError,
   kGetApi,
   kGetConnection,
@@ -32,6 +32,7 @@ import {
   TimeoutError,
   Writer,
 } from "@platformatic/kafka";
+import { createRequire } from "node:module";
 import { LogError, LogErrorCode } from "../errors.ts";
 import { decompress as zstdDecompress } from "fzstd";
 import { errorMessage } from "../sqlite/open-file.ts";
@@ -1410,7 +1411,7 @@ export function encodeRecordBatch(
       at = writeBytes(out, at, headers[name]);
     }
   }
-  out.writeUInt32BE(crc32c(out.subarray(BATCH_ATTRIBUTES_AT)) >>> 0, BATCH_CRC_AT);
+  out.writeUInt32BE(crc32c(out.subarray(BATCH_ATTRIBUTES_AT)), BATCH_CRC_AT);
   return out;
 }
 
@@ -1606,6 +1607,22 @@ class RecordReader {
   }
 }
 
+/**
+ * CRC-32C of a view, as an unsigned number. @node-rs/crc32 (an optional dependency, native, 0.4 ms a
+ * MiB here) when it is installed; else the client's (WebAssembly, 1.4 ms a MiB). The client picks the
+ * native one too, but copies every input first.
+ */
+const crc32c: (bytes: Uint8Array) => number = (() => {
+  try {
+    const native = (createRequire(import.meta.url)("@node-rs/crc32") as { crc32c(input: Uint8Array): number })
+      .crc32c;
+    return (bytes: Uint8Array) => native(bytes) >>> 0;
+  } catch {
+    return (bytes: Uint8Array) =>
+      clientCrc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) >>> 0;
+  }
+})();
+
 function readInt64(buf: Buffer, at: number): number {
   return buf.readInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
 }
@@ -1710,7 +1727,7 @@ export class FetchedRecords {
   #checkCrc(at: number, batchEnd: number, baseOffset: number, lastOffset: number): void {
     const buf = this.#buf!;
     const stored = buf.readUInt32BE(at + BATCH_CRC_AT);
-    const computed = crc32c(buf.subarray(at + BATCH_ATTRIBUTES_AT, batchEnd)) >>> 0;
+    const computed = crc32c(buf.subarray(at + BATCH_ATTRIBUTES_AT, batchEnd));
     if (computed === stored) return;
     const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
     throw new LogError(
