@@ -212,6 +212,29 @@ describe("batch codec", () => {
     expect(again.bytes.byteOffset).toBe(batch.bytes.byteOffset);
   });
 
+  it("gives records whose headers are the same bytes one shared, frozen headers object", () => {
+    const tag = { source: Buffer.from("simulator") };
+    const entries: BatchEntry[] = [
+      { key: null, value: Buffer.from("a"), headers: tag },
+      { key: null, value: Buffer.from("b"), headers: { source: Buffer.from("simulator") } },
+      { key: null, value: Buffer.from("c"), headers: { source: Buffer.from("simulatoR") } },
+      { key: null, value: Buffer.from("d"), headers: { source: Buffer.from("simulatoR") } },
+      { key: null, value: Buffer.from("e") },
+      {
+        key: null,
+        value: Buffer.from("f"),
+        headers: { source: Buffer.from("simulatoR"), x: Buffer.alloc(0) },
+      },
+    ];
+    const records = decodeBatch(encodeOne(entries), WHERE);
+    expect(records.map(comparable)).toEqual(entries.map((e, i) => expected(e, WHERE.baseOffset + i)));
+    expect(records[1]!.headers).toBe(records[0]!.headers);
+    expect(records[3]!.headers).toBe(records[2]!.headers);
+    expect(records[2]!.headers).not.toBe(records[1]!.headers);
+    expect(records[5]!.headers).not.toBe(records[3]!.headers);
+    for (const record of records) expect(Object.isFrozen(record.headers)).toBe(true);
+  });
+
   it("rejects a header value that is not bytes", () => {
     const entries = [{ key: null, value: null, headers: { h: "text" as unknown as Buffer } }];
     expect(() => new BatchEncoder().encode(entries, null, 0, 1, NOW_MS)).toThrow(

@@ -322,8 +322,9 @@ function readBatchHeader(
 /**
  * Appends the records of one batch stored at `where.baseOffset` to `out`, from the first record whose
  * offset is at least `fromOffset`, until `out` holds `maxRecords`. Keys, values and header values are
- * views into `blob` (so a kept record keeps its batch's blob alive); a record without headers gets
- * its own empty object.
+ * views into `blob` (so a kept record keeps its batch's blob alive). A record whose headers are the
+ * same bytes as the record before it shares that record's headers object (frozen): a producer tags
+ * every record alike, and one object and view per record cost more than comparing a few bytes.
  */
 export function readBatch(
   blob: Buffer,
@@ -335,6 +336,10 @@ export function readBatch(
   const { topic, partition, baseOffset } = where;
   const { wide, baseMs, count } = readBatchHeader(blob, where);
   const length = blob.length;
+  // The last headers object built, and where its bytes lie in `blob`.
+  let shared: RecordHeaders = NO_HEADERS;
+  let sharedStart = 0;
+  let sharedEnd = 0;
   for (let i = 0; i < count && out.length < maxRecords; i++) {
     const bodyLength = readUvarint(blob, length, where);
     const end = cursor + bodyLength;
@@ -347,8 +352,19 @@ export function readBatch(
     const timestampMs = readTimestamp(blob, end, wide, baseMs, where);
     const key = readNullable(blob, end, where);
     const value = readNullable(blob, end, where);
+    const headersStart = cursor;
     const headerCount = readUvarint(blob, end, where);
-    const headers: RecordHeaders = headerCount === 0 ? NO_HEADERS : {};
+    if (headerCount === 0) {
+      if (cursor !== end) throw corrupt(where, "a record is longer than its fields");
+      out.push({ topic, partition, offset, key, value, headers: NO_HEADERS, timestampMs });
+      continue;
+    }
+    if (sameBytes(blob, headersStart, end, sharedStart, sharedEnd)) {
+      cursor = end;
+      out.push({ topic, partition, offset, key, value, headers: shared, timestampMs });
+      continue;
+    }
+    const headers: RecordHeaders = {};
     for (let h = 0; h < headerCount; h++) {
       const nameLength = readUvarint(blob, end, where);
       const nameEnd = cursor + nameLength;
@@ -362,8 +378,18 @@ export function readBatch(
       cursor = valueEnd;
     }
     if (cursor !== end) throw corrupt(where, "a record is longer than its fields");
+    shared = Object.freeze(headers);
+    sharedStart = headersStart;
+    sharedEnd = end;
     out.push({ topic, partition, offset, key, value, headers, timestampMs });
   }
+}
+
+/** Whether blob[aStart, aEnd) and blob[bStart, bEnd) hold the same bytes. */
+function sameBytes(blob: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = aStart, j = bStart; i < aEnd; i++, j++) if (blob[i] !== blob[j]) return false;
+  return true;
 }
 
 /** Every record of a batch, as LogRecords whose bytes are views into `blob`. */

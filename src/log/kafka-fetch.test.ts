@@ -60,6 +60,47 @@ describe("FetchedRecords", () => {
     expect(values(rest)).toEqual(["v15", "v16"]);
   });
 
+  it("gives records whose headers are the same bytes one shared, frozen headers object, across batches", () => {
+    const tagged = (baseOffset: number, tags: string[]) => {
+      const records: ProduceRecord[] = tags.map((tag, i) => ({
+        key: null,
+        value: Buffer.from(`v${baseOffset + i}`),
+        ...(tag === "" ? {} : { headers: { source: Buffer.from(tag) } }),
+      }));
+      const out = encodeRecordBatch(
+        records,
+        records.map((_, i) => i),
+        0,
+        PRODUCER,
+        -1,
+      );
+      out.writeBigInt64BE(BigInt(baseOffset), 0);
+      return out;
+    };
+    const fetched = new FetchedRecords(
+      "t",
+      0,
+      answer(tagged(0, ["sim", "sim", "", "sim", "sIm"]), tagged(5, ["sIm", "sim"])),
+      0,
+    );
+    const out: LogRecord[] = [];
+    expect(fetched.take(out, 100)).toBe(true);
+    expect(values(out)).toEqual(["v0", "v1", "v2", "v3", "v4", "v5", "v6"]);
+    expect(
+      out.map((r) =>
+        Object.entries(r.headers)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(),
+      ),
+    ).toEqual(["source=sim", "source=sim", "", "source=sim", "source=sIm", "source=sIm", "source=sim"]);
+    expect(out[1]!.headers).toBe(out[0]!.headers);
+    expect(out[3]!.headers).toBe(out[0]!.headers);
+    expect(out[5]!.headers).toBe(out[4]!.headers);
+    expect(out[4]!.headers).not.toBe(out[3]!.headers);
+    expect(out[6]!.headers).not.toBe(out[0]!.headers);
+    for (const record of out) expect(Object.isFrozen(record.headers)).toBe(true);
+  });
+
   it("skips forward when its start is moved past records not handed out yet", () => {
     const fetched = new FetchedRecords("t", 0, answer(batch(0, 5), batch(5, 5)), 0);
     fetched.start = 7;

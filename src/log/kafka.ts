@@ -47,6 +47,7 @@ import {
   type PartitionLag,
   type PartitionOffsets,
   type ProduceRecord,
+  type RecordHeaders,
   type RecordPosition,
   type RetentionPolicy,
   type TopicInfo,
@@ -1623,6 +1624,20 @@ const crc32c: (bytes: Uint8Array) => number = (() => {
   }
 })();
 
+/** Whether a[aStart, aEnd) and b[bStart, bEnd) hold the same bytes. */
+function sameBytes(
+  a: Buffer,
+  aStart: number,
+  aEnd: number,
+  b: Buffer,
+  bStart: number,
+  bEnd: number,
+): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = aStart, j = bStart; i < aEnd; i++, j++) if (a[i] !== b[j]) return false;
+  return true;
+}
+
 function readInt64(buf: Buffer, at: number): number {
   return buf.readInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
 }
@@ -1649,6 +1664,8 @@ export class FetchedRecords {
   readonly #aborted: { producerId: bigint; firstOffset: bigint }[];
   #nextAborted = 0;
   readonly #abortedProducers = new Set<bigint>();
+  /** The last headers object built, and where its bytes lie. */
+  #shared: { headers: RecordHeaders; buf: Buffer; start: number; end: number } | undefined;
   /** The next offset to hand out: records below it are skipped. */
   start: number;
   /** The offset after the last whole batch (past control and aborted batches too): where the next fetch goes on. */
@@ -1688,24 +1705,42 @@ export class FetchedRecords {
       if (this.#remaining === 0 && !this.#nextBatch()) return true;
       const reader = this.#reader!;
       this.#remaining--;
-      reader.varint();
+      const length = reader.varint();
+      const recordEnd = reader.pos + length;
       reader.pos++;
       const timestampMs = this.#baseTimestampMs + reader.varlong();
       const offset = this.#baseOffset + reader.varint();
+      if (offset < this.start) {
+        reader.pos = recordEnd;
+        continue;
+      }
       const key = reader.bytes();
       const value = reader.bytes();
+      const headersStart = reader.pos;
       const headerCount = reader.varint();
       let headers = NO_HEADERS;
       if (headerCount > 0) {
-        headers = {};
-        for (let h = 0; h < headerCount; h++) {
-          const nameLength = reader.varint();
-          const name = headerName(reader.buf, reader.pos, reader.pos + nameLength);
-          reader.pos += nameLength;
-          headers[name] = reader.bytes() ?? NO_BYTES;
+        // A producer tags its records alike: a record whose headers are the same bytes as the last
+        // headers built shares that (frozen) object.
+        const buf = reader.buf;
+        const shared = this.#shared;
+        if (
+          shared !== undefined &&
+          sameBytes(buf, headersStart, recordEnd, shared.buf, shared.start, shared.end)
+        ) {
+          headers = shared.headers;
+        } else {
+          headers = {};
+          for (let h = 0; h < headerCount; h++) {
+            const nameLength = reader.varint();
+            const name = headerName(buf, reader.pos, reader.pos + nameLength);
+            reader.pos += nameLength;
+            headers[name] = reader.bytes() ?? NO_BYTES;
+          }
+          this.#shared = { headers: Object.freeze(headers), buf, start: headersStart, end: recordEnd };
         }
       }
-      if (offset < this.start) continue;
+      reader.pos = recordEnd;
       out.push({ topic, partition, offset, key, value, headers, timestampMs });
       this.start = offset + 1;
     }
