@@ -6,17 +6,8 @@ import { encodeRecordBatch, type FetchedPartition, FetchedRecords } from "./kafk
 
 const PRODUCER = { producerId: -1n, producerEpoch: -1 };
 
-/** A batch of `count` records from `baseOffset`, values "v<offset>", as a broker stores it. */
-function batch(baseOffset: number, count: number): Buffer {
-  const records: ProduceRecord[] = [];
-  for (let i = 0; i < count; i++) {
-    records.push({
-      key: Buffer.from(`k${baseOffset + i}`),
-      value: Buffer.from(`v${baseOffset + i}`),
-      timestampMs: 1_700_000_000_000 + i,
-      ...(i % 2 === 1 ? { headers: { h: Buffer.from([i]) } } : {}),
-    });
-  }
+/** `records` as one batch from `baseOffset`, as a broker stores it. */
+function stored(baseOffset: number, records: ProduceRecord[]): Buffer {
   const out = encodeRecordBatch(
     records,
     records.map((_, i) => i),
@@ -27,6 +18,20 @@ function batch(baseOffset: number, count: number): Buffer {
   // The broker assigns the base offset; it lies outside the CRC's range.
   out.writeBigInt64BE(BigInt(baseOffset), 0);
   return out;
+}
+
+/** A batch of `count` records from `baseOffset`, values "v<offset>", every other one with a header. */
+function batch(baseOffset: number, count: number): Buffer {
+  const records: ProduceRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    records.push({
+      key: Buffer.from(`k${baseOffset + i}`),
+      value: Buffer.from(`v${baseOffset + i}`),
+      timestampMs: 1_700_000_000_000 + i,
+      ...(i % 2 === 1 ? { headers: { h: Buffer.from([i]) } } : {}),
+    });
+  }
+  return stored(baseOffset, records);
 }
 
 function answer(...batches: Buffer[]): FetchedPartition {
@@ -61,22 +66,15 @@ describe("FetchedRecords", () => {
   });
 
   it("gives records whose headers are the same bytes one shared, frozen headers object, across batches", () => {
-    const tagged = (baseOffset: number, tags: string[]) => {
-      const records: ProduceRecord[] = tags.map((tag, i) => ({
-        key: null,
-        value: Buffer.from(`v${baseOffset + i}`),
-        ...(tag === "" ? {} : { headers: { source: Buffer.from(tag) } }),
-      }));
-      const out = encodeRecordBatch(
-        records,
-        records.map((_, i) => i),
-        0,
-        PRODUCER,
-        -1,
+    const tagged = (baseOffset: number, tags: string[]) =>
+      stored(
+        baseOffset,
+        tags.map((tag, i) => ({
+          key: null,
+          value: Buffer.from(`v${baseOffset + i}`),
+          ...(tag === "" ? {} : { headers: { source: Buffer.from(tag) } }),
+        })),
       );
-      out.writeBigInt64BE(BigInt(baseOffset), 0);
-      return out;
-    };
     const fetched = new FetchedRecords(
       "t",
       0,

@@ -10,6 +10,7 @@ import type {
   LateEventRow,
   LiveStore,
   RawEventRow,
+  RawRun,
   StoreBatch,
   StoredCheckpoint,
   TopPagesRow,
@@ -17,7 +18,7 @@ import type {
   WikiWindowRow,
   WindowQuery,
 } from "./index.ts";
-import { decodeRawBatch, RawBatchEncoder, readRawRecord, scanRawBatch } from "./raw-batch.ts";
+import { checkRawRun, decodeRawBatch, RawBatchEncoder, readRawRecord, scanRawBatch } from "./raw-batch.ts";
 import {
   checkpointConflict,
   checkpointWithoutState,
@@ -663,6 +664,7 @@ export class EmbeddedLiveStore implements LiveStore {
     }
     if (batch.lateEvents?.length) w.lateEvents.write(batch.lateEvents);
     if (batch.rawEvents?.length) this.#writeRaw(batch.rawEvents);
+    for (const run of batch.rawRuns ?? []) this.#writeRawRun(run);
     for (const checkpoint of batch.checkpoints) {
       checkCheckpoint(checkpoint);
       if (checkpoint.state === undefined) {
@@ -718,6 +720,23 @@ export class EmbeddedLiveStore implements LiveStore {
       }
       start = end;
     }
+  }
+
+  /**
+   * Writes a run as it is: it already has the stored batch format. One that overlaps stored batches (a
+   * caller's rewrite) is merged with them, as rows would be.
+   */
+  #writeRawRun(run: RawRun): void {
+    const { firstOffset, lastOffset, bytes } = checkRawRun(run, MAX_OFFSET);
+    const topic = this.#rawTopicId(run.topic);
+    const partition = checkPartition(run.partition, "rawRuns");
+    const at = { topic, partition, offset: firstOffset };
+    const previous = this.#sql.rawBatchAtOrBefore.get({ ...at, offset: lastOffset });
+    if (previous !== undefined && previous[1] >= firstOffset) {
+      this.#mergeRaw(at, lastOffset, decodeRawBatch(bytes, run.topic, run.partition));
+      return;
+    }
+    this.#sql.insertRawBatch.run({ ...at, last: lastOffset, records: bytes });
   }
 
   /** Where the stored batch holding `at.offset` starts; `at.offset` itself when no batch holds it. */

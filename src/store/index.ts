@@ -83,6 +83,17 @@ export interface RawEventRow {
 }
 
 /**
+ * Raw-lake rows of one topic and partition, offsets strictly increasing, already encoded as one raw-lake
+ * batch (src/store/raw-batch.ts; RawRunWriter writes them): the same rows as RawEventRow objects would
+ * hold, without an object per row. The stream job hands its raw lake over this way.
+ */
+export interface RawRun {
+  topic: string;
+  partition: number;
+  bytes: Uint8Array;
+}
+
+/**
  * A stream job's progress on one source partition: the next offset to read and the operator state that
  * covers every offset before it. Stored in the same atomic write as the rows it covers.
  */
@@ -120,6 +131,8 @@ export interface StoreBatch {
   alerts?: readonly AlertRow[];
   lateEvents?: readonly LateEventRow[];
   rawEvents?: readonly RawEventRow[];
+  /** More raw-lake rows, as encoded runs; stored exactly as the same rows in rawEvents would be. */
+  rawRuns?: readonly RawRun[];
   checkpoints: readonly Checkpoint[];
 }
 

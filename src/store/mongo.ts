@@ -45,6 +45,7 @@ import {
   type WriteError,
 } from "mongodb";
 import { StoreError, StoreErrorCode } from "../errors.ts";
+import { checkRawRun, decodeRawBatch } from "./raw-batch.ts";
 import type {
   ActivityWindow,
   ActivityWindowRow,
@@ -911,6 +912,15 @@ function planBatch(batch: StoreBatch): BatchPlan {
     const doc = rawEventDocument(row);
     raw.delete(doc._id);
     raw.set(doc._id, doc);
+  }
+  // Runs are the same rows encoded; here each still becomes a document of its own.
+  for (const run of batch.rawRuns ?? []) {
+    const { bytes } = checkRawRun(run, Number.MAX_SAFE_INTEGER);
+    for (const row of decodeRawBatch(bytes, run.topic, run.partition)) {
+      const doc = rawEventDocument(row);
+      raw.delete(doc._id);
+      raw.set(doc._id, doc);
+    }
   }
   const checkpoints = new Map<string, Checkpoint>();
   for (const checkpoint of batch.checkpoints) {

@@ -1,6 +1,6 @@
 // The raw lake's record batch: a run of one partition's cleaned events, in offset order, in one BLOB.
 import { StoreError, StoreErrorCode } from "../errors.ts";
-import type { RawEventRow } from "./index.ts";
+import type { RawEventRow, RawRun } from "./index.ts";
 
 /*
  * batch  := version:u8 count:u32le record{count}
@@ -85,6 +85,167 @@ export class RawBatchEncoder {
     this.#scratch = buf;
     this.#view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   }
+}
+
+/**
+ * Writes raw-lake rows straight into runs (RawRun: one topic and partition, offsets increasing, one
+ * batch of this format each) as they come, with no object per row: the stream job appends each cleaned
+ * record while it reads a batch. A run ends where the topic or partition changes, where the offset
+ * does not increase, or before it would pass MAX_BATCH_BYTES. The runs are views into this writer's
+ * buffer: valid until reset(), which the job calls only once the store has committed them.
+ */
+export class RawRunWriter {
+  #buf: Buffer = Buffer.allocUnsafe(2 * MAX_BATCH_BYTES);
+  #view: DataView = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
+  #at = 0;
+  /** The open run: where it starts in #buf, its rows so far, its topic, partition and last offset. */
+  #start = -1;
+  #count = 0;
+  #topic = "";
+  #partition = -1;
+  #lastOffset = -1;
+  #runs: RawRun[] = [];
+  /** Rows appended since the last reset. */
+  rows = 0;
+
+  append(
+    topic: string,
+    partition: number,
+    offset: number,
+    eventTimeMs: number,
+    ingestedAtMs: number,
+    value: Uint8Array,
+  ): void {
+    const size = RECORD_HEADER_BYTES + value.length;
+    if (
+      this.#start < 0 ||
+      partition !== this.#partition ||
+      topic !== this.#topic ||
+      offset <= this.#lastOffset ||
+      this.#at + size - this.#start > MAX_BATCH_BYTES
+    ) {
+      this.#seal();
+      this.#open(topic, partition, size);
+    } else if (this.#at + size > this.#buf.length) {
+      this.#grow(size);
+    }
+    const at = this.#at;
+    const view = this.#view;
+    view.setFloat64(at, offset, true);
+    view.setFloat64(at + 8, eventTimeMs, true);
+    view.setFloat64(at + 16, ingestedAtMs, true);
+    view.setUint32(at + 24, value.length, true);
+    this.#buf.set(value, at + RECORD_HEADER_BYTES);
+    this.#at = at + size;
+    this.#count++;
+    this.#lastOffset = offset;
+    this.rows++;
+  }
+
+  /** The runs written since the last reset (the open one sealed). */
+  runs(): RawRun[] {
+    this.#seal();
+    return this.#runs;
+  }
+
+  /** Forgets the runs: their bytes are overwritten by the next appends. */
+  reset(): void {
+    this.#seal();
+    this.#runs = [];
+    this.#at = 0;
+    this.rows = 0;
+    if (this.#buf.length > KEPT_SCRATCH_BYTES) this.#setBuffer(Buffer.allocUnsafe(2 * MAX_BATCH_BYTES));
+  }
+
+  #open(topic: string, partition: number, size: number): void {
+    if (this.#at + HEADER_BYTES + size > this.#buf.length) {
+      // Sealed runs keep the old buffer; new runs go to a new one.
+      this.#setBuffer(Buffer.allocUnsafe(Math.max(this.#buf.length, 2 * (HEADER_BYTES + size))));
+      this.#at = 0;
+    }
+    this.#start = this.#at;
+    this.#buf[this.#at] = VERSION;
+    this.#at += HEADER_BYTES;
+    this.#count = 0;
+    this.#topic = topic;
+    this.#partition = partition;
+    this.#lastOffset = -1;
+  }
+
+  /** Moves the open run to a buffer with room for `size` more bytes. */
+  #grow(size: number): void {
+    const old = this.#buf;
+    const length = this.#at - this.#start;
+    const grown = Buffer.allocUnsafe(Math.max(old.length, 2 * (length + size)));
+    old.copy(grown, 0, this.#start, this.#at);
+    this.#setBuffer(grown);
+    this.#start = 0;
+    this.#at = length;
+  }
+
+  #seal(): void {
+    if (this.#start < 0) return;
+    this.#view.setUint32(this.#start + 1, this.#count, true);
+    this.#runs.push({
+      topic: this.#topic,
+      partition: this.#partition,
+      bytes: this.#buf.subarray(this.#start, this.#at),
+    });
+    this.#start = -1;
+  }
+
+  #setBuffer(buf: Buffer): void {
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  }
+}
+
+/**
+ * Checks that `run` holds one batch of this format whose offsets strictly increase within
+ * [0, maxOffset]; returns its first and last offsets and its rows. A malformed run is the caller's
+ * mistake: PULSE_STORE_BAD_ARGUMENT, naming what is wrong.
+ */
+export function checkRawRun(
+  run: RawRun,
+  maxOffset: number,
+): { firstOffset: number; lastOffset: number; count: number; bytes: Buffer } {
+  const where = `raw run of topic "${run.topic}" partition ${run.partition}`;
+  if (typeof run.topic !== "string" || !(run.bytes instanceof Uint8Array)) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `A raw run needs a topic (a string) and its rows as bytes (a Uint8Array written by RawRunWriter), got a ${where}.`,
+    );
+  }
+  const bytes = Buffer.isBuffer(run.bytes)
+    ? run.bytes
+    : Buffer.from(run.bytes.buffer, run.bytes.byteOffset, run.bytes.byteLength);
+  let firstOffset = -1;
+  let lastOffset = -1;
+  let count = 0;
+  try {
+    scanRawBatch(bytes, (offset) => {
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset > maxOffset || offset <= lastOffset) {
+        throw new StoreError(
+          StoreErrorCode.badArgument,
+          `The ${where} holds offset ${offset} after ${lastOffset}: offsets must be whole numbers in [0, ${maxOffset}], strictly increasing.`,
+        );
+      }
+      if (count === 0) firstOffset = offset;
+      lastOffset = offset;
+      count++;
+      return true;
+    });
+  } catch (error) {
+    if (error instanceof StoreError && error.code === StoreErrorCode.badArgument) throw error;
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `The ${where} is not a raw-lake batch (${error instanceof Error ? error.message : String(error)}); write runs with RawRunWriter.`,
+    );
+  }
+  if (count === 0) {
+    throw new StoreError(StoreErrorCode.badArgument, `The ${where} holds no rows; leave an empty run out.`);
+  }
+  return { firstOffset, lastOffset, count, bytes };
 }
 
 /**

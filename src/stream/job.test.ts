@@ -26,6 +26,7 @@ import { SchemaRegistry } from "../registry/registry.ts";
 import { AvroSerde } from "../serde/index.ts";
 import { EmbeddedLiveStore } from "../store/embedded.ts";
 import type { LiveStore, StoreBatch } from "../store/index.ts";
+import { decodeRawBatch } from "../store/raw-batch.ts";
 
 const T0 = Date.UTC(2024, 4, 1, 23, 57);
 const PARTITIONS = 3;
@@ -406,7 +407,10 @@ describe("StreamJob.drain", () => {
         store,
         rawLake: true,
         onCommitted: (b) => {
-          most = Math.max(most, b.rawEvents?.length ?? 0);
+          let rows = 0;
+          for (const run of b.rawRuns ?? [])
+            rows += decodeRawBatch(Buffer.from(run.bytes), run.topic, run.partition).length;
+          most = Math.max(most, rows);
         },
         ...options,
       }).drain();

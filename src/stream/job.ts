@@ -59,10 +59,10 @@ import type {
   Checkpoint,
   LateEventRow,
   LiveStore,
-  RawEventRow,
   StoreBatch,
   WikiWindowRow,
 } from "../store/index.ts";
+import { RawRunWriter } from "../store/raw-batch.ts";
 
 export const DEFAULT_JOB_NAME = "pulse-stream";
 /** Header naming the job that wrote a dead letter, so recovery only counts its own. */
@@ -328,7 +328,6 @@ interface BatchRows {
   wikiDaily: WikiWindowRow[];
   topPages: TopPagesRow[];
   lateEvents: LateEventRow[];
-  rawEvents: RawEventRow[];
   checkpoints: Checkpoint[];
 }
 
@@ -544,6 +543,8 @@ export class StreamJob {
   /** Records the next batch may read. */
   #budget: number;
   readonly #rawLake: boolean;
+  /** The raw lake's rows of the batch being built, as encoded runs (reset at each batch). */
+  readonly #rawRuns = new RawRunWriter();
   readonly #pollIntervalMs: number;
   readonly #checkpointIntervalMs: number;
   /** performance.now() of the last group-offset commit and high-watermark read. */
@@ -1010,9 +1011,12 @@ export class StreamJob {
       wikiDaily: [],
       topPages: [],
       lateEvents: [],
-      rawEvents: [],
       checkpoints: [],
     };
+    // The raw lake's rows go straight into encoded runs (no object per row); the last batch's runs
+    // are committed by now, so their bytes can be written over.
+    const raw = this.#rawRuns;
+    raw.reset();
     const counts = { accepted: 0, late: 0, duplicates: 0, deadLettered: 0 };
     let minEventTimeMs = Number.POSITIVE_INFINITY;
     let maxEventTimeMs = Number.NEGATIVE_INFINITY;
@@ -1117,14 +1121,7 @@ export class StreamJob {
           // keeps the record's value as it is: validation never rewrites an event, so it is the cleaned
           // one, and copying bytes costs far less than writing the event out again.
           if (this.#rawLake && !stored) {
-            rows.rawEvents.push({
-              topic: pipeline.topic,
-              partition: p,
-              offset: record.offset,
-              event_time: eventTimeMs,
-              ingested_at: nowMs,
-              value: record.value!,
-            });
+            raw.append(pipeline.topic, p, record.offset, eventTimeMs, nowMs, record.value!);
           }
         }
         cursor.nextOffset = records[records.length - 1]!.offset + 1;
@@ -1232,7 +1229,7 @@ export class StreamJob {
       wikiDaily: rows.wikiDaily,
       topPages: rows.topPages,
       lateEvents: rows.lateEvents,
-      rawEvents: rows.rawEvents,
+      rawRuns: raw.runs(),
       alerts,
       checkpoints: rows.checkpoints,
     };

@@ -8,10 +8,12 @@ import type {
   LateEventRow,
   LiveStore,
   RawEventRow,
+  RawRun,
   StoreBatch,
   TopPagesRow,
   WikiWindowRow,
 } from "../../src/store/index.ts";
+import { RawRunWriter } from "../../src/store/raw-batch.ts";
 
 export interface LiveStoreContractSubject {
   store: LiveStore;
@@ -700,32 +702,89 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         expect(await store.rawEvents("no-such-topic", new Map(), 10)).toEqual([]);
       });
 
-      it("keeps one row per offset when writes overlap, the newest write winning", async () => {
-        const v = (partition: number, offset: number, version: number) =>
-          raw({ partition, offset, value: utf8(JSON.stringify({ v: version, offset })) });
-        const range = (from: number, to: number, version: number, step = 1) => {
-          const rows: RawEventRow[] = [];
-          for (let offset = from; offset <= to; offset += step) rows.push(v(1, offset, version));
-          return rows;
-        };
-        await store.commit({ rawEvents: range(0, 9, 1), checkpoints: [] });
-        await store.commit({ rawEvents: range(20, 29, 1), checkpoints: [] });
-        // Overlaps the end of the first run and starts a gap; then a sparse run inside both; then one
-        // that covers the second run and more.
-        await store.commit({ rawEvents: range(5, 14, 2), checkpoints: [] });
-        await store.commit({ rawEvents: range(2, 8, 3, 3), checkpoints: [] });
-        await store.commit({ rawEvents: range(18, 31, 4), checkpoints: [] });
+      it.for(["rows", "runs", "rows and runs"] as const)(
+        "keeps one row per offset when writes overlap, the newest write winning (%s)",
+        async (how) => {
+          // Each write as RawEventRow objects, as encoded runs, or alternating.
+          let writes = 0;
+          const write = (rows: RawEventRow[]) =>
+            store.commit(
+              how === "rows" || (how === "rows and runs" && writes++ % 2 === 0)
+                ? { rawEvents: rows, checkpoints: [] }
+                : { rawRuns: runsOf(rows), checkpoints: [] },
+            );
+          const v = (partition: number, offset: number, version: number) =>
+            raw({ partition, offset, value: utf8(JSON.stringify({ v: version, offset })) });
+          const range = (from: number, to: number, version: number, step = 1) => {
+            const rows: RawEventRow[] = [];
+            for (let offset = from; offset <= to; offset += step) rows.push(v(1, offset, version));
+            return rows;
+          };
+          await write(range(0, 9, 1));
+          await write(range(20, 29, 1));
+          // Overlaps the end of the first run and starts a gap; then a sparse run inside both; then one
+          // that covers the second run and more.
+          await write(range(5, 14, 2));
+          await write(range(2, 8, 3, 3));
+          await write(range(18, 31, 4));
 
-        const expected = new Map<number, number>();
-        for (let o = 0; o <= 9; o++) expected.set(o, 1);
-        for (let o = 20; o <= 29; o++) expected.set(o, 1);
-        for (let o = 5; o <= 14; o++) expected.set(o, 2);
-        for (let o = 2; o <= 8; o += 3) expected.set(o, 3);
-        for (let o = 18; o <= 31; o++) expected.set(o, 4);
-        const want = [...expected].sort((a, b) => a[0] - b[0]).map(([o, version]) => v(1, o, version));
-        expect(await store.rawEvents("user-activity", new Map(), 1000)).toEqual(want);
-        // Paging from inside a merged run starts at the right offset.
-        expect(await store.rawEvents("user-activity", new Map([[1, 6]]), 3)).toEqual(want.slice(7, 10));
+          const expected = new Map<number, number>();
+          for (let o = 0; o <= 9; o++) expected.set(o, 1);
+          for (let o = 20; o <= 29; o++) expected.set(o, 1);
+          for (let o = 5; o <= 14; o++) expected.set(o, 2);
+          for (let o = 2; o <= 8; o += 3) expected.set(o, 3);
+          for (let o = 18; o <= 31; o++) expected.set(o, 4);
+          const want = [...expected].sort((a, b) => a[0] - b[0]).map(([o, version]) => v(1, o, version));
+          expect(await store.rawEvents("user-activity", new Map(), 1000)).toEqual(want);
+          // Paging from inside a merged run starts at the right offset.
+          expect(await store.rawEvents("user-activity", new Map([[1, 6]]), 3)).toEqual(want.slice(7, 10));
+        },
+      );
+
+      it("stores encoded runs exactly as the same rows, beside rows of the same batch", async () => {
+        const rows: RawEventRow[] = [];
+        for (const partition of [0, 2, 3]) {
+          for (let offset = 0; offset < 12; offset++) rows.push(raw({ partition, offset }));
+        }
+        rows.push(raw({ topic: "wikimedia.recentchange", partition: 0, offset: 4 }));
+        const asRows = rows.filter((r) => r.partition === 3);
+        const runs = runsOf(rows.filter((r) => r.partition !== 3));
+        expect(runs.map((r) => [r.topic, r.partition])).toEqual([
+          ["user-activity", 0],
+          ["user-activity", 2],
+          ["wikimedia.recentchange", 0],
+        ]);
+        await store.commit({ rawEvents: asRows, rawRuns: runs, checkpoints: [] });
+        expect(await store.rawEvents("user-activity", new Map(), 1000)).toEqual(
+          rows.filter((r) => r.topic === "user-activity"),
+        );
+        expect(await store.rawEvents("wikimedia.recentchange", new Map(), 10)).toEqual([rows.at(-1)]);
+      });
+
+      it("rejects a malformed run with PULSE_STORE_BAD_ARGUMENT and writes none of its batch", async () => {
+        const good = runsOf([raw({ partition: 0, offset: 1 }), raw({ partition: 0, offset: 2 })])[0]!;
+        const descending = Buffer.from(good.bytes);
+        // The second record's offset (after the 5-byte header and the first record) goes below the first.
+        const second = 5 + 28 + descending.readUInt32LE(5 + 24);
+        descending.writeDoubleLE(0, second);
+        const truncated = Buffer.from(good.bytes).subarray(0, good.bytes.length - 3);
+        for (const bytes of [descending, truncated, Buffer.from([2, 0, 0, 0, 0])]) {
+          const error = await store
+            .commit({
+              activityWindows: [activity()],
+              rawRuns: [{ ...good, bytes }],
+              checkpoints: [],
+            })
+            .then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+          expect(error).toBeInstanceOf(StoreError);
+          expect((error as StoreError).code).toBe(StoreErrorCode.badArgument);
+          expect((error as StoreError).message).toMatch(/raw run of topic "user-activity" partition 0/);
+        }
+        expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toEqual([]);
+        expect(await store.rawEvents("user-activity", new Map(), 10)).toEqual([]);
       });
 
       it("keeps large offsets, event times and values exact", async () => {
@@ -946,6 +1005,14 @@ function late(overrides: Partial<LateEventRow> = {}): LateEventRow {
     payload: JSON.stringify({ event_id: `late-${overrides.partition ?? 0}-${overrides.offset ?? 0}` }),
     ...overrides,
   };
+}
+
+/** Rows (in order) as encoded runs, as the stream job hands them over. */
+function runsOf(rows: readonly RawEventRow[]): RawRun[] {
+  const writer = new RawRunWriter();
+  for (const r of rows) writer.append(r.topic, r.partition, r.offset, r.event_time, r.ingested_at, r.value);
+  // Copies: the writer's buffer is reused after a reset.
+  return writer.runs().map((run) => ({ ...run, bytes: Buffer.from(run.bytes) }));
 }
 
 function raw(overrides: Partial<RawEventRow> = {}): RawEventRow {
