@@ -22,6 +22,10 @@ export interface LogRecord {
   offset: number;
   key: Buffer | null;
   value: Buffer | null;
+  /**
+   * Frozen: records fetched together whose headers are the same bytes share one object (NO_HEADERS when
+   * they have none). Copy it to change it.
+   */
   headers: RecordHeaders;
   timestampMs: number;
 }
