@@ -1,6 +1,6 @@
 // The embedded log's record batch: every record one produce call appends to one partition, in one BLOB.
 import { LogError, LogErrorCode } from "../errors.ts";
-import { headerName } from "./header-names.ts";
+import { headerName, LastHeaders } from "./header-names.ts";
 import { uvarintSize, writeUvarint, zigzag } from "./varint.ts";
 import { type LogRecord, NO_HEADERS, type RecordHeaders } from "./index.ts";
 
@@ -336,10 +336,7 @@ export function readBatch(
   const { topic, partition, baseOffset } = where;
   const { wide, baseMs, count } = readBatchHeader(blob, where);
   const length = blob.length;
-  // The last headers object built, and where its bytes lie in `blob`.
-  let shared: RecordHeaders = NO_HEADERS;
-  let sharedStart = 0;
-  let sharedEnd = 0;
+  const last = new LastHeaders();
   for (let i = 0; i < count && out.length < maxRecords; i++) {
     const bodyLength = readUvarint(blob, length, where);
     const end = cursor + bodyLength;
@@ -354,42 +351,34 @@ export function readBatch(
     const value = readNullable(blob, end, where);
     const headersStart = cursor;
     const headerCount = readUvarint(blob, end, where);
-    if (headerCount === 0) {
-      if (cursor !== end) throw corrupt(where, "a record is longer than its fields");
-      out.push({ topic, partition, offset, key, value, headers: NO_HEADERS, timestampMs });
-      continue;
-    }
-    if (sameBytes(blob, headersStart, end, sharedStart, sharedEnd)) {
-      cursor = end;
-      out.push({ topic, partition, offset, key, value, headers: shared, timestampMs });
-      continue;
-    }
-    const headers: RecordHeaders = {};
-    for (let h = 0; h < headerCount; h++) {
-      const nameLength = readUvarint(blob, end, where);
-      const nameEnd = cursor + nameLength;
-      if (nameEnd > end) throw corrupt(where, "a header name runs past its record");
-      const name = headerName(blob, cursor, nameEnd);
-      cursor = nameEnd;
-      const valueLength = readUvarint(blob, end, where);
-      const valueEnd = cursor + valueLength;
-      if (valueEnd > end) throw corrupt(where, "a header value runs past its record");
-      headers[name] = blob.subarray(cursor, valueEnd);
-      cursor = valueEnd;
+    let headers = headerCount === 0 ? NO_HEADERS : last.match(blob, headersStart, end);
+    if (headers !== undefined) {
+      // The same bytes as headers already decoded and checked.
+      if (headerCount > 0) cursor = end;
+    } else {
+      headers = last.keep(readHeaders(blob, end, headerCount, where), blob, headersStart, end);
     }
     if (cursor !== end) throw corrupt(where, "a record is longer than its fields");
-    shared = Object.freeze(headers);
-    sharedStart = headersStart;
-    sharedEnd = end;
     out.push({ topic, partition, offset, key, value, headers, timestampMs });
   }
 }
 
-/** Whether blob[aStart, aEnd) and blob[bStart, bEnd) hold the same bytes. */
-function sameBytes(blob: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
-  if (aEnd - aStart !== bEnd - bStart) return false;
-  for (let i = aStart, j = bStart; i < aEnd; i++, j++) if (blob[i] !== blob[j]) return false;
-  return true;
+/** `count` headers from the cursor, their values views into `blob`; the record ends at `end`. */
+function readHeaders(blob: Buffer, end: number, count: number, where: BatchLocation): RecordHeaders {
+  const headers: RecordHeaders = {};
+  for (let h = 0; h < count; h++) {
+    const nameLength = readUvarint(blob, end, where);
+    const nameEnd = cursor + nameLength;
+    if (nameEnd > end) throw corrupt(where, "a header name runs past its record");
+    const name = headerName(blob, cursor, nameEnd);
+    cursor = nameEnd;
+    const valueLength = readUvarint(blob, end, where);
+    const valueEnd = cursor + valueLength;
+    if (valueEnd > end) throw corrupt(where, "a header value runs past its record");
+    headers[name] = blob.subarray(cursor, valueEnd);
+    cursor = valueEnd;
+  }
+  return headers;
 }
 
 /** Every record of a batch, as LogRecords whose bytes are views into `blob`. */

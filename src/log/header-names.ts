@@ -1,5 +1,6 @@
-// Header names decoded once: a topic's records carry the same few names, and decoding each one again
-// cost a native call and a string of garbage per record (the simulator's records carry one header each).
+// Record headers decoded once: a topic's records carry the same few names, and a producer tags its
+// records alike; decoding each again cost a native call, a string, an object and a view per record.
+import type { RecordHeaders } from "./index.ts";
 
 /** Names seen so far, by their UTF-8 bytes; a short list, scanned in order. */
 const seen: { bytes: Uint8Array; name: string }[] = [];
@@ -12,15 +13,53 @@ export function headerName(buf: Uint8Array, start: number, end: number): string 
   const length = end - start;
   for (let i = 0; i < seen.length; i++) {
     const entry = seen[i]!;
-    const bytes = entry.bytes;
-    if (bytes.length !== length) continue;
-    let j = 0;
-    while (j < length && bytes[j] === buf[start + j]) j++;
-    if (j === length) return entry.name;
+    if (sameBytes(entry.bytes, 0, entry.bytes.length, buf, start, end)) return entry.name;
   }
   const name = Buffer.from(buf.buffer, buf.byteOffset + start, length).toString("utf8");
   if (seen.length < MAX_NAMES && length <= MAX_NAME_BYTES) {
     seen.push({ bytes: buf.slice(start, end), name });
   }
   return name;
+}
+
+/** Whether a[aStart, aEnd) and b[bStart, bEnd) hold the same bytes. */
+export function sameBytes(
+  a: Uint8Array,
+  aStart: number,
+  aEnd: number,
+  b: Uint8Array,
+  bStart: number,
+  bEnd: number,
+): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = aStart, j = bStart; i < aEnd; i++, j++) if (a[i] !== b[j]) return false;
+  return true;
+}
+
+/**
+ * The last headers object a decoder built, and where its encoded bytes lie: a record whose headers are
+ * the same bytes shares that object (frozen, as LogRecord.headers says) instead of getting its own.
+ */
+export class LastHeaders {
+  #headers: RecordHeaders | undefined;
+  #buf: Uint8Array = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
+
+  /** The kept headers when buf[start, end) holds the bytes they were decoded from; else undefined. */
+  match(buf: Uint8Array, start: number, end: number): RecordHeaders | undefined {
+    const headers = this.#headers;
+    return headers !== undefined && sameBytes(buf, start, end, this.#buf, this.#start, this.#end)
+      ? headers
+      : undefined;
+  }
+
+  /** Freezes headers decoded from buf[start, end) and keeps them for the records after. */
+  keep(headers: RecordHeaders, buf: Uint8Array, start: number, end: number): RecordHeaders {
+    this.#headers = Object.freeze(headers);
+    this.#buf = buf;
+    this.#start = start;
+    this.#end = end;
+    return headers;
+  }
 }

@@ -53,7 +53,7 @@ import {
   type TopicInfo,
   type TopicSpec,
 } from "./index.ts";
-import { headerName } from "./header-names.ts";
+import { headerName, LastHeaders } from "./header-names.ts";
 import { partitionForKey, StickyPartitioner } from "./partitioner.ts";
 import { checkGroup, checkPartition, checkRecordBytes, validateTopicSpec } from "./validate.ts";
 import { uvarintSize, writeUvarint, zigzag } from "./varint.ts";
@@ -1624,18 +1624,11 @@ const crc32c: (bytes: Uint8Array) => number = (() => {
   }
 })();
 
-/** Whether a[aStart, aEnd) and b[bStart, bEnd) hold the same bytes. */
-function sameBytes(
-  a: Buffer,
-  aStart: number,
-  aEnd: number,
-  b: Buffer,
-  bStart: number,
-  bEnd: number,
-): boolean {
-  if (aEnd - aStart !== bEnd - bStart) return false;
-  for (let i = aStart, j = bStart; i < aEnd; i++, j++) if (a[i] !== b[j]) return false;
-  return true;
+/** Where the batch at `at` ends, or −1 when no whole batch starts there (the broker may cut the last one short). */
+function wholeBatchEnd(buf: Buffer, at: number): number {
+  if (buf.length - at < BATCH_HEADER_BYTES) return -1;
+  const end = at + 12 + buf.readInt32BE(at + BATCH_LENGTH_AT);
+  return end <= buf.length ? end : -1;
 }
 
 function readInt64(buf: Buffer, at: number): number {
@@ -1664,8 +1657,7 @@ export class FetchedRecords {
   readonly #aborted: { producerId: bigint; firstOffset: bigint }[];
   #nextAborted = 0;
   readonly #abortedProducers = new Set<bigint>();
-  /** The last headers object built, and where its bytes lie. */
-  #shared: { headers: RecordHeaders; buf: Buffer; start: number; end: number } | undefined;
+  readonly #lastHeaders = new LastHeaders();
   /** The next offset to hand out: records below it are skipped. */
   start: number;
   /** The offset after the last whole batch (past control and aborted batches too): where the next fetch goes on. */
@@ -1683,12 +1675,13 @@ export class FetchedRecords {
     let end = from;
     const buf = data.records;
     if (buf !== undefined) {
-      for (let at = 0; buf.length - at >= BATCH_HEADER_BYTES; ) {
-        const batchEnd = at + 12 + buf.readInt32BE(at + BATCH_LENGTH_AT);
-        if (batchEnd > buf.length) break;
+      let at = 0;
+      let batchEnd = wholeBatchEnd(buf, at);
+      while (batchEnd >= 0) {
         const lastOffset = readInt64(buf, at) + buf.readInt32BE(at + BATCH_LAST_OFFSET_DELTA_AT);
         if (lastOffset + 1 > end) end = lastOffset + 1;
         at = batchEnd;
+        batchEnd = wholeBatchEnd(buf, at);
       }
     }
     this.end = end;
@@ -1718,27 +1711,17 @@ export class FetchedRecords {
       const value = reader.bytes();
       const headersStart = reader.pos;
       const headerCount = reader.varint();
-      let headers = NO_HEADERS;
-      if (headerCount > 0) {
-        // A producer tags its records alike: a record whose headers are the same bytes as the last
-        // headers built shares that (frozen) object.
-        const buf = reader.buf;
-        const shared = this.#shared;
-        if (
-          shared !== undefined &&
-          sameBytes(buf, headersStart, recordEnd, shared.buf, shared.start, shared.end)
-        ) {
-          headers = shared.headers;
-        } else {
-          headers = {};
-          for (let h = 0; h < headerCount; h++) {
-            const nameLength = reader.varint();
-            const name = headerName(buf, reader.pos, reader.pos + nameLength);
-            reader.pos += nameLength;
-            headers[name] = reader.bytes() ?? NO_BYTES;
-          }
-          this.#shared = { headers: Object.freeze(headers), buf, start: headersStart, end: recordEnd };
+      const buf = reader.buf;
+      let headers = headerCount === 0 ? NO_HEADERS : this.#lastHeaders.match(buf, headersStart, recordEnd);
+      if (headers === undefined) {
+        const decoded: RecordHeaders = {};
+        for (let h = 0; h < headerCount; h++) {
+          const nameLength = reader.varint();
+          const name = headerName(buf, reader.pos, reader.pos + nameLength);
+          reader.pos += nameLength;
+          decoded[name] = reader.bytes() ?? NO_BYTES;
         }
+        headers = this.#lastHeaders.keep(decoded, buf, headersStart, recordEnd);
       }
       reader.pos = recordEnd;
       out.push({ topic, partition, offset, key, value, headers, timestampMs });
@@ -1749,9 +1732,7 @@ export class FetchedRecords {
 
   /** Whether a whole batch follows (it may still hold no record to hand out). */
   #hasBatch(): boolean {
-    const buf = this.#buf;
-    if (buf === undefined || buf.length - this.#at < BATCH_HEADER_BYTES) return false;
-    return this.#at + 12 + buf.readInt32BE(this.#at + BATCH_LENGTH_AT) <= buf.length;
+    return this.#buf !== undefined && wholeBatchEnd(this.#buf, this.#at) >= 0;
   }
 
   /**
@@ -1775,10 +1756,12 @@ export class FetchedRecords {
   #nextBatch(): boolean {
     const buf = this.#buf;
     if (buf === undefined) return false;
-    while (buf.length - this.#at >= BATCH_HEADER_BYTES) {
+    for (
+      let batchEnd = wholeBatchEnd(buf, this.#at);
+      batchEnd >= 0;
+      batchEnd = wholeBatchEnd(buf, this.#at)
+    ) {
       const at = this.#at;
-      const batchEnd = at + 12 + buf.readInt32BE(at + BATCH_LENGTH_AT);
-      if (batchEnd > buf.length) break;
       const magic = buf.readInt8(at + BATCH_MAGIC_AT);
       if (magic !== 2) {
         throw new LogError(

@@ -712,8 +712,7 @@ export class EmbeddedLiveStore implements LiveStore {
       const partition = checkPartition(head.partition, "rawEvents");
       const last = rows[end - 1]!.offset;
       const at = { topic, partition, offset: head.offset };
-      const previous = this.#sql.rawBatchAtOrBefore.get({ ...at, offset: last });
-      if (previous !== undefined && previous[1] >= head.offset) {
+      if (this.#overlapsStored(at, last)) {
         this.#mergeRaw(at, last, rows.slice(start, end));
       } else {
         insertRawRun(this.#sql.insertRawBatch, this.#rawEncoder, topic, partition, rows, start, end);
@@ -731,12 +730,17 @@ export class EmbeddedLiveStore implements LiveStore {
     const topic = this.#rawTopicId(run.topic);
     const partition = checkPartition(run.partition, "rawRuns");
     const at = { topic, partition, offset: firstOffset };
-    const previous = this.#sql.rawBatchAtOrBefore.get({ ...at, offset: lastOffset });
-    if (previous !== undefined && previous[1] >= firstOffset) {
+    if (this.#overlapsStored(at, lastOffset)) {
       this.#mergeRaw(at, lastOffset, decodeRawBatch(bytes, run.topic, run.partition));
       return;
     }
     this.#sql.insertRawBatch.run({ ...at, last: lastOffset, records: bytes });
+  }
+
+  /** Whether a stored batch holds an offset in [at.offset, last]. */
+  #overlapsStored(at: RawPosition, last: number): boolean {
+    const previous = this.#sql.rawBatchAtOrBefore.get({ ...at, offset: last });
+    return previous !== undefined && previous[1] >= at.offset;
   }
 
   /** Where the stored batch holding `at.offset` starts; `at.offset` itself when no batch holds it. */

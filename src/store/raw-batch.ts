@@ -35,7 +35,7 @@ export interface EncodedRawBatch {
 /** Encodes runs of rows into batches, reusing one scratch buffer (the bytes are copied when bound). */
 export class RawBatchEncoder {
   #scratch: Buffer = Buffer.allocUnsafe(MAX_BATCH_BYTES);
-  /** A view of #scratch for the fixed-width fields (Buffer's writeDoubleLE costs several times more). */
+  /** A view of #scratch for the fixed-width fields (writeRecord). */
   #view: DataView = new DataView(this.#scratch.buffer, this.#scratch.byteOffset, this.#scratch.length);
 
   /**
@@ -54,8 +54,7 @@ export class RawBatchEncoder {
     for (; i < end; i++) {
       const row = rows[i]!;
       const value = row.value;
-      const n = value.length;
-      const size = RECORD_HEADER_BYTES + n;
+      const size = RECORD_HEADER_BYTES + value.length;
       if (at + size > MAX_BATCH_BYTES && i > start) break;
       if (at + size > buf.length) {
         const grown = Buffer.allocUnsafe(at + size);
@@ -64,12 +63,7 @@ export class RawBatchEncoder {
         this.#setScratch(buf);
         view = this.#view;
       }
-      view.setFloat64(at, row.offset, true);
-      view.setFloat64(at + 8, row.event_time, true);
-      view.setFloat64(at + 16, row.ingested_at, true);
-      view.setUint32(at + 24, n, true);
-      buf.set(value, at + RECORD_HEADER_BYTES);
-      at += size;
+      at = writeRecord(buf, view, at, row.offset, row.event_time, row.ingested_at, value);
     }
     buf[0] = VERSION;
     view.setUint32(1, i - start, true);
@@ -85,6 +79,27 @@ export class RawBatchEncoder {
     this.#scratch = buf;
     this.#view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   }
+}
+
+/**
+ * Writes one record at `at` (the fixed-width fields through `view`, over the same memory as `buf`;
+ * Buffer's writeDoubleLE costs several times more); returns where the next one goes.
+ */
+function writeRecord(
+  buf: Buffer,
+  view: DataView,
+  at: number,
+  offset: number,
+  eventTimeMs: number,
+  ingestedAtMs: number,
+  value: Uint8Array,
+): number {
+  view.setFloat64(at, offset, true);
+  view.setFloat64(at + 8, eventTimeMs, true);
+  view.setFloat64(at + 16, ingestedAtMs, true);
+  view.setUint32(at + 24, value.length, true);
+  buf.set(value, at + RECORD_HEADER_BYTES);
+  return at + RECORD_HEADER_BYTES + value.length;
 }
 
 /**
@@ -129,14 +144,7 @@ export class RawRunWriter {
     } else if (this.#at + size > this.#buf.length) {
       this.#grow(size);
     }
-    const at = this.#at;
-    const view = this.#view;
-    view.setFloat64(at, offset, true);
-    view.setFloat64(at + 8, eventTimeMs, true);
-    view.setFloat64(at + 16, ingestedAtMs, true);
-    view.setUint32(at + 24, value.length, true);
-    this.#buf.set(value, at + RECORD_HEADER_BYTES);
-    this.#at = at + size;
+    this.#at = writeRecord(this.#buf, this.#view, this.#at, offset, eventTimeMs, ingestedAtMs, value);
     this.#count++;
     this.#lastOffset = offset;
     this.rows++;
