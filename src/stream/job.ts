@@ -331,6 +331,39 @@ interface BatchRows {
   checkpoints: Checkpoint[];
 }
 
+/**
+ * What one micro-batch gathers while it reads records, before its store commit: one object a batch, so
+ * the record loop (StreamJob.#applyRecords) is a small synchronous function the JIT optimises early.
+ */
+class BatchState {
+  readonly rows: BatchRows = {
+    activityWindows: [],
+    activityDaily: [],
+    wikiWindows: [],
+    wikiDaily: [],
+    topPages: [],
+    lateEvents: [],
+    checkpoints: [],
+  };
+  accepted = 0;
+  late = 0;
+  duplicates = 0;
+  deadLettered = 0;
+  minEventTimeMs = Number.POSITIVE_INFINITY;
+  maxEventTimeMs = Number.NEGATIVE_INFINITY;
+  readonly dlqByPipeline = new Map<AnyPipeline, { records: ProduceRecord[]; cursors: PartitionCursor[] }>();
+  /** One options object for the batch's validations (read synchronously), not one per event. */
+  readonly validateOptions: ValidateOptions;
+  readonly nowMs: number;
+  readonly raw: RawRunWriter;
+
+  constructor(nowMs: number, maxFutureSkewMs: number, raw: RawRunWriter) {
+    this.nowMs = nowMs;
+    this.validateOptions = { nowMs: 0, maxFutureSkewMs };
+    this.raw = raw;
+  }
+}
+
 class PartitionCursor {
   readonly partition: number;
   readonly dlqPartition: number;
@@ -1004,32 +1037,19 @@ export class StreamJob {
   ): Promise<number> {
     const startedAtMs = performance.now();
     const nowMs = this.#nowMs();
-    const rows: BatchRows = {
-      activityWindows: [],
-      activityDaily: [],
-      wikiWindows: [],
-      wikiDaily: [],
-      topPages: [],
-      lateEvents: [],
-      checkpoints: [],
-    };
     // The raw lake's rows go straight into encoded runs (no object per row); the last batch's runs
     // are committed by now, so their bytes can be written over.
     const raw = this.#rawRuns;
     raw.reset();
-    const counts = { accepted: 0, late: 0, duplicates: 0, deadLettered: 0 };
-    let minEventTimeMs = Number.POSITIVE_INFINITY;
-    let maxEventTimeMs = Number.NEGATIVE_INFINITY;
+    const state = new BatchState(nowMs, this.#maxFutureSkewMs, raw);
+    const { rows } = state;
     let read = 0;
     let fetchMs = 0;
     const fullBudget = readRecords ? this.#budget : 0;
     let budget = fullBudget;
-    const dlqByPipeline = new Map<AnyPipeline, { records: ProduceRecord[]; cursors: PartitionCursor[] }>();
-    // One options object for the batch's validations (read synchronously), not one per event.
-    const validateOptions: ValidateOptions = { nowMs: 0, maxFutureSkewMs: this.#maxFutureSkewMs };
 
     for (const pipeline of this.#pipelines) {
-      const { aggregator, spec } = pipeline;
+      const { aggregator } = pipeline;
       const n = pipeline.cursors.length;
       const first = pipeline.firstCursor;
       pipeline.firstCursor = n === 0 ? 0 : (first + 1) % n;
@@ -1054,75 +1074,12 @@ export class StreamJob {
         }
         budget -= records.length;
         read += records.length;
-        const p = cursor.partition;
-        for (const record of records) {
-          let event: unknown;
-          let failure: { code: string; message: string } | undefined;
-          // Future skew is judged against the record's log timestamp, not the wall clock, so a replay
-          // after a crash makes the same decision as the first attempt.
-          validateOptions.nowMs = record.timestampMs;
-          const frame = pipeline.frameOf(record.value, this.#serde);
-          if (frame?.rulesPass(validateOptions)) {
-            event = frame;
-          } else {
-            const decoded =
-              this.#decodeCached(pipeline, record) ?? (await this.#decodeFetching(pipeline, record));
-            if (decoded.ok) {
-              const result = spec.validate(decoded.value, validateOptions);
-              if (result.ok) event = result.value;
-              else failure = { code: result.errors[0]!.code, message: describeIssues(result.errors) };
-            } else {
-              failure = decoded;
-            }
-          }
-          if (failure !== undefined) {
-            cursor.deadLettered++;
-            counts.deadLettered++;
-            if (!cursor.recovered.has(record.offset)) {
-              let entry = dlqByPipeline.get(pipeline);
-              if (entry === undefined) {
-                entry = { records: [], cursors: [] };
-                dlqByPipeline.set(pipeline, entry);
-              }
-              entry.records.push(this.#deadLetter(pipeline, cursor, record, failure, nowMs));
-              entry.cursors.push(cursor);
-            }
-            continue;
-          }
-          const eventTimeMs = spec.eventTimeMs(event);
-          if (eventTimeMs < minEventTimeMs) minEventTimeMs = eventTimeMs;
-          if (eventTimeMs > maxEventTimeMs) maxEventTimeMs = eventTimeMs;
-          const outcome = aggregator.process(event, p, record.offset);
-          if (outcome === ProcessOutcome.duplicate) {
-            counts.duplicates++;
-            continue;
-          }
-          if (outcome === ProcessOutcome.replayed) continue;
-          const stored = record.offset < cursor.replayUntil;
-          if (outcome === ProcessOutcome.late) {
-            counts.late++;
-            if (stored) continue;
-            rows.lateEvents.push({
-              topic: pipeline.topic,
-              partition: p,
-              offset: record.offset,
-              event_time: eventTimeMs,
-              watermark: aggregator.partitionWatermark(p),
-              payload: JSON.stringify(
-                event instanceof ActivityFrame
-                  ? this.#serde.decodeSync(record.value, pipeline.spec.readerType)
-                  : event,
-              ),
-            });
-          } else {
-            counts.accepted++;
-          }
-          // Late events are valid events too: the batch layer needs them for exact daily totals. The lake
-          // keeps the record's value as it is: validation never rewrites an event, so it is the cleaned
-          // one, and copying bytes costs far less than writing the event out again.
-          if (this.#rawLake && !stored) {
-            raw.append(pipeline.topic, p, record.offset, eventTimeMs, nowMs, record.value!);
-          }
+        // Synchronously up to a record whose writer schema is not cached; that one waits for the registry.
+        for (let at = 0; at < records.length; at++) {
+          at = this.#applyRecords(pipeline, cursor, records, at, state);
+          if (at === records.length) break;
+          const record = records[at]!;
+          this.#applyDecoded(pipeline, cursor, record, await this.#decodeFetching(pipeline, record), state);
         }
         cursor.nextOffset = records[records.length - 1]!.offset + 1;
         if (cursor.nextOffset > cursor.highWatermark) cursor.highWatermark = cursor.nextOffset;
@@ -1134,7 +1091,7 @@ export class StreamJob {
     const processedAtMs = performance.now();
 
     // Dead letters are durable on the log before the store commit that moves past their offsets.
-    for (const [pipeline, { records, cursors }] of dlqByPipeline) {
+    for (const [pipeline, { records, cursors }] of state.dlqByPipeline) {
       const positions = await this.#log.produce(pipeline.dlqTopic, records);
       for (let i = 0; i < positions.length; i++) {
         const cursor = cursors[i]!;
@@ -1265,11 +1222,16 @@ export class StreamJob {
       deadLetterMs: deadLetteredAtMs - processedAtMs,
       commitMs: committedAtMs - deadLetteredAtMs,
       endedAtMs: committedAtMs,
-      counts,
+      counts: {
+        accepted: state.accepted,
+        late: state.late,
+        duplicates: state.duplicates,
+        deadLettered: state.deadLettered,
+      },
       rowsWritten,
       alerts: alerts.length,
-      minEventTimeMs,
-      maxEventTimeMs,
+      minEventTimeMs: state.minEventTimeMs,
+      maxEventTimeMs: state.maxEventTimeMs,
     });
     return read;
   }
@@ -1324,6 +1286,112 @@ export class StreamJob {
         }
         delayMs = Math.min(delayMs * 2, 5_000);
       }
+    }
+  }
+
+  /**
+   * Applies records[from…] to the pipeline, synchronously; returns the index of the first record whose
+   * writer schema is not cached (the caller asks the registry for it), or records.length.
+   */
+  #applyRecords(
+    pipeline: AnyPipeline,
+    cursor: PartitionCursor,
+    records: readonly LogRecord[],
+    from: number,
+    state: BatchState,
+  ): number {
+    const validateOptions = state.validateOptions;
+    const serde = this.#serde;
+    for (let i = from; i < records.length; i++) {
+      const record = records[i]!;
+      // Future skew is judged against the record's log timestamp, not the wall clock, so a replay
+      // after a crash makes the same decision as the first attempt.
+      validateOptions.nowMs = record.timestampMs;
+      const frame = pipeline.frameOf(record.value, serde);
+      if (frame?.rulesPass(validateOptions)) {
+        this.#applyEvent(pipeline, cursor, record, frame, state);
+        continue;
+      }
+      const decoded = this.#decodeCached(pipeline, record);
+      if (decoded === undefined) return i;
+      this.#applyDecoded(pipeline, cursor, record, decoded, state);
+    }
+    return records.length;
+  }
+
+  /** Validates a decoded record and applies it, or dead-letters it with the reason. */
+  #applyDecoded(
+    pipeline: AnyPipeline,
+    cursor: PartitionCursor,
+    record: LogRecord,
+    decoded: Decoded,
+    state: BatchState,
+  ): void {
+    let failure: { code: string; message: string };
+    if (decoded.ok) {
+      state.validateOptions.nowMs = record.timestampMs;
+      const result = pipeline.spec.validate(decoded.value, state.validateOptions);
+      if (result.ok) {
+        this.#applyEvent(pipeline, cursor, record, result.value, state);
+        return;
+      }
+      failure = { code: result.errors[0]!.code, message: describeIssues(result.errors) };
+    } else {
+      failure = decoded;
+    }
+    cursor.deadLettered++;
+    state.deadLettered++;
+    if (cursor.recovered.has(record.offset)) return;
+    let entry = state.dlqByPipeline.get(pipeline);
+    if (entry === undefined) {
+      entry = { records: [], cursors: [] };
+      state.dlqByPipeline.set(pipeline, entry);
+    }
+    entry.records.push(this.#deadLetter(pipeline, cursor, record, failure, state.nowMs));
+    entry.cursors.push(cursor);
+  }
+
+  /** Runs a valid event through the aggregator and routes it: counted, late output, raw lake. */
+  #applyEvent(
+    pipeline: AnyPipeline,
+    cursor: PartitionCursor,
+    record: LogRecord,
+    event: unknown,
+    state: BatchState,
+  ): void {
+    const { aggregator, spec } = pipeline;
+    const p = cursor.partition;
+    const eventTimeMs = spec.eventTimeMs(event);
+    if (eventTimeMs < state.minEventTimeMs) state.minEventTimeMs = eventTimeMs;
+    if (eventTimeMs > state.maxEventTimeMs) state.maxEventTimeMs = eventTimeMs;
+    const outcome = aggregator.process(event, p, record.offset);
+    if (outcome === ProcessOutcome.duplicate) {
+      state.duplicates++;
+      return;
+    }
+    if (outcome === ProcessOutcome.replayed) return;
+    const stored = record.offset < cursor.replayUntil;
+    if (outcome === ProcessOutcome.late) {
+      state.late++;
+      if (stored) return;
+      state.rows.lateEvents.push({
+        topic: pipeline.topic,
+        partition: p,
+        offset: record.offset,
+        event_time: eventTimeMs,
+        watermark: aggregator.partitionWatermark(p),
+        payload: JSON.stringify(
+          event instanceof ActivityFrame ? this.#serde.decodeSync(record.value, spec.readerType) : event,
+        ),
+      });
+    } else {
+      state.accepted++;
+    }
+    // Late events are valid events too: the batch layer needs them for exact daily totals. The lake
+    // keeps the record's value as it is: validation never rewrites an event, so it is the cleaned
+    // one, and copying bytes costs far less than writing the event out again.
+    if (this.#rawLake && !stored) {
+      state.raw.append(pipeline.topic, p, record.offset, eventTimeMs, state.nowMs, record.value!);
     }
   }
 
