@@ -3,6 +3,7 @@
 import { DEVICES, EVENT_TYPES } from "../contracts/types.ts";
 import { eventTimeAccepted, isUuidBytes, type ValidateOptions } from "../contracts/validate.ts";
 import { HEADER_BYTES } from "../serde/wire-format.ts";
+import { InternKey } from "./interner.ts";
 
 /**
  * One activity event as positions in its record's bytes (a Confluent frame whose writer schema is
@@ -32,6 +33,8 @@ export class ActivityFrame {
   currencyEnd = -1;
   #pos = 0;
   #scratch = new DataView(new ArrayBuffer(8));
+  readonly #eventIdKey = new InternKey();
+  #eventIdKeyed = false;
 
   /**
    * Locates the fields of `buf`, a frame written with UserActivity v2. False when its bytes are not one
@@ -41,6 +44,7 @@ export class ActivityFrame {
   read(buf: Uint8Array): boolean {
     this.buf = buf;
     this.#pos = HEADER_BYTES;
+    this.#eventIdKeyed = false;
     if (!this.#string()) return false;
     this.eventIdStart = this.#start;
     this.eventIdEnd = this.#pos;
@@ -80,6 +84,18 @@ export class ActivityFrame {
     this.currencyEnd = this.#pos;
     if (!this.#optionalString()) return false; // app_version
     return this.#pos === buf.length;
+  }
+
+  /**
+   * The event id as the key dedup probes with, read from the bytes once a frame: the validation and
+   * the dedup of an event share it.
+   */
+  eventIdKey(): InternKey {
+    if (!this.#eventIdKeyed) {
+      this.#eventIdKey.setBytes(this.buf, this.eventIdStart, this.eventIdEnd);
+      this.#eventIdKeyed = true;
+    }
+    return this.#eventIdKey;
   }
 
   /** Where the last string read starts (−1 after a null branch). */
@@ -141,7 +157,8 @@ export class ActivityFrame {
     const buf = this.buf;
     if (!nonBlankAscii(buf, this.userIdStart, this.userIdEnd)) return false;
     if (!nonBlankAscii(buf, this.sessionIdStart, this.sessionIdEnd)) return false;
-    if (!isUuidBytes(buf, this.eventIdStart, this.eventIdEnd)) return false;
+    // A canonical lowercase UUID (what the key packs) is a UUID; any other spelling is checked as text.
+    if (!this.eventIdKey().uuid && !isUuidBytes(buf, this.eventIdStart, this.eventIdEnd)) return false;
     if (!eventTimeAccepted(this.event_time, options)) return false;
     const purchase = this.event_type === "PURCHASE";
     const amount = this.amount;

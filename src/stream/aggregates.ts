@@ -31,7 +31,7 @@ export interface AggregateKind<E, A extends Accumulator, R, S = never> {
   /** How many interners (string → dense id) each partition keeps for this aggregate. */
   readonly internerCount: number;
   eventTimeMs(event: E): number;
-  /** Fills `key` with the event's id (what dedup compares) and returns it. */
+  /** The key of the event's id (what dedup compares): `key` filled with it, or one the event holds. */
   eventKey(event: E, key: InternKey): InternKey;
   key(event: E): string;
   prepare(event: E, interners: readonly Interner[]): void;
@@ -106,9 +106,7 @@ class ActivityKind implements AggregateKind<ActivityEvent, ActivityAccumulator, 
     return event.event_time;
   }
   eventKey(event: ActivityEvent, key: InternKey): InternKey {
-    return event instanceof ActivityFrame
-      ? key.setBytes(event.buf, event.eventIdStart, event.eventIdEnd)
-      : key.set(event.event_id);
+    return event instanceof ActivityFrame ? event.eventIdKey() : key.set(event.event_id);
   }
   key(event: ActivityEvent): string {
     return event.event_type;
