@@ -92,7 +92,8 @@ export class Deduplicator {
     if (index !== this.#lastSliceIndex || slice === undefined) {
       slice = this.#slices.get(index);
       if (slice === undefined) {
-        slice = new Interner();
+        // Sized like the slice before it (event time mostly moves forward, slice after slice).
+        slice = new Interner(this.#lastSlice?.size ?? 0);
         this.#slices.set(index, slice);
         this.#tables = [...this.#slices.values()];
         this.#expiresAtMs = Math.min(this.#expiresAtMs, index * this.sliceMs + this.retainMs);

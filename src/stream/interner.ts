@@ -174,14 +174,31 @@ function corrupt(message: string): never {
  * load factor stays at or below 3/4; two ids never hold equal strings.
  */
 export class Interner {
-  #arena: Uint8Array = new Uint8Array(256);
+  #arena: Uint8Array;
   #arenaLength = 0;
-  #starts: Uint32Array = new Uint32Array(16);
-  #metas: Uint32Array = new Uint32Array(16);
-  #hashes: Uint32Array = new Uint32Array(16);
+  #starts: Uint32Array;
+  #metas: Uint32Array;
+  #hashes: Uint32Array;
   #size = 0;
-  #slots = new Int32Array(32);
-  #mask = 31;
+  #slots: Int32Array;
+  #mask: number;
+
+  /**
+   * `expectedIds`: room to make up front, when the caller can tell how many ids are coming (the
+   * deduplicator's next slice is about as large as the last), so the table does not grow step by step.
+   * The arena's room assumes 16 bytes an id (a UUID); it grows as usual beyond that.
+   */
+  constructor(expectedIds = 0) {
+    const ids = Math.max(16, Math.ceil(expectedIds));
+    this.#arena = new Uint8Array(Math.max(256, ids * 16));
+    this.#starts = new Uint32Array(ids);
+    this.#metas = new Uint32Array(ids);
+    this.#hashes = new Uint32Array(ids);
+    // A power of two with the load factor at or below 3/4 once `ids` are in.
+    const slots = Math.max(32, 2 ** Math.ceil(Math.log2((ids * 4) / 3 + 1)));
+    this.#slots = new Int32Array(slots);
+    this.#mask = slots - 1;
+  }
 
   get size(): number {
     return this.#size;
