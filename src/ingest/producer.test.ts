@@ -12,6 +12,7 @@ import type { Log, LogRecord } from "../log/index.ts";
 import { SchemaRegistry } from "../registry/registry.ts";
 import { AvroSerde } from "../serde/index.ts";
 import { ContractProducer, recentChangeProducer, SOURCE_HEADER } from "./producer.ts";
+import { asBuffer } from "../bytes.ts";
 
 const NOW = Date.UTC(2024, 2, 10, 12);
 const FAILED_AT = NOW + 42;
@@ -111,13 +112,13 @@ describe("ContractProducer", () => {
     for (const record of onTopic) {
       const decoded = await serde.decode<UserActivityV2>(record.value!, userActivityV2Type);
       expect({ ...decoded }).toEqual({ ...byId.get(decoded.event_id), app_version: null });
-      expect(record.key!.toString("utf8")).toBe(decoded.user_id);
+      expect(asBuffer(record.key!).toString("utf8")).toBe(decoded.user_id);
       expect(record.headers[SOURCE_HEADER]!.toString()).toBe("simulator");
     }
     // Same key, same partition: per-user order survives.
     const partitionsOfUser = new Map<string, Set<number>>();
     for (const r of onTopic) {
-      const key = r.key!.toString();
+      const key = asBuffer(r.key!).toString();
       partitionsOfUser.set(key, (partitionsOfUser.get(key) ?? new Set()).add(r.partition));
     }
     for (const parts of partitionsOfUser.values()) expect(parts.size).toBe(1);
@@ -204,7 +205,9 @@ describe("ContractProducer", () => {
         ],
       },
     ]);
-    const keys = (await readAll(log, "wikimedia.recentchange")).map((r) => r.key!.toString()).sort();
+    const keys = (await readAll(log, "wikimedia.recentchange"))
+      .map((r) => asBuffer(r.key!).toString())
+      .sort();
     expect(keys).toEqual(["dewiki", "enwiki"]);
   });
 });

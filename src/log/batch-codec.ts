@@ -283,15 +283,15 @@ function readUvarint(blob: Buffer, end: number, where: BatchLocation): number {
   return n;
 }
 
-/** Reads a nullable field as a view into `blob`. */
-function readNullable(blob: Buffer, end: number, where: BatchLocation): Buffer | null {
+/** Reads a nullable field as a view into `blob` (a Uint8Array: see LogRecord). */
+function readNullable(blob: Buffer, end: number, where: BatchLocation): Uint8Array | null {
   const prefix = readUvarint(blob, end, where);
   if (prefix === 0) return null;
   const from = cursor;
   const to = from + prefix - 1;
   if (to > end) throw corrupt(where, "a key or value runs past its record");
   cursor = to;
-  return blob.subarray(from, to);
+  return new Uint8Array(blob.buffer, blob.byteOffset + from, to - from);
 }
 
 function readTimestamp(blob: Buffer, end: number, wide: boolean, baseMs: number, where: BatchLocation) {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { LogError, LogErrorCode } from "../errors.ts";
 import type { LogRecord, ProduceRecord } from "./index.ts";
 import { encodeRecordBatch, type FetchedPartition, FetchedRecords } from "./kafka.ts";
+import { asBuffer } from "../bytes.ts";
 
 const PRODUCER = { producerId: -1n, producerEpoch: -1 };
 
@@ -45,7 +46,7 @@ function answer(...batches: Buffer[]): FetchedPartition {
 }
 
 function values(records: LogRecord[]): string[] {
-  return records.map((r) => r.value!.toString("utf8"));
+  return records.map((r) => asBuffer(r.value!).toString("utf8"));
 }
 
 describe("FetchedRecords", () => {
@@ -56,7 +57,7 @@ describe("FetchedRecords", () => {
     expect(fetched.take(first, 3)).toBe(false);
     expect(values(first)).toEqual(["v12", "v13", "v14"]);
     expect(first[0]).toMatchObject({ topic: "t", partition: 0, offset: 12, timestampMs: 1_700_000_000_002 });
-    expect(first[0]!.key!.toString()).toBe("k12");
+    expect(asBuffer(first[0]!.key!).toString()).toBe("k12");
     expect(first[0]!.headers).toEqual({});
     expect(first[1]!.headers).toEqual({ h: Buffer.from([3]) });
     expect(fetched.start).toBe(15);

@@ -1606,6 +1606,16 @@ class RecordReader {
     this.pos += length;
     return this.buf.subarray(start, this.pos);
   }
+
+  /** bytes() as a plain Uint8Array view, for record keys and values (see LogRecord). */
+  view(): Uint8Array | null {
+    const length = this.varint();
+    if (length < 0) return null;
+    const start = this.pos;
+    this.pos += length;
+    const buf = this.buf;
+    return new Uint8Array(buf.buffer, buf.byteOffset + start, length);
+  }
 }
 
 /**
@@ -1707,8 +1717,8 @@ export class FetchedRecords {
         reader.pos = recordEnd;
         continue;
       }
-      const key = reader.bytes();
-      const value = reader.bytes();
+      const key = reader.view();
+      const value = reader.view();
       const headersStart = reader.pos;
       const headerCount = reader.varint();
       const buf = reader.buf;

@@ -20,6 +20,7 @@ import {
   SchemaRegistry,
   type VersionSpec,
 } from "./registry.ts";
+import { asBuffer } from "../bytes.ts";
 
 export type KafkaSchemaRegistryOptions = (
   | {
@@ -318,7 +319,7 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
       if (error instanceof RegistryError && error.code === RegistryErrorCode.storeFailed) throw error;
       outcome = { ok: false, error };
     }
-    const key = record.key?.toString("utf8");
+    const key = record.key === null ? undefined : asBuffer(record.key).toString("utf8");
     const waiter = key === undefined ? undefined : this.#waiting.get(key);
     if (waiter !== undefined && key !== undefined) {
       this.#waiting.delete(key);
@@ -377,7 +378,8 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
     };
     let value: Record<string, unknown> | undefined;
     try {
-      const parsed: unknown = record.value === null ? undefined : JSON.parse(record.value.toString("utf8"));
+      const parsed: unknown =
+        record.value === null ? undefined : JSON.parse(asBuffer(record.value).toString("utf8"));
       if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
         value = parsed as Record<string, unknown>;
       }

@@ -3,6 +3,7 @@
 import { RegistryError, SerdeError, SerdeErrorCode } from "../errors.ts";
 import type { SchemaRegistryClient } from "../registry/index.ts";
 import { type AvroType, parseSchema } from "../contracts/schemas.ts";
+import { asBuffer } from "../bytes.ts";
 import { HEADER_BYTES, readSchemaId, writeHeader } from "./wire-format.ts";
 
 /** Encodes one value into a fresh Buffer holding a whole frame; throws SerdeError when the value does not fit the schema. */
@@ -213,10 +214,6 @@ export class AvroSerde {
     }
     return result.value as T;
   }
-}
-
-function asBuffer(buf: Uint8Array): Buffer {
-  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 // Names the fields that do not fit, never their values; avsc's own error is not kept as the cause

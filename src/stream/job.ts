@@ -63,6 +63,7 @@ import type {
   WikiWindowRow,
 } from "../store/index.ts";
 import { RawRunWriter } from "../store/raw-batch.ts";
+import { asBuffer } from "../bytes.ts";
 
 export const DEFAULT_JOB_NAME = "pulse-stream";
 /** Header naming the job that wrote a dead letter, so recovery only counts its own. */
@@ -862,7 +863,7 @@ export class StreamJob {
       for (const record of records) {
         const tag = record.headers[JOB_HEADER];
         if (tag === undefined || !tag.equals(this.#jobHeader) || record.value === null) continue;
-        const alert = JSON.parse(record.value.toString("utf8")) as AlertRow;
+        const alert = JSON.parse(asBuffer(record.value).toString("utf8")) as AlertRow;
         if (!alert.series.startsWith(prefix) || alert.window_start <= alerter.observedThroughMs) continue;
         pipeline.alertsRecovered.add(alertKey(alert));
         if (alert.window_start > pipeline.alertsRecoveredMaxStart) {
@@ -1431,11 +1432,11 @@ export class StreamJob {
       source_offset: record.offset,
       error_code: failure.code,
       error_message: failure.message,
-      raw: record.value ?? Buffer.alloc(0),
+      raw: record.value === null ? Buffer.alloc(0) : asBuffer(record.value),
       failed_at: nowMs,
     };
     return {
-      key: record.key,
+      key: record.key === null ? null : asBuffer(record.key),
       value: pipeline.deadLetterEncoder!(letter),
       headers: { [JOB_HEADER]: this.#jobHeader },
       partition: cursor.dlqPartition,

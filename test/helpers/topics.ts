@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { EmbeddedLog } from "../../src/log/embedded.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";
 import { AvroSerde, readSchemaId } from "../../src/serde/index.ts";
+import { asBuffer } from "../../src/bytes.ts";
 
 const FETCH_BATCH = 10_000;
 
@@ -45,7 +46,7 @@ export async function readTopic<T>(
           records.push({
             partition,
             offset: record.offset,
-            key: record.key === null ? null : record.key.toString("utf8"),
+            key: record.key === null ? null : asBuffer(record.key).toString("utf8"),
             schemaId: readSchemaId(record.value),
             value: await serde.decode<T>(record.value),
           });

@@ -14,6 +14,7 @@ import { partitionForKey } from "../../src/log/partitioner.ts";
 import { runLogContract } from "../contracts/log-contract.ts";
 import { matchesRecord, parseRecord } from "./fixtures/records.ts";
 import { type Schema1Record, schema1RecordBytes, writeSchema1File } from "./fixtures/schema-1.ts";
+import { asBuffer } from "../../src/bytes.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PRODUCER_SCRIPT = fileURLToPath(new URL("./fixtures/producer.ts", import.meta.url));
@@ -158,7 +159,9 @@ describe("EmbeddedLog", () => {
     for (const topic of ["odd-id", "even-id"]) {
       await log.produce(topic, [{ key: null, value: Buffer.from(topic), partition: 1023 }]);
       const records = await log.fetch(topic, 1023, 0);
-      expect(records.map((r) => r.value?.toString())).toEqual([topic]);
+      expect(records.map((r) => (r.value === null ? undefined : asBuffer(r.value).toString()))).toEqual([
+        topic,
+      ]);
     }
   });
 
@@ -205,7 +208,7 @@ describe("EmbeddedLog", () => {
       ]);
       expect((await log.describeTopic("forever")).offsets[0].lowWatermark).toBe(0);
       const first = await log.fetch("aged", 0, 0, { maxRecords: 1 });
-      expect(first.map((r) => [r.offset, r.value!.toString()])).toEqual([[4_500, "4500"]]);
+      expect(first.map((r) => [r.offset, asBuffer(r.value!).toString()])).toEqual([[4_500, "4500"]]);
       expect(await log.enforceRetention(nowMs)).toBe(0);
       // An emptied partition keeps its offsets: the next record follows the high watermark.
       expect(await log.produce("aged", [{ key: null, value: null, partition: 1 }])).toEqual([
@@ -242,7 +245,7 @@ describe("EmbeddedLog", () => {
       expect(info.offsets[0]).toEqual({ partition: 0, lowWatermark: 5_000 - keep, highWatermark: 5_000 });
       const kept = await log.fetch("sized", 0, 0, { maxRecords: 10_000 });
       expect(kept).toHaveLength(keep);
-      expect(kept[0].key!.toString()).toBe(String(5_000 - keep).padStart(10, "0"));
+      expect(asBuffer(kept[0].key!).toString()).toBe(String(5_000 - keep).padStart(10, "0"));
       expect(kept[0].headers).toEqual({ h: Buffer.from("abc") });
     });
 
@@ -361,7 +364,7 @@ describe("EmbeddedLog", () => {
             page.map((r) => r.offset),
             `offset ${offset} maxRecords ${maxRecords}`,
           ).toEqual(want);
-          expect(page.map((r) => Number(r.value!.toString()))).toEqual(want);
+          expect(page.map((r) => Number(asBuffer(r.value!).toString()))).toEqual(want);
         }
       }
       expect(await log.fetch("pages", 0, 0)).toEqual([]);
@@ -424,7 +427,7 @@ describe("EmbeddedLog", () => {
           );
         }
         const page = await log.fetch(topic, 1023, 47, { maxRecords: 5 });
-        expect(page.map((r) => [r.offset, r.value!.toString()])).toEqual(
+        expect(page.map((r) => [r.offset, asBuffer(r.value!).toString()])).toEqual(
           [47, 48, 49, 50, 51].map((o) => [o, String(o)]),
         );
         await log.ensureTopic({ name: topic, partitions: 1024, retention: { maxAgeMs: 30_000 } });
@@ -504,8 +507,8 @@ describe("EmbeddedLog", () => {
         },
       ]);
       const comparable = (r: Schema1Record | LogRecord) => ({
-        key: r.key?.toString("hex") ?? null,
-        value: r.value?.toString("hex") ?? null,
+        key: r.key === null ? null : asBuffer(r.key).toString("hex"),
+        value: r.value === null ? null : asBuffer(r.value).toString("hex"),
         headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, v.toString("hex")])),
         timestampMs: r.timestampMs,
       });
@@ -832,8 +835,8 @@ async function readPartitions(log: Log, topic: string, partitions: number) {
   return all.map((records) =>
     records.map((r) => ({
       offset: r.offset,
-      key: r.key?.toString("hex") ?? null,
-      value: r.value?.toString("hex") ?? null,
+      key: r.key === null ? null : asBuffer(r.key).toString("hex"),
+      value: r.value === null ? null : asBuffer(r.value).toString("hex"),
       headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v.toString("hex")])),
       timestampMs: r.timestampMs,
     })),

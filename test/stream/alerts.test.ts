@@ -17,6 +17,7 @@ import { JOB_HEADER, StreamJob, type StreamJobOptions } from "../../src/stream/j
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import { runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
 import { activityTruth } from "./truth.ts";
+import { asBuffer } from "../../src/bytes.ts";
 
 const MINUTE_MS = 60_000;
 const T0 = Date.UTC(2024, 4, 2, 10, 0);
@@ -143,8 +144,8 @@ async function alertsOnTopic(fx: Fixture): Promise<AlertRow[]> {
     const records = await fx.log.fetch(TOPICS.alerts, partition, 0, { maxRecords: highWatermark + 1 });
     for (const record of records) {
       expect(record.headers[JOB_HEADER]?.toString("utf8")).toBe("pulse-stream");
-      const alert = JSON.parse(record.value!.toString("utf8")) as AlertRow;
-      expect(record.key?.toString("utf8")).toBe(alert.series);
+      const alert = JSON.parse(asBuffer(record.value!).toString("utf8")) as AlertRow;
+      expect(record.key === null ? undefined : asBuffer(record.key).toString("utf8")).toBe(alert.series);
       out.push(alert);
     }
   }

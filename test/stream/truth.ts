@@ -8,6 +8,7 @@ import type { Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import type { ActivityWindow, LiveStore } from "../../src/store/index.ts";
+import { asBuffer } from "../../src/bytes.ts";
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -136,9 +137,9 @@ export async function activityTruth(
 }
 
 /** A Confluent-framed UserActivity v2 record, whatever its schema id. */
-export function decodeV2(value: Buffer | null): UserActivityV2 {
+export function decodeV2(value: Uint8Array | null): UserActivityV2 {
   if (value === null || value.length < 5 || value[0] !== 0) throw new Error("not a Confluent-framed record");
-  return userActivityV2Type.fromBuffer(value.subarray(5)) as UserActivityV2;
+  return userActivityV2Type.fromBuffer(asBuffer(value).subarray(5)) as UserActivityV2;
 }
 
 /** After a drain: every minute window final, and minutes, days and late events equal to the truth. */
