@@ -584,6 +584,42 @@ describe("StreamJob.drain", () => {
     expect(again.read).toBe(0);
   });
 
+  it("after a commit whose answer was lost (it applied, then the connection dropped), reloads and ends exact", async (ctx) => {
+    const { fx, events, truth } = await producedWithTruth(ctx, {
+      seed: 8,
+      count: 4_000,
+      duplicateShare: 0.02,
+      lagShare: 0.05,
+    });
+    // The third commit reaches the store, then its answer is lost: the job's retry finds its own
+    // checkpoints moved, takes that for a conflict, reloads every partition from the store and goes on.
+    const inner = fx.reopenStore();
+    let commits = 0;
+    const lossy = new CommitFailingStore(inner, () => false);
+    lossy.commit = async (batch: StoreBatch) => {
+      await inner.commit(batch);
+      if (++commits === 3) {
+        throw new StoreError(StoreErrorCode.unavailable, "injected: connection closed after the commit", {
+          retriable: true,
+        });
+      }
+    };
+    const errors: unknown[] = [];
+    const summary = await job(fx, {
+      store: lossy,
+      maxBatchRecords: 300,
+      onRetry: (error) => errors.push(error),
+    }).drain();
+    expect(errors.map((e) => (e as StoreError).code)).toEqual([
+      StoreErrorCode.unavailable,
+      StoreErrorCode.conflict,
+    ]);
+    expect(summary.drained).toBe(true);
+    await expectTotalsAndWindows(fx.store, summary, events.length, truth);
+    const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
+    expect(raw).toHaveLength(events.length - truth.duplicates);
+  });
+
   it("judges future event times against the record's log timestamp, so a replay decides the same way", async (ctx) => {
     const fx = await setup(ctx);
     const encode = await fx.serde.encoder<UserActivityV2>(subjectFor(ACTIVITY), SCHEMA_TEXTS.userActivityV2);
