@@ -240,6 +240,12 @@ export class MongoLiveStore implements LiveStore {
   readonly #hooks: MongoLiveStoreOptions["testHooks"];
   /** Set while a commit may have left committed redo records behind; the next read or commit recovers. */
   #recoveryNeeded = true;
+  /**
+   * Set when a commit failed after it started writing commit points: some may be durable (the server
+   * applied them, then the answer was lost). Its retry then takes a checkpoint equal to its own (same
+   * offset, same updated_at) for its own earlier write, not for another member's commit.
+   */
+  #inDoubt = false;
   /** Statements per update command: few on FerretDB (see #replaceById), the driver's batching elsewhere. */
   #statementsPerWrite = MONGODB_STATEMENTS_PER_WRITE;
   /**
@@ -315,9 +321,13 @@ export class MongoLiveStore implements LiveStore {
       await this.#applyRows(allRows(plan.commitPoints.map((point) => point.rows)), seq);
       await this.#clear(batchId);
       this.#rawSent.clear();
+      this.#inDoubt = false;
     } catch (error) {
       // Some commit points may be durable without their rows applied: the next read or commit finishes them.
-      if (committing) this.#recoveryNeeded = true;
+      if (committing) {
+        this.#recoveryNeeded = true;
+        this.#inDoubt = true;
+      }
       throw this.#error(error, "committing a batch");
     }
   }
@@ -663,6 +673,10 @@ export class MongoLiveStore implements LiveStore {
         const filter = expected === undefined ? { _id } : { _id, next_offset: expected };
         if ((await checkpoints.updateOne(filter, update)).matchedCount === 1) continue;
         if (expected === undefined) throw checkpointWithoutState(checkpoint);
+        if (await this.#storedIsOwn(checkpoint)) {
+          await checkpoints.updateOne({ _id }, update);
+          continue;
+        }
         throw await this.#conflict(checkpoint);
       }
       if (expected === undefined) {
@@ -672,12 +686,14 @@ export class MongoLiveStore implements LiveStore {
           await checkpoints.insertOne(doc);
         } catch (error) {
           if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
-          throw await this.#conflict(checkpoint);
+          if (!(await this.#storedIsOwn(checkpoint))) throw await this.#conflict(checkpoint);
+          await checkpoints.replaceOne({ _id: doc._id }, doc);
         }
       } else if (
         (await checkpoints.replaceOne({ _id: doc._id, next_offset: expected }, doc)).matchedCount !== 1
       ) {
-        throw await this.#conflict(checkpoint);
+        if (!(await this.#storedIsOwn(checkpoint))) throw await this.#conflict(checkpoint);
+        await checkpoints.replaceOne({ _id: doc._id }, doc);
       }
     }
   }
@@ -693,11 +709,33 @@ export class MongoLiveStore implements LiveStore {
       if (checkpoint.expectedNextOffset === undefined) continue;
       const stored = await collection.findOne(
         { _id: checkpointId(checkpoint) },
-        { projection: { next_offset: 1 } },
+        { projection: { next_offset: 1, updated_at: 1 } },
       );
-      if ((stored?.next_offset ?? null) !== checkpoint.expectedNextOffset)
-        throw await this.#conflict(checkpoint);
+      if ((stored?.next_offset ?? null) === checkpoint.expectedNextOffset) continue;
+      if (!this.#ownEarlierWrite(stored, checkpoint)) throw await this.#conflict(checkpoint);
     }
+  }
+
+  /** Whether `stored` is this commit's own checkpoint, written by an attempt whose answer was lost. */
+  #ownEarlierWrite(
+    stored: Pick<CheckpointDocument, "next_offset" | "updated_at"> | null,
+    checkpoint: Checkpoint,
+  ): boolean {
+    return (
+      this.#inDoubt &&
+      stored !== null &&
+      stored.next_offset === checkpoint.nextOffset &&
+      stored.updated_at === checkpoint.updatedAt
+    );
+  }
+
+  /** After a compare-and-set matched nothing: true when the stored checkpoint is this commit's own. */
+  async #storedIsOwn(checkpoint: Checkpoint): Promise<boolean> {
+    if (!this.#inDoubt) return false;
+    const stored = await this.#db
+      .collection<CheckpointDocument>("checkpoints")
+      .findOne({ _id: checkpointId(checkpoint) }, { projection: { next_offset: 1, updated_at: 1 } });
+    return this.#ownEarlierWrite(stored, checkpoint);
   }
 
   async #conflict(checkpoint: Checkpoint): Promise<StoreError> {

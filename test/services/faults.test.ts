@@ -355,6 +355,42 @@ describe("faults on the real services", () => {
     expect((await store.checkpoints(JOB, "user-activity")).map((c) => c.nextOffset)).toEqual([1_000]);
   });
 
+  // Regression: the retry of a commit whose checkpoint write the server applied before the connection
+  // dropped took its own checkpoint for another member's and failed with a conflict, so the job reloaded.
+  it("a retried fenced commit whose checkpoint its failed attempt wrote succeeds, not a conflict", async ({
+    onTestFinished,
+  }) => {
+    const proxy = await faultyProxy(onTestFinished);
+    const name = `pulse_fault_fenced_${Date.now()}`;
+    let crashes = 1;
+    const store = await MongoLiveStore.open({
+      url: `${proxy.url}/${name}`,
+      testHooks: {
+        afterCommitPoint: () => {
+          if (crashes-- > 0) throw new Error("crash after the commit point");
+        },
+      },
+    });
+    const admin = new MongoClient(MONGODB_URL, { serverSelectionTimeoutMS: 5_000 });
+    onTestFinished(async () => {
+      await store.close();
+      await admin.db(name).dropDatabase();
+      await admin.close();
+    });
+    const first = { ...checkpointAt(1_000), expectedNextOffset: null };
+    await expect(store.commit({ checkpoints: [first] })).rejects.toThrow(/crash after the commit point/);
+    await store.commit({ checkpoints: [first] });
+    // The next batch moves it on as usual, and a commit fenced on an offset that is no longer there, with
+    // other values than the stored checkpoint's, is still a conflict.
+    await store.commit({
+      checkpoints: [{ ...checkpointAt(1_500), updatedAt: 2, expectedNextOffset: 1_000 }],
+    });
+    await expect(
+      store.commit({ checkpoints: [{ ...checkpointAt(1_800), updatedAt: 3, expectedNextOffset: 1_000 }] }),
+    ).rejects.toMatchObject({ code: StoreErrorCode.conflict });
+    expect((await store.checkpoints(JOB, "user-activity")).map((c) => c.nextOffset)).toEqual([1_500]);
+  });
+
   it(
     "a 10 s live-store outage: the stream job holds its batch and retries, then catches up; nothing is lost",
     async ({ onTestFinished }) => {
