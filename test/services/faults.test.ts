@@ -235,6 +235,34 @@ function checkpointAt(nextOffset: number): Checkpoint {
   };
 }
 
+/**
+ * A MongoDB store, through a faulty proxy, in a database of its own (dropped afterwards), whose first
+ * commit fails right after its commit point: durable checkpoints, the rest of the commit not done.
+ */
+async function storeCrashingOnce(
+  onTestFinished: OnCleanup,
+  prefix: string,
+): Promise<{ store: MongoLiveStore; proxy: Awaited<ReturnType<typeof faultyProxy>> }> {
+  const proxy = await faultyProxy(onTestFinished);
+  const name = `${prefix}_${Date.now()}`;
+  let crashes = 1;
+  const store = await MongoLiveStore.open({
+    url: `${proxy.url}/${name}`,
+    testHooks: {
+      afterCommitPoint: () => {
+        if (crashes-- > 0) throw new Error("crash after the commit point");
+      },
+    },
+  });
+  const admin = new MongoClient(MONGODB_URL, { serverSelectionTimeoutMS: 5_000 });
+  onTestFinished(async () => {
+    await store.close();
+    await admin.db(name).dropDatabase();
+    await admin.close();
+  });
+  return { store, proxy };
+}
+
 /** The distinct event ids on user-activity, read with Pulse's own serde. */
 async function distinctEventIds(log: KafkaLog): Promise<number> {
   const ids = new Set<string>();
@@ -325,23 +353,7 @@ describe("faults on the real services", () => {
   it("a retried commit does not rewrite the raw-lake rows its failed attempt stored", async ({
     onTestFinished,
   }) => {
-    const proxy = await faultyProxy(onTestFinished);
-    const name = `pulse_fault_retry_${Date.now()}`;
-    let crashes = 1;
-    const store = await MongoLiveStore.open({
-      url: `${proxy.url}/${name}`,
-      testHooks: {
-        afterCommitPoint: () => {
-          if (crashes-- > 0) throw new Error("crash after the commit point");
-        },
-      },
-    });
-    const admin = new MongoClient(MONGODB_URL, { serverSelectionTimeoutMS: 5_000 });
-    onTestFinished(async () => {
-      await store.close();
-      await admin.db(name).dropDatabase();
-      await admin.close();
-    });
+    const { store, proxy } = await storeCrashingOnce(onTestFinished, "pulse_fault_retry");
     const batch = {
       rawEvents: rawRows(1_000, 100),
       checkpoints: [checkpointAt(1_000)],
@@ -360,23 +372,7 @@ describe("faults on the real services", () => {
   it("a retried fenced commit whose checkpoint its failed attempt wrote succeeds, not a conflict", async ({
     onTestFinished,
   }) => {
-    const proxy = await faultyProxy(onTestFinished);
-    const name = `pulse_fault_fenced_${Date.now()}`;
-    let crashes = 1;
-    const store = await MongoLiveStore.open({
-      url: `${proxy.url}/${name}`,
-      testHooks: {
-        afterCommitPoint: () => {
-          if (crashes-- > 0) throw new Error("crash after the commit point");
-        },
-      },
-    });
-    const admin = new MongoClient(MONGODB_URL, { serverSelectionTimeoutMS: 5_000 });
-    onTestFinished(async () => {
-      await store.close();
-      await admin.db(name).dropDatabase();
-      await admin.close();
-    });
+    const { store } = await storeCrashingOnce(onTestFinished, "pulse_fault_fenced");
     const first = { ...checkpointAt(1_000), expectedNextOffset: null };
     await expect(store.commit({ checkpoints: [first] })).rejects.toThrow(/crash after the commit point/);
     await store.commit({ checkpoints: [first] });
