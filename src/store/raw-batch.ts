@@ -264,13 +264,15 @@ export function scanRawBatch(bytes: Buffer, visit: (offset: number, at: number) 
   if (bytes.length < HEADER_BYTES || (bytes[0] !== VERSION && bytes[0] !== JSON_VERSION)) {
     throw corrupt("header");
   }
-  const count = bytes.readUInt32LE(1);
+  // A DataView: Buffer's readUInt32LE and readDoubleLE check their arguments on every call.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const count = view.getUint32(1, true);
   let at = HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     if (at + RECORD_HEADER_BYTES > bytes.length) throw corrupt("record header");
-    const next = at + RECORD_HEADER_BYTES + bytes.readUInt32LE(at + 24);
+    const next = at + RECORD_HEADER_BYTES + view.getUint32(at + 24, true);
     if (next > bytes.length) throw corrupt("value");
-    if (!visit(bytes.readDoubleLE(at), at)) return;
+    if (!visit(view.getFloat64(at, true), at)) return;
     at = next;
   }
   if (at !== bytes.length) throw corrupt("trailing bytes");
