@@ -1190,14 +1190,17 @@ export class KafkaLog implements Log {
 /**
  * A Kafka consumer-group membership (classic protocol, eager rebalancing): heartbeats run in the
  * background; when the coordinator starts a rebalance the member owns nothing until the new
- * assignment arrives, so a reader stops touching partitions that may move.
+ * assignment arrives, so a reader stops touching partitions that may move. When the client gives up
+ * rejoining the group (its retries spent), the membership is lost: ready() rejects with the reason
+ * instead of waiting for an assignment that will not come. Exported for its unit tests.
  */
-class KafkaGroupMember implements GroupMember {
+export class KafkaGroupMember implements GroupMember {
   readonly group: string;
   #generation = 0;
   #assignment = new Map<string, number[]>();
   #left = false;
-  #whenReady: { promise: Promise<void>; resolve: () => void };
+  #lost: LogError | undefined;
+  #whenReady: Deferred;
   readonly #consumer: Consumer;
   readonly #failure: (action: string, error: unknown) => LogError;
   readonly #onLeave: () => void;
@@ -1216,6 +1219,8 @@ class KafkaGroupMember implements GroupMember {
     consumer.on("consumer:group:rebalance", () => this.#revokeAll());
     consumer.on("consumer:group:join", () => this.joined());
     consumer.on("consumer:group:leave", () => this.#revokeAll());
+    // The client emits "error" when rejoining the group failed for good; unheard, it would crash the process.
+    consumer.on("error", (error: unknown) => this.#lose(error));
   }
 
   get generation(): number {
@@ -1248,7 +1253,22 @@ class KafkaGroupMember implements GroupMember {
   }
 
   ready(): Promise<void> {
-    return this.#whenReady.promise;
+    return this.#lost === undefined ? this.#whenReady.promise : Promise.reject(this.#lost);
+  }
+
+  #lose(error: unknown): void {
+    if (this.#left || this.#lost !== undefined) return;
+    const reason = this.#failure(`rejoin consumer group "${this.group}"`, error);
+    this.#lost = new LogError(
+      LogErrorCode.unavailable,
+      `This process lost its membership of consumer group "${this.group}" and could not rejoin it: ${reason.message} Restart it; its partitions resume from their checkpoints.`,
+      { cause: error },
+    );
+    this.#assignment = new Map();
+    this.#generation++;
+    this.#whenReady.reject(this.#lost);
+    // Nobody may be waiting yet: the rejection is also returned by every later ready().
+    this.#whenReady.promise.catch(() => undefined);
   }
 
   async commit(topic: string, offsets: readonly RecordPosition[]): Promise<void> {
@@ -1283,12 +1303,20 @@ function closeConsumer(consumer: Consumer): Promise<void> {
   return new Promise((resolve) => consumer.close(true, () => resolve()));
 }
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function deferred(): Deferred {
   let resolve = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
+  let reject = (_error: Error) => {};
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
-  return { promise, resolve };
+  return { promise, resolve, reject };
 }
 
 type ProduceApiParser = (
