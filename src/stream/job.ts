@@ -1076,11 +1076,11 @@ export class StreamJob {
         budget -= records.length;
         read += records.length;
         // Synchronously up to a record whose writer schema is not cached; that one waits for the registry.
-        for (let at = 0; at < records.length; at++) {
-          at = this.#applyRecords(pipeline, cursor, records, at, state);
-          if (at === records.length) break;
+        let at = this.#applyRecords(pipeline, cursor, records, 0, state);
+        while (at < records.length) {
           const record = records[at]!;
           this.#applyDecoded(pipeline, cursor, record, await this.#decodeFetching(pipeline, record), state);
+          at = this.#applyRecords(pipeline, cursor, records, at + 1, state);
         }
         cursor.nextOffset = records[records.length - 1]!.offset + 1;
         if (cursor.nextOffset > cursor.highWatermark) cursor.highWatermark = cursor.nextOffset;
