@@ -26,6 +26,7 @@ import type {
 } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
 import { mapRecentChange } from "./wikimedia/mapping.ts";
+import { asBuffer } from "../bytes.ts";
 
 /** A reason a record was rejected: a validation issue, or an encode failure in the same shape. */
 export type RejectReason = Pick<ValidationIssue, "field" | "message"> & { code: string };
@@ -274,8 +275,7 @@ function safeContract(topic: string) {
 
 /** The bytes a dead letter keeps: raw bytes as given, text as UTF-8, anything else as its JSON text. */
 function rawBytes(raw: unknown): Buffer {
-  if (Buffer.isBuffer(raw)) return raw;
-  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (raw instanceof Uint8Array) return asBuffer(raw);
   if (typeof raw === "string") return Buffer.from(raw, "utf8");
   try {
     return Buffer.from(JSON.stringify(raw) ?? "", "utf8");

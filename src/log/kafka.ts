@@ -57,6 +57,7 @@ import { headerName, LastHeaders } from "./header-names.ts";
 import { partitionForKey, StickyPartitioner } from "./partitioner.ts";
 import { checkGroup, checkPartition, checkRecordBytes, validateTopicSpec } from "./validate.ts";
 import { uvarintSize, writeUvarint, zigzag } from "./varint.ts";
+import { asBuffer } from "../bytes.ts";
 
 export interface KafkaLogOptions {
   /** Bootstrap brokers, host:port each. */
@@ -163,7 +164,7 @@ if (!compressionsAlgorithms.zstd.available) {
   };
   zstd.decompressSync = (data) => {
     const out = zstdDecompress(Buffer.isBuffer(data) ? data : data.buffer);
-    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    return asBuffer(out);
   };
 }
 
@@ -1627,15 +1628,13 @@ class RecordReader {
     return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
   }
 
+  /** view() as a Buffer, for header values and control records. */
   bytes(): Buffer | null {
-    const length = this.varint();
-    if (length < 0) return null;
-    const start = this.pos;
-    this.pos += length;
-    return this.buf.subarray(start, this.pos);
+    const view = this.view();
+    return view === null ? null : asBuffer(view);
   }
 
-  /** bytes() as a plain Uint8Array view, for record keys and values (see LogRecord). */
+  /** A nullable bytes field as a plain Uint8Array view, as record keys and values are (see LogRecord). */
   view(): Uint8Array | null {
     const length = this.varint();
     if (length < 0) return null;
@@ -1657,8 +1656,7 @@ const crc32c: (bytes: Uint8Array) => number = (() => {
       .crc32c;
     return (bytes: Uint8Array) => native(bytes) >>> 0;
   } catch {
-    return (bytes: Uint8Array) =>
-      clientCrc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) >>> 0;
+    return (bytes: Uint8Array) => clientCrc32c(asBuffer(bytes)) >>> 0;
   }
 })();
 

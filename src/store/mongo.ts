@@ -946,19 +946,16 @@ function planBatch(batch: StoreBatch): BatchPlan {
   for (const row of batch.alerts ?? []) put("alerts", alertDocument(row));
   for (const row of batch.lateEvents ?? []) put("lateEvents", lateEventDocument(row));
   const raw = new Map<string, RowDocument>();
-  for (const row of batch.rawEvents ?? []) {
+  const putRaw = (row: RawEventRow) => {
     const doc = rawEventDocument(row);
     raw.delete(doc._id);
     raw.set(doc._id, doc);
-  }
+  };
+  for (const row of batch.rawEvents ?? []) putRaw(row);
   // Runs are the same rows encoded; here each still becomes a document of its own.
   for (const run of batch.rawRuns ?? []) {
     const { bytes } = checkRawRun(run, Number.MAX_SAFE_INTEGER);
-    for (const row of decodeRawBatch(bytes, run.topic, run.partition)) {
-      const doc = rawEventDocument(row);
-      raw.delete(doc._id);
-      raw.set(doc._id, doc);
-    }
+    for (const row of decodeRawBatch(bytes, run.topic, run.partition)) putRaw(row);
   }
   const checkpoints = new Map<string, Checkpoint>();
   for (const checkpoint of batch.checkpoints) {

@@ -1,6 +1,7 @@
 // The raw lake's record batch: a run of one partition's cleaned events, in offset order, in one BLOB.
 import { StoreError, StoreErrorCode } from "../errors.ts";
 import type { RawEventRow, RawRun } from "./index.ts";
+import { asBuffer } from "../bytes.ts";
 
 /*
  * batch  := version:u8 count:u32le record{count}
@@ -120,8 +121,13 @@ export class RawRunWriter {
   #partition = -1;
   #lastOffset = -1;
   #runs: RawRun[] = [];
+  /** Rows in the sealed runs. */
+  #sealedRows = 0;
+
   /** Rows appended since the last reset. */
-  rows = 0;
+  get rows(): number {
+    return this.#sealedRows + (this.#start < 0 ? 0 : this.#count);
+  }
 
   append(
     topic: string,
@@ -147,7 +153,6 @@ export class RawRunWriter {
     this.#at = writeRecord(this.#buf, this.#view, this.#at, offset, eventTimeMs, ingestedAtMs, value);
     this.#count++;
     this.#lastOffset = offset;
-    this.rows++;
   }
 
   /** The runs written since the last reset (the open one sealed). */
@@ -161,7 +166,7 @@ export class RawRunWriter {
     this.#seal();
     this.#runs = [];
     this.#at = 0;
-    this.rows = 0;
+    this.#sealedRows = 0;
     if (this.#buf.length > KEPT_SCRATCH_BYTES) this.#setBuffer(Buffer.allocUnsafe(2 * MAX_BATCH_BYTES));
   }
 
@@ -194,6 +199,7 @@ export class RawRunWriter {
   #seal(): void {
     if (this.#start < 0) return;
     this.#view.setUint32(this.#start + 1, this.#count, true);
+    this.#sealedRows += this.#count;
     this.#runs.push({
       topic: this.#topic,
       partition: this.#partition,
@@ -224,9 +230,7 @@ export function checkRawRun(
       `A raw run needs a topic (a string) and its rows as bytes (a Uint8Array written by RawRunWriter), got a ${where}.`,
     );
   }
-  const bytes = Buffer.isBuffer(run.bytes)
-    ? run.bytes
-    : Buffer.from(run.bytes.buffer, run.bytes.byteOffset, run.bytes.byteLength);
+  const bytes = asBuffer(run.bytes);
   let firstOffset = -1;
   let lastOffset = -1;
   let count = 0;

@@ -1,6 +1,7 @@
 // Little-endian byte writer and reader for checkpoint snapshots of stream state.
 
 import { StreamError, StreamErrorCode } from "../errors.ts";
+import { asBuffer } from "../bytes.ts";
 
 /** Chunks grow to this size; a snapshot of many MB is written as a list of them, never moved. */
 const CHUNK_BYTES = 1 << 20;
@@ -113,7 +114,7 @@ export class ByteReader {
   #pos = 0;
 
   constructor(bytes: Uint8Array) {
-    this.#buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#buf = asBuffer(bytes);
   }
 
   #need(n: number): void {

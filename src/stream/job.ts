@@ -346,10 +346,8 @@ class BatchState {
     lateEvents: [],
     checkpoints: [],
   };
-  accepted = 0;
-  late = 0;
-  duplicates = 0;
-  deadLettered = 0;
+  /** What #report shows of the batch. */
+  readonly counts = { accepted: 0, late: 0, duplicates: 0, deadLettered: 0 };
   minEventTimeMs = Number.POSITIVE_INFINITY;
   maxEventTimeMs = Number.NEGATIVE_INFINITY;
   readonly dlqByPipeline = new Map<AnyPipeline, { records: ProduceRecord[]; cursors: PartitionCursor[] }>();
@@ -1223,12 +1221,7 @@ export class StreamJob {
       deadLetterMs: deadLetteredAtMs - processedAtMs,
       commitMs: committedAtMs - deadLetteredAtMs,
       endedAtMs: committedAtMs,
-      counts: {
-        accepted: state.accepted,
-        late: state.late,
-        duplicates: state.duplicates,
-        deadLettered: state.deadLettered,
-      },
+      counts: state.counts,
       rowsWritten,
       alerts: alerts.length,
       minEventTimeMs: state.minEventTimeMs,
@@ -1341,7 +1334,7 @@ export class StreamJob {
       failure = decoded;
     }
     cursor.deadLettered++;
-    state.deadLettered++;
+    state.counts.deadLettered++;
     if (cursor.recovered.has(record.offset)) return;
     let entry = state.dlqByPipeline.get(pipeline);
     if (entry === undefined) {
@@ -1367,13 +1360,13 @@ export class StreamJob {
     if (eventTimeMs > state.maxEventTimeMs) state.maxEventTimeMs = eventTimeMs;
     const outcome = aggregator.process(event, p, record.offset);
     if (outcome === ProcessOutcome.duplicate) {
-      state.duplicates++;
+      state.counts.duplicates++;
       return;
     }
     if (outcome === ProcessOutcome.replayed) return;
     const stored = record.offset < cursor.replayUntil;
     if (outcome === ProcessOutcome.late) {
-      state.late++;
+      state.counts.late++;
       if (stored) return;
       state.rows.lateEvents.push({
         topic: pipeline.topic,
@@ -1386,7 +1379,7 @@ export class StreamJob {
         ),
       });
     } else {
-      state.accepted++;
+      state.counts.accepted++;
     }
     // Late events are valid events too: the batch layer needs them for exact daily totals. The lake
     // keeps the record's value as it is: validation never rewrites an event, so it is the cleaned

@@ -2,6 +2,7 @@
 import type { AvroType } from "../contracts/schemas.ts";
 import type { AvroSerde } from "../serde/avro-serde.ts";
 import type { RawEventRow } from "../store/index.ts";
+import { asBuffer } from "../bytes.ts";
 
 /** The first byte of a row stored as JSON text (before the lake kept frames); a frame starts with 0. */
 const JSON_OBJECT = 0x7b; // "{"
@@ -18,7 +19,7 @@ export async function decodeRawEvent<T = unknown>(
 ): Promise<T> {
   const value = row.value;
   if (value[0] === JSON_OBJECT) {
-    return JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.length).toString("utf8")) as T;
+    return JSON.parse(asBuffer(value).toString("utf8")) as T;
   }
   return serde.decode<T>(value, readerType);
 }
