@@ -84,7 +84,7 @@ async function waitForProgress(dataDir: string, above: number, timeoutMs = 120_0
     const now = await checkpointed(dataDir).catch(() => 0);
     if (now > above) return now;
     if (Date.now() > deadline) throw new Error(`no checkpoint progress past ${above} in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
@@ -138,19 +138,23 @@ describe("pulse stream crash test", () => {
       }
       const total = produced + injected.length;
 
-      // Kill the job at random moments, each after it has committed some progress since the last kill.
+      // Kill the job at random points of its input: each kill waits for a random share of the records to be
+      // checkpointed (within the first three quarters, past the last kill's), then a random 0–300 ms more, so
+      // kills land in every phase of a batch. A share, not a delay, keeps every kill short of the end however
+      // fast the job drains.
       let progress = 0;
-      const delays: number[] = [];
+      const points: string[] = [];
       for (let kill = 0; kill < KILLS; kill++) {
+        const share = 0.1 + (0.62 * kill) / KILLS + Math.random() * (0.62 / KILLS);
         const running = await startStream(dataDir, onTestFinished);
-        progress = await waitForProgress(dataDir, progress);
-        const delayMs = Math.floor(Math.random() * 1_500);
-        delays.push(delayMs);
+        const reached = await waitForProgress(dataDir, Math.max(progress, Math.floor(total * share)));
+        const delayMs = Math.floor(Math.random() * 300);
         await new Promise((resolve) => setTimeout(resolve, delayMs));
         const result = await running.kill("SIGKILL");
-        expect(result.signal, `kill ${kill} after ${delays.join(", ")} ms`).toBe("SIGKILL");
+        points.push(`${reached} + ${delayMs} ms`);
+        expect(result.signal, `kill ${kill} at ${points.join(", ")}`).toBe("SIGKILL");
         const after = await checkpointed(dataDir);
-        expect(after).toBeLessThan(total);
+        expect(after, `kill ${kill} at ${points.join(", ")}`).toBeLessThan(total);
         progress = after;
       }
       // One more run, stopped cleanly: SIGTERM commits the batch in flight and exits 0.
