@@ -19,6 +19,7 @@ import type {
   WindowQuery,
 } from "./index.ts";
 import { checkRawRun, decodeRawBatch, RawBatchEncoder, readRawRecord, scanRawBatch } from "./raw-batch.ts";
+import { RawSegments, SEGMENT_BYTES } from "./raw-segments.ts";
 import {
   checkpointConflict,
   checkpointWithoutState,
@@ -40,10 +41,13 @@ import {
  * same transactions as the rows they cover, so a restart replays from the older checkpoint and rewrites
  * the same rows.
  */
-export type EmbeddedLiveStoreOptions = SqliteFileSettings;
+export interface EmbeddedLiveStoreOptions extends SqliteFileSettings {
+  /** How large a raw-lake segment file grows before the next one starts (default SEGMENT_BYTES, 256 MiB). */
+  rawSegmentBytes?: number;
+}
 
 /*
- * Storage layout (schema version 3).
+ * Storage layout (schema version 4).
  *
  *   activity_windows(window_ms, window_start, event_type, partition, event_count, unique_users, sessions, revenue_cents, final)
  *   activity_daily  (same columns)
@@ -53,7 +57,8 @@ export type EmbeddedLiveStoreOptions = SqliteFileSettings;
  *   alerts          (series, window_start, window_end, observed, expected, score, kind, created_at)
  *   late_events     (topic, partition, offset, event_time, watermark, payload)
  *   raw_topics      (topic_id INTEGER PRIMARY KEY, name UNIQUE)
- *   raw_batches     (id INTEGER PRIMARY KEY, last_offset, records BLOB)   (raw-batch.ts)
+ *   raw_batches     (id INTEGER PRIMARY KEY, last_offset, records BLOB, segment, pos, length, crc)
+ *   raw_segments    (segment INTEGER PRIMARY KEY, end_pos)                (raw-segments.ts)
  *   checkpoints     (job, topic, partition, next_offset, updated_at)
  *   checkpoint_states (job, topic, partition, state BLOB)
  *
@@ -73,6 +78,13 @@ export type EmbeddedLiveStoreOptions = SqliteFileSettings;
  * covering its position, then scans rowids. SQL computes ids (they exceed 2^53) and returns
  * `id & OFFSET_MASK`. Schema 1 kept a row per event (raw_events); opening such a file converts it.
  *
+ * Since schema 4 a batch's bytes (raw-batch.ts format) are appended to a segment file in the folder
+ * `<store file>-raw/` (src/store/raw-segments.ts), and its row holds where (segment, pos, length) and a
+ * CRC-32, with an empty `records`: SQLite wrote each megabyte batch as overflow pages twice (WAL, then
+ * checkpoint), which cost the stream job's commit more than the rest of the batch. The row is written in
+ * the commit's transaction, so a batch is readable exactly when its commit is. Batches stored before
+ * schema 4, and an in-memory store's, keep their bytes in `records` (segment NULL).
+ *
  * A checkpoint's state (megabytes: the dedup ids and distinct-user sets of the watermark horizon) has a
  * table of its own: SQLite rewrites a whole row on UPDATE, overflow pages included, so with the state in
  * the checkpoints row every offset-only checkpoint (most batches; see Checkpoint.state) copied it.
@@ -86,7 +98,10 @@ export type EmbeddedLiveStoreOptions = SqliteFileSettings;
  *   - raw batches of one partition never overlap: a write that overlaps stored batches merges with
  *     them (its records replace theirs at equal offsets), so every offset is stored at most once.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
+/** The records of a batch in a segment file: the row holds its place instead (RawSegments). */
+const EMPTY = new Uint8Array(0);
+const INLINE = { segment: null, pos: null, length: null, crc: null };
 const TOPIC_SHIFT = 51;
 const PARTITION_SHIFT = 41;
 const MAX_TOPIC_ID = 4095;
@@ -163,7 +178,15 @@ CREATE TABLE IF NOT EXISTS raw_topics (
 CREATE TABLE IF NOT EXISTS raw_batches (
   id INTEGER PRIMARY KEY,
   last_offset INTEGER NOT NULL,
-  records BLOB NOT NULL
+  records BLOB NOT NULL,
+  segment INTEGER,
+  pos INTEGER,
+  length INTEGER,
+  crc INTEGER
+);
+CREATE TABLE IF NOT EXISTS raw_segments (
+  segment INTEGER PRIMARY KEY,
+  end_pos INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
   job TEXT NOT NULL,
@@ -228,7 +251,23 @@ const RAW_PARTITION_END = `((@topic << ${TOPIC_SHIFT}) + ((@partition + 1) << ${
 
 type MergedActivity = Omit<ActivityWindow, "revenue" | "final"> & { revenue_cents: number; final: number };
 type MergedWiki = Omit<WikiWindow, "final"> & { final: number };
-type RawBatchRow = [firstOffset: number, lastOffset: number, records: Buffer];
+type RawBatchRow = [
+  firstOffset: number,
+  lastOffset: number,
+  records: Buffer,
+  segment: number | null,
+  pos: number | null,
+  length: number | null,
+  crc: number | null,
+];
+interface RawBatchWrite extends RawPosition {
+  last: number;
+  records: Uint8Array;
+  segment: number | null;
+  pos: number | null;
+  length: number | null;
+  crc: number | null;
+}
 interface RawPosition {
   topic: number;
   partition: number;
@@ -294,13 +333,13 @@ function prepareStatements(db: Database.Database) {
       .raw(),
     rawBatchesFrom: db
       .prepare<RawPosition & { limit: number }, RawBatchRow>(
-        `SELECT id & ${OFFSET_MASK}, last_offset, records FROM raw_batches
+        `SELECT id & ${OFFSET_MASK}, last_offset, records, segment, pos, length, crc FROM raw_batches
          WHERE id >= ${RAW_ID} AND id < ${RAW_PARTITION_END} ORDER BY id LIMIT @limit`,
       )
       .raw(),
     rawBatchesBetween: db
       .prepare<RawPosition & { last: number }, RawBatchRow>(
-        `SELECT id & ${OFFSET_MASK}, last_offset, records FROM raw_batches
+        `SELECT id & ${OFFSET_MASK}, last_offset, records, segment, pos, length, crc FROM raw_batches
          WHERE id >= ${RAW_ID} AND id <= ((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @last)
          ORDER BY id`,
       )
@@ -309,8 +348,9 @@ function prepareStatements(db: Database.Database) {
       `DELETE FROM raw_batches
        WHERE id >= ${RAW_ID} AND id <= ((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}) | @last)`,
     ),
-    insertRawBatch: db.prepare<RawPosition & { last: number; records: Buffer }>(
-      `INSERT OR REPLACE INTO raw_batches (id, last_offset, records) VALUES (${RAW_ID}, @last, @records)`,
+    insertRawBatch: db.prepare<RawBatchWrite>(
+      `INSERT OR REPLACE INTO raw_batches (id, last_offset, records, segment, pos, length, crc)
+       VALUES (${RAW_ID}, @last, @records, @segment, @pos, @length, @crc)`,
     ),
     moveCheckpoint: db.prepare<[number, number, string, string, number]>(
       "UPDATE checkpoints SET next_offset = ?, updated_at = ? WHERE job = ? AND topic = ? AND partition = ?",
@@ -404,13 +444,28 @@ export class EmbeddedLiveStore implements LiveStore {
   /** Topic ids of the batch being committed; set only inside the commit transaction. */
   readonly #batchTopicIds = new Map<string, number>();
   readonly #rawEncoder = new RawBatchEncoder();
+  /** The raw lake's segment files; undefined for an in-memory store, whose batches stay in raw_batches. */
+  readonly #segments: RawSegments | undefined;
   readonly #checkpointer: WalCheckpointer | undefined;
 
-  private constructor(path: string, db: Database.Database, checkpointer: WalCheckpointer | undefined) {
+  private constructor(
+    path: string,
+    db: Database.Database,
+    checkpointer: WalCheckpointer | undefined,
+    segmentBytes: number,
+  ) {
     this.path = path;
     this.#db = db;
     this.#checkpointer = checkpointer;
     this.#sql = prepareStatements(db);
+    // synchronous 2 is FULL: then a commit syncs its segment bytes before SQLite commits.
+    this.#segments =
+      path === ":memory:"
+        ? undefined
+        : new RawSegments(`${path}-raw`, db, {
+            syncCommits: db.pragma("synchronous", { simple: true }) === 2,
+            segmentBytes,
+          });
     const activity = (table: string, daily: boolean) =>
       new ChunkedWriter<ActivityWindowRow>(
         db,
@@ -445,6 +500,13 @@ export class EmbeddedLiveStore implements LiveStore {
   }
 
   static open(options: EmbeddedLiveStoreOptions): EmbeddedLiveStore {
+    const segmentBytes = options.rawSegmentBytes ?? SEGMENT_BYTES;
+    if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= 0) {
+      throw new StoreError(
+        StoreErrorCode.badArgument,
+        `EmbeddedLiveStore rawSegmentBytes must be a whole number of bytes > 0, got ${segmentBytes}.`,
+      );
+    }
     const { path, db, checkpointer } = openSqliteFile(
       { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION, upgrade: upgradeSchema },
       (failure): StoreError => {
@@ -462,7 +524,7 @@ export class EmbeddedLiveStore implements LiveStore {
         }
       },
     );
-    return new EmbeddedLiveStore(path, db, checkpointer);
+    return new EmbeddedLiveStore(path, db, checkpointer, segmentBytes);
   }
 
   async commit(batch: StoreBatch): Promise<void> {
@@ -601,7 +663,8 @@ export class EmbeddedLiveStore implements LiveStore {
         offset: from,
         limit: RAW_READ_BATCHES,
       });
-      for (const [, , records] of batches) {
+      for (const batch of batches) {
+        const records = this.#batchBytes(batch);
         scanRawBatch(records, (offset, at) => {
           if (offset < first) return true;
           out.push(readRawRecord(records, at, topic, partition));
@@ -619,6 +682,7 @@ export class EmbeddedLiveStore implements LiveStore {
     if (db === null) return;
     this.#db = null;
     await this.#checkpointer?.stop();
+    this.#segments?.close();
     db.close();
   }
 
@@ -629,6 +693,7 @@ export class EmbeddedLiveStore implements LiveStore {
 
   /** Runs inside the commit transaction: any throw rolls the whole batch back. */
   #apply(batch: StoreBatch): void {
+    this.#segments?.begin();
     // Fenced checkpoints first: a refused batch writes nothing.
     for (const checkpoint of batch.checkpoints) {
       if (checkpoint.expectedNextOffset === undefined) continue;
@@ -665,6 +730,7 @@ export class EmbeddedLiveStore implements LiveStore {
     if (batch.lateEvents?.length) w.lateEvents.write(batch.lateEvents);
     if (batch.rawEvents?.length) this.#writeRaw(batch.rawEvents);
     for (const run of batch.rawRuns ?? []) this.#writeRawRun(run);
+    this.#segments?.finish();
     for (const checkpoint of batch.checkpoints) {
       checkCheckpoint(checkpoint);
       if (checkpoint.state === undefined) {
@@ -715,7 +781,7 @@ export class EmbeddedLiveStore implements LiveStore {
       if (this.#overlapsStored(at, last)) {
         this.#mergeRaw(at, last, rows.slice(start, end));
       } else {
-        insertRawRun(this.#sql.insertRawBatch, this.#rawEncoder, topic, partition, rows, start, end);
+        this.#insertRawRows({ topic, partition, offset: head.offset }, rows, start, end);
       }
       start = end;
     }
@@ -734,7 +800,31 @@ export class EmbeddedLiveStore implements LiveStore {
       this.#mergeRaw(at, lastOffset, decodeRawBatch(bytes, run.topic, run.partition));
       return;
     }
-    this.#sql.insertRawBatch.run({ ...at, last: lastOffset, records: bytes });
+    this.#insertRawBatch(at, lastOffset, bytes);
+  }
+
+  /** Stores rows[start, end) (one topic and partition, offsets increasing) as raw batches. */
+  #insertRawRows(at: RawPosition, rows: readonly RawEventRow[], start: number, end: number): void {
+    encodeRawRun(this.#rawEncoder, rows, start, end, (offset, last, records) =>
+      this.#insertRawBatch({ ...at, offset }, last, records),
+    );
+  }
+
+  /** Appends a batch to the segment files and indexes it (in-memory stores keep it in the row). */
+  #insertRawBatch(at: RawPosition, last: number, bytes: Uint8Array): void {
+    if (this.#segments === undefined) {
+      this.#sql.insertRawBatch.run({ ...at, last, records: bytes, ...INLINE });
+      return;
+    }
+    const span = this.#segments.append(bytes);
+    this.#sql.insertRawBatch.run({ ...at, last, records: EMPTY, ...span });
+  }
+
+  /** A stored batch's bytes: from its segment file, or from the row itself (schema 3 and before, in-memory). */
+  #batchBytes(row: RawBatchRow): Buffer {
+    const [, , records, segment, pos, length, crc] = row;
+    if (segment === null) return records;
+    return this.#segments!.read({ segment, pos: pos!, length: length!, crc: crc! });
   }
 
   /** Whether a stored batch holds an offset in [at.offset, last]. */
@@ -753,21 +843,14 @@ export class EmbeddedLiveStore implements LiveStore {
   #mergeRaw(at: RawPosition, last: number, run: RawEventRow[]): void {
     const from = this.#rawRunStart(at);
     const byOffset = new Map<number, RawEventRow>();
-    for (const [, , records] of this.#sql.rawBatchesBetween.all({ ...at, offset: from, last })) {
-      for (const row of decodeRawBatch(records, "", at.partition)) byOffset.set(row.offset, row);
+    for (const batch of this.#sql.rawBatchesBetween.all({ ...at, offset: from, last })) {
+      for (const row of decodeRawBatch(this.#batchBytes(batch), "", at.partition))
+        byOffset.set(row.offset, row);
     }
     for (const row of run) byOffset.set(row.offset, row);
     this.#sql.deleteRawBatchesBetween.run({ ...at, offset: from, last });
     const merged = [...byOffset.values()].sort((a, b) => a.offset - b.offset);
-    insertRawRun(
-      this.#sql.insertRawBatch,
-      this.#rawEncoder,
-      at.topic,
-      at.partition,
-      merged,
-      0,
-      merged.length,
-    );
+    this.#insertRawRows(at, merged, 0, merged.length);
   }
 
   /** The topic's raw-lake id, assigned on first use; called only inside the commit transaction. */
@@ -936,6 +1019,14 @@ function checkRawOffset(row: RawEventRow): void {
 }
 
 function upgradeSchema(db: Database.Database, fromVersion: number): void {
+  // Schema 4 indexes raw batches in segment files; the batches already stored stay in their rows.
+  const rawColumns = db
+    .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('raw_batches')")
+    .all();
+  for (const column of ["segment", "pos", "length", "crc"]) {
+    if (!rawColumns.some((c) => c.name === column))
+      db.exec(`ALTER TABLE raw_batches ADD COLUMN ${column} INTEGER`);
+  }
   if (fromVersion < 2) upgradeRawLake(db);
   const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('checkpoints')").all();
   if (fromVersion < 3 && columns.some((c) => c.name === "state")) {
@@ -945,19 +1036,17 @@ function upgradeSchema(db: Database.Database, fromVersion: number): void {
   }
 }
 
-/** Stores rows[start, end) (one topic and partition, offsets increasing) as raw batches with `insert`. */
-function insertRawRun(
-  insert: Database.Statement<RawPosition & { last: number; records: Buffer }>,
+/** Encodes rows[start, end) (one topic and partition, offsets increasing) as raw batches, handing each to `store`. */
+function encodeRawRun(
   encoder: RawBatchEncoder,
-  topic: number,
-  partition: number,
   rows: readonly RawEventRow[],
   start: number,
   end: number,
+  store: (first: number, last: number, records: Buffer) => void,
 ): void {
   while (start < end) {
     const batch = encoder.encode(rows, start, end);
-    insert.run({ topic, partition, offset: batch.firstOffset, last: batch.lastOffset, records: batch.bytes });
+    store(batch.firstOffset, batch.lastOffset, batch.bytes);
     start += batch.count;
   }
 }
@@ -972,7 +1061,9 @@ function upgradeRawLake(db: Database.Database): void {
   let runTopic = -1;
   let runPartition = -1;
   const flush = () => {
-    insertRawRun(insert, encoder, runTopic, runPartition, run, 0, run.length);
+    encodeRawRun(encoder, run, 0, run.length, (offset, last, records) =>
+      insert.run({ topic: runTopic, partition: runPartition, offset, last, records }),
+    );
     run = [];
   };
   // Pages by position: better-sqlite3 cannot write while an iterator is open.

@@ -298,7 +298,7 @@ describe("EmbeddedLiveStore", () => {
     cleanups.push(() => {
       check.close();
     });
-    expect(check.pragma("user_version", { simple: true })).toBe(3);
+    expect(check.pragma("user_version", { simple: true })).toBe(4);
     // 2500 rows per partition in batches of at most 1000: 3 + 3 + 1.
     expect(check.prepare("SELECT count(*) FROM raw_batches").pluck().get()).toBe(7);
     expect(check.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'raw_events'").pluck().get()).toBe(
