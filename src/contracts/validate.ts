@@ -103,32 +103,56 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 }
 
+type Normaliser = (value: unknown) => unknown;
+const asIs: Normaliser = (value) => value;
+
+/** Whether a field's value is set and already in the form the normaliser would give it. */
+function isNormal(field: { normalise: Normaliser }, value: unknown): boolean {
+  return value !== undefined && (field.normalise === asIs || field.normalise(value) === value);
+}
+
 /**
- * Rewrites the forms JSON clients send into the values the Avro type expects: a missing field with a
- * default takes it (null for the nullable ones), a timestamp-millis given as an ISO-8601 string becomes ms, and undeclared
- * fields are dropped (so junk never travels on). Anything else is left as is for the shape check to report.
+ * Compiles, once per schema, what rewrites the forms JSON clients send into the values the Avro type
+ * expects: a missing field with a default takes it (null for the nullable ones), a timestamp-millis
+ * given as an ISO-8601 string becomes ms, and undeclared fields are dropped (so junk never travels on).
+ * Anything else is left as is for the shape check to report. Walking the schema for every event cost
+ * the producer a tenth of its time.
  */
-function normalise(schema: JsonSchema, value: unknown): unknown {
+function compileNormaliser(schema: JsonSchema): Normaliser {
   if (Array.isArray(schema)) {
-    if (value === null || value === undefined) return value;
     const recordBranch = schema.find(isRecord);
-    return recordBranch && isObject(value) ? normalise(recordBranch, value) : value;
+    if (recordBranch === undefined) return asIs;
+    const record = compileNormaliser(recordBranch);
+    return (value) => (value === null || value === undefined || !isObject(value) ? value : record(value));
   }
-  if (typeof schema === "string") return value;
+  if (typeof schema === "string") return asIs;
   if (isRecord(schema)) {
-    if (!isObject(value)) return value;
-    const out: Record<string, unknown> = {};
-    for (const field of schema.fields) {
-      let v = value[field.name];
-      if (v === undefined && "default" in field) v = field.default;
-      out[field.name] = normalise(field.type, v);
-    }
-    return out;
+    const fields = schema.fields.map((field) => ({
+      name: field.name,
+      hasDefault: "default" in field,
+      fallback: field.default,
+      normalise: compileNormaliser(field.type),
+    }));
+    return (value) => {
+      if (!isObject(value)) return value;
+      // Most events already have the contract's form (every field set, nothing to convert, no extra
+      // field): those pass as they are, and only the others are copied. The copy was most of the cost.
+      let keys = 0;
+      for (const _key in value) keys++;
+      if (keys === fields.length && fields.every((field) => isNormal(field, value[field.name]))) return value;
+      const out: Record<string, unknown> = {};
+      for (const field of fields) {
+        let v = value[field.name];
+        if (v === undefined && field.hasDefault) v = field.fallback;
+        out[field.name] = field.normalise(v);
+      }
+      return out;
+    };
   }
-  if (schema["logicalType"] === "timestamp-millis" && typeof value === "string") {
-    return parseIsoTimeMs(value) ?? value;
+  if (schema["logicalType"] === "timestamp-millis") {
+    return (value) => (typeof value === "string" ? (parseIsoTimeMs(value) ?? value) : value);
   }
-  return value;
+  return asIs;
 }
 
 // --- Shape check ----------------------------------------------------------------------------------
@@ -168,13 +192,13 @@ function shapeIssues(type: AvroType, value: unknown): ValidationIssue[] {
   return issues;
 }
 
-function checkShape<T>(type: AvroType, schema: JsonSchema, raw: unknown): ValidationResult<T> {
+function checkShape<T>(type: AvroType, normalise: Normaliser, raw: unknown): ValidationResult<T> {
   // avsc takes an array for a record with every field missing; one issue says it better.
   if (!isObject(raw)) {
     const message = `$: expected a ${type.name ?? "record"} object, got ${describeValue(raw)}`;
     return { ok: false, errors: [{ code: ValidationCode.schemaMismatch, field: "$", message }] };
   }
-  const value = normalise(schema, raw);
+  const value = normalise(raw);
   const issues = shapeIssues(type, value);
   return issues.length > 0 ? { ok: false, errors: issues } : { ok: true, value: value as T };
 }
@@ -225,8 +249,8 @@ function blank(s: string): boolean {
   return s.trim().length === 0;
 }
 
-const activitySchema = JSON.parse(SCHEMA_TEXTS.userActivityV2) as JsonSchema;
-const recentChangeSchema = JSON.parse(SCHEMA_TEXTS.wikimediaRecentChange) as JsonSchema;
+const normaliseActivity = compileNormaliser(JSON.parse(SCHEMA_TEXTS.userActivityV2) as JsonSchema);
+const normaliseRecentChange = compileNormaliser(JSON.parse(SCHEMA_TEXTS.wikimediaRecentChange) as JsonSchema);
 
 /**
  * Checks an activity event from any source. The shape is checked against the current schema (v2), so a
@@ -236,7 +260,7 @@ export function validateActivity(
   raw: unknown,
   options: ValidateOptions = {},
 ): ValidationResult<UserActivityV2> {
-  const shaped = checkShape<UserActivityV2>(userActivityV2Type, activitySchema, raw);
+  const shaped = checkShape<UserActivityV2>(userActivityV2Type, normaliseActivity, raw);
   if (!shaped.ok) return shaped;
   return validateActivityRules(shaped.value, options);
 }
@@ -298,7 +322,7 @@ export function validateRecentChange(
   raw: unknown,
   options: ValidateOptions = {},
 ): ValidationResult<WikimediaRecentChange> {
-  const shaped = checkShape<WikimediaRecentChange>(wikimediaRecentChangeType, recentChangeSchema, raw);
+  const shaped = checkShape<WikimediaRecentChange>(wikimediaRecentChangeType, normaliseRecentChange, raw);
   if (!shaped.ok) return shaped;
   return validateRecentChangeRules(shaped.value, options);
 }

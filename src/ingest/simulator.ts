@@ -1,6 +1,6 @@
 // Deterministic user-activity simulator: sessions, funnels, skewed users, and injected stream defects.
 
-import type { Device, EventType, UserActivity } from "../contracts/types.ts";
+import type { Device, EventType, UserActivityV2 } from "../contracts/types.ts";
 import { SourceError } from "../errors.ts";
 
 export interface SimulatorBurst {
@@ -52,7 +52,7 @@ export const MALFORMED_DEFECTS = [
 export type MalformedDefect = (typeof MALFORMED_DEFECTS)[number];
 
 export type SimulatedEvent =
-  | { kind: "valid" | "out_of_order" | "duplicate"; event: UserActivity }
+  | { kind: "valid" | "out_of_order" | "duplicate"; event: UserActivityV2 }
   | { kind: "malformed"; event: unknown; defect: MalformedDefect };
 
 /**
@@ -312,7 +312,7 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
   const slotLastPage = new Array<string | null>(slots).fill(null);
   const slotCartSize = new Uint8Array(slots);
   const slotCart = new Int32Array(slots * CART_CAPACITY);
-  const ring: UserActivity[] = [];
+  const ring: UserActivityV2[] = [];
   let ringNext = 0;
   let newUsers = 0;
   let clockMs = options.startTimeMs ?? Date.UTC(2024, 0, 1);
@@ -326,9 +326,9 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
     clockMs += (-Math.log(1 - rng.float()) * 1000) / rate;
   };
 
-  const makeEvent = (slot: number, type: EventType, page: string, amount: number | null): UserActivity => {
+  const makeEvent = (slot: number, type: EventType, page: string, amount: number | null): UserActivityV2 => {
     const country = slotCountry[slot]!;
-    const event: UserActivity = {
+    const event: UserActivityV2 = {
       event_id: uuid(rng),
       user_id: slotUserId[slot]!,
       session_id: slotSession[slot]!,
@@ -340,12 +340,15 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
       country: COUNTRIES[country]!,
       amount,
       currency: amount === null ? null : currencyOf(COUNTRIES[country]!).currency,
+      // Every field of the v2 contract set, as Pulse's producers write it: the producer's validation
+      // then passes the event as it is instead of copying it to add the default.
+      app_version: null,
     };
     slotLastPage[slot] = page;
     return event;
   };
 
-  const startSession = (slot: number): UserActivity => {
+  const startSession = (slot: number): UserActivityV2 => {
     slotState[slot] = S_ACTIVE;
     slotSession[slot] = uuid(rng);
     slotCartSize[slot] = 0;
@@ -373,7 +376,7 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
     return makeEvent(slot, "VIEW", t.productPage[product]!, null);
   };
 
-  const browse = (slot: number): UserActivity => {
+  const browse = (slot: number): UserActivityV2 => {
     const kind = rng.float();
     if (kind < 0.6) {
       const product = pick(t.productCdf, rng.float());
@@ -388,7 +391,7 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
    * One session step. Fixed per-step odds (end 10%, purchase 6% and remove 4% with a non-empty cart, add 7%
    * right after a view) give a funnel of about 10% view→cart and a third of carts bought.
    */
-  const step = (slot: number): UserActivity => {
+  const step = (slot: number): UserActivityV2 => {
     if (slotState[slot] === S_EMPTY) return startSession(slot);
     const cartSize = slotCartSize[slot]!;
     const lastProduct = slotLastProduct[slot]!;
@@ -423,7 +426,7 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
     return browse(slot);
   };
 
-  const remember = (event: UserActivity): void => {
+  const remember = (event: UserActivityV2): void => {
     if (ring.length < DUPLICATE_RING) ring.push(event);
     else ring[ringNext] = event;
     ringNext = (ringNext + 1) % DUPLICATE_RING;
