@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 import { PROJECT_ROOT } from "../src/paths.ts";
+import { EmbeddedLiveStore } from "../src/store/embedded.ts";
 
 /** Simulated events produced and drained; PULSE_BENCH_EVENTS overrides it. */
 const EVENTS = Number(process.env.PULSE_BENCH_EVENTS ?? 500_000);
@@ -179,6 +180,73 @@ function medianDrain(name: string, what: string, runs: PulseRun<StreamJson>[]): 
   };
 }
 
+/**
+ * The whole path at once: a running `pulse stream` (not --drain), then `pulse produce` into the same
+ * folder; the time from starting the producer until the job's checkpoints cover every record on the
+ * topic. Both processes share the VM's two cores.
+ */
+async function pipelined(dir: string): Promise<BenchResult> {
+  const data = join(dir, "pipelined");
+  const stream = spawn(
+    process.execPath,
+    [PULSE_BIN, "stream", "--topics", "user-activity", "--data-dir", data],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let output = "";
+  const exited = new Promise<number | null>((resolve) => stream.once("close", resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: string) => {
+        output += chunk;
+        if (output.includes("pulse stream: job")) resolve();
+      };
+      stream.stdout.setEncoding("utf8").on("data", onData);
+      stream.stderr.setEncoding("utf8").on("data", onData);
+      exited.then((code) => reject(new Error(`pulse stream exited (${code}) before it started:\n${output}`)));
+    });
+    const startMs = performance.now();
+    const loadStart = loadavg()[0]!;
+    const produced = await runPulseMeasured<ProduceJson>([
+      ...["produce", "activity", "--count", String(EVENTS), "--seed", String(SEED), "--data-dir", data],
+    ]);
+    const store = EmbeddedLiveStore.open({ path: join(data, "store.db") });
+    let caughtUpMs: number;
+    try {
+      for (;;) {
+        const covered = (await store.checkpoints("pulse-stream", "user-activity")).reduce(
+          (sum, c) => sum + c.nextOffset,
+          0,
+        );
+        if (covered >= produced.summary.produced) {
+          caughtUpMs = performance.now() - startMs;
+          break;
+        }
+        if (performance.now() - startMs > 600_000)
+          throw new Error(`pulse stream did not catch up:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      await store.close();
+    }
+    return {
+      name: "stream.pipelined",
+      value: Math.round(EVENTS / (caughtUpMs / 1000)),
+      unit: "events/s",
+      detail:
+        `simulator → log → stream → live store at once: a running pulse stream, then pulse produce of ${EVENTS} events; ` +
+        `${(caughtUpMs / 1000).toFixed(1)} s from starting the producer until the job's checkpoints covered all ` +
+        `${produced.summary.produced} records on the topic (the producer alone took ${(produced.summary.elapsed_ms / 1000).toFixed(1)} s of it, ` +
+        `${(produced.wallMs / 1000).toFixed(1)} s with start-up); load ${loadStart.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
+    };
+  } finally {
+    stream.kill("SIGTERM");
+    await exited;
+  }
+}
+
 export async function run(): Promise<BenchResult[]> {
   if (!Number.isSafeInteger(DRAIN_RUNS) || DRAIN_RUNS < 1) {
     throw new Error(
@@ -232,6 +300,7 @@ export async function run(): Promise<BenchResult[]> {
       },
       lean,
       { name: "stream.drain.no_raw_lake.peak_rss", value: peak(variants.lean), unit: "MB" },
+      await pipelined(dir),
       {
         name: "stream.end_to_end",
         value: Math.round(EVENTS / (endToEndMs / 1000)),
