@@ -205,7 +205,9 @@ async function pipelined(dir: string): Promise<BenchResult> {
       };
       stream.stdout.setEncoding("utf8").on("data", onData);
       stream.stderr.setEncoding("utf8").on("data", onData);
-      exited.then((code) => reject(new Error(`pulse stream exited (${code}) before it started:\n${output}`)));
+      stream.once("close", (code) =>
+        reject(new Error(`pulse stream exited (${code}) before it started:\n${output}`)),
+      );
     });
     const startMs = performance.now();
     const loadStart = loadavg()[0]!;
