@@ -2,7 +2,9 @@
 
 import { RegistryError, SerdeError, SerdeErrorCode } from "../errors.ts";
 import type { SchemaRegistryClient } from "../registry/index.ts";
-import { type AvroType, parseSchema } from "../contracts/schemas.ts";
+import { type AvroType, parseSchema, SCHEMA_TEXTS } from "../contracts/schemas.ts";
+import type { UserActivityV2 } from "../contracts/types.ts";
+import { FALLBACK, writeActivityV2 } from "./activity-writer.ts";
 import { asBuffer } from "../bytes.ts";
 import { HEADER_BYTES, readSchemaId, writeHeader } from "./wire-format.ts";
 
@@ -59,10 +61,22 @@ export class AvroSerde {
     if (!this.writers.has(id)) this.writers.set(id, type);
     let scratch = Buffer.allocUnsafe(Math.max(this.initialBufferBytes, HEADER_BYTES + 16));
     writeHeader(scratch, id);
+    // UserActivity v2, the producer's hot path, has a writer of its own that writes avsc's bytes.
+    const write =
+      schemaText === SCHEMA_TEXTS.userActivityV2
+        ? (value: T, buf: Buffer): number => writeActivityV2(value as UserActivityV2, buf, HEADER_BYTES)
+        : undefined;
     return (value: T): Buffer => {
       let end: number;
       try {
-        end = type.encode(value, scratch, HEADER_BYTES);
+        end = write === undefined ? FALLBACK : write(value, scratch);
+        if (end < FALLBACK) {
+          // The writer returns minus the bytes it needs when the buffer is too small.
+          scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, HEADER_BYTES - end));
+          writeHeader(scratch, id);
+          end = write!(value, scratch);
+        }
+        if (end === FALLBACK) end = type.encode(value, scratch, HEADER_BYTES);
         while (end < 0) {
           // encode() returns minus the number of missing bytes when the buffer is too small.
           scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
