@@ -2,6 +2,7 @@
 
 import type { UserActivityV2, WikimediaRecentChange } from "./types.ts";
 import { type AvroType, SCHEMA_TEXTS, userActivityV2Type, wikimediaRecentChangeType } from "./schemas.ts";
+import { isPlainActivityV2 } from "./activity-shape.ts";
 
 /** Stable codes of rejected events; dead letters and dashboards group by them, so never rename one. */
 export const ValidationCode = {
@@ -192,13 +193,23 @@ function shapeIssues(type: AvroType, value: unknown): ValidationIssue[] {
   return issues;
 }
 
-function checkShape<T>(type: AvroType, normalise: Normaliser, raw: unknown): ValidationResult<T> {
+/**
+ * Normalises `raw` and checks its shape with avsc; `plain`, when given, recognises values that pass
+ * for certain, which then skip avsc's check.
+ */
+function checkShape<T>(
+  type: AvroType,
+  normalise: Normaliser,
+  raw: unknown,
+  plain?: (value: T) => boolean,
+): ValidationResult<T> {
   // avsc takes an array for a record with every field missing; one issue says it better.
   if (!isObject(raw)) {
     const message = `$: expected a ${type.name ?? "record"} object, got ${describeValue(raw)}`;
     return { ok: false, errors: [{ code: ValidationCode.schemaMismatch, field: "$", message }] };
   }
   const value = normalise(raw);
+  if (plain?.(value as T)) return { ok: true, value: value as T };
   const issues = shapeIssues(type, value);
   return issues.length > 0 ? { ok: false, errors: issues } : { ok: true, value: value as T };
 }
@@ -260,7 +271,7 @@ export function validateActivity(
   raw: unknown,
   options: ValidateOptions = {},
 ): ValidationResult<UserActivityV2> {
-  const shaped = checkShape<UserActivityV2>(userActivityV2Type, normaliseActivity, raw);
+  const shaped = checkShape<UserActivityV2>(userActivityV2Type, normaliseActivity, raw, isPlainActivityV2);
   if (!shaped.ok) return shaped;
   return validateActivityRules(shaped.value, options);
 }

@@ -1,12 +1,12 @@
 // A hand-written Avro writer for UserActivity v2 that writes exactly avsc's bytes, for the producer's hot path.
-import { SCHEMA_TEXTS } from "../contracts/schemas.ts";
+import { activityEnumIndex, isPlainActivityV2 } from "../contracts/activity-shape.ts";
 import type { UserActivityV2 } from "../contracts/types.ts";
 
 /*
  * avsc writes a record through a generic tap: each string's UTF-8 length first (Buffer.byteLength, a
  * native call), then its bytes. Pulse's producer encodes mostly ASCII events of this one schema, and
- * avsc's writer was about a sixth of `pulse produce`. This writer handles the common case only, an event
- * whose fields have their contract types and whose strings are all ASCII, and says FALLBACK for anything
+ * avsc's writer was about a sixth of `pulse produce`. This writer handles the common case only, a plain
+ * event (isPlainActivityV2) whose strings are all ASCII, and says FALLBACK for anything
  * else, which the caller then encodes with avsc: so its output is avsc's by construction for whatever it
  * hands back, and a differential test holds its bytes to avsc's.
  */
@@ -14,65 +14,22 @@ import type { UserActivityV2 } from "../contracts/types.ts";
 /** Returned when the value is not one this writer handles: encode it with avsc instead. */
 export const FALLBACK = -1;
 
-interface EnumField {
-  symbols: string[];
-}
-const schema = JSON.parse(SCHEMA_TEXTS.userActivityV2) as { fields: { name: string; type: unknown }[] };
-const enumIndex = (name: string): Map<string, number> =>
-  new Map(
-    (schema.fields.find((f) => f.name === name)!.type as EnumField).symbols.map((symbol, i) => [symbol, i]),
-  );
-const EVENT_TYPE = enumIndex("event_type");
-const DEVICE = enumIndex("device");
+const EVENT_TYPE = activityEnumIndex("event_type");
+const DEVICE = activityEnumIndex("device");
 /** Bytes a value takes besides its strings' characters: 3 + 4 length prefixes, 2 enums, a long, 5 union branches, a double. */
 const FIXED_BYTES = 7 * 5 + 2 * 5 + 10 + 5 + 8;
-
-/** The largest event_time (ms) written here; past it avsc's own arithmetic decides the bytes. */
-const MAX_LONG = 2 ** 52;
 const doubleBytes = new Uint8Array(8);
 const doubleView = new DataView(doubleBytes.buffer);
 
 /**
  * Writes `e` as UserActivity v2 from `pos`; returns where it ends. Returns FALLBACK when `e` is not a
- * value this writer handles (a field of another type, a symbol not in its enum, a non-ASCII string,
- * an event_time beyond ±2^52, an amount that is not finite), and minus the bytes it needs from `pos`
- * when `buf` is too small.
+ * value this writer handles (not plain, see isPlainActivityV2, or a string not all ASCII), and minus the
+ * bytes it needs from `pos` when `buf` is too small.
  */
 export function writeActivityV2(e: UserActivityV2, buf: Uint8Array, pos: number): number {
-  const eventId = e.event_id;
-  const userId = e.user_id;
-  const sessionId = e.session_id;
-  const page = e.page;
-  const referrer = e.referrer;
-  const country = e.country;
-  const currency = e.currency;
-  const appVersion = e.app_version;
-  if (
-    typeof eventId !== "string" ||
-    typeof userId !== "string" ||
-    typeof sessionId !== "string" ||
-    typeof page !== "string" ||
-    !nullableString(referrer) ||
-    !nullableString(country) ||
-    !nullableString(currency) ||
-    !nullableString(appVersion)
-  ) {
-    return FALLBACK;
-  }
-  const eventType = EVENT_TYPE.get(e.event_type);
-  const device = DEVICE.get(e.device);
-  const eventTime = e.event_time;
-  const amount = e.amount;
-  if (
-    eventType === undefined ||
-    device === undefined ||
-    !Number.isInteger(eventTime) ||
-    eventTime <= -MAX_LONG ||
-    eventTime >= MAX_LONG ||
-    (amount !== null && !Number.isFinite(amount))
-  ) {
-    return FALLBACK;
-  }
+  if (!isPlainActivityV2(e)) return FALLBACK;
+  const { event_id: eventId, user_id: userId, session_id: sessionId, page } = e;
+  const { referrer, country, currency, app_version: appVersion, amount } = e;
   const needed =
     FIXED_BYTES +
     eventId.length +
@@ -89,12 +46,12 @@ export function writeActivityV2(e: UserActivityV2, buf: Uint8Array, pos: number)
   if (at >= 0) at = writeAscii(buf, at, userId);
   if (at >= 0) at = writeAscii(buf, at, sessionId);
   if (at < 0) return FALLBACK;
-  buf[at++] = eventType << 1;
-  at = writeLong(buf, at, eventTime);
+  buf[at++] = EVENT_TYPE.get(e.event_type)! << 1;
+  at = writeLong(buf, at, e.event_time);
   at = writeAscii(buf, at, page);
   if (at >= 0) at = writeNullableAscii(buf, at, referrer);
   if (at < 0) return FALLBACK;
-  buf[at++] = device << 1;
+  buf[at++] = DEVICE.get(e.device)! << 1;
   at = writeNullableAscii(buf, at, country);
   if (at < 0) return FALLBACK;
   if (amount === null) {
@@ -108,10 +65,6 @@ export function writeActivityV2(e: UserActivityV2, buf: Uint8Array, pos: number)
   at = writeNullableAscii(buf, at, currency);
   if (at >= 0) at = writeNullableAscii(buf, at, appVersion);
   return at < 0 ? FALLBACK : at;
-}
-
-function nullableString(value: unknown): value is string | null {
-  return value === null || typeof value === "string";
 }
 
 /** A union of null (branch 0) and string (branch 1, zigzag 2). */
