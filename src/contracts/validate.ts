@@ -257,6 +257,9 @@ function checkEventTime(issues: ValidationIssue[], field: string, eventTimeMs: n
 }
 
 function blank(s: string): boolean {
+  // A printable ASCII first character settles it without trim() (what the producer sees almost always).
+  const first = s.charCodeAt(0);
+  if (first > 32 && first < 127) return false;
   return s.trim().length === 0;
 }
 

@@ -72,6 +72,27 @@ describe("batch codec", () => {
     expect(Object.keys(records[0].headers)).toEqual(["content-type", "empty", "binary", "naïve-名前"]);
   });
 
+  it("writes records that share one headers object as it writes copies of it, in any mix", () => {
+    const a = { source: Buffer.from("simulator"), "naïve-名前": Buffer.from([0, 255]) };
+    const b = { source: Buffer.from("a-much-longer-source-name-than-twenty-four-bytes") };
+    const big = { blob: randomBytes(300) };
+    const tags = [a, a, b, a, undefined, a, big, big, b, b, undefined, {}, a];
+    const shared: BatchEntry[] = tags.map((headers, i) => ({
+      key: Buffer.from(`k${i}`),
+      value: Buffer.from([i]),
+      headers,
+    }));
+    const copied: BatchEntry[] = shared.map((e) => ({
+      ...e,
+      headers: e.headers === undefined ? undefined : { ...e.headers },
+    }));
+    const bytes = encodeOne(shared);
+    expect(bytes).toEqual(encodeOne(copied));
+    expect(decodeBatch(bytes, WHERE).map(comparable)).toEqual(
+      shared.map((entry, i) => expected(entry, WHERE.baseOffset + i)),
+    );
+  });
+
   it("round-trips a single record, an empty headers object and large values", () => {
     const large = randomBytes(3 * 1024 * 1024);
     const entries: BatchEntry[] = [

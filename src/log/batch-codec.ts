@@ -98,6 +98,17 @@ export function headersSize(headers: RecordHeaders | undefined): number {
   return uvarintSize(count) + size;
 }
 
+/** Copies out[from, to) to `at` (an earlier record's encoded headers); returns the end. */
+function copyBytes(out: Buffer, at: number, from: number, to: number): number {
+  const n = to - from;
+  if (n < 24) {
+    for (let i = 0; i < n; i++) out[at + i] = out[from + i]!;
+  } else {
+    out.copyWithin(at, from, to);
+  }
+  return at + n;
+}
+
 /** Writes the headers encoding at `at` (sized by headersSize, which also checked it); returns the end. */
 export function writeHeaders(out: Buffer, at: number, headers: RecordHeaders | undefined): number {
   if (headers === undefined) {
@@ -161,6 +172,10 @@ export class BatchEncoder {
     let total = 0;
     let sizeBytes = 0;
     let maxTimestampMs = baseTimestampMs;
+    // Producers tag every record with one shared headers object: it is sized, and below written, once
+    // a batch, and its bytes copied for the records after (the same object within this synchronous call).
+    let sizedHeaders: RecordHeaders | undefined;
+    let sizedHeadersBytes = 1;
 
     // Pass 1: body lengths, so pass 2 can write each length prefix before its body.
     measure: for (;;) {
@@ -180,7 +195,11 @@ export class BatchEncoder {
           }
           timestampSize = uvarintSize(zigzag(delta));
         }
-        const headers = headersSize(entry.headers);
+        if (entry.headers !== sizedHeaders) {
+          sizedHeadersBytes = headersSize(entry.headers);
+          sizedHeaders = entry.headers;
+        }
+        const headers = sizedHeadersBytes;
         const body =
           uvarintSize(count) + timestampSize + nullableSize(entry.key) + nullableSize(entry.value) + headers;
         const recordBytes = uvarintSize(body) + body;
@@ -211,6 +230,9 @@ export class BatchEncoder {
     out[at++] = wide ? WIDE_TIMESTAMPS : 0;
     out.writeDoubleLE(baseTimestampMs, at);
     at = writeUvarint(out, at + 8, count);
+    let writtenHeaders: RecordHeaders | undefined;
+    let writtenFrom = 0;
+    let writtenTo = 0;
     for (let i = 0; i < count; i++) {
       const slot = start + i;
       const entry = entries[order === null ? slot : order[slot]];
@@ -237,7 +259,14 @@ export class BatchEncoder {
         at = writeUvarint(out, at, value.length + 1);
         at = writeBytes(out, at, value);
       }
-      at = writeHeaders(out, at, entry.headers);
+      if (entry.headers !== undefined && entry.headers === writtenHeaders) {
+        at = copyBytes(out, at, writtenFrom, writtenTo);
+      } else {
+        writtenFrom = at;
+        at = writeHeaders(out, at, entry.headers);
+        writtenTo = at;
+        writtenHeaders = entry.headers;
+      }
     }
     this.#at = at;
     if (at - batchStart !== total) {
