@@ -1,25 +1,13 @@
 // isPlainActivityV2 against avsc's shape check: every value it calls plain is valid, and valid simulated events are plain.
 
 import { describe, expect, it } from "vitest";
+import { SAMPLE_PURCHASE } from "../../test/helpers/events.ts";
 import { simulateActivity } from "../ingest/simulator.ts";
 import { activityEnumIndex, isPlainActivityV2 } from "./activity-shape.ts";
 import { userActivityV2Type } from "./schemas.ts";
 import type { UserActivityV2 } from "./types.ts";
 
-const BASE: UserActivityV2 = {
-  event_id: "0b9a3c8e-6f1d-4c2a-9b7e-000000000001",
-  user_id: "user-1",
-  session_id: "s-1",
-  event_type: "PURCHASE",
-  event_time: 1_704_067_200_123,
-  page: "/checkout",
-  referrer: null,
-  device: "TABLET",
-  country: "NL",
-  amount: 12.5,
-  currency: "EUR",
-  app_version: null,
-};
+const BASE: UserActivityV2 = { ...SAMPLE_PURCHASE };
 
 describe("isPlainActivityV2", () => {
   it("holds for the simulator's events and implies avsc's shape check on its malformed ones too", () => {

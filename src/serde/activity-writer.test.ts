@@ -1,6 +1,7 @@
 // The hand-written UserActivity v2 writer against avsc: the same bytes for every value it takes, FALLBACK for the rest.
 
 import { describe, expect, it } from "vitest";
+import { SAMPLE_PURCHASE } from "../../test/helpers/events.ts";
 import { SCHEMA_TEXTS, userActivityV2Type } from "../contracts/schemas.ts";
 import type { UserActivityV2 } from "../contracts/types.ts";
 import { SerdeError } from "../errors.ts";
@@ -10,20 +11,7 @@ import { FALLBACK, writeActivityV2 } from "./activity-writer.ts";
 import { AvroSerde } from "./avro-serde.ts";
 import { HEADER_BYTES } from "./wire-format.ts";
 
-const BASE: UserActivityV2 = {
-  event_id: "0b9a3c8e-6f1d-4c2a-9b7e-000000000001",
-  user_id: "user-1",
-  session_id: "s-1",
-  event_type: "PURCHASE",
-  event_time: 1_704_067_200_123,
-  page: "/checkout",
-  referrer: "https://www.example.com/",
-  device: "TABLET",
-  country: "NL",
-  amount: 12.5,
-  currency: "EUR",
-  app_version: "2.1.0",
-};
+const BASE: UserActivityV2 = { ...SAMPLE_PURCHASE };
 
 /** What the writer writes, or the number it returned when that is not an end. */
 function written(e: UserActivityV2, size = 1 << 16): Buffer | number {
