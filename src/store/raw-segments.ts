@@ -127,9 +127,9 @@ export class RawSegments {
   read(span: SegmentSpan): Buffer {
     const file = this.#file(span.segment);
     const bytes = Buffer.allocUnsafe(span.length);
+    const fd = this.#fd(span.segment, false);
     let done = 0;
     try {
-      const fd = this.#fd(span.segment, false);
       while (done < span.length) {
         const n = readSync(fd, bytes, done, span.length - done, span.pos + done);
         if (n === 0) break;
