@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 import { PROJECT_ROOT } from "../src/paths.ts";
 import { EmbeddedLiveStore } from "../src/store/embedded.ts";
+import { DEFAULT_JOB_NAME } from "../src/stream/job.ts";
 
 /** Simulated events produced and drained; PULSE_BENCH_EVENTS overrides it. */
 const EVENTS = Number(process.env.PULSE_BENCH_EVENTS ?? 500_000);
@@ -164,6 +165,11 @@ export function produceResult(name: string, what: string, run: PulseRun<ProduceJ
   };
 }
 
+/** `pulse produce` of the bench's simulated events into `data`. */
+function produceArgs(data: string): string[] {
+  return ["produce", "activity", "--count", String(EVENTS), "--seed", String(SEED), "--data-dir", data];
+}
+
 /** The median run by rate. */
 function medianRun(runs: PulseRun<StreamJson>[]): PulseRun<StreamJson> {
   const sorted = [...runs].sort((a, b) => a.summary.records_per_sec - b.summary.records_per_sec);
@@ -211,14 +217,12 @@ async function pipelined(dir: string): Promise<BenchResult> {
     });
     const startMs = performance.now();
     const loadStart = loadavg()[0]!;
-    const produced = await runPulseMeasured<ProduceJson>([
-      ...["produce", "activity", "--count", String(EVENTS), "--seed", String(SEED), "--data-dir", data],
-    ]);
+    const produced = await runPulseMeasured<ProduceJson>(produceArgs(data));
     const store = EmbeddedLiveStore.open({ path: join(data, "store.db") });
     let caughtUpMs: number;
     try {
       for (;;) {
-        const covered = (await store.checkpoints("pulse-stream", "user-activity")).reduce(
+        const covered = (await store.checkpoints(DEFAULT_JOB_NAME, "user-activity")).reduce(
           (sum, c) => sum + c.nextOffset,
           0,
         );
@@ -257,16 +261,7 @@ export async function run(): Promise<BenchResult[]> {
   }
   const dir = mkdtempSync(join(tmpdir(), "pulse-bench-stream-"));
   try {
-    const produced = await runPulseMeasured<ProduceJson>([
-      "produce",
-      "activity",
-      "--count",
-      String(EVENTS),
-      "--seed",
-      String(SEED),
-      "--data-dir",
-      join(dir, "produced"),
-    ]);
+    const produced = await runPulseMeasured<ProduceJson>(produceArgs(join(dir, "produced")));
     // Raw lake on, then off (the job's other big cost), alternated, each over its own copy of the log.
     const variants = { raw: [] as PulseRun<StreamJson>[], lean: [] as PulseRun<StreamJson>[] };
     for (let i = 0; i < DRAIN_RUNS; i++) {
@@ -276,7 +271,13 @@ export async function run(): Promise<BenchResult[]> {
         const flags = variant === "lean" ? ["--no-raw-lake"] : [];
         variants[variant].push(
           await runPulseMeasured<StreamJson>([
-            ...["stream", "--drain", "--topics", "user-activity", ...flags, "--data-dir", data],
+            "stream",
+            "--drain",
+            "--topics",
+            "user-activity",
+            ...flags,
+            "--data-dir",
+            data,
           ]),
         );
         rmSync(data, { recursive: true, force: true });

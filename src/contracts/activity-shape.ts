@@ -1,22 +1,13 @@
 // Whether a value is a plain UserActivity v2 event: every field of its contract type, checked by hand for the producer's hot path.
-import { SCHEMA_TEXTS } from "./schemas.ts";
-import type { UserActivityV2 } from "./types.ts";
+import { DEVICES, EVENT_TYPES, type UserActivityV2 } from "./types.ts";
 
-interface EnumField {
-  symbols: string[];
-}
-const schema = JSON.parse(SCHEMA_TEXTS.userActivityV2) as { fields: { name: string; type: unknown }[] };
-
-/** The index of each symbol of an enum field of UserActivity v2, in schema order (as Avro writes it). */
-export function activityEnumIndex(field: "event_type" | "device"): ReadonlyMap<string, number> {
-  const type = schema.fields.find((f) => f.name === field)!.type as EnumField;
-  return new Map(type.symbols.map((symbol, i) => [symbol, i]));
-}
-
-const EVENT_TYPE = activityEnumIndex("event_type");
-const DEVICE = activityEnumIndex("device");
+/** Each symbol's index, as Avro writes an enum: EVENT_TYPES and DEVICES are in schema order (tested). */
+export const EVENT_TYPE_INDEX: ReadonlyMap<string, number> = new Map(
+  EVENT_TYPES.map((symbol, i) => [symbol, i]),
+);
+export const DEVICE_INDEX: ReadonlyMap<string, number> = new Map(DEVICES.map((symbol, i) => [symbol, i]));
 /** event_time bound for "plain": within it, a JS number is an exact Avro long on every path. */
-export const PLAIN_TIME_BOUND = 2 ** 52;
+const PLAIN_TIME_BOUND = 2 ** 52;
 
 /**
  * True when every field of `e` has its UserActivity v2 type: ids, page and type strings, the nullable
@@ -36,8 +27,8 @@ export function isPlainActivityV2(e: UserActivityV2): boolean {
     nullableString(e.country) &&
     nullableString(e.currency) &&
     nullableString(e.app_version) &&
-    EVENT_TYPE.has(e.event_type) &&
-    DEVICE.has(e.device) &&
+    EVENT_TYPE_INDEX.has(e.event_type) &&
+    DEVICE_INDEX.has(e.device) &&
     Number.isInteger(t) &&
     t > -PLAIN_TIME_BOUND &&
     t < PLAIN_TIME_BOUND &&

@@ -1,5 +1,5 @@
 // A hand-written Avro writer for UserActivity v2 that writes exactly avsc's bytes, for the producer's hot path.
-import { activityEnumIndex, isPlainActivityV2 } from "../contracts/activity-shape.ts";
+import { DEVICE_INDEX, EVENT_TYPE_INDEX, isPlainActivityV2 } from "../contracts/activity-shape.ts";
 import type { UserActivityV2 } from "../contracts/types.ts";
 
 /*
@@ -14,8 +14,6 @@ import type { UserActivityV2 } from "../contracts/types.ts";
 /** Returned when the value is not one this writer handles: encode it with avsc instead. */
 export const FALLBACK = -1;
 
-const EVENT_TYPE = activityEnumIndex("event_type");
-const DEVICE = activityEnumIndex("device");
 /** Bytes a value takes besides its strings' characters: 3 + 4 length prefixes, 2 enums, a long, 5 union branches, a double. */
 const FIXED_BYTES = 7 * 5 + 2 * 5 + 10 + 5 + 8;
 const doubleBytes = new Uint8Array(8);
@@ -46,12 +44,12 @@ export function writeActivityV2(e: UserActivityV2, buf: Uint8Array, pos: number)
   if (at >= 0) at = writeAscii(buf, at, userId);
   if (at >= 0) at = writeAscii(buf, at, sessionId);
   if (at < 0) return FALLBACK;
-  buf[at++] = EVENT_TYPE.get(e.event_type)! << 1;
+  buf[at++] = EVENT_TYPE_INDEX.get(e.event_type)! << 1;
   at = writeLong(buf, at, e.event_time);
   at = writeAscii(buf, at, page);
   if (at >= 0) at = writeNullableAscii(buf, at, referrer);
   if (at < 0) return FALLBACK;
-  buf[at++] = DEVICE.get(e.device)! << 1;
+  buf[at++] = DEVICE_INDEX.get(e.device)! << 1;
   at = writeNullableAscii(buf, at, country);
   if (at < 0) return FALLBACK;
   if (amount === null) {

@@ -673,11 +673,9 @@ export class MongoLiveStore implements LiveStore {
         const filter = expected === undefined ? { _id } : { _id, next_offset: expected };
         if ((await checkpoints.updateOne(filter, update)).matchedCount === 1) continue;
         if (expected === undefined) throw checkpointWithoutState(checkpoint);
-        if (await this.#storedIsOwn(checkpoint)) {
-          await checkpoints.updateOne({ _id }, update);
-          continue;
-        }
-        throw await this.#conflict(checkpoint);
+        await this.#requireOwn(checkpoint);
+        await checkpoints.updateOne({ _id }, update);
+        continue;
       }
       if (expected === undefined) {
         await checkpoints.replaceOne({ _id: doc._id }, doc, { upsert: true });
@@ -686,13 +684,13 @@ export class MongoLiveStore implements LiveStore {
           await checkpoints.insertOne(doc);
         } catch (error) {
           if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
-          if (!(await this.#storedIsOwn(checkpoint))) throw await this.#conflict(checkpoint);
+          await this.#requireOwn(checkpoint);
           await checkpoints.replaceOne({ _id: doc._id }, doc);
         }
       } else if (
         (await checkpoints.replaceOne({ _id: doc._id, next_offset: expected }, doc)).matchedCount !== 1
       ) {
-        if (!(await this.#storedIsOwn(checkpoint))) throw await this.#conflict(checkpoint);
+        await this.#requireOwn(checkpoint);
         await checkpoints.replaceOne({ _id: doc._id }, doc);
       }
     }
@@ -712,7 +710,9 @@ export class MongoLiveStore implements LiveStore {
         { projection: { next_offset: 1, updated_at: 1 } },
       );
       if ((stored?.next_offset ?? null) === checkpoint.expectedNextOffset) continue;
-      if (!this.#ownEarlierWrite(stored, checkpoint)) throw await this.#conflict(checkpoint);
+      if (!this.#ownEarlierWrite(stored, checkpoint)) {
+        throw checkpointConflict(checkpoint, stored?.next_offset ?? null);
+      }
     }
   }
 
@@ -729,20 +729,17 @@ export class MongoLiveStore implements LiveStore {
     );
   }
 
-  /** After a compare-and-set matched nothing: true when the stored checkpoint is this commit's own. */
-  async #storedIsOwn(checkpoint: Checkpoint): Promise<boolean> {
-    if (!this.#inDoubt) return false;
+  /**
+   * After a compare-and-set matched nothing: returns when the stored checkpoint is this commit's own (an
+   * earlier attempt's, whose answer was lost), else throws the conflict. One read serves both.
+   */
+  async #requireOwn(checkpoint: Checkpoint): Promise<void> {
     const stored = await this.#db
       .collection<CheckpointDocument>("checkpoints")
       .findOne({ _id: checkpointId(checkpoint) }, { projection: { next_offset: 1, updated_at: 1 } });
-    return this.#ownEarlierWrite(stored, checkpoint);
-  }
-
-  async #conflict(checkpoint: Checkpoint): Promise<StoreError> {
-    const stored = await this.#db
-      .collection<CheckpointDocument>("checkpoints")
-      .findOne({ _id: checkpointId(checkpoint) }, { projection: { next_offset: 1 } });
-    return checkpointConflict(checkpoint, stored?.next_offset ?? null);
+    if (!this.#ownEarlierWrite(stored, checkpoint)) {
+      throw checkpointConflict(checkpoint, stored?.next_offset ?? null);
+    }
   }
 
   /** Writes a batch's own rows: nothing newer can exist, since one writer commits a job's batches in order. */

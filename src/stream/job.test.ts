@@ -264,17 +264,24 @@ function job(fx: Fixture, options: Partial<StreamJobOptions> = {}): StreamJob {
 class CommitFailingStore implements LiveStore {
   failed = false;
   attempts = 0;
+  /** `when` "after": the failing commit is applied, then its answer is lost (a retriable error). */
   constructor(
     private readonly inner: LiveStore,
     private readonly shouldFail: (attempt: number) => boolean | Promise<boolean>,
+    private readonly when: "before" | "after" = "before",
   ) {}
   async commit(batch: StoreBatch): Promise<void> {
     this.attempts++;
-    if (!this.failed && (await this.shouldFail(this.attempts))) {
-      this.failed = true;
+    const fail = !this.failed && (await this.shouldFail(this.attempts));
+    if (fail) this.failed = true;
+    if (fail && this.when === "before")
       throw new StoreError(StoreErrorCode.storage, "injected crash before commit");
+    await this.inner.commit(batch);
+    if (fail) {
+      throw new StoreError(StoreErrorCode.unavailable, "injected: connection closed after the commit", {
+        retriable: true,
+      });
     }
-    return this.inner.commit(batch);
   }
   checkpoints = (job: string, topic: string) => this.inner.checkpoints(job, topic);
   activityWindows = (q: Parameters<LiveStore["activityWindows"]>[0]) => this.inner.activityWindows(q);
@@ -593,17 +600,7 @@ describe("StreamJob.drain", () => {
     });
     // The third commit reaches the store, then its answer is lost: the job's retry finds its own
     // checkpoints moved, takes that for a conflict, reloads every partition from the store and goes on.
-    const inner = fx.reopenStore();
-    let commits = 0;
-    const lossy = new CommitFailingStore(inner, () => false);
-    lossy.commit = async (batch: StoreBatch) => {
-      await inner.commit(batch);
-      if (++commits === 3) {
-        throw new StoreError(StoreErrorCode.unavailable, "injected: connection closed after the commit", {
-          retriable: true,
-        });
-      }
-    };
+    const lossy = new CommitFailingStore(fx.reopenStore(), (attempt) => attempt === 3, "after");
     const errors: unknown[] = [];
     const summary = await job(fx, {
       store: lossy,

@@ -354,12 +354,10 @@ class BatchState {
   /** One options object for the batch's validations (read synchronously), not one per event. */
   readonly validateOptions: ValidateOptions;
   readonly nowMs: number;
-  readonly raw: RawRunWriter;
 
-  constructor(nowMs: number, maxFutureSkewMs: number, raw: RawRunWriter) {
+  constructor(nowMs: number, maxFutureSkewMs: number) {
     this.nowMs = nowMs;
     this.validateOptions = { nowMs: 0, maxFutureSkewMs };
-    this.raw = raw;
   }
 }
 
@@ -1040,7 +1038,7 @@ export class StreamJob {
     // are committed by now, so their bytes can be written over.
     const raw = this.#rawRuns;
     raw.reset();
-    const state = new BatchState(nowMs, this.#maxFutureSkewMs, raw);
+    const state = new BatchState(nowMs, this.#maxFutureSkewMs);
     const { rows } = state;
     let read = 0;
     let fetchMs = 0;
@@ -1385,7 +1383,7 @@ export class StreamJob {
     // keeps the record's value as it is: validation never rewrites an event, so it is the cleaned
     // one, and copying bytes costs far less than writing the event out again.
     if (this.#rawLake && !stored) {
-      state.raw.append(pipeline.topic, p, record.offset, eventTimeMs, state.nowMs, record.value!);
+      this.#rawRuns.append(pipeline.topic, p, record.offset, eventTimeMs, state.nowMs, record.value!);
     }
   }
 
