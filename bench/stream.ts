@@ -45,6 +45,15 @@ export interface PulseRunOptions {
   timeoutMs?: number;
 }
 
+/** This process's environment without its PULSE_* variables (pulse refuses unknown ones), plus `env`. */
+function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith("PULSE_")) out[name] = value;
+  }
+  return Object.assign(out, env);
+}
+
 /**
  * Runs `pulse <args> --json` in a child process and returns its summary, wall time and peak RSS.
  * PULSE_BENCH_NODE_ARGS adds flags to the child's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -53,11 +62,7 @@ export async function runPulseMeasured<T>(
   args: readonly string[],
   options: PulseRunOptions = {},
 ): Promise<PulseRun<T>> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith("PULSE_")) env[name] = value;
-  }
-  Object.assign(env, options.env);
+  const env = childEnv(options.env);
   const nodeArgs = (process.env.PULSE_BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
   const loadStart = loadavg()[0]!;
   const startMs = performance.now();
@@ -196,10 +201,7 @@ async function pipelined(dir: string): Promise<BenchResult> {
   const stream = spawn(
     process.execPath,
     [PULSE_BIN, "stream", "--topics", "user-activity", "--data-dir", data],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+    { cwd: ROOT, env: childEnv(), stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
   const exited = new Promise<number | null>((resolve) => stream.once("close", resolve));
