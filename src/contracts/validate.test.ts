@@ -2,7 +2,10 @@
 
 import { describe, expect, it } from "vitest";
 import type { UserActivityV2, WikimediaRecentChange } from "./types.ts";
+import { simulateActivity } from "../ingest/simulator.ts";
+import { isPlainActivityV2 } from "./activity-shape.ts";
 import {
+  activityRulesPass,
   ValidationCode,
   parseIsoTimeMs,
   validateActivity,
@@ -84,6 +87,31 @@ describe("validateActivity", () => {
     expect(result.value.referrer).toBeNull();
     expect(result.value.country).toBeNull();
     expect(result.value).not.toHaveProperty("extra");
+  });
+
+  it("passes an event already in form as it is, and copies one with an undeclared field to drop it", () => {
+    const inForm = activity({ app_version: null });
+    const passed = validateActivity(inForm, { nowMs: NOW });
+    expect(passed.ok && passed.value).toBe(inForm);
+    const withExtra = activity({ app_version: null, extra: 1 });
+    const copied = validateActivity(withExtra, { nowMs: NOW });
+    expect(copied.ok).toBe(true);
+    if (!copied.ok) return;
+    expect(copied.value).not.toBe(withExtra);
+    expect(copied.value).toEqual(inForm);
+  });
+
+  it("agrees with its fast check (activityRulesPass) on simulated events, malformed ones included", () => {
+    const nowMs = Date.UTC(2024, 0, 2);
+    let failed = 0;
+    for (const record of simulateActivity({ seed: 5, count: 20_000, malformedShare: 0.3 })) {
+      const e = record.event as UserActivityV2;
+      if (typeof e !== "object" || e === null || !isPlainActivityV2(e)) continue;
+      const result = validateActivityRules(e, { nowMs });
+      expect(activityRulesPass(e, { nowMs }), JSON.stringify(e)).toBe(result.ok);
+      if (!result.ok) failed++;
+    }
+    expect(failed).toBeGreaterThan(1_000);
   });
 
   it.each([
