@@ -112,7 +112,7 @@ describe("writeActivityV2", () => {
   }) => {
     const registry = SchemaRegistry.open({ path: ":memory:" });
     onTestFinished(() => registry.close());
-    const serde = new AvroSerde(registry, { initialBufferBytes: 16 });
+    const serde = new AvroSerde(registry, { slabBytes: 16 });
     const encode = await serde.encoder<UserActivityV2>("user-activity-value", SCHEMA_TEXTS.userActivityV2);
     for (const e of [
       BASE,
@@ -123,6 +123,20 @@ describe("writeActivityV2", () => {
       const frame = encode(e);
       expect(frame.subarray(HEADER_BYTES)).toEqual(userActivityV2Type.toBuffer(e));
       expect(await serde.decode(frame)).toEqual(e);
+    }
+    // With the default slab, many frames share one: each keeps its bytes while later ones are written.
+    const shared = await new AvroSerde(registry).encoder<UserActivityV2>(
+      "user-activity-value",
+      SCHEMA_TEXTS.userActivityV2,
+    );
+    const events = Array.from({ length: 2_000 }, (_, i) => ({
+      ...BASE,
+      user_id: `user-${i}`,
+      page: "/p".repeat(i % 40),
+    }));
+    const frames = events.map((e) => shared(e));
+    for (const [i, frame] of frames.entries()) {
+      expect(frame.subarray(HEADER_BYTES)).toEqual(userActivityV2Type.toBuffer(events[i]));
     }
     for (const bad of [{ ...BASE, event_type: "TELEPORT" }, { ...BASE, user_id: 7 }, null]) {
       expect(() => encode(bad as UserActivityV2)).toThrow(SerdeError);

@@ -14,8 +14,8 @@ export type Encoder<T = unknown> = (value: T) => Buffer;
 type Resolver = ReturnType<AvroType["createResolver"]>;
 
 export interface AvroSerdeOptions {
-  /** Starting size of each encoder's scratch buffer; it doubles when a record does not fit. */
-  initialBufferBytes?: number;
+  /** Size of the slabs an encoder writes its frames into (default 64 KiB); a larger frame gets a slab of its own. */
+  slabBytes?: number;
 }
 
 // Confluent's "schema not found" error code.
@@ -26,7 +26,7 @@ const SAME_SCHEMA = null;
 
 export class AvroSerde {
   readonly registry: SchemaRegistryClient;
-  private readonly initialBufferBytes: number;
+  private readonly slabBytes: number;
   private readonly ids = new Map<string, Promise<number>>();
   private readonly writers = new Map<number, AvroType>();
   private readonly fetching = new Map<number, Promise<AvroType>>();
@@ -34,7 +34,7 @@ export class AvroSerde {
 
   constructor(registry: SchemaRegistryClient, options: AvroSerdeOptions = {}) {
     this.registry = registry;
-    this.initialBufferBytes = options.initialBufferBytes ?? 1024;
+    this.slabBytes = options.slabBytes ?? 64 * 1024;
   }
 
   /** Registers the schema under the subject once per serde and returns its id. */
@@ -51,43 +51,51 @@ export class AvroSerde {
   }
 
   /**
-   * Registers the schema (once) and returns a synchronous encoder for it. The encoder writes into one
-   * reusable scratch buffer and copies the frame out, so each record costs one allocation of its own size.
+   * Registers the schema (once) and returns a synchronous encoder for it. Each frame it returns is a
+   * Buffer of its own bytes (a view of a slab no other frame shares bytes with), valid for good.
    */
   async encoder<T = unknown>(subject: string, schemaText: string): Promise<Encoder<T>> {
     const id = await this.schemaId(subject, schemaText);
     const type = parseSchema(schemaText);
     // The writer schema of our own frames is known already; decoding them needs no fetch.
     if (!this.writers.has(id)) this.writers.set(id, type);
-    let scratch = Buffer.allocUnsafe(Math.max(this.initialBufferBytes, HEADER_BYTES + 16));
-    writeHeader(scratch, id);
+    // Frames are written straight into a slab and handed out as views of it, as Buffer.allocUnsafe
+    // carves small Buffers out of its pool, without a scratch buffer to copy out of. A frame that does
+    // not fit in what is left of the slab starts a new one; a slab is never written over.
+    const slabBytes = Math.max(this.slabBytes, HEADER_BYTES + 16);
+    let slab = Buffer.allocUnsafeSlow(slabBytes);
+    let used = 0;
+    const renew = (atLeast: number): void => {
+      slab = Buffer.allocUnsafeSlow(Math.max(slabBytes, atLeast));
+      used = 0;
+    };
     // UserActivity v2, the producer's hot path, has a writer of its own that writes avsc's bytes.
     const write =
       schemaText === SCHEMA_TEXTS.userActivityV2
-        ? (value: T, buf: Buffer): number => writeActivityV2(value as UserActivityV2, buf, HEADER_BYTES)
-        : undefined;
+        ? (value: T, buf: Buffer, pos: number): number => writeActivityV2(value as UserActivityV2, buf, pos)
+        : (_value: T, _buf: Buffer, _pos: number): number => FALLBACK;
     return (value: T): Buffer => {
       let end: number;
       try {
-        end = write === undefined ? FALLBACK : write(value, scratch);
+        if (slab.length - used < HEADER_BYTES + 16) renew(0);
+        end = write(value, slab, used + HEADER_BYTES);
         if (end < FALLBACK) {
-          // The writer returns minus the bytes it needs when the buffer is too small.
-          scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, HEADER_BYTES - end));
-          writeHeader(scratch, id);
-          end = write!(value, scratch);
+          // The writer returns minus the bytes it needs from where it starts when the slab is too small.
+          renew(HEADER_BYTES - end);
+          end = write(value, slab, HEADER_BYTES);
         }
-        if (end === FALLBACK) end = type.encode(value, scratch, HEADER_BYTES);
+        if (end === FALLBACK) end = type.encode(value, slab, used + HEADER_BYTES);
         while (end < 0) {
-          // encode() returns minus the number of missing bytes when the buffer is too small.
-          scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
-          writeHeader(scratch, id);
-          end = type.encode(value, scratch, HEADER_BYTES);
+          // encode() returns minus the number of missing bytes when the slab is too small.
+          renew(2 * (slab.length - used - end));
+          end = type.encode(value, slab, HEADER_BYTES);
         }
       } catch {
         throw encodeError(subject, type, value);
       }
-      const frame = Buffer.allocUnsafe(end);
-      scratch.copy(frame, 0, 0, end);
+      writeHeader(slab, id, used);
+      const frame = slab.subarray(used, end);
+      used = end;
       return frame;
     };
   }

@@ -16,10 +16,10 @@ import { SerdeError, SerdeErrorCode } from "../errors.ts";
 export const MAGIC_BYTE = 0;
 export const HEADER_BYTES = 5;
 
-/** Writes the 5-byte header at the start of `buf`. */
-export function writeHeader(buf: Buffer, schemaId: number): void {
-  buf[0] = MAGIC_BYTE;
-  buf.writeUInt32BE(schemaId, 1);
+/** Writes the 5-byte header at `at` (default the start of `buf`). */
+export function writeHeader(buf: Buffer, schemaId: number, at = 0): void {
+  buf[at] = MAGIC_BYTE;
+  buf.writeUInt32BE(schemaId, at + 1);
 }
 
 /** The schema id of a frame; throws a SerdeError when the bytes cannot be a frame at all. */
