@@ -4,3 +4,42 @@
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/** Longest text TextSlab writes itself; longer text goes through Buffer.from. */
+const SLAB_TEXT_MAX = 128;
+
+/**
+ * Short text as UTF-8 Buffers carved out of a shared slab, the way Buffer.allocUnsafe carves small
+ * Buffers out of its pool, with ASCII written by hand: Buffer.from(text) is a native call and a new
+ * Buffer each time, which the producer paid once a record for its key. Every Buffer handed out has
+ * bytes of its own: a full slab is replaced, never written over.
+ */
+export class TextSlab {
+  readonly #slabBytes: number;
+  #slab: Buffer;
+  #used = 0;
+
+  constructor(slabBytes = 16 * 1024) {
+    this.#slabBytes = Math.max(slabBytes, SLAB_TEXT_MAX);
+    this.#slab = Buffer.allocUnsafeSlow(this.#slabBytes);
+  }
+
+  /** The UTF-8 bytes of `text`. */
+  bytes(text: string): Buffer {
+    const length = text.length;
+    if (length > SLAB_TEXT_MAX) return Buffer.from(text, "utf8");
+    if (this.#slab.length - this.#used < length) {
+      this.#slab = Buffer.allocUnsafeSlow(this.#slabBytes);
+      this.#used = 0;
+    }
+    const slab = this.#slab;
+    const at = this.#used;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) return Buffer.from(text, "utf8");
+      slab[at + i] = c;
+    }
+    this.#used = at + length;
+    return slab.subarray(at, at + length);
+  }
+}

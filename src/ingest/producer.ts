@@ -26,7 +26,7 @@ import type {
 } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
 import { mapRecentChange } from "./wikimedia/mapping.ts";
-import { asBuffer } from "../bytes.ts";
+import { asBuffer, TextSlab } from "../bytes.ts";
 
 /** A reason a record was rejected: a validation issue, or an encode failure in the same shape. */
 export type RejectReason = Pick<ValidationIssue, "field" | "message"> & { code: string };
@@ -88,6 +88,7 @@ export class ContractProducer<T = unknown> {
   private readonly headersBytes: number;
   private encoders: Promise<{ value: Encoder<T>; deadLetter: Encoder<DeadLetter> }> | undefined;
   private readonly totals: ProducerCounters = { accepted: 0, rejected: 0, bytes: 0 };
+  private readonly keys = new TextSlab();
 
   constructor(options: ContractProducerOptions<T>) {
     this.options = options;
@@ -148,9 +149,9 @@ export class ContractProducer<T = unknown> {
       if (result.ok) {
         try {
           const value = encoders.value(result.value);
-          const key = Buffer.from(this.options.keyOf(result.value), "utf8");
-          const record: ProduceRecord = { key, value };
-          if (this.headers) record.headers = this.headers;
+          const key = this.keys.bytes(this.options.keyOf(result.value));
+          const record: ProduceRecord =
+            this.headers === undefined ? { key, value } : { key, value, headers: this.headers };
           if (this.options.timestampOf) record.timestampMs = this.options.timestampOf(result.value);
           good.push(record);
           bytes += key.length + value.length + this.headersBytes;
