@@ -87,7 +87,7 @@ export class AvroSerde {
         if (end === FALLBACK) end = type.encode(value, slab, used + HEADER_BYTES);
         while (end < 0) {
           // encode() returns minus the number of missing bytes when the slab is too small.
-          renew(2 * (slab.length - used - end));
+          renew(slab.length - used - end);
           end = type.encode(value, slab, HEADER_BYTES);
         }
       } catch {
