@@ -1,7 +1,8 @@
-// TextSlab against Buffer.from: the same bytes for any text, and each Buffer keeps its own.
+// TextSlab against Buffer.from (the same bytes, each Buffer its own), and formatUuid against known UUID texts.
 
 import { describe, expect, it } from "vitest";
-import { TextSlab } from "./bytes.ts";
+import { randomUUID } from "node:crypto";
+import { formatUuid, TextSlab } from "./bytes.ts";
 
 describe("TextSlab", () => {
   it("gives Buffer.from's UTF-8 bytes for ASCII, non-ASCII, empty and long text", () => {
@@ -27,5 +28,22 @@ describe("TextSlab", () => {
     for (const [i, bytes] of out.entries()) expect(bytes.toString("utf8")).toBe(texts[i]);
     // Several to a slab: 5,000 keys of about 10 bytes shared far fewer than 5,000 backing buffers.
     expect(new Set(out.map((b) => b.buffer)).size).toBeLessThan(400);
+  });
+});
+
+describe("formatUuid", () => {
+  it("gives the canonical lowercase text of the 16 bytes", () => {
+    const bytes = Buffer.from("00ff10a0b1c2d3e4f5061728394a5b6c", "hex");
+    expect(formatUuid(bytes)).toBe("00ff10a0-b1c2-d3e4-f506-1728394a5b6c");
+    for (let i = 0; i < 1_000; i++) {
+      const text = randomUUID();
+      expect(formatUuid(Buffer.from(text.replaceAll("-", ""), "hex"))).toBe(text);
+    }
+  });
+
+  it("reads only the first 16 bytes and returns strings that later calls leave alone", () => {
+    const first = formatUuid(Buffer.alloc(20, 0xab));
+    expect(formatUuid(new Uint8Array(16))).toBe("00000000-0000-0000-0000-000000000000");
+    expect(first).toBe("abababab-abab-abab-abab-abababababab");
   });
 });

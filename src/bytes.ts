@@ -43,3 +43,29 @@ export class TextSlab {
     return slab.subarray(at, at + length);
   }
 }
+
+const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
+/** Where formatUuid builds its text. */
+const UUID_TEXT = Buffer.alloc(36);
+/** Where each of a UUID's 16 bytes goes in its 36 characters (the dashes skipped). */
+const UUID_BYTE_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/**
+ * The canonical text of the UUID in bytes[0 … 16): lowercase 8-4-4-4-12. The text is written as bytes
+ * and read back as one flat string: a string joined from parts is a rope, and every later scan of its
+ * characters (validation, Avro encoding) walks a rope more slowly; for the simulator's UUIDs that was
+ * about 0.7 µs an event.
+ */
+export function formatUuid(bytes: Uint8Array): string {
+  for (let i = 0; i < 16; i++) {
+    const byte = bytes[i]!;
+    const at = UUID_BYTE_AT[i]!;
+    UUID_TEXT[at] = HEX_DIGITS[byte >>> 4]!;
+    UUID_TEXT[at + 1] = HEX_DIGITS[byte & 15]!;
+  }
+  UUID_TEXT[8] = 45;
+  UUID_TEXT[13] = 45;
+  UUID_TEXT[18] = 45;
+  UUID_TEXT[23] = 45;
+  return UUID_TEXT.toString("latin1", 0, 36);
+}

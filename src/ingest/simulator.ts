@@ -2,6 +2,7 @@
 
 import type { Device, EventType, UserActivityV2 } from "../contracts/types.ts";
 import { SourceError } from "../errors.ts";
+import { formatUuid } from "../bytes.ts";
 
 export interface SimulatorBurst {
   /** Event time (ms since the epoch) at which the burst starts. */
@@ -81,46 +82,33 @@ class Prng {
   }
 }
 
-const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
-/** Where uuid() builds its text: one string made from bytes is flat, unlike a concatenation of 20 parts. */
-const UUID_TEXT = Buffer.alloc(36);
+/** The 16 bytes uuid() formats. */
+const UUID_BYTES = new Uint8Array(16);
 
-function putHexByte(at: number, byte: number): void {
-  UUID_TEXT[at] = HEX_DIGITS[byte >>> 4]!;
-  UUID_TEXT[at + 1] = HEX_DIGITS[byte & 15]!;
-}
-
-/**
- * A version-4 UUID from the seeded generator. The text is written as bytes and read back as one string:
- * a string concatenated from parts is a rope that every later character scan (validation, Avro
- * encoding) walks more slowly, which cost the producer about 0.7 µs an event.
- */
+/** A UUID in version-4 layout from 128 PRNG bits. */
 function uuid(rng: Prng): string {
   const a = rng.u32();
   const b = rng.u32();
   const c = rng.u32();
   const d = rng.u32();
-  putHexByte(0, a >>> 24);
-  putHexByte(2, (a >>> 16) & 255);
-  putHexByte(4, (a >>> 8) & 255);
-  putHexByte(6, a & 255);
-  UUID_TEXT[8] = 45;
-  putHexByte(9, b >>> 24);
-  putHexByte(11, (b >>> 16) & 255);
-  UUID_TEXT[13] = 45;
-  putHexByte(14, ((b >>> 8) & 0x0f) | 0x40);
-  putHexByte(16, b & 255);
-  UUID_TEXT[18] = 45;
-  putHexByte(19, ((c >>> 24) & 0x3f) | 0x80);
-  putHexByte(21, (c >>> 16) & 255);
-  UUID_TEXT[23] = 45;
-  putHexByte(24, (c >>> 8) & 255);
-  putHexByte(26, c & 255);
-  putHexByte(28, d >>> 24);
-  putHexByte(30, (d >>> 16) & 255);
-  putHexByte(32, (d >>> 8) & 255);
-  putHexByte(34, d & 255);
-  return UUID_TEXT.toString("latin1", 0, 36);
+  const out = UUID_BYTES;
+  out[0] = a >>> 24;
+  out[1] = a >>> 16;
+  out[2] = a >>> 8;
+  out[3] = a;
+  out[4] = b >>> 24;
+  out[5] = b >>> 16;
+  out[6] = ((b >>> 8) & 0x0f) | 0x40;
+  out[7] = b;
+  out[8] = ((c >>> 24) & 0x3f) | 0x80;
+  out[9] = c >>> 16;
+  out[10] = c >>> 8;
+  out[11] = c;
+  out[12] = d >>> 24;
+  out[13] = d >>> 16;
+  out[14] = d >>> 8;
+  out[15] = d;
+  return formatUuid(out);
 }
 
 /** Cumulative weights for a categorical draw. */
