@@ -177,6 +177,49 @@ describe("replayActivityCsv over the REES46 fixtures", () => {
   });
 });
 
+describe("replayActivityCsv line breaks", () => {
+  const HEADER = "event_time,event_type,product_id,price,user_id,user_session";
+  const rowOf = (i: number, pad: number): string =>
+    `2022-10-01 00:00:00 UTC,view,${i},2.50,7,s${"x".repeat(pad)}`;
+
+  async function linesOf(content: string): Promise<[number, string][]> {
+    const dir = mkdtempSync(join(tmpdir(), "pulse-csv-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "rows.csv");
+    writeFileSync(path, content);
+    return (await replayAll(path)).map((r) => [r.line, r.ok ? r.event.page : r.code]);
+  }
+
+  it("reads CRLF, LF and lone-CR breaks alike, blank lines keeping their numbers", async () => {
+    const rows = [HEADER, rowOf(1, 0), "", rowOf(2, 0), rowOf(3, 0)];
+    const expected = [
+      [2, "/product/1"],
+      [4, "/product/2"],
+      [5, "/product/3"],
+    ];
+    for (const eol of ["\r\n", "\n", "\r"]) {
+      expect(await linesOf(rows.join(eol))).toEqual(expected);
+      expect(await linesOf(rows.join(eol) + eol)).toEqual(expected);
+    }
+    expect(await linesOf([HEADER, rowOf(1, 0), rowOf(2, 0)].join("\r\n").replace(/\r\n$/, ""))).toHaveLength(
+      2,
+    );
+  });
+
+  it("keeps a CRLF that straddles two reads of the file one line break", async () => {
+    // Rows of one length, padded so that some row's CR is the last character of the first 256 KiB read.
+    const read = 256 * 1024;
+    let pad = 0;
+    const rowLength = (p: number): number => rowOf(0, p).length + 2;
+    while ((read - (HEADER.length + 2) - (rowLength(pad) - 1)) % rowLength(pad) !== 0) pad++;
+    const count = Math.ceil((2 * read) / rowLength(pad));
+    const content = [HEADER, ...Array.from({ length: count }, () => rowOf(0, pad))].join("\r\n");
+    const lines = await linesOf(content);
+    expect(lines).toHaveLength(count);
+    expect(lines.map(([line]) => line)).toEqual(Array.from({ length: count }, (_, i) => i + 2));
+  });
+});
+
 describe("parseActivityCsvLine", () => {
   const header = parseActivityCsvHeader("event_time,event_type,product_id,price,user_id,user_session\r");
   if (!header.ok) expect.unreachable(header.message);

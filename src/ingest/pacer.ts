@@ -19,6 +19,11 @@ export class EventTimePacer {
     this.#signal = signal;
   }
 
+  /** Whether wait() ever waits (a speed above 0); a caller may skip it otherwise. */
+  get paces(): boolean {
+    return this.#speed > 0;
+  }
+
   /** Forget the origin, e.g. when a looped replay starts over. */
   reset(): void {
     this.#firstEventTimeMs = undefined;
