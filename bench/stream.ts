@@ -1,7 +1,7 @@
 // Benchmark: `pulse produce` then `pulse stream --drain` on the embedded log and store, as child processes (rate and peak RSS).
 
 import { spawn } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -175,6 +175,41 @@ function produceArgs(data: string): string[] {
   return ["produce", "activity", "--count", String(EVENTS), "--seed", String(SEED), "--data-dir", data];
 }
 
+/** Copies of the REES46 fixture's rows the replay row reads (about 14k rows each). */
+const REPLAY_COPIES = 10;
+
+/**
+ * `pulse produce activity --replay` of the real REES46 fixture, unpaced: its rows REPLAY_COPIES times
+ * under one header, so the run is long enough to measure (exact duplicate rows are still parsed, hashed
+ * and produced each time).
+ */
+async function replay(dir: string): Promise<BenchResult> {
+  const fixture = readFileSync(
+    join(ROOT, "fixtures", "activity", "rees46-multicategory-2019-10-01.csv"),
+    "utf8",
+  );
+  const headerEnd = fixture.indexOf("\n") + 1;
+  const body = fixture.slice(headerEnd);
+  const csv = join(dir, "replay.csv");
+  writeFileSync(csv, fixture.slice(0, headerEnd));
+  for (let i = 0; i < REPLAY_COPIES; i++) appendFileSync(csv, body.endsWith("\n") ? body : `${body}\n`);
+  const run = await runPulseMeasured<ProduceJson>([
+    "produce",
+    "activity",
+    "--replay",
+    csv,
+    "--speed",
+    "0",
+    "--data-dir",
+    join(dir, "replay"),
+  ]);
+  return produceResult(
+    "stream.produce_replay",
+    `REES46 CSV → parse → validate → Avro → embedded log (pulse produce --replay, --speed 0; the 2019-10-01 fixture ${REPLAY_COPIES} times)`,
+    run,
+  );
+}
+
 /** The median run by rate. */
 function medianRun(runs: PulseRun<StreamJson>[]): PulseRun<StreamJson> {
   const sorted = [...runs].sort((a, b) => a.summary.records_per_sec - b.summary.records_per_sec);
@@ -306,6 +341,7 @@ export async function run(): Promise<BenchResult[]> {
       lean,
       { name: "stream.drain.no_raw_lake.peak_rss", value: peak(variants.lean), unit: "MB" },
       await pipelined(dir),
+      await replay(dir),
       {
         name: "stream.end_to_end",
         value: Math.round(EVENTS / (endToEndMs / 1000)),
