@@ -286,26 +286,6 @@ const plainActivity = (e: UserActivityV2): boolean =>
 const normaliseRecentChange = compileNormaliser(JSON.parse(SCHEMA_TEXTS.wikimediaRecentChange) as JsonSchema);
 
 /**
- * True when validateActivityRules finds nothing wrong with `e`: the same rules, without building the
- * issues, for the producer's hot path (almost every event passes). A test holds the two to agreeing.
- */
-export function activityRulesPass(e: UserActivityV2, options: ValidateOptions): boolean {
-  const amount = e.amount;
-  const purchase = e.event_type === "PURCHASE";
-  return (
-    !blank(e.user_id) &&
-    !blank(e.session_id) &&
-    isUuid(e.event_id) &&
-    eventTimeAccepted(e.event_time, options) &&
-    (amount === null
-      ? !purchase
-      : purchase && Number.isFinite(amount) && amount >= 0 && e.currency !== null) &&
-    (e.currency === null || isUpperCode(e.currency, 3)) &&
-    (e.country === null || isUpperCode(e.country, 2))
-  );
-}
-
-/**
  * Checks an activity event from any source. The shape is checked against the current schema (v2), so a
  * v1-shaped event passes with `app_version: null`. Semantic rules run only on well-shaped events.
  */
@@ -326,24 +306,60 @@ export function validateActivityRules(
   e: UserActivityV2,
   options: ValidateOptions = {},
 ): ValidationResult<UserActivityV2> {
-  if (activityRulesPass(e, options)) return { ok: true, value: e };
+  // Almost every event passes: check first without building an issue list, then again to describe.
+  if (applyActivityRules(e, options, null)) return { ok: true, value: e };
   const issues: ValidationIssue[] = [];
-  if (blank(e.user_id)) issues.push(issue(ValidationCode.emptyUserId, "user_id", "must not be empty"));
-  if (blank(e.session_id))
+  applyActivityRules(e, options, issues);
+  return { ok: false, errors: issues };
+}
+
+/** True when validateActivityRules finds nothing wrong with `e` (no issue list is built). */
+export function activityRulesPass(e: UserActivityV2, options: ValidateOptions): boolean {
+  return applyActivityRules(e, options, null);
+}
+
+/**
+ * The activity rules, in one place for both uses: with `issues` null it returns false at the first broken
+ * rule; with a list it records every broken rule there. Returns whether every rule held.
+ */
+function applyActivityRules(
+  e: UserActivityV2,
+  options: ValidateOptions,
+  issues: ValidationIssue[] | null,
+): boolean {
+  // Each broken rule: stop when only asked whether all hold, else record it. No closure: this runs
+  // once an event on the producer's hot path.
+  if (blank(e.user_id)) {
+    if (issues === null) return false;
+    issues.push(issue(ValidationCode.emptyUserId, "user_id", "must not be empty"));
+  }
+  if (blank(e.session_id)) {
+    if (issues === null) return false;
     issues.push(issue(ValidationCode.emptySessionId, "session_id", "must not be empty"));
-  if (!isUuid(e.event_id)) issues.push(issue(ValidationCode.badEventId, "event_id", "must be a UUID"));
-  checkEventTime(issues, "event_time", e.event_time, options);
+  }
+  if (!isUuid(e.event_id)) {
+    if (issues === null) return false;
+    issues.push(issue(ValidationCode.badEventId, "event_id", "must be a UUID"));
+  }
+  if (!eventTimeAccepted(e.event_time, options)) {
+    if (issues === null) return false;
+    checkEventTime(issues, "event_time", e.event_time, options);
+  }
 
   const purchase = e.event_type === "PURCHASE";
   if (e.amount !== null) {
-    if (!Number.isFinite(e.amount)) {
-      issues.push(issue(ValidationCode.badAmount, "amount", "must be a finite number"));
-    } else if (e.amount < 0) {
-      issues.push(issue(ValidationCode.negativeAmount, "amount", "must not be negative"));
+    if (!Number.isFinite(e.amount) || e.amount < 0) {
+      if (issues === null) return false;
+      if (Number.isFinite(e.amount)) {
+        issues.push(issue(ValidationCode.negativeAmount, "amount", "must not be negative"));
+      } else {
+        issues.push(issue(ValidationCode.badAmount, "amount", "must be a finite number"));
+      }
     }
     // Revenue is the sum of amounts over all events, so a price carried on a view or cart event
     // would be counted as revenue; the REES46 mapping keeps price on purchases only for this reason.
     if (!purchase) {
+      if (issues === null) return false;
       issues.push(
         issue(
           ValidationCode.amountOnNonPurchase,
@@ -353,22 +369,26 @@ export function validateActivityRules(
       );
     }
     if (e.currency === null) {
+      if (issues === null) return false;
       issues.push(issue(ValidationCode.missingCurrency, "currency", "is required when amount is set"));
     }
   } else if (purchase) {
+    if (issues === null) return false;
     issues.push(issue(ValidationCode.purchaseWithoutAmount, "amount", "is required on PURCHASE"));
   }
   if (e.currency !== null && !isUpperCode(e.currency, 3)) {
+    if (issues === null) return false;
     issues.push(
       issue(ValidationCode.badCurrency, "currency", "must be an ISO 4217 code (3 uppercase letters)"),
     );
   }
   if (e.country !== null && !isUpperCode(e.country, 2)) {
+    if (issues === null) return false;
     issues.push(
       issue(ValidationCode.badCountry, "country", "must be an ISO 3166-1 alpha-2 code (2 uppercase letters)"),
     );
   }
-  return issues.length > 0 ? { ok: false, errors: issues } : { ok: true, value: e };
+  return issues === null || issues.length === 0;
 }
 
 /** Checks a Wikimedia recent change already mapped to the contract shape (meta.dt may be ISO-8601). */
