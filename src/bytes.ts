@@ -5,6 +5,21 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * Writes `text` at `at` as ASCII bytes, one a character, and returns where it ends; −1 as soon as a
+ * character is not ASCII (what was written by then is garbage). The caller makes room for text.length
+ * bytes. A loop beats a native write call for the short strings of an event.
+ */
+export function writeAscii(buf: Uint8Array, at: number, text: string): number {
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    buf[at + i] = c;
+  }
+  return at + length;
+}
+
 /** Longest text TextSlab writes itself; longer text goes through Buffer.from. */
 const SLAB_TEXT_MAX = 128;
 
@@ -32,15 +47,11 @@ export class TextSlab {
       this.#slab = Buffer.allocUnsafeSlow(this.#slabBytes);
       this.#used = 0;
     }
-    const slab = this.#slab;
     const at = this.#used;
-    for (let i = 0; i < length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 0x80) return Buffer.from(text, "utf8");
-      slab[at + i] = c;
-    }
-    this.#used = at + length;
-    return slab.subarray(at, at + length);
+    const end = writeAscii(this.#slab, at, text);
+    if (end < 0) return Buffer.from(text, "utf8");
+    this.#used = end;
+    return this.#slab.subarray(at, end);
   }
 }
 

@@ -1,6 +1,7 @@
 // A hand-written Avro writer for UserActivity v2 that writes exactly avsc's bytes, for the producer's hot path.
 import { DEVICE_INDEX, EVENT_TYPE_INDEX, isPlainActivityV2 } from "../contracts/activity-shape.ts";
 import type { UserActivityV2 } from "../contracts/types.ts";
+import { writeAscii } from "../bytes.ts";
 
 /*
  * avsc writes a record through a generic tap: each string's UTF-8 length first (Buffer.byteLength, a
@@ -40,13 +41,13 @@ export function writeActivityV2(e: UserActivityV2, buf: Uint8Array, pos: number)
     (appVersion?.length ?? 0);
   if (buf.length - pos < needed) return -needed;
 
-  let at = writeAscii(buf, pos, eventId);
-  if (at >= 0) at = writeAscii(buf, at, userId);
-  if (at >= 0) at = writeAscii(buf, at, sessionId);
+  let at = writeString(buf, pos, eventId);
+  if (at >= 0) at = writeString(buf, at, userId);
+  if (at >= 0) at = writeString(buf, at, sessionId);
   if (at < 0) return FALLBACK;
   buf[at++] = EVENT_TYPE_INDEX.get(e.event_type)! << 1;
   at = writeLong(buf, at, e.event_time);
-  at = writeAscii(buf, at, page);
+  at = writeString(buf, at, page);
   if (at >= 0) at = writeNullableAscii(buf, at, referrer);
   if (at < 0) return FALLBACK;
   buf[at++] = DEVICE_INDEX.get(e.device)! << 1;
@@ -72,19 +73,12 @@ function writeNullableAscii(buf: Uint8Array, at: number, value: string | null): 
     return at + 1;
   }
   buf[at] = 2;
-  return writeAscii(buf, at + 1, value);
+  return writeString(buf, at + 1, value);
 }
 
 /** An Avro string (length, then its bytes) when every character is ASCII; −1 when one is not. */
-function writeAscii(buf: Uint8Array, at: number, value: string): number {
-  const length = value.length;
-  at = writeLong(buf, at, length);
-  for (let i = 0; i < length; i++) {
-    const c = value.charCodeAt(i);
-    if (c >= 0x80) return -1;
-    buf[at + i] = c;
-  }
-  return at + length;
+function writeString(buf: Uint8Array, at: number, value: string): number {
+  return writeAscii(buf, writeLong(buf, at, value.length), value);
 }
 
 /** An Avro long: zigzag, then 7 bits a byte, low bits first. Exact within ±2^52. */
