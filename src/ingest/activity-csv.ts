@@ -206,11 +206,29 @@ export function parseActivityCsvLine(
 /** Characters read from the file at a time. */
 const CHUNK_BYTES = 256 * 1024;
 
-/** The header's columns; a header without the needed ones throws a SourceError naming the file. */
-function headerColumns(path: string, line: string): ActivityCsvColumns {
-  const header = parseActivityCsvHeader(line);
-  if (!header.ok) throw new SourceError(header.code, `${path}:1: ${header.message}`, { details: { path } });
-  return header.columns;
+/**
+ * The lines of a text read in chunks, a chunk's lines at a time (one promise a chunk, not one a line,
+ * as readline costs), with readline's line breaks: CRLF, LF or a lone CR. A CR that ends a chunk may be
+ * the first half of a CRLF, so its line waits for the next chunk.
+ */
+async function* linesOf(chunks: AsyncIterable<string>): AsyncGenerator<string[]> {
+  const lineBreak = /\r\n|\n|\r/g;
+  let rest = "";
+  for await (const chunk of chunks) {
+    const text = rest + chunk;
+    const lines: string[] = [];
+    let start = 0;
+    lineBreak.lastIndex = 0;
+    for (let m = lineBreak.exec(text); m !== null; m = lineBreak.exec(text)) {
+      if (m[0] === "\r" && m.index === text.length - 1) break;
+      lines.push(text.slice(start, m.index));
+      start = m.index + m[0].length;
+    }
+    rest = text.slice(start);
+    yield lines;
+  }
+  const last = stripCr(rest);
+  if (last.length > 0) yield [last];
 }
 
 /**
@@ -223,48 +241,27 @@ export async function* replayActivityCsv(
 ): AsyncGenerator<ActivityCsvRecord> {
   const { speed = 0, signal } = options;
   const pacer = new EventTimePacer(speed, signal);
-  // Lines are cut out of large chunks here rather than by readline, which cost several promises and
-  // events a row; line breaks are readline's: CRLF, LF or a lone CR.
   const input = createReadStream(path, { encoding: "utf8", highWaterMark: CHUNK_BYTES });
   let columns: ActivityCsvColumns | undefined;
   let lineNumber = 0;
-  let rest = "";
-  // readline's line breaks; a regular expression of this generator's own, as exec() keeps its place in it.
-  const lineBreak = /\r\n|\n|\r/g;
   try {
-    for await (const chunk of input as AsyncIterable<string>) {
-      const text = rest + chunk;
-      let start = 0;
-      lineBreak.lastIndex = 0;
-      for (let m = lineBreak.exec(text); m !== null; m = lineBreak.exec(text)) {
-        // A CR at the end of the chunk may be the first half of a CRLF: its line waits for the next chunk.
-        if (m[0] === "\r" && m.index === text.length - 1) break;
-        const line = text.slice(start, m.index);
-        start = m.index + m[0].length;
+    for await (const lines of linesOf(input as AsyncIterable<string>)) {
+      for (const line of lines) {
         lineNumber++;
         if (signal?.aborted) return;
         if (columns === undefined) {
-          columns = headerColumns(path, line);
+          const header = parseActivityCsvHeader(line);
+          if (!header.ok) {
+            throw new SourceError(header.code, `${path}:1: ${header.message}`, { details: { path } });
+          }
+          columns = header.columns;
           continue;
         }
         if (line.length === 0) continue;
         const record = parseActivityCsvLine(line, columns, lineNumber);
         if (record.ok && pacer.paces && !(await pacer.wait(record.event.event_time))) return;
-        if (signal?.aborted) return;
         yield record;
       }
-      rest = text.slice(start);
-    }
-    const last = stripCr(rest);
-    if (last.length > 0 && !signal?.aborted) {
-      lineNumber++;
-      if (columns === undefined) {
-        headerColumns(path, last);
-        return;
-      }
-      const record = parseActivityCsvLine(last, columns, lineNumber);
-      if (record.ok && pacer.paces && !(await pacer.wait(record.event.event_time))) return;
-      yield record;
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
