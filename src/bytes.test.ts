@@ -1,8 +1,8 @@
-// TextSlab against Buffer.from (the same bytes, each Buffer its own), and formatUuid against known UUID texts.
+// TextSlab and TextCache against Buffer.from, and formatUuid against known UUID texts.
 
 import { describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import { formatUuid, TextSlab } from "./bytes.ts";
+import { formatUuid, TextCache, TextSlab } from "./bytes.ts";
 
 describe("TextSlab", () => {
   it("gives Buffer.from's UTF-8 bytes for ASCII, non-ASCII, empty and long text", () => {
@@ -28,6 +28,29 @@ describe("TextSlab", () => {
     for (const [i, bytes] of out.entries()) expect(bytes.toString("utf8")).toBe(texts[i]);
     // Several to a slab: 5,000 keys of about 10 bytes shared far fewer than 5,000 backing buffers.
     expect(new Set(out.map((b) => b.buffer)).size).toBeLessThan(400);
+  });
+});
+
+describe("TextCache", () => {
+  it("gives Buffer.from's bytes, one shared Buffer per text while it holds the text", () => {
+    const cache = new TextCache(4);
+    const first = cache.bytes("user-7");
+    expect(first).toEqual(Buffer.from("user-7", "utf8"));
+    expect(cache.bytes("user-7")).toBe(first);
+    expect(cache.bytes("café")).toEqual(Buffer.from("café", "utf8"));
+    expect(cache.bytes("x".repeat(300))).toEqual(Buffer.from("x".repeat(300), "utf8"));
+  });
+
+  it("starts over when full and stays correct past it", () => {
+    const cache = new TextCache(3);
+    const first = cache.bytes("a");
+    for (const text of ["b", "c", "d"]) cache.bytes(text);
+    // "d" found the cache full: "a" is made again, with the same bytes.
+    const again = cache.bytes("a");
+    expect(again).not.toBe(first);
+    expect(again).toEqual(Buffer.from("a"));
+    const texts = Array.from({ length: 1_000 }, (_, i) => `user-${i}`);
+    for (const text of texts) expect(cache.bytes(text).toString("utf8")).toBe(text);
   });
 });
 

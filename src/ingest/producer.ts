@@ -26,7 +26,7 @@ import type {
 } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
 import { mapRecentChange } from "./wikimedia/mapping.ts";
-import { asBuffer, TextSlab } from "../bytes.ts";
+import { asBuffer, TextCache } from "../bytes.ts";
 
 /** A reason a record was rejected: a validation issue, or an encode failure in the same shape. */
 export type RejectReason = Pick<ValidationIssue, "field" | "message"> & { code: string };
@@ -40,8 +40,9 @@ export interface ContractProducerOptions<T> {
   /** Writer schema; defaults to the topic's contract schema. */
   schemaText?: string;
   keyOf: (value: T) => string;
-  validate: (raw: unknown) => ValidationResult<T>;
-  /** Processing-time clock, stamped on dead letters as failed_at. */
+  /** Checks one raw event; `nowMs` is the send's processing time (read once a send). */
+  validate: (raw: unknown, nowMs: number) => ValidationResult<T>;
+  /** Processing-time clock, given to validate and stamped on dead letters as failed_at. */
   nowMs?: () => number;
   /** Most records in one produce call; larger sends are split, each part durable before the promise resolves. */
   maxBatch?: number;
@@ -88,7 +89,7 @@ export class ContractProducer<T = unknown> {
   private readonly headersBytes: number;
   private encoders: Promise<{ value: Encoder<T>; deadLetter: Encoder<DeadLetter> }> | undefined;
   private readonly totals: ProducerCounters = { accepted: 0, rejected: 0, bytes: 0 };
-  private readonly keys = new TextSlab();
+  private readonly keys = new TextCache();
 
   constructor(options: ContractProducerOptions<T>) {
     this.options = options;
@@ -140,11 +141,11 @@ export class ContractProducer<T = unknown> {
     const bad: ProduceRecord[] = [];
     const rejected: RejectedRecord[] = [];
     let bytes = 0;
-    const failedAt = (this.options.nowMs ?? Date.now)();
+    const nowMs = (this.options.nowMs ?? Date.now)();
 
     for (let index = 0; index < raws.length; index++) {
       const raw = raws[index];
-      const result = this.options.validate(raw);
+      const result = this.options.validate(raw, nowMs);
       let errors: RejectReason[];
       if (result.ok) {
         try {
@@ -171,7 +172,7 @@ export class ContractProducer<T = unknown> {
         error_code: errors[0]?.code ?? "PULSE_VALIDATION_SCHEMA_MISMATCH",
         error_message: describeIssues(errors),
         raw: rawBytes(raw),
-        failed_at: failedAt,
+        failed_at: nowMs,
       };
       const value = encoders.deadLetter(letter);
       const record: ProduceRecord = { key: null, value };
@@ -232,12 +233,12 @@ export interface SourceProducerOptions {
 
 /** The `user-activity` producer: v2 schema, keyed by user_id. */
 export function activityProducer(options: SourceProducerOptions): ContractProducer<UserActivityV2> {
-  const clock = options.nowMs ?? Date.now;
+  const { maxFutureSkewMs } = options;
   return new ContractProducer<UserActivityV2>({
     ...options,
     topic: TOPICS.activity,
     keyOf: (e) => e.user_id,
-    validate: (raw) => validateActivity(raw, { nowMs: clock(), maxFutureSkewMs: options.maxFutureSkewMs }),
+    validate: (raw, nowMs) => validateActivity(raw, { nowMs, maxFutureSkewMs }),
   });
 }
 
@@ -248,12 +249,12 @@ export function activityProducer(options: SourceProducerOptions): ContractProduc
 export function recentChangeProducer(
   options: SourceProducerOptions,
 ): ContractProducer<WikimediaRecentChange> {
-  const clock = options.nowMs ?? Date.now;
+  const { maxFutureSkewMs } = options;
   return new ContractProducer<WikimediaRecentChange>({
     ...options,
     topic: TOPICS.wikimedia,
     keyOf: (c) => c.wiki,
-    validate: (raw): ValidationResult<WikimediaRecentChange> => {
+    validate: (raw, nowMs): ValidationResult<WikimediaRecentChange> => {
       const mapped = mapRecentChange(raw);
       if (!mapped.ok) {
         return {
@@ -261,7 +262,7 @@ export function recentChangeProducer(
           errors: [{ code: mapped.code as ValidationIssue["code"], field: "$", message: mapped.message }],
         };
       }
-      return validateRecentChange(mapped.value, { nowMs: clock(), maxFutureSkewMs: options.maxFutureSkewMs });
+      return validateRecentChange(mapped.value, { nowMs, maxFutureSkewMs });
     },
   });
 }
