@@ -36,7 +36,23 @@ async function helpText(): Promise<string> {
   return lines.join("\n");
 }
 
+let watchingStdout = false;
+
+/**
+ * A reader that goes away (`pulse live activity | head`) ends the command quietly, as SIGPIPE ends a
+ * Unix tool, instead of with an EPIPE stack trace. Any other stdout error stays fatal.
+ */
+function endQuietlyOnClosedStdout(): void {
+  if (watchingStdout) return;
+  watchingStdout = true;
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedStdout();
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     process.stdout.write(`${await helpText()}\n`);

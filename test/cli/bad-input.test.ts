@@ -1,8 +1,9 @@
 // Bad input at the `pulse` command line: exit codes and messages that name what was wrong and what is accepted.
+import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runPulse, tempDir } from "../helpers/cli.ts";
+import { pulseEnv, REPO_ROOT, runPulse, tempDir } from "../helpers/cli.ts";
 
 const TIMEOUT_MS = 120_000;
 
@@ -105,6 +106,35 @@ describe("pulse with bad input", () => {
       // Regression: the log and the registry were created (and schemas registered) before the check.
       expect(existsSync(join(dataDir, "log.db"))).toBe(false);
       expect(existsSync(join(dataDir, "registry.db"))).toBe(false);
+    },
+  );
+
+  it.for<[command: string, args: string[]]>([
+    ["--help", ["--help"]],
+    ["topics", ["topics"]],
+  ])(
+    "pulse %s whose reader has gone (| head) exits 0 without an EPIPE stack trace",
+    { timeout: TIMEOUT_MS },
+    async ([, args], { onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const child = spawn(
+        process.execPath,
+        [join(REPO_ROOT, "bin", "pulse.js"), ...args, "--data-dir", dataDir],
+        {
+          cwd: REPO_ROOT,
+          env: pulseEnv(),
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      // The reading end is closed before the command writes a byte: its first write meets EPIPE.
+      child.stdout!.destroy();
+      let stderr = "";
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk;
+      });
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
     },
   );
 });
