@@ -2,6 +2,7 @@
 
 import { EmbeddedLog } from "../log/embedded.ts";
 import type { Log } from "../log/index.ts";
+import { withTopicPrefix } from "../log/prefixed.ts";
 import { ConfigError } from "../errors.ts";
 import { HttpRegistryClient } from "../registry/http-client.ts";
 import {
@@ -33,6 +34,10 @@ export interface RegistryBackend {
 // hundred ms to load, which every command on embedded backends would otherwise pay.
 
 export async function openLog(config: PulseConfig): Promise<Log> {
+  return withTopicPrefix(await openBackendLog(config), config.topics.prefix);
+}
+
+async function openBackendLog(config: PulseConfig): Promise<Log> {
   const path = embeddedPath(config.log, config.data_dir);
   if (path !== undefined) return EmbeddedLog.open({ path, backgroundCheckpoints: true });
   if (config.log.startsWith("kafka://")) {
@@ -50,14 +55,17 @@ export async function openLog(config: PulseConfig): Promise<Log> {
   );
 }
 
-/** The registry named by `registry`; `auto` is the Kafka topic _schemas on a Kafka log, else embedded:registry.db. */
+/**
+ * The registry named by `registry`; `auto` is the Kafka topic _schemas (after topics.prefix) on a Kafka
+ * log, else embedded:registry.db. A `kafka:<topic>` registry names its topic in full.
+ */
 export async function openRegistry(config: PulseConfig): Promise<RegistryBackend> {
   const onKafka = config.log.startsWith("kafka://");
   const url =
     config.registry !== "auto"
       ? config.registry
       : onKafka
-        ? `kafka:${DEFAULT_REGISTRY_TOPIC}`
+        ? `kafka:${config.topics.prefix}${DEFAULT_REGISTRY_TOPIC}`
         : "embedded:registry.db";
   const path = embeddedPath(url, config.data_dir);
   if (path !== undefined) {

@@ -13,7 +13,7 @@ export interface PulseConfig {
   store: string;
   server: { host: string; port: number };
   collector: { api_keys: string[]; max_body_bytes: number; max_pending_batches: number };
-  topics: { partitions: number; retention_hours: number; retention_mb: number };
+  topics: { prefix: string; partitions: number; retention_hours: number; retention_mb: number };
   simulator: {
     rate: number;
     seed: number;
@@ -174,6 +174,7 @@ function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): u
   switch (spec.kind) {
     case "string":
       if (typeof value !== "string" && typeof value !== "number") fail("must be a string");
+      if (spec.pattern !== undefined && !spec.pattern.test(String(value))) fail(`must match ${spec.pattern}`);
       return String(value);
     case "int":
     case "number": {

@@ -1,7 +1,8 @@
 // The table of every configuration key: its type, default, environment variable and documentation.
 
 export type FieldSpec =
-  | { kind: "string"; default: string; env?: string; doc: string }
+  /** `pattern`, when given, is what the whole value must match (the doc says it in words). */
+  | { kind: "string"; default: string; pattern?: RegExp; env?: string; doc: string }
   | { kind: "int"; default: number; min: number; max: number; env?: string; doc: string }
   | { kind: "number"; default: number; min: number; max: number; env?: string; doc: string }
   | { kind: "enum"; default: string; values: readonly string[]; env?: string; doc: string }
@@ -43,7 +44,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
     topicSchemes: ["kafka"],
     keywords: ["auto"],
     env: "PULSE_REGISTRY",
-    doc: "The schema registry: embedded:<file> (relative to data_dir), kafka:<topic> (a topic of the Kafka log named by `log`, shared by every Pulse process on it), or the URL of a Confluent-API registry. auto: kafka:_schemas when the log is Kafka, else embedded:registry.db.",
+    doc: "The schema registry: embedded:<file> (relative to data_dir), kafka:<topic> (a topic of the Kafka log named by `log`, shared by every Pulse process on it), or the URL of a Confluent-API registry. auto: kafka:_schemas (after topics.prefix) when the log is Kafka, else embedded:registry.db.",
   },
   store: {
     kind: "url",
@@ -90,6 +91,14 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
     kind: "section",
     doc: "Topics created at start-up.",
     fields: {
+      prefix: {
+        kind: "string",
+        default: "",
+        // Kafka's topic name characters; the longest Pulse topic name (26) plus this stays under 249.
+        pattern: /^[A-Za-z0-9._-]{0,200}$/,
+        env: "PULSE_TOPIC_PREFIX",
+        doc: "Put before every topic name on the log, e.g. 'acme.' gives acme.user-activity, acme.alerts and acme._schemas (the auto registry): several deployments, or other teams' topics, on one Kafka cluster. Up to 200 of letters, digits, '.', '_', '-'; empty (the default) for none.",
+      },
       partitions: { kind: "int", default: 6, min: 1, max: 1024, env: "PULSE_PARTITIONS", doc: "Partitions per topic." },
       retention_hours: {
         kind: "number",

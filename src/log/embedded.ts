@@ -486,11 +486,13 @@ export class EmbeddedLog implements Log {
     return result;
   }
 
-  async enforceRetention(nowMs: number = Date.now()): Promise<number> {
+  async enforceRetention(nowMs: number = Date.now(), topics?: readonly string[]): Promise<number> {
     const db = this.#open();
+    const only = topics === undefined ? undefined : new Set(topics);
     let deleted = 0;
     try {
       for (const topic of this.#sql.allTopics.all()) {
+        if (only !== undefined && !only.has(topic.name)) continue;
         const maxAgeMs = topic.retention_max_age_ms;
         const maxSizeBytes = topic.retention_max_size_bytes;
         if (maxAgeMs === null && maxSizeBytes === null) continue;

@@ -127,8 +127,11 @@ export interface Log {
   committed(group: string, topic: string): Promise<Map<number, number>>;
   /** Lag of every group (or one) on every topic it has committed for. */
   lag(group?: string): Promise<GroupTopicLag[]>;
-  /** Applies each topic's retention policy now; returns how many records were deleted. */
-  enforceRetention(nowMs?: number): Promise<number>;
+  /**
+   * Applies each topic's retention policy now, or only those of `topics` when given (names the log
+   * does not hold are skipped); returns how many records were deleted.
+   */
+  enforceRetention(nowMs?: number, topics?: readonly string[]): Promise<number>;
   /**
    * Joins a consumer group over `topics`, for logs with a group coordinator (Kafka). A log without one
    * leaves this out, and a reader owns every partition.

@@ -852,11 +852,11 @@ export class KafkaLog implements Log {
     return result;
   }
 
-  async enforceRetention(nowMs: number = Date.now()): Promise<number> {
+  async enforceRetention(nowMs: number = Date.now(), topics?: readonly string[]): Promise<number> {
     this.#checkOpen();
     let deleted = 0;
     try {
-      deleted = await this.#enforceRetention(nowMs);
+      deleted = await this.#enforceRetention(nowMs, topics === undefined ? undefined : new Set(topics));
     } finally {
       // Records fetched ahead may lie below the new low watermarks.
       this.#reads.clear();
@@ -864,9 +864,10 @@ export class KafkaLog implements Log {
     return deleted;
   }
 
-  async #enforceRetention(nowMs: number): Promise<number> {
+  async #enforceRetention(nowMs: number, only: ReadonlySet<string> | undefined): Promise<number> {
     let deleted = 0;
     for (const info of await this.listTopics()) {
+      if (only !== undefined && !only.has(info.name)) continue;
       const { maxAgeMs, maxSizeBytes } = info.retention;
       if (maxAgeMs === undefined && maxSizeBytes === undefined) continue;
       const meta = await this.#meta(info.name);

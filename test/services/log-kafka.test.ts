@@ -2,12 +2,23 @@
 import { describe, expect, it } from "vitest";
 import { LogError, LogErrorCode } from "../../src/errors.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
+import { withTopicPrefix } from "../../src/log/prefixed.ts";
 import { runLogContract } from "../contracts/log-contract.ts";
 import { KAFKA_URL } from "./services.ts";
 
 runLogContract("KafkaLog", async () => {
   const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL), clientId: "pulse-contract" });
   return { log, capabilities: { retentionNow: true }, cleanup: () => log.close() };
+});
+
+// The same contract through topics.prefix: the broker holds the prefixed topics and groups see them.
+runLogContract("KafkaLog with a topic prefix", async () => {
+  const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL), clientId: "pulse-contract-prefixed" });
+  return {
+    log: withTopicPrefix(log, `prefix-${Date.now()}.`),
+    capabilities: { retentionNow: true },
+    cleanup: () => log.close(),
+  };
 });
 
 describe("KafkaLog", () => {
@@ -75,6 +86,27 @@ describe("KafkaLog", () => {
       await waitFor(() => first.assigned(topic).length === 4);
       expect(first.assigned(topic)).toEqual([0, 1, 2, 3]);
       await first.leave();
+    } finally {
+      await log.close();
+    }
+  });
+
+  it("joins a group through a topic prefix: the broker assigns the prefixed topic, the member answers by its own name", async () => {
+    const log = KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) });
+    try {
+      const prefix = `team-${Date.now()}.`;
+      const prefixed = withTopicPrefix(log, prefix);
+      await prefixed.ensureTopic({ name: "events", partitions: 3 });
+      expect((await log.describeTopic(`${prefix}events`)).partitions).toBe(3);
+      const member = await prefixed.joinGroup!(`group-${prefix}`, ["events"], { sessionTimeoutMs: 6_000 });
+      await member.ready();
+      expect(member.assigned("events")).toEqual([0, 1, 2]);
+      await prefixed.produce("events", [{ key: null, value: Buffer.from("x"), partition: 2 }]);
+      await member.commit("events", [{ partition: 2, offset: 1 }]);
+      expect(await log.committed(`group-${prefix}`, `${prefix}events`)).toEqual(new Map([[2, 1]]));
+      const lag = await prefixed.lag(`group-${prefix}`);
+      expect(lag.map((l) => [l.topic, l.totalLag])).toEqual([["events", 0]]);
+      await member.leave();
     } finally {
       await log.close();
     }
