@@ -17,6 +17,8 @@ import type {
   WikiWindow,
   WikiWindowRow,
   WindowQuery,
+  WindowRange,
+  WindowRows,
 } from "./index.ts";
 import { checkRawRun, decodeRawBatch, RawBatchEncoder, readRawRecord, scanRawBatch } from "./raw-batch.ts";
 import { RawSegments, SEGMENT_BYTES } from "./raw-segments.ts";
@@ -30,8 +32,10 @@ import {
   checkPartition,
   checkRawPositions,
   checkRawValue,
+  checkFinalStartsQuery,
   checkWindowMs,
   checkWindowQuery,
+  checkWindowRange,
   MAX_PARTITIONS,
   windowLength,
 } from "./validate.ts";
@@ -236,6 +240,19 @@ function mergedWindowsSql(table: string, key: string, metrics: readonly string[]
   ORDER BY window_start, ${key}`;
 }
 
+/** Rows per partition of windows of one length starting in [from, to) (activityWindowRows, wikiWindowRows). */
+function windowRowsSql(table: string, key: string, metrics: readonly string[]): string {
+  return `SELECT window_start, window_start + window_ms AS window_end, ${key}, partition, ${metrics.join(", ")}, final
+  FROM ${table} WHERE window_ms = ? AND window_start >= ? AND window_start < ?
+  ORDER BY window_start, ${key}, partition`;
+}
+
+/** Per partition, the newest final window_start of one length from a start on (finalWindowStarts). */
+function finalStartsSql(table: string): string {
+  return `SELECT partition, max(window_start) AS start FROM ${table}
+  WHERE window_ms = ? AND window_start >= ? AND final = 1 GROUP BY partition`;
+}
+
 function mergedDailySql(table: string, key: string, metrics: readonly string[]): string {
   return `SELECT window_start, window_start + window_ms AS window_end, ${key},
     ${metrics.map((m) => `sum(${m}) AS ${m}`).join(", ")}, min(final) AS final
@@ -249,6 +266,9 @@ const RAW_ID = `((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT})
 const RAW_PARTITION_START = `((@topic << ${TOPIC_SHIFT}) | (@partition << ${PARTITION_SHIFT}))`;
 const RAW_PARTITION_END = `((@topic << ${TOPIC_SHIFT}) + ((@partition + 1) << ${PARTITION_SHIFT}))`;
 
+/** A row as SQLite gives it back: `final` as 0 or 1. */
+type Stored<R extends { final: boolean }> = Omit<R, "final"> & { final: number };
+type FinalStart = { partition: number; start: number };
 type MergedActivity = Omit<ActivityWindow, "revenue" | "final"> & { revenue_cents: number; final: number };
 type MergedWiki = Omit<WikiWindow, "final"> & { final: number };
 type RawBatchRow = [
@@ -287,6 +307,14 @@ function prepareStatements(db: Database.Database) {
     wikiWindows: db.prepare<{ windowMs: number; last: number }, MergedWiki>(
       mergedWindowsSql("wiki_windows", "wiki", WIKI_METRICS),
     ),
+    activityWindowRows: db.prepare<[number, number, number], Stored<ActivityWindowRow>>(
+      windowRowsSql("activity_windows", "event_type", ACTIVITY_METRICS),
+    ),
+    wikiWindowRows: db.prepare<[number, number, number], Stored<WikiWindowRow>>(
+      windowRowsSql("wiki_windows", "wiki", WIKI_METRICS),
+    ),
+    activityFinalStarts: db.prepare<[number, number], FinalStart>(finalStartsSql("activity_windows")),
+    wikiFinalStarts: db.prepare<[number, number], FinalStart>(finalStartsSql("wiki_windows")),
     latestTopPages: db
       .prepare<[number], number | null>("SELECT max(window_start) FROM top_pages WHERE window_ms = ?")
       .pluck(),
@@ -581,6 +609,36 @@ export class EmbeddedLiveStore implements LiveStore {
         .all({ windowMs: query.windowMs, last: query.last })
         .map((row) => ({ ...row, final: row.final === 1 })),
     );
+  }
+  async activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]> {
+    this.#open();
+    checkWindowRange(range);
+    return this.#read("reading activity window rows", () =>
+      this.#sql.activityWindowRows
+        .all(range.windowMs, range.fromMs, range.toMs)
+        .map((row) => ({ ...row, final: row.final === 1 })),
+    );
+  }
+
+  async wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]> {
+    this.#open();
+    checkWindowRange(range);
+    return this.#read("reading wiki window rows", () =>
+      this.#sql.wikiWindowRows
+        .all(range.windowMs, range.fromMs, range.toMs)
+        .map((row) => ({ ...row, final: row.final === 1 })),
+    );
+  }
+
+  async finalWindowStarts(rows: WindowRows, windowMs: number, fromMs: number): Promise<Map<number, number>> {
+    this.#open();
+    checkFinalStartsQuery(rows, windowMs, fromMs);
+    const statement = rows === "activity" ? this.#sql.activityFinalStarts : this.#sql.wikiFinalStarts;
+    return this.#read("reading final windows", () => {
+      const starts = new Map<number, number>();
+      for (const row of statement.all(windowMs, fromMs)) starts.set(row.partition, row.start);
+      return starts;
+    });
   }
 
   /**

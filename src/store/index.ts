@@ -149,6 +149,16 @@ export interface WindowQuery {
   last: number;
 }
 
+/** Windows `windowMs` long starting in [fromMs, toMs). */
+export interface WindowRange {
+  windowMs: number;
+  fromMs: number;
+  toMs: number;
+}
+
+/** Which window rows `finalWindowStarts` looks at. */
+export type WindowRows = "activity" | "wikimedia";
+
 export interface LiveStore {
   /**
    * Applies a batch atomically with its checkpoints: a crash leaves either all of it or none.
@@ -161,6 +171,21 @@ export interface LiveStore {
   /** Per UTC day and event type; `fromMs`/`toMs` bound day starts (inclusive/exclusive). */
   activityDaily(range?: { fromMs?: number; toMs?: number }): Promise<ActivityWindow[]>;
   wikiWindows(query: WindowQuery): Promise<WikiWindow[]>;
+  /**
+   * Per partition, the newest start (at or after `fromMs`) of a window `windowMs` long whose row is
+   * final, among the activity or Wikimedia window rows; partitions without such a row are absent.
+   * Finality follows a partition's watermark, so every window of that partition starting at or before
+   * it is final too: a scaled-out job's alert owner reads how far each member has got (src/stream/job.ts).
+   */
+  finalWindowStarts(rows: WindowRows, windowMs: number, fromMs: number): Promise<Map<number, number>>;
+  /**
+   * The activity window rows in `range` per partition, as committed (final or not), ordered by window
+   * start, event type and partition: the rows the job's alerter reads when its own flushes do not hold
+   * every partition's (src/stream/job.ts).
+   */
+  activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]>;
+  /** The Wikimedia window rows in `range` per partition, as activityWindowRows. */
+  wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]>;
   /** Top pages of the latest window of that length, merged over partitions. */
   topPages(
     windowMs: number,

@@ -60,6 +60,8 @@ import type {
   WikiWindow,
   WikiWindowRow,
   WindowQuery,
+  WindowRange,
+  WindowRows,
 } from "./index.ts";
 import {
   checkCheckpoint,
@@ -71,8 +73,10 @@ import {
   checkPartition,
   checkRawPositions,
   checkRawValue,
+  checkFinalStartsQuery,
   checkWindowMs,
   checkWindowQuery,
+  checkWindowRange,
   compareText,
   MAX_PARTITIONS,
   windowLength,
@@ -386,6 +390,76 @@ export class MongoLiveStore implements LiveStore {
       async () =>
         (await this.#latestWindows("wiki_windows", "wiki", WIKI_METRICS, query)) as unknown as WikiWindow[],
     );
+  }
+
+  async activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]> {
+    this.#open();
+    checkWindowRange(range);
+    return this.#read("reading activity window rows", async () =>
+      (await this.#windowRows("activity_windows", "event_type", range)).map((doc) => ({
+        partition: doc.partition as number,
+        window_start: doc.window_start as number,
+        window_end: doc.window_end as number,
+        event_type: doc.event_type as string,
+        event_count: doc.event_count as number,
+        unique_users: doc.unique_users as number,
+        sessions: doc.sessions as number,
+        revenue_cents: doc.revenue_cents as number,
+        final: doc.final === true,
+      })),
+    );
+  }
+
+  async wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]> {
+    this.#open();
+    checkWindowRange(range);
+    return this.#read("reading wiki window rows", async () =>
+      (await this.#windowRows("wiki_windows", "wiki", range)).map((doc) => ({
+        partition: doc.partition as number,
+        window_start: doc.window_start as number,
+        window_end: doc.window_end as number,
+        wiki: doc.wiki as string,
+        changes: doc.changes as number,
+        edits: doc.edits as number,
+        bot_edits: doc.bot_edits as number,
+        human_edits: doc.human_edits as number,
+        new_pages: doc.new_pages as number,
+        byte_delta: doc.byte_delta as number,
+        unique_editors: doc.unique_editors as number,
+        final: doc.final === true,
+      })),
+    );
+  }
+
+  #windowRows(name: string, key: string, range: WindowRange): Promise<RowDocument[]> {
+    return this.#db
+      .collection<RowDocument>(name)
+      .find(
+        { window_ms: range.windowMs, window_start: { $gte: range.fromMs, $lt: range.toMs } },
+        { sort: { window_start: 1, [key]: 1, partition: 1 }, projection: { _id: 0 } },
+      )
+      .toArray();
+  }
+
+  async finalWindowStarts(rows: WindowRows, windowMs: number, fromMs: number): Promise<Map<number, number>> {
+    this.#open();
+    checkFinalStartsQuery(rows, windowMs, fromMs);
+    const name = rows === "activity" ? "activity_windows" : "wiki_windows";
+    return this.#read("reading final windows", async () => {
+      const starts = new Map<number, number>();
+      const found = this.#db
+        .collection<RowDocument>(name)
+        .find(
+          { window_ms: windowMs, window_start: { $gte: fromMs }, final: true },
+          { projection: { _id: 0, partition: 1, window_start: 1 } },
+        );
+      for await (const doc of found) {
+        const partition = doc.partition as number;
+        const start = doc.window_start as number;
+        if (!(start <= (starts.get(partition) ?? Number.NEGATIVE_INFINITY))) starts.set(partition, start);
+      }
+      return starts;
+    });
   }
 
   /**

@@ -1,6 +1,6 @@
 // Argument and row checks shared by every LiveStore, so each backend rejects the same input with the same message.
 import { StoreError, StoreErrorCode } from "../errors.ts";
-import type { Checkpoint, RawEventRow, TopPagesRow } from "./index.ts";
+import type { Checkpoint, RawEventRow, TopPagesRow, WindowRange, WindowRows } from "./index.ts";
 
 /** Partitions per topic a store accepts (the embedded raw lake packs the partition into 10 bits). */
 export const MAX_PARTITIONS = 1024;
@@ -30,6 +30,29 @@ export function checkPartition(partition: number, kind: string): number {
 export function checkWindowQuery(query: { windowMs: number; last: number }): void {
   checkWindowMs(query.windowMs);
   checkLimit("last", query.last);
+}
+
+export function checkWindowRange(range: WindowRange): void {
+  checkWindowMs(range.windowMs);
+  checkStart("fromMs", range.fromMs);
+  checkStart("toMs", range.toMs);
+}
+
+function checkStart(name: string, ms: number): void {
+  if (!Number.isSafeInteger(ms)) {
+    throw new StoreError(StoreErrorCode.badArgument, `${name} must be a whole number of ms, got ${ms}.`);
+  }
+}
+
+export function checkFinalStartsQuery(rows: WindowRows, windowMs: number, fromMs: number): void {
+  if (rows !== "activity" && rows !== "wikimedia") {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `rows must be "activity" or "wikimedia", got ${JSON.stringify(rows)}.`,
+    );
+  }
+  checkWindowMs(windowMs);
+  checkStart("fromMs", fromMs);
 }
 
 export function checkWindowMs(windowMs: number): void {

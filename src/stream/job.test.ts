@@ -287,6 +287,11 @@ class CommitFailingStore implements LiveStore {
   activityWindows = (q: Parameters<LiveStore["activityWindows"]>[0]) => this.inner.activityWindows(q);
   activityDaily = (r?: Parameters<LiveStore["activityDaily"]>[0]) => this.inner.activityDaily(r);
   wikiWindows = (q: Parameters<LiveStore["wikiWindows"]>[0]) => this.inner.wikiWindows(q);
+  finalWindowStarts = (...a: Parameters<LiveStore["finalWindowStarts"]>) =>
+    this.inner.finalWindowStarts(...a);
+  activityWindowRows = (r: Parameters<LiveStore["activityWindowRows"]>[0]) =>
+    this.inner.activityWindowRows(r);
+  wikiWindowRows = (r: Parameters<LiveStore["wikiWindowRows"]>[0]) => this.inner.wikiWindowRows(r);
   topPages = (w: number, l: number) => this.inner.topPages(w, l);
   alerts = (l: number) => this.inner.alerts(l);
   lateEvents = (l: number) => this.inner.lateEvents(l);

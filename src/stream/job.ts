@@ -10,7 +10,7 @@ import type {
   WikiRow,
 } from "./aggregates.ts";
 import { ActivityFrame } from "./activity-frame.ts";
-import { type SeriesSpec, WindowAlerter } from "./alerting.ts";
+import { MAX_EMPTY_WINDOWS, type SeriesSpec, WindowAlerter } from "./alerting.ts";
 import type { AnomalyDetectorOptions } from "./anomaly.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import {
@@ -61,6 +61,8 @@ import type {
   LiveStore,
   StoreBatch,
   WikiWindowRow,
+  WindowRange,
+  WindowRows,
 } from "../store/index.ts";
 import { RawRunWriter } from "../store/raw-batch.ts";
 import { asBuffer } from "../bytes.ts";
@@ -96,6 +98,7 @@ const DLQ_MARK_REFRESH_MS = 10_000;
 const DLQ_SCAN_BATCH = 5_000;
 /** Every alert goes to this partition of the `alerts` topic: alerts are few, and one partition keeps them in order. */
 const ALERTS_PARTITION = 0;
+const DEFAULT_STORED_ALERTS_POLL_MS = 1_000;
 
 export interface StreamJobOptions {
   log: Log;
@@ -121,6 +124,8 @@ export interface StreamJobOptions {
   rawLake?: boolean;
   /** Pause between polls when every partition is caught up (default 20 ms). */
   pollIntervalMs?: number;
+  /** How often a scaled-out alert owner looks in the store for windows final over the topic (default 1 s). */
+  storedAlertsPollMs?: number;
   /**
    * How often the operator state is written with the checkpoints (default 10 s; 0: every batch). Every
    * batch still commits its rows with each partition's next offset; between state checkpoints the store
@@ -427,8 +432,12 @@ abstract class Pipeline<E, A extends Accumulator, R, S> {
   firstCursor = 0;
   deadLetterEncoder: Encoder<DeadLetter> | undefined;
   dlqCheckedAtMs = 0;
-  /** Undefined when anomaly detection is off. */
+  /** Undefined when anomaly detection is off, or paused while another member scores the topic. */
   alerter: WindowAlerter<R & WindowRowFields> | undefined;
+  /** Whether the alerter is fed every member's rows from the store (a scaled-out alert owner). */
+  alertsFromStore = false;
+  /** performance.now() of the alert owner's last look in the store. */
+  alertsPolledAtMs = Number.NEGATIVE_INFINITY;
   /** `series\0window_start` of alerts this job produced beyond its checkpoint (crash before commit). */
   alertsRecovered = new Set<string>();
   alertsRecoveredMaxStart = Number.NEGATIVE_INFINITY;
@@ -456,6 +465,12 @@ abstract class Pipeline<E, A extends Accumulator, R, S> {
 
   /** Moves a flush's rows into the batch. */
   abstract sink(flush: FlushResult<R, S>, rows: BatchRows): void;
+
+  /** The window rows finalWindowStarts reads for this topic. */
+  abstract readonly windowRows: WindowRows;
+
+  /** The store's window rows in `range`, per partition, as the alerter reads them. */
+  abstract storedWindows(store: LiveStore, range: WindowRange): Promise<Array<R & WindowRowFields>>;
 
   /** The record's value located as a frame the aggregate reads without decoding it; undefined for none. */
   frameOf(_value: Uint8Array | null, _serde: AvroSerde): ActivityFrame | undefined {
@@ -486,6 +501,15 @@ class ActivityPipeline extends Pipeline<UserActivity, ActivityAccumulator, Activ
     return v2 && this.#frame.read(value) ? this.#frame : undefined;
   }
 
+  readonly windowRows = "activity";
+
+  async storedWindows(store: LiveStore, range: WindowRange): Promise<ActivityRow[]> {
+    return (await store.activityWindowRows(range)).map((row) => ({
+      ...row,
+      revenue: row.revenue_cents / 100,
+    }));
+  }
+
   sink(flush: FlushResult<ActivityRow, never>, rows: BatchRows): void {
     for (const row of flush.windows) rows.activityWindows.push(row);
     for (const row of flush.days) rows.activityDaily.push(row);
@@ -493,6 +517,12 @@ class ActivityPipeline extends Pipeline<UserActivity, ActivityAccumulator, Activ
 }
 
 class WikimediaPipeline extends Pipeline<WikimediaRecentChange, WikiAccumulator, WikiRow, TopPagesRow> {
+  readonly windowRows = "wikimedia";
+
+  storedWindows(store: LiveStore, range: WindowRange): Promise<WikiRow[]> {
+    return store.wikiWindowRows(range);
+  }
+
   sink(flush: FlushResult<WikiRow, TopPagesRow>, rows: BatchRows): void {
     for (const row of flush.windows) rows.wikiWindows.push(row);
     for (const row of flush.days) rows.wikiDaily.push(row);
@@ -576,6 +606,7 @@ export class StreamJob {
   /** The raw lake's rows of the batch being built, as encoded runs (reset at each batch). */
   readonly #rawRuns = new RawRunWriter();
   readonly #pollIntervalMs: number;
+  readonly #storedAlertsPollMs: number;
   readonly #checkpointIntervalMs: number;
   /** performance.now() of the last group-offset commit and high-watermark read. */
   #lagRefreshedAtMs = Number.NEGATIVE_INFINITY;
@@ -616,6 +647,13 @@ export class StreamJob {
     this.#budget = this.#maxBatchRecords;
     this.#rawLake = options.rawLake ?? true;
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.#storedAlertsPollMs = options.storedAlertsPollMs ?? DEFAULT_STORED_ALERTS_POLL_MS;
+    if (!(this.#storedAlertsPollMs >= 0)) {
+      throw new StreamError(
+        StreamErrorCode.badOption,
+        `storedAlertsPollMs must be a number of ms ≥ 0, got ${this.#storedAlertsPollMs}`,
+      );
+    }
     this.#checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     if (!Number.isSafeInteger(this.#checkpointIntervalMs) || this.#checkpointIntervalMs < 0) {
       throw new StreamError(
@@ -799,9 +837,14 @@ export class StreamJob {
         this.#member === undefined
           ? info.offsets
           : info.offsets.filter((o) => this.#member!.assigned(pipeline.topic).includes(o.partition));
-      // The alerter scores windows final over the whole topic: it runs only while this job owns every
-      // partition; with part of them its state is kept unchanged in the checkpoints (see docs/scale-out.md).
-      if (owned.length < info.offsets.length) pipeline.alerter = undefined;
+      // The alerter scores windows final over the whole topic. A job owning every partition feeds it its
+      // own rows. In a scaled-out group the owner of partition 0, whose checkpoint carries the alert
+      // state, feeds it every member's committed rows from the store; the others leave it alone
+      // (docs/at-scale.md).
+      const ownsAll = owned.length === info.offsets.length;
+      if (!ownsAll && !owned.some((o) => o.partition === 0)) pipeline.alerter = undefined;
+      pipeline.alertsFromStore = !ownsAll && pipeline.alerter !== undefined;
+      pipeline.alertsPolledAtMs = Number.NEGATIVE_INFINITY;
       pipeline.aggregator.assign(owned.map((o) => o.partition));
       let alertStateFound = false;
       for (const offsets of [...owned].sort((a, b) => a.partition - b.partition)) {
@@ -831,6 +874,18 @@ export class StreamJob {
         cursor.highWatermark = offsets.highWatermark;
         await this.#recoverDeadLetters(pipeline, cursor, scanFrom, dlqOffsets.highWatermark);
         pipeline.cursors.push(cursor);
+      }
+      const alerter = pipeline.alerter;
+      if (alerter !== undefined && !pipeline.alertsFromStore && Number.isFinite(alerter.observedThroughMs)) {
+        // Owning every partition, the alerter reads this job's flushes. A partition that finished a window
+        // while another member owned it, or before this job's restored state, will not flush it again:
+        // its final rows come from the store (the flushes replace any a replay emits anew).
+        const rows = await pipeline.storedWindows(this.#store, {
+          windowMs: this.window.sizeMs,
+          fromMs: alerter.observedThroughMs + this.window.slideMs,
+          toMs: Number.MAX_SAFE_INTEGER,
+        });
+        alerter.addRows(rows.filter((row) => row.final));
       }
       if (pipeline.alerter !== undefined && alertsInfo !== undefined) {
         const alertsOffsets = alertsInfo.offsets[ALERTS_PARTITION]!;
@@ -1083,7 +1138,7 @@ export class StreamJob {
         cursor.dirty = true;
       }
     }
-    if (read === 0 && !final) return 0;
+    if (read === 0 && !final && !this.#storedAlertsDue()) return 0;
     if (read > 0) this.#firstReadAtMs ??= startedAtMs;
     const processedAtMs = performance.now();
 
@@ -1110,8 +1165,13 @@ export class StreamJob {
       }
       const alerter = pipeline.alerter;
       if (alerter !== undefined) {
-        alerter.addRows(flush.windows);
-        const raised = alerter.observeFinal(pipeline.aggregator.watermark());
+        let raised: AlertRow[] = [];
+        if (!pipeline.alertsFromStore) {
+          alerter.addRows(flush.windows);
+          raised = alerter.observeFinal(pipeline.aggregator.watermark());
+        } else if (final || performance.now() - pipeline.alertsPolledAtMs >= this.#storedAlertsPollMs) {
+          raised = await this.#scoreStoredWindows(pipeline);
+        }
         if (raised.length > 0) {
           for (const alert of raised) alerts.push(alert);
           alertsByPipeline.set(pipeline, raised);
@@ -1226,6 +1286,55 @@ export class StreamJob {
       maxEventTimeMs: state.maxEventTimeMs,
     });
     return read;
+  }
+
+  /** Whether a scaled-out alert owner is due to look in the store, read or no read. */
+  #storedAlertsDue(): boolean {
+    const nowMs = performance.now();
+    return this.#pipelines.some(
+      (p) => p.alertsFromStore && nowMs - p.alertsPolledAtMs >= this.#storedAlertsPollMs,
+    );
+  }
+
+  /**
+   * A scaled-out alert owner's scoring, from every member's committed rows. Partition p has passed
+   * window W when its newest final row starts at or after W (finality follows p's watermark), or when it
+   * is caught up: its checkpoint has reached the log's high watermark (Flink's idleness, as the job
+   * applies it to its own partitions), which a partition holding nothing always is. W is final over the
+   * topic once every partition that is not caught up has passed it. When all are caught up, the windows
+   * every partition holding records has passed are. Rows of this job's batch in flight are not in the
+   * store yet; their windows are scored on a later look.
+   */
+  async #scoreStoredWindows(pipeline: AnyPipeline): Promise<AlertRow[]> {
+    pipeline.alertsPolledAtMs = performance.now();
+    const alerter = pipeline.alerter!;
+    const { sizeMs, slideMs } = this.window;
+    // High watermarks first: checkpoints read after them are at least as new.
+    const { offsets } = await this.#log.describeTopic(pipeline.topic);
+    const committed = new Map(
+      (await this.#store.checkpoints(this.job, pipeline.topic)).map((c) => [c.partition, c.nextOffset]),
+    );
+    const from = Number.isFinite(alerter.observedThroughMs)
+      ? alerter.observedThroughMs + slideMs
+      : Number.MIN_SAFE_INTEGER;
+    const finals = await this.#store.finalWindowStarts(pipeline.windowRows, sizeMs, from);
+    let active = Number.POSITIVE_INFINITY;
+    let all = Number.POSITIVE_INFINITY;
+    for (const { partition, lowWatermark, highWatermark } of offsets) {
+      const passed = finals.get(partition) ?? Number.NEGATIVE_INFINITY;
+      const caughtUp = (committed.get(partition) ?? lowWatermark) >= highWatermark;
+      if (!caughtUp) active = Math.min(active, passed);
+      if (highWatermark > lowWatermark || committed.has(partition)) all = Math.min(all, passed);
+    }
+    const through = Number.isFinite(active) ? active : all;
+    if (!Number.isFinite(through) || through < from) return [];
+    // Rows per partition, the newest of each: a caught-up partition's rows of a window it has not
+    // finished count as they are, as the job counts its own idle partitions' rows.
+    const fromMs = Math.max(from, through - (MAX_EMPTY_WINDOWS - 1) * slideMs);
+    alerter.addRows(
+      await pipeline.storedWindows(this.#store, { windowMs: sizeMs, fromMs, toMs: through + 1 }),
+    );
+    return alerter.observeFinal(through + sizeMs + this.#aggregatorOptions.allowedLatenessMs);
   }
 
   /**

@@ -397,6 +397,107 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         ]);
       });
 
+      it("reads window rows per partition, as committed, for window starts in [fromMs, toMs)", async () => {
+        const rows: ActivityWindowRow[] = [];
+        const wikiRows: WikiWindowRow[] = [];
+        for (let i = 0; i < 4; i++) {
+          for (const partition of [1, 0]) {
+            rows.push(
+              activity({
+                partition,
+                window_start: T0 + i * MINUTE,
+                event_count: 10 * i + partition,
+                final: i < 2,
+              }),
+            );
+            wikiRows.push(wiki({ partition, window_start: T0 + i * MINUTE, edits: 10 * i + partition }));
+          }
+        }
+        rows.push(activity({ partition: 0, window_start: T0 + MINUTE, event_type: "VIEW", event_count: 99 }));
+        // Another length, inside the range: not read for minute windows.
+        rows.push(activity({ window_start: T0 + MINUTE, window_end: T0 + 6 * MINUTE, event_count: 500 }));
+        await store.commit({ activityWindows: rows, wikiWindows: wikiRows, checkpoints: [] });
+
+        const read = await store.activityWindowRows({
+          windowMs: MINUTE,
+          fromMs: T0 + MINUTE,
+          toMs: T0 + 3 * MINUTE,
+        });
+        expect(
+          read.map((r) => [r.window_start - T0, r.event_type, r.partition, r.event_count, r.final]),
+        ).toEqual([
+          [MINUTE, "CLICK", 0, 10, true],
+          [MINUTE, "CLICK", 1, 11, true],
+          [MINUTE, "VIEW", 0, 99, true],
+          [2 * MINUTE, "CLICK", 0, 20, false],
+          [2 * MINUTE, "CLICK", 1, 21, false],
+        ]);
+        expect(read[0]).toEqual(
+          activity({ partition: 0, window_start: T0 + MINUTE, event_count: 10, final: true }),
+        );
+        const wikis = await store.wikiWindowRows({
+          windowMs: MINUTE,
+          fromMs: T0 + 3 * MINUTE,
+          toMs: T0 + 9 * MINUTE,
+        });
+        expect(wikis).toEqual([
+          wiki({ partition: 0, window_start: T0 + 3 * MINUTE, edits: 30 }),
+          wiki({ partition: 1, window_start: T0 + 3 * MINUTE, edits: 31 }),
+        ]);
+        expect(
+          await store.activityWindowRows({
+            windowMs: MINUTE,
+            fromMs: T0 + 4 * MINUTE,
+            toMs: T0 + 9 * MINUTE,
+          }),
+        ).toEqual([]);
+        await expect(
+          store.activityWindowRows({ windowMs: MINUTE, fromMs: 0.5, toMs: 1 }),
+        ).rejects.toMatchObject({
+          code: StoreErrorCode.badArgument,
+        });
+      });
+
+      it("finds each partition's newest final window start of a length, from a start on", async () => {
+        await store.commit({
+          activityWindows: [
+            activity({ partition: 0, window_start: T0, final: true }),
+            activity({ partition: 0, window_start: T0 + MINUTE, event_type: "VIEW", final: true }),
+            activity({ partition: 0, window_start: T0 + 2 * MINUTE, final: false }),
+            activity({ partition: 1, window_start: T0, final: true }),
+            activity({ partition: 2, window_start: T0 + MINUTE, final: false }),
+            // Another length: not counted for minute windows.
+            activity({
+              partition: 2,
+              window_start: T0 + 5 * MINUTE,
+              window_end: T0 + 10 * MINUTE,
+              final: true,
+            }),
+          ],
+          wikiWindows: [wiki({ partition: 3, window_start: T0 + 4 * MINUTE, final: true })],
+          checkpoints: [],
+        });
+        expect(await store.finalWindowStarts("activity", MINUTE, T0)).toEqual(
+          new Map([
+            [0, T0 + MINUTE],
+            [1, T0],
+          ]),
+        );
+        expect(await store.finalWindowStarts("activity", MINUTE, T0 + 1)).toEqual(
+          new Map([[0, T0 + MINUTE]]),
+        );
+        expect(await store.finalWindowStarts("activity", FIVE_MINUTES, 0)).toEqual(
+          new Map([[2, T0 + 5 * MINUTE]]),
+        );
+        expect(await store.finalWindowStarts("wikimedia", MINUTE, 0)).toEqual(
+          new Map([[3, T0 + 4 * MINUTE]]),
+        );
+        expect(await store.finalWindowStarts("wikimedia", FIVE_MINUTES, 0)).toEqual(new Map());
+        await expect(store.finalWindowStarts("activity", 0, 0)).rejects.toMatchObject({
+          code: StoreErrorCode.badArgument,
+        });
+      });
+
       it("bounds daily rows by day start, inclusive from and exclusive to", async () => {
         const days = [0, 1, 2, 3].map((d) =>
           activity({ window_start: T0 + d * DAY, window_end: T0 + (d + 1) * DAY, event_count: d + 1 }),

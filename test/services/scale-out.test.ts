@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
+import { withTopicPrefix } from "../../src/log/prefixed.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import { type OnCleanup, type RunningPulse, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { activityTruth, expectStoreMatchesTruth } from "../stream/truth.ts";
@@ -18,13 +19,21 @@ function env(): Record<string, string> {
   return { PULSE_LOG: KAFKA_URL };
 }
 
-async function startMember(dataDir: string, onCleanup: OnCleanup): Promise<RunningPulse> {
-  return startPulse(["stream", "--topics", "user-activity", "--max-batch", "5000", "--data-dir", dataDir], {
-    env: env(),
-    waitFor: /consumer group pulse-stream assigned user-activity \[[\d,]*\]/,
-    onCleanup,
-    timeoutMs: 90_000,
-  });
+async function startMember(
+  dataDir: string,
+  onCleanup: OnCleanup,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<RunningPulse> {
+  const args = options.args ?? [];
+  return startPulse(
+    ["stream", "--topics", "user-activity", "--max-batch", "5000", ...args, "--data-dir", dataDir],
+    {
+      env: options.env ?? env(),
+      waitFor: /consumer group pulse-stream assigned user-activity \[[\d,]*\]/,
+      onCleanup,
+      timeoutMs: 90_000,
+    },
+  );
 }
 
 /** Records covered by the job's checkpoints in the store, per partition. */
@@ -147,6 +156,108 @@ describe("scale-out on Kafka", () => {
       const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
       onTestFinished(() => store.close());
       await expectStoreMatchesTruth(store, truth);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "alerts keep flowing while scaled out: the owner of partition 0 flags a burst from every member's rows, once",
+    async ({ onTestFinished }) => {
+      // Topics of its own under a prefix, so the other test's reset and fixed names do not meet this one.
+      const prefix = `alerts-${Date.now()}.`;
+      const alertEnv = { PULSE_LOG: KAFKA_URL, PULSE_TOPIC_PREFIX: prefix };
+      const dataDir = tempDir(onTestFinished, "pulse-scale-alerts-");
+      const windowArgs = ["--window", "10s", "--out-of-orderness", "1s"];
+      const startMs = Date.UTC(2024, 4, 1, 10);
+      const produce = (seed: number, count: number, fromMs: number, extra: string[] = []) =>
+        runPulseJson<ProduceSummary>(
+          [
+            ...["produce", "activity", "--count", String(count), "--seed", String(seed)],
+            ...["--start", new Date(fromMs).toISOString(), ...extra, "--json", "--data-dir", dataDir],
+          ],
+          { env: alertEnv, timeoutMs: 180_000 },
+        );
+      // A first batch creates the topics; the members split them before the rest arrives.
+      const first = await produce(41, 2_000, startMs);
+      const one = await startMember(dataDir, onTestFinished, { args: windowArgs, env: alertEnv });
+      const two = await startMember(dataDir, onTestFinished, { args: windowArgs, env: alertEnv });
+      const log = withTopicPrefix(KafkaLog.open({ brokers: kafkaBrokers(KAFKA_URL) }), prefix);
+      onTestFinished(() => log.close());
+      const partitions = (await log.describeTopic("user-activity")).partitions;
+      await waitUntil("the members to split the partitions", async () => {
+        const shares = [assignments(one).at(-1) ?? [], assignments(two).at(-1) ?? []];
+        return (
+          shares.every((share) => share.length > 0) && shares[0]!.length + shares[1]!.length === partitions
+        );
+      });
+      const shares = [assignments(one).at(-1)!, assignments(two).at(-1)!];
+
+      // Six times the rate for 30 s, 300 s into the second batch (10 s windows: 30 to warm the baseline).
+      const burstFromMs = startMs + 30_000 + 300_000;
+      const second = await produce(43, 60_000, startMs + 30_000, ["--burst", "+300,30,6"]);
+      const highWatermarks = (await log.describeTopic("user-activity")).offsets.map((o) => o.highWatermark);
+      expect(highWatermarks.reduce((a, b) => a + b, 0)).toBe(first.produced + second.produced);
+      await waitUntil("both members to catch up", async () => {
+        const done = await checkpointed(dataDir);
+        return highWatermarks.every((high, p) => done.get(p) === high);
+      });
+      const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
+      onTestFinished(() => store.close());
+      type Alert = Awaited<ReturnType<typeof store.alerts>>[number];
+      let spikes: Alert[] = [];
+      await waitUntil(
+        "a spike in the burst on activity.all.event_count",
+        async () => {
+          spikes = (await store.alerts(1_000)).filter(
+            (a) =>
+              a.series === "activity.all.event_count" &&
+              a.kind === "spike" &&
+              a.window_start >= burstFromMs &&
+              a.window_start < burstFromMs + 30_000,
+          );
+          return spikes.length > 0;
+        },
+        30_000,
+      );
+      expect(spikes[0]!.observed).toBeGreaterThan(2 * spikes[0]!.expected);
+      // Still split: the burst was scored from the store by the owner of partition 0, not by a lone member.
+      expect([assignments(one).at(-1), assignments(two).at(-1)]).toEqual(shares);
+      for (const member of [one, two]) {
+        const stopped = await member.stop();
+        expect(stopped.code, stopped.stderr).toBe(0);
+      }
+
+      // Exactly once: every stored alert is on the alerts topic once, with the same values.
+      const stored = await store.alerts(10_000);
+      const onTopic = (await log.fetch("alerts", 0, 0, { maxRecords: 100_000 })).map(
+        (r) => JSON.parse(Buffer.from(r.value!).toString("utf8")) as Alert,
+      );
+      const key = (a: Alert) => `${a.series} ${a.window_start}`;
+      expect(new Set(onTopic.map(key)).size).toBe(onTopic.length);
+      const summary = (alerts: Alert[]) =>
+        alerts.map((a) => [key(a), a.observed, a.expected, a.score, a.kind]).sort();
+      expect(summary(onTopic)).toEqual(summary(stored));
+      expect(stored.length).toBeGreaterThanOrEqual(spikes.length);
+
+      // A lone member drains the rest, owning every partition: the windows the members finished but the
+      // owner had not scored come from the store, so each window it scores counts every partition's events.
+      const drained = await runPulseJson<StreamSummary>(
+        ["stream", "--drain", "--topics", "user-activity", ...windowArgs, "--json", "--data-dir", dataDir],
+        { env: alertEnv, timeoutMs: 300_000 },
+      );
+      expect(drained.drained).toBe(true);
+      const before = new Set(stored.map(key));
+      const scoredByDrain = (await store.alerts(10_000)).filter((a) => !before.has(key(a)));
+      const windows = await store.activityWindows({ windowMs: 10_000, last: 100_000 });
+      const counts = new Map<string, number>();
+      for (const w of windows) {
+        counts.set(`activity.${w.event_type}.event_count ${w.window_start}`, w.event_count);
+        const all = `activity.all.event_count ${w.window_start}`;
+        counts.set(all, (counts.get(all) ?? 0) + w.event_count);
+      }
+      for (const alert of scoredByDrain)
+        expect([key(alert), alert.observed]).toEqual([key(alert), counts.get(key(alert)) ?? 0]);
+      console.log(`alerts: ${stored.length} while scaled out, ${scoredByDrain.length} by the lone drain`);
     },
     TIMEOUT_MS,
   );

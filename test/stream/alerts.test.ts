@@ -8,6 +8,7 @@ import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { activityProducer } from "../../src/ingest/producer.ts";
 import { simulateActivity } from "../../src/ingest/simulator.ts";
 import { EmbeddedLog } from "../../src/log/embedded.ts";
+import type { GroupMember, Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
@@ -136,6 +137,28 @@ function sortAlerts(alerts: readonly AlertRow[]): AlertRow[] {
   );
 }
 
+/**
+ * The embedded log as a member of a consumer group that always owns `partitions`: a stand-in for Kafka's
+ * group coordinator (test/services/scale-out.test.ts runs the real one), so members run one after the other.
+ */
+function withStaticGroup(log: EmbeddedLog, partitions: number[]): Log {
+  const member: GroupMember = {
+    group: "pulse-stream",
+    generation: 1,
+    assigned: () => [...partitions],
+    ready: async () => undefined,
+    commit: (topic, offsets) => log.commit("pulse-stream", topic, offsets),
+    leave: async () => undefined,
+  };
+  return new Proxy(log, {
+    get(target, name) {
+      if (name === "joinGroup") return async () => member;
+      const value = Reflect.get(target, name, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 /** Every alert on the `alerts` topic written by the default job, in log order. */
 async function alertsOnTopic(fx: Fixture): Promise<AlertRow[]> {
   const info = await fx.log.describeTopic(TOPICS.alerts);
@@ -169,6 +192,11 @@ class CommitFailingStore implements LiveStore {
   activityWindows = (q: Parameters<LiveStore["activityWindows"]>[0]) => this.inner.activityWindows(q);
   activityDaily = (r?: Parameters<LiveStore["activityDaily"]>[0]) => this.inner.activityDaily(r);
   wikiWindows = (q: Parameters<LiveStore["wikiWindows"]>[0]) => this.inner.wikiWindows(q);
+  finalWindowStarts = (...a: Parameters<LiveStore["finalWindowStarts"]>) =>
+    this.inner.finalWindowStarts(...a);
+  activityWindowRows = (r: Parameters<LiveStore["activityWindowRows"]>[0]) =>
+    this.inner.activityWindowRows(r);
+  wikiWindowRows = (r: Parameters<LiveStore["wikiWindowRows"]>[0]) => this.inner.wikiWindowRows(r);
   topPages = (w: number, l: number) => this.inner.topPages(w, l);
   alerts = (l: number) => this.inner.alerts(l);
   lateEvents = (l: number) => this.inner.lateEvents(l);
@@ -224,6 +252,41 @@ describe("stream job anomaly alerts", () => {
 
     const expected = await expectedAlerts(fx.dataDir);
     expect(expected.length).toBeGreaterThan(0);
+    expect(sortAlerts(await store.alerts(10_000))).toEqual(expected);
+    expect(sortAlerts(await alertsOnTopic(fx))).toEqual(expected);
+  });
+
+  it("scaled out, then alone: the owner of partition 0 scores from the store, a lone job takes over, the alerts equal an independent scoring", async (ctx) => {
+    const fx = await setup(ctx);
+    await produceBurstHour(fx);
+    const store = fx.openStore();
+    // Two members of one group. B drains partitions 1 and 2. A, the alert owner, reads partition 0 in
+    // small batches, scoring from the store (B's rows and its own) after every batch, and stops once
+    // its partition is past 10:45: the windows after that are finished in B's partitions, not in A's.
+    const b = job(fx, { store, log: withStaticGroup(fx.log, [1, 2]) });
+    await b.drain();
+    const stop = new AbortController();
+    const a = job(fx, {
+      store,
+      log: withStaticGroup(fx.log, [0]),
+      maxBatchRecords: 500,
+      storedAlertsPollMs: 0,
+      onCommitted: (batch) => {
+        if (batch.activityWindows?.some((w) => w.final && w.window_start >= T0 + 45 * MINUTE_MS))
+          stop.abort();
+      },
+    });
+    await a.drain(stop.signal);
+    expect(stop.signal.aborted).toBe(true);
+    const scaledOut = sortAlerts(await store.alerts(10_000));
+    const expected = await expectedAlerts(fx.dataDir);
+    // What the owner scored is what one job scores for those windows: the burst among them.
+    expect(scaledOut).toEqual(expected.filter((e) => e.window_start < T0 + 45 * MINUTE_MS));
+    expect(scaledOut.some((e) => e.series === "activity.all.event_count" && e.kind === "spike")).toBe(true);
+
+    // A lone job, owning every partition, finishes the rest. Partitions 1 and 2 finished those windows
+    // under B, so their rows come from the store: its own flushes hold only partition 0's.
+    await job(fx, { store }).drain();
     expect(sortAlerts(await store.alerts(10_000))).toEqual(expected);
     expect(sortAlerts(await alertsOnTopic(fx))).toEqual(expected);
   });
