@@ -2,6 +2,7 @@
 
 import { EmbeddedLog } from "../log/embedded.ts";
 import type { Log } from "../log/index.ts";
+import type { KafkaCompression } from "../log/kafka.ts";
 import { withTopicPrefix } from "../log/prefixed.ts";
 import { ConfigError } from "../errors.ts";
 import { HttpRegistryClient } from "../registry/http-client.ts";
@@ -41,14 +42,19 @@ async function openBackendLog(config: PulseConfig): Promise<Log> {
   const path = embeddedPath(config.log, config.data_dir);
   if (path !== undefined) return EmbeddedLog.open({ path, backgroundCheckpoints: true });
   if (config.log.startsWith("kafka://")) {
-    const { KafkaLog, kafkaBrokers } = await import("../log/kafka.ts");
+    const { compressionUnavailable, KafkaLog, kafkaBrokers } = await import("../log/kafka.ts");
     const brokers = kafkaBrokers(config.log);
     if (brokers.length === 0) {
       throw new ConfigError(
         `log '${config.log}': name at least one broker, as in kafka://127.0.0.1:9092[,host2:9092].`,
       );
     }
-    return KafkaLog.open({ brokers, clientId: "pulse" });
+    const compression = config.producer.compression as KafkaCompression;
+    const unavailable = compressionUnavailable(compression);
+    if (unavailable !== undefined) {
+      throw new ConfigError(`producer.compression (PULSE_COMPRESSION): ${unavailable}.`);
+    }
+    return KafkaLog.open({ brokers, clientId: "pulse", compression });
   }
   throw new ConfigError(
     `log '${config.log}': use embedded:<file> (the default) or kafka://host:port[,host:port].`,

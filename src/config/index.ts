@@ -14,6 +14,7 @@ export interface PulseConfig {
   server: { host: string; port: number };
   collector: { api_keys: string[]; max_body_bytes: number; max_pending_batches: number };
   topics: { prefix: string; partitions: number; retention_hours: number; retention_mb: number };
+  producer: { compression: string };
   simulator: {
     rate: number;
     seed: number;

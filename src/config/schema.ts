@@ -116,6 +116,19 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
       },
     },
   },
+  producer: {
+    kind: "section",
+    doc: "What Pulse's producers write to the log.",
+    fields: {
+      compression: {
+        kind: "enum",
+        default: "none",
+        values: ["none", "gzip", "snappy", "lz4", "zstd"],
+        env: "PULSE_COMPRESSION",
+        doc: "Codec of the record batches written to Kafka (Kafka's compression.type): none, gzip, snappy, lz4, or zstd (needs Node.js 22.15 or later). The embedded log stores its batches uncompressed.",
+      },
+    },
+  },
   simulator: {
     kind: "section",
     doc: "The activity simulator run by `pulse up`.",

@@ -1,8 +1,9 @@
 // FetchedRecords: one partition's fetched record batches, decoded as they are handed out, each batch's CRC-32C checked first.
+import zlib from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { LogError, LogErrorCode } from "../errors.ts";
 import type { LogRecord, ProduceRecord } from "./index.ts";
-import { encodeRecordBatch, type FetchedPartition, FetchedRecords } from "./kafka.ts";
+import { compressionUnavailable, encodeRecordBatch, type FetchedPartition, FetchedRecords } from "./kafka.ts";
 import { asBuffer } from "../bytes.ts";
 
 const PRODUCER = { producerId: -1n, producerEpoch: -1 };
@@ -98,6 +99,44 @@ describe("FetchedRecords", () => {
     expect(out[4]!.headers).not.toBe(out[3]!.headers);
     expect(out[6]!.headers).not.toBe(out[0]!.headers);
     for (const record of out) expect(Object.isFrozen(record.headers)).toBe(true);
+  });
+
+  it.for(["gzip", "snappy", "lz4"] as const)(
+    "reads back a batch produce compressed with %s: the codec in its attributes, the records as written",
+    (codec) => {
+      const records: ProduceRecord[] = Array.from({ length: 200 }, (_, i) => ({
+        key: Buffer.from(`user-${i % 7}`),
+        value: Buffer.from(`{"event":"VIEW","page":"/product/${i % 13}","n":${i}}`),
+        timestampMs: 1_700_000_000_000 + i,
+        ...(i % 3 === 0 ? { headers: { source: Buffer.from("simulator") } } : {}),
+      }));
+      const indexes = records.map((_, i) => i);
+      const plain = encodeRecordBatch(records, indexes, 0, PRODUCER, -1);
+      const packed = encodeRecordBatch(records, indexes, 0, PRODUCER, -1, codec);
+      const codecs = { gzip: 1, snappy: 2, lz4: 3 };
+      expect(packed.readInt16BE(21) & 7).toBe(codecs[codec]);
+      expect(plain.readInt16BE(21) & 7).toBe(0);
+      // Repetitive records: the block is far smaller, and the batch length counts it.
+      expect(packed.length).toBeLessThan(plain.length / 2);
+      expect(packed.readInt32BE(8)).toBe(packed.length - 12);
+      const out: LogRecord[] = [];
+      // FetchedRecords checks each batch's CRC-32C before it decompresses it.
+      expect(new FetchedRecords("t", 0, answer(packed), 0).take(out, 1_000)).toBe(true);
+      const fromPlain: LogRecord[] = [];
+      new FetchedRecords("t", 0, answer(plain), 0).take(fromPlain, 1_000);
+      expect(out).toEqual(fromPlain);
+      expect(values(out)).toEqual(records.map((r) => r.value!.toString()));
+    },
+  );
+
+  it("refuses a codec this Node.js cannot produce, or an unknown one, naming the fix", () => {
+    expect(compressionUnavailable("lz4")).toBeUndefined();
+    expect(compressionUnavailable("brotli")).toMatch(/unknown compression 'brotli'; use one of none, gzip/);
+    const zstd = compressionUnavailable("zstd");
+    if (typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === "function")
+      expect(zstd).toBeUndefined();
+    else
+      expect(zstd).toMatch(/needs a Node.js whose zlib has zstd \(22.15 or later\).*use lz4, snappy or gzip/);
   });
 
   it("skips forward when its start is moved past records not handed out yet", () => {

@@ -75,6 +75,27 @@ export interface KafkaLogOptions {
   unavailableRetryMs?: number;
   /** How long fetch waits on the broker for records when none are there yet. Default 0 (answer at once). */
   fetchMaxWaitMs?: number;
+  /**
+   * Codec of the record batches produce writes (Kafka's compression.type). Default "none". zstd needs a
+   * Node.js whose zlib has it (22.15 and later); KafkaLog.open refuses it otherwise.
+   */
+  compression?: KafkaCompression;
+}
+
+/** Kafka's record batch codecs. */
+export type KafkaCompression = "none" | "gzip" | "snappy" | "lz4" | "zstd";
+
+export const KAFKA_COMPRESSIONS: readonly KafkaCompression[] = ["none", "gzip", "snappy", "lz4", "zstd"];
+
+/** Why `compression` cannot be produced with here, or undefined when it can. */
+export function compressionUnavailable(compression: string): string | undefined {
+  if (!(KAFKA_COMPRESSIONS as readonly string[]).includes(compression)) {
+    return `unknown compression '${compression}'; use one of ${KAFKA_COMPRESSIONS.join(", ")}`;
+  }
+  if (compression === "zstd" && !compressionsAlgorithms.zstd.available) {
+    return `producing zstd needs a Node.js whose zlib has zstd (22.15 or later), this is ${process.version}; use lz4, snappy or gzip`;
+  }
+  return undefined;
 }
 
 export interface KafkaTopicOptions {
@@ -210,6 +231,7 @@ export class KafkaLog implements Log {
   /** Produce calls run one at a time, so positions follow call order per partition. */
   #sending: Promise<unknown> = Promise.resolve();
   #closed = false;
+  readonly #compression: KafkaCompression;
 
   private constructor(options: KafkaLogOptions) {
     if (options.brokers.length === 0) {
@@ -219,6 +241,10 @@ export class KafkaLog implements Log {
       );
     }
     this.brokers = [...options.brokers];
+    const compression = options.compression ?? "none";
+    const unavailable = compressionUnavailable(compression);
+    if (unavailable !== undefined) throw new LogError(LogErrorCode.badArgument, `KafkaLog: ${unavailable}.`);
+    this.#compression = compression;
     const base = {
       clientId: options.clientId ?? "pulse",
       bootstrapBrokers: [...options.brokers],
@@ -440,6 +466,7 @@ export class KafkaLog implements Log {
         nowMs,
         producer,
         this.#sequences.get(`${topic}:${partition}`) ?? 0,
+        this.#compression,
       );
       const batches = byLeader.get(leader);
       if (batches === undefined) byLeader.set(leader, [{ partition, bytes: batch }]);
@@ -1373,7 +1400,8 @@ function nameBytes(name: string): Buffer {
 
 /**
  * One record batch (the magic-2 layout above FetchedRecords) of `records[indexes]`, written into
- * one Buffer: sizes first, then every field in place, then the CRC-32C of attributes…end.
+ * one Buffer: sizes first, then every field in place, then, compressed, the records region replaced by
+ * its codec's block (attributes naming the codec), then the CRC-32C of attributes…end.
  */
 export function encodeRecordBatch(
   records: readonly ProduceRecord[],
@@ -1381,6 +1409,7 @@ export function encodeRecordBatch(
   nowMs: number,
   producer: ProducerInfo,
   baseSequence: number,
+  compression: KafkaCompression = "none",
 ): Buffer {
   const count = indexes.length;
   const baseTimestampMs = records[indexes[0]!]!.timestampMs ?? nowMs;
@@ -1442,7 +1471,20 @@ export function encodeRecordBatch(
       at = writeBytes(out, at, headers[name]);
     }
   }
-  out.writeUInt32BE(crc32c(out.subarray(BATCH_ATTRIBUTES_AT)), BATCH_CRC_AT);
+  const batch = compression === "none" ? out : compressRecords(out, compression);
+  batch.writeUInt32BE(crc32c(batch.subarray(BATCH_ATTRIBUTES_AT)), BATCH_CRC_AT);
+  return batch;
+}
+
+/** The batch with its records region (after the 61-byte header) compressed with `compression`. */
+function compressRecords(batch: Buffer, compression: Exclude<KafkaCompression, "none">): Buffer {
+  const algorithm = compressionsAlgorithms[compression];
+  const block = algorithm.compressSync(batch.subarray(BATCH_HEADER_BYTES));
+  const out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + block.length);
+  batch.copy(out, 0, 0, BATCH_HEADER_BYTES);
+  out.set(block, BATCH_HEADER_BYTES);
+  out.writeInt32BE(out.length - 12, BATCH_LENGTH_AT);
+  out.writeInt16BE(algorithm.bitmask, BATCH_ATTRIBUTES_AT);
   return out;
 }
 

@@ -3,7 +3,8 @@ import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { pulseEnv, REPO_ROOT, runPulse, tempDir } from "../helpers/cli.ts";
+import zlib from "node:zlib";
+import { closedPort, pulseEnv, REPO_ROOT, runPulse, tempDir } from "../helpers/cli.ts";
 
 const TIMEOUT_MS = 120_000;
 
@@ -43,7 +44,7 @@ describe("pulse with bad input", () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${config}:4: unknown key 'colector'`);
       expect(result.stderr).toContain(
-        "Accepted keys: data_dir, log, registry, store, server, collector, topics, simulator, wikimedia, validation.",
+        "Accepted keys: data_dir, log, registry, store, server, collector, topics, producer, simulator, wikimedia, validation.",
       );
       expect(result.stderr).toContain("[PULSE_CONFIG_INVALID]");
     },
@@ -107,6 +108,27 @@ describe("pulse with bad input", () => {
       expect(existsSync(join(dataDir, "log.db"))).toBe(false);
       expect(existsSync(join(dataDir, "registry.db"))).toBe(false);
     },
+  );
+
+  it(
+    "PULSE_COMPRESSION=zstd where zlib has no zstd stops at once with the fix, before any Kafka call",
+    async ({ onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const port = await closedPort();
+      const result = await runPulse(["topics", "--data-dir", dataDir], {
+        env: { PULSE_LOG: `kafka://127.0.0.1:${port}`, PULSE_COMPRESSION: "zstd" },
+      });
+      if (typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === "function") {
+        // This Node.js writes zstd: the command goes on to the (closed) broker instead.
+        expect(result.stderr).not.toContain("PULSE_COMPRESSION");
+        return;
+      }
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("producer.compression (PULSE_COMPRESSION): producing zstd needs");
+      expect(result.stderr).toContain("use lz4, snappy or gzip");
+      expect(result.stderr).toContain("[PULSE_CONFIG_INVALID]");
+    },
+    TIMEOUT_MS,
   );
 
   it.for<[command: string, args: string[]]>([

@@ -203,62 +203,72 @@ describe("Python → Pulse", () => {
 });
 
 describe("Pulse → Python", () => {
-  it("confluent-kafka's AvroDeserializer decodes every record `pulse produce` wrote, with the same counts as Pulse's serde", async () => {
-    // Others may write to the shared topic meanwhile: this run's events get a day of their own, and both
-    // readers tally only the events of that day among the records produced while it ran.
-    const dayMs = FIRST_DAY_MS + randomInt(DAYS) * DAY_MS;
-    const day = ["--event-time-from-ms", String(dayMs), "--event-time-to-ms", String(dayMs + DAY_MS)];
-    const log = KafkaLog.open({ brokers: BROKERS, clientId: "pulse-interop-test" });
-    try {
-      const before = await highWatermarks(log, TOPICS.activity);
-      const produced = await runPulseJson<ProduceSummary>(
-        [
-          ...["produce", "activity", "--count", String(EVENTS), "--seed", String(randomInt(2 ** 31 - 1))],
-          ...["--start", new Date(dayMs + HOUR_MS).toISOString(), "--json", "--data-dir", dataDir],
-        ],
-        { env: PULSE_ENV, timeoutMs: 300_000 },
-      );
-      const after = await highWatermarks(log, TOPICS.activity);
-      expect(produced.produced).toBe(EVENTS - produced.dead_lettered);
-      expect(sumOffsets(after) - sumOffsets(before)).toBeGreaterThanOrEqual(produced.produced);
-
-      const consumed = await runPython<PythonConsumeSummary>("consume_activity.py", [
-        ...[
-          "--bootstrap",
-          BROKERS.join(","),
-          "--registry",
-          `${registryUrl}/registry`,
-          "--topic",
-          TOPICS.activity,
-        ],
-        ...["--from-offsets", JSON.stringify(before), "--to-offsets", JSON.stringify(after), ...day],
-        ...["--timeout", "90"],
-      ]);
-      expect(consumed.failures).toEqual([]);
-      expect(consumed.timed_out).toBe(false);
-      expect(consumed.decoded).toBe(consumed.read);
-      expect(consumed.tallied).toBe(produced.produced);
-      expect(consumed.schema_ids).toEqual({ [activityId]: produced.produced });
-
-      // On Kafka the registry is the cluster's (the _schemas topic), shared with `pulse serve`.
-      const registry = KafkaSchemaRegistry.open({ brokers: BROKERS });
+  it.for(["none", "lz4", "snappy", "gzip"] as const)(
+    "compression %s: confluent-kafka's AvroDeserializer decodes every record `pulse produce` wrote, with the same counts as Pulse's serde",
+    { timeout: 600_000 },
+    async (codec) => {
+      // Others may write to the shared topic meanwhile: this run's events get a day of their own, and both
+      // readers tally only the events of that day among the records produced while it ran.
+      const dayMs = FIRST_DAY_MS + randomInt(DAYS) * DAY_MS;
+      const day = ["--event-time-from-ms", String(dayMs), "--event-time-to-ms", String(dayMs + DAY_MS)];
+      const log = KafkaLog.open({ brokers: BROKERS, clientId: "pulse-interop-test" });
       try {
-        const serde = new AvroSerde(registry);
-        const pulseSide = await tallyRange(log, serde, TOPICS.activity, before, after, [
-          dayMs,
-          dayMs + DAY_MS,
-        ]);
-        const { tallied, by_event_type, by_partition, distinct_users, purchase_cents, schema_ids } = consumed;
-        expect({ tallied, by_event_type, by_partition, distinct_users, purchase_cents, schema_ids }).toEqual(
-          pulseSide,
+        const before = await highWatermarks(log, TOPICS.activity);
+        const produced = await runPulseJson<ProduceSummary>(
+          [
+            ...["produce", "activity", "--count", String(EVENTS), "--seed", String(randomInt(2 ** 31 - 1))],
+            ...["--start", new Date(dayMs + HOUR_MS).toISOString(), "--json", "--data-dir", dataDir],
+          ],
+          { env: { ...PULSE_ENV, PULSE_COMPRESSION: codec }, timeoutMs: 300_000 },
         );
+        const after = await highWatermarks(log, TOPICS.activity);
+        expect(produced.produced).toBe(EVENTS - produced.dead_lettered);
+        expect(sumOffsets(after) - sumOffsets(before)).toBeGreaterThanOrEqual(produced.produced);
+
+        const consumed = await runPython<PythonConsumeSummary>("consume_activity.py", [
+          ...[
+            "--bootstrap",
+            BROKERS.join(","),
+            "--registry",
+            `${registryUrl}/registry`,
+            "--topic",
+            TOPICS.activity,
+          ],
+          ...["--from-offsets", JSON.stringify(before), "--to-offsets", JSON.stringify(after), ...day],
+          ...["--timeout", "90"],
+        ]);
+        expect(consumed.failures).toEqual([]);
+        expect(consumed.timed_out).toBe(false);
+        expect(consumed.decoded).toBe(consumed.read);
+        expect(consumed.tallied).toBe(produced.produced);
+        expect(consumed.schema_ids).toEqual({ [activityId]: produced.produced });
+
+        // On Kafka the registry is the cluster's (the _schemas topic), shared with `pulse serve`.
+        const registry = KafkaSchemaRegistry.open({ brokers: BROKERS });
+        try {
+          const serde = new AvroSerde(registry);
+          const pulseSide = await tallyRange(log, serde, TOPICS.activity, before, after, [
+            dayMs,
+            dayMs + DAY_MS,
+          ]);
+          const { tallied, by_event_type, by_partition, distinct_users, purchase_cents, schema_ids } =
+            consumed;
+          expect({
+            tallied,
+            by_event_type,
+            by_partition,
+            distinct_users,
+            purchase_cents,
+            schema_ids,
+          }).toEqual(pulseSide);
+        } finally {
+          await registry.close();
+        }
       } finally {
-        await registry.close();
+        await log.close();
       }
-    } finally {
-      await log.close();
-    }
-  }, 600_000);
+    },
+  );
 });
 
 describe("Pulse reads the batches librdkafka writes", () => {
