@@ -610,23 +610,26 @@ export class EmbeddedLiveStore implements LiveStore {
         .map((row) => ({ ...row, final: row.final === 1 })),
     );
   }
+
   async activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]> {
-    this.#open();
-    checkWindowRange(range);
-    return this.#read("reading activity window rows", () =>
-      this.#sql.activityWindowRows
-        .all(range.windowMs, range.fromMs, range.toMs)
-        .map((row) => ({ ...row, final: row.final === 1 })),
-    );
+    return this.#windowRows("activity", this.#sql.activityWindowRows, range);
   }
 
   async wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]> {
+    return this.#windowRows("wiki", this.#sql.wikiWindowRows, range);
+  }
+
+  #windowRows<R extends { final: boolean }>(
+    kind: string,
+    statement: Database.Statement<[number, number, number], Stored<R>>,
+    range: WindowRange,
+  ): R[] {
     this.#open();
     checkWindowRange(range);
-    return this.#read("reading wiki window rows", () =>
-      this.#sql.wikiWindowRows
+    return this.#read(`reading ${kind} window rows`, () =>
+      statement
         .all(range.windowMs, range.fromMs, range.toMs)
-        .map((row) => ({ ...row, final: row.final === 1 })),
+        .map((row) => ({ ...row, final: row.final === 1 }) as unknown as R),
     );
   }
 

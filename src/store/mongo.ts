@@ -393,52 +393,47 @@ export class MongoLiveStore implements LiveStore {
   }
 
   async activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]> {
-    this.#open();
-    checkWindowRange(range);
-    return this.#read("reading activity window rows", async () =>
-      (await this.#windowRows("activity_windows", "event_type", range)).map((doc) => ({
-        partition: doc.partition as number,
-        window_start: doc.window_start as number,
-        window_end: doc.window_end as number,
-        event_type: doc.event_type as string,
-        event_count: doc.event_count as number,
-        unique_users: doc.unique_users as number,
-        sessions: doc.sessions as number,
-        revenue_cents: doc.revenue_cents as number,
-        final: doc.final === true,
-      })),
-    );
+    return (await this.#windowRows(
+      "activity_windows",
+      "event_type",
+      ACTIVITY_METRICS,
+      range,
+    )) as ActivityWindowRow[];
   }
 
   async wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]> {
-    this.#open();
-    checkWindowRange(range);
-    return this.#read("reading wiki window rows", async () =>
-      (await this.#windowRows("wiki_windows", "wiki", range)).map((doc) => ({
-        partition: doc.partition as number,
-        window_start: doc.window_start as number,
-        window_end: doc.window_end as number,
-        wiki: doc.wiki as string,
-        changes: doc.changes as number,
-        edits: doc.edits as number,
-        bot_edits: doc.bot_edits as number,
-        human_edits: doc.human_edits as number,
-        new_pages: doc.new_pages as number,
-        byte_delta: doc.byte_delta as number,
-        unique_editors: doc.unique_editors as number,
-        final: doc.final === true,
-      })),
-    );
+    return (await this.#windowRows("wiki_windows", "wiki", WIKI_METRICS, range)) as WikiWindowRow[];
   }
 
-  #windowRows(name: string, key: string, range: WindowRange): Promise<RowDocument[]> {
-    return this.#db
-      .collection<RowDocument>(name)
-      .find(
-        { window_ms: range.windowMs, window_start: { $gte: range.fromMs, $lt: range.toMs } },
-        { sort: { window_start: 1, [key]: 1, partition: 1 }, projection: { _id: 0 } },
-      )
-      .toArray();
+  /** Rows per partition of windows in `range`, as their documents hold them (activityWindowRows, wikiWindowRows). */
+  async #windowRows(
+    name: string,
+    key: string,
+    metrics: readonly string[],
+    range: WindowRange,
+  ): Promise<Array<ActivityWindowRow | WikiWindowRow>> {
+    this.#open();
+    checkWindowRange(range);
+    return this.#read(`reading ${name}`, async () => {
+      const docs = await this.#db
+        .collection<RowDocument>(name)
+        .find(
+          { window_ms: range.windowMs, window_start: { $gte: range.fromMs, $lt: range.toMs } },
+          { sort: { window_start: 1, [key]: 1, partition: 1 } },
+        )
+        .toArray();
+      return docs.map((doc) => {
+        const row: Record<string, unknown> = {
+          partition: doc.partition,
+          window_start: doc.window_start,
+          window_end: doc.window_end,
+          [key]: doc[key],
+        };
+        for (const metric of metrics) row[metric] = doc[metric];
+        row.final = doc.final === true;
+        return row as unknown as ActivityWindowRow | WikiWindowRow;
+      });
+    });
   }
 
   async finalWindowStarts(rows: WindowRows, windowMs: number, fromMs: number): Promise<Map<number, number>> {

@@ -1,8 +1,7 @@
 // topics.prefix (PULSE_TOPIC_PREFIX) end to end: the log holds prefixed topics, everything above it is unchanged.
 import { describe, expect, it } from "vitest";
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
-import type { TopicsReport } from "../../src/cli/commands/topics.ts";
-import { runPulseJson, tempDir } from "../helpers/cli.ts";
+import { messagesByTopic, runPulseJson, tempDir } from "../helpers/cli.ts";
 
 const TIMEOUT_MS = 120_000;
 
@@ -45,10 +44,6 @@ async function run(dataDir: string, env: Record<string, string>) {
   return { produced, drained, live };
 }
 
-function messages(report: TopicsReport): Record<string, number> {
-  return Object.fromEntries(report.topics.map((t) => [t.name, t.messages]));
-}
-
 describe("topics.prefix", () => {
   it(
     "puts every topic under the prefix on the log and changes nothing the stream computes",
@@ -72,16 +67,12 @@ describe("topics.prefix", () => {
       expect(prefixed.live.windows).toEqual(plain.live.windows);
 
       // Through the prefix: this deployment's topics by their own names.
-      const seen = messages(
-        await runPulseJson<TopicsReport>(["topics", "--json", "--data-dir", prefixedDir], { env }),
-      );
+      const seen = await messagesByTopic(prefixedDir, { env });
       expect(seen["user-activity"]).toBe(prefixed.produced.produced);
       expect(seen["user-activity.dlq"]).toBe(prefixed.produced.dead_lettered);
       expect(Object.keys(seen).every((name) => !name.startsWith("acme."))).toBe(true);
       // Without it, the log as the backend holds it: every topic prefixed, none unprefixed.
-      const held = messages(
-        await runPulseJson<TopicsReport>(["topics", "--json", "--data-dir", prefixedDir]),
-      );
+      const held = await messagesByTopic(prefixedDir);
       expect(held["acme.user-activity"]).toBe(prefixed.produced.produced);
       expect(held["acme.user-activity.dlq"]).toBe(prefixed.produced.dead_lettered);
       expect(held).toHaveProperty("acme.alerts");

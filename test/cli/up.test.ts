@@ -1,7 +1,6 @@
 // `pulse up` end to end: a bounded run with replayed Wikimedia, its health endpoint, and the live-feed fallback.
 import { describe, expect, it } from "vitest";
-import type { TopicsReport } from "../../src/cli/commands/topics.ts";
-import { closedPort, runPulse, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
+import { closedPort, messagesByTopic, runPulse, startPulse, tempDir } from "../helpers/cli.ts";
 
 const TIMEOUT_MS = 120_000;
 const WIKIDATA_REPLAY = "fixtures/wikimedia/recentchange-wikidata-2018-03-07.legacy.jsonl";
@@ -9,11 +8,6 @@ const API_LINE = /API on (http:\/\/[^\s]+) /;
 /** The final status line `up` prints when it stops (stdout is not a terminal here). */
 const FINAL_STATUS =
   /^\[\d+s\] user-activity (\d+) \| dlq (\d+) \| wikimedia\.recentchange (\d+) \| dlq (\d+) \| stream (\d+) \| wikimedia: (.+)$/m;
-
-async function messagesByTopic(dataDir: string): Promise<Record<string, number>> {
-  const report = await runPulseJson<TopicsReport>(["topics", "--json", "--data-dir", dataDir]);
-  return Object.fromEntries(report.topics.map((t) => [t.name, t.messages]));
-}
 
 describe("pulse up", () => {
   it(

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { TopicsReport } from "../../src/cli/commands/topics.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PULSE_BIN = join(REPO_ROOT, "bin", "pulse.js");
@@ -137,6 +138,15 @@ export async function runPulseJson<T>(args: readonly string[], options: CliOptio
   } catch {
     throw new Error(`stdout is not JSON: ${describeRun(args, result.stdout, result.stderr)}`);
   }
+}
+
+/** Messages per topic, as `pulse topics --json` reports them for a data folder. */
+export async function messagesByTopic(
+  dataDir: string,
+  options: CliOptions = {},
+): Promise<Record<string, number>> {
+  const report = await runPulseJson<TopicsReport>(["topics", "--json", "--data-dir", dataDir], options);
+  return Object.fromEntries(report.topics.map((t) => [t.name, t.messages]));
 }
 
 export interface RunningPulse {
