@@ -879,13 +879,21 @@ export class StreamJob {
       if (alerter !== undefined && !pipeline.alertsFromStore && Number.isFinite(alerter.observedThroughMs)) {
         // Owning every partition, the alerter reads this job's flushes. A partition that finished a window
         // while another member owned it, or before this job's restored state, will not flush it again:
-        // its final rows come from the store (the flushes replace any a replay emits anew).
-        const rows = await pipeline.storedWindows(this.#store, {
-          windowMs: this.window.sizeMs,
-          fromMs: alerter.observedThroughMs + this.window.slideMs,
-          toMs: Number.MAX_SAFE_INTEGER,
-        });
-        alerter.addRows(rows.filter((row) => row.final));
+        // its final rows come from the store (the flushes replace any a replay emits anew). At most the
+        // newest MAX_EMPTY_WINDOWS windows, as many as the alerter looks back over a gap.
+        const { sizeMs, slideMs } = this.window;
+        const from = alerter.observedThroughMs + slideMs;
+        const finals = await this.#store.finalWindowStarts(pipeline.windowRows, sizeMs, from);
+        const newest = Math.max(Number.NEGATIVE_INFINITY, ...finals.values());
+        if (Number.isFinite(newest)) {
+          const fromMs = Math.max(from, newest - (MAX_EMPTY_WINDOWS - 1) * slideMs);
+          const rows = await pipeline.storedWindows(this.#store, {
+            windowMs: sizeMs,
+            fromMs,
+            toMs: newest + 1,
+          });
+          alerter.addRows(rows.filter((row) => row.final));
+        }
       }
       if (pipeline.alerter !== undefined && alertsInfo !== undefined) {
         const alertsOffsets = alertsInfo.offsets[ALERTS_PARTITION]!;
