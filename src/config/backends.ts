@@ -1,8 +1,7 @@
 // Turns backend URLs from the config into implementations; the only place that knows every backend.
 
 import { EmbeddedLog } from "../log/embedded.ts";
-import type { Log } from "../log/index.ts";
-import type { KafkaCompression } from "../log/kafka.ts";
+import type { KafkaCompression, Log } from "../log/index.ts";
 import { withTopicPrefix } from "../log/prefixed.ts";
 import { ConfigError } from "../errors.ts";
 import { HttpRegistryClient } from "../registry/http-client.ts";

@@ -1,5 +1,7 @@
 // The table of every configuration key: its type, default, environment variable and documentation.
 
+import { KAFKA_COMPRESSIONS } from "../log/index.ts";
+
 export type FieldSpec =
   /** `pattern`, when given, is what the whole value must match (the doc says it in words). */
   | { kind: "string"; default: string; pattern?: RegExp; env?: string; doc: string }
@@ -123,7 +125,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
       compression: {
         kind: "enum",
         default: "none",
-        values: ["none", "gzip", "snappy", "lz4", "zstd"],
+        values: KAFKA_COMPRESSIONS,
         env: "PULSE_COMPRESSION",
         doc: "Codec of the record batches written to Kafka (Kafka's compression.type): none, gzip, snappy, lz4, or zstd (needs Node.js 22.15 or later). The embedded log stores its batches uncompressed.",
       },

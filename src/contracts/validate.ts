@@ -348,13 +348,12 @@ function applyActivityRules(
 
   const purchase = e.event_type === "PURCHASE";
   if (e.amount !== null) {
-    if (!Number.isFinite(e.amount) || e.amount < 0) {
+    if (!Number.isFinite(e.amount)) {
       if (issues === null) return false;
-      if (Number.isFinite(e.amount)) {
-        issues.push(issue(ValidationCode.negativeAmount, "amount", "must not be negative"));
-      } else {
-        issues.push(issue(ValidationCode.badAmount, "amount", "must be a finite number"));
-      }
+      issues.push(issue(ValidationCode.badAmount, "amount", "must be a finite number"));
+    } else if (e.amount < 0) {
+      if (issues === null) return false;
+      issues.push(issue(ValidationCode.negativeAmount, "amount", "must not be negative"));
     }
     // Revenue is the sum of amounts over all events, so a price carried on a view or cart event
     // would be counted as revenue; the REES46 mapping keeps price on purchases only for this reason.

@@ -6,6 +6,10 @@ export type RecordHeaders = Record<string, Buffer>;
 /** The headers of a fetched record that has none: one frozen object, not one per record. */
 export const NO_HEADERS: RecordHeaders = Object.freeze({});
 
+/** Kafka's record batch codecs, for what Pulse produces to Kafka (config producer.compression). */
+export const KAFKA_COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
 export interface ProduceRecord {
   key: Buffer | null;
   value: Buffer | null;

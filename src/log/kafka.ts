@@ -41,6 +41,8 @@ import {
   type GroupMember,
   type GroupTopicLag,
   type JoinGroupOptions,
+  KAFKA_COMPRESSIONS,
+  type KafkaCompression,
   type Log,
   type LogRecord,
   NO_HEADERS,
@@ -81,11 +83,6 @@ export interface KafkaLogOptions {
    */
   compression?: KafkaCompression;
 }
-
-/** Kafka's record batch codecs. */
-export type KafkaCompression = "none" | "gzip" | "snappy" | "lz4" | "zstd";
-
-export const KAFKA_COMPRESSIONS: readonly KafkaCompression[] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
 /** Why `compression` cannot be produced with here, or undefined when it can. */
 export function compressionUnavailable(compression: string): string | undefined {

@@ -395,6 +395,9 @@ function prepareStatements(db: Database.Database) {
     checkpointOffset: db.prepare<[string, string, number], { next_offset: number }>(
       "SELECT next_offset FROM checkpoints WHERE job = ? AND topic = ? AND partition = ?",
     ),
+    checkpointOffsets: db.prepare<[string, string], { partition: number; next_offset: number }>(
+      "SELECT partition, next_offset FROM checkpoints WHERE job = ? AND topic = ?",
+    ),
     checkpoints: db.prepare<
       [string, string],
       { partition: number; next_offset: number; state: Buffer; updated_at: number }
@@ -578,6 +581,15 @@ export class EmbeddedLiveStore implements LiveStore {
         state: new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength),
         updatedAt: row.updated_at,
       })),
+    );
+  }
+
+  async checkpointOffsets(job: string, topic: string): Promise<Map<number, number>> {
+    this.#open();
+    return this.#read(
+      "reading checkpoint offsets",
+      () =>
+        new Map(this.#sql.checkpointOffsets.all(job, topic).map((row) => [row.partition, row.next_offset])),
     );
   }
 

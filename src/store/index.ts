@@ -167,6 +167,8 @@ export interface LiveStore {
   commit(batch: StoreBatch): Promise<void>;
   /** The checkpoints of a job on a topic, one per partition it has committed. */
   checkpoints(job: string, topic: string): Promise<StoredCheckpoint[]>;
+  /** partition → nextOffset of the same checkpoints, without reading their state. */
+  checkpointOffsets(job: string, topic: string): Promise<Map<number, number>>;
   activityWindows(query: WindowQuery): Promise<ActivityWindow[]>;
   /** Per UTC day and event type; `fromMs`/`toMs` bound day starts (inclusive/exclusive). */
   activityDaily(range?: { fromMs?: number; toMs?: number }): Promise<ActivityWindow[]>;

@@ -353,6 +353,16 @@ export class MongoLiveStore implements LiveStore {
     });
   }
 
+  async checkpointOffsets(job: string, topic: string): Promise<Map<number, number>> {
+    return this.#read("reading checkpoint offsets", async () => {
+      const docs = await this.#db
+        .collection<CheckpointDocument>("checkpoints")
+        .find({ job, topic }, { projection: { _id: 0, partition: 1, next_offset: 1 } })
+        .toArray();
+      return new Map(docs.map((doc) => [doc.partition, doc.next_offset]));
+    });
+  }
+
   async activityWindows(query: WindowQuery): Promise<ActivityWindow[]> {
     this.#open();
     checkWindowQuery(query);

@@ -879,19 +879,12 @@ export class StreamJob {
       if (alerter !== undefined && !pipeline.alertsFromStore && Number.isFinite(alerter.observedThroughMs)) {
         // Owning every partition, the alerter reads this job's flushes. A partition that finished a window
         // while another member owned it, or before this job's restored state, will not flush it again:
-        // its final rows come from the store (the flushes replace any a replay emits anew). At most the
-        // newest MAX_EMPTY_WINDOWS windows, as many as the alerter looks back over a gap.
-        const { sizeMs, slideMs } = this.window;
-        const from = alerter.observedThroughMs + slideMs;
-        const finals = await this.#store.finalWindowStarts(pipeline.windowRows, sizeMs, from);
+        // its final rows come from the store (the flushes replace any a replay emits anew).
+        const from = this.#unscoredFrom(alerter);
+        const finals = await this.#store.finalWindowStarts(pipeline.windowRows, this.window.sizeMs, from);
         const newest = Math.max(Number.NEGATIVE_INFINITY, ...finals.values());
         if (Number.isFinite(newest)) {
-          const fromMs = Math.max(from, newest - (MAX_EMPTY_WINDOWS - 1) * slideMs);
-          const rows = await pipeline.storedWindows(this.#store, {
-            windowMs: sizeMs,
-            fromMs,
-            toMs: newest + 1,
-          });
+          const rows = await this.#storedRows(pipeline, from, newest);
           alerter.addRows(rows.filter((row) => row.final));
         }
       }
@@ -1146,7 +1139,7 @@ export class StreamJob {
         cursor.dirty = true;
       }
     }
-    if (read === 0 && !final && !this.#storedAlertsDue()) return 0;
+    if (read === 0 && !final && !this.#pipelines.some((p) => this.#storedAlertsDue(p))) return 0;
     if (read > 0) this.#firstReadAtMs ??= startedAtMs;
     const processedAtMs = performance.now();
 
@@ -1177,7 +1170,7 @@ export class StreamJob {
         if (!pipeline.alertsFromStore) {
           alerter.addRows(flush.windows);
           raised = alerter.observeFinal(pipeline.aggregator.watermark());
-        } else if (final || performance.now() - pipeline.alertsPolledAtMs >= this.#storedAlertsPollMs) {
+        } else if (final || this.#storedAlertsDue(pipeline)) {
           raised = await this.#scoreStoredWindows(pipeline);
         }
         if (raised.length > 0) {
@@ -1296,12 +1289,32 @@ export class StreamJob {
     return read;
   }
 
-  /** Whether a scaled-out alert owner is due to look in the store, read or no read. */
-  #storedAlertsDue(): boolean {
-    const nowMs = performance.now();
-    return this.#pipelines.some(
-      (p) => p.alertsFromStore && nowMs - p.alertsPolledAtMs >= this.#storedAlertsPollMs,
+  /** Whether the pipeline's alerter is fed from the store and due to look there, read or no read. */
+  #storedAlertsDue(pipeline: AnyPipeline): boolean {
+    return (
+      pipeline.alertsFromStore && performance.now() - pipeline.alertsPolledAtMs >= this.#storedAlertsPollMs
     );
+  }
+
+  /** The first window start the alerter has not scored; the smallest safe integer before it scored any. */
+  #unscoredFrom(alerter: WindowAlerter<WindowRowFields>): number {
+    return Number.isFinite(alerter.observedThroughMs)
+      ? alerter.observedThroughMs + this.window.slideMs
+      : Number.MIN_SAFE_INTEGER;
+  }
+
+  /**
+   * The committed rows, per partition, of windows starting from `from` through `through`: at most the
+   * newest MAX_EMPTY_WINDOWS windows, as many as the alerter looks back over a gap.
+   */
+  #storedRows(
+    pipeline: AnyPipeline,
+    from: number,
+    through: number,
+  ): Promise<Array<WindowRowFields & { final: boolean }>> {
+    const { sizeMs, slideMs } = this.window;
+    const fromMs = Math.max(from, through - (MAX_EMPTY_WINDOWS - 1) * slideMs);
+    return pipeline.storedWindows(this.#store, { windowMs: sizeMs, fromMs, toMs: through + 1 });
   }
 
   /**
@@ -1316,15 +1329,11 @@ export class StreamJob {
   async #scoreStoredWindows(pipeline: AnyPipeline): Promise<AlertRow[]> {
     pipeline.alertsPolledAtMs = performance.now();
     const alerter = pipeline.alerter!;
-    const { sizeMs, slideMs } = this.window;
+    const { sizeMs } = this.window;
     // High watermarks first: checkpoints read after them are at least as new.
     const { offsets } = await this.#log.describeTopic(pipeline.topic);
-    const committed = new Map(
-      (await this.#store.checkpoints(this.job, pipeline.topic)).map((c) => [c.partition, c.nextOffset]),
-    );
-    const from = Number.isFinite(alerter.observedThroughMs)
-      ? alerter.observedThroughMs + slideMs
-      : Number.MIN_SAFE_INTEGER;
+    const committed = await this.#store.checkpointOffsets(this.job, pipeline.topic);
+    const from = this.#unscoredFrom(alerter);
     const finals = await this.#store.finalWindowStarts(pipeline.windowRows, sizeMs, from);
     let active = Number.POSITIVE_INFINITY;
     let all = Number.POSITIVE_INFINITY;
@@ -1338,10 +1347,7 @@ export class StreamJob {
     if (!Number.isFinite(through) || through < from) return [];
     // Rows per partition, the newest of each: a caught-up partition's rows of a window it has not
     // finished count as they are, as the job counts its own idle partitions' rows.
-    const fromMs = Math.max(from, through - (MAX_EMPTY_WINDOWS - 1) * slideMs);
-    alerter.addRows(
-      await pipeline.storedWindows(this.#store, { windowMs: sizeMs, fromMs, toMs: through + 1 }),
-    );
+    alerter.addRows(await this.#storedRows(pipeline, from, through));
     return alerter.observeFinal(through + sizeMs + this.#aggregatorOptions.allowedLatenessMs);
   }
 

@@ -607,6 +607,25 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
     });
 
     describe("checkpoints", () => {
+      it("reads a job's checkpoint offsets per partition without their state, for that job and topic only", async () => {
+        await store.commit({
+          checkpoints: [
+            checkpoint({ partition: 0, nextOffset: 10, state: bytes(1, 2) }),
+            checkpoint({ partition: 3, nextOffset: 30, state: bytes(3) }),
+            checkpoint({ job: "job-b", partition: 1, nextOffset: 99, state: bytes(4) }),
+            checkpoint({ topic: "wikimedia.recentchange", partition: 2, nextOffset: 7, state: bytes(5) }),
+          ],
+        });
+        await store.commit({ checkpoints: [checkpoint({ partition: 0, nextOffset: 12, state: undefined })] });
+        expect(await store.checkpointOffsets("job-a", "user-activity")).toEqual(
+          new Map([
+            [0, 12],
+            [3, 30],
+          ]),
+        );
+        expect(await store.checkpointOffsets("job-c", "user-activity")).toEqual(new Map());
+      });
+
       it("keeps the stored state under a checkpoint without one, fenced or not, and refuses a first one without state", async () => {
         await store.commit({
           checkpoints: [

@@ -189,6 +189,7 @@ class CommitFailingStore implements LiveStore {
     return this.inner.commit(batch);
   }
   checkpoints = (job: string, topic: string) => this.inner.checkpoints(job, topic);
+  checkpointOffsets = (job: string, topic: string) => this.inner.checkpointOffsets(job, topic);
   activityWindows = (q: Parameters<LiveStore["activityWindows"]>[0]) => this.inner.activityWindows(q);
   activityDaily = (r?: Parameters<LiveStore["activityDaily"]>[0]) => this.inner.activityDaily(r);
   wikiWindows = (q: Parameters<LiveStore["wikiWindows"]>[0]) => this.inner.wikiWindows(q);
