@@ -1,7 +1,9 @@
 // The embedded Log: one SQLite file (better-sqlite3, WAL) that producer and consumer processes on one machine share.
+import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
+import { SegmentFiles, type SegmentSpan } from "../sqlite/segment-files.ts";
 import type { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
 import {
   type BatchEntry,
@@ -39,20 +41,37 @@ import {
  * single-machine log; both modes measured within noise of each other on the development VM
  * (bench/log.ts). Choose FULL when the host itself may lose power.
  */
-export type EmbeddedLogOptions = SqliteFileSettings;
+export interface EmbeddedLogOptions extends SqliteFileSettings {
+  /** How large a partition's segment file grows before the next one starts (default SEGMENT_BYTES, 64 MiB). */
+  segmentBytes?: number;
+}
+
+/** A partition's segment file takes no more appends once they would pass this size (Kafka's segment.bytes). */
+export const SEGMENT_BYTES = 64 * 2 ** 20;
 
 /*
- * Storage layout (schema version 2).
+ * Storage layout (schema version 3).
  *
  *   topics(topic_id INTEGER PRIMARY KEY, name UNIQUE, partitions, retention_max_age_ms, retention_max_size_bytes)
  *   partitions(topic_id, partition, high_watermark, low_watermark, size_bytes)  PK (topic_id, partition), WITHOUT ROWID
- *   batches(id INTEGER PRIMARY KEY, last_offset, record_count, max_timestamp_ms, size_bytes, records BLOB)
+ *   batches(id INTEGER PRIMARY KEY, last_offset, record_count, max_timestamp_ms, size_bytes, records BLOB,
+ *           segment, pos, length, crc)
+ *   segments(topic_id, partition, segment, end_pos)  PK (topic_id, partition), WITHOUT ROWID
  *   group_offsets(group_name, topic_id, partition, next_offset, committed_ms)  PK (group_name, topic_id, partition)
  *
- * One row of `batches` holds every record one produce call appended to one partition (split at about
- * 1 MiB), encoded by src/log/batch-codec.ts, as a Kafka record batch does: one B-tree insert and one
- * BLOB per partition per produce instead of one per record, which is what lifts the append and read
- * rates past a row-per-record table's ceiling (bench/README.md).
+ * One row of `batches` indexes every record one produce call appended to one partition (split at about
+ * 1 MiB), encoded by src/log/batch-codec.ts, as a Kafka record batch does: one B-tree insert per
+ * partition per produce instead of one per record, which is what lifts the append and read rates past a
+ * row-per-record table's ceiling (bench/README.md).
+ *
+ * Since schema 3 the batch's bytes are appended to the partition's newest segment file, as Kafka keeps a
+ * partition's log: `<log file>-segments/<topic>-<partition>/<n>.seg` (src/sqlite/segment-files.ts), and
+ * the row holds where they are (segment, pos, length) and their CRC-32; `segments` holds each
+ * partition's newest segment and its committed end. SQLite then writes a small row per batch instead of
+ * its bytes twice (WAL, then checkpoint). Rows with segment NULL keep their bytes in `records`: those of
+ * an in-memory log, those a schema-2 file already held, and the batch retention rewrites. A segment file
+ * is removed once retention has deleted every row naming it; rows in segments are in segment order (each
+ * append goes to the newest), so the first such row of a partition names the oldest segment still needed.
  *
  * A batch's rowid IS the position of its first record: id = topic_id << 51 | partition << 41 | base_offset
  * (12 bits of topic, 10 of partition, 41 of offset: 4095 topics, 1024 partitions, 2.2e12 offsets each).
@@ -74,7 +93,7 @@ export type EmbeddedLogOptions = SqliteFileSettings;
  * Schema 1 stored one row per record in a `records` table; opening such a file converts it in place
  * (upgradeFromRecordRows), inside the same transaction that bumps the version.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const TOPIC_SHIFT = 51;
 const PARTITION_SHIFT = 41;
 const MAX_TOPIC_ID = 4095;
@@ -118,8 +137,19 @@ CREATE TABLE IF NOT EXISTS batches (
   record_count INTEGER NOT NULL,
   max_timestamp_ms INTEGER NOT NULL,
   size_bytes INTEGER NOT NULL,
-  records BLOB NOT NULL
+  records BLOB NOT NULL,
+  segment INTEGER,
+  pos INTEGER,
+  length INTEGER,
+  crc INTEGER
 );
+CREATE TABLE IF NOT EXISTS segments (
+  topic_id INTEGER NOT NULL,
+  partition INTEGER NOT NULL,
+  segment INTEGER NOT NULL,
+  end_pos INTEGER NOT NULL,
+  PRIMARY KEY (topic_id, partition)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS group_offsets (
   group_name TEXT NOT NULL,
   topic_id INTEGER NOT NULL,
@@ -130,8 +160,18 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 ) WITHOUT ROWID;
 `;
 
-const INSERT_BATCH = `INSERT INTO batches (id, last_offset, record_count, max_timestamp_ms, size_bytes, records)
-  VALUES ((? << ${TOPIC_SHIFT}) | (? << ${PARTITION_SHIFT}) | ?, ?, ?, ?, ?, ?)`;
+const INSERT_BATCH = `INSERT INTO batches (id, last_offset, record_count, max_timestamp_ms, size_bytes, records, segment, pos, length, crc)
+  VALUES ((? << ${TOPIC_SHIFT}) | (? << ${PARTITION_SHIFT}) | ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** A batch row's stored bytes: `records` itself when `segment` is null, else the span of a segment file. */
+const BATCH_BYTES = "records, segment, pos, length, crc";
+type StoredBytes = [
+  records: Buffer,
+  segment: number | null,
+  pos: number | null,
+  length: number | null,
+  crc: number | null,
+];
+const EMPTY = Buffer.alloc(0);
 
 interface TopicMeta {
   id: number;
@@ -178,8 +218,8 @@ function prepareStatements(db: Database.Database) {
       .pluck(),
     /** Batches that may hold offsets [offset, offset + limit): the one holding `offset`, then later ones. */
     fetch: db
-      .prepare<{ topic: number; partition: number; offset: number; limit: number }, [number, Buffer]>(
-        `SELECT id - ${PARTITION_START}, records FROM batches
+      .prepare<{ topic: number; partition: number; offset: number; limit: number }, [number, ...StoredBytes]>(
+        `SELECT id - ${PARTITION_START}, ${BATCH_BYTES} FROM batches
          WHERE id >= ifnull(
              (SELECT id FROM batches
               WHERE id >= ${PARTITION_START} AND id <= ${PARTITION_START} + CAST(@offset AS INTEGER) ORDER BY id DESC LIMIT 1),
@@ -199,7 +239,23 @@ function prepareStatements(db: Database.Database) {
     >(
       "SELECT low_watermark, high_watermark, size_bytes FROM partitions WHERE topic_id = ? AND partition = ?",
     ),
-    insertBatch: db.prepare<[number, number, number, number, number, number, number, Buffer]>(INSERT_BATCH),
+    insertBatch:
+      db.prepare<
+        [
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+          Buffer,
+          number | null,
+          number | null,
+          number | null,
+          number | null,
+        ]
+      >(INSERT_BATCH),
     /** [base offset, record count, max timestamp, size] of the first `limit` batches from `offset` on. */
     retentionScan: db
       .prepare<
@@ -211,10 +267,26 @@ function prepareStatements(db: Database.Database) {
       )
       .raw(),
     batchRecords: db
-      .prepare<{ topic: number; partition: number; offset: number }, Buffer>(
-        `SELECT records FROM batches WHERE id = ${PARTITION_START} + CAST(@offset AS INTEGER)`,
+      .prepare<{ topic: number; partition: number; offset: number }, StoredBytes>(
+        `SELECT ${BATCH_BYTES} FROM batches WHERE id = ${PARTITION_START} + CAST(@offset AS INTEGER)`,
+      )
+      .raw(),
+    /** The oldest segment a partition's rows still name (rows in segments are in segment order). */
+    firstSegment: db
+      .prepare<{ topic: number; partition: number }, number>(
+        `SELECT segment FROM batches
+         WHERE id >= ${PARTITION_START} AND id < ${PARTITION_END} AND segment IS NOT NULL ORDER BY id LIMIT 1`,
       )
       .pluck(),
+    newestSegment: db
+      .prepare<[number, number], [number, number]>(
+        "SELECT segment, end_pos FROM segments WHERE topic_id = ? AND partition = ?",
+      )
+      .raw(),
+    setSegmentEnd: db.prepare<[number, number, number, number]>(
+      `INSERT INTO segments (topic_id, partition, segment, end_pos) VALUES (?, ?, ?, ?)
+       ON CONFLICT (topic_id, partition) DO UPDATE SET segment = excluded.segment, end_pos = excluded.end_pos`,
+    ),
     deleteRange: db.prepare<{ topic: number; partition: number; offset: number; end: number }>(
       `DELETE FROM batches WHERE id >= ${PARTITION_START} + CAST(@offset AS INTEGER) AND id < ${PARTITION_START} + CAST(@end AS INTEGER)`,
     ),
@@ -272,11 +344,26 @@ export class EmbeddedLog implements Log {
   #partitionCursor = new Int32Array(MAX_PARTITIONS + 1);
   readonly #partitionBatches: EncodedBatch[] = [];
   readonly #checkpointer: WalCheckpointer | undefined;
+  /** Where partitions' segment folders go; undefined for an in-memory log, whose rows keep their bytes. */
+  readonly #segmentsDir: string | undefined;
+  readonly #segmentBytes: number;
+  readonly #syncCommits: boolean;
+  /** Each partition's segment files, by topic_id * MAX_PARTITIONS + partition, made on first use. */
+  readonly #files = new Map<number, SegmentFiles>();
 
-  private constructor(path: string, db: Database.Database, checkpointer: WalCheckpointer | undefined) {
+  private constructor(
+    path: string,
+    db: Database.Database,
+    checkpointer: WalCheckpointer | undefined,
+    segmentBytes: number,
+  ) {
     this.path = path;
     this.#db = db;
     this.#checkpointer = checkpointer;
+    this.#segmentsDir = path === ":memory:" ? undefined : `${path}-segments`;
+    this.#segmentBytes = segmentBytes;
+    // synchronous 2 is FULL: then a produce syncs its segment bytes before SQLite commits.
+    this.#syncCommits = db.pragma("synchronous", { simple: true }) === 2;
     this.#sql = prepareStatements(db);
     this.#appendTx = db.transaction((meta: TopicMeta, records: readonly ProduceRecord[]) =>
       this.#append(meta, records),
@@ -291,6 +378,13 @@ export class EmbeddedLog implements Log {
 
   /** Opens (creating if needed) the log file; safe to call from several processes on one file. */
   static open(options: EmbeddedLogOptions): EmbeddedLog {
+    const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+    if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= 0) {
+      throw new LogError(
+        LogErrorCode.badArgument,
+        `EmbeddedLog segmentBytes must be a whole number of bytes > 0, got ${segmentBytes}.`,
+      );
+    }
     const { path, db, checkpointer } = openSqliteFile(
       {
         ...options,
@@ -313,7 +407,7 @@ export class EmbeddedLog implements Log {
         }
       },
     );
-    return new EmbeddedLog(path, db, checkpointer);
+    return new EmbeddedLog(path, db, checkpointer, segmentBytes);
   }
 
   async ensureTopic(spec: TopicSpec): Promise<TopicInfo> {
@@ -414,20 +508,32 @@ export class EmbeddedLog implements Log {
     if (offset > MAX_OFFSET) return [];
     const out: LogRecord[] = [];
     try {
-      const query = { topic: meta.id, partition, offset, limit: maxRecords };
-      let rows = this.#sql.fetch.all(query);
-      // Nothing holds `offset`: it is past the high watermark, or retention deleted it, in which case
-      // the fetch starts at the low watermark instead (the first batch's base, if one came back).
-      if (rows.length === 0 || rows[0][0] > offset) {
-        const low = rows.length > 0 ? rows[0][0] : (this.#sql.lowWatermark.get(meta.id, partition) ?? 0);
-        if (low > offset) {
-          query.offset = low;
-          rows = this.#sql.fetch.all(query);
+      // A second attempt only when retention in another process removed a segment file between this
+      // fetch's SELECT and its read: the rows naming it are gone by then.
+      for (let attempt = 0; ; attempt++) {
+        const query = { topic: meta.id, partition, offset, limit: maxRecords };
+        let rows = this.#sql.fetch.all(query);
+        // Nothing holds `offset`: it is past the high watermark, or retention deleted it, in which case
+        // the fetch starts at the low watermark instead (the first batch's base, if one came back).
+        if (rows.length === 0 || rows[0][0] > offset) {
+          const low = rows.length > 0 ? rows[0][0] : (this.#sql.lowWatermark.get(meta.id, partition) ?? 0);
+          if (low > offset) {
+            query.offset = low;
+            rows = this.#sql.fetch.all(query);
+          }
         }
-      }
-      for (let i = 0; i < rows.length && out.length < maxRecords; i++) {
-        const [baseOffset, blob] = rows[i];
-        readBatch(blob, { topic, partition, baseOffset }, query.offset, maxRecords, out);
+        let removed = false;
+        for (let i = 0; i < rows.length && out.length < maxRecords; i++) {
+          const [baseOffset, ...stored] = rows[i];
+          const blob = this.#bytes(meta.id, meta.name, partition, stored, attempt > 0);
+          if (blob === undefined) {
+            removed = true;
+            break;
+          }
+          readBatch(blob, { topic, partition, baseOffset }, query.offset, maxRecords, out);
+        }
+        if (!removed) break;
+        out.length = 0;
       }
     } catch (error) {
       throw toLogError(error, `fetching topic "${topic}" partition ${partition}`);
@@ -497,6 +603,7 @@ export class EmbeddedLog implements Log {
         const maxSizeBytes = topic.retention_max_size_bytes;
         if (maxAgeMs === null && maxSizeBytes === null) continue;
         for (let partition = 0; partition < topic.partitions; partition++) {
+          const before = deleted;
           if (maxAgeMs !== null) {
             const cutoffMs = nowMs - maxAgeMs;
             while (true) {
@@ -514,6 +621,7 @@ export class EmbeddedLog implements Log {
               if (step.done) break;
             }
           }
+          if (deleted > before) this.#removeUnusedSegments(topic, partition);
         }
       }
     } catch (error) {
@@ -527,6 +635,8 @@ export class EmbeddedLog implements Log {
     if (db === null) return;
     this.#db = null;
     await this.#checkpointer?.stop();
+    for (const files of this.#files.values()) files.close();
+    this.#files.clear();
     db.close();
   }
 
@@ -607,10 +717,13 @@ export class EmbeddedLog implements Log {
       }
       const base = high - count[p];
       let offset = base;
+      const files = this.#filesOf(meta.id, meta.name, p);
+      files?.begin();
       for (const batch of batches) {
-        this.#insertBatch(meta.id, p, offset, batch);
+        this.#insertBatch(meta.id, p, offset, batch, files);
         offset += batch.count;
       }
+      files?.finish();
       for (let slot = groupStart; slot < groupEnd; slot++) {
         positions[order[slot]] = { partition: p, offset: base + (slot - groupStart) };
       }
@@ -658,7 +771,8 @@ export class EmbeddedLog implements Log {
         freedBytes += sizeBytes;
         continue;
       }
-      const blob = this.#sql.batchRecords.get({ ...at, offset: baseOffset })!;
+      const stored = this.#sql.batchRecords.get({ ...at, offset: baseOffset })!;
+      const blob = this.#bytes(topicId, topic.name, partition, stored, true)!;
       const summary = summarizeBatch(blob, { topic: topic.name, partition, baseOffset });
       let cutBytes = 0;
       while (cut < recordCount) {
@@ -688,8 +802,18 @@ export class EmbeddedLog implements Log {
     return { deleted, done };
   }
 
-  /** Stores one encoded batch as the row of its first offset. */
-  #insertBatch(topicId: number, partition: number, baseOffset: number, batch: EncodedBatch): void {
+  /**
+   * Stores one encoded batch as the row of its first offset: its bytes appended to `files` (inside a
+   * begin/finish of theirs), or kept in the row when there are none.
+   */
+  #insertBatch(
+    topicId: number,
+    partition: number,
+    baseOffset: number,
+    batch: EncodedBatch,
+    files: SegmentFiles | undefined,
+  ): void {
+    const span = files?.append(batch.bytes);
     this.#sql.insertBatch.run(
       topicId,
       partition,
@@ -698,8 +822,66 @@ export class EmbeddedLog implements Log {
       batch.count,
       batch.maxTimestampMs,
       batch.sizeBytes,
-      batch.bytes,
+      span === undefined ? batch.bytes : EMPTY,
+      span?.segment ?? null,
+      span?.pos ?? null,
+      span?.length ?? null,
+      span?.crc ?? null,
     );
+  }
+
+  /**
+   * A batch row's bytes: the row's own, or read from its segment file. Undefined when that file is gone
+   * (retention removed it since the row was read) and `mustExist` is false.
+   */
+  #bytes(
+    topicId: number,
+    topicName: string,
+    partition: number,
+    [records, segment, pos, length, crc]: StoredBytes,
+    mustExist: boolean,
+  ): Buffer | undefined {
+    if (segment === null) return records;
+    const files = this.#filesOf(topicId, topicName, partition)!;
+    const span: SegmentSpan = { segment, pos: pos!, length: length!, crc: crc! };
+    return mustExist ? files.read(span) : files.tryRead(span);
+  }
+
+  /** A partition's segment files; undefined for an in-memory log. */
+  #filesOf(topicId: number, topicName: string, partition: number): SegmentFiles | undefined {
+    if (this.#segmentsDir === undefined) return undefined;
+    const key = topicId * MAX_PARTITIONS + partition;
+    let files = this.#files.get(key);
+    if (files === undefined) {
+      const sql = this.#sql;
+      files = new SegmentFiles(
+        join(this.#segmentsDir, `${topicName}-${partition}`),
+        {
+          newest: () => sql.newestSegment.get(topicId, partition),
+          setEnd: (segment, end) => sql.setSegmentEnd.run(topicId, partition, segment, end),
+        },
+        {
+          syncCommits: this.#syncCommits,
+          segmentBytes: this.#segmentBytes,
+          owner: "The embedded log",
+          restoreHint: `restore the data folder (the log file ${this.path} and its -segments folder together) from a backup, or remove both to start a new log (their records are lost)`,
+          error: (message, cause) => new LogError(LogErrorCode.storage, message, { cause }),
+        },
+      );
+      this.#files.set(key, files);
+    }
+    return files;
+  }
+
+  /** Removes a partition's segment files that no batch row names any more (after retention deleted rows). */
+  #removeUnusedSegments(topic: TopicRow, partition: number): void {
+    const files = this.#filesOf(topic.topic_id, topic.name, partition);
+    if (files === undefined) return;
+    // With no row in a segment left, every segment but the newest (where the next append goes) is unused.
+    const keep =
+      this.#sql.firstSegment.get({ topic: topic.topic_id, partition }) ??
+      this.#sql.newestSegment.get(topic.topic_id, partition)?.[0];
+    if (keep !== undefined) files.removeBelow(keep);
   }
 
   /** Replaces the batch at `baseOffset` with one holding all but its first `cut` records. */
@@ -711,7 +893,8 @@ export class EmbeddedLog implements Log {
     for (let from = cut; from < records.length; ) {
       const batch = this.#encoder.encode(records, null, from, records.length, 0);
       const offset = baseOffset + from;
-      this.#insertBatch(topicId, partition, offset, batch);
+      // Kept in the row: appended to the newest segment, it would break the segment order of the rows.
+      this.#insertBatch(topicId, partition, offset, batch, undefined);
       from += batch.count;
     }
   }
@@ -774,6 +957,13 @@ function unknownTopic(topic: string, path: string): LogError {
  * new tables exist: either the whole file is converted and its version bumped, or nothing changes.
  */
 function upgradeSchema(db: Database.Database, fromVersion: number, path: string): void {
+  if (fromVersion === 2) {
+    // Schema 3 adds where a batch's bytes are in a segment file; the rows already stored keep theirs.
+    for (const column of ["segment", "pos", "length", "crc"]) {
+      db.exec(`ALTER TABLE batches ADD COLUMN ${column} INTEGER`);
+    }
+    return;
+  }
   if (fromVersion !== 1) {
     throw new LogError(
       LogErrorCode.storage,
@@ -834,6 +1024,10 @@ function upgradeFromRecordRows(db: Database.Database): void {
         batch.maxTimestampMs,
         batch.sizeBytes,
         batch.bytes,
+        null,
+        null,
+        null,
+        null,
       );
       from += batch.count;
     }

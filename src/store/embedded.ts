@@ -2,6 +2,7 @@
 import type Database from "better-sqlite3";
 import { StoreError, StoreErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
+import type { SegmentFiles } from "../sqlite/segment-files.ts";
 import type { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
 import type {
   ActivityWindow,
@@ -21,7 +22,7 @@ import type {
   WindowRows,
 } from "./index.ts";
 import { checkRawRun, decodeRawBatch, RawBatchEncoder, readRawRecord, scanRawBatch } from "./raw-batch.ts";
-import { RawSegments, SEGMENT_BYTES } from "./raw-segments.ts";
+import { rawSegments, SEGMENT_BYTES } from "./raw-segments.ts";
 import {
   checkpointConflict,
   checkpointWithoutState,
@@ -103,7 +104,7 @@ export interface EmbeddedLiveStoreOptions extends SqliteFileSettings {
  *     them (its records replace theirs at equal offsets), so every offset is stored at most once.
  */
 const SCHEMA_VERSION = 4;
-/** The records of a batch in a segment file: the row holds its place instead (RawSegments). */
+/** The records of a batch in a segment file: the row holds its place instead (src/sqlite/segment-files.ts). */
 const EMPTY = new Uint8Array(0);
 const INLINE = { segment: null, pos: null, length: null, crc: null };
 const TOPIC_SHIFT = 51;
@@ -476,7 +477,7 @@ export class EmbeddedLiveStore implements LiveStore {
   readonly #batchTopicIds = new Map<string, number>();
   readonly #rawEncoder = new RawBatchEncoder();
   /** The raw lake's segment files; undefined for an in-memory store, whose batches stay in raw_batches. */
-  readonly #segments: RawSegments | undefined;
+  readonly #segments: SegmentFiles | undefined;
   readonly #checkpointer: WalCheckpointer | undefined;
 
   private constructor(
@@ -493,7 +494,7 @@ export class EmbeddedLiveStore implements LiveStore {
     this.#segments =
       path === ":memory:"
         ? undefined
-        : new RawSegments(`${path}-raw`, db, {
+        : rawSegments(`${path}-raw`, db, {
             syncCommits: db.pragma("synchronous", { simple: true }) === 2,
             segmentBytes,
           });

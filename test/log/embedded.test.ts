@@ -520,7 +520,7 @@ describe("EmbeddedLog", () => {
       expect((await log.lag("readers"))[0].totalLag).toBe(12_301 - 400);
 
       const rows = batchRows(path, "later");
-      expect(rows.userVersion).toBe(2);
+      expect(rows.userVersion).toBe(3);
       expect(rows.tables).not.toContain("records");
       expect(rows.batches.map((b) => b.recordCount)).toEqual([...Array(12).fill(1000), 1]);
       expect(rows.partitionBytes[1]).toBe(big.reduce((sum, r) => sum + schema1RecordBytes(r), 0));
