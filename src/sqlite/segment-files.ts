@@ -3,6 +3,7 @@ import {
   closeSync,
   constants,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
@@ -244,8 +245,15 @@ export class SegmentFiles {
       }
       throw this.#failure(`opening ${file}`, cause);
     }
-    // Readers move forward through a partition's segments: the oldest descriptor is the least likely
-    // to be wanted again, and keeping it would hold a removed file's disk space.
+    // An open descriptor keeps a file another process removed on disk: let those go whenever a file is
+    // opened (readers and writers open the next segment as they move on). Readers move forward through
+    // the segments, so past the limit the oldest descriptor is the least likely to be wanted again.
+    for (const [old, oldFd] of this.#fds) {
+      if (fstatSync(oldFd).nlink === 0) {
+        closeSync(oldFd);
+        this.#fds.delete(old);
+      }
+    }
     if (this.#fds.size >= MAX_READ_FDS) {
       for (const [old, oldFd] of this.#fds) {
         if (old === this.#segment) continue;

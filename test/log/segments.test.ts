@@ -4,6 +4,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   truncateSync,
@@ -87,6 +88,22 @@ function index(path: string, topic: string) {
   } finally {
     db.close();
   }
+}
+
+/** Files this process holds open that were removed. */
+function openRemovedFiles(): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const target = readlinkSync(join("/proc/self/fd", fd));
+      if (target.endsWith(" (deleted)") && target.includes("pulse-log-segments-")) {
+        out.push(target.slice(0, -" (deleted)".length));
+      }
+    } catch {
+      // Closed since the listing.
+    }
+  }
+  return out.sort();
 }
 
 function segmentFiles(path: string, folder: string): { name: string; size: number }[] {
@@ -191,6 +208,10 @@ describe("EmbeddedLog segment files", () => {
       await log.produce("t", batch);
     }
     expect(segmentFiles(path, "t-0").map((f) => f.name)).toEqual(["000001.seg", "000002.seg", "000003.seg"]);
+    // Another connection (as another process) holds segment 1 open from reading it.
+    const reader = open(path);
+    expect(values(await reader.fetch("t", 0, 0, { maxRecords: 5 }))).toEqual(values(produced.slice(0, 5)));
+    expect(openRemovedFiles()).toEqual([]);
 
     // Expires batches 0-2 and the first five records of batch 3: segment 1 is unused, and batch 3's
     // rest is rewritten into its row, so segment 2 is still needed for batches 4 and 5.
@@ -206,6 +227,10 @@ describe("EmbeddedLog segment files", () => {
     ]);
     expect(rows[0]!.inline).toBeGreaterThan(0);
     expect(values(await readAll(log, "t"))).toEqual(values(produced.slice(35)));
+    // The reader held the removed segment 1 open until it opened another segment of the partition.
+    expect(openRemovedFiles()).toEqual([join(`${path}-segments`, "t-0", "000001.seg")]);
+    expect(values(await readAll(reader, "t"))).toEqual(values(produced.slice(35)));
+    expect(openRemovedFiles()).toEqual([]);
 
     // Everything expires: every segment but the newest goes, and the next produce appends to it.
     expect(await log.enforceRetention(1_000_000)).toBe(35);
