@@ -1,8 +1,9 @@
 // Loads pulse.config.yaml and PULSE_* variables into typed settings, validated once at start-up.
 
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { isAbsolute, resolve } from "node:path";
-import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
+import type { Node as YamlNode, YAMLMap } from "yaml";
 import { ConfigError } from "../errors.ts";
 import { CONFIG_SCHEMA, type FieldSpec } from "./schema.ts";
 
@@ -103,6 +104,8 @@ function applyFile(config: PulseConfig, path: string): void {
       cause,
     });
   }
+  // Loaded only for a config file: most runs have none, and loading it is about a tenth of a command's start-up.
+  const { isMap, isScalar, LineCounter, parseDocument } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   if (doc.errors.length > 0) {

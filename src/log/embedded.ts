@@ -1,4 +1,4 @@
-// The embedded Log: one SQLite file (better-sqlite3, WAL) that producer and consumer processes on one machine share.
+// The embedded Log: one SQLite file (better-sqlite3, WAL) and its segment files, which producer and consumer processes on one machine share.
 import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../errors.ts";
