@@ -289,6 +289,18 @@ function shareOption(value: number | undefined, fallback: number, name: string):
 }
 
 /**
+ * A start time for `count` events at `ratePerSec` whose event times all lie before `nowMs`: the output
+ * spans at most DAY_NIGHT_SPAN_FACTOR times count/rate of event time (the day/night trough), so this is
+ * that far back. Events in the future would be dead-lettered by the contract's clock-skew rule.
+ */
+export function startBefore(nowMs: number, count: number, ratePerSec: number): number {
+  return nowMs - (DAY_NIGHT_SPAN_FACTOR * count * 1000) / ratePerSec;
+}
+
+/** Event-time span of the simulator's output is at most this many times count/rate (the day/night trough). */
+const DAY_NIGHT_SPAN_FACTOR = 3;
+
+/**
  * Yields `count` records (or forever). Event time advances as a Poisson process whose rate follows a
  * sinusoid over the UTC hour of day (peak 16:00, trough 04:00) and the optional burst. Each record is
  * one step of a session chosen at random from those in flight.

@@ -4,7 +4,12 @@ import { UsageError } from "../../errors.ts";
 import { replayActivityCsv } from "../../ingest/activity-csv.ts";
 import type { ProducerCounters } from "../../ingest/producer.ts";
 import { pump } from "../../ingest/pump.ts";
-import { type SimulatedEvent, type SimulatorBurst, simulateActivity } from "../../ingest/simulator.ts";
+import {
+  type SimulatedEvent,
+  type SimulatorBurst,
+  simulateActivity,
+  startBefore,
+} from "../../ingest/simulator.ts";
 import { EventStreamsClient } from "../../ingest/wikimedia/client.ts";
 import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
 import { configFromFlags, numberFlag, parseCommandArgs } from "../args.ts";
@@ -12,9 +17,6 @@ import type { Command } from "../main.ts";
 import { openPlatform } from "../platform.ts";
 import { abortOnSignals, withDeadline } from "../signals.ts";
 import { progressBar } from "../status.ts";
-
-/** Event-time span of the simulator's output is at most this many times count/rate (the day/night trough). */
-const DAY_NIGHT_SPAN_FACTOR = 3;
 
 const OPTIONS = {
   count: { type: "string" },
@@ -124,7 +126,7 @@ export const produceCommand: Command = {
             ? parseStart(values.start)
             : live
               ? Date.now()
-              : Date.now() - (DAY_NIGHT_SPAN_FACTOR * (count ?? 0) * 1000) / simRate;
+              : startBefore(Date.now(), count ?? 0, simRate);
         const sim = config.simulator;
         const burst = values.burst === undefined ? undefined : parseBurst(values.burst, startTimeMs);
         const events = simulateActivity({
