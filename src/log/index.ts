@@ -126,6 +126,14 @@ export interface Log {
   produce(topic: string, records: readonly ProduceRecord[]): Promise<RecordPosition[]>;
   /** Records of one partition from `offset` on (an offset below the low watermark starts at the low watermark). */
   fetch(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<LogRecord[]>;
+  /**
+   * Where the next fetch of `partition` goes on after this log's last one (Kafka's consumer position):
+   * past the last record it returned, and past records no reader sees that follow it (Kafka's
+   * transaction markers and aborted records), so a reader at the end of such a partition is at its high
+   * watermark. Undefined before a fetch of it. A log whose every offset holds a record a reader sees
+   * leaves this out: there the offset after the last record returned is the position.
+   */
+  position?(topic: string, partition: number): number | undefined;
   /** Stores the next offset to read per partition, as Kafka does. */
   commit(group: string, topic: string, offsets: readonly RecordPosition[]): Promise<void>;
   committed(group: string, topic: string): Promise<Map<number, number>>;

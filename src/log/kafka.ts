@@ -618,6 +618,11 @@ export class KafkaLog implements Log {
     return out;
   }
 
+  position(topic: string, partition: number): number | undefined {
+    const offset = this.#reads.get(topic)?.partitions.get(partition)?.nextOffset;
+    return offset === undefined || offset < 0 ? undefined : offset;
+  }
+
   /** This log's read position on a partition, and the records fetched ahead for it. */
   #readState(meta: TopicMeta, partition: number): PartitionReadState {
     let states = this.#reads.get(meta.name);

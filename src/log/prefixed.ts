@@ -32,10 +32,13 @@ class PrefixedLog implements Log {
     topics: readonly string[],
     options?: JoinGroupOptions,
   ) => Promise<GroupMember>;
+  readonly position?: (topic: string, partition: number) => number | undefined;
 
   constructor(log: Log, prefix: string) {
     this.#log = log;
     this.#prefix = prefix;
+    const position = log.position?.bind(log);
+    if (position !== undefined) this.position = (topic, partition) => position(this.#inner(topic), partition);
     const join = log.joinGroup?.bind(log);
     if (join !== undefined) {
       this.joinGroup = async (group, topics, options) =>

@@ -1097,6 +1097,8 @@ export class StreamJob {
     const state = new BatchState(nowMs, this.#maxFutureSkewMs);
     const { rows } = state;
     let read = 0;
+    /** Whether a partition's position moved past records no reader sees, with nothing read. */
+    let moved = false;
     let fetchMs = 0;
     const fullBudget = readRecords ? this.#budget : 0;
     let budget = fullBudget;
@@ -1121,7 +1123,16 @@ export class StreamJob {
           maxRecords: want,
         });
         fetchMs += performance.now() - fetchStartedMs;
+        // Past records no reader sees (Kafka's transaction markers): a partition that ends with one is
+        // read to its high watermark, so it counts as caught up and shows no lag.
+        const position = this.#log.position?.(pipeline.topic, cursor.partition);
         if (records.length === 0) {
+          if (position !== undefined && position > cursor.nextOffset) {
+            cursor.nextOffset = position;
+            if (position > cursor.highWatermark) cursor.highWatermark = position;
+            cursor.dirty = true;
+            moved = true;
+          }
           aggregator.markIdle(cursor.partition);
           continue;
         }
@@ -1134,12 +1145,13 @@ export class StreamJob {
           this.#applyDecoded(pipeline, cursor, record, await this.#decodeFetching(pipeline, record), state);
           at = this.#applyRecords(pipeline, cursor, records, at + 1, state);
         }
-        cursor.nextOffset = records[records.length - 1]!.offset + 1;
+        cursor.nextOffset = Math.max(records[records.length - 1]!.offset + 1, position ?? 0);
         if (cursor.nextOffset > cursor.highWatermark) cursor.highWatermark = cursor.nextOffset;
         cursor.dirty = true;
       }
     }
-    if (read === 0 && !final && !this.#pipelines.some((p) => this.#storedAlertsDue(p))) return 0;
+    // A position moved past unseen records is committed too: the checkpoint shows the partition caught up.
+    if (read === 0 && !moved && !final && !this.#pipelines.some((p) => this.#storedAlertsDue(p))) return 0;
     if (read > 0) this.#firstReadAtMs ??= startedAtMs;
     const processedAtMs = performance.now();
 

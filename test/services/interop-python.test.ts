@@ -16,6 +16,7 @@ import { partitionForKey } from "../../src/log/partitioner.ts";
 import { KafkaSchemaRegistry } from "../../src/registry/kafka-registry.ts";
 import { AvroSerde, readSchemaId } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { DEFAULT_JOB_NAME } from "../../src/stream/job.ts";
 import type { ActivityWindow } from "../../src/store/index.ts";
 import { REPO_ROOT, runPulseJson, startPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";
 import { countBy } from "../helpers/topics.ts";
@@ -356,8 +357,12 @@ describe("Pulse reads transactions as a read_committed consumer", () => {
             offset = records.at(-1)!.offset + 1;
           }
           expect(values, `pages of ${page}`).toEqual(produced.committed);
+          // The partition ends with a commit marker: the position is past it, at the high watermark.
+          expect(await log.fetch(topic, 0, offset, { maxRecords: page })).toEqual([]);
+          expect(log.position(topic, 0), `pages of ${page}`).toBe(highWatermark);
         }
         // A read from inside an aborted transaction goes on at the next committed record.
+        expect(log.position(topic, 0)).toBe(highWatermark);
         const fromAborted = await log.fetch(topic, 0, 1, { maxRecords: 1 });
         expect(fromAborted.map((r) => asBuffer(r.value!).toString("utf8"))).toEqual(["1-0"]);
       } finally {
@@ -365,6 +370,86 @@ describe("Pulse reads transactions as a read_committed consumer", () => {
       }
     },
   );
+});
+
+describe("a stream job on a transactional topic", () => {
+  it("drains it to its high watermark: the checkpoint is past the last commit marker, the lag 0", async (context) => {
+    // Under a topic prefix, so the contract topic user-activity is this test's own.
+    const prefix = `txn-${randomBytes(4).toString("hex")}-`;
+    const topic = `${prefix}${TOPICS.activity}`;
+    for (const name of [topic, `${topic}.dlq`]) cleanupTopic(context, name);
+    const log = KafkaLog.open({ brokers: BROKERS, clientId: "pulse-interop-test" });
+    try {
+      await log.ensureTopic({ name: topic, partitions: 1 });
+    } finally {
+      await log.close();
+    }
+    const produced = await runPython<{ committed: string[]; aborted: string[]; errors: string[] }>(
+      "produce_transactions.py",
+      [
+        ...["--brokers", BROKERS.join(","), "--topic", topic, "--plan", "commit:2,abort:2,commit:3"],
+        ...["--transactional-id", `pulse-test-${topic}`],
+      ],
+    );
+    expect(produced.errors).toEqual([]);
+    expect(produced.committed).toHaveLength(5);
+
+    const dataDir = tempDir((cleanup) => context.onTestFinished(cleanup), "pulse-txn-");
+    const env = { ...PULSE_ENV, PULSE_TOPIC_PREFIX: prefix, PULSE_PARTITIONS: "1" };
+    const stream = await runPulseJson<StreamSummary>(
+      ["stream", "--drain", "--json", "--topics", TOPICS.activity, "--no-alerts", "--data-dir", dataDir],
+      { env, timeoutMs: 300_000 },
+    );
+    // Only the committed records are read; they are not Avro, so each is a dead letter.
+    expect(stream.drained).toBe(true);
+    expect(stream.read).toBe(5);
+    expect(stream.dead_lettered).toBe(5);
+    // 7 records and 3 markers: the checkpoint is at 10, where Kafka's consumer position is too.
+    const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
+    try {
+      expect(await store.checkpointOffsets(DEFAULT_JOB_NAME, TOPICS.activity)).toEqual(new Map([[0, 10]]));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a running job commits its position past a commit marker it reads alone", async (context) => {
+    const prefix = `txn-${randomBytes(4).toString("hex")}-`;
+    const topic = `${prefix}${TOPICS.activity}`;
+    for (const name of [topic, `${topic}.dlq`]) cleanupTopic(context, name);
+    const log = KafkaLog.open({ brokers: BROKERS, clientId: "pulse-interop-test" });
+    try {
+      await log.ensureTopic({ name: topic, partitions: 1 });
+    } finally {
+      await log.close();
+    }
+    // One transaction of 3 records, then its commit marker: 4 offsets.
+    const produced = await runPython<{ committed: string[]; errors: string[] }>("produce_transactions.py", [
+      ...["--brokers", BROKERS.join(","), "--topic", topic, "--plan", "commit:3"],
+      ...["--transactional-id", `pulse-test-${topic}`],
+    ]);
+    expect(produced.errors).toEqual([]);
+    // Batches of 3 records: the first ends at the last record, so the next one finds only the marker.
+    const dataDir = tempDir((cleanup) => context.onTestFinished(cleanup), "pulse-txn-");
+    const env = { ...PULSE_ENV, PULSE_TOPIC_PREFIX: prefix, PULSE_PARTITIONS: "1" };
+    const job = await startPulse(
+      ["stream", "--topics", TOPICS.activity, "--no-alerts", "--max-batch", "3", "--data-dir", dataDir],
+      { env, waitFor: /pulse stream: job/, onCleanup: (cleanup) => context.onTestFinished(cleanup) },
+    );
+    const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
+    try {
+      let offsets = new Map<number, number>();
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+        offsets = await store.checkpointOffsets(DEFAULT_JOB_NAME, TOPICS.activity);
+        if (offsets.get(0) === 4) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(offsets).toEqual(new Map([[0, 4]]));
+    } finally {
+      await store.close();
+      await job.stop();
+    }
+  });
 });
 
 // --- helpers ------------------------------------------------------------------------------------
