@@ -1,6 +1,6 @@
 // Benchmarks the embedded log: append and read rates for synchronous FULL and NORMAL on a temp file.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EmbeddedLog } from "../src/log/embedded.ts";
@@ -55,14 +55,14 @@ async function benchMode(synchronous: "FULL" | "NORMAL", batches: ProduceRecord[
     const readSeconds = (performance.now() - readStart) / 1000;
     const readCpuSeconds = cpuSeconds(readCpu);
     if (read !== appended) throw new Error(`bench read ${read} records but appended ${appended}`);
-    const fileMb = (statSync(path).size + walSize(path)) / 1e6;
+    const fileMb = (statSync(path).size + walSize(path) + folderBytes(`${path}-segments`)) / 1e6;
     const mode = synchronous.toLowerCase();
     return [
       {
         name: `log.embedded.append.${mode}`,
         value: Math.round(appended / appendSeconds),
         unit: "records/s",
-        detail: `${appended} keyed records of ${VALUE_BYTES} B in ${BATCH_SIZE}-record batches, ${PARTITIONS} partitions, ${appendSeconds.toFixed(2)} s, synchronous=${synchronous}, file ${fileMb.toFixed(0)} MB, ${Math.round(appended / appendCpuSeconds)} records per CPU-second`,
+        detail: `${appended} keyed records of ${VALUE_BYTES} B in ${BATCH_SIZE}-record batches, ${PARTITIONS} partitions, ${appendSeconds.toFixed(2)} s, synchronous=${synchronous}, ${fileMb.toFixed(0)} MB on disk (log file, WAL and segment files), ${Math.round(appended / appendCpuSeconds)} records per CPU-second`,
       },
       {
         name: `log.embedded.read.${mode}`,
@@ -81,6 +81,19 @@ async function benchMode(synchronous: "FULL" | "NORMAL", batches: ProduceRecord[
 function cpuSeconds(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1e6;
+}
+
+/** Bytes of the files below `dir` (0 when it does not exist). */
+function folderBytes(dir: string): number {
+  let bytes = 0;
+  try {
+    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).size;
+    }
+  } catch {
+    return 0;
+  }
+  return bytes;
 }
 
 function walSize(path: string): number {

@@ -116,7 +116,7 @@ function segmentFiles(path: string, folder: string): { name: string; size: numbe
 describe("EmbeddedLog segment files", () => {
   it("appends each produce's batches to its partition's segment file and reads them back, also from another connection", async () => {
     const path = tempPath();
-    const log = open(path, { synchronous: "FULL" });
+    const log = open(path);
     await log.ensureTopic({ name: "t", partitions: 2 });
     const first = records(30, "one");
     const second = records(20, "two");
@@ -145,6 +145,23 @@ describe("EmbeddedLog segment files", () => {
     expect(page.map((r) => r.offset)).toEqual([25, 26, 27, 28, 29, 30, 31, 32, 33, 34]);
     expect(values(page)).toEqual(values([...first, ...second].slice(25, 35)));
     expect(values(await readAll(other, "t", 1))).toEqual(["p1"]);
+  });
+
+  it("keeps the bytes in the rows under synchronous=FULL (one fsync a produce), and reads either kind of row", async () => {
+    const path = tempPath();
+    const normal = open(path);
+    await normal.ensureTopic({ name: "t", partitions: 1 });
+    await normal.produce("t", records(10, "normal"));
+    await normal.close();
+    const full = open(path, { synchronous: "FULL" });
+    await full.produce("t", records(5, "full"));
+    expect(index(path, "t").batches.map((b) => [b.base, b.segment, b.inline > 0])).toEqual([
+      [0, 1, false],
+      [10, null, true],
+    ]);
+    expect(values(await readAll(full, "t"))).toEqual(
+      values([...records(10, "normal"), ...records(5, "full")]),
+    );
   });
 
   it("keeps the bytes in the rows for an in-memory log", async () => {
