@@ -10,8 +10,12 @@ import { PROJECT_ROOT } from "../src/paths.ts";
 import { EmbeddedLiveStore } from "../src/store/embedded.ts";
 import { DEFAULT_JOB_NAME } from "../src/stream/job.ts";
 
-/** Simulated events produced and drained; PULSE_BENCH_EVENTS overrides it. */
-const EVENTS = Number(process.env.PULSE_BENCH_EVENTS ?? 500_000);
+/**
+ * Simulated events produced and drained; PULSE_BENCH_EVENTS overrides it. Two million: a run of 500k
+ * lasted about 2 s, of which about a third does not grow with the count (process start-up, the JIT's
+ * warm-up), so it measured those more than the rate the path sustains.
+ */
+const EVENTS = Number(process.env.PULSE_BENCH_EVENTS ?? 2_000_000);
 /**
  * Drains per variant (raw lake on, off), alternated, each of a fresh copy of the produced data, and runs
  * of the whole path at once; the median is reported. PULSE_BENCH_DRAIN_RUNS overrides it. One drain is a few seconds, and on a shared
