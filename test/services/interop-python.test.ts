@@ -373,8 +373,11 @@ describe("Pulse reads transactions as a read_committed consumer", () => {
 });
 
 describe("a stream job on a transactional topic", () => {
-  it("drains it to its high watermark: the checkpoint is past the last commit marker, the lag 0", async (context) => {
-    // Under a topic prefix, so the contract topic user-activity is this test's own.
+  /**
+   * A one-partition user-activity topic under a prefix of the test's own, written with confluent-kafka
+   * transactions by `plan`, and the data folder and environment of a Pulse job on it.
+   */
+  async function transactionalTopic(context: TestContext, plan: string) {
     const prefix = `txn-${randomBytes(4).toString("hex")}-`;
     const topic = `${prefix}${TOPICS.activity}`;
     for (const name of [topic, `${topic}.dlq`]) cleanupTopic(context, name);
@@ -387,15 +390,31 @@ describe("a stream job on a transactional topic", () => {
     const produced = await runPython<{ committed: string[]; aborted: string[]; errors: string[] }>(
       "produce_transactions.py",
       [
-        ...["--brokers", BROKERS.join(","), "--topic", topic, "--plan", "commit:2,abort:2,commit:3"],
+        ...["--brokers", BROKERS.join(","), "--topic", topic, "--plan", plan],
         ...["--transactional-id", `pulse-test-${topic}`],
       ],
     );
     expect(produced.errors).toEqual([]);
-    expect(produced.committed).toHaveLength(5);
+    return {
+      produced,
+      dataDir: tempDir((cleanup) => context.onTestFinished(cleanup), "pulse-txn-"),
+      env: { ...PULSE_ENV, PULSE_TOPIC_PREFIX: prefix, PULSE_PARTITIONS: "1" },
+    };
+  }
 
-    const dataDir = tempDir((cleanup) => context.onTestFinished(cleanup), "pulse-txn-");
-    const env = { ...PULSE_ENV, PULSE_TOPIC_PREFIX: prefix, PULSE_PARTITIONS: "1" };
+  /** The job's checkpointed next offsets of user-activity in the data folder's store. */
+  async function checkpoints(dataDir: string): Promise<Map<number, number>> {
+    const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
+    try {
+      return await store.checkpointOffsets(DEFAULT_JOB_NAME, TOPICS.activity);
+    } finally {
+      await store.close();
+    }
+  }
+
+  it("drains it to its high watermark: the checkpoint is past the last commit marker, the lag 0", async (context) => {
+    const { produced, dataDir, env } = await transactionalTopic(context, "commit:2,abort:2,commit:3");
+    expect(produced.committed).toHaveLength(5);
     const stream = await runPulseJson<StreamSummary>(
       ["stream", "--drain", "--json", "--topics", TOPICS.activity, "--no-alerts", "--data-dir", dataDir],
       { env, timeoutMs: 300_000 },
@@ -405,48 +424,26 @@ describe("a stream job on a transactional topic", () => {
     expect(stream.read).toBe(5);
     expect(stream.dead_lettered).toBe(5);
     // 7 records and 3 markers: the checkpoint is at 10, where Kafka's consumer position is too.
-    const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
-    try {
-      expect(await store.checkpointOffsets(DEFAULT_JOB_NAME, TOPICS.activity)).toEqual(new Map([[0, 10]]));
-    } finally {
-      await store.close();
-    }
+    expect(await checkpoints(dataDir)).toEqual(new Map([[0, 10]]));
   });
 
   it("a running job commits its position past a commit marker it reads alone", async (context) => {
-    const prefix = `txn-${randomBytes(4).toString("hex")}-`;
-    const topic = `${prefix}${TOPICS.activity}`;
-    for (const name of [topic, `${topic}.dlq`]) cleanupTopic(context, name);
-    const log = KafkaLog.open({ brokers: BROKERS, clientId: "pulse-interop-test" });
-    try {
-      await log.ensureTopic({ name: topic, partitions: 1 });
-    } finally {
-      await log.close();
-    }
     // One transaction of 3 records, then its commit marker: 4 offsets.
-    const produced = await runPython<{ committed: string[]; errors: string[] }>("produce_transactions.py", [
-      ...["--brokers", BROKERS.join(","), "--topic", topic, "--plan", "commit:3"],
-      ...["--transactional-id", `pulse-test-${topic}`],
-    ]);
-    expect(produced.errors).toEqual([]);
+    const { dataDir, env } = await transactionalTopic(context, "commit:3");
     // Batches of 3 records: the first ends at the last record, so the next one finds only the marker.
-    const dataDir = tempDir((cleanup) => context.onTestFinished(cleanup), "pulse-txn-");
-    const env = { ...PULSE_ENV, PULSE_TOPIC_PREFIX: prefix, PULSE_PARTITIONS: "1" };
     const job = await startPulse(
       ["stream", "--topics", TOPICS.activity, "--no-alerts", "--max-batch", "3", "--data-dir", dataDir],
       { env, waitFor: /pulse stream: job/, onCleanup: (cleanup) => context.onTestFinished(cleanup) },
     );
-    const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
     try {
       let offsets = new Map<number, number>();
       for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-        offsets = await store.checkpointOffsets(DEFAULT_JOB_NAME, TOPICS.activity);
+        offsets = await checkpoints(dataDir);
         if (offsets.get(0) === 4) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(offsets).toEqual(new Map([[0, 4]]));
     } finally {
-      await store.close();
       await job.stop();
     }
   });
