@@ -83,12 +83,13 @@ function cpuSeconds(since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
-/** Bytes of the files below `dir` (0 when it does not exist). */
+/** Bytes of the log's segment files: one folder a partition below `dir` (0 when there is none). */
 function folderBytes(dir: string): number {
   let bytes = 0;
   try {
-    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-      if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).size;
+    for (const partition of readdirSync(dir)) {
+      for (const file of readdirSync(join(dir, partition)))
+        bytes += statSync(join(dir, partition, file)).size;
     }
   } catch {
     return 0;

@@ -104,7 +104,7 @@ export class SegmentFiles {
     if (this.#end > 0 && this.#end + bytes.length > this.#options.segmentBytes) this.#next();
     const segment = this.#segment;
     const pos = this.#end;
-    const fd = this.#fd(segment, true);
+    const fd = this.#writeFd(segment);
     try {
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, pos + done);
@@ -122,7 +122,7 @@ export class SegmentFiles {
     if (this.#options.syncCommits) {
       for (const segment of this.#written) {
         try {
-          fdatasyncSync(this.#fd(segment, false));
+          fdatasyncSync(this.#writeFd(segment));
         } catch (cause) {
           throw this.#failure(`syncing ${this.#file(segment)}`, cause);
         }
@@ -145,7 +145,7 @@ export class SegmentFiles {
   /** As read, but undefined when the file is gone (removed since the index row was read). */
   tryRead(span: SegmentSpan): Buffer | undefined {
     const file = this.#file(span.segment);
-    const fd = this.#readFd(span.segment);
+    const fd = this.#fd(span.segment, false);
     if (fd === undefined) return undefined;
     const bytes = Buffer.allocUnsafe(span.length);
     let done = 0;
@@ -211,7 +211,7 @@ export class SegmentFiles {
     const old = this.#segment;
     this.#index.setEnd(old, this.#end);
     try {
-      ftruncateSync(this.#fd(old, true), this.#end);
+      ftruncateSync(this.#writeFd(old), this.#end);
     } catch (cause) {
       throw this.#failure(`cutting ${this.#file(old)} to ${this.#end} bytes`, cause);
     }
@@ -219,18 +219,13 @@ export class SegmentFiles {
     this.#end = 0;
   }
 
-  /** A descriptor for reading, undefined when the file does not exist. */
-  #readFd(segment: number): number | undefined {
-    if (this.#fds.has(segment)) return this.#fds.get(segment);
-    try {
-      return this.#fd(segment, false);
-    } catch (error) {
-      if ((error as { missing?: boolean }).missing === true) return undefined;
-      throw error;
-    }
+  /** A descriptor of a segment the commit in progress appends to (created when new). */
+  #writeFd(segment: number): number {
+    return this.#fd(segment, true)!;
   }
 
-  #fd(segment: number, create: boolean): number {
+  /** A descriptor of `segment`; undefined when it does not exist and `create` is false. */
+  #fd(segment: number, create: boolean): number | undefined {
     let fd = this.#fds.get(segment);
     if (fd !== undefined) return fd;
     const file = this.#file(segment);
@@ -240,9 +235,7 @@ export class SegmentFiles {
       // A new file's name must reach the disk too before an index row names it.
       if (create && this.#options.syncCommits) syncDir(this.dir);
     } catch (cause) {
-      if (!create && (cause as NodeJS.ErrnoException).code === "ENOENT") {
-        throw Object.assign(new Error(`${file} is missing`), { missing: true });
-      }
+      if (!create && (cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw this.#failure(`opening ${file}`, cause);
     }
     // An open descriptor keeps a file another process removed on disk: let those go whenever a file is
