@@ -37,7 +37,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
     default: "embedded:log.db",
     schemes: ["embedded", "kafka"],
     env: "PULSE_LOG",
-    doc: "The event log: embedded:<file> (relative to data_dir) or kafka://host:port[,host:port].",
+    doc: "The event log: embedded:<file> (relative to data_dir; the records' bytes go to <file>-segments/ beside it) or kafka://host:port[,host:port].",
   },
   registry: {
     kind: "url",
