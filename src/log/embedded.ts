@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
-import { SegmentFiles, type SegmentSpan } from "../sqlite/segment-files.ts";
+import { SegmentFiles, type SegmentSpan, segmentBytesOption } from "../sqlite/segment-files.ts";
 import type { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
 import {
   type BatchEntry,
@@ -383,13 +383,12 @@ export class EmbeddedLog implements Log {
 
   /** Opens (creating if needed) the log file; safe to call from several processes on one file. */
   static open(options: EmbeddedLogOptions): EmbeddedLog {
-    const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
-    if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= 0) {
-      throw new LogError(
-        LogErrorCode.badArgument,
-        `EmbeddedLog segmentBytes must be a whole number of bytes > 0, got ${segmentBytes}.`,
-      );
-    }
+    const segmentBytes = segmentBytesOption(
+      options.segmentBytes,
+      SEGMENT_BYTES,
+      "EmbeddedLog segmentBytes",
+      (message) => new LogError(LogErrorCode.badArgument, message),
+    );
     const { path, db, checkpointer } = openSqliteFile(
       {
         ...options,

@@ -2,7 +2,7 @@
 import type Database from "better-sqlite3";
 import { StoreError, StoreErrorCode } from "../errors.ts";
 import { errorMessage, isBusy, openSqliteFile, type SqliteFileSettings } from "../sqlite/open-file.ts";
-import type { SegmentFiles } from "../sqlite/segment-files.ts";
+import { type SegmentFiles, segmentBytesOption } from "../sqlite/segment-files.ts";
 import type { WalCheckpointer } from "../sqlite/wal-checkpointer.ts";
 import type {
   ActivityWindow,
@@ -532,13 +532,12 @@ export class EmbeddedLiveStore implements LiveStore {
   }
 
   static open(options: EmbeddedLiveStoreOptions): EmbeddedLiveStore {
-    const segmentBytes = options.rawSegmentBytes ?? SEGMENT_BYTES;
-    if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= 0) {
-      throw new StoreError(
-        StoreErrorCode.badArgument,
-        `EmbeddedLiveStore rawSegmentBytes must be a whole number of bytes > 0, got ${segmentBytes}.`,
-      );
-    }
+    const segmentBytes = segmentBytesOption(
+      options.rawSegmentBytes,
+      SEGMENT_BYTES,
+      "EmbeddedLiveStore rawSegmentBytes",
+      (message) => new StoreError(StoreErrorCode.badArgument, message),
+    );
     const { path, db, checkpointer } = openSqliteFile(
       { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION, upgrade: upgradeSchema },
       (failure): StoreError => {

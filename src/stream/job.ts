@@ -389,6 +389,13 @@ class PartitionCursor {
   /** The offset the stored state covers (−1: none stored). */
   snapshotOffset = -1;
 
+  /** Moves the read position to `offset` (raising the high watermark seen); the next commit records it. */
+  advanceTo(offset: number): void {
+    this.nextOffset = offset;
+    if (offset > this.highWatermark) this.highWatermark = offset;
+    this.dirty = true;
+  }
+
   /** The next offset a checkpoint records: a replay below replayUntil does not move it back. */
   get committedOffset(): number {
     return Math.max(this.nextOffset, this.replayUntil);
@@ -1128,9 +1135,7 @@ export class StreamJob {
         const position = this.#log.position?.(pipeline.topic, cursor.partition);
         if (records.length === 0) {
           if (position !== undefined && position > cursor.nextOffset) {
-            cursor.nextOffset = position;
-            if (position > cursor.highWatermark) cursor.highWatermark = position;
-            cursor.dirty = true;
+            cursor.advanceTo(position);
             moved = true;
           }
           aggregator.markIdle(cursor.partition);
@@ -1145,9 +1150,7 @@ export class StreamJob {
           this.#applyDecoded(pipeline, cursor, record, await this.#decodeFetching(pipeline, record), state);
           at = this.#applyRecords(pipeline, cursor, records, at + 1, state);
         }
-        cursor.nextOffset = Math.max(records[records.length - 1]!.offset + 1, position ?? 0);
-        if (cursor.nextOffset > cursor.highWatermark) cursor.highWatermark = cursor.nextOffset;
-        cursor.dirty = true;
+        cursor.advanceTo(Math.max(records[records.length - 1]!.offset + 1, position ?? 0));
       }
     }
     // A position moved past unseen records is committed too: the checkpoint shows the partition caught up.
