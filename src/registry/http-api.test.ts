@@ -6,7 +6,7 @@ import { SchemaRegistry as ConfluentClient, SchemaType } from "@kafkajs/confluen
 import { describe, expect, it } from "vitest";
 import { parseAvroSchema } from "./compatibility.ts";
 import { maxRequestBodyBytes, registryContentType } from "./http-api.ts";
-import { startRegistryServer } from "./test-helpers.ts";
+import { startRegistryServer } from "../../test/helpers/registry-server.ts";
 
 const schemaDir = new URL("../contracts/schemas/", import.meta.url);
 const userActivityV1 = fs.readFileSync(new URL("user-activity.v1.avsc", schemaDir), "utf8");

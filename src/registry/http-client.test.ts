@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { RegistryError } from "../errors.ts";
 import { parseAvroSchema } from "./compatibility.ts";
 import { HttpRegistryClient } from "./http-client.ts";
-import { startRegistryServer } from "./test-helpers.ts";
+import { startRegistryServer } from "../../test/helpers/registry-server.ts";
 
 const v1 = JSON.stringify({
   type: "record",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ActivityFrame } from "./activity-frame.ts";
-import { prng } from "./test-helpers.ts";
+import { prng } from "../../test/helpers/stream.ts";
 import { userActivityV2Type } from "../contracts/schemas.ts";
 import { DEVICES, EVENT_TYPES, type UserActivityV2 } from "../contracts/types.ts";
 import { type ValidateOptions, validateActivityRules } from "../contracts/validate.ts";

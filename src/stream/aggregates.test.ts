@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { centsOf, mergeTopPages, type PageEdits, type TopPagesRow, type WikiRow } from "./aggregates.ts";
 import { createWikimediaAggregator } from "./operator.ts";
-import { prng } from "./test-helpers.ts";
+import { prng } from "../../test/helpers/stream.ts";
 import type { WikimediaRecentChange } from "../contracts/types.ts";
 
 const T0 = Date.UTC(2023, 6, 29, 7, 0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { Deduplicator } from "./dedup.ts";
-import { prng } from "./test-helpers.ts";
+import { prng } from "../../test/helpers/stream.ts";
 import { StreamError } from "../errors.ts";
 
 describe("Deduplicator", () => {

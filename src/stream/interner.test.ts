@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { InternKey, Interner } from "./interner.ts";
-import { prng } from "./test-helpers.ts";
+import { prng } from "../../test/helpers/stream.ts";
 import { StreamError } from "../errors.ts";
 
 function roundTrip(t: Interner): Interner {

@@ -14,7 +14,7 @@ import {
   type StreamRunSummary,
 } from "./job.ts";
 import { decodeRawEvent } from "./raw-lake.ts";
-import { prng } from "./test-helpers.ts";
+import { prng } from "../../test/helpers/stream.ts";
 import { SCHEMA_TEXTS, subjectFor, userActivityV2Type } from "../contracts/schemas.ts";
 import type { DeadLetter, EventType, UserActivityV2, WikimediaRecentChange } from "../contracts/types.ts";
 import { ValidationCode } from "../contracts/validate.ts";

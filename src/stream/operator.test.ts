@@ -13,7 +13,7 @@ import {
   mergeFinals,
   naiveActivity,
   naiveCells,
-} from "./test-helpers.ts";
+} from "../../test/helpers/stream.ts";
 import type { EventType, UserActivity } from "../contracts/types.ts";
 import { StreamError, StreamErrorCode } from "../errors.ts";
 

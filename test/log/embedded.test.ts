@@ -11,7 +11,7 @@ import { LogError, LogErrorCode } from "../../src/errors.ts";
 import { EmbeddedLog } from "../../src/log/embedded.ts";
 import type { Log, LogRecord } from "../../src/log/index.ts";
 import { partitionForKey } from "../../src/log/partitioner.ts";
-import { runLogContract } from "../contracts/log-contract.ts";
+import { runLogContract } from "../conformance/log.ts";
 import { matchesRecord, parseRecord } from "./fixtures/records.ts";
 import { type Schema1Record, schema1RecordBytes, writeSchema1File } from "./fixtures/schema-1.ts";
 import { asBuffer } from "../../src/bytes.ts";

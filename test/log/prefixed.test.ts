@@ -7,7 +7,7 @@ import { loadConfig } from "../../src/config/index.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { EmbeddedLog } from "../../src/log/embedded.ts";
 import { withTopicPrefix } from "../../src/log/prefixed.ts";
-import { runLogContract } from "../contracts/log-contract.ts";
+import { runLogContract } from "../conformance/log.ts";
 
 runLogContract("EmbeddedLog with a topic prefix", async () => {
   const dir = mkdtempSync(join(tmpdir(), "pulse-prefixed-"));

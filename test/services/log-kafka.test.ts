@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { LogError, LogErrorCode } from "../../src/errors.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
 import { withTopicPrefix } from "../../src/log/prefixed.ts";
-import { runLogContract } from "../contracts/log-contract.ts";
+import { runLogContract } from "../conformance/log.ts";
 import { KAFKA_URL } from "./services.ts";
 
 runLogContract("KafkaLog", async () => {

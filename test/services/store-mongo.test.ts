@@ -12,7 +12,7 @@ import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import type { ActivityWindowRow, LiveStore, StoreBatch } from "../../src/store/index.ts";
 import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo.ts";
-import { runLiveStoreContract } from "../contracts/live-store-contract.ts";
+import { runLiveStoreContract } from "../conformance/live-store.ts";
 import { REPO_ROOT } from "../helpers/cli.ts";
 import { MONGODB_URL } from "./services.ts";
 

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import type { ActivityWindowRow } from "../../src/store/index.ts";
-import { runLiveStoreContract } from "../contracts/live-store-contract.ts";
+import { runLiveStoreContract } from "../conformance/live-store.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const COMMITTER = fileURLToPath(new URL("./fixtures/committer.ts", import.meta.url));

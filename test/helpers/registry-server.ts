@@ -3,8 +3,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { onTestFinished } from "vitest";
-import { handleRegistryRequest } from "./http-api.ts";
-import { SchemaRegistry } from "./registry.ts";
+import { handleRegistryRequest } from "../../src/registry/http-api.ts";
+import { SchemaRegistry } from "../../src/registry/registry.ts";
 
 export interface RegistryServer {
   registry: SchemaRegistry;

@@ -1,7 +1,7 @@
 // Test helpers for the speed layer: a seeded event generator with defects, and a naive ground truth.
 
-import type { ActivityRow } from "./aggregates.ts";
-import type { EventType, UserActivity } from "../contracts/types.ts";
+import type { ActivityRow } from "../../src/stream/aggregates.ts";
+import type { EventType, UserActivity } from "../../src/contracts/types.ts";
 
 /** mulberry32, so every generated stream is a pure function of its seed. */
 export function prng(seed: number): () => number {
