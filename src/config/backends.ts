@@ -41,7 +41,7 @@ async function openBackendLog(config: PulseConfig): Promise<Log> {
   const path = embeddedPath(config.log, config.data_dir);
   if (path !== undefined) return EmbeddedLog.open({ path, backgroundCheckpoints: true });
   if (config.log.startsWith("kafka://")) {
-    const { compressionUnavailable, KafkaLog, kafkaBrokers } = await import("../log/kafka.ts");
+    const { compressionUnavailable, KafkaLog, kafkaBrokers } = await import("../log/kafka/index.ts");
     const brokers = kafkaBrokers(config.log);
     if (brokers.length === 0) {
       throw new ConfigError(
@@ -84,7 +84,7 @@ export async function openRegistry(config: PulseConfig): Promise<RegistryBackend
       );
     }
     const { KafkaSchemaRegistry } = await import("../registry/kafka-registry.ts");
-    const { kafkaBrokers } = await import("../log/kafka.ts");
+    const { kafkaBrokers } = await import("../log/kafka/index.ts");
     const registry = KafkaSchemaRegistry.open({
       brokers: kafkaBrokers(config.log),
       topic: url.slice("kafka:".length),

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { LogError, LogErrorCode, RegistryError } from "../errors.ts";
 import type { Log, LogRecord, TopicInfo } from "../log/index.ts";
-import { KafkaLog } from "../log/kafka.ts";
+import { KafkaLog } from "../log/kafka/index.ts";
 import { parseAvroSchema, parseCompatibilityLevel } from "./compatibility.ts";
 import { registryError, RegistryErrorCode } from "./errors.ts";
 import {

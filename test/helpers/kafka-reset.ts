@@ -1,6 +1,6 @@
 // Deletes Pulse's fixed-name topics and some consumer groups on a broker: a clean start for service tests and the kafka bench.
 import { Admin } from "@platformatic/kafka";
-import { kafkaBrokers } from "../../src/log/kafka.ts";
+import { kafkaBrokers } from "../../src/log/kafka/index.ts";
 
 /** Pulse's topics have fixed names; these are the ones a run that uses them starts without. */
 const PULSE_TOPICS = /^(user-activity|wikimedia\.recentchange)(\.dlq)?$|^alerts$/;

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
-import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
+import { KafkaLog, kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import type { Checkpoint, LiveStore, RawEventRow } from "../../src/store/index.ts";
 import { MongoLiveStore } from "../../src/store/mongo.ts";

@@ -11,7 +11,7 @@ import type { SchemasReport } from "../../src/cli/commands/schemas.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import { subjectFor } from "../../src/contracts/schemas.ts";
 import { TOPICS, type UserActivityV2 } from "../../src/contracts/types.ts";
-import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
+import { KafkaLog, kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { partitionForKey } from "../../src/log/partitioner.ts";
 import { KafkaSchemaRegistry } from "../../src/registry/kafka-registry.ts";
 import { AvroSerde, readSchemaId } from "../../src/serde/index.ts";

@@ -1,7 +1,7 @@
 // KafkaLog: the Log contract against the real broker started by scripts/services/kafka.sh.
 import { describe, expect, it } from "vitest";
 import { LogError, LogErrorCode } from "../../src/errors.ts";
-import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
+import { KafkaLog, kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { withTopicPrefix } from "../../src/log/prefixed.ts";
 import { runLogContract } from "../conformance/log.ts";
 import { KAFKA_URL } from "./services.ts";

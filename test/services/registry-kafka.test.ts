@@ -8,7 +8,7 @@ import type { SchemasReport } from "../../src/cli/commands/schemas.ts";
 import { openRegistry as openConfiguredRegistry } from "../../src/config/backends.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { ConfigError, RegistryError } from "../../src/errors.ts";
-import { kafkaBrokers } from "../../src/log/kafka.ts";
+import { kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { parseAvroSchema } from "../../src/registry/compatibility.ts";
 import { KafkaSchemaRegistry } from "../../src/registry/kafka-registry.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
-import { KafkaLog, kafkaBrokers } from "../../src/log/kafka.ts";
+import { KafkaLog, kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { withTopicPrefix } from "../../src/log/prefixed.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import { type OnCleanup, type RunningPulse, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";

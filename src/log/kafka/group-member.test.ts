@@ -2,8 +2,8 @@
 import { EventEmitter } from "node:events";
 import type { Consumer } from "@platformatic/kafka";
 import { describe, expect, it } from "vitest";
-import { LogError, LogErrorCode } from "../errors.ts";
-import { KafkaGroupMember } from "./kafka.ts";
+import { LogError, LogErrorCode } from "../../errors.ts";
+import { KafkaGroupMember } from "./group-member.ts";
 
 /** What the member reads of the client: its group events and its current assignment. */
 class StandInConsumer extends EventEmitter {
