@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EmbeddedLog } from "../src/log/embedded.ts";
+import { EmbeddedLog } from "../src/log/embedded/index.ts";
 import type { ProduceRecord } from "../src/log/index.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 

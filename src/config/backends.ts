@@ -1,6 +1,6 @@
 // Turns backend URLs from the config into implementations; the only place that knows every backend.
 
-import { EmbeddedLog } from "../log/embedded.ts";
+import { EmbeddedLog } from "../log/embedded/index.ts";
 import type { KafkaCompression, Log } from "../log/index.ts";
 import { withTopicPrefix } from "../log/prefixed.ts";
 import { ConfigError } from "../errors.ts";

@@ -7,7 +7,7 @@ import { describe, expect, it, type TestContext } from "vitest";
 import { deadLetterType, userActivityV2Type } from "../contracts/schemas.ts";
 import type { DeadLetter, UserActivity, UserActivityV2 } from "../contracts/types.ts";
 import { ValidationCode, validateActivity } from "../contracts/validate.ts";
-import { EmbeddedLog } from "../log/embedded.ts";
+import { EmbeddedLog } from "../log/embedded/index.ts";
 import type { Log, LogRecord } from "../log/index.ts";
 import { SchemaRegistry } from "../registry/registry.ts";
 import { AvroSerde } from "../serde/index.ts";

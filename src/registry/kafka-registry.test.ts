@@ -5,7 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { RegistryError } from "../errors.ts";
-import { EmbeddedLog } from "../log/embedded.ts";
+import { EmbeddedLog } from "../log/embedded/index.ts";
 import type { Log } from "../log/index.ts";
 import { parseAvroSchema } from "./compatibility.ts";
 import { handleRegistryRequest } from "./http-api.ts";

@@ -29,7 +29,11 @@ export interface SqliteFileSettings {
 export interface SqliteFileOptions extends SqliteFileSettings {
   /** Idempotent DDL (CREATE … IF NOT EXISTS) for `schemaVersion`. */
   schema: string;
-  schemaVersion: number;
+  /**
+   * The file's user_version for `schema`. Without it the schema runs at every open and user_version is
+   * left as it is, for a file whose tables only ever grow by CREATE … IF NOT EXISTS.
+   */
+  schemaVersion?: number;
   /**
    * Converts a file written with an older schema version (1 ≤ fromVersion < schemaVersion), after
    * `schema` has run and before the version is bumped, in the same transaction. Throw to refuse the
@@ -58,9 +62,10 @@ export function isBusy(error: unknown): boolean {
 /**
  * Opens (creating if needed) the file, sets WAL and the synchronous mode, and applies the schema in an
  * IMMEDIATE transaction when the file's user_version differs, so two processes opening a new file at once
- * do not both create it. A file written by a newer schema is refused rather than altered; one written by an
- * older schema is converted by `upgrade` in that same transaction. With `backgroundCheckpoints`, it also
- * returns the file's WalCheckpointer, which the owner starts after its first write and stops on close.
+ * do not both create it (without a schemaVersion, at every open). A file written by a newer schema is
+ * refused rather than altered; one written by an older schema is converted by `upgrade` in that same
+ * transaction. With `backgroundCheckpoints`, it also returns the file's WalCheckpointer, which the owner
+ * starts after its first write and stops on close.
  */
 export function openSqliteFile(
   options: SqliteFileOptions,
@@ -91,19 +96,22 @@ export function openSqliteFile(
     // A larger page cache and fewer, bigger WAL checkpoints keep commits off the slow path.
     db.pragma("cache_size = -32768");
     db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
-    if (db.pragma("user_version", { simple: true }) !== options.schemaVersion) {
+    const schemaVersion = options.schemaVersion;
+    if (schemaVersion === undefined) {
+      db.exec(options.schema);
+    } else if (db.pragma("user_version", { simple: true }) !== schemaVersion) {
       db.transaction(() => {
         const version = db.pragma("user_version", { simple: true }) as number;
-        if (version > options.schemaVersion) {
+        if (version > schemaVersion) {
           throw fail({
             reason: "schemaTooNew",
             version,
-            message: `${path} has schema version ${version}, newer than this Pulse (${options.schemaVersion}); upgrade Pulse or use another file`,
+            message: `${path} has schema version ${version}, newer than this Pulse (${schemaVersion}); upgrade Pulse or use another file`,
           });
         }
         db.exec(options.schema);
-        if (version > 0 && version < options.schemaVersion) options.upgrade?.(db, version);
-        db.pragma(`user_version = ${options.schemaVersion}`);
+        if (version > 0 && version < schemaVersion) options.upgrade?.(db, version);
+        db.pragma(`user_version = ${schemaVersion}`);
       }).immediate();
     }
     const checkpointer =

@@ -20,7 +20,7 @@ import type { DeadLetter, EventType, UserActivityV2, WikimediaRecentChange } fro
 import { ValidationCode } from "../contracts/validate.ts";
 import { SerdeErrorCode, StoreError, StoreErrorCode, StreamError, StreamErrorCode } from "../errors.ts";
 import { activityProducer, recentChangeProducer } from "../ingest/producer.ts";
-import { EmbeddedLog } from "../log/embedded.ts";
+import { EmbeddedLog } from "../log/embedded/index.ts";
 import type { Log } from "../log/index.ts";
 import { SchemaRegistry } from "../registry/registry.ts";
 import { AvroSerde } from "../serde/index.ts";

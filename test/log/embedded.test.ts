@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { LogError, LogErrorCode } from "../../src/errors.ts";
-import { EmbeddedLog } from "../../src/log/embedded.ts";
+import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import type { Log, LogRecord } from "../../src/log/index.ts";
 import { partitionForKey } from "../../src/log/partitioner.ts";
 import { runLogContract } from "../conformance/log.ts";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { EmbeddedLog } from "../../src/log/embedded.ts";
+import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import { withTopicPrefix } from "../../src/log/prefixed.ts";
 import { runLogContract } from "../conformance/log.ts";
 

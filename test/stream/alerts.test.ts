@@ -7,7 +7,7 @@ import { TOPICS, type UserActivity } from "../../src/contracts/types.ts";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { activityProducer } from "../../src/ingest/producer.ts";
 import { simulateActivity } from "../../src/ingest/simulator.ts";
-import { EmbeddedLog } from "../../src/log/embedded.ts";
+import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import type { GroupMember, Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";

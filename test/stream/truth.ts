@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { userActivityV2Type } from "../../src/contracts/schemas.ts";
 import type { UserActivityV2 } from "../../src/contracts/types.ts";
-import { EmbeddedLog } from "../../src/log/embedded.ts";
+import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import type { Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";

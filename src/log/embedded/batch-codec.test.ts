@@ -1,11 +1,11 @@
 // The embedded log's batch codec: round trips, reads from the middle of a batch, size splits, corrupt input.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { LogError, LogErrorCode } from "../errors.ts";
+import { asBuffer } from "../../bytes.ts";
+import { LogError, LogErrorCode } from "../../errors.ts";
+import type { LogRecord } from "../index.ts";
 import { type BatchEntry, BatchEncoder, decodeBatch, readBatch, summarizeBatch } from "./batch-codec.ts";
 import { encodeHeaders } from "./header-codec.ts";
-import type { LogRecord } from "./index.ts";
-import { asBuffer } from "../bytes.ts";
 
 const WHERE = { topic: "t", partition: 3, baseOffset: 1_000 };
 const NOW_MS = 1_800_000_000_000;

@@ -1,7 +1,7 @@
 // The headers encoding of schema-1 log files (one `headers` BLOB column per record): read when converting them, and by tests that write them.
-import { LogError, LogErrorCode } from "../errors.ts";
+import { LogError, LogErrorCode } from "../../errors.ts";
+import type { RecordHeaders } from "../index.ts";
 import { headersSize, writeHeaders } from "./batch-codec.ts";
-import type { RecordHeaders } from "./index.ts";
 
 /*
  * headers := count:uvarint (nameLength:uvarint name:utf8 valueLength:uvarint value:bytes){count}

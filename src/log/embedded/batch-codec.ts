@@ -1,8 +1,8 @@
 // The embedded log's record batch: every record one produce call appends to one partition, in one BLOB.
-import { LogError, LogErrorCode } from "../errors.ts";
-import { headerName, LastHeaders } from "./header-names.ts";
-import { uvarintSize, writeUvarint, zigzag } from "./varint.ts";
-import { type LogRecord, NO_HEADERS, type RecordHeaders } from "./index.ts";
+import { LogError, LogErrorCode } from "../../errors.ts";
+import { headerName, LastHeaders } from "../header-names.ts";
+import { type LogRecord, NO_HEADERS, type RecordHeaders } from "../index.ts";
+import { uvarintSize, writeUvarint, zigzag } from "../varint.ts";
 
 /*
  * batch     := version:u8 flags:u8 baseTimestampMs:f64le count:uvarint record{count}
@@ -17,15 +17,15 @@ import { type LogRecord, NO_HEADERS, type RecordHeaders } from "./index.ts";
  * maps 0, −1, 1, −2 … to 0, 1, 2, 3 … so small deltas either way take one byte. baseTimestampMs is the
  * first record's timestamp; a float64 holds every safe integer exactly. A batch whose timestamps lie
  * more than 2^52 ms apart (only possible with made-up timestamps) stores them whole instead, so every
- * delta stays a safe integer. The headers grammar is the one src/log/header-codec.ts used for the
- * schema-1 `headers` column.
+ * delta stays a safe integer. The headers grammar is also that of the schema-1 `headers` column
+ * (header-codec.ts).
  *
  * Invariants: record i has offset base + offsetDelta_i and the encoder writes offsetDelta_i = i (the
  * delta is stored anyway, as Kafka does, so a reader never assumes density); bodyLength lets a reader
  * skip a record without parsing it, which is how a fetch starts in the middle of a batch.
  *
  * A record's size for retention is key bytes + value bytes + header bytes (the headers encoding,
- * or 0 without headers), the measure the log has always used.
+ * or 0 without headers), the measure of the partitions' and batches' size_bytes.
  */
 const VERSION = 1;
 const WIDE_TIMESTAMPS = 1;

@@ -14,9 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { LogErrorCode } from "../../src/errors.ts";
-import { EmbeddedLog, type EmbeddedLogOptions } from "../../src/log/embedded.ts";
-import type { LogRecord, ProduceRecord } from "../../src/log/index.ts";
+import { LogErrorCode } from "../../errors.ts";
+import type { LogRecord, ProduceRecord } from "../index.ts";
+import { EmbeddedLog, type EmbeddedLogOptions } from "./index.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
