@@ -89,6 +89,25 @@ describe("loadConfig", () => {
     expect(errorOf(() => loadConfig({ env: { PULSE_RATE: "fast" }, cwd: dir })).message).toContain("must be a number");
   });
 
+  it("gives a config error the file, line and column it points at; a variable's error has none", () => {
+    const { dir, file } = configFile("server:\n  port: 9000\nsimulator:\n  rate: fast\n");
+    const error = errorOf(() => loadConfig({ env: {}, cwd: dir }));
+    expect(error.message).toContain(`${file}:4`);
+    expect(error.location).toEqual({ file, line: 4, column: 3 });
+    const unknown = configFile("server:\n  hots: x\n");
+    expect(errorOf(() => loadConfig({ env: {}, cwd: unknown.dir })).location).toEqual({
+      file: unknown.file,
+      line: 2,
+      column: 3,
+    });
+    const yaml = configFile("server:\n  port: [1,\n");
+    const yamlError = errorOf(() => loadConfig({ env: {}, cwd: yaml.dir }));
+    expect(yamlError.message).toContain(`${yaml.file}:${yamlError.location?.line}`);
+    expect(yamlError.location).toMatchObject({ file: yaml.file, column: expect.any(Number) });
+    const noFile = configFile("");
+    expect(errorOf(() => loadConfig({ env: { PULSE_RATE: "fast" }, cwd: noFile.dir })).location).toBeUndefined();
+  });
+
   it("reports invalid YAML with its line", () => {
     const { dir, file } = configFile("server:\n  port: [1,\n");
     expect(errorOf(() => loadConfig({ env: {}, cwd: dir })).message).toContain(file);

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { isAbsolute, resolve } from "node:path";
 import type { Node as YamlNode, YAMLMap } from "yaml";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, type ErrorLocation } from "../errors.ts";
 import { CONFIG_SCHEMA, type FieldSpec } from "./schema.ts";
 
 export interface PulseConfig {
@@ -40,9 +40,10 @@ export interface LoadConfigOptions {
 
 export const DEFAULT_CONFIG_FILE = "pulse.config.yaml";
 
-/** Where a value came from, for error messages. */
+/** Where a value came from, for error messages; `location` when it is a line of the config file. */
 interface Origin {
   describe(key: string): string;
+  location?: ErrorLocation;
 }
 
 export function loadConfig(options: LoadConfigOptions = {}): PulseConfig {
@@ -102,6 +103,7 @@ function applyFile(config: PulseConfig, path: string): void {
   } catch (cause) {
     throw new ConfigError(`cannot read config file ${path}: ${(cause as Error).message}. Fix the path or remove --config/PULSE_CONFIG.`, {
       cause,
+      location: { file: path },
     });
   }
   // Loaded only for a config file: most runs have none, and loading it is about a tenth of a command's start-up.
@@ -110,15 +112,27 @@ function applyFile(config: PulseConfig, path: string): void {
   const doc = parseDocument(text, { lineCounter });
   if (doc.errors.length > 0) {
     const error = doc.errors[0]!;
-    const { line } = lineCounter.linePos(error.pos[0]);
-    throw new ConfigError(`${path}:${line}: invalid YAML: ${error.message.split("\n")[0]}`);
+    const { line, col } = lineCounter.linePos(error.pos[0]);
+    // The parser's error is not kept as the cause: its message quotes the line, which may hold a secret.
+    throw new ConfigError(`${path}:${line}: invalid YAML: ${error.message.split("\n")[0]}`, {
+      location: { file: path, line, column: col },
+    });
   }
   if (doc.contents === null) return;
-  const where = (node: YamlNode | null | undefined): string => {
+  const locate = (node: YamlNode | null | undefined): ErrorLocation => {
     const start = node?.range?.[0];
-    return start === undefined ? path : `${path}:${lineCounter.linePos(start).line}`;
+    if (start === undefined) return { file: path };
+    const { line, col } = lineCounter.linePos(start);
+    return { file: path, line, column: col };
   };
-  if (!isMap(doc.contents)) throw new ConfigError(`${path}: the config file must be a mapping of keys to values.`);
+  // Messages name the file and line; the error's location adds the column.
+  const where = (node: YamlNode | null | undefined): string => {
+    const { line } = locate(node);
+    return line === undefined ? path : `${path}:${line}`;
+  };
+  if (!isMap(doc.contents)) {
+    throw new ConfigError(`${path}: the config file must be a mapping of keys to values.`, { location: { file: path } });
+  }
 
   const walk = (map: YAMLMap, fields: Readonly<Record<string, FieldSpec>>, prefix: string): void => {
     for (const pair of map.items) {
@@ -129,19 +143,23 @@ function applyFile(config: PulseConfig, path: string): void {
       if (spec === undefined) {
         throw new ConfigError(
           `${where(keyNode)}: unknown key '${key}'. Accepted keys${prefix ? ` in '${prefix.slice(0, -1)}'` : ""}: ${Object.keys(fields).join(", ")}.`,
+          { location: locate(keyNode) },
         );
       }
       const valueNode = pair.value as YamlNode | null;
       if (spec.kind === "section") {
         if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue;
         if (!isMap(valueNode)) {
-          throw new ConfigError(`${where(keyNode)}: '${key}' must be a mapping with keys ${Object.keys(spec.fields).join(", ")}.`);
+          throw new ConfigError(
+            `${where(keyNode)}: '${key}' must be a mapping with keys ${Object.keys(spec.fields).join(", ")}.`,
+            { location: locate(keyNode) },
+          );
         }
         walk(valueNode, spec.fields, `${key}.`);
         continue;
       }
       const value = valueNode === null ? null : (valueNode.toJSON() as unknown);
-      setAt(config, key, coerce(spec, value, key, { describe: () => where(keyNode) }));
+      setAt(config, key, coerce(spec, value, key, { describe: () => where(keyNode), location: locate(keyNode) }));
     }
   };
   walk(doc.contents, CONFIG_SCHEMA, "");
@@ -173,7 +191,9 @@ function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): u
   const fail = (expected: string): never => {
     // A connection string may hold a password: the message shows the URL without its user info.
     const shown = spec.kind === "url" && typeof value === "string" ? value.replace(/\/\/[^/]*@/, "//…@") : value;
-    throw new ConfigError(`${at}: '${key}' ${expected}, got ${JSON.stringify(shown)}. ${spec.doc}`);
+    throw new ConfigError(`${at}: '${key}' ${expected}, got ${JSON.stringify(shown)}. ${spec.doc}`, {
+      location: origin.location,
+    });
   };
   switch (spec.kind) {
     case "string":

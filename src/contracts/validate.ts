@@ -3,28 +3,11 @@
 import type { UserActivityV2, WikimediaRecentChange } from "./types.ts";
 import { type AvroType, SCHEMA_TEXTS, userActivityV2Type, wikimediaRecentChangeType } from "./schemas.ts";
 import { isPlainActivityV2 } from "./activity-shape.ts";
+import { ValidationErrorCode } from "../errors.ts";
 
-/** Stable codes of rejected events; dead letters and dashboards group by them, so never rename one. */
-export const ValidationCode = {
-  schemaMismatch: "PULSE_VALIDATION_SCHEMA_MISMATCH",
-  emptyUserId: "PULSE_VALIDATION_EMPTY_USER_ID",
-  emptySessionId: "PULSE_VALIDATION_EMPTY_SESSION_ID",
-  badEventId: "PULSE_VALIDATION_BAD_EVENT_ID",
-  futureEventTime: "PULSE_VALIDATION_FUTURE_EVENT_TIME",
-  eventTimeTooOld: "PULSE_VALIDATION_EVENT_TIME_TOO_OLD",
-  badAmount: "PULSE_VALIDATION_BAD_AMOUNT",
-  negativeAmount: "PULSE_VALIDATION_NEGATIVE_AMOUNT",
-  purchaseWithoutAmount: "PULSE_VALIDATION_PURCHASE_WITHOUT_AMOUNT",
-  amountOnNonPurchase: "PULSE_VALIDATION_AMOUNT_ON_NON_PURCHASE",
-  missingCurrency: "PULSE_VALIDATION_MISSING_CURRENCY",
-  badCurrency: "PULSE_VALIDATION_BAD_CURRENCY",
-  badCountry: "PULSE_VALIDATION_BAD_COUNTRY",
-  emptyWiki: "PULSE_VALIDATION_EMPTY_WIKI",
-  emptyServerName: "PULSE_VALIDATION_EMPTY_SERVER_NAME",
-  emptyChangeType: "PULSE_VALIDATION_EMPTY_CHANGE_TYPE",
-  emptyMetaId: "PULSE_VALIDATION_EMPTY_META_ID",
-} as const;
-export type ValidationCodeValue = (typeof ValidationCode)[keyof typeof ValidationCode];
+/** Stable codes of rejected events: the catalog's validation area (src/errors.ts). */
+export const ValidationCode = ValidationErrorCode;
+export type ValidationCodeValue = ValidationErrorCode;
 
 export interface ValidationIssue {
   code: ValidationCodeValue;
@@ -228,6 +211,19 @@ function checkShape<T>(
   return issues.length > 0 ? { ok: false, errors: issues } : { ok: true, value: value as T };
 }
 
+/** A validator of untrusted input: the shape check (checkShape), then, on a well-shaped record, `rules`. */
+function shapeThenRules<T>(
+  type: AvroType,
+  normalise: Normaliser,
+  rules: (value: T, options: ValidateOptions) => ValidationResult<T>,
+  plain?: (value: T) => boolean,
+): (raw: unknown, options?: ValidateOptions) => ValidationResult<T> {
+  return (raw, options = {}) => {
+    const shaped = checkShape<T>(type, normalise, raw, plain);
+    return shaped.ok ? rules(shaped.value, options) : shaped;
+  };
+}
+
 // --- Semantic rules -------------------------------------------------------------------------------
 
 function issue(code: ValidationCodeValue, field: string, rule: string): ValidationIssue {
@@ -289,14 +285,12 @@ const normaliseRecentChange = compileNormaliser(JSON.parse(SCHEMA_TEXTS.wikimedi
  * Checks an activity event from any source. The shape is checked against the current schema (v2), so a
  * v1-shaped event passes with `app_version: null`. Semantic rules run only on well-shaped events.
  */
-export function validateActivity(
-  raw: unknown,
-  options: ValidateOptions = {},
-): ValidationResult<UserActivityV2> {
-  const shaped = checkShape<UserActivityV2>(userActivityV2Type, normaliseActivity, raw, plainActivity);
-  if (!shaped.ok) return shaped;
-  return validateActivityRules(shaped.value, options);
-}
+export const validateActivity = shapeThenRules<UserActivityV2>(
+  userActivityV2Type,
+  normaliseActivity,
+  validateActivityRules,
+  plainActivity,
+);
 
 /**
  * The semantic rules alone, for a record that already has the contract's shape: one decoded from Avro
@@ -391,14 +385,11 @@ function applyActivityRules(
 }
 
 /** Checks a Wikimedia recent change already mapped to the contract shape (meta.dt may be ISO-8601). */
-export function validateRecentChange(
-  raw: unknown,
-  options: ValidateOptions = {},
-): ValidationResult<WikimediaRecentChange> {
-  const shaped = checkShape<WikimediaRecentChange>(wikimediaRecentChangeType, normaliseRecentChange, raw);
-  if (!shaped.ok) return shaped;
-  return validateRecentChangeRules(shaped.value, options);
-}
+export const validateRecentChange = shapeThenRules<WikimediaRecentChange>(
+  wikimediaRecentChangeType,
+  normaliseRecentChange,
+  validateRecentChangeRules,
+);
 
 /** The semantic rules alone, for a recent change decoded from Avro with the contract's reader schema. */
 export function validateRecentChangeRules(

@@ -3,9 +3,10 @@
 import crypto, { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { EventType, UserActivity } from "../contracts/types.ts";
-import { SourceError } from "../errors.ts";
+import { CsvErrorCode, SourceError } from "../errors.ts";
 import { formatUuid } from "../bytes.ts";
 import { EventTimePacer } from "./pacer.ts";
+import { sourceFileError } from "./source-file.ts";
 
 /**
  * Row grammar (REES46 "Open CDP" export; columns are found by header name):
@@ -20,7 +21,7 @@ import { EventTimePacer } from "./pacer.ts";
 
 export type ActivityCsvRecord =
   | { line: number; ok: true; event: UserActivity }
-  | { line: number; ok: false; code: string; message: string; raw: string };
+  | { line: number; ok: false; code: CsvErrorCode; message: string; raw: string };
 
 export interface ActivityCsvColumns {
   eventTime: number;
@@ -38,16 +39,6 @@ export interface ReplayActivityCsvOptions {
   signal?: AbortSignal;
 }
 
-export const ActivityCsvCode = {
-  badHeader: "PULSE_CSV_BAD_HEADER",
-  badRow: "PULSE_CSV_BAD_ROW",
-  badTime: "PULSE_CSV_BAD_EVENT_TIME",
-  unknownEventType: "PULSE_CSV_UNKNOWN_EVENT_TYPE",
-  missingField: "PULSE_CSV_MISSING_FIELD",
-  badPrice: "PULSE_CSV_BAD_PRICE",
-  unreadable: "PULSE_SOURCE_FILE_UNREADABLE",
-} as const;
-
 const EVENT_TYPE_MAP: Record<string, EventType> = {
   view: "VIEW",
   cart: "ADD_TO_CART",
@@ -57,6 +48,8 @@ const EVENT_TYPE_MAP: Record<string, EventType> = {
 
 const EVENT_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) UTC$/;
 const PRICE = /^\d+(\.\d+)?$/;
+/** The columns a header must name, for the message when one is missing. */
+const HEADER_NAMES = "event_time, event_type, product_id, price, user_id and user_session";
 
 /** A fixed UUID namespace for Pulse's content-derived ids, so ids do not collide with other v5 users. */
 const PULSE_CSV_NAMESPACE = Buffer.from("6f1c2a8e4b7d4e59a3c05d2e9b8f7a61", "hex");
@@ -116,7 +109,7 @@ function stripCr(line: string): string {
 /** Finds the columns by name; `{ ok: false }` names the missing column. */
 export function parseActivityCsvHeader(
   line: string,
-): { ok: true; columns: ActivityCsvColumns } | { ok: false; code: string; message: string } {
+): { ok: true; columns: ActivityCsvColumns } | { ok: false; code: CsvErrorCode; message: string } {
   const names = splitFields(stripCr(line).replace(/^\uFEFF/, "")).map((name) => name.trim());
   const find = (name: string): number => names.indexOf(name);
   const columns: ActivityCsvColumns = {
@@ -131,7 +124,8 @@ export function parseActivityCsvHeader(
   for (const [key, index] of Object.entries(columns)) {
     if (index < 0) {
       const column = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-      return { ok: false, code: ActivityCsvCode.badHeader, message: `CSV header has no "${column}" column` };
+      const message = `CSV header has no "${column}" column; a REES46 export's header names ${HEADER_NAMES}`;
+      return { ok: false, code: CsvErrorCode.badHeader, message };
     }
   }
   return { ok: true, columns };
@@ -144,7 +138,7 @@ export function parseActivityCsvLine(
   lineNumber: number,
 ): ActivityCsvRecord {
   const text = stripCr(line);
-  const reject = (code: string, message: string): ActivityCsvRecord => ({
+  const reject = (code: CsvErrorCode, message: string): ActivityCsvRecord => ({
     line: lineNumber,
     ok: false,
     code,
@@ -153,36 +147,36 @@ export function parseActivityCsvLine(
   });
   const fields = splitFields(text);
   if (fields.length !== columns.count) {
-    return reject(ActivityCsvCode.badRow, `expected ${columns.count} fields, got ${fields.length}`);
+    return reject(CsvErrorCode.badRow, `expected ${columns.count} fields, got ${fields.length}`);
   }
   const time = EVENT_TIME.exec(fields[columns.eventTime]!);
   const eventTimeMs = time
     ? Date.UTC(+time[1]!, +time[2]! - 1, +time[3]!, +time[4]!, +time[5]!, +time[6]!)
     : Number.NaN;
   if (!Number.isFinite(eventTimeMs)) {
-    return reject(ActivityCsvCode.badTime, 'event_time is not "YYYY-MM-DD hh:mm:ss UTC"');
+    return reject(CsvErrorCode.badTime, 'event_time is not "YYYY-MM-DD hh:mm:ss UTC"');
   }
   const rawType = fields[columns.eventType]!;
   const eventType = Object.hasOwn(EVENT_TYPE_MAP, rawType) ? EVENT_TYPE_MAP[rawType] : undefined;
   if (eventType === undefined) {
     return reject(
-      ActivityCsvCode.unknownEventType,
+      CsvErrorCode.unknownEventType,
       `event_type "${rawType.slice(0, 40)}" is not one of ${Object.keys(EVENT_TYPE_MAP).join(", ")}`,
     );
   }
   const productId = fields[columns.productId]!;
   const userId = fields[columns.userId]!;
   const session = fields[columns.userSession]!;
-  if (productId === "") return reject(ActivityCsvCode.missingField, "product_id is empty");
-  if (userId === "") return reject(ActivityCsvCode.missingField, "user_id is empty");
-  if (session === "") return reject(ActivityCsvCode.missingField, "user_session is empty");
+  if (productId === "") return reject(CsvErrorCode.missingField, "product_id is empty");
+  if (userId === "") return reject(CsvErrorCode.missingField, "user_id is empty");
+  if (session === "") return reject(CsvErrorCode.missingField, "user_session is empty");
   const price = fields[columns.price]!;
   if (!PRICE.test(price))
-    return reject(ActivityCsvCode.badPrice, "price is not a non-negative decimal number");
+    return reject(CsvErrorCode.badPrice, "price is not a non-negative decimal number");
   let amount: number | null = null;
   if (eventType === "PURCHASE") {
     amount = Number.parseFloat(price);
-    if (!(amount > 0)) return reject(ActivityCsvCode.badPrice, "a purchase must have a price > 0");
+    if (!(amount > 0)) return reject(CsvErrorCode.badPrice, "a purchase must have a price > 0");
   }
   return {
     line: lineNumber,
@@ -252,7 +246,10 @@ export async function* replayActivityCsv(
         if (columns === undefined) {
           const header = parseActivityCsvHeader(line);
           if (!header.ok) {
-            throw new SourceError(header.code, `${path}:1: ${header.message}`, { details: { path } });
+            throw new SourceError(header.code, `${path}:1: ${header.message}`, {
+              details: { path },
+              location: { file: path, line: 1 },
+            });
           }
           columns = header.columns;
           continue;
@@ -264,12 +261,7 @@ export async function* replayActivityCsv(
       }
     }
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (typeof code !== "string" || !(error instanceof Error) || !("syscall" in error)) throw error;
-    throw new SourceError(ActivityCsvCode.unreadable, `cannot read activity CSV ${path} (${code})`, {
-      cause: error,
-      details: { path },
-    });
+    throw sourceFileError(error, "activity CSV", path);
   } finally {
     input.destroy();
   }

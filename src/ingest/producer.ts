@@ -15,7 +15,7 @@ import {
   validateActivity,
   validateRecentChange,
 } from "../contracts/validate.ts";
-import { ConfigError, SerdeError } from "../errors.ts";
+import { ConfigError, SerdeError, ValidationErrorCode } from "../errors.ts";
 import type {
   Log,
   ProduceRecord,
@@ -169,7 +169,7 @@ export class ContractProducer<T = unknown> {
         source_topic: this.topic,
         source_partition: null,
         source_offset: null,
-        error_code: errors[0]?.code ?? "PULSE_VALIDATION_SCHEMA_MISMATCH",
+        error_code: errors[0]?.code ?? ValidationErrorCode.schemaMismatch,
         error_message: describeIssues(errors),
         raw: rawBytes(raw),
         failed_at: nowMs,

@@ -1,7 +1,7 @@
 // Deterministic user-activity simulator: sessions, funnels, skewed users, and injected stream defects.
 
 import type { Device, EventType, UserActivityV2 } from "../contracts/types.ts";
-import { SourceError } from "../errors.ts";
+import { SourceError, SourceErrorCode } from "../errors.ts";
 import { formatUuid } from "../bytes.ts";
 
 export interface SimulatorBurst {
@@ -279,7 +279,7 @@ function buildTables(rng: Prng, users: number): Tables {
 }
 
 function badOption(message: string): never {
-  throw new SourceError("PULSE_SOURCE_BAD_OPTION", message);
+  throw new SourceError(SourceErrorCode.badOption, message);
 }
 
 function shareOption(value: number | undefined, fallback: number, name: string): number {
@@ -321,7 +321,7 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
   const duplicate = shareOption(options.duplicateShare, 0.01, "duplicateShare");
   const outOfOrder = shareOption(options.outOfOrderShare, 0.05, "outOfOrderShare");
   if (malformed + duplicate + outOfOrder > 1)
-    badOption("simulator shares (malformed + duplicate + out-of-order) add up to more than 1");
+    badOption("simulator shares (malformed + duplicate + out-of-order) add up to more than 1; lower them to sum to at most 1");
   const maxLatenessMs = Math.max(1, Math.round((options.maxLatenessSec ?? 30) * 1000));
   const newUserShare = shareOption(options.newUserShare, 0.02, "newUserShare");
   const slots = Math.max(1, Math.floor(options.concurrentSessions ?? 200));

@@ -1,12 +1,12 @@
 // Small HTTP helpers shared by every handler: bounded body reading and JSON answers.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { PulseError } from "../errors.ts";
+import { PulseError, type PulseErrorCode, type PulseErrorOptions } from "../errors.ts";
 
 /** An error that maps to an HTTP status; its message is safe to show the client. */
 export class HttpError extends PulseError {
   readonly status: number;
-  constructor(status: number, code: string, message: string, options: { retriable?: boolean } = {}) {
+  constructor(status: number, code: PulseErrorCode, message: string, options: PulseErrorOptions = {}) {
     super(code, message, options);
     this.status = status;
   }
@@ -63,6 +63,7 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   try {
     return JSON.parse(body.toString("utf8"));
   } catch (cause) {
-    throw new HttpError(400, "PULSE_HTTP_BAD_JSON", `request body is not valid JSON: ${(cause as Error).message}`);
+    const message = `request body is not valid JSON: ${(cause as Error).message}`;
+    throw new HttpError(400, "PULSE_HTTP_BAD_JSON", message, { cause });
   }
 }

@@ -252,6 +252,7 @@ export function checkRawRun(
     throw new StoreError(
       StoreErrorCode.badArgument,
       `The ${where} is not a raw-lake batch (${error instanceof Error ? error.message : String(error)}); write runs with RawRunWriter.`,
+      { cause: error },
     );
   }
   if (count === 0) {

@@ -89,6 +89,25 @@ async function take(
 
 const FAST: EventStreamsClientOptions = { backoffInitialMs: 10, backoffMaxMs: 100, jitter: 0 };
 
+interface Refusal {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A feed that answers its first requests with `refusals`, then streams; a client's first 80 events. */
+async function takeAfterRefusals(refusals: Refusal[]) {
+  const { url, requests } = await eventStreamsDouble((n, _req, res, from) => {
+    const refusal = refusals[n];
+    if (refusal === undefined) return streamRange(res, from);
+    res.writeHead(refusal.status, refusal.headers);
+    res.end(refusal.body);
+  });
+  const statuses: EventStreamsStatus[] = [];
+  const events = await take(new EventStreamsClient({ ...FAST, url, onStatus: (s) => statuses.push(s) }), 80);
+  return { events, requests, statuses };
+}
+
 describe("EventStreamsClient", () => {
   it("resumes after dropped connections with Last-Event-ID: every event exactly once, in order", async () => {
     // Each connection sends events up to `cut`, then half of the next frame, then the socket dies.
@@ -118,19 +137,9 @@ describe("EventStreamsClient", () => {
   });
 
   it("waits out HTTP 429 with Retry-After, then streams", async () => {
-    const { url, requests } = await eventStreamsDouble((n, _req, res, from) => {
-      if (n === 0) {
-        res.writeHead(429, { "retry-after": "1" });
-        res.end("too many connections");
-        return;
-      }
-      streamRange(res, from);
-    });
-    const statuses: EventStreamsStatus[] = [];
-    const events = await take(
-      new EventStreamsClient({ ...FAST, url, onStatus: (s) => statuses.push(s) }),
-      80,
-    );
+    const { events, requests, statuses } = await takeAfterRefusals([
+      { status: 429, headers: { "retry-after": "1" }, body: "too many connections" },
+    ]);
     expect(events.map((e) => e.metaId)).toEqual(META_IDS);
     expect(requests).toHaveLength(2);
     expect(requests[1]!.atMs - requests[0]!.atMs).toBeGreaterThanOrEqual(900);
@@ -141,19 +150,7 @@ describe("EventStreamsClient", () => {
   });
 
   it("backs off after HTTP 500 and 503, doubling the delay, then streams", async () => {
-    const { url, requests } = await eventStreamsDouble((n, _req, res, from) => {
-      if (n < 2) {
-        res.writeHead(n === 0 ? 500 : 503);
-        res.end();
-        return;
-      }
-      streamRange(res, from);
-    });
-    const statuses: EventStreamsStatus[] = [];
-    const events = await take(
-      new EventStreamsClient({ ...FAST, url, onStatus: (s) => statuses.push(s) }),
-      80,
-    );
+    const { events, requests, statuses } = await takeAfterRefusals([{ status: 500 }, { status: 503 }]);
     expect(events).toHaveLength(80);
     expect(requests).toHaveLength(3);
     expect(statuses.flatMap((s) => (s.kind === "reconnecting" ? [[s.reason, s.delayMs]] : []))).toEqual([

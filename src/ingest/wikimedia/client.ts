@@ -1,18 +1,19 @@
 // Wikimedia EventStreams client: SSE over fetch, resumes by Last-Event-ID, backs off, reports status.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import { SourceError } from "../../errors.ts";
+import { SourceError, SourceErrorCode, WikimediaErrorCode } from "../../errors.ts";
 import { isCanary } from "./mapping.ts";
 import { type SseMessage, SseParser } from "./sse.ts";
 
 export const DEFAULT_EVENTSTREAMS_URL = "https://stream.wikimedia.org/v2/stream/recentchange";
 const DEFAULT_USER_AGENT = "Pulse/0.1 (monitoring)";
 
+/** The codes this client reports, from the catalog's source and Wikimedia areas. */
 export const EventStreamsCode = {
-  unreachable: "PULSE_SOURCE_UNREACHABLE",
-  httpError: "PULSE_SOURCE_HTTP_ERROR",
-  retriesExhausted: "PULSE_SOURCE_RETRIES_EXHAUSTED",
-  badJson: "PULSE_WIKIMEDIA_BAD_JSON",
+  unreachable: SourceErrorCode.unreachable,
+  httpError: SourceErrorCode.httpError,
+  retriesExhausted: SourceErrorCode.retriesExhausted,
+  badJson: WikimediaErrorCode.badJson,
 } as const;
 
 export interface EventStreamsClientOptions {

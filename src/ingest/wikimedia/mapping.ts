@@ -1,16 +1,11 @@
 // Maps a raw mediawiki/recentchange event (current or legacy 2018 shape) to the WikimediaRecentChange contract.
 
 import type { WikimediaRecentChange } from "../../contracts/types.ts";
+import { WikimediaErrorCode } from "../../errors.ts";
 
 export type MapResult =
   | { ok: true; value: WikimediaRecentChange }
-  | { ok: false; code: string; message: string };
-
-export const WikimediaMappingCode = {
-  notObject: "PULSE_WIKIMEDIA_NOT_OBJECT",
-  missingField: "PULSE_WIKIMEDIA_MISSING_FIELD",
-  badField: "PULSE_WIKIMEDIA_BAD_FIELD",
-} as const;
+  | { ok: false; code: WikimediaErrorCode; message: string };
 
 /** The legacy shape (meta.schema_uri, 2018) has no meta.stream; every such event came from this stream. */
 const DEFAULT_STREAM = "mediawiki.recentchange";
@@ -30,7 +25,7 @@ type Obj = Record<string, unknown>;
 /** Thrown only inside this module and turned into `{ ok: false }`; never escapes. */
 class FieldProblem {
   constructor(
-    readonly code: string,
+    readonly code: WikimediaErrorCode,
     readonly message: string,
   ) {}
 }
@@ -46,38 +41,43 @@ export function isCanary(raw: unknown): boolean {
 function requiredString(obj: Obj, key: string, path: string): string {
   const value = obj[key];
   if (value === undefined || value === null) {
-    throw new FieldProblem(WikimediaMappingCode.missingField, `recentchange event has no ${path}`);
+    throw new FieldProblem(WikimediaErrorCode.missingField, `recentchange event has no ${path}`);
   }
   if (typeof value !== "string" || value.length === 0) {
-    throw new FieldProblem(WikimediaMappingCode.badField, `${path} must be a non-empty string`);
+    throw new FieldProblem(WikimediaErrorCode.badField, `${path} must be a non-empty string`);
   }
   return value;
+}
+
+interface Scalars {
+  string: string;
+  boolean: boolean;
+}
+
+/** obj[key] when it is of `type`, null when it is missing or null; `path` names it in the problem. */
+function optional<K extends keyof Scalars>(obj: Obj, key: string, path: string, type: K): Scalars[K] | null {
+  const value = obj[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== type) throw new FieldProblem(WikimediaErrorCode.badField, `${path} must be a ${type}`);
+  return value as Scalars[K];
 }
 
 function optionalString(obj: Obj, key: string, path: string): string | null {
-  const value = obj[key];
-  if (value === undefined || value === null) return null;
-  if (typeof value !== "string")
-    throw new FieldProblem(WikimediaMappingCode.badField, `${path} must be a string`);
-  return value;
+  return optional(obj, key, path, "string");
 }
 
 function optionalBoolean(obj: Obj, key: string, path: string): boolean | null {
-  const value = obj[key];
-  if (value === undefined || value === null) return null;
-  if (typeof value !== "boolean")
-    throw new FieldProblem(WikimediaMappingCode.badField, `${path} must be a boolean`);
-  return value;
+  return optional(obj, key, path, "boolean");
 }
 
 function optionalInteger(obj: Obj, key: string, path: string, int32 = false): number | null {
   const value = obj[key];
   if (value === undefined || value === null) return null;
   if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw new FieldProblem(WikimediaMappingCode.badField, `${path} must be an integer`);
+    throw new FieldProblem(WikimediaErrorCode.badField, `${path} must be an integer`);
   }
   if (int32 && (value < INT32_MIN || value > INT32_MAX)) {
-    throw new FieldProblem(WikimediaMappingCode.badField, `${path} is out of the 32-bit range`);
+    throw new FieldProblem(WikimediaErrorCode.badField, `${path} is out of the 32-bit range`);
   }
   return value;
 }
@@ -86,7 +86,7 @@ function optionalInteger(obj: Obj, key: string, path: string, int32 = false): nu
 function optionalOldNew(obj: Obj, key: string): { old: number | null; new: number | null } | null {
   const value = obj[key];
   if (value === undefined || value === null) return null;
-  if (!isObject(value)) throw new FieldProblem(WikimediaMappingCode.badField, `${key} must be an object`);
+  if (!isObject(value)) throw new FieldProblem(WikimediaErrorCode.badField, `${key} must be an object`);
   return {
     old: optionalInteger(value, "old", `${key}.old`),
     new: optionalInteger(value, "new", `${key}.new`),
@@ -97,7 +97,7 @@ function parseDt(meta: Obj): number {
   const dt = requiredString(meta, "dt", "meta.dt");
   const ms = ISO_DT.test(dt) ? Date.parse(dt) : Number.NaN;
   if (!Number.isFinite(ms)) {
-    throw new FieldProblem(WikimediaMappingCode.badField, "meta.dt is not an ISO 8601 date-time with a zone");
+    throw new FieldProblem(WikimediaErrorCode.badField, "meta.dt is not an ISO 8601 date-time with a zone");
   }
   return ms;
 }
@@ -106,22 +106,22 @@ function parseDt(meta: Obj): number {
 function parseType(raw: Obj): string {
   const value = raw.type;
   if (value === undefined || value === null) {
-    throw new FieldProblem(WikimediaMappingCode.missingField, "recentchange event has no type");
+    throw new FieldProblem(WikimediaErrorCode.missingField, "recentchange event has no type");
   }
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   if (typeof value === "string" && value.length > 0) return value;
-  throw new FieldProblem(WikimediaMappingCode.badField, "type must be a non-empty string or a number");
+  throw new FieldProblem(WikimediaErrorCode.badField, "type must be a non-empty string or a number");
 }
 
 function mapOrThrow(raw: unknown): WikimediaRecentChange {
   if (!isObject(raw)) {
-    throw new FieldProblem(WikimediaMappingCode.notObject, "recentchange event is not a JSON object");
+    throw new FieldProblem(WikimediaErrorCode.notObject, "recentchange event is not a JSON object");
   }
   const meta = raw.meta;
   if (meta === undefined || meta === null) {
-    throw new FieldProblem(WikimediaMappingCode.missingField, "recentchange event has no meta");
+    throw new FieldProblem(WikimediaErrorCode.missingField, "recentchange event has no meta");
   }
-  if (!isObject(meta)) throw new FieldProblem(WikimediaMappingCode.badField, "meta must be an object");
+  if (!isObject(meta)) throw new FieldProblem(WikimediaErrorCode.badField, "meta must be an object");
 
   const schemaUri =
     typeof raw.$schema === "string" ? raw.$schema : optionalString(meta, "schema_uri", "meta.schema_uri");

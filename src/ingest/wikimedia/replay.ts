@@ -2,8 +2,9 @@
 
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { SourceError } from "../../errors.ts";
+import { ReplayErrorCode } from "../../errors.ts";
 import { EventTimePacer } from "../pacer.ts";
+import { sourceFileError } from "../source-file.ts";
 import { isCanary } from "./mapping.ts";
 import { SseParser, type SseMessage } from "./sse.ts";
 
@@ -21,15 +22,9 @@ export interface ReplayBadLine {
   path: string;
   /** 1-based; for an SSE capture, the blank line that ended the event. */
   line: number;
-  code: string;
+  code: ReplayErrorCode;
   message: string;
 }
-
-export const ReplayCode = {
-  badJson: "PULSE_REPLAY_BAD_JSON",
-  notObject: "PULSE_REPLAY_NOT_OBJECT",
-  unreadable: "PULSE_SOURCE_FILE_UNREADABLE",
-} as const;
 
 /** An SSE capture starts (after blank lines) with a field or a comment; JSON lines start with "{". */
 const SSE_FIRST_LINE = /^(?::|event:|data:|id:|retry:)/;
@@ -111,7 +106,7 @@ export async function* replayWikimedia(
           onBadLine?.({
             path,
             line: item.line,
-            code: ReplayCode.badJson,
+            code: ReplayErrorCode.badJson,
             message: `${path}:${item.line}: not valid JSON (${(error as Error).message})`,
           });
           continue;
@@ -120,7 +115,7 @@ export async function* replayWikimedia(
           onBadLine?.({
             path,
             line: item.line,
-            code: ReplayCode.notObject,
+            code: ReplayErrorCode.notObject,
             message: `${path}:${item.line}: a recentchange event must be a JSON object`,
           });
           continue;
@@ -131,13 +126,7 @@ export async function* replayWikimedia(
         yield raw;
       }
     } catch (error) {
-      // Only file-system failures become a SourceError; anything else is a bug and propagates as is.
-      const code = (error as NodeJS.ErrnoException).code;
-      if (typeof code !== "string" || !(error instanceof Error) || !("syscall" in error)) throw error;
-      throw new SourceError(ReplayCode.unreadable, `cannot read replay file ${path} (${code})`, {
-        cause: error,
-        details: { path },
-      });
+      throw sourceFileError(error, "replay file", path);
     }
     // An empty pass would make a loop spin forever.
     if (!loop || yielded === 0 || signal?.aborted) return;
