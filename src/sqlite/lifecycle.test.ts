@@ -5,11 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, type TestContext } from "vitest";
-import { PulseError } from "../errors.ts";
+import { PulseError, type PulseErrorCode } from "../errors.ts";
 import { SqliteFile, type SqlitePartErrors } from "./lifecycle.ts";
 
 /** A part of its own, so the tests show that every failure comes out in its class and codes. */
 class PartError extends PulseError {}
+/** The test part's codes are its own, outside the catalog. */
+const own = (code: string) => code as PulseErrorCode;
 
 const PART_ERRORS: SqlitePartErrors = {
   part: "the test part",
@@ -17,12 +19,12 @@ const PART_ERRORS: SqlitePartErrors = {
   file: "the test file",
   reopen: "open a new TestPart",
   codes: {
-    badOption: "PART_BAD_OPTION",
-    closed: "PART_CLOSED",
-    busy: "PART_BUSY",
-    storage: "PART_STORAGE",
-    schemaTooNew: "PART_TOO_NEW",
-    badValue: "PART_BAD_VALUE",
+    badOption: own("PART_BAD_OPTION"),
+    closed: own("PART_CLOSED"),
+    busy: own("PART_BUSY"),
+    storage: own("PART_STORAGE"),
+    schemaTooNew: own("PART_TOO_NEW"),
+    badValue: own("PART_BAD_VALUE"),
   },
   isOwn: (error) => error instanceof PartError,
   error: (code, message, options) => new PartError(code, message, options),
@@ -118,7 +120,7 @@ describe("SqliteFile", () => {
     );
     expect(() =>
       upgradeWith(() => {
-        throw new PartError("PART_REFUSED", "refused");
+        throw new PartError(own("PART_REFUSED"), "refused");
       }),
     ).toThrow(partError("PART_REFUSED", "refused"));
     // Neither attempt changed the file.
@@ -132,7 +134,7 @@ describe("SqliteFile", () => {
       file.run("adding an item", () => file.use().prepare("INSERT INTO items (name) VALUES (?)").run(name));
     expect(() =>
       file.run("checking", () => {
-        throw new PartError("PART_OWN", "own");
+        throw new PartError(own("PART_OWN"), "own");
       }),
     ).toThrow(partError("PART_OWN", "own"));
 

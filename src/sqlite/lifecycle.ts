@@ -1,7 +1,7 @@
 // An embedded part's SQLite file from open to close: the closed check, its SQLite failures in the part's own error codes, the WAL checkpointer.
 
 import type Database from "better-sqlite3";
-import type { PulseErrorOptions } from "../errors.ts";
+import type { PulseErrorCode, PulseErrorOptions } from "../errors.ts";
 import {
   errorMessage,
   isBusy,
@@ -34,22 +34,22 @@ export interface SqlitePartErrors {
   reopen: string;
   codes: {
     /** An option out of range (synchronous). */
-    badOption: string;
+    badOption: PulseErrorCode;
     /** The part was used after close(). */
-    closed: string;
+    closed: PulseErrorCode;
     /** Another process held the lock past the busy timeout; these errors are retriable. */
-    busy: string;
+    busy: PulseErrorCode;
     /** Any other SQLite failure: I/O error, disk full, a corrupt file. */
-    storage: string;
+    storage: PulseErrorCode;
     /** The file was written by a newer schema. */
-    schemaTooNew: string;
+    schemaTooNew: PulseErrorCode;
     /** A value SQLite cannot bind (its TypeError or RangeError); without this code, a storage failure. */
-    badValue?: string;
+    badValue?: PulseErrorCode;
   };
   /** Whether an error is already the part's own: it passes through unchanged. */
   isOwn(error: unknown): boolean;
   /** Makes one of the part's errors. */
-  error(code: string, message: string, options: PulseErrorOptions): Error;
+  error(code: PulseErrorCode, message: string, options: PulseErrorOptions): Error;
 }
 
 /**
