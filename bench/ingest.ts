@@ -7,7 +7,7 @@ import { activityProducer } from "../src/ingest/producer.ts";
 import { pump } from "../src/ingest/pump.ts";
 import { simulateActivity, startBefore } from "../src/ingest/simulator.ts";
 import { EmbeddedLog } from "../src/log/embedded/index.ts";
-import { SchemaRegistry } from "../src/registry/registry.ts";
+import { SchemaRegistry } from "../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../src/serde/index.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 

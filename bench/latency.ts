@@ -10,7 +10,7 @@ import { TOPICS, type UserActivity } from "../src/contracts/types.ts";
 import { activityProducer } from "../src/ingest/producer.ts";
 import { simulateActivity } from "../src/ingest/simulator.ts";
 import { EmbeddedLog } from "../src/log/embedded/index.ts";
-import { SchemaRegistry } from "../src/registry/registry.ts";
+import { SchemaRegistry } from "../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../src/store/embedded.ts";
 import { StreamJob } from "../src/stream/job.ts";

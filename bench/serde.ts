@@ -2,7 +2,7 @@
 
 import { SCHEMA_TEXTS, userActivityV2Type } from "../src/contracts/schemas.ts";
 import { EVENT_TYPES, DEVICES, type UserActivityV2 } from "../src/contracts/types.ts";
-import { SchemaRegistry } from "../src/registry/registry.ts";
+import { SchemaRegistry } from "../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../src/serde/index.ts";
 import { HEADER_BYTES } from "../src/serde/wire-format.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";

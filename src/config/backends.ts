@@ -4,13 +4,13 @@ import { EmbeddedLog } from "../log/embedded/index.ts";
 import type { KafkaCompression, Log } from "../log/index.ts";
 import { withTopicPrefix } from "../log/prefixed.ts";
 import { ConfigError } from "../errors.ts";
-import { HttpRegistryClient } from "../registry/http-client.ts";
+import { HttpRegistryClient } from "../registry/http/client.ts";
 import {
   DEFAULT_REGISTRY_TOPIC,
   type SchemaRegistryApi,
   type SchemaRegistryClient,
 } from "../registry/index.ts";
-import { SchemaRegistry } from "../registry/registry.ts";
+import { SchemaRegistry } from "../registry/embedded/registry.ts";
 import { EmbeddedLiveStore } from "../store/embedded.ts";
 import type { LiveStore } from "../store/index.ts";
 import { embeddedPath, type PulseConfig } from "./index.ts";
@@ -83,7 +83,7 @@ export async function openRegistry(config: PulseConfig): Promise<RegistryBackend
         `registry '${url}': a registry in a Kafka topic lives on the Kafka log, but log is '${config.log}'; set log: kafka://host:port, or registry: embedded:registry.db.`,
       );
     }
-    const { KafkaSchemaRegistry } = await import("../registry/kafka-registry.ts");
+    const { KafkaSchemaRegistry } = await import("../registry/kafka/registry.ts");
     const { kafkaBrokers } = await import("../log/kafka/index.ts");
     const registry = KafkaSchemaRegistry.open({
       brokers: kafkaBrokers(config.log),

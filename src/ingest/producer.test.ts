@@ -9,7 +9,7 @@ import type { DeadLetter, UserActivity, UserActivityV2 } from "../contracts/type
 import { ValidationCode, validateActivity } from "../contracts/validate.ts";
 import { EmbeddedLog } from "../log/embedded/index.ts";
 import type { Log, LogRecord } from "../log/index.ts";
-import { SchemaRegistry } from "../registry/registry.ts";
+import { SchemaRegistry } from "../registry/embedded/registry.ts";
 import { AvroSerde } from "../serde/index.ts";
 import { ContractProducer, recentChangeProducer, SOURCE_HEADER } from "./producer.ts";
 import { asBuffer } from "../bytes.ts";

@@ -1,7 +1,7 @@
 // Parses Avro schema text, validates it with avsc, and gives it one stable canonical JSON form.
 
 import avro from "avsc";
-import { registryError, RegistryErrorCode } from "./errors.ts";
+import { RegistryErrorCode, registryError } from "./errors.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -164,19 +164,14 @@ function normalise(schema: Json, namespace: string, named: Map<string, AvroNamed
   switch (type) {
     case "record":
     case "error": {
-      const fullName = definedName(schema, namespace, type);
-      const ownNamespace = namespaceOf(fullName);
-      const record: AvroRecord = {
+      // Defined before the fields are read, so recursive references resolve.
+      const record = define<AvroRecord>(named, {
         kind: "record",
         type,
-        fullName,
-        aliases: stringList(schema.aliases).map((alias) => qualify(alias, ownNamespace)),
-        doc: optionalString(schema.doc),
+        ...namedParts(schema, namespace, recordKeys),
         fields: [],
-        attrs: extraAttributes(schema, recordKeys),
-      };
-      // Registered before the fields so recursive references resolve.
-      named.set(fullName, record);
+      });
+      const ownNamespace = namespaceOf(record.fullName);
       const fields = Array.isArray(schema.fields) ? schema.fields : [];
       for (const field of fields) {
         if (field === null || typeof field !== "object" || Array.isArray(field)) continue;
@@ -192,33 +187,19 @@ function normalise(schema: Json, namespace: string, named: Map<string, AvroNamed
       }
       return record;
     }
-    case "enum": {
-      const fullName = definedName(schema, namespace, type);
-      const node: AvroEnum = {
+    case "enum":
+      return define<AvroEnum>(named, {
         kind: "enum",
-        fullName,
-        aliases: stringList(schema.aliases).map((alias) => qualify(alias, namespaceOf(fullName))),
-        doc: optionalString(schema.doc),
+        ...namedParts(schema, namespace, enumKeys),
         symbols: stringList(schema.symbols),
         default: optionalString(schema.default),
-        attrs: extraAttributes(schema, enumKeys),
-      };
-      named.set(fullName, node);
-      return node;
-    }
-    case "fixed": {
-      const fullName = definedName(schema, namespace, type);
-      const node: AvroFixed = {
+      });
+    case "fixed":
+      return define<AvroFixed>(named, {
         kind: "fixed",
-        fullName,
-        aliases: stringList(schema.aliases).map((alias) => qualify(alias, namespaceOf(fullName))),
-        doc: optionalString(schema.doc),
+        ...namedParts(schema, namespace, fixedKeys),
         size: Number(schema.size),
-        attrs: extraAttributes(schema, fixedKeys),
-      };
-      named.set(fullName, node);
-      return node;
-    }
+      });
     case "array":
       return {
         kind: "array",
@@ -241,6 +222,31 @@ function normalise(schema: Json, namespace: string, named: Map<string, AvroNamed
       }
       return { kind: "ref", fullName: qualify(type, namespace) };
   }
+}
+
+/** Adds a named type to the schema's definitions by its full name. */
+function define<T extends AvroNamed>(named: Map<string, AvroNamed>, node: T): T {
+  named.set(node.fullName, node);
+  return node;
+}
+
+/**
+ * What every named type has: its full name, its aliases qualified in its own namespace, its doc, and the
+ * attributes beyond its type's `known` keys.
+ */
+function namedParts(
+  schema: { [key: string]: Json },
+  enclosing: string,
+  known: Set<string>,
+): Pick<AvroNamed, "fullName" | "aliases" | "doc" | "attrs"> {
+  const fullName = definedName(schema, enclosing, String(schema.type));
+  const namespace = namespaceOf(fullName);
+  return {
+    fullName,
+    aliases: stringList(schema.aliases).map((alias) => qualify(alias, namespace)),
+    doc: optionalString(schema.doc),
+    attrs: extraAttributes(schema, known),
+  };
 }
 
 function definedName(schema: { [key: string]: Json }, enclosing: string, type: string): string {

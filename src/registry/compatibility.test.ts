@@ -6,6 +6,8 @@ import {
   checkCompatibility,
   checkReaderWriter,
   describeIncompatibility,
+  type Incompatibility,
+  type IncompatibilityKind,
   parseAvroJson,
   parseAvroSchema,
   parseCompatibilityLevel,
@@ -13,6 +15,11 @@ import {
 
 function check(reader: unknown, writer: unknown) {
   return checkReaderWriter(parseAvroJson(reader), parseAvroJson(writer));
+}
+
+/** One incompatibility, as checkReaderWriter reports it. */
+function issue(kind: IncompatibilityKind, path: string, message: string): Incompatibility {
+  return { kind, path, message };
 }
 
 function record(fields: unknown[], extra: Record<string, unknown> = {}) {
@@ -60,11 +67,7 @@ describe("primitives", () => {
     ["boolean", "null"],
   ])("refuses: reader %s cannot read writer %s", (reader, writer) => {
     expect(check(reader, writer)).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/",
-        message: `reader type "${reader}" cannot read writer type "${writer}"`,
-      },
+      issue("TYPE_MISMATCH", "/", `reader type "${reader}" cannot read writer type "${writer}"`),
     ]);
   });
 
@@ -75,11 +78,7 @@ describe("primitives", () => {
 
   it("refuses a primitive where a complex type was written", () => {
     expect(check("string", { type: "array", items: "string" })).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/",
-        message: 'reader type "string" cannot read writer type array<"string">',
-      },
+      issue("TYPE_MISMATCH", "/", 'reader type "string" cannot read writer type array<"string">'),
     ]);
   });
 });
@@ -113,11 +112,11 @@ describe("records", () => {
       { name: "c", type: "string" },
     ]);
     expect(check(reader, writer)).toEqual([
-      {
-        kind: "READER_FIELD_MISSING_DEFAULT_VALUE",
-        path: "/fields/c",
-        message: 'reader field "c" of t.R is not in the writer record and has no default',
-      },
+      issue(
+        "READER_FIELD_MISSING_DEFAULT_VALUE",
+        "/fields/c",
+        'reader field "c" of t.R is not in the writer record and has no default',
+      ),
     ]);
   });
 
@@ -127,11 +126,7 @@ describe("records", () => {
       { name: "b", type: "int" },
     ]);
     expect(check(reader, writer)).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/fields/b/type",
-        message: 'reader type "int" cannot read writer type "string"',
-      },
+      issue("TYPE_MISMATCH", "/fields/b/type", 'reader type "int" cannot read writer type "string"'),
     ]);
   });
 
@@ -146,23 +141,22 @@ describe("records", () => {
       { name: "bee", type: "string" },
     ]);
     expect(check(withoutAlias, writer)).toEqual([
-      {
-        kind: "READER_FIELD_MISSING_DEFAULT_VALUE",
-        path: "/fields/bee",
-        message: 'reader field "bee" of t.R is not in the writer record and has no default',
-      },
+      issue(
+        "READER_FIELD_MISSING_DEFAULT_VALUE",
+        "/fields/bee",
+        'reader field "bee" of t.R is not in the writer record and has no default',
+      ),
     ]);
   });
 
   it("refuses a record with another name", () => {
     const reader = { ...writer, name: "Other" };
     expect(check(reader, writer)).toEqual([
-      {
-        kind: "NAME_MISMATCH",
-        path: "/name",
-        message:
-          "reader record t.Other does not match writer record t.R: names differ and no reader alias names the writer",
-      },
+      issue(
+        "NAME_MISMATCH",
+        "/name",
+        "reader record t.Other does not match writer record t.R: names differ and no reader alias names the writer",
+      ),
     ]);
   });
 
@@ -179,11 +173,11 @@ describe("records", () => {
     const nest = (type: string) =>
       record([{ name: "inner", type: { type: "record", name: "Inner", fields: [{ name: "x", type }] } }]);
     expect(check(nest("int"), nest("long"))).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/fields/inner/type/fields/x/type",
-        message: 'reader type "int" cannot read writer type "long"',
-      },
+      issue(
+        "TYPE_MISMATCH",
+        "/fields/inner/type/fields/x/type",
+        'reader type "int" cannot read writer type "long"',
+      ),
     ]);
   });
 
@@ -215,11 +209,11 @@ describe("enums", () => {
 
   it("refuses writer symbols the reader lacks when the reader has no default", () => {
     expect(check(enumOf(["RED"]), enumOf(["RED", "GREEN", "BLUE"]))).toEqual([
-      {
-        kind: "MISSING_ENUM_SYMBOLS",
-        path: "/symbols",
-        message: "reader enum Color lacks writer symbols [GREEN, BLUE] and has no default to map them to",
-      },
+      issue(
+        "MISSING_ENUM_SYMBOLS",
+        "/symbols",
+        "reader enum Color lacks writer symbols [GREEN, BLUE] and has no default to map them to",
+      ),
     ]);
   });
 
@@ -229,23 +223,18 @@ describe("enums", () => {
 
   it("refuses an enum with another name, and accepts it through an alias", () => {
     expect(check({ ...enumOf(["RED"]), name: "Colour" }, enumOf(["RED"]))).toEqual([
-      {
-        kind: "NAME_MISMATCH",
-        path: "/name",
-        message:
-          "reader enum Colour does not match writer enum Color: names differ and no reader alias names the writer",
-      },
+      issue(
+        "NAME_MISMATCH",
+        "/name",
+        "reader enum Colour does not match writer enum Color: names differ and no reader alias names the writer",
+      ),
     ]);
     expect(check({ ...enumOf(["RED"]), name: "Colour", aliases: ["Color"] }, enumOf(["RED"]))).toEqual([]);
   });
 
   it("does not read a string as an enum", () => {
     expect(check(enumOf(["RED"]), "string")).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/",
-        message: 'reader type enum Color cannot read writer type "string"',
-      },
+      issue("TYPE_MISMATCH", "/", 'reader type enum Color cannot read writer type "string"'),
     ]);
   });
 });
@@ -259,28 +248,27 @@ describe("fixed", () => {
 
   it("refuses another size", () => {
     expect(check(fixed(16), fixed(32))).toEqual([
-      {
-        kind: "FIXED_SIZE_MISMATCH",
-        path: "/size",
-        message: "reader fixed Hash has size 16 but writer fixed Hash has size 32",
-      },
+      issue(
+        "FIXED_SIZE_MISMATCH",
+        "/size",
+        "reader fixed Hash has size 16 but writer fixed Hash has size 32",
+      ),
     ]);
   });
 
   it("refuses another name", () => {
     expect(check(fixed(16, "Md5"), fixed(16))).toEqual([
-      {
-        kind: "NAME_MISMATCH",
-        path: "/name",
-        message:
-          "reader fixed Md5 does not match writer fixed Hash: names differ and no reader alias names the writer",
-      },
+      issue(
+        "NAME_MISMATCH",
+        "/name",
+        "reader fixed Md5 does not match writer fixed Hash: names differ and no reader alias names the writer",
+      ),
     ]);
   });
 
   it("does not read bytes as fixed", () => {
     expect(check(fixed(4), "bytes")).toEqual([
-      { kind: "TYPE_MISMATCH", path: "/", message: 'reader type fixed Hash cannot read writer type "bytes"' },
+      issue("TYPE_MISMATCH", "/", 'reader type fixed Hash cannot read writer type "bytes"'),
     ]);
   });
 });
@@ -289,46 +277,30 @@ describe("arrays and maps", () => {
   it("resolves array items, with promotion", () => {
     expect(check({ type: "array", items: "long" }, { type: "array", items: "int" })).toEqual([]);
     expect(check({ type: "array", items: "int" }, { type: "array", items: "long" })).toEqual([
-      { kind: "TYPE_MISMATCH", path: "/items", message: 'reader type "int" cannot read writer type "long"' },
+      issue("TYPE_MISMATCH", "/items", 'reader type "int" cannot read writer type "long"'),
     ]);
   });
 
   it("resolves map values, with promotion", () => {
     expect(check({ type: "map", values: "double" }, { type: "map", values: "float" })).toEqual([]);
     expect(check({ type: "map", values: "string" }, { type: "map", values: "int" })).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/values",
-        message: 'reader type "string" cannot read writer type "int"',
-      },
+      issue("TYPE_MISMATCH", "/values", 'reader type "string" cannot read writer type "int"'),
     ]);
   });
 
   it("does not read a map as an array or an array as a map", () => {
     expect(check({ type: "array", items: "int" }, { type: "map", values: "int" })).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/",
-        message: 'reader type array<"int"> cannot read writer type map<"int">',
-      },
+      issue("TYPE_MISMATCH", "/", 'reader type array<"int"> cannot read writer type map<"int">'),
     ]);
     expect(check({ type: "map", values: "int" }, { type: "array", items: "int" })).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/",
-        message: 'reader type map<"int"> cannot read writer type array<"int">',
-      },
+      issue("TYPE_MISMATCH", "/", 'reader type map<"int"> cannot read writer type array<"int">'),
     ]);
   });
 
   it("reaches into nested containers", () => {
     const nested = (type: string) => ({ type: "map", values: { type: "array", items: type } });
     expect(check(nested("int"), nested("string"))).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/values/items",
-        message: 'reader type "int" cannot read writer type "string"',
-      },
+      issue("TYPE_MISMATCH", "/values/items", 'reader type "int" cannot read writer type "string"'),
     ]);
   });
 });
@@ -340,29 +312,29 @@ describe("unions", () => {
 
   it("refuses a writer branch no reader branch can read, naming the writer's branch", () => {
     expect(check(["null", "string"], ["null", "int"])).toEqual([
-      {
-        kind: "MISSING_UNION_BRANCH",
-        path: "/1",
-        message: 'reader union ["null", "string"] has no branch that can read writer type "int"',
-      },
+      issue(
+        "MISSING_UNION_BRANCH",
+        "/1",
+        'reader union ["null", "string"] has no branch that can read writer type "int"',
+      ),
     ]);
   });
 
   it("reads a non-union writer with a union reader when some branch can read it", () => {
     expect(check(["null", "long"], "int")).toEqual([]);
     expect(check(["null", "string"], "int")).toEqual([
-      {
-        kind: "MISSING_UNION_BRANCH",
-        path: "/",
-        message: 'reader union ["null", "string"] has no branch that can read writer type "int"',
-      },
+      issue(
+        "MISSING_UNION_BRANCH",
+        "/",
+        'reader union ["null", "string"] has no branch that can read writer type "int"',
+      ),
     ]);
   });
 
   it("reads a union writer with a non-union reader only if the reader reads every branch", () => {
     expect(check("long", ["int", "long"])).toEqual([]);
     expect(check("string", ["null", "string"])).toEqual([
-      { kind: "TYPE_MISMATCH", path: "/0", message: 'reader type "string" cannot read writer type "null"' },
+      issue("TYPE_MISMATCH", "/0", 'reader type "string" cannot read writer type "null"'),
     ]);
   });
 
@@ -371,11 +343,11 @@ describe("unions", () => {
     const b = { type: "record", name: "B", fields: [{ name: "y", type: "int" }] };
     expect(check(["null", a, b], [b, "null"])).toEqual([]);
     expect(check(["null", a], ["null", b])).toEqual([
-      {
-        kind: "MISSING_UNION_BRANCH",
-        path: "/1",
-        message: 'reader union ["null", record A] has no branch that can read writer type record B',
-      },
+      issue(
+        "MISSING_UNION_BRANCH",
+        "/1",
+        'reader union ["null", record A] has no branch that can read writer type record B',
+      ),
     ]);
   });
 
@@ -383,11 +355,11 @@ describe("unions", () => {
     const reader = record([{ name: "v", type: ["null", "string"], default: null }]);
     const writer = record([{ name: "v", type: ["null", "string", "int"], default: null }]);
     expect(check(reader, writer)).toEqual([
-      {
-        kind: "MISSING_UNION_BRANCH",
-        path: "/fields/v/type/2",
-        message: 'reader union ["null", "string"] has no branch that can read writer type "int"',
-      },
+      issue(
+        "MISSING_UNION_BRANCH",
+        "/fields/v/type/2",
+        'reader union ["null", "string"] has no branch that can read writer type "int"',
+      ),
     ]);
   });
 });
@@ -409,18 +381,14 @@ describe("named references and recursion", () => {
 
   it("reports a break inside a recursive schema once", () => {
     expect(check(list("int", [{ name: "extra", type: "string" }]), list("int"))).toEqual([
-      {
-        kind: "READER_FIELD_MISSING_DEFAULT_VALUE",
-        path: "/fields/extra",
-        message: 'reader field "extra" of Node is not in the writer record and has no default',
-      },
+      issue(
+        "READER_FIELD_MISSING_DEFAULT_VALUE",
+        "/fields/extra",
+        'reader field "extra" of Node is not in the writer record and has no default',
+      ),
     ]);
     expect(check(list("int"), list("long"))).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/fields/value/type",
-        message: 'reader type "int" cannot read writer type "long"',
-      },
+      issue("TYPE_MISMATCH", "/fields/value/type", 'reader type "int" cannot read writer type "long"'),
     ]);
   });
 
@@ -454,11 +422,7 @@ describe("named references and recursion", () => {
     });
     expect(check(tree("double"), tree("float"))).toEqual([]);
     expect(check(tree("float"), tree("double"))).toEqual([
-      {
-        kind: "TYPE_MISMATCH",
-        path: "/fields/leaf/type",
-        message: 'reader type "float" cannot read writer type "double"',
-      },
+      issue("TYPE_MISMATCH", "/fields/leaf/type", 'reader type "float" cannot read writer type "double"'),
     ]);
   });
 });
@@ -482,11 +446,11 @@ describe("compatibility levels", () => {
     { version: 1, schema: v1 },
     { version: 2, schema: v2 },
   ];
-  const missingB = {
-    kind: "READER_FIELD_MISSING_DEFAULT_VALUE",
-    path: "/fields/b",
-    message: 'reader field "b" of t.R is not in the writer record and has no default',
-  };
+  const missingB = issue(
+    "READER_FIELD_MISSING_DEFAULT_VALUE",
+    "/fields/b",
+    'reader field "b" of t.R is not in the writer record and has no default',
+  );
 
   it("NONE accepts anything", () => {
     expect(checkCompatibility("NONE", parseAvroJson("string"), history)).toEqual([]);

@@ -1,10 +1,10 @@
 // Avro schema resolution (can a reader read a writer's data?) and the registry's compatibility levels.
 
-import type { CompatibilityLevel } from "./index.ts";
 import { type AvroNamed, type AvroNode, type ParsedSchema, shortName } from "./canonical.ts";
-import { registryError, RegistryErrorCode } from "./errors.ts";
+import { RegistryErrorCode, registryError } from "./errors.ts";
+import type { CompatibilityLevel } from "./index.ts";
 
-export { parseAvroJson, parseAvroSchema, type ParsedSchema } from "./canonical.ts";
+export { type ParsedSchema, parseAvroJson, parseAvroSchema } from "./canonical.ts";
 
 export type IncompatibilityKind =
   | "TYPE_MISMATCH"
@@ -158,25 +158,13 @@ class ResolutionChecker {
         return;
       }
       case "array":
-        if (w.kind !== "array") {
-          this.mismatch(r, w, path);
-          return;
-        }
-        this.check(r.items, w.items, `${path}/items`);
+        if (this.sameKind(r, w, path)) this.check(r.items, w.items, `${path}/items`);
         return;
       case "map":
-        if (w.kind !== "map") {
-          this.mismatch(r, w, path);
-          return;
-        }
-        this.check(r.values, w.values, `${path}/values`);
+        if (this.sameKind(r, w, path)) this.check(r.values, w.values, `${path}/values`);
         return;
       case "fixed":
-        if (w.kind !== "fixed") {
-          this.mismatch(r, w, path);
-          return;
-        }
-        if (!this.namesMatch(r, w, path)) return;
+        if (!this.sameKind(r, w, path) || !this.namesMatch(r, w, path)) return;
         if (r.size !== w.size) {
           this.report(
             "FIXED_SIZE_MISMATCH",
@@ -186,11 +174,7 @@ class ResolutionChecker {
         }
         return;
       case "enum": {
-        if (w.kind !== "enum") {
-          this.mismatch(r, w, path);
-          return;
-        }
-        if (!this.namesMatch(r, w, path)) return;
+        if (!this.sameKind(r, w, path) || !this.namesMatch(r, w, path)) return;
         const missing = w.symbols.filter((symbol) => !r.symbols.includes(symbol));
         if (missing.length > 0 && r.default === undefined) {
           this.report(
@@ -202,11 +186,7 @@ class ResolutionChecker {
         return;
       }
       case "record": {
-        if (w.kind !== "record") {
-          this.mismatch(r, w, path);
-          return;
-        }
-        if (!this.namesMatch(r, w, path)) return;
+        if (!this.sameKind(r, w, path) || !this.namesMatch(r, w, path)) return;
         const key = `${r.fullName}\u0000${w.fullName}`;
         if (this.inProgress.has(key)) return;
         this.inProgress.add(key);
@@ -240,6 +220,13 @@ class ResolutionChecker {
     for (const key of this.inProgress) probe.inProgress.add(key);
     probe.check(readerBranch, writerNode, "");
     return probe.found.length === 0;
+  }
+
+  /** Whether the writer is of the reader's kind (an array for an array, …); reports a mismatch when not. */
+  private sameKind<T extends AvroNode>(r: T, w: AvroNode, path: string): w is T {
+    if (w.kind === r.kind) return true;
+    this.mismatch(r, w, path);
+    return false;
   }
 
   private namesMatch(r: AvroNamed, w: AvroNamed, path: string): boolean {

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { RegistryError } from "../errors.ts";
 import { registryError, RegistryErrorCode } from "./errors.ts";
 import type { SchemaRegistryApi } from "./index.ts";
-import { parseVersion } from "./registry.ts";
+import { parseVersion } from "./arguments.ts";
 
 export const registryContentType = "application/vnd.schemaregistry.v1+json";
 

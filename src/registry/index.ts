@@ -1,6 +1,6 @@
 // The schema-registry seam: what serde and producers need from a Confluent-compatible registry.
 
-import type { CompatibilityResult, ReadOptions, VersionSpec } from "./registry.ts";
+import type { VersionIncompatibility } from "./compatibility.ts";
 
 /** The topic `registry: auto` uses on a Kafka log (Confluent Schema Registry's default name too). */
 export const DEFAULT_REGISTRY_TOPIC = "_schemas";
@@ -13,6 +13,29 @@ export type CompatibilityLevel =
   | "FORWARD_TRANSITIVE"
   | "FULL"
   | "FULL_TRANSITIVE";
+
+/** The level a registry starts with, as in Confluent. */
+export const defaultCompatibilityLevel: CompatibilityLevel = "BACKWARD";
+
+/** A version number, or "latest" for the newest live version (Confluent also accepts -1 for it). */
+export type VersionSpec = number | "latest";
+
+export interface ReadOptions {
+  /** Include soft-deleted subjects and versions (Confluent's `?deleted=true`). */
+  includeDeleted?: boolean;
+}
+
+/** What a compatibility test says over the Confluent REST API. */
+export interface CompatibilityVerdict {
+  compatible: boolean;
+  /** One readable line per incompatibility; empty when compatible. */
+  messages: string[];
+}
+
+/** What an in-process registry says: the verdict, with each incompatibility as data. */
+export interface CompatibilityResult extends CompatibilityVerdict {
+  incompatibilities: VersionIncompatibility[];
+}
 
 export interface RegisteredSchema {
   subject: string;
@@ -35,25 +58,56 @@ export interface SchemaRegistryClient {
 }
 
 /**
- * Everything the Confluent REST API serves (src/registry/http-api.ts). SchemaRegistry implements it over
- * SQLite, KafkaSchemaRegistry over a Kafka topic shared by several processes.
+ * The Confluent REST API's calls beyond serde's three (reads, lookup, compatibility tests, config, deletes),
+ * which every registry answers, in process or over HTTP. Each implementation runs the registry conformance
+ * suite (test/conformance/registry.ts) on this surface.
  */
-export interface SchemaRegistryApi extends SchemaRegistryClient {
-  registerVersion(subject: string, schema: string): Promise<RegisteredSchema>;
+export interface SchemaRegistryAdmin extends SchemaRegistryClient {
   getSubjectVersionsForId(id: number, options?: ReadOptions): Promise<{ subject: string; version: number }[]>;
   getVersion(subject: string, version: VersionSpec, options?: ReadOptions): Promise<RegisteredSchema>;
   listSubjects(options?: ReadOptions): Promise<string[]>;
   listVersions(subject: string, options?: ReadOptions): Promise<number[]>;
   lookup(subject: string, schema: string, options?: ReadOptions): Promise<RegisteredSchema>;
+  /** Against one version, or with version undefined against every version the subject's level covers. */
   testCompatibility(
     subject: string,
     version: VersionSpec | undefined,
     schema: string,
-  ): Promise<CompatibilityResult>;
+  ): Promise<CompatibilityVerdict>;
+  /** The level in force: the subject's own, else the global one; the global one without a subject. */
   getConfig(subject?: string): Promise<CompatibilityLevel>;
+  /** The level set on the subject itself, undefined when it follows the global level. */
   getSubjectConfig(subject: string): Promise<CompatibilityLevel | undefined>;
   setConfig(level: CompatibilityLevel | string, subject?: string): Promise<CompatibilityLevel>;
   deleteConfig(subject?: string): Promise<CompatibilityLevel>;
   deleteSubject(subject: string, permanent?: boolean): Promise<number[]>;
   deleteVersion(subject: string, version: VersionSpec, permanent?: boolean): Promise<number>;
+}
+
+/**
+ * Everything the Confluent REST API serves (src/registry/http-api.ts), from an in-process registry:
+ * SchemaRegistry (embedded/) over SQLite, KafkaSchemaRegistry (kafka/) over a Kafka topic shared by
+ * several processes.
+ */
+export interface SchemaRegistryApi extends SchemaRegistryAdmin {
+  registerVersion(subject: string, schema: string): Promise<RegisteredSchema>;
+  testCompatibility(
+    subject: string,
+    version: VersionSpec | undefined,
+    schema: string,
+  ): Promise<CompatibilityResult>;
+}
+
+/** What every registry derives from its own calls the same way. */
+export abstract class RegistryBase {
+  abstract getVersion(
+    subject: string,
+    version: VersionSpec,
+    options?: ReadOptions,
+  ): Promise<RegisteredSchema>;
+
+  /** The newest live version of the subject. */
+  async getLatest(subject: string): Promise<RegisteredSchema> {
+    return this.getVersion(subject, "latest");
+  }
 }

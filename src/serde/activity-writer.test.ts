@@ -6,7 +6,7 @@ import { SCHEMA_TEXTS, userActivityV2Type } from "../contracts/schemas.ts";
 import type { UserActivityV2 } from "../contracts/types.ts";
 import { SerdeError } from "../errors.ts";
 import { simulateActivity } from "../ingest/simulator.ts";
-import { SchemaRegistry } from "../registry/registry.ts";
+import { SchemaRegistry } from "../registry/embedded/registry.ts";
 import { FALLBACK, writeActivityV2 } from "./activity-writer.ts";
 import { AvroSerde } from "./avro-serde.ts";
 import { HEADER_BYTES } from "./wire-format.ts";

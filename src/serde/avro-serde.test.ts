@@ -5,7 +5,7 @@ import { SCHEMA_TEXTS, userActivityV1Type, userActivityV2Type } from "../contrac
 import type { DeadLetter, UserActivity, UserActivityV2 } from "../contracts/types.ts";
 import { SerdeError, SerdeErrorCode } from "../errors.ts";
 import type { RegisteredSchema, SchemaRegistryClient } from "../registry/index.ts";
-import { SchemaRegistry } from "../registry/registry.ts";
+import { SchemaRegistry } from "../registry/embedded/registry.ts";
 import { AvroSerde } from "./avro-serde.ts";
 import { HEADER_BYTES, MAGIC_BYTE, readSchemaId } from "./wire-format.ts";
 

@@ -22,7 +22,7 @@ import { SerdeErrorCode, StoreError, StoreErrorCode, StreamError, StreamErrorCod
 import { activityProducer, recentChangeProducer } from "../ingest/producer.ts";
 import { EmbeddedLog } from "../log/embedded/index.ts";
 import type { Log } from "../log/index.ts";
-import { SchemaRegistry } from "../registry/registry.ts";
+import { SchemaRegistry } from "../registry/embedded/registry.ts";
 import { AvroSerde } from "../serde/index.ts";
 import { EmbeddedLiveStore } from "../store/embedded.ts";
 import type { LiveStore, StoreBatch } from "../store/index.ts";

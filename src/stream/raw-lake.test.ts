@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { decodeRawEvent } from "./raw-lake.ts";
 import { SCHEMA_TEXTS, subjectFor, userActivityV2Type } from "../contracts/schemas.ts";
 import type { UserActivityV2 } from "../contracts/types.ts";
-import { SchemaRegistry } from "../registry/registry.ts";
+import { SchemaRegistry } from "../registry/embedded/registry.ts";
 import { AvroSerde } from "../serde/index.ts";
 import { decodeRawBatch, RawBatchEncoder } from "../store/raw-batch.ts";
 import type { RawEventRow } from "../store/index.ts";

@@ -4,7 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { onTestFinished } from "vitest";
 import { handleRegistryRequest } from "../../src/registry/http-api.ts";
-import { SchemaRegistry } from "../../src/registry/registry.ts";
+import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 
 export interface RegistryServer {
   registry: SchemaRegistry;

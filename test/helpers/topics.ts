@@ -1,7 +1,7 @@
 // Reads a Pulse data folder directly: every record of a topic, decoded through the registry file.
 import { join } from "node:path";
 import { EmbeddedLog } from "../../src/log/embedded/index.ts";
-import { SchemaRegistry } from "../../src/registry/registry.ts";
+import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde, readSchemaId } from "../../src/serde/index.ts";
 import { asBuffer } from "../../src/bytes.ts";
 

@@ -13,7 +13,7 @@ import { subjectFor } from "../../src/contracts/schemas.ts";
 import { TOPICS, type UserActivityV2 } from "../../src/contracts/types.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { partitionForKey } from "../../src/log/partitioner.ts";
-import { KafkaSchemaRegistry } from "../../src/registry/kafka-registry.ts";
+import { KafkaSchemaRegistry } from "../../src/registry/kafka/registry.ts";
 import { AvroSerde, readSchemaId } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import { DEFAULT_JOB_NAME } from "../../src/stream/job.ts";

@@ -1,5 +1,5 @@
-// The schema registry in a Kafka topic, on the real broker: several registries (as several processes)
-// share one set of ids; `pulse` on Kafka uses it by default.
+// The schema registry in a Kafka topic, on the real broker: it runs the registry conformance suite, several
+// registries (as several processes) share one set of ids, and `pulse` on Kafka uses it by default.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Admin, ConfigResourceTypes } from "@platformatic/kafka";
@@ -7,12 +7,14 @@ import { describe, expect, it, type TestContext } from "vitest";
 import type { SchemasReport } from "../../src/cli/commands/schemas.ts";
 import { openRegistry as openConfiguredRegistry } from "../../src/config/backends.ts";
 import { loadConfig } from "../../src/config/index.ts";
-import { ConfigError, RegistryError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/errors.ts";
 import { kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { parseAvroSchema } from "../../src/registry/compatibility.ts";
-import { KafkaSchemaRegistry } from "../../src/registry/kafka-registry.ts";
-import { SchemaRegistry } from "../../src/registry/registry.ts";
+import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
+import { KafkaSchemaRegistry } from "../../src/registry/kafka/registry.ts";
+import { runRegistryConformance } from "../conformance/registry.ts";
 import { runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
+import { breaking, rejection, schemaOf, v1, v2 } from "../helpers/registry.ts";
 import { KAFKA_URL, resetKafka } from "./services.ts";
 
 const brokers = kafkaBrokers(KAFKA_URL);
@@ -29,17 +31,6 @@ function openRegistry(ctx: TestContext, topic: string): KafkaSchemaRegistry {
   return registry;
 }
 
-function schemaOf(fields: unknown[], name = "Event"): string {
-  return JSON.stringify({ type: "record", name, namespace: "t", fields });
-}
-
-const v1 = schemaOf([{ name: "a", type: "int" }]);
-const v2 = schemaOf([
-  { name: "a", type: "int" },
-  { name: "b", type: "string", default: "x" },
-]);
-const breaking = schemaOf([{ name: "a", type: "string" }]);
-
 /** Everything a registry holds, soft-deleted versions included, in a comparable form. */
 async function dump(registry: SchemaRegistry | KafkaSchemaRegistry): Promise<unknown> {
   const subjects = [];
@@ -52,15 +43,6 @@ async function dump(registry: SchemaRegistry | KafkaSchemaRegistry): Promise<unk
     subjects.push({ subject, versions, live, level: await registry.getSubjectConfig(subject) });
   }
   return { level: await registry.getConfig(), subjects };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof RegistryError)) throw new Error(`expected a RegistryError, got ${String(error)}`);
-  return error;
 }
 
 async function topicConfigs(topic: string): Promise<Record<string, string | null | undefined>> {
@@ -80,6 +62,9 @@ async function topicConfigs(topic: string): Promise<Record<string, string | null
     await admin.close();
   }
 }
+
+// Each case on a topic of its own, so ids and versions start at 1.
+runRegistryConformance("KafkaSchemaRegistry on Kafka", async (ctx) => openRegistry(ctx, freshTopic()));
 
 describe("KafkaSchemaRegistry on Kafka", () => {
   it("creates the topic compacted, with one partition and no retention", async (ctx) => {

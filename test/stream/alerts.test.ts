@@ -9,7 +9,7 @@ import { activityProducer } from "../../src/ingest/producer.ts";
 import { simulateActivity } from "../../src/ingest/simulator.ts";
 import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import type { GroupMember, Log } from "../../src/log/index.ts";
-import { SchemaRegistry } from "../../src/registry/registry.ts";
+import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import type { AlertRow, LiveStore, StoreBatch } from "../../src/store/index.ts";

@@ -6,7 +6,7 @@ import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import { SCHEMA_TEXTS, subjectFor } from "../../src/contracts/schemas.ts";
 import type { DeadLetter, UserActivityV2 } from "../../src/contracts/types.ts";
 import { EmbeddedLog } from "../../src/log/embedded/index.ts";
-import { SchemaRegistry } from "../../src/registry/registry.ts";
+import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import { type OnCleanup, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";

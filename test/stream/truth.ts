@@ -5,7 +5,7 @@ import { userActivityV2Type } from "../../src/contracts/schemas.ts";
 import type { UserActivityV2 } from "../../src/contracts/types.ts";
 import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import type { Log } from "../../src/log/index.ts";
-import { SchemaRegistry } from "../../src/registry/registry.ts";
+import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import type { ActivityWindow, LiveStore } from "../../src/store/index.ts";
 import { asBuffer } from "../../src/bytes.ts";

@@ -1,10 +1,17 @@
 // A SchemaRegistryClient for any registry that speaks the Confluent REST API (Confluent, Redpanda, Pulse itself).
 
-import { RegistryError } from "../errors.ts";
-import { parseAvroSchema } from "./canonical.ts";
-import { codeForConfluent, registryError, RegistryErrorCode } from "./errors.ts";
-import type { CompatibilityLevel, RegisteredSchema, SchemaRegistryClient } from "./index.ts";
-import type { ReadOptions, VersionSpec } from "./registry.ts";
+import { RegistryError } from "../../errors.ts";
+import { parseAvroSchema } from "../canonical.ts";
+import { codeForConfluent, RegistryErrorCode, registryError } from "../errors.ts";
+import {
+  type CompatibilityLevel,
+  type CompatibilityVerdict,
+  type ReadOptions,
+  type RegisteredSchema,
+  RegistryBase,
+  type SchemaRegistryAdmin,
+  type VersionSpec,
+} from "../index.ts";
 
 export interface HttpRegistryClientOptions {
   /** Base URL of the registry, e.g. "http://localhost:8081" or "http://pulse:8080/registry". */
@@ -17,11 +24,6 @@ export interface HttpRegistryClientOptions {
   fetch?: typeof fetch;
 }
 
-export interface HttpCompatibilityResult {
-  compatible: boolean;
-  messages: string[];
-}
-
 const defaultTimeoutMs = 10_000;
 const requestContentType = "application/vnd.schemaregistry.v1+json";
 
@@ -29,7 +31,7 @@ const requestContentType = "application/vnd.schemaregistry.v1+json";
  * Ids are immutable in every Confluent-API registry, so id → schema is cached for good; (subject, schema) → id
  * is cached too, since a registered schema keeps its id (a later delete only makes register add it back).
  */
-export class HttpRegistryClient implements SchemaRegistryClient {
+export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAdmin {
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly authorization: string | undefined;
@@ -38,6 +40,7 @@ export class HttpRegistryClient implements SchemaRegistryClient {
   private readonly idsBySubjectSchema = new Map<string, number>();
 
   constructor(options: HttpRegistryClientOptions) {
+    super();
     this.baseUrl = options.url.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     this.authorization =
@@ -76,10 +79,6 @@ export class HttpRegistryClient implements SchemaRegistryClient {
     return schema;
   }
 
-  async getLatest(subject: string): Promise<RegisteredSchema> {
-    return this.getVersion(subject, "latest");
-  }
-
   async getVersion(
     subject: string,
     version: VersionSpec,
@@ -92,8 +91,20 @@ export class HttpRegistryClient implements SchemaRegistryClient {
     return registered(body);
   }
 
-  async lookup(subject: string, schema: string): Promise<RegisteredSchema> {
-    const body = await this.request<RegisteredSchema>("POST", `/subjects/${enc(subject)}`, { schema });
+  /** Subject/version pairs that use a schema id. */
+  async getSubjectVersionsForId(
+    id: number,
+    options: ReadOptions = {},
+  ): Promise<{ subject: string; version: number }[]> {
+    return this.request("GET", `/schemas/ids/${id}/versions${deletedQuery(options)}`);
+  }
+
+  async lookup(subject: string, schema: string, options: ReadOptions = {}): Promise<RegisteredSchema> {
+    const body = await this.request<RegisteredSchema>(
+      "POST",
+      `/subjects/${enc(subject)}${deletedQuery(options)}`,
+      { schema },
+    );
     return registered(body);
   }
 
@@ -109,7 +120,7 @@ export class HttpRegistryClient implements SchemaRegistryClient {
     subject: string,
     version: VersionSpec | undefined,
     schema: string,
-  ): Promise<HttpCompatibilityResult> {
+  ): Promise<CompatibilityVerdict> {
     const path =
       version === undefined
         ? `/compatibility/subjects/${enc(subject)}/versions`
@@ -129,12 +140,35 @@ export class HttpRegistryClient implements SchemaRegistryClient {
     return body.compatibilityLevel;
   }
 
-  async setConfig(level: CompatibilityLevel, subject?: string): Promise<CompatibilityLevel> {
+  /** The level set on the subject itself, undefined when it follows the global level (40408). */
+  async getSubjectConfig(subject: string): Promise<CompatibilityLevel | undefined> {
+    try {
+      const body = await this.request<{ compatibilityLevel: CompatibilityLevel }>(
+        "GET",
+        `/config/${enc(subject)}`,
+      );
+      return body.compatibilityLevel;
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === RegistryErrorCode.subjectConfigNotFound) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async setConfig(level: CompatibilityLevel | string, subject?: string): Promise<CompatibilityLevel> {
     const path = subject === undefined ? "/config" : `/config/${enc(subject)}`;
     const body = await this.request<{ compatibility: CompatibilityLevel }>("PUT", path, {
       compatibility: level,
     });
     return body.compatibility;
+  }
+
+  /** Removes the subject's own level, or resets the global one; returns the level removed. */
+  async deleteConfig(subject?: string): Promise<CompatibilityLevel> {
+    const path = subject === undefined ? "/config" : `/config/${enc(subject)}`;
+    const body = await this.request<{ compatibilityLevel: CompatibilityLevel }>("DELETE", path);
+    return body.compatibilityLevel;
   }
 
   async deleteSubject(subject: string, permanent = false): Promise<number[]> {

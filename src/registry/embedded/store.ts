@@ -3,8 +3,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
-import type { CompatibilityLevel } from "./index.ts";
-import { registryError, RegistryErrorCode } from "./errors.ts";
+import { RegistryErrorCode, registryError } from "../errors.ts";
+import type { CompatibilityLevel } from "../index.ts";
 
 export interface VersionRow {
   subject: string;

@@ -1,16 +1,18 @@
 // The registry fold over any Log (here the embedded one): processes agree on ids, and it fails closed.
-// test/services/registry-kafka.test.ts runs it on the real Kafka broker.
+// test/services/registry-kafka.test.ts runs it on the real Kafka broker; the registry conformance suite
+// runs on it in test/registry/kafka.test.ts.
 
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { RegistryError } from "../errors.ts";
-import { EmbeddedLog } from "../log/embedded/index.ts";
-import type { Log } from "../log/index.ts";
-import { parseAvroSchema } from "./compatibility.ts";
-import { handleRegistryRequest } from "./http-api.ts";
-import { KafkaSchemaRegistry } from "./kafka-registry.ts";
-import { SchemaRegistry } from "./registry.ts";
+import { breaking, schemaOf, v1, v2 } from "../../../test/helpers/registry.ts";
+import { RegistryError } from "../../errors.ts";
+import { EmbeddedLog } from "../../log/embedded/index.ts";
+import type { Log } from "../../log/index.ts";
+import { parseAvroSchema } from "../compatibility.ts";
+import { SchemaRegistry } from "../embedded/registry.ts";
+import { handleRegistryRequest } from "../http-api.ts";
+import { KafkaSchemaRegistry } from "./registry.ts";
 
 function openLog(): Log {
   const log = EmbeddedLog.open({ path: ":memory:" });
@@ -24,17 +26,6 @@ function openRegistry(log: Log, topic = "_schemas"): KafkaSchemaRegistry {
   onTestFinished(() => registry.close());
   return registry;
 }
-
-function schemaOf(fields: unknown[], name = "Event"): string {
-  return JSON.stringify({ type: "record", name, namespace: "t", fields });
-}
-
-const v1 = schemaOf([{ name: "a", type: "int" }]);
-const v2 = schemaOf([
-  { name: "a", type: "int" },
-  { name: "b", type: "string", default: "x" },
-]);
-const breaking = schemaOf([{ name: "a", type: "string" }]);
 
 async function settle(promise: Promise<unknown>): Promise<unknown> {
   try {

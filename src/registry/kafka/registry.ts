@@ -1,26 +1,25 @@
 // The schema registry in a Kafka topic: every process folds the topic's operations into the same ids.
 
 import { randomUUID } from "node:crypto";
-import { LogError, LogErrorCode, RegistryError } from "../errors.ts";
-import type { Log, LogRecord, TopicInfo } from "../log/index.ts";
-import { KafkaLog } from "../log/kafka/index.ts";
-import { parseAvroSchema, parseCompatibilityLevel } from "./compatibility.ts";
-import { registryError, RegistryErrorCode } from "./errors.ts";
+import { asBuffer } from "../../bytes.ts";
+import { LogError, LogErrorCode, RegistryError } from "../../errors.ts";
+import type { Log, LogRecord, TopicInfo } from "../../log/index.ts";
+import { KafkaLog } from "../../log/kafka/index.ts";
+import { checkSubject, parseVersion } from "../arguments.ts";
+import { parseAvroSchema, parseCompatibilityLevel } from "../compatibility.ts";
+import { SchemaRegistry } from "../embedded/registry.ts";
+import { RegistryErrorCode, registryError } from "../errors.ts";
 import {
   type CompatibilityLevel,
-  DEFAULT_REGISTRY_TOPIC,
-  type RegisteredSchema,
-  type SchemaRegistryApi,
-} from "./index.ts";
-import {
-  checkSubject,
   type CompatibilityResult,
-  parseVersion,
+  DEFAULT_REGISTRY_TOPIC,
   type ReadOptions,
-  SchemaRegistry,
+  type RegisteredSchema,
+  RegistryBase,
+  type SchemaRegistryApi,
   type VersionSpec,
-} from "./registry.ts";
-import { asBuffer } from "../bytes.ts";
+} from "../index.ts";
+import { decodeOperation, encodeOperation, type Operation } from "./operations.ts";
 
 export type KafkaSchemaRegistryOptions = (
   | {
@@ -40,29 +39,8 @@ export type KafkaSchemaRegistryOptions = (
   clientId?: string;
 };
 
-/**
- * Format version of the operation records; a record with a higher one stops the fold (this Pulse
- * cannot know what it does to ids), and says to upgrade.
- */
-const formatVersion = 1;
-
 /** Records read by one fetch while folding. */
 const foldPageRecords = 500;
-
-/**
- * One operation record of the registry topic. Key: a random UUID. Value: JSON
- *   {"pulse_registry": 1, "op": "register",       "subject": s, "schema": canonical}
- *   {"pulse_registry": 1, "op": "delete_subject", "subject": s, "permanent": bool}
- *   {"pulse_registry": 1, "op": "delete_version", "subject": s, "version": n | "latest", "permanent": bool}
- *   {"pulse_registry": 1, "op": "set_config",     "level": L [, "subject": s]}
- *   {"pulse_registry": 1, "op": "delete_config"   [, "subject": s]}
- */
-type Operation =
-  | { op: "register"; subject: string; schema: string }
-  | { op: "delete_subject"; subject: string; permanent: boolean }
-  | { op: "delete_version"; subject: string; version: VersionSpec; permanent: boolean }
-  | { op: "set_config"; level: CompatibilityLevel; subject?: string }
-  | { op: "delete_config"; subject?: string };
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -85,7 +63,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
  * - The fold fails closed: a record that is not a Pulse operation, or a history that does not start at
  *   offset 0 (records deleted), stops every call with an error rather than derive different ids.
  */
-export class KafkaSchemaRegistry implements SchemaRegistryApi {
+export class KafkaSchemaRegistry extends RegistryBase implements SchemaRegistryApi {
   readonly topic: string;
   readonly #log: Log;
   readonly #ownsLog: boolean;
@@ -102,6 +80,7 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
   #closed = false;
 
   private constructor(log: Log, ownsLog: boolean, topic: string) {
+    super();
     this.#log = log;
     this.#ownsLog = ownsLog;
     this.topic = topic;
@@ -192,10 +171,6 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
   ): Promise<{ subject: string; version: number }[]> {
     await this.#catchUp();
     return this.#memory.getSubjectVersionsForId(id, options);
-  }
-
-  async getLatest(subject: string): Promise<RegisteredSchema> {
-    return this.getVersion(subject, "latest");
   }
 
   async getVersion(
@@ -310,7 +285,7 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
   }
 
   async #apply(record: LogRecord): Promise<void> {
-    const operation = this.#decode(record);
+    const operation = decodeOperation(record, this.topic);
     let outcome: Outcome;
     try {
       outcome = { ok: true, value: await this.#perform(operation) };
@@ -349,9 +324,10 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
     const key = randomUUID();
     const outcome = new Promise<Outcome>((resolve) => this.#waiting.set(key, resolve));
     try {
-      const value = Buffer.from(JSON.stringify({ pulse_registry: formatVersion, ...operation }), "utf8");
       const [position] = await this.#guard(
-        this.#log.produce(this.topic, [{ key: Buffer.from(key, "utf8"), value, partition: 0 }]),
+        this.#log.produce(this.topic, [
+          { key: Buffer.from(key, "utf8"), value: encodeOperation(operation), partition: 0 },
+        ]),
       );
       await this.#catchUp();
       if (this.#waiting.has(key)) {
@@ -366,67 +342,6 @@ export class KafkaSchemaRegistry implements SchemaRegistryApi {
     const settled = await outcome;
     if (!settled.ok) throw settled.error;
     return settled.value as T;
-  }
-
-  #decode(record: LogRecord): Operation {
-    const fail = (why: string): never => {
-      throw registryError(
-        RegistryErrorCode.storeFailed,
-        `record at offset ${record.offset} of the registry topic "${this.topic}" ${why}`,
-        { retriable: false, details: { topic: this.topic, offset: record.offset } },
-      );
-    };
-    let value: Record<string, unknown> | undefined;
-    try {
-      const parsed: unknown =
-        record.value === null ? undefined : JSON.parse(asBuffer(record.value).toString("utf8"));
-      if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
-        value = parsed as Record<string, unknown>;
-      }
-    } catch {
-      value = undefined;
-    }
-    if (value === undefined || typeof value.pulse_registry !== "number") {
-      return fail(
-        `is not a Pulse registry operation (a Confluent Schema Registry keeps its own records in "_schemas" by default): give Pulse a topic of its own, e.g. registry: kafka:_pulse_schemas`,
-      );
-    }
-    if (value.pulse_registry > formatVersion) {
-      return fail(
-        `was written by a newer Pulse (operation format ${value.pulse_registry}, this one reads ${formatVersion}): upgrade this Pulse`,
-      );
-    }
-    const subject = typeof value.subject === "string" ? value.subject : undefined;
-    const permanent = value.permanent === true;
-    switch (value.op) {
-      case "register":
-        if (subject !== undefined && typeof value.schema === "string") {
-          return { op: "register", subject, schema: value.schema };
-        }
-        break;
-      case "delete_subject":
-        if (subject !== undefined) return { op: "delete_subject", subject, permanent };
-        break;
-      case "delete_version":
-        if (subject !== undefined && (typeof value.version === "number" || value.version === "latest")) {
-          return { op: "delete_version", subject, version: value.version, permanent };
-        }
-        break;
-      case "set_config":
-        if (typeof value.level === "string" && (value.subject === undefined || subject !== undefined)) {
-          const level = value.level as CompatibilityLevel;
-          return subject === undefined ? { op: "set_config", level } : { op: "set_config", level, subject };
-        }
-        break;
-      case "delete_config":
-        if (value.subject === undefined || subject !== undefined) {
-          return subject === undefined ? { op: "delete_config" } : { op: "delete_config", subject };
-        }
-        break;
-    }
-    return fail(
-      `is an operation this Pulse does not know (${JSON.stringify(value.op) ?? "no op"}) or is malformed: upgrade this Pulse`,
-    );
   }
 
   /** The log's failures as registry errors: an unreachable broker is 503 and retriable. */

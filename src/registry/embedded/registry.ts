@@ -1,43 +1,32 @@
 // The embedded schema registry: Confluent Schema Registry semantics (ids, versions, deletes, config) over SQLite.
 
-import { RegistryError } from "../errors.ts";
+import { RegistryError } from "../../errors.ts";
+import { checkSubject, parseVersion } from "../arguments.ts";
+import type { ParsedSchema } from "../canonical.ts";
 import {
-  type VersionIncompatibility,
   checkCompatibility,
   describeIncompatibility,
   parseAvroSchema,
   parseCompatibilityLevel,
-} from "./compatibility.ts";
-import type { ParsedSchema } from "./canonical.ts";
-import { registryError, RegistryErrorCode } from "./errors.ts";
-import type { CompatibilityLevel, RegisteredSchema, SchemaRegistryApi } from "./index.ts";
+  type VersionIncompatibility,
+} from "../compatibility.ts";
+import { RegistryErrorCode, registryError } from "../errors.ts";
+import {
+  type CompatibilityLevel,
+  type CompatibilityResult,
+  defaultCompatibilityLevel,
+  type ReadOptions,
+  type RegisteredSchema,
+  RegistryBase,
+  type SchemaRegistryApi,
+  type VersionSpec,
+} from "../index.ts";
 import { RegistryStore, type VersionRow } from "./store.ts";
 
 export interface SchemaRegistryOptions {
   /** SQLite file, or ":memory:" for a registry that lives as long as this object. */
   path: string;
 }
-
-/** A version number, or "latest" for the newest live version (Confluent also accepts -1 for it). */
-export type VersionSpec = number | "latest";
-
-export interface ReadOptions {
-  /** Include soft-deleted subjects and versions (Confluent's `?deleted=true`). */
-  includeDeleted?: boolean;
-}
-
-export interface CompatibilityResult {
-  compatible: boolean;
-  /** One readable line per incompatibility; empty when compatible. */
-  messages: string[];
-  incompatibilities: VersionIncompatibility[];
-}
-
-/** The level a registry starts with, as in Confluent. */
-export const defaultCompatibilityLevel: CompatibilityLevel = "BACKWARD";
-
-/** Confluent caps versions at a signed 32-bit int. */
-const maxVersion = 2 ** 31 - 1;
 
 /** How many parsed schemas to keep, so compatibility checks do not re-parse a subject's history each time. */
 const parsedCacheSize = 512;
@@ -49,11 +38,12 @@ const messageIssueLimit = 3;
  * Methods are async to match SchemaRegistryClient (and the HTTP client); the work itself is synchronous
  * SQLite, so each call completes within one turn of the event loop.
  */
-export class SchemaRegistry implements SchemaRegistryApi {
+export class SchemaRegistry extends RegistryBase implements SchemaRegistryApi {
   private readonly store: RegistryStore;
   private readonly parsed = new Map<string, ParsedSchema>();
 
   private constructor(store: RegistryStore) {
+    super();
     this.store = store;
   }
 
@@ -110,10 +100,6 @@ export class SchemaRegistry implements SchemaRegistryApi {
   ): Promise<{ subject: string; version: number }[]> {
     await this.getSchemaById(id);
     return this.guard(() => this.store.versionsOfSchema(id, options.includeDeleted ?? false));
-  }
-
-  async getLatest(subject: string): Promise<RegisteredSchema> {
-    return this.getVersion(subject, "latest");
   }
 
   async getVersion(
@@ -324,29 +310,6 @@ export class SchemaRegistry implements SchemaRegistryApi {
         cause: error,
       });
     }
-  }
-}
-
-/** Validates a version from a user: a positive integer, "latest" or -1 (both mean latest); else 42202. */
-export function parseVersion(value: unknown): VersionSpec {
-  if (value === "latest" || value === -1 || value === "-1") return "latest";
-  const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof number === "number" && Number.isInteger(number) && number >= 1 && number <= maxVersion)
-    return number;
-  throw registryError(
-    RegistryErrorCode.invalidVersion,
-    `invalid version ${JSON.stringify(value) ?? "undefined"}: use a positive integer, "latest" or -1`,
-  );
-}
-
-/** Rejects an empty subject or one with control characters (42208). */
-export function checkSubject(subject: string): void {
-  // Control characters would make subjects unprintable in logs and URLs.
-  if (subject.length === 0 || /[\u0000-\u001f\u007f]/.test(subject)) {
-    throw registryError(
-      RegistryErrorCode.invalidSubject,
-      `invalid subject name ${JSON.stringify(subject)}: use a non-empty name without control characters`,
-    );
   }
 }
 

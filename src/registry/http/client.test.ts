@@ -1,0 +1,99 @@
+// HttpRegistryClient's own cases: caching, the request named in errors, failures of the transport.
+// Its Confluent semantics are the registry conformance suite's (test/registry/http.test.ts runs it).
+
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { breaking, rejection, v1 } from "../../../test/helpers/registry.ts";
+import { startRegistryServer } from "../../../test/helpers/registry-server.ts";
+import { parseAvroSchema } from "../compatibility.ts";
+import { HttpRegistryClient } from "./client.ts";
+
+/** Counts requests, so caching is observable. */
+function countingFetch(): { fetch: typeof fetch; requests: string[] } {
+  const requests: string[] = [];
+  return {
+    requests,
+    fetch: (input, init) => {
+      requests.push(`${init?.method ?? "GET"} ${String(input)}`);
+      return fetch(input, init);
+    },
+  };
+}
+
+describe("HttpRegistryClient caching", () => {
+  it.each([
+    ["at the root", ""],
+    ["under /registry", "/registry"],
+  ])(
+    "caches the id of a schema in a subject, and the schema of an id (registry mounted %s)",
+    async (_, prefix) => {
+      const server = await startRegistryServer({ prefix });
+      const counter = countingFetch();
+      const client = new HttpRegistryClient({ url: `${server.url}/`, fetch: counter.fetch });
+      const id = await client.register("s", v1);
+      expect(id).toBe(1);
+      expect(await client.register("s", ` ${v1} `)).toBe(id);
+      expect(await client.getSchemaById(id)).toBe(parseAvroSchema(v1).canonical);
+      expect(await client.getSchemaById(id)).toBe(parseAvroSchema(v1).canonical);
+      expect(counter.requests).toEqual([
+        `POST ${server.url}/subjects/s/versions`,
+        `GET ${server.url}/schemas/ids/1`,
+      ]);
+    },
+  );
+});
+
+describe("HttpRegistryClient errors", () => {
+  it("names the request in an error's message, after the registry's own", async () => {
+    const server = await startRegistryServer();
+    const client = new HttpRegistryClient({ url: server.url });
+    await client.register("s", v1);
+    const incompatible = await rejection(client.register("s", breaking));
+    expect(incompatible.message).toContain(`TYPE_MISMATCH at /fields/a/type`);
+    expect(incompatible.message).toContain(`(POST ${server.url}/subjects/s/versions)`);
+  });
+
+  it("rejects an invalid schema locally with 42201, before any request", async () => {
+    const counter = countingFetch();
+    const client = new HttpRegistryClient({ url: "http://127.0.0.1:9", fetch: counter.fetch });
+    const error = await rejection(client.register("s", '{"type":"nope"}'));
+    expect([error.code, error.confluentCode]).toEqual(["PULSE_REGISTRY_INVALID_SCHEMA", 42201]);
+    expect(counter.requests).toEqual([]);
+  });
+
+  it("reports an unreachable registry as retriable", async () => {
+    // A port that was just free: nothing listens there.
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const client = new HttpRegistryClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+    const error = await rejection(client.getSchemaById(1));
+    expect([error.code, error.retriable]).toEqual(["PULSE_REGISTRY_UNREACHABLE", true]);
+  });
+
+  it("reports a 5xx as retriable and a non-JSON success as unexpected", async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url === "/schemas/ids/1") {
+        res.writeHead(500, { "Content-Type": "text/plain" });
+        res.end("boom");
+      } else {
+        res.writeHead(200, { "Content-Type": "text/html" });
+        res.end("<html></html>");
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const client = new HttpRegistryClient({ url: `http://127.0.0.1:${port}` });
+    const failed = await rejection(client.getSchemaById(1));
+    expect([failed.code, failed.httpStatus, failed.retriable]).toEqual([
+      "PULSE_REGISTRY_STORE_FAILED",
+      500,
+      true,
+    ]);
+    const odd = await rejection(client.listSubjects());
+    expect([odd.code, odd.retriable]).toEqual(["PULSE_REGISTRY_UNEXPECTED_RESPONSE", false]);
+  });
+});
