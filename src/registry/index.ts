@@ -35,7 +35,7 @@ export interface SchemaRegistryClient {
 }
 
 /**
- * Everything the Confluent REST API serves (src/registry/http-api.ts). SchemaRegistry implements it over
+ * Everything the Confluent REST API serves (src/serve/routes/registry.ts). SchemaRegistry implements it over
  * SQLite, KafkaSchemaRegistry over a Kafka topic shared by several processes.
  */
 export interface SchemaRegistryApi extends SchemaRegistryClient {

@@ -8,7 +8,7 @@ import { RegistryError } from "../errors.ts";
 import { EmbeddedLog } from "../log/embedded.ts";
 import type { Log } from "../log/index.ts";
 import { parseAvroSchema } from "./compatibility.ts";
-import { handleRegistryRequest } from "./http-api.ts";
+import { handleRegistryRequest } from "../serve/routes/registry.ts";
 import { KafkaSchemaRegistry } from "./kafka-registry.ts";
 import { SchemaRegistry } from "./registry.ts";
 

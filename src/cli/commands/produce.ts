@@ -12,27 +12,29 @@ import {
 } from "../../ingest/simulator.ts";
 import { EventStreamsClient } from "../../ingest/wikimedia/client.ts";
 import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
-import { configFromFlags, numberFlag, parseCommandArgs } from "../args.ts";
+import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
-import { openPlatform } from "../platform.ts";
+import { openPlatform } from "../../app/platform.ts";
 import { abortOnSignals, withDeadline } from "../signals.ts";
 import { progressBar } from "../status.ts";
 
 const OPTIONS = {
-  count: { type: "string" },
-  rate: { type: "string" },
-  seed: { type: "string" },
-  users: { type: "string" },
-  start: { type: "string" },
-  "out-of-order": { type: "string" },
-  "max-lateness": { type: "string" },
-  duplicates: { type: "string" },
-  malformed: { type: "string" },
-  replay: { type: "string" },
-  speed: { type: "string" },
+  ...valueFlags(
+    "count",
+    "rate",
+    "seed",
+    "users",
+    "start",
+    "out-of-order",
+    "max-lateness",
+    "duplicates",
+    "malformed",
+    "replay",
+    "speed",
+    "duration",
+    "burst",
+  ),
   live: { type: "boolean" },
-  duration: { type: "string" },
-  burst: { type: "string" },
 } as const;
 
 export interface ProduceSummary {
