@@ -5,9 +5,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { PulseError, UsageError } from "../errors.ts";
 import { pump } from "../ingest/pump.ts";
-import { type SimulatedEvent, type SimulatorBurst, simulateActivity } from "../ingest/simulator.ts";
+import {
+  type SimulatedEvent,
+  type SimulatorBurst,
+  type SimulatorOptions,
+  simulateActivity,
+} from "../ingest/simulator.ts";
 import { EventStreamsClient, EventStreamsCode } from "../ingest/wikimedia/client.ts";
 import { replayWikimedia } from "../ingest/wikimedia/replay.ts";
+import type { PulseConfig } from "../config/index.ts";
 import { projectFile } from "../paths.ts";
 import type { Platform } from "./platform.ts";
 
@@ -30,6 +36,19 @@ export interface SourceNotices {
   onBadLine?: (message: string) => void;
 }
 
+/** The simulator's population and defects from config `simulator`: seed, users and the shares of late, duplicate and malformed records. */
+export function simulatorSettings(config: PulseConfig): SimulatorOptions {
+  const sim = config.simulator;
+  return {
+    seed: sim.seed,
+    users: sim.users,
+    outOfOrderShare: sim.out_of_order_share,
+    maxLatenessSec: sim.max_lateness_sec,
+    duplicateShare: sim.duplicate_share,
+    malformedShare: sim.malformed_share,
+  };
+}
+
 /** Simulated activity (config `simulator`) at a steady rate from `startTimeMs`, released as the wall clock reaches each event. */
 export async function runSimulator(
   platform: Platform,
@@ -37,20 +56,15 @@ export async function runSimulator(
   startTimeMs: number,
   burst: SimulatorBurst | undefined,
 ): Promise<void> {
-  const sim = platform.config.simulator;
-  if (sim.rate <= 0) return;
+  const { rate } = platform.config.simulator;
+  if (rate <= 0) return;
   const events = simulateActivity({
-    seed: sim.seed,
-    users: sim.users,
+    ...simulatorSettings(platform.config),
     startTimeMs,
-    ratePerSec: sim.rate,
+    ratePerSec: rate,
     burst,
     // A steady rate, so the status line shows --rate; only a --burst changes it.
     dayNightAmplitude: 0,
-    outOfOrderShare: sim.out_of_order_share,
-    maxLatenessSec: sim.max_lateness_sec,
-    duplicateShare: sim.duplicate_share,
-    malformedShare: sim.malformed_share,
   });
   await pump(paceByEventTime(events, signal), async (batch) => void (await platform.activity.send(batch)), {
     ratePerSec: 0,

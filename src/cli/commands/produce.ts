@@ -15,6 +15,7 @@ import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
 import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
 import { openPlatform } from "../../app/platform.ts";
+import { simulatorSettings } from "../../app/sources.ts";
 import { abortOnSignals, withDeadline } from "../signals.ts";
 import { progressBar } from "../status.ts";
 
@@ -129,19 +130,13 @@ export const produceCommand: Command = {
             : live
               ? Date.now()
               : startBefore(Date.now(), count ?? 0, simRate);
-        const sim = config.simulator;
         const burst = values.burst === undefined ? undefined : parseBurst(values.burst, startTimeMs);
         const events = simulateActivity({
-          seed: sim.seed,
-          users: sim.users,
+          ...simulatorSettings(config),
           startTimeMs,
           ratePerSec: simRate,
           // A live run is paced in processing time, so event time must advance at the same steady rate.
           dayNightAmplitude: live ? 0 : undefined,
-          outOfOrderShare: sim.out_of_order_share,
-          maxLatenessSec: sim.max_lateness_sec,
-          duplicateShare: sim.duplicate_share,
-          malformedShare: sim.malformed_share,
           burst,
           count,
         });
