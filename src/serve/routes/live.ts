@@ -1,4 +1,4 @@
-// GET /api/live/*: the latest windows, top pages, alerts and late events from the live store.
+// GET /api/live/*: the latest windows, top pages, alerts and late events; liveApiRoutes: the speed layer's whole API.
 
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import type { LateEventRow, LiveStore, WindowQuery } from "../../store/index.ts";
