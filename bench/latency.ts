@@ -81,7 +81,7 @@ interface JobHost {
  * kept in memory and handed over at the end, so reporting costs the job nothing while it is measured.
  */
 async function startJob(dir: string, pollIntervalMs: number): Promise<JobHost> {
-  // As pulse opens them (src/config/backends.ts): WAL checkpoints on a worker thread.
+  // As pulse opens them (src/app/backends.ts): WAL checkpoints on a worker thread.
   const log = EmbeddedLog.open({ path: join(dir, "log.db"), backgroundCheckpoints: true });
   const registry = SchemaRegistry.open({ path: join(dir, "registry.db") });
   const store = EmbeddedLiveStore.open({ path: join(dir, "store.db"), backgroundCheckpoints: true });

@@ -13,6 +13,11 @@ export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies Options;
 
+/** parseArgs options for flags that each take a value (`--rate 100`), by name. */
+export function valueFlags<const N extends string>(...names: N[]): Record<N, { type: "string" }> {
+  return Object.fromEntries(names.map((name) => [name, { type: "string" }])) as Record<N, { type: "string" }>;
+}
+
 export interface ParsedArgs<O extends Options> {
   values: { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string };
   positionals: string[];

@@ -1,9 +1,11 @@
+// loadConfig: defaults, file, environment and flags in that order, and errors that say where a bad value came from.
+
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../errors.ts";
-import { embeddedPath, loadConfig } from "./index.ts";
+import { loadConfig } from "./index.ts";
 
 function configFile(text: string): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), "pulse-config-"));
@@ -20,6 +22,12 @@ function errorOf(fn: () => unknown): ConfigError {
     return error as ConfigError;
   }
   throw new ConfigError("expected a ConfigError, got none");
+}
+
+/** The file that holds `text` as ./pulse.config.yaml, and the message of the error loading it gives. */
+function fileError(text: string): { file: string; message: string } {
+  const { dir, file } = configFile(text);
+  return { file, message: errorOf(() => loadConfig({ env: {}, cwd: dir })).message };
 }
 
 describe("loadConfig", () => {
@@ -43,19 +51,17 @@ describe("loadConfig", () => {
   });
 
   it("names the file, line and key of an unknown key and lists the accepted ones", () => {
-    const { dir, file } = configFile("server:\n  port: 9000\n  hots: x\n");
-    const error = errorOf(() => loadConfig({ env: {}, cwd: dir }));
-    expect(error.message).toContain(`${file}:3`);
-    expect(error.message).toContain("'server.hots'");
-    expect(error.message).toContain("host, port");
+    const { file, message } = fileError("server:\n  port: 9000\n  hots: x\n");
+    expect(message).toContain(`${file}:3`);
+    expect(message).toContain("'server.hots'");
+    expect(message).toContain("host, port");
   });
 
   it("rejects a bad backend URL with the accepted schemes", () => {
-    const { dir, file } = configFile("log: postgres://x\n");
-    const error = errorOf(() => loadConfig({ env: {}, cwd: dir }));
-    expect(error.message).toContain(`${file}:1`);
-    expect(error.message).toContain("'log'");
-    expect(error.message).toContain("embedded:<file>, kafka://…");
+    const { file, message } = fileError("log: postgres://x\n");
+    expect(message).toContain(`${file}:1`);
+    expect(message).toContain("'log'");
+    expect(message).toContain("embedded:<file>, kafka://…");
   });
 
   it("checks kafka bootstrap lists and registry URLs", () => {
@@ -109,13 +115,7 @@ describe("loadConfig", () => {
   });
 
   it("reports invalid YAML with its line", () => {
-    const { dir, file } = configFile("server:\n  port: [1,\n");
-    expect(errorOf(() => loadConfig({ env: {}, cwd: dir })).message).toContain(file);
-  });
-
-  it("resolves embedded paths against the data folder", () => {
-    expect(embeddedPath("embedded:log.db", "/d")).toBe("/d/log.db");
-    expect(embeddedPath("embedded:/abs/x.db", "/d")).toBe("/abs/x.db");
-    expect(embeddedPath("kafka://a:1", "/d")).toBeUndefined();
+    const { file, message } = fileError("server:\n  port: [1,\n");
+    expect(message).toContain(file);
   });
 });

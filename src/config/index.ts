@@ -66,14 +66,6 @@ export function loadConfig(options: LoadConfigOptions = {}): PulseConfig {
   return config;
 }
 
-/** Resolves an `embedded:<file>` URL against the data folder; other URLs are returned as they are. */
-export function embeddedPath(url: string, dataDir: string): string | undefined {
-  if (!url.startsWith("embedded:")) return undefined;
-  const file = url.slice("embedded:".length);
-  if (file === ":memory:") return file;
-  return isAbsolute(file) ? file : resolve(dataDir, file);
-}
-
 /** The documentation table of every key, for `pulse config --help` and docs/configuration.md. */
 export function describeConfig(): Array<{ key: string; env?: string; default: unknown; doc: string }> {
   const rows: Array<{ key: string; env?: string; default: unknown; doc: string }> = [];

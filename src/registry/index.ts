@@ -59,8 +59,8 @@ export interface SchemaRegistryClient {
 
 /**
  * The Confluent REST API's calls beyond serde's three (reads, lookup, compatibility tests, config, deletes),
- * which every registry answers, in process or over HTTP. Each implementation runs the registry conformance
- * suite (test/conformance/registry.ts) on this surface.
+ * which every registry answers, in process or over HTTP (served by src/serve/routes/registry.ts). Each
+ * implementation runs the registry conformance suite (test/conformance/registry.ts) on this surface.
  */
 export interface SchemaRegistryAdmin extends SchemaRegistryClient {
   getSubjectVersionsForId(id: number, options?: ReadOptions): Promise<{ subject: string; version: number }[]>;

@@ -1,14 +1,11 @@
-// The Pulse HTTP server: one listener for the API, the schema registry and the collector.
+// The Pulse HTTP server: one listener, the routes mounted on it in order, and the health of the parts behind them.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../errors.ts";
 import { type Handler, HttpError, sendError, sendJson } from "./http.ts";
-
-export interface PartHealth {
-  status: "ok" | "degraded" | "down" | "off";
-  [detail: string]: unknown;
-}
+import type { PartHealth, Route } from "./route.ts";
+import { type HealthReport, healthRoute } from "./routes/health.ts";
 
 export interface PulseServerOptions {
   host: string;
@@ -31,13 +28,13 @@ export class PulseServer {
       this.dispatch(req, res).catch((error: unknown) => this.fail(res, error));
     });
     this.server.keepAliveTimeout = 5_000;
-    this.mount("/api/health", async (req, res, path) => {
-      if (path !== "" && path !== "/") return false;
-      if (req.method !== "GET") throw new HttpError(405, "PULSE_HTTP_METHOD", "use GET /api/health");
-      const health = this.health();
-      sendJson(res, health.status === "ok" ? 200 : 503, health);
-      return true;
-    });
+    this.add(healthRoute(() => this.health()));
+  }
+
+  /** Mounts a route module's handler at each of its paths and registers the health it reports. */
+  add(route: Route): void {
+    for (const prefix of route.mounts) this.mount(prefix, route.handler);
+    for (const [part, probe] of Object.entries(route.health ?? {})) this.reportHealth(part, probe);
   }
 
   /** Handlers are tried in mount order; a prefix of "" matches every path. */
@@ -50,7 +47,7 @@ export class PulseServer {
     this.parts.set(part, probe);
   }
 
-  health(): { status: "ok" | "degraded"; uptimeSec: number; parts: Record<string, PartHealth> } {
+  health(): HealthReport {
     const parts: Record<string, PartHealth> = {};
     let status: "ok" | "degraded" = "ok";
     for (const [name, probe] of this.parts) {

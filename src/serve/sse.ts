@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PulseError } from "../errors.ts";
 import { type Handler, HttpError } from "./http.ts";
-import type { PartHealth } from "./server.ts";
+import type { PartHealth } from "./route.ts";
 
 export interface SseHubOptions {
   /** A comment line is sent this often, so proxies and idle timeouts keep the stream open. Default 15 s. */

@@ -3,8 +3,14 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { onTestFinished } from "vitest";
-import { handleRegistryRequest } from "../../src/registry/http-api.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
+import { handleRegistryRequest } from "../../src/serve/routes/registry.ts";
+
+/** The two places the Pulse server mounts the registry, as [name, prefix] rows for describe.each. */
+export const REGISTRY_MOUNTS: ReadonlyArray<readonly [string, string]> = [
+  ["at the root", ""],
+  ["under /registry", "/registry"],
+];
 
 export interface RegistryServer {
   registry: SchemaRegistry;

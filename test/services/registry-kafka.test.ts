@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Admin, ConfigResourceTypes } from "@platformatic/kafka";
 import { describe, expect, it, type TestContext } from "vitest";
 import type { SchemasReport } from "../../src/cli/commands/schemas.ts";
-import { openRegistry as openConfiguredRegistry } from "../../src/config/backends.ts";
+import { openRegistry as openConfiguredRegistry } from "../../src/app/backends.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { kafkaBrokers } from "../../src/log/kafka/index.ts";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Document, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { openStore } from "../../src/config/backends.ts";
+import { openStore } from "../../src/app/backends.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";

@@ -1,9 +1,9 @@
 // `pulse live activity|wikimedia`: the latest windows in the live store, as a table or JSON.
 
-import { openStore } from "../../config/backends.ts";
+import { openStore } from "../../app/backends.ts";
 import { UsageError } from "../../errors.ts";
 import type { ActivityWindow, WikiWindow } from "../../store/index.ts";
-import { configFromFlags, durationFlag, numberFlag, parseCommandArgs } from "../args.ts";
+import { configFromFlags, durationFlag, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
 
 /** The same bound as the HTTP API: one command cannot ask the store for unbounded work. */
@@ -14,10 +14,7 @@ export const liveCommand: Command = {
   usage:
     "pulse live activity|wikimedia [--last N] [--window 1m] [--json] [--data-dir <dir>] [--config <file>]",
   async run(argv) {
-    const { values, positionals } = parseCommandArgs("live", argv, {
-      last: { type: "string" },
-      window: { type: "string" },
-    });
+    const { values, positionals } = parseCommandArgs("live", argv, valueFlags("last", "window"));
     const what = positionals[0];
     if (what !== "activity" && what !== "wikimedia") {
       throw new UsageError("pulse live needs 'activity' or 'wikimedia', e.g. pulse live activity --last 5");

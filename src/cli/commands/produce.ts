@@ -12,27 +12,30 @@ import {
 } from "../../ingest/simulator.ts";
 import { EventStreamsClient } from "../../ingest/wikimedia/client.ts";
 import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
-import { configFromFlags, numberFlag, parseCommandArgs } from "../args.ts";
+import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
-import { openPlatform } from "../platform.ts";
+import { openPlatform } from "../../app/platform.ts";
+import { simulatorSettings } from "../../app/sources.ts";
 import { abortOnSignals, withDeadline } from "../signals.ts";
 import { progressBar } from "../status.ts";
 
 const OPTIONS = {
-  count: { type: "string" },
-  rate: { type: "string" },
-  seed: { type: "string" },
-  users: { type: "string" },
-  start: { type: "string" },
-  "out-of-order": { type: "string" },
-  "max-lateness": { type: "string" },
-  duplicates: { type: "string" },
-  malformed: { type: "string" },
-  replay: { type: "string" },
-  speed: { type: "string" },
+  ...valueFlags(
+    "count",
+    "rate",
+    "seed",
+    "users",
+    "start",
+    "out-of-order",
+    "max-lateness",
+    "duplicates",
+    "malformed",
+    "replay",
+    "speed",
+    "duration",
+    "burst",
+  ),
   live: { type: "boolean" },
-  duration: { type: "string" },
-  burst: { type: "string" },
 } as const;
 
 export interface ProduceSummary {
@@ -127,19 +130,13 @@ export const produceCommand: Command = {
             : live
               ? Date.now()
               : startBefore(Date.now(), count ?? 0, simRate);
-        const sim = config.simulator;
         const burst = values.burst === undefined ? undefined : parseBurst(values.burst, startTimeMs);
         const events = simulateActivity({
-          seed: sim.seed,
-          users: sim.users,
+          ...simulatorSettings(config),
           startTimeMs,
           ratePerSec: simRate,
           // A live run is paced in processing time, so event time must advance at the same steady rate.
           dayNightAmplitude: live ? 0 : undefined,
-          outOfOrderShare: sim.out_of_order_share,
-          maxLatenessSec: sim.max_lateness_sec,
-          duplicateShare: sim.duplicate_share,
-          malformedShare: sim.malformed_share,
           burst,
           count,
         });

@@ -1,29 +1,35 @@
 // `pulse stream [--drain]`: runs the speed layer over the log into the live store, with a status line and a summary.
 
-import { openStore } from "../../config/backends.ts";
+import { openStreaming } from "../../app/streaming.ts";
 import { TOPICS } from "../../contracts/types.ts";
 import { StoreErrorCode, UsageError } from "../../errors.ts";
-import { DEFAULT_JOB_NAME, StreamJob, type StreamProgress, type StreamRunSummary } from "../../stream/job.ts";
+import {
+  DEFAULT_JOB_NAME,
+  type StreamJob,
+  type StreamProgress,
+  type StreamRunSummary,
+} from "../../stream/job.ts";
 import { hoppingWindow } from "../../stream/windows.ts";
-import { configFromFlags, durationFlag, numberFlag, parseCommandArgs } from "../args.ts";
+import { configFromFlags, durationFlag, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
-import { openPlatform } from "../platform.ts";
 import { abortOnSignals } from "../signals.ts";
 import { StatusLine } from "../status.ts";
 
 const OPTIONS = {
+  ...valueFlags(
+    "window",
+    "slide",
+    "out-of-orderness",
+    "lateness",
+    "topics",
+    "job",
+    "max-batch",
+    "checkpoint-interval",
+    "alert-threshold",
+  ),
   drain: { type: "boolean" },
-  window: { type: "string" },
-  slide: { type: "string" },
-  "out-of-orderness": { type: "string" },
-  lateness: { type: "string" },
-  topics: { type: "string" },
-  job: { type: "string" },
-  "max-batch": { type: "string" },
-  "checkpoint-interval": { type: "string" },
   "no-raw-lake": { type: "boolean" },
   "no-alerts": { type: "boolean" },
-  "alert-threshold": { type: "string" },
 } as const;
 
 /** The `--json` summary; fields are only ever added (docs/cli.md). */
@@ -103,16 +109,14 @@ export const streamCommand: Command = {
     }
     const config = configFromFlags(values);
 
-    // The store first: a backend that is not available stops the command before any file is created.
-    const store = await openStore(config);
+    // With --json, stdout holds only the summary; the status goes to a terminal on stderr, if any.
+    const out = values.json ? process.stderr : process.stdout;
+    const showStatus = !values.json || process.stderr.isTTY === true;
     const stop = abortOnSignals();
     try {
-      const platform = await openPlatform(config, { source: "stream" });
-      try {
-        const job = new StreamJob({
-          log: platform.log,
-          serde: platform.serde,
-          store,
+      const streaming = await openStreaming(config, {
+        source: "stream",
+        job: {
           job: values.job ?? DEFAULT_JOB_NAME,
           topics,
           window: hoppingWindow(sizeMs, slideMs),
@@ -121,7 +125,6 @@ export const streamCommand: Command = {
           maxBatchRecords,
           checkpointIntervalMs,
           rawLake: values["no-raw-lake"] !== true,
-          maxFutureSkewMs: config.validation.max_future_skew_sec * 1000,
           anomaly: values["no-alerts"] === true ? false : { threshold: alertThreshold },
           onRetry: (error, attempt, delayMs) => {
             process.stderr.write(
@@ -132,14 +135,14 @@ export const streamCommand: Command = {
           },
           onAssignment: (assignment) => {
             // Only a group member's share changes; a lone job owns every partition.
-            if (!job.scalesOut || !showStatus) return;
+            if (!streaming.job.scalesOut || !showStatus) return;
             const owned = [...assignment].map(([topic, partitions]) => `${topic} [${partitions.join(",")}]`);
-            out.write(`pulse stream: consumer group ${job.job} assigned ${owned.join(", ")}\n`);
+            out.write(`pulse stream: consumer group ${streaming.job.job} assigned ${owned.join(", ")}\n`);
           },
-        });
-        // With --json, stdout holds only the summary; the status goes to a terminal on stderr, if any.
-        const out = values.json ? process.stderr : process.stdout;
-        const showStatus = !values.json || process.stderr.isTTY === true;
+        },
+      });
+      try {
+        const { job } = streaming;
         await job.start();
         if (showStatus) {
           out.write(
@@ -167,11 +170,10 @@ export const streamCommand: Command = {
         else process.stdout.write(`${describeSummary(summary)}\n`);
         return 0;
       } finally {
-        await platform.close();
+        await streaming.close();
       }
     } finally {
       stop.dispose();
-      await store.close();
     }
   },
 };

@@ -11,7 +11,7 @@ import { EmbeddedLog } from "../../log/embedded/index.ts";
 import type { Log } from "../../log/index.ts";
 import { parseAvroSchema } from "../compatibility.ts";
 import { SchemaRegistry } from "../embedded/registry.ts";
-import { handleRegistryRequest } from "../http-api.ts";
+import { handleRegistryRequest } from "../../serve/routes/registry.ts";
 import { KafkaSchemaRegistry } from "./registry.ts";
 
 function openLog(): Log {

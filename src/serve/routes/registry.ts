@@ -1,10 +1,11 @@
-// The Confluent Schema Registry REST API over an in-process registry (SQLite or Kafka), as a plain node:http route handler.
+// The Confluent Schema Registry REST API over an in-process registry (SQLite or Kafka), at / and /registry.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { RegistryError } from "../errors.ts";
-import { registryError, RegistryErrorCode } from "./errors.ts";
-import type { SchemaRegistryApi } from "./index.ts";
-import { parseVersion } from "./arguments.ts";
+import { RegistryError } from "../../errors.ts";
+import { parseVersion } from "../../registry/arguments.ts";
+import { registryError, RegistryErrorCode } from "../../registry/errors.ts";
+import type { SchemaRegistryApi } from "../../registry/index.ts";
+import type { Route } from "../route.ts";
 
 export const registryContentType = "application/vnd.schemaregistry.v1+json";
 
@@ -13,7 +14,7 @@ export const maxRequestBodyBytes = 1024 * 1024;
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
 
-interface RouteContext {
+interface OperationContext {
   registry: SchemaRegistryApi;
   params: string[];
   query: URLSearchParams;
@@ -25,17 +26,17 @@ interface Reply {
   body: unknown;
 }
 
-type Handler = (context: RouteContext) => Promise<Reply>;
+type Operation = (context: OperationContext) => Promise<Reply>;
 
-interface Route {
+interface Resource {
   /** Literal segments, or ":" for a parameter. */
   pattern: string[];
-  methods: Partial<Record<Method, Handler>>;
+  methods: Partial<Record<Method, Operation>>;
 }
 
 const top = new Set(["subjects", "schemas", "compatibility", "config", "mode"]);
 
-const routes: Route[] = [
+const resources: Resource[] = [
   {
     pattern: ["subjects"],
     methods: {
@@ -200,6 +201,18 @@ const routes: Route[] = [
 ];
 
 /**
+ * The registry's REST API at the server's root and under /registry: Confluent clients take a base URL,
+ * so both http://host:port and http://host:port/registry work. Paths that are not the registry's are
+ * left to the next route.
+ */
+export function registryRoute(registry: SchemaRegistryApi): Route {
+  return {
+    mounts: ["/registry", ""],
+    handler: (req, res, path) => handleRegistryRequest(registry, req, res, path),
+  };
+}
+
+/**
  * Serves one request if `path` (relative to the registry's base URL, without the query string) is a
  * registry route; returns false otherwise so the caller can try its other routes. Never throws: every
  * failure becomes a Confluent-style {"error_code", "message"} response.
@@ -215,17 +228,17 @@ export async function handleRegistryRequest(
   if (rawSegments.length === 0 || !top.has(rawSegments[0])) return false;
   try {
     const segments = rawSegments.map(decodeSegment);
-    const route = routes.find((candidate) => matches(candidate.pattern, segments));
-    if (route === undefined) return false;
+    const resource = resources.find((candidate) => matches(candidate.pattern, segments));
+    if (resource === undefined) return false;
     const method = (req.method ?? "GET").toUpperCase();
-    const handler = route.methods[method as Method];
-    if (handler === undefined) {
-      res.setHeader("Allow", Object.keys(route.methods).join(", "));
+    const operation = resource.methods[method as Method];
+    if (operation === undefined) {
+      res.setHeader("Allow", Object.keys(resource.methods).join(", "));
       throw registryError(RegistryErrorCode.methodNotAllowed, `${method} is not allowed on ${path}`);
     }
-    const params = segments.filter((_, index) => route.pattern[index] === ":");
+    const params = segments.filter((_, index) => resource.pattern[index] === ":");
     const query = new URL(req.url ?? "/", "http://registry.invalid").searchParams;
-    const reply = await handler({ registry, params, query, body: () => readJsonBody(req) });
+    const reply = await operation({ registry, params, query, body: () => readJsonBody(req) });
     send(res, reply.status ?? 200, reply.body);
   } catch (error) {
     sendError(req, res, error);

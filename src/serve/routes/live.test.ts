@@ -4,12 +4,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { SseParser } from "../ingest/wikimedia/sse.ts";
-import { EmbeddedLiveStore } from "../store/embedded.ts";
-import type { ActivityWindowRow, AlertRow, StoreBatch, WikiWindowRow } from "../store/index.ts";
-import { liveApi, type LiveApiOptions } from "./live.ts";
-import { PulseServer } from "./server.ts";
-import { SseHub } from "./sse.ts";
+import { EmbeddedLiveStore } from "../../store/embedded.ts";
+import type { ActivityWindowRow, AlertRow, StoreBatch, WikiWindowRow } from "../../store/index.ts";
+import { serveRoutes } from "../../../test/helpers/http-server.ts";
+import { liveApiRoutes, type LiveApiOptions } from "./live.ts";
 
 const M = 60_000;
 const T = Date.UTC(2024, 0, 1, 12, 0);
@@ -147,24 +145,17 @@ const BATCH: StoreBatch = {
 async function startApi(options: Partial<LiveApiOptions> = {}, fill = true) {
   const dir = mkdtempSync(join(tmpdir(), "pulse-live-api-"));
   const store = EmbeddedLiveStore.open({ path: join(dir, "live.db") });
-  const server = new PulseServer({ host: "127.0.0.1", port: 0 });
   onTestFinished(async () => {
     options.hub?.close();
-    await server.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   if (fill) await store.commit(BATCH);
-  server.mount("/api", liveApi({ store, ...options }));
-  const { url } = await server.listen();
-  const get = async (path: string, init: RequestInit = {}) => {
-    const response = await fetch(`${url}${path}`, init);
-    return { status: response.status, headers: response.headers, body: (await response.json()) as unknown };
-  };
+  const { url, get } = await serveRoutes(liveApiRoutes({ store, ...options }));
   return { url, store, get };
 }
 
-describe("liveApi", () => {
+describe("the live API", () => {
   it("serves the latest activity windows merged over partitions", async () => {
     const { get } = await startApi();
     const latestTwo = await get("/api/live/activity?window=1m&last=2");
@@ -312,54 +303,6 @@ describe("liveApi", () => {
     expect((await get("/api/live/activity")).body).toEqual({ window_ms: M, windows: [] });
     expect((await get("/api/live/alerts")).body).toEqual({ alerts: [] });
     expect((await get("/api/live/late")).body).toEqual({ late_events: [] });
-  });
-
-  it("serves the stream progress, or 503 when no stream job runs", async () => {
-    const progress = {
-      batchId: 3,
-      inputRowsPerSecond: 1_250.5,
-      watermark: T,
-      lagByPartition: { "0": 0, "1": 12 },
-    };
-    const running = await startApi({ progress: () => progress });
-    expect(await running.get("/api/stream/progress")).toMatchObject({ status: 200, body: progress });
-
-    const stopped = {
-      error: { code: "PULSE_STREAM_NOT_RUNNING", message: expect.stringContaining("no stream job") },
-    };
-    const none = await startApi();
-    expect(await none.get("/api/stream/progress")).toMatchObject({ status: 503, body: stopped });
-    const notYet = await startApi({ progress: () => undefined });
-    expect(await notYet.get("/api/stream/progress")).toMatchObject({ status: 503, body: stopped });
-  });
-
-  it("streams hub events at /api/live/events, and answers 503 without a hub", async () => {
-    const hub = new SseHub();
-    const { url } = await startApi({ hub });
-    const controller = new AbortController();
-    onTestFinished(() => controller.abort());
-    const response = await fetch(`${url}/api/live/events`, { signal: controller.signal });
-    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
-    const messages: Array<{ event: string; data: string }> = [];
-    const parser = new SseParser({ onMessage: (m) => messages.push(m) });
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    while (hub.clientCount === 0) await new Promise((resolveWait) => setTimeout(resolveWait, 5));
-    hub.publish("activity", { window_start: T, event_type: "PAGE_VIEW", event_count: 17 });
-    while (messages.length === 0) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parser.feed(decoder.decode(value, { stream: true }));
-    }
-    expect(messages).toEqual([
-      { event: "activity", data: `{"window_start":${T},"event_type":"PAGE_VIEW","event_count":17}`, id: "1" },
-    ]);
-
-    const { get } = await startApi();
-    expect(await get("/api/live/events")).toMatchObject({
-      status: 503,
-      body: { error: { code: "PULSE_SSE_OFF" } },
-    });
   });
 
   it("answers 400 naming the parameter and what it accepts", async () => {

@@ -2,8 +2,9 @@
 
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { PulseError } from "../errors.ts";
-import { type Handler, HttpError, readJson, sendJson } from "../serve/http.ts";
+import { PulseError } from "../../errors.ts";
+import { type Handler, HttpError, readJson, sendJson } from "../http.ts";
+import type { Route } from "../route.ts";
 
 export interface EventRejection {
   index: number;
@@ -23,7 +24,7 @@ export interface CollectorOptions {
   maxPendingBatches: number;
 }
 
-export interface CollectorStats {
+interface CollectorStats {
   requests: number;
   accepted: number;
   rejected: number;
@@ -32,7 +33,23 @@ export interface CollectorStats {
   pending: number;
 }
 
-export class Collector {
+/**
+ * POST /api/v1/events, handing each request to `sink` as one batch, and the collector's part of
+ * /api/health with its counters ("off" while no API key is configured).
+ */
+export function collectorRoute(options: CollectorOptions): Route {
+  const collector = new Collector(options);
+  return {
+    mounts: ["/api/v1/events"],
+    paths: ["/api/v1/events"],
+    handler: collector.handler,
+    health: {
+      collector: () => ({ status: options.apiKeys.length > 0 ? "ok" : "off", ...collector.stats }),
+    },
+  };
+}
+
+class Collector {
   readonly stats: CollectorStats = {
     requests: 0,
     accepted: 0,
@@ -47,7 +64,6 @@ export class Collector {
     this.keys = options.apiKeys.map((key) => Buffer.from(key, "utf8"));
   }
 
-  /** Mount at "/api/v1/events". */
   readonly handler: Handler = async (req, res, path) => {
     if (path !== "" && path !== "/") return false;
     if (req.method !== "POST") {

@@ -1,18 +1,12 @@
-// Wires the parts every command shares: log, registry, serde and the two contract producers.
+// The parts every way of running Pulse shares: log, registry, serde and the two contract producers.
 
-import { fileURLToPath } from "node:url";
-import { openLog, openRegistry, type RegistryBackend } from "../config/backends.ts";
 import type { PulseConfig } from "../config/index.ts";
 import type { UserActivityV2, WikimediaRecentChange } from "../contracts/types.ts";
 import { activityProducer, type ContractProducer, recentChangeProducer } from "../ingest/producer.ts";
-import type { Log, RetentionPolicy } from "../log/index.ts";
-import { projectFile } from "../paths.ts";
+import type { Log } from "../log/index.ts";
+import type { RegistryBackend } from "../registry/open.ts";
 import { AvroSerde } from "../serde/index.ts";
-
-/** The recorded sample shipped with Pulse (see fixtures/wikimedia/SOURCES.md). */
-export const BUNDLED_WIKIMEDIA_SAMPLE = fileURLToPath(
-  projectFile("fixtures/wikimedia/recentchange-wikidata-2018-03-07.legacy.jsonl"),
-);
+import { openLog, openRegistry, retentionOf } from "./backends.ts";
 
 export interface Platform {
   config: PulseConfig;
@@ -29,14 +23,7 @@ export interface OpenPlatformOptions {
   source: string;
 }
 
-export function retentionOf(config: PulseConfig): RetentionPolicy {
-  const retention: RetentionPolicy = {};
-  if (config.topics.retention_hours > 0) retention.maxAgeMs = config.topics.retention_hours * 3_600_000;
-  if (config.topics.retention_mb > 0)
-    retention.maxSizeBytes = Math.round(config.topics.retention_mb * 1_048_576);
-  return retention;
-}
-
+/** Opens the log and the registry, makes the producers' topics and registers their schemas; close() closes both. */
 export async function openPlatform(config: PulseConfig, options: OpenPlatformOptions): Promise<Platform> {
   const log = await openLog(config);
   let registry: RegistryBackend | undefined;

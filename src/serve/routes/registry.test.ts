@@ -4,11 +4,12 @@ import fs from "node:fs";
 import http from "node:http";
 import { SchemaRegistry as ConfluentClient, SchemaType } from "@kafkajs/confluent-schema-registry";
 import { describe, expect, it } from "vitest";
-import { parseAvroSchema } from "./compatibility.ts";
-import { maxRequestBodyBytes, registryContentType } from "./http-api.ts";
-import { startRegistryServer } from "../../test/helpers/registry-server.ts";
+import { parseAvroSchema } from "../../registry/compatibility.ts";
+import { maxRequestBodyBytes, registryContentType } from "./registry.ts";
+import { SAMPLE_PURCHASE } from "../../../test/helpers/events.ts";
+import { REGISTRY_MOUNTS, startRegistryServer } from "../../../test/helpers/registry-server.ts";
 
-const schemaDir = new URL("../contracts/schemas/", import.meta.url);
+const schemaDir = new URL("../../contracts/schemas/", import.meta.url);
 const userActivityV1 = fs.readFileSync(new URL("user-activity.v1.avsc", schemaDir), "utf8");
 const userActivityV2 = fs.readFileSync(new URL("user-activity.v2.avsc", schemaDir), "utf8");
 
@@ -19,19 +20,8 @@ function withRequiredField(schemaText: string): string {
   return JSON.stringify(schema);
 }
 
-const event = {
-  event_id: "6f1c2f4e-4b7a-4d0e-9a51-0d8f8c7e2a11",
-  user_id: "u-42",
-  session_id: "s-7",
-  event_type: "PURCHASE",
-  event_time: 1_700_000_000_000,
-  page: "/checkout",
-  referrer: null,
-  device: "MOBILE",
-  country: "DE",
-  amount: 19.99,
-  currency: "EUR",
-};
+/** A purchase in the fields of UserActivity v1, the schema it is encoded with. */
+const { app_version: _v2Only, ...event } = SAMPLE_PURCHASE;
 
 const subject = "user-activity-value";
 
@@ -49,10 +39,7 @@ async function call(url: string, method = "GET", body?: unknown, headers: Record
   };
 }
 
-describe.each([
-  ["at the root", ""],
-  ["under /registry", "/registry"],
-])("the real Confluent client, registry mounted %s", (_, prefix) => {
+describe.each(REGISTRY_MOUNTS)("the real Confluent client, registry mounted %s", (_, prefix) => {
   it("registers, encodes, decodes, evolves compatibly and is refused an incompatible evolution", async () => {
     const server = await startRegistryServer({ prefix });
     const client = new ConfluentClient({ host: server.url }, { forSchemaOptions: {} });

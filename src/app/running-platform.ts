@@ -1,0 +1,156 @@
+// The whole platform in one process: log, registry, producers, live store, stream job, HTTP server and the live sources.
+
+import type { PulseConfig } from "../config/index.ts";
+import { PulseError } from "../errors.ts";
+import type { SimulatorBurst } from "../ingest/simulator.ts";
+import { SseHub } from "../serve/sse.ts";
+import type { LiveStore } from "../store/index.ts";
+import { StreamJob, type StreamProgress } from "../stream/job.ts";
+import { tumblingWindow } from "../stream/windows.ts";
+import { openStore } from "./backends.ts";
+import { openPlatform, type Platform } from "./platform.ts";
+import { type Serving, startServing, untilAborted } from "./serving.ts";
+import { runSimulator, runWikimedia, type SourceNotices, type WikimediaState } from "./sources.ts";
+
+const RETENTION_EVERY_MS = 60_000;
+
+export interface StartPlatformOptions extends SourceNotices {
+  /** Value of the `pulse-source` header on produced records. */
+  source: string;
+  /** The HTTP server's port (config server.port, or a flag); 0 picks a free one. */
+  port: number;
+  /** The stream job's tumbling window. */
+  windowMs: number;
+  outOfOrdernessMs: number;
+  /** Event time of the simulator's first event. */
+  startTimeMs: number;
+  burst?: SimulatorBurst;
+  /** A part (a source, the stream job) that stopped with an error; the rest keep running. */
+  onPartStopped?: (part: string, message: string) => void;
+}
+
+export interface RunningPlatform extends Serving {
+  platform: Platform;
+  store: LiveStore;
+  job: StreamJob;
+  /** The push stream at /api/live/events: progress, window updates and alerts, batch by batch. */
+  hub: SseHub;
+  /** The stream job's progress after its latest batch; undefined before the first. */
+  progress(): StreamProgress | undefined;
+  wikimedia: Readonly<WikimediaState>;
+  /** Runs the sources, the stream job and the log's retention until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
+  /** Ends the push streams and the server, then closes the store and the platform. */
+  close(): Promise<void>;
+}
+
+/** Opens every part and starts the server; run() starts the sources and the job. */
+export async function startPlatform(
+  config: PulseConfig,
+  options: StartPlatformOptions,
+): Promise<RunningPlatform> {
+  const platform = await openPlatform(config, { source: options.source });
+  const store = await openStore(config).catch(async (error: unknown) => {
+    await platform.close();
+    throw error;
+  });
+  const hub = new SseHub();
+  let latest: StreamProgress | undefined;
+  const job = new StreamJob({
+    log: platform.log,
+    serde: platform.serde,
+    store,
+    window: tumblingWindow(options.windowMs),
+    outOfOrdernessMs: options.outOfOrdernessMs,
+    onProgress: (progress) => {
+      latest = progress;
+      // Live dashboards follow the job batch by batch: counts, watermark and lag.
+      if (progress.numInputRows > 0) hub.publish("progress", progress);
+    },
+    onCommitted: (batch) => {
+      // Window updates as they happen (per source partition; readers sum partitions), and new alerts.
+      const activity = batch.activityWindows ?? [];
+      const wikimedia = batch.wikiWindows ?? [];
+      if (activity.length > 0 || wikimedia.length > 0) hub.publish("windows", { activity, wikimedia });
+      if (batch.alerts !== undefined && batch.alerts.length > 0) hub.publish("alerts", batch.alerts);
+    },
+  });
+  let serving: Serving | undefined;
+  const close = async (): Promise<void> => {
+    hub.close();
+    await serving?.server.close();
+    await store.close();
+    await platform.close();
+  };
+  try {
+    serving = await startServing(platform, options.port, {
+      store,
+      progress: () => latest ?? job.progress(),
+      hub,
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const wikimedia: WikimediaState = { mode: "off", detail: "" };
+  const failures: string[] = [];
+  serving.server.reportHealth("stream", () => ({
+    status: failures.some((f) => f.startsWith("stream")) ? "down" : "ok",
+    job: job.job,
+    watermarkMs: latest?.eventTime.watermarkMs ?? null,
+    ...(latest?.totals ?? {}),
+  }));
+  serving.server.reportHealth("activity-simulator", () => ({
+    status: config.simulator.rate > 0 ? "ok" : "off",
+    rate: config.simulator.rate,
+    ...platform.activity.counters,
+  }));
+  serving.server.reportHealth("wikimedia", () => ({
+    status: wikimedia.mode === "off" ? "off" : wikimedia.mode === "failed" ? "down" : "ok",
+    mode: wikimedia.mode,
+    detail: wikimedia.detail,
+    ...platform.wikimedia.counters,
+  }));
+
+  const guard = (name: string, task: Promise<unknown>): Promise<void> =>
+    task.then(
+      () => undefined,
+      (error: unknown) => {
+        // A failed part is reported and the rest of the platform keeps running.
+        const message =
+          error instanceof PulseError ? `${error.message} [${error.code}]` : (error as Error).message;
+        failures.push(`${name}: ${message}`);
+        options.onPartStopped?.(name, message);
+      },
+    );
+
+  return {
+    ...serving,
+    platform,
+    store,
+    job,
+    hub,
+    wikimedia,
+    progress: () => latest,
+    async run(signal) {
+      const retention = setInterval(() => {
+        platform.log
+          .enforceRetention()
+          .catch((error: unknown) => failures.push(`retention: ${(error as Error).message}`));
+      }, RETENTION_EVERY_MS);
+      retention.unref();
+      try {
+        await Promise.all([
+          guard("activity simulator", runSimulator(platform, signal, options.startTimeMs, options.burst)),
+          guard("wikimedia", runWikimedia(platform, signal, wikimedia, options)),
+          guard("stream", job.run(signal)),
+          untilAborted(signal),
+        ]);
+      } finally {
+        clearInterval(retention);
+      }
+    },
+    close,
+  };
+}

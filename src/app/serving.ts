@@ -1,0 +1,88 @@
+// Puts the platform on the HTTP server: health, the collector, the schema registry's REST API and, with a stream job, the live API.
+
+import type { PulseConfig } from "../config/index.ts";
+import { PulseServer } from "../serve/server.ts";
+import { collectorRoute } from "../serve/routes/collector.ts";
+import { liveApiRoutes } from "../serve/routes/live.ts";
+import { registryRoute } from "../serve/routes/registry.ts";
+import type { SseHub } from "../serve/sse.ts";
+import type { LiveStore } from "../store/index.ts";
+import { openPlatform, type Platform } from "./platform.ts";
+
+export interface Serving {
+  server: PulseServer;
+  url: string;
+}
+
+/** The speed layer's side of the server: live windows from the store, the job's progress, the push stream. */
+export interface LiveServing {
+  store: LiveStore;
+  progress: () => unknown;
+  hub: SseHub;
+}
+
+/** Starts the server on `port` with the platform's routes (and the live ones, given `live`) and listens. */
+export async function startServing(platform: Platform, port: number, live?: LiveServing): Promise<Serving> {
+  const { config } = platform;
+  const server = new PulseServer({ host: config.server.host, port });
+  if (live !== undefined) for (const route of liveApiRoutes(live)) server.add(route);
+  const registry = platform.registry.embedded;
+  server.reportHealth("log", () => ({ status: "ok", backend: config.log }));
+  server.reportHealth("registry", () => ({
+    status: "ok",
+    backend: config.registry,
+    served: registry !== undefined ? "/ and /registry" : "external",
+  }));
+  server.add(
+    collectorRoute({
+      // The collector is a source like the others: each request is one producer batch.
+      sink: platform.activity,
+      apiKeys: config.collector.api_keys,
+      maxBodyBytes: config.collector.max_body_bytes,
+      maxPendingBatches: config.collector.max_pending_batches,
+    }),
+  );
+  // Last: it is mounted at the root too, and leaves the paths that are not the registry's.
+  if (registry !== undefined) server.add(registryRoute(registry));
+  const { url } = await server.listen();
+  return { server, url };
+}
+
+/** The server alone, without a stream job: the platform's parts behind health, collector and registry. */
+export interface RunningServer extends Serving {
+  platform: Platform;
+  /** Serves until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
+  /** Stops the server, then closes the platform. */
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  config: PulseConfig,
+  options: { port: number; source: string },
+): Promise<RunningServer> {
+  const platform = await openPlatform(config, { source: options.source });
+  try {
+    const serving = await startServing(platform, options.port);
+    return {
+      ...serving,
+      platform,
+      run: untilAborted,
+      async close() {
+        await serving.server.close();
+        await platform.close();
+      },
+    };
+  } catch (error) {
+    await platform.close();
+    throw error;
+  }
+}
+
+/** Resolves once `signal` aborts (at once if it has). */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
