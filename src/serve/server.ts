@@ -88,8 +88,8 @@ export class PulseServer {
     let pathname: string;
     try {
       pathname = new URL(req.url ?? "/", "http://localhost").pathname;
-    } catch {
-      throw new HttpError(400, "PULSE_HTTP_BAD_URL", "the request URL cannot be parsed");
+    } catch (error) {
+      throw new HttpError(400, "PULSE_HTTP_BAD_URL", "the request URL cannot be parsed", { cause: error });
     }
     for (const { prefix, handler } of this.mounts) {
       if (prefix !== "" && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) continue;

@@ -1,7 +1,7 @@
 // Server-Sent Events broadcaster for node:http: framing, heartbeats, bounded per-client buffers, Last-Event-ID replay.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { PulseError } from "../errors.ts";
+import { PulseError, SseErrorCode } from "../errors.ts";
 import { type Handler, HttpError } from "./http.ts";
 import type { PartHealth } from "./route.ts";
 
@@ -33,14 +33,7 @@ export interface SseHubStats {
 }
 
 /** Codes of the errors this module throws. */
-export const SseErrorCode = {
-  /** An event name or id holds a line break (or NUL), which would break the framing. */
-  badField: "PULSE_SSE_BAD_FIELD",
-  /** The hub was closed (the server is shutting down). */
-  closed: "PULSE_SSE_CLOSED",
-  /** maxClients streams are already open. */
-  tooManyClients: "PULSE_SSE_TOO_MANY_CLIENTS",
-} as const;
+export { SseErrorCode };
 
 interface Client {
   res: ServerResponse;

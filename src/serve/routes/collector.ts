@@ -127,15 +127,14 @@ class Collector {
           429,
           "PULSE_COLLECTOR_BUSY",
           `the log is busy (${error.code}); retry after a second`,
-          {
-            retriable: true,
-          },
+          { retriable: true, cause: error },
         );
       }
       throw new HttpError(
         503,
         "PULSE_COLLECTOR_LOG_UNAVAILABLE",
         "the log did not accept the batch; nothing was stored",
+        { cause: error },
       );
     }
     this.stats.accepted += outcome.accepted;

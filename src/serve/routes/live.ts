@@ -123,6 +123,7 @@ async function read<T>(query: () => Promise<T>): Promise<T> {
     ) {
       throw new HttpError(503, "PULSE_STORE_UNAVAILABLE", "the live store is busy or closed; retry shortly", {
         retriable: error.code === StoreErrorCode.busy,
+        cause: error,
       });
     }
     throw error;
