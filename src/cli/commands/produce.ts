@@ -1,23 +1,22 @@
 // `pulse produce activity|wikimedia`: bounded runs of one source into the log, with a summary.
 
-import { UsageError } from "../../errors.ts";
-import { replayActivityCsv } from "../../ingest/activity-csv.ts";
-import type { ProducerCounters } from "../../ingest/producer.ts";
-import { pump } from "../../ingest/pump.ts";
 import {
-  type SimulatedEvent,
-  type SimulatorBurst,
-  simulateActivity,
-  startBefore,
-} from "../../ingest/simulator.ts";
-import { EventStreamsClient } from "../../ingest/wikimedia/client.ts";
-import { replayWikimedia } from "../../ingest/wikimedia/replay.ts";
+  type ProduceRunOptions,
+  type ProduceSummary,
+  produceWikimediaLive,
+  replayActivityFile,
+  replayWikimediaFile,
+  simulateActivityRun,
+} from "../../app/produce.ts";
+import { openPlatform } from "../../app/platform.ts";
+import { UsageError } from "../../errors.ts";
+import type { SimulatorBurst } from "../../ingest/simulator.ts";
 import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
-import { openPlatform } from "../../app/platform.ts";
-import { simulatorSettings } from "../../app/sources.ts";
 import { abortOnSignals, withDeadline } from "../signals.ts";
 import { progressBar } from "../status.ts";
+
+export type { ProduceSummary };
 
 const OPTIONS = {
   ...valueFlags(
@@ -37,21 +36,6 @@ const OPTIONS = {
   ),
   live: { type: "boolean" },
 } as const;
-
-export interface ProduceSummary {
-  topic: string;
-  source: string;
-  /** Records handed to the producer. */
-  sent: number;
-  /** Records appended to the topic. */
-  produced: number;
-  /** Records written to `<topic>.dlq`. */
-  dead_lettered: number;
-  /** Simulator only: how many records of each kind it emitted. */
-  by_kind?: Record<string, number>;
-  elapsed_ms: number;
-  records_per_sec: number;
-}
 
 export const produceCommand: Command = {
   summary: "produce a bounded stream: simulated or replayed activity, or Wikimedia changes",
@@ -106,74 +90,32 @@ export const produceCommand: Command = {
     try {
       const speed = numberFlag("speed", values.speed, { min: 0 }) ?? 1;
       const rate = numberFlag("rate", values.rate, { min: 0 });
+      const run: ProduceRunOptions = { signal, onProgress: process.stderr.isTTY ? showProgress : undefined };
       let summary: ProduceSummary;
       if (what === "activity" && values.replay !== undefined) {
-        summary = await run(platform.activity, "replay", undefined, async (send) => {
-          const rows = replayActivityCsv(values.replay!, { speed, signal });
-          // A row that fails to parse is still sent: the producer dead-letters it with the raw line.
-          // Mapped a batch at a time: one more async generator would cost a promise a row.
-          return pump(rows, (batch) => send(batch.map((row) => (row.ok ? row.event : row.raw))), {
-            ratePerSec: 0,
-            signal,
-          });
-        });
+        summary = await replayActivityFile(platform, values.replay, { ...run, speed });
       } else if (what === "activity") {
         const count = numberFlag("count", values.count, { integer: true, min: 0 });
         if (count === undefined && rate === undefined)
           throw new UsageError("pulse produce activity needs --count N (or --rate R to run until Ctrl-C)");
-        const byKind: Record<string, number> = { valid: 0, out_of_order: 0, duplicate: 0, malformed: 0 };
-        const live = rate !== undefined && rate > 0;
-        const simRate = live ? rate : 100;
-        const startTimeMs =
-          values.start !== undefined
-            ? parseStart(values.start)
-            : live
-              ? Date.now()
-              : startBefore(Date.now(), count ?? 0, simRate);
-        const burst = values.burst === undefined ? undefined : parseBurst(values.burst, startTimeMs);
-        const events = simulateActivity({
-          ...simulatorSettings(config),
-          startTimeMs,
-          ratePerSec: simRate,
-          // A live run is paced in processing time, so event time must advance at the same steady rate.
-          dayNightAmplitude: live ? 0 : undefined,
-          burst,
+        const burst = values.burst;
+        summary = await simulateActivityRun(platform, {
+          ...run,
           count,
+          ratePerSec: rate,
+          startTimeMs: values.start === undefined ? undefined : parseStart(values.start),
+          burst: burst === undefined ? undefined : (startTimeMs) => parseBurst(burst, startTimeMs),
         });
-        summary = await run(platform.activity, "simulator", count, (send) =>
-          pump(
-            mapSync(events, (e: SimulatedEvent) => countKind(byKind, e)),
-            send,
-            { ratePerSec: rate ?? 0, signal },
-          ),
-        );
-        summary.by_kind = byKind;
       } else if (values.live) {
-        const client = new EventStreamsClient({ url: config.wikimedia.url, signal });
-        summary = await run(platform.wikimedia, "wikimedia-live", undefined, (send) =>
-          pump(
-            mapAsync(client.events(), (e) => e.data),
-            send,
-            { ratePerSec: 0, maxBatch: 500, signal },
-          ),
-        );
+        summary = await produceWikimediaLive(platform, run);
       } else {
         if (values.replay === undefined)
           throw new UsageError("pulse produce wikimedia needs --replay <file> or --live");
-        summary = await run(platform.wikimedia, "wikimedia-replay", undefined, (send) =>
-          pump(
-            replayWikimedia(values.replay!, {
-              speed,
-              signal,
-              onBadLine: (bad) => process.stderr.write(`${bad.message}\n`),
-            }),
-            send,
-            {
-              ratePerSec: 0,
-              signal,
-            },
-          ),
-        );
+        summary = await replayWikimediaFile(platform, values.replay, {
+          ...run,
+          speed,
+          onBadLine: (message) => process.stderr.write(`${message}\n`),
+        });
       }
       if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
@@ -191,57 +133,20 @@ export const produceCommand: Command = {
       }
       return 0;
     } finally {
+      if (showingProgress) process.stderr.write("\r\x1b[K");
       stop.dispose();
       await platform.close();
     }
   },
 };
 
-async function run(
-  producer: { topic: string; counters: ProducerCounters; send(raws: unknown[]): Promise<unknown> },
-  source: string,
-  total: number | undefined,
-  drive: (send: (batch: unknown[]) => Promise<void>) => Promise<number>,
-): Promise<ProduceSummary> {
-  const before = producer.counters;
-  const startMs = performance.now();
-  const showProgress = process.stderr.isTTY === true;
-  let sent = 0;
-  const timer = showProgress
-    ? setInterval(() => {
-        const rate = sent / Math.max(0.001, (performance.now() - startMs) / 1000);
-        process.stderr.write(
-          `\r\x1b[K${total ? progressBar(sent, total, rate) : `${sent} sent, ${Math.round(rate)}/s`}`,
-        );
-      }, 200)
-    : undefined;
-  try {
-    await drive(async (batch) => {
-      await producer.send(batch);
-      sent += batch.length;
-    });
-  } finally {
-    if (timer) {
-      clearInterval(timer);
-      process.stderr.write("\r\x1b[K");
-    }
-  }
-  const after = producer.counters;
-  const elapsedMs = performance.now() - startMs;
-  return {
-    topic: producer.topic,
-    source,
-    sent,
-    produced: after.accepted - before.accepted,
-    dead_lettered: after.rejected - before.rejected,
-    elapsed_ms: Math.round(elapsedMs),
-    records_per_sec: sent / Math.max(0.001, elapsedMs / 1000),
-  };
-}
+let showingProgress = false;
 
-function countKind(byKind: Record<string, number>, simulated: SimulatedEvent): unknown {
-  byKind[simulated.kind]!++;
-  return simulated.event;
+function showProgress(sent: number, total: number | undefined, rate: number): void {
+  showingProgress = true;
+  process.stderr.write(
+    `\r\x1b[K${total ? progressBar(sent, total, rate) : `${sent} sent, ${Math.round(rate)}/s`}`,
+  );
 }
 
 function parseStart(text: string): number {
@@ -278,12 +183,4 @@ export function parseBurst(text: string, startTimeMs: number): SimulatorBurst {
     throw new UsageError(`${usage}; the multiplier '${multiplier}' must be a number > 0`);
   }
   return { atMs, durationMs: Math.round(durationSec * 1000), multiplier: factor };
-}
-
-function* mapSync<T, U>(source: Iterable<T>, fn: (item: T) => U): Generator<U> {
-  for (const item of source) yield fn(item);
-}
-
-async function* mapAsync<T, U>(source: AsyncIterable<T>, fn: (item: T) => U): AsyncGenerator<U> {
-  for await (const item of source) yield fn(item);
 }
