@@ -12,7 +12,7 @@ import {
   type StreamJobOptions,
   type StreamProgress,
   type StreamRunSummary,
-} from "./job.ts";
+} from "./job/index.ts";
 import { decodeRawEvent } from "./raw-lake.ts";
 import { prng } from "../../test/helpers/stream.ts";
 import { SCHEMA_TEXTS, subjectFor, userActivityV2Type } from "../contracts/schemas.ts";

@@ -3,7 +3,12 @@
 import { openStore } from "../../config/backends.ts";
 import { TOPICS } from "../../contracts/types.ts";
 import { StoreErrorCode, UsageError } from "../../errors.ts";
-import { DEFAULT_JOB_NAME, StreamJob, type StreamProgress, type StreamRunSummary } from "../../stream/job.ts";
+import {
+  DEFAULT_JOB_NAME,
+  StreamJob,
+  type StreamProgress,
+  type StreamRunSummary,
+} from "../../stream/job/index.ts";
 import { hoppingWindow } from "../../stream/windows.ts";
 import { configFromFlags, durationFlag, numberFlag, parseCommandArgs } from "../args.ts";
 import type { Command } from "../main.ts";

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { openStore } from "../../config/backends.ts";
 import { PulseError, UsageError } from "../../errors.ts";
 import { SseHub } from "../../serve/sse.ts";
-import { StreamJob, type StreamProgress } from "../../stream/job.ts";
+import { StreamJob, type StreamProgress } from "../../stream/job/index.ts";
 import { configFromFlags, durationFlag, numberFlag, parseCommandArgs } from "../args.ts";
 import { parseBurst } from "./produce.ts";
 import type { Command } from "../main.ts";
