@@ -1,5 +1,4 @@
-// Test helpers for the stream job's tests: a real embedded log, registry and store, generated activity with
-// duplicates and stragglers, and a naive ground truth over the topic.
+// Test helpers for the stream job: a real embedded log, registry and store, messy generated activity, a naive truth.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,5 +1,4 @@
-// Aggregate: flushes each pipeline's windows into the batch's rows and scores the windows final over the topic
-// for alerts, from the job's own flushes or, for a scaled-out alert owner, from every member's stored rows.
+// Aggregate: flushes each pipeline's windows into the batch's rows and scores windows final over the topic for alerts.
 
 import type { AlertRow } from "../../store/index.ts";
 import { MAX_EMPTY_WINDOWS, type WindowAlerter } from "../alerting.ts";

@@ -1,5 +1,4 @@
-// Commit: the batch's checkpoints (with the state in a state round), its one store commit, and then the group
-// offsets and dead-letter marks, which only show lag and shorten the scan after a crash.
+// Commit: the batch's checkpoints, its one store commit, then the group offsets and dead-letter marks (lag, recovery).
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { PulseError } from "../../errors.ts";

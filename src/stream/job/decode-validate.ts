@@ -1,9 +1,8 @@
-// Decode and validate, record by record: each fetched record is read from its frame or decoded, checked against
-// its contract, and handed to the aggregator, the late output and the raw lake, or dead-lettered with its reason.
+// Decode and validate, per record: each read from its frame or decoded, checked, then aggregated or dead-lettered.
 //
 // This is the per-record loop, the hottest code in Pulse. Aggregating each valid event (aggregator.process)
-// and routing it stay in this file with the decoding and validation: split into another module, they would
-// cost a call or a lookup per record. The job calls it once per partition run (applyRecords).
+// and routing it to the late output and the raw lake stay in this file with the decoding and validation:
+// in another module they would cost a call or a lookup per record. The job calls it once per partition run.
 
 import type { DeadLetter } from "../../contracts/types.ts";
 import { describeIssues } from "../../contracts/validate.ts";

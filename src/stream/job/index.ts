@@ -289,13 +289,9 @@ export class StreamJob {
       limits,
     );
     // A position moved past unseen records is committed too: the checkpoint shows the partition caught up.
-    if (
-      read === 0 &&
-      !moved &&
-      !final &&
-      !pipelines.some((p) => storedAlertsDue(p, settings.storedAlertsPollMs))
-    )
-      return 0;
+    const pollMs = settings.storedAlertsPollMs;
+    const due = read > 0 || moved || final || pipelines.some((p) => storedAlertsDue(p, pollMs));
+    if (!due) return 0;
     if (read > 0) this.#firstReadAtMs ??= startedAtMs;
     const processedAtMs = performance.now();
 

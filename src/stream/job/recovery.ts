@@ -1,5 +1,4 @@
-// Recovery on start and after a rebalance: loads the owned partitions' checkpoints into fresh pipelines, and
-// finds the dead letters and alerts of a batch that was produced but never committed.
+// Recovery: loads the owned partitions' checkpoints, and finds the dead letters and alerts of an uncommitted batch.
 
 import { SCHEMA_TEXTS, subjectFor } from "../../contracts/schemas.ts";
 import { type DeadLetter, TOPICS } from "../../contracts/types.ts";
