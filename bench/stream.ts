@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 import { PROJECT_ROOT } from "../src/paths.ts";
 import { EmbeddedLiveStore } from "../src/store/embedded.ts";
-import { DEFAULT_JOB_NAME } from "../src/stream/job.ts";
+import { DEFAULT_JOB_NAME } from "../src/stream/job/index.ts";
 
 /**
  * Simulated events produced and drained; PULSE_BENCH_EVENTS overrides it. Two million: a run of 500k

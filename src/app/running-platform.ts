@@ -5,7 +5,7 @@ import { PulseError } from "../errors.ts";
 import type { SimulatorBurst } from "../ingest/simulator.ts";
 import { SseHub } from "../serve/sse.ts";
 import type { LiveStore } from "../store/index.ts";
-import { StreamJob, type StreamProgress } from "../stream/job.ts";
+import { StreamJob, type StreamProgress } from "../stream/job/index.ts";
 import { tumblingWindow } from "../stream/windows.ts";
 import { openStore } from "./backends.ts";
 import { openPlatform, type Platform } from "./platform.ts";

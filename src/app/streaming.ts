@@ -2,7 +2,7 @@
 
 import type { PulseConfig } from "../config/index.ts";
 import type { LiveStore } from "../store/index.ts";
-import { StreamJob, type StreamJobOptions } from "../stream/job.ts";
+import { StreamJob, type StreamJobOptions } from "../stream/job/index.ts";
 import { openStore } from "./backends.ts";
 import { openPlatform, type Platform } from "./platform.ts";
 

@@ -152,6 +152,13 @@ export class ActivityFrame {
    * True when validateActivityRules accepts the event these bytes hold, judged from the bytes. False
    * when it rejects it, or when the bytes alone cannot tell (a string of non-ASCII characters that may
    * all be whitespace): the caller then decodes and validates the event, which gives the reasons.
+   *
+   * The rules' one source of truth is applyActivityRules (contracts/validate.ts); this is the same rules
+   * read over the bytes, sharing its UUID and event-time checks (deriving it from them would make the
+   * strings this path exists to avoid). activity-frame-rules.test.ts proves the two equal: on generated
+   * events at every rule's edge, alone and together, on every event type, with and without each optional
+   * field, it agrees with validateActivityRules on the decoded event, and defers exactly where the bytes
+   * cannot judge. A rule changed there must change here; that test fails until it does.
    */
   rulesPass(options: ValidateOptions): boolean {
     const buf = this.buf;

@@ -1,5 +1,6 @@
 // Little-endian byte writer and reader for checkpoint snapshots of stream state.
 
+import { endianness } from "node:os";
 import { StreamError, StreamErrorCode } from "../errors.ts";
 import { asBuffer } from "../bytes.ts";
 
@@ -60,21 +61,22 @@ export class ByteWriter {
   }
 
   u16s(values: Uint16Array, count: number): void {
-    this.u32(count);
-    this.#reserve(count * 2);
-    for (let i = 0; i < count; i++) {
-      this.#buf.writeUInt16LE(values[i]!, this.#pos);
-      this.#pos += 2;
-    }
+    this.#uints(values, count);
   }
 
   u32s(values: Uint32Array, count: number): void {
+    this.#uints(values, count);
+  }
+
+  /** u16s and u32s: the count, then the first `count` values' bytes, copied whole and little-endian. */
+  #uints(values: Uint16Array | Uint32Array, count: number): void {
+    const n = count * values.BYTES_PER_ELEMENT;
     this.u32(count);
-    this.#reserve(count * 4);
-    for (let i = 0; i < count; i++) {
-      this.#buf.writeUInt32LE(values[i]!, this.#pos);
-      this.#pos += 4;
-    }
+    this.#reserve(n);
+    const out = this.#buf.subarray(this.#pos, this.#pos + n);
+    out.set(new Uint8Array(values.buffer, values.byteOffset, n));
+    if (BIG_ENDIAN) swapBytes(out, values.BYTES_PER_ELEMENT);
+    this.#pos += n;
   }
 
   /** Large arrays are copied across chunks, so an arena of many MB needs no chunk of its size. */
@@ -150,41 +152,51 @@ export class ByteReader {
   }
 
   str(): string {
-    const n = this.u32();
-    this.#need(n);
-    const v = this.#buf.toString("utf8", this.#pos, this.#pos + n);
-    this.#pos += n;
-    return v;
+    const start = this.#counted(1);
+    return this.#buf.toString("utf8", start, this.#pos);
   }
 
   u16s(): Uint16Array {
-    const n = this.u32();
-    this.#need(n * 2);
-    const out = new Uint16Array(n);
-    for (let i = 0; i < n; i++) {
-      out[i] = this.#buf.readUInt16LE(this.#pos);
-      this.#pos += 2;
-    }
-    return out;
+    const start = this.#counted(2);
+    return this.#uints(new Uint16Array((this.#pos - start) / 2), start);
   }
 
   /** A copy, so the snapshot buffer can be released. */
   bytes(): Uint8Array {
-    const n = this.u32();
-    this.#need(n);
-    const out = Uint8Array.prototype.slice.call(this.#buf, this.#pos, this.#pos + n);
-    this.#pos += n;
-    return out;
+    const start = this.#counted(1);
+    return Uint8Array.prototype.slice.call(this.#buf, start, this.#pos);
   }
 
   u32s(): Uint32Array {
-    const n = this.u32();
-    this.#need(n * 4);
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      out[i] = this.#buf.readUInt32LE(this.#pos);
-      this.#pos += 4;
-    }
+    const start = this.#counted(4);
+    return this.#uints(new Uint32Array((this.#pos - start) / 4), start);
+  }
+
+  /**
+   * Reads a u32 count of `width`-byte items, checks that they are all there and moves past them;
+   * returns where they start.
+   */
+  #counted(width: number): number {
+    const n = this.u32() * width;
+    this.#need(n);
+    this.#pos += n;
+    return this.#pos - n;
+  }
+
+  /** Fills `out` from the bytes at `start`, little-endian values (see ByteWriter's #uints). */
+  #uints<T extends Uint16Array | Uint32Array>(out: T, start: number): T {
+    const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    this.#buf.copy(bytes, 0, start, start + out.byteLength);
+    if (BIG_ENDIAN) swapBytes(bytes, out.BYTES_PER_ELEMENT);
     return out;
   }
+}
+
+/** Typed arrays hold their values in the machine's byte order; the snapshot's is little-endian. */
+const BIG_ENDIAN = endianness() === "BE";
+
+/** Reverses each `width`-byte value of `bytes` in place: between little-endian and the machine's order. */
+function swapBytes(bytes: Buffer, width: number): void {
+  if (width === 2) bytes.swap16();
+  else bytes.swap32();
 }

@@ -62,4 +62,4 @@ export {
   type StreamProgress,
   type StreamRunSummary,
   type StreamTotals,
-} from "./job.ts";
+} from "./job/index.ts";

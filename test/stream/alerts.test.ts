@@ -14,7 +14,7 @@ import { AvroSerde } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
 import type { AlertRow, LiveStore, StoreBatch } from "../../src/store/index.ts";
 import { AnomalyDetector } from "../../src/stream/anomaly.ts";
-import { JOB_HEADER, StreamJob, type StreamJobOptions } from "../../src/stream/job.ts";
+import { JOB_HEADER, StreamJob, type StreamJobOptions } from "../../src/stream/job/index.ts";
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import { runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
 import { activityTruth } from "./truth.ts";

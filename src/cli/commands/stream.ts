@@ -8,7 +8,7 @@ import {
   type StreamJob,
   type StreamProgress,
   type StreamRunSummary,
-} from "../../stream/job.ts";
+} from "../../stream/job/index.ts";
 import { hoppingWindow } from "../../stream/windows.ts";
 import { configFromFlags, durationFlag, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";

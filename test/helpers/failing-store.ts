@@ -1,0 +1,47 @@
+// A LiveStore test double around a real store that fails one commit: a crash before it, or an answer lost after it.
+
+import { StoreError, StoreErrorCode } from "../../src/errors.ts";
+import type { LiveStore, StoreBatch } from "../../src/store/index.ts";
+
+/**
+ * A test double around the real store: its first commit after `shouldFail()` turns true fails, as a
+ * crash between the job's dead-letter produce and its store commit would.
+ */
+export class CommitFailingStore implements LiveStore {
+  failed = false;
+  attempts = 0;
+  /** `when` "after": the failing commit is applied, then its answer is lost (a retriable error). */
+  constructor(
+    private readonly inner: LiveStore,
+    private readonly shouldFail: (attempt: number) => boolean | Promise<boolean>,
+    private readonly when: "before" | "after" = "before",
+  ) {}
+  async commit(batch: StoreBatch): Promise<void> {
+    this.attempts++;
+    const fail = !this.failed && (await this.shouldFail(this.attempts));
+    if (fail) this.failed = true;
+    if (fail && this.when === "before")
+      throw new StoreError(StoreErrorCode.storage, "injected crash before commit");
+    await this.inner.commit(batch);
+    if (fail) {
+      throw new StoreError(StoreErrorCode.unavailable, "injected: connection closed after the commit", {
+        retriable: true,
+      });
+    }
+  }
+  checkpoints = (job: string, topic: string) => this.inner.checkpoints(job, topic);
+  checkpointOffsets = (job: string, topic: string) => this.inner.checkpointOffsets(job, topic);
+  activityWindows = (q: Parameters<LiveStore["activityWindows"]>[0]) => this.inner.activityWindows(q);
+  activityDaily = (r?: Parameters<LiveStore["activityDaily"]>[0]) => this.inner.activityDaily(r);
+  wikiWindows = (q: Parameters<LiveStore["wikiWindows"]>[0]) => this.inner.wikiWindows(q);
+  finalWindowStarts = (...a: Parameters<LiveStore["finalWindowStarts"]>) =>
+    this.inner.finalWindowStarts(...a);
+  activityWindowRows = (r: Parameters<LiveStore["activityWindowRows"]>[0]) =>
+    this.inner.activityWindowRows(r);
+  wikiWindowRows = (r: Parameters<LiveStore["wikiWindowRows"]>[0]) => this.inner.wikiWindowRows(r);
+  topPages = (w: number, l: number) => this.inner.topPages(w, l);
+  alerts = (l: number) => this.inner.alerts(l);
+  lateEvents = (l: number) => this.inner.lateEvents(l);
+  rawEvents = (t: string, a: ReadonlyMap<number, number>, l: number) => this.inner.rawEvents(t, a, l);
+  close = () => Promise.resolve();
+}
