@@ -11,7 +11,7 @@ import {
   type SchemaRegistryClient,
 } from "../registry/index.ts";
 import { SchemaRegistry } from "../registry/registry.ts";
-import { EmbeddedLiveStore } from "../store/embedded.ts";
+import { EmbeddedLiveStore } from "../store/embedded/index.ts";
 import type { LiveStore } from "../store/index.ts";
 import { embeddedPath, type PulseConfig } from "./index.ts";
 
@@ -100,7 +100,7 @@ export async function openStore(config: PulseConfig): Promise<LiveStore> {
   const path = embeddedPath(config.store, config.data_dir);
   if (path !== undefined) return EmbeddedLiveStore.open({ path, backgroundCheckpoints: true });
   if (/^mongodb(\+srv)?:\/\//i.test(config.store)) {
-    const { MongoLiveStore } = await import("../store/mongo.ts");
+    const { MongoLiveStore } = await import("../store/mongo/index.ts");
     return MongoLiveStore.open({ url: config.store });
   }
   throw new ConfigError(

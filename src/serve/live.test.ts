@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { SseParser } from "../ingest/wikimedia/sse.ts";
-import { EmbeddedLiveStore } from "../store/embedded.ts";
+import { EmbeddedLiveStore } from "../store/embedded/index.ts";
 import type { ActivityWindowRow, AlertRow, StoreBatch, WikiWindowRow } from "../store/index.ts";
 import { liveApi, type LiveApiOptions } from "./live.ts";
 import { PulseServer } from "./server.ts";

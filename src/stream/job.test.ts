@@ -13,7 +13,7 @@ import {
   type StreamProgress,
   type StreamRunSummary,
 } from "./job.ts";
-import { decodeRawEvent } from "./raw-lake.ts";
+import { decodeRawEvent } from "../lake/decode.ts";
 import { prng } from "../../test/helpers/stream.ts";
 import { SCHEMA_TEXTS, subjectFor, userActivityV2Type } from "../contracts/schemas.ts";
 import type { DeadLetter, EventType, UserActivityV2, WikimediaRecentChange } from "../contracts/types.ts";
@@ -24,9 +24,9 @@ import { EmbeddedLog } from "../log/embedded.ts";
 import type { Log } from "../log/index.ts";
 import { SchemaRegistry } from "../registry/registry.ts";
 import { AvroSerde } from "../serde/index.ts";
-import { EmbeddedLiveStore } from "../store/embedded.ts";
+import { EmbeddedLiveStore } from "../store/embedded/index.ts";
 import type { LiveStore, StoreBatch } from "../store/index.ts";
-import { decodeRawBatch } from "../store/raw-batch.ts";
+import { decodeRawBatch } from "../lake/batch.ts";
 
 const T0 = Date.UTC(2024, 4, 1, 23, 57);
 const PARTITIONS = 3;
@@ -296,7 +296,9 @@ class CommitFailingStore implements LiveStore {
   topPages = (w: number, l: number) => this.inner.topPages(w, l);
   alerts = (l: number) => this.inner.alerts(l);
   lateEvents = (l: number) => this.inner.lateEvents(l);
-  rawEvents = (t: string, a: ReadonlyMap<number, number>, l: number) => this.inner.rawEvents(t, a, l);
+  get lake() {
+    return this.inner.lake;
+  }
   close = () => Promise.resolve();
 }
 
@@ -367,7 +369,7 @@ describe("StreamJob.drain", () => {
     }
     // The raw lake holds every valid event once: on time and late, not the dropped duplicates. Each
     // row's value decodes (through the registry) to the event at its position, with its event time.
-    const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
+    const raw = await fx.store.lake.scanAfter(ACTIVITY, new Map(), 1_000_000);
     expect(raw).toHaveLength(truth.accepted + truth.late);
     const lake = new Map<string, string>();
     for (const row of raw) {
@@ -589,7 +591,7 @@ describe("StreamJob.drain", () => {
     await expectTotalsAndWindows(fx.store, summary, events.length, truth);
     const late = await fx.store.lateEvents(100_000);
     expect(late).toHaveLength(truth.late);
-    const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
+    const raw = await fx.store.lake.scanAfter(ACTIVITY, new Map(), 1_000_000);
     expect(raw).toHaveLength(events.length - truth.duplicates);
     expect(new Set(raw.map((r) => `${r.partition}:${r.offset}`)).size).toBe(raw.length);
     // The drain's end wrote every partition's state where it stopped: a restart replays nothing.
@@ -619,7 +621,7 @@ describe("StreamJob.drain", () => {
     ]);
     expect(summary.drained).toBe(true);
     await expectTotalsAndWindows(fx.store, summary, events.length, truth);
-    const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
+    const raw = await fx.store.lake.scanAfter(ACTIVITY, new Map(), 1_000_000);
     expect(raw).toHaveLength(events.length - truth.duplicates);
   });
 

@@ -64,7 +64,7 @@ import type {
   WindowRange,
   WindowRows,
 } from "../store/index.ts";
-import { RawRunWriter } from "../store/raw-batch.ts";
+import { RawRunWriter } from "../lake/batch.ts";
 import { asBuffer } from "../bytes.ts";
 
 export const DEFAULT_JOB_NAME = "pulse-stream";

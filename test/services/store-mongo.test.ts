@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { openStore } from "../../src/config/backends.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import type { ActivityWindowRow, LiveStore, StoreBatch } from "../../src/store/index.ts";
-import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo.ts";
+import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo/index.ts";
 import { runLiveStoreContract } from "../conformance/live-store.ts";
 import { REPO_ROOT } from "../helpers/cli.ts";
 import { MONGODB_URL } from "./services.ts";
@@ -259,7 +259,7 @@ describe("MongoLiveStore", () => {
       ).rejects.toMatchObject({ code: StoreErrorCode.conflict, details: { current: 7 } });
     }
     expect(await store.activityWindows({ windowMs: MINUTE, last: 5 })).toEqual([]);
-    expect(await store.rawEvents("user-activity", new Map(), 5)).toEqual([]);
+    expect(await store.lake.scanAfter("user-activity", new Map(), 5)).toEqual([]);
     // A partition never committed is fenced with null.
     await store.commit({ checkpoints: [{ ...checkpoint(1, 3), expectedNextOffset: null }] });
     expect(
@@ -459,7 +459,7 @@ async function readEverything(store: LiveStore) {
     top: await store.topPages(MINUTE, 100),
     alerts: await store.alerts(100),
     late: await store.lateEvents(100),
-    raw: await store.rawEvents("user-activity", new Map(), 100),
+    raw: await store.lake.scanAfter("user-activity", new Map(), 100),
     checkpoints: (await store.checkpoints("job-a", "user-activity")).map((c) => ({
       ...c,
       state: Buffer.from(c.state).toString("hex"),
