@@ -4,9 +4,11 @@
  * Contract, for every implementation (embedded: src/lake/embedded/, in the live store's SQLite file;
  * MongoDB: src/lake/mongo/, the raw_events collection of the live store's database):
  *   - rows are appended only by the commit of the live store that holds the lake (StoreBatch.rawEvents and
- *     rawRuns), in the same atomic step as the checkpoints that cover them (one SQLite transaction; on
- *     MongoDB the first step of the commit protocol, before its commit points). A commit that fails
- *     appends nothing that a scan returns;
+ *     rawRuns), with the checkpoints that cover them: in the same SQLite transaction, or on MongoDB in the
+ *     first step of the commit protocol, before its commit points. A commit refused for its input (a bad
+ *     row or run, a fenced checkpoint another writer moved) appends nothing. The embedded lake appends
+ *     nothing on any failure; on MongoDB a commit that fails after its first step leaves its rows, which
+ *     is harmless: keyed by position, they are the rows its retry or replay writes again;
  *   - one row per (topic, partition, offset): a row written again replaces the stored one, the newest
  *     write winning, so a replay of the same offsets changes nothing;
  *   - every scan returns rows in (partition, offset) order, each at most once, at most `limit` of them;

@@ -1,14 +1,7 @@
 // Argument checks and row helpers shared by every LiveStore backend, so each rejects the same input with the same message and answers alike.
 import { StoreError, StoreErrorCode } from "../errors.ts";
 import { checkLimit, checkPartition } from "../lake/validate.ts";
-import type {
-  ActivityWindow,
-  ActivityWindowRow,
-  Checkpoint,
-  TopPagesRow,
-  WindowRange,
-  WindowRows,
-} from "./index.ts";
+import type { Checkpoint, WindowRange, WindowRows } from "./index.ts";
 
 export {
   checkLimit,
@@ -122,38 +115,4 @@ export function checkpointConflict(checkpoint: Checkpoint, current: number | nul
       "another member committed that partition meanwhile (a rebalance); nothing was written. Reload the partition from its checkpoint.",
     { details: { topic: checkpoint.topic, partition: checkpoint.partition, job: checkpoint.job, current } },
   );
-}
-
-/** Top pages of one window merged over partitions: edits summed per page, most edited first, then by name. */
-export function mergeTopPages(lists: Iterable<TopPagesRow["pages"]>, limit: number): TopPagesRow["pages"] {
-  const edits = new Map<string, { wiki: string; title: string; edits: number }>();
-  for (const pages of lists) {
-    for (const page of pages) {
-      const id = `${page.wiki}\u0000${page.title}`;
-      const seen = edits.get(id);
-      if (seen === undefined) edits.set(id, { wiki: page.wiki, title: page.title, edits: page.edits });
-      else seen.edits += page.edits;
-    }
-  }
-  return [...edits.values()]
-    .sort((a, b) => b.edits - a.edits || compareText(a.wiki, b.wiki) || compareText(a.title, b.title))
-    .slice(0, limit);
-}
-
-/** A merged activity row as the LiveStore answers it: revenue in currency units. */
-export function toActivityWindow(
-  row: Omit<ActivityWindowRow, "partition" | "final">,
-  final: boolean,
-): ActivityWindow {
-  return {
-    window_start: row.window_start,
-    window_end: row.window_end,
-    event_type: row.event_type,
-    event_count: row.event_count,
-    unique_users: row.unique_users,
-    sessions: row.sessions,
-    // Summed in integer cents and divided once, so merging partitions adds no rounding error.
-    revenue: row.revenue_cents / 100,
-    final,
-  };
 }

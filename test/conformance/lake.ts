@@ -1,5 +1,5 @@
 // The RawLake conformance suite: every raw lake (embedded, MongoDB) runs these cases, appending through the commit of the store that holds it.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { RawRunWriter } from "../../src/lake/batch.ts";
 import { decodeRawEvent } from "../../src/lake/decode.ts";
@@ -7,6 +7,7 @@ import type { RawEventRow, RawLake, RawRun } from "../../src/lake/index.ts";
 import { SchemaRegistry } from "../../src/registry/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import type { Checkpoint, StoreBatch } from "../../src/store/index.ts";
+import { freshSubjectPerTest } from "../helpers/subjects.ts";
 
 /** A row as the lake stored it before it kept frames: the event's JSON text. */
 export interface LegacyRawRow {
@@ -42,19 +43,13 @@ const OTHER = "wikimedia.recentchange";
  */
 export function runLakeConformance(name: string, makeLake: () => Promise<LakeConformanceSubject>): void {
   describe(`RawLake contract: ${name}`, () => {
-    let subject: LakeConformanceSubject | undefined;
+    let subject: LakeConformanceSubject;
     let lake: RawLake;
     let commit: (batch: StoreBatch) => Promise<void>;
-
-    beforeEach(async () => {
-      subject = await makeLake();
-      lake = subject.lake;
-      commit = subject.commit;
-    });
-
-    afterEach(async () => {
-      await subject?.cleanup();
-      subject = undefined;
+    freshSubjectPerTest(makeLake, (made) => {
+      subject = made;
+      lake = made.lake;
+      commit = made.commit;
     });
 
     describe("appends through a commit", () => {
@@ -238,7 +233,7 @@ export function runLakeConformance(name: string, makeLake: () => Promise<LakeCon
       });
 
       it("that fails at its checkpoints appends nothing", async (ctx) => {
-        if (subject!.keepsRawRowsOfFailedCommit !== undefined) ctx.skip(subject!.keepsRawRowsOfFailedCommit);
+        if (subject.keepsRawRowsOfFailedCommit !== undefined) ctx.skip(subject.keepsRawRowsOfFailedCommit);
         await commit({ rawEvents: [raw({ partition: 0, offset: 0 })], checkpoints: [] });
         // An offset-only checkpoint of a partition without one is refused after the raw rows went in.
         const failing = commit({
@@ -368,7 +363,7 @@ export function runLakeConformance(name: string, makeLake: () => Promise<LakeCon
             json: JSON.stringify({ event_id: `old-${partition}-${offset}`, event_type: "VIEW" }),
           })),
         );
-        await subject!.writeLegacy(legacy);
+        await subject.writeLegacy(legacy);
         const old = legacy.map(
           (row): RawEventRow => ({
             topic: row.topic,
@@ -422,7 +417,8 @@ export function runsOf(rows: readonly RawEventRow[]): RawRun[] {
   return writer.runs().map((run) => ({ ...run, bytes: Buffer.from(run.bytes) }));
 }
 
-function raw(overrides: Partial<RawEventRow> = {}): RawEventRow {
+/** A raw-lake row of user-activity at T0 + offset seconds, its value JSON text, with `overrides`. */
+export function raw(overrides: Partial<RawEventRow> = {}): RawEventRow {
   const partition = overrides.partition ?? 0;
   const offset = overrides.offset ?? 0;
   return {

@@ -1,5 +1,5 @@
 // The LiveStore conformance suite: every LiveStore implementation (embedded SQLite, MongoDB) runs these cases.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import type {
   ActivityWindowRow,
@@ -12,7 +12,8 @@ import type {
   WikiWindowRow,
 } from "../../src/store/index.ts";
 import type { RawEventRow } from "../../src/lake/index.ts";
-import { runsOf } from "./lake.ts";
+import { freshSubjectPerTest } from "../helpers/subjects.ts";
+import { raw, runsOf } from "./lake.ts";
 
 export interface LiveStoreContractSubject {
   store: LiveStore;
@@ -33,17 +34,9 @@ const T0 = Date.UTC(2026, 10, 28);
  */
 export function runLiveStoreContract(name: string, makeStore: () => Promise<LiveStoreContractSubject>): void {
   describe(`LiveStore contract: ${name}`, () => {
-    let subject: LiveStoreContractSubject | undefined;
     let store: LiveStore;
-
-    beforeEach(async () => {
-      subject = await makeStore();
+    freshSubjectPerTest(makeStore, (subject) => {
       store = subject.store;
-    });
-
-    afterEach(async () => {
-      await subject?.cleanup();
-      subject = undefined;
     });
 
     describe("commit and read back", () => {
@@ -1000,20 +993,6 @@ function late(overrides: Partial<LateEventRow> = {}): LateEventRow {
     event_time: T0 - 10 * MINUTE,
     watermark: T0,
     payload: JSON.stringify({ event_id: `late-${overrides.partition ?? 0}-${overrides.offset ?? 0}` }),
-    ...overrides,
-  };
-}
-
-function raw(overrides: Partial<RawEventRow> = {}): RawEventRow {
-  const partition = overrides.partition ?? 0;
-  const offset = overrides.offset ?? 0;
-  return {
-    topic: "user-activity",
-    partition,
-    offset,
-    event_time: T0 + offset * 1000,
-    ingested_at: T0 + offset * 1000 + 5,
-    value: utf8(JSON.stringify({ event_id: `raw-${partition}-${offset}`, event_type: "CLICK" })),
     ...overrides,
   };
 }

@@ -1,34 +1,17 @@
 // The MongoDB raw lake against a real FerretDB (scripts/services/ferretdb.sh): the RawLake contract, through the store's lake and through one opened on its own.
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import { MongoClient } from "mongodb";
-import { afterAll, beforeAll } from "vitest";
 import type { OpenedRawLake } from "../../src/lake/index.ts";
 import { MongoLiveStore, openMongoRawLake } from "../../src/store/mongo/index.ts";
 import { type LakeConformanceSubject, runLakeConformance } from "../conformance/lake.ts";
-import { REPO_ROOT } from "../helpers/cli.ts";
-import { MONGODB_URL } from "./services.ts";
+import { useFerretDb } from "./services.ts";
 
-const SERVER = MONGODB_URL.replace(/\/$/, "");
-
-let admin: MongoClient;
-
-beforeAll(() => {
-  // Idempotent: returns once the server answers a ping (building it first on a fresh machine).
-  execFileSync(join(REPO_ROOT, "scripts/services/ferretdb.sh"), ["start"], { stdio: "inherit" });
-  admin = new MongoClient(SERVER, { serverSelectionTimeoutMS: 5_000 });
-}, 900_000);
-
-afterAll(async () => {
-  await admin?.close();
-});
+const ferret = useFerretDb();
 
 /** A store on a fresh database, and the lake the case reads through: the store's own, or one `open` opens on it. */
 function subject(open?: (url: string) => Promise<OpenedRawLake>) {
   return async (): Promise<LakeConformanceSubject> => {
     const name = `pulse_test_${randomBytes(6).toString("hex")}`;
-    const url = `${SERVER}/${name}`;
+    const url = `${ferret.server}/${name}`;
     const store = await MongoLiveStore.open({ url });
     const opened = await open?.(url);
     return {
@@ -36,7 +19,7 @@ function subject(open?: (url: string) => Promise<OpenedRawLake>) {
       commit: (batch) => store.commit(batch),
       // Documents as the lake wrote them before it kept frames: the JSON text in `payload`.
       writeLegacy: async (rows) => {
-        await admin
+        await ferret.admin
           .db(name)
           .collection<{ _id: string }>("raw_events")
           .insertMany(
@@ -56,7 +39,7 @@ function subject(open?: (url: string) => Promise<OpenedRawLake>) {
       cleanup: async () => {
         await opened?.close();
         await store.close();
-        await admin.db(name).dropDatabase();
+        await ferret.admin.db(name).dropDatabase();
       },
     };
   };

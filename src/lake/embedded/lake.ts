@@ -1,17 +1,10 @@
 // The embedded RawLake: raw batches in the live store's SQLite file, their bytes in segment files beside it, appended in the store's commit.
 import type Database from "better-sqlite3";
 import type { SegmentFiles } from "../../sqlite/segment-files.ts";
-import type {
-  EventTimeRange,
-  LakeAppend,
-  LakePosition,
-  OffsetRange,
-  RawEventRow,
-  RawLake,
-} from "../index.ts";
-import { checkEventTimeScan, checkLimit, checkOffsetScan, checkRawPositions } from "../validate.ts";
+import type { LakeAppend, RawEventRow } from "../index.ts";
+import { type PartitionWalk, PartitionScans } from "../scans.ts";
 import { LakeAppender } from "./append.ts";
-import { type LakeReads, scanAfter, scanEventTime, scanOffsets } from "./scan.ts";
+import { type LakeReads, walkPartitions } from "./scan.ts";
 import { rawSegments } from "./segments.ts";
 import { prepareLakeStatements } from "./statements.ts";
 
@@ -23,6 +16,8 @@ export interface LakeFile {
   /** The file, or ":memory:" (whose batches stay in their rows: no segment files). */
   readonly path: string;
   readonly db: Database.Database;
+  /** Fails with PULSE_STORE_CLOSED once the owner closed the file. */
+  requireOpen(): void;
   /**
    * Runs a read on the open file: fails with PULSE_STORE_CLOSED once the owner closed it, and turns a
    * SQLite failure into a StoreError saying what was being done (`during`).
@@ -35,7 +30,7 @@ export interface EmbeddedRawLakeOptions {
   segmentBytes: number;
 }
 
-export class EmbeddedRawLake implements RawLake {
+export class EmbeddedRawLake extends PartitionScans {
   readonly #file: LakeFile;
   readonly #reads: LakeReads;
   readonly #appender: LakeAppender;
@@ -43,6 +38,7 @@ export class EmbeddedRawLake implements RawLake {
   readonly #segments: SegmentFiles | undefined;
 
   constructor(file: LakeFile, options: EmbeddedRawLakeOptions) {
+    super();
     this.#file = file;
     const sql = prepareLakeStatements(file.db);
     // synchronous 2 is FULL: then a commit syncs its segment bytes before SQLite commits.
@@ -65,36 +61,12 @@ export class EmbeddedRawLake implements RawLake {
     this.#appender.append(batch);
   }
 
-  async scanOffsets(
-    topic: string,
-    partition: number,
-    range: OffsetRange,
-    limit: number,
-  ): Promise<RawEventRow[]> {
-    return this.#file.read("reading raw events", () => {
-      checkOffsetScan(partition, range, limit);
-      return scanOffsets(this.#reads, topic, partition, range, limit);
-    });
+  protected requireOpen(): void {
+    this.#file.requireOpen();
   }
 
-  async scanAfter(topic: string, after: ReadonlyMap<number, number>, limit: number): Promise<RawEventRow[]> {
-    return this.#file.read("reading raw events", () => {
-      checkLimit("scanAfter limit", limit);
-      checkRawPositions(after);
-      return scanAfter(this.#reads, topic, after, limit);
-    });
-  }
-
-  async scanEventTime(
-    topic: string,
-    range: EventTimeRange,
-    limit: number,
-    after?: LakePosition,
-  ): Promise<RawEventRow[]> {
-    return this.#file.read("reading raw events", () => {
-      checkEventTimeScan(range, limit, after);
-      return scanEventTime(this.#reads, topic, range, limit, after);
-    });
+  protected async walk(walk: PartitionWalk): Promise<RawEventRow[]> {
+    return this.#file.read("reading raw events", () => walkPartitions(this.#reads, walk));
   }
 
   /** Closes the segment files, as the owner closes the SQLite file. */

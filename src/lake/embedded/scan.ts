@@ -1,8 +1,8 @@
 // The embedded raw lake's reads: a topic's batch rows partition by partition in id order, their records read from the fixed-width headers.
 import type { SegmentFiles } from "../../sqlite/segment-files.ts";
 import { readRawEventTime, readRawRecord, scanRawBatch } from "../batch.ts";
-import type { EventTimeRange, LakePosition, OffsetRange, RawEventRow } from "../index.ts";
-import { MAX_PARTITIONS } from "../validate.ts";
+import type { RawEventRow } from "../index.ts";
+import type { PartitionWalk } from "../scans.ts";
 import { MAX_OFFSET } from "./schema.ts";
 import { batchBytes } from "./segments.ts";
 import { type LakeStatements, rawRunStart } from "./statements.ts";
@@ -16,76 +16,20 @@ export interface LakeReads {
   segments: SegmentFiles | undefined;
 }
 
-export function scanOffsets(
-  lake: LakeReads,
-  topic: string,
-  partition: number,
-  range: OffsetRange,
-  limit: number,
-): RawEventRow[] {
+/** Runs a walk (src/lake/scans.ts) over the topic's batch rows. */
+export function walkPartitions(lake: LakeReads, walk: PartitionWalk): RawEventRow[] {
   const out: RawEventRow[] = [];
-  const topicId = lake.sql.topicId.get(topic);
-  // Offsets outside [0, MAX_OFFSET] and partitions past the last hold nothing, and would spill into the
-  // id's other parts.
-  const first = Math.max(range.fromOffset, 0);
-  const end = Math.min(range.toOffset, MAX_OFFSET + 1);
-  if (topicId === undefined || partition >= MAX_PARTITIONS || first >= end) return out;
-  readPartition(lake, topic, topicId, partition, first, end, limit, out, undefined);
-  return out;
-}
-
-export function scanAfter(
-  lake: LakeReads,
-  topic: string,
-  after: ReadonlyMap<number, number>,
-  limit: number,
-): RawEventRow[] {
-  return scanPartitions(lake, topic, 0, (partition) => after.get(partition), limit, undefined);
-}
-
-export function scanEventTime(
-  lake: LakeReads,
-  topic: string,
-  range: EventTimeRange,
-  limit: number,
-  after: LakePosition | undefined,
-): RawEventRow[] {
-  if (after === undefined) return scanPartitions(lake, topic, 0, () => undefined, limit, range);
-  return scanPartitions(
-    lake,
-    topic,
-    Math.max(after.partition, 0),
-    (partition) => (partition === after.partition ? after.offset : undefined),
-    limit,
-    range,
-  );
-}
-
-/**
- * The topic's rows from partition `from` on, in (partition, offset) order: each partition's rows after
- * the offset `position` gives it (from its start when undefined), with event times in `times` when given.
- */
-function scanPartitions(
-  lake: LakeReads,
-  topic: string,
-  from: number,
-  position: (partition: number) => number | undefined,
-  limit: number,
-  times: EventTimeRange | undefined,
-): RawEventRow[] {
-  const out: RawEventRow[] = [];
-  const topicId = lake.sql.topicId.get(topic);
+  const topicId = lake.sql.topicId.get(walk.topic);
   if (topicId === undefined) return out;
-  let partition = from;
-  while (out.length < limit && partition < MAX_PARTITIONS) {
+  let partition = walk.fromPartition;
+  while (out.length < walk.limit && partition < walk.toPartition) {
     const next = lake.sql.nextRawPartition.get({ topic: topicId, partition });
-    if (next === null || next === undefined) break;
+    if (next === null || next === undefined || next >= walk.toPartition) break;
     partition = next;
-    const after = position(partition);
-    const first = after === undefined ? 0 : Math.max(after + 1, 0);
+    const first = walk.firstOffset(partition);
     // Past the largest offset there is nothing to read, and a larger offset would spill into the partition bits.
     if (first <= MAX_OFFSET) {
-      readPartition(lake, topic, topicId, partition, first, Number.POSITIVE_INFINITY, limit, out, times);
+      readPartition(lake, walk, topicId, partition, first, out);
     }
     partition++;
   }
@@ -93,20 +37,18 @@ function scanPartitions(
 }
 
 /**
- * Appends the partition's records at offsets in [first, end), with event times in `times` when given, to
- * `out`, until it holds `limit` rows. A record it does not return is looked at only in its header.
+ * Appends the partition's records from offset `first` that the walk keeps to `out`, until it holds the
+ * walk's limit. A record it does not return is looked at only in its header.
  */
 function readPartition(
   lake: LakeReads,
-  topic: string,
+  walk: PartitionWalk,
   topicId: number,
   partition: number,
   first: number,
-  end: number,
-  limit: number,
   out: RawEventRow[],
-  times: EventTimeRange | undefined,
 ): void {
+  const { topic, endOffset: end, times, limit } = walk;
   let from = rawRunStart(lake.sql, { topic: topicId, partition, offset: first });
   while (out.length < limit) {
     const batches = lake.sql.rawBatchesFrom.all({

@@ -36,21 +36,37 @@ export function checkFieldBytes(bytes: number, kind: string, field: string): voi
   }
 }
 
-export function rawEventDocument(row: RawEventRow): RawDocument {
-  checkPosition(row, "rawEvents");
-  checkNumbers(row, ["event_time", "ingested_at"], "rawEvents");
-  checkRawValue(row);
-  checkFieldBytes(row.value.length, "rawEvents", "value");
+/**
+ * A document keyed by a row's place in the log, [topic, partition, offset], with its event time, once the
+ * place and the fields named in `numbers` check out; the caller adds the row's other fields after these.
+ * Raw-lake rows and the live store's late events are such rows.
+ */
+export function positionDocument(
+  row: { topic: string; partition: number; offset: number; event_time: number },
+  kind: string,
+  numbers: readonly string[],
+): RawDocument {
+  checkPosition(row, kind);
+  checkNumbers(row, numbers, kind);
   return {
     _id: JSON.stringify([row.topic, row.partition, row.offset]),
     topic: row.topic,
     partition: row.partition,
     offset: row.offset,
     event_time: row.event_time,
-    ingested_at: row.ingested_at,
-    // A copy: the row's value is usually a view into a whole fetched answer, which BSON need not see.
-    value: Buffer.from(row.value),
   };
+}
+
+const RAW_NUMBERS = ["event_time", "ingested_at"] as const;
+
+export function rawEventDocument(row: RawEventRow): RawDocument {
+  const doc = positionDocument(row, "rawEvents", RAW_NUMBERS);
+  checkRawValue(row);
+  checkFieldBytes(row.value.length, "rawEvents", "value");
+  doc.ingested_at = row.ingested_at;
+  // A copy: the row's value is usually a view into a whole fetched answer, which BSON need not see.
+  doc.value = Buffer.from(row.value);
+  return doc;
 }
 
 /** A stored raw-lake document as a row; documents written before the lake kept frames hold JSON text. */

@@ -1,21 +1,8 @@
 // The MongoDB RawLake: the raw_events collection of the live store's database, written first in the store's commit and scanned partition by partition.
 import type { Db, Document, MongoBulkWriteError } from "mongodb";
 import { checkRawRun, decodeRawBatch } from "../batch.ts";
-import type {
-  EventTimeRange,
-  LakeAppend,
-  LakePosition,
-  OffsetRange,
-  RawEventRow,
-  RawLake,
-} from "../index.ts";
-import {
-  checkEventTimeScan,
-  checkLimit,
-  checkOffsetScan,
-  checkRawPositions,
-  MAX_PARTITIONS,
-} from "../validate.ts";
+import type { LakeAppend, RawEventRow } from "../index.ts";
+import { type PartitionWalk, PartitionScans } from "../scans.ts";
 import { type RawDocument, rawEventDocument, rawEventRow, sameRawRow } from "./documents.ts";
 import { isOnlyDuplicateKeys, writeErrorsOf } from "./write-errors.ts";
 
@@ -35,7 +22,7 @@ export interface MongoLakeOwner {
  * record. FerretDB 1.24's SQLite backend scans the whole table for a lookup by _id (see src/store/mongo/
  * schema.ts), so rows are inserted in bulk and rewritten one by one only where a stored row may differ.
  */
-export class MongoRawLake implements RawLake {
+export class MongoRawLake extends PartitionScans {
   readonly #db: Db;
   readonly #owner: MongoLakeOwner;
   /**
@@ -45,6 +32,7 @@ export class MongoRawLake implements RawLake {
   readonly #sent = new Map<string, RawDocument>();
 
   constructor(db: Db, owner: MongoLakeOwner) {
+    super();
     this.#db = db;
     this.#owner = owner;
   }
@@ -103,89 +91,38 @@ export class MongoRawLake implements RawLake {
     this.#sent.clear();
   }
 
-  async scanOffsets(
-    topic: string,
-    partition: number,
-    range: OffsetRange,
-    limit: number,
-  ): Promise<RawEventRow[]> {
+  protected requireOpen(): void {
     this.#owner.requireOpen();
-    checkOffsetScan(partition, range, limit);
-    const first = Math.max(range.fromOffset, 0);
-    if (limit === 0 || first >= range.toOffset) return [];
-    return this.#owner.read("reading raw events", async () =>
-      (
-        await this.#db
-          .collection<RawDocument>("raw_events")
-          .find(
-            { topic, partition, offset: { $gte: first, $lt: range.toOffset } },
-            { sort: { offset: 1 }, limit, projection: { _id: 0 }, promoteBuffers: true },
-          )
-          .toArray()
-      ).map(rawEventRow),
-    );
   }
 
-  async scanAfter(topic: string, after: ReadonlyMap<number, number>, limit: number): Promise<RawEventRow[]> {
-    this.#owner.requireOpen();
-    checkLimit("scanAfter limit", limit);
-    checkRawPositions(after);
-    return this.#owner.read("reading raw events", () =>
-      this.#scanPartitions(topic, 0, (partition) => after.get(partition), limit, {}),
-    );
+  protected async walk(walk: PartitionWalk): Promise<RawEventRow[]> {
+    return this.#owner.read("reading raw events", () => this.#walk(walk));
   }
 
-  async scanEventTime(
-    topic: string,
-    range: EventTimeRange,
-    limit: number,
-    after?: LakePosition,
-  ): Promise<RawEventRow[]> {
-    this.#owner.requireOpen();
-    checkEventTimeScan(range, limit, after);
-    const inRange = { event_time: { $gte: range.fromMs, $lt: range.toMs } };
-    return this.#owner.read("reading raw events", () =>
-      after === undefined
-        ? this.#scanPartitions(topic, 0, () => undefined, limit, inRange)
-        : this.#scanPartitions(
-            topic,
-            Math.max(after.partition, 0),
-            (partition) => (partition === after.partition ? after.offset : undefined),
-            limit,
-            inRange,
-          ),
-    );
-  }
-
-  /**
-   * The topic's rows from partition `from` on, in (partition, offset) order, matching `filter`: each
-   * partition's rows after the offset `position` gives it (from its start when undefined). One partition
-   * at a time, in order, as the embedded lake does: two index seeks per partition.
-   */
-  async #scanPartitions(
-    topic: string,
-    from: number,
-    position: (partition: number) => number | undefined,
-    limit: number,
-    filter: Document,
-  ): Promise<RawEventRow[]> {
+  /** Runs a walk (src/lake/scans.ts): one partition at a time, in order, with two index seeks each. */
+  async #walk(walk: PartitionWalk): Promise<RawEventRow[]> {
     const collection = this.#db.collection<RawDocument>("raw_events");
+    const { topic, limit, times } = walk;
     const out: RawEventRow[] = [];
-    let partition = from;
-    while (out.length < limit && partition < MAX_PARTITIONS) {
+    let partition = walk.fromPartition;
+    while (out.length < limit && partition < walk.toPartition) {
       const next = await collection.findOne(
         { topic, partition: { $gte: partition } },
         { sort: { partition: 1, offset: 1 }, projection: { _id: 0, partition: 1 } },
       );
-      if (next === null) break;
+      if (next === null || (next.partition as number) >= walk.toPartition) break;
       partition = next.partition as number;
-      const after = position(partition);
-      const first = after === undefined ? 0 : Math.max(after + 1, 0);
+      const offset: Document = { $gte: walk.firstOffset(partition) };
+      if (Number.isFinite(walk.endOffset)) offset.$lt = walk.endOffset;
+      const filter: Document = { topic, partition, offset };
+      if (times !== undefined) filter.event_time = { $gte: times.fromMs, $lt: times.toMs };
       const rows = await collection
-        .find(
-          { topic, partition, offset: { $gte: first }, ...filter },
-          { sort: { offset: 1 }, limit: limit - out.length, projection: { _id: 0 }, promoteBuffers: true },
-        )
+        .find(filter, {
+          sort: { offset: 1 },
+          limit: limit - out.length,
+          projection: { _id: 0 },
+          promoteBuffers: true,
+        })
         .toArray();
       for (const row of rows) out.push(rawEventRow(row));
       partition++;

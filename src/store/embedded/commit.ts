@@ -9,7 +9,11 @@ import {
   checkPartition,
   windowLength,
 } from "../validate.ts";
-import { ACTIVITY_METRICS, WIKI_METRICS, windowKeySql } from "./schema.ts";
+import { ACTIVITY_METRICS, WIKI_METRICS } from "../rows.ts";
+import { windowKeySql } from "./schema.ts";
+
+/** The window rows' kinds, as messages name them. */
+type WindowKind = "activity" | "wiki";
 
 /** Rows bound per INSERT: one native call for many rows is much cheaper than one call per row. */
 const INSERT_CHUNK = 50;
@@ -117,33 +121,32 @@ class ChunkedWriter<Row> {
 export class StoreCommit {
   readonly #sql: ReturnType<typeof prepareCommitStatements>;
   readonly #lake: EmbeddedRawLake;
-  readonly #activityWindows: ChunkedWriter<ActivityWindowRow>;
-  readonly #activityDaily: ChunkedWriter<ActivityWindowRow>;
-  readonly #wikiWindows: ChunkedWriter<WikiWindowRow>;
-  readonly #wikiDaily: ChunkedWriter<WikiWindowRow>;
+  readonly #activityWindows: ChunkedWriter<ActivityWindowRow | WikiWindowRow>;
+  readonly #activityDaily: ChunkedWriter<ActivityWindowRow | WikiWindowRow>;
+  readonly #wikiWindows: ChunkedWriter<ActivityWindowRow | WikiWindowRow>;
+  readonly #wikiDaily: ChunkedWriter<ActivityWindowRow | WikiWindowRow>;
   readonly #lateEvents: ChunkedWriter<LateEventRow>;
 
   constructor(db: Database.Database, lake: EmbeddedRawLake) {
     this.#sql = prepareCommitStatements(db);
     this.#lake = lake;
-    const activity = (table: string, daily: boolean) =>
-      new ChunkedWriter<ActivityWindowRow>(
+    const windows = (
+      table: string,
+      kind: WindowKind,
+      key: string,
+      metrics: readonly string[],
+      daily: boolean,
+    ) =>
+      new ChunkedWriter<ActivityWindowRow | WikiWindowRow>(
         db,
-        5 + ACTIVITY_METRICS.length,
-        upsertWindowSql(table, "event_type", ACTIVITY_METRICS, daily),
-        bindActivity,
+        5 + metrics.length,
+        upsertWindowSql(table, key, metrics, daily),
+        (args, at, row) => bindWindow(args, at, row, kind),
       );
-    const wiki = (table: string, daily: boolean) =>
-      new ChunkedWriter<WikiWindowRow>(
-        db,
-        5 + WIKI_METRICS.length,
-        upsertWindowSql(table, "wiki", WIKI_METRICS, daily),
-        bindWiki,
-      );
-    this.#activityWindows = activity("activity_windows", false);
-    this.#activityDaily = activity("activity_daily", true);
-    this.#wikiWindows = wiki("wiki_windows", false);
-    this.#wikiDaily = wiki("wiki_daily", true);
+    this.#activityWindows = windows("activity_windows", "activity", "event_type", ACTIVITY_METRICS, false);
+    this.#activityDaily = windows("activity_daily", "activity", "event_type", ACTIVITY_METRICS, true);
+    this.#wikiWindows = windows("wiki_windows", "wiki", "wiki", WIKI_METRICS, false);
+    this.#wikiDaily = windows("wiki_daily", "wiki", "wiki", WIKI_METRICS, true);
     this.#lateEvents = new ChunkedWriter<LateEventRow>(
       db,
       6,
@@ -221,39 +224,40 @@ export class StoreCommit {
   }
 }
 
-/** Binds a window row's key columns (length, start, key, partition), checked, at `at`. */
-function bindWindowKey(
+/**
+ * Binds a window row at `at` in its table's column order (upsertWindowSql): its length, start, key and
+ * partition, checked, then the kind's metrics (ACTIVITY_METRICS, WIKI_METRICS), then final. Written out
+ * per kind rather than looped over the metric names: this runs for every row of every commit.
+ */
+function bindWindow(
   args: unknown[],
   at: number,
   row: ActivityWindowRow | WikiWindowRow,
-  kind: string,
-  key: string,
+  kind: WindowKind,
 ): void {
   args[at] = windowLength(row, kind);
   args[at + 1] = row.window_start;
-  args[at + 2] = key;
   args[at + 3] = checkPartition(row.partition, kind);
-}
-
-function bindActivity(args: unknown[], at: number, row: ActivityWindowRow): void {
-  bindWindowKey(args, at, row, "activity", row.event_type);
-  args[at + 4] = row.event_count;
-  args[at + 5] = row.unique_users;
-  args[at + 6] = row.sessions;
-  args[at + 7] = row.revenue_cents;
-  args[at + 8] = row.final ? 1 : 0;
-}
-
-function bindWiki(args: unknown[], at: number, row: WikiWindowRow): void {
-  bindWindowKey(args, at, row, "wiki", row.wiki);
-  args[at + 4] = row.changes;
-  args[at + 5] = row.edits;
-  args[at + 6] = row.bot_edits;
-  args[at + 7] = row.human_edits;
-  args[at + 8] = row.new_pages;
-  args[at + 9] = row.byte_delta;
-  args[at + 10] = row.unique_editors;
-  args[at + 11] = row.final ? 1 : 0;
+  if (kind === "activity") {
+    const activity = row as ActivityWindowRow;
+    args[at + 2] = activity.event_type;
+    args[at + 4] = activity.event_count;
+    args[at + 5] = activity.unique_users;
+    args[at + 6] = activity.sessions;
+    args[at + 7] = activity.revenue_cents;
+    args[at + 8] = activity.final ? 1 : 0;
+    return;
+  }
+  const wiki = row as WikiWindowRow;
+  args[at + 2] = wiki.wiki;
+  args[at + 4] = wiki.changes;
+  args[at + 5] = wiki.edits;
+  args[at + 6] = wiki.bot_edits;
+  args[at + 7] = wiki.human_edits;
+  args[at + 8] = wiki.new_pages;
+  args[at + 9] = wiki.byte_delta;
+  args[at + 10] = wiki.unique_editors;
+  args[at + 11] = wiki.final ? 1 : 0;
 }
 
 function bindLateEvent(args: unknown[], at: number, row: LateEventRow): void {

@@ -1,30 +1,9 @@
 // The embedded live store's reads: live windows merged over partitions in SQL, per-partition rows for the alerter, top pages, alerts, late events, checkpoints.
 import type Database from "better-sqlite3";
-import type {
-  ActivityWindow,
-  ActivityWindowRow,
-  AlertRow,
-  LateEventRow,
-  LatestTopPages,
-  StoredCheckpoint,
-  TopPagesRow,
-  WikiWindow,
-  WikiWindowRow,
-  WindowQuery,
-  WindowRange,
-  WindowRows,
-} from "../index.ts";
-import {
-  checkDayRange,
-  checkFinalStartsQuery,
-  checkTopPagesQuery,
-  checkLimit,
-  checkWindowQuery,
-  checkWindowRange,
-  mergeTopPages,
-  toActivityWindow,
-} from "../validate.ts";
-import { ACTIVITY_METRICS, WIKI_METRICS } from "./schema.ts";
+import type * as Live from "../index.ts";
+import { LiveStoreReads } from "../reads.ts";
+import { ACTIVITY_METRICS, mergeTopPages, toActivityWindow, WIKI_METRICS } from "../rows.ts";
+import type { StoreConnection } from "./connection.ts";
 
 function mergedWindowsSql(table: string, key: string, metrics: readonly string[]): string {
   return `WITH starts AS (
@@ -63,8 +42,12 @@ function mergedDailySql(table: string, key: string, metrics: readonly string[]):
 /** A row as SQLite gives it back: `final` as 0 or 1. */
 type Stored<R extends { final: boolean }> = Omit<R, "final"> & { final: number };
 type FinalStart = { partition: number; start: number };
-type MergedActivity = Omit<ActivityWindow, "revenue" | "final"> & { revenue_cents: number; final: number };
-type MergedWiki = Omit<WikiWindow, "final"> & { final: number };
+type StoredWindowRow = Stored<Live.ActivityWindowRow | Live.WikiWindowRow>;
+type MergedActivity = Omit<Live.ActivityWindow, "revenue" | "final"> & {
+  revenue_cents: number;
+  final: number;
+};
+type MergedWiki = Omit<Live.WikiWindow, "final"> & { final: number };
 
 function prepareQueries(db: Database.Database) {
   return {
@@ -77,10 +60,10 @@ function prepareQueries(db: Database.Database) {
     wikiWindows: db.prepare<{ windowMs: number; last: number }, MergedWiki>(
       mergedWindowsSql("wiki_windows", "wiki", WIKI_METRICS),
     ),
-    activityWindowRows: db.prepare<[number, number, number], Stored<ActivityWindowRow>>(
+    activityWindowRows: db.prepare<[number, number, number], Stored<Live.ActivityWindowRow>>(
       windowRowsSql("activity_windows", "event_type", ACTIVITY_METRICS),
     ),
-    wikiWindowRows: db.prepare<[number, number, number], Stored<WikiWindowRow>>(
+    wikiWindowRows: db.prepare<[number, number, number], Stored<Live.WikiWindowRow>>(
       windowRowsSql("wiki_windows", "wiki", WIKI_METRICS),
     ),
     activityFinalStarts: db.prepare<[number, number], FinalStart>(finalStartsSql("activity_windows")),
@@ -93,11 +76,11 @@ function prepareQueries(db: Database.Database) {
         "SELECT pages FROM top_pages WHERE window_ms = ? AND window_start = ? ORDER BY partition",
       )
       .pluck(),
-    alerts: db.prepare<[number], AlertRow>(
+    alerts: db.prepare<[number], Live.AlertRow>(
       `SELECT series, window_start, window_end, observed, expected, score, kind, created_at
        FROM alerts ORDER BY window_start DESC, series LIMIT ?`,
     ),
-    lateEvents: db.prepare<[number], LateEventRow>(
+    lateEvents: db.prepare<[number], Live.LateEventRow>(
       `SELECT topic, partition, offset, event_time, watermark, payload
        FROM late_events ORDER BY watermark DESC, topic, partition, offset DESC LIMIT ?`,
     ),
@@ -114,102 +97,119 @@ function prepareQueries(db: Database.Database) {
 }
 
 /**
- * The reads as SQLite runs them, synchronously; each checks its arguments first. The store runs them
- * through its connection, which turns failures into StoreErrors.
+ * The read half of the embedded LiveStore, which EmbeddedLiveStore extends with its commit and lifecycle:
+ * SQL run through the store's connection, which turns failures into StoreErrors.
  */
-export class StoreQueries {
+export class EmbeddedQueries extends LiveStoreReads {
+  readonly #connection: StoreConnection;
   readonly #sql: ReturnType<typeof prepareQueries>;
 
-  constructor(db: Database.Database) {
-    this.#sql = prepareQueries(db);
+  constructor(connection: StoreConnection) {
+    super();
+    this.#connection = connection;
+    this.#sql = prepareQueries(connection.db);
   }
 
-  checkpoints(job: string, topic: string): StoredCheckpoint[] {
-    return this.#sql.checkpoints.all(job, topic).map((row) => ({
-      job,
-      topic,
-      partition: row.partition,
-      nextOffset: row.next_offset,
-      state: new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength),
-      updatedAt: row.updated_at,
-    }));
-  }
-
-  checkpointOffsets(job: string, topic: string): Map<number, number> {
-    return new Map(
-      this.#sql.checkpointOffsets.all(job, topic).map((row) => [row.partition, row.next_offset]),
+  async checkpoints(job: string, topic: string): Promise<Live.StoredCheckpoint[]> {
+    return this.#read("reading checkpoints", () =>
+      this.#sql.checkpoints.all(job, topic).map((row) => ({
+        job,
+        topic,
+        partition: row.partition,
+        nextOffset: row.next_offset,
+        state: new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength),
+        updatedAt: row.updated_at,
+      })),
     );
   }
 
-  activityWindows(query: WindowQuery): ActivityWindow[] {
-    checkWindowQuery(query);
-    if (query.last === 0) return [];
-    return this.#sql.activityWindows.all({ windowMs: query.windowMs, last: query.last }).map(fromSql);
+  async checkpointOffsets(job: string, topic: string): Promise<Map<number, number>> {
+    return this.#read(
+      "reading checkpoint offsets",
+      () =>
+        new Map(this.#sql.checkpointOffsets.all(job, topic).map((row) => [row.partition, row.next_offset])),
+    );
   }
 
-  activityDaily(range: { fromMs?: number; toMs?: number }): ActivityWindow[] {
-    checkDayRange(range);
-    return this.#sql.activityDaily
-      .all({ fromMs: range.fromMs ?? null, toMs: range.toMs ?? null })
-      .map(fromSql);
+  protected requireOpen(): void {
+    this.#connection.requireOpen();
   }
 
-  wikiWindows(query: WindowQuery): WikiWindow[] {
-    checkWindowQuery(query);
-    if (query.last === 0) return [];
-    return this.#sql.wikiWindows
-      .all({ windowMs: query.windowMs, last: query.last })
-      .map((row) => ({ ...row, final: row.final === 1 }));
+  protected async latestActivityWindows(query: Live.WindowQuery): Promise<Live.ActivityWindow[]> {
+    return this.#read("reading activity windows", () =>
+      this.#sql.activityWindows.all({ windowMs: query.windowMs, last: query.last }).map(fromSql),
+    );
   }
 
-  activityWindowRows(range: WindowRange): ActivityWindowRow[] {
-    return windowRows(this.#sql.activityWindowRows, range);
+  protected async dailyActivity(range: { fromMs?: number; toMs?: number }): Promise<Live.ActivityWindow[]> {
+    return this.#read("reading daily activity", () =>
+      this.#sql.activityDaily.all({ fromMs: range.fromMs ?? null, toMs: range.toMs ?? null }).map(fromSql),
+    );
   }
 
-  wikiWindowRows(range: WindowRange): WikiWindowRow[] {
-    return windowRows(this.#sql.wikiWindowRows, range);
+  protected async latestWikiWindows(query: Live.WindowQuery): Promise<Live.WikiWindow[]> {
+    return this.#read("reading wiki windows", () =>
+      this.#sql.wikiWindows
+        .all({ windowMs: query.windowMs, last: query.last })
+        .map((row) => ({ ...row, final: row.final === 1 })),
+    );
   }
 
-  finalWindowStarts(rows: WindowRows, windowMs: number, fromMs: number): Map<number, number> {
-    checkFinalStartsQuery(rows, windowMs, fromMs);
+  protected async windowRows(
+    rows: Live.WindowRows,
+    range: Live.WindowRange,
+  ): Promise<Array<Live.ActivityWindowRow | Live.WikiWindowRow>> {
+    const activity = rows === "activity";
+    const statement: Database.Statement<[number, number, number], StoredWindowRow> = activity
+      ? this.#sql.activityWindowRows
+      : this.#sql.wikiWindowRows;
+    return this.#read(`reading ${activity ? "activity" : "wiki"} window rows`, () =>
+      statement
+        .all(range.windowMs, range.fromMs, range.toMs)
+        .map((row) => ({ ...row, final: row.final === 1 }) as unknown as Live.ActivityWindowRow),
+    );
+  }
+
+  protected async finalStarts(
+    rows: Live.WindowRows,
+    windowMs: number,
+    fromMs: number,
+  ): Promise<Map<number, number>> {
     const statement = rows === "activity" ? this.#sql.activityFinalStarts : this.#sql.wikiFinalStarts;
-    const starts = new Map<number, number>();
-    for (const row of statement.all(windowMs, fromMs)) starts.set(row.partition, row.start);
-    return starts;
+    return this.#read("reading final windows", () => {
+      const starts = new Map<number, number>();
+      for (const row of statement.all(windowMs, fromMs)) starts.set(row.partition, row.start);
+      return starts;
+    });
   }
 
-  topPages(windowMs: number, limit: number): LatestTopPages {
-    checkTopPagesQuery(windowMs, limit);
-    const start = this.#sql.latestTopPages.get(windowMs);
-    if (start === null || start === undefined) return { window_start: 0, window_end: 0, pages: [] };
-    const pages = mergeTopPages(
-      this.#sql.topPagesAt.all(windowMs, start).map((text) => JSON.parse(text) as TopPagesRow["pages"]),
-      limit,
-    );
-    return { window_start: start, window_end: start + windowMs, pages };
+  protected async latestTopPages(windowMs: number, limit: number): Promise<Live.LatestTopPages> {
+    return this.#read("reading top pages", () => {
+      const start = this.#sql.latestTopPages.get(windowMs);
+      if (start === null || start === undefined) return { window_start: 0, window_end: 0, pages: [] };
+      const pages = mergeTopPages(
+        this.#sql.topPagesAt
+          .all(windowMs, start)
+          .map((text) => JSON.parse(text) as Live.TopPagesRow["pages"]),
+        limit,
+      );
+      return { window_start: start, window_end: start + windowMs, pages };
+    });
   }
 
-  alerts(limit: number): AlertRow[] {
-    checkLimit("alerts limit", limit);
-    return this.#sql.alerts.all(limit);
+  protected async newestAlerts(limit: number): Promise<Live.AlertRow[]> {
+    return this.#read("reading alerts", () => this.#sql.alerts.all(limit));
   }
 
-  lateEvents(limit: number): LateEventRow[] {
-    checkLimit("lateEvents limit", limit);
-    return this.#sql.lateEvents.all(limit);
+  protected async newestLateEvents(limit: number): Promise<Live.LateEventRow[]> {
+    return this.#read("reading late events", () => this.#sql.lateEvents.all(limit));
+  }
+
+  #read<T>(during: string, read: () => T): T {
+    return this.#connection.read(during, read);
   }
 }
 
-function windowRows<R extends { final: boolean }>(
-  statement: Database.Statement<[number, number, number], Stored<R>>,
-  range: WindowRange,
-): R[] {
-  checkWindowRange(range);
-  return statement
-    .all(range.windowMs, range.fromMs, range.toMs)
-    .map((row) => ({ ...row, final: row.final === 1 }) as unknown as R);
-}
-
-function fromSql(row: MergedActivity): ActivityWindow {
+function fromSql(row: MergedActivity): Live.ActivityWindow {
   return toActivityWindow(row, row.final === 1);
 }

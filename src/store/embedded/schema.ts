@@ -1,6 +1,7 @@
 // The embedded live store's SQLite schema (version 4): window, alert, late-event and checkpoint tables, the raw lake's tables, and the conversions of older files.
 import type Database from "better-sqlite3";
 import { LAKE_SCHEMA, upgradeLakeTables } from "../../lake/embedded/index.ts";
+import { ACTIVITY_METRICS, WIKI_METRICS } from "../rows.ts";
 
 /*
  *   activity_windows(window_ms, window_start, event_type, partition, event_count, unique_users, sessions, revenue_cents, final)
@@ -34,17 +35,6 @@ import { LAKE_SCHEMA, upgradeLakeTables } from "../../lake/embedded/index.ts";
  *   - every row write is an upsert on the row's contract key, so re-applying a batch changes nothing.
  */
 export const SCHEMA_VERSION = 4;
-
-export const ACTIVITY_METRICS = ["event_count", "unique_users", "sessions", "revenue_cents"] as const;
-export const WIKI_METRICS = [
-  "changes",
-  "edits",
-  "bot_edits",
-  "human_edits",
-  "new_pages",
-  "byte_delta",
-  "unique_editors",
-] as const;
 
 /** A window table's primary key: by length then start, or (daily tables) by start then length. */
 export function windowKeySql(key: string, daily: boolean): string {

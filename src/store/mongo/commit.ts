@@ -36,6 +36,7 @@ import {
   type RawDocument,
 } from "../../lake/mongo/index.ts";
 import type { Checkpoint, StoreBatch } from "../index.ts";
+import { ACTIVITY_METRICS, WIKI_METRICS } from "../rows.ts";
 import {
   checkCheckpoint,
   checkNumbers,
@@ -45,7 +46,6 @@ import {
   compareText,
 } from "../validate.ts";
 import {
-  ACTIVITY_METRICS,
   alertDocument,
   type CheckpointDocument,
   checkpointId,
@@ -59,7 +59,6 @@ import {
   type RowDocument,
   topPagesDocument,
   upsertMeta,
-  WIKI_METRICS,
   windowDocument,
 } from "./schema.ts";
 

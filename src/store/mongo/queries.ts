@@ -1,47 +1,25 @@
 // The MongoDB live store's reads: live windows merged over partitions in the client (FerretDB's $group cannot), per-partition rows, top pages, alerts, late events, checkpoints.
 import type { Binary, Db } from "mongodb";
-import type { MongoLakeOwner } from "../../lake/mongo/index.ts";
-import type {
-  ActivityWindow,
-  ActivityWindowRow,
-  AlertRow,
-  LateEventRow,
-  LatestTopPages,
-  StoredCheckpoint,
-  TopPagesRow,
-  WikiWindow,
-  WikiWindowRow,
-  WindowQuery,
-  WindowRange,
-  WindowRows,
-} from "../index.ts";
-import {
-  checkDayRange,
-  checkFinalStartsQuery,
-  checkLimit,
-  checkTopPagesQuery,
-  checkWindowQuery,
-  checkWindowRange,
-  mergeTopPages,
-  toActivityWindow,
-} from "../validate.ts";
-import { ACTIVITY_METRICS, type CheckpointDocument, type RowDocument, WIKI_METRICS } from "./schema.ts";
+import type * as Live from "../index.ts";
+import { LiveStoreReads } from "../reads.ts";
+import { ACTIVITY_METRICS, mergeTopPages, toActivityWindow, WIKI_METRICS } from "../rows.ts";
+import type { CheckpointDocument, RowDocument } from "./schema.ts";
 
-/** How a read reaches the database: the store's open check, and its recovery and error mapping around a read. */
-export type MongoReader = Pick<MongoLakeOwner, "requireOpen" | "read">;
-
-/** Each read checks the store is open and its arguments, then runs through the store's reader. */
-export class MongoQueries {
+/**
+ * The read half of the MongoDB LiveStore, which MongoLiveStore extends with its commit, connection and
+ * recovery: queries run through the store's `read`, which finishes a recovery first and turns failures
+ * into StoreErrors.
+ */
+export abstract class MongoQueries extends LiveStoreReads {
   readonly #db: Db;
-  readonly #store: MongoReader;
 
-  constructor(db: Db, store: MongoReader) {
+  constructor(db: Db) {
+    super();
     this.#db = db;
-    this.#store = store;
   }
 
-  async checkpoints(job: string, topic: string): Promise<StoredCheckpoint[]> {
-    return this.#store.read("reading checkpoints", async () => {
+  async checkpoints(job: string, topic: string): Promise<Live.StoredCheckpoint[]> {
+    return this.read("reading checkpoints", async () => {
       const docs = await this.#db
         .collection<CheckpointDocument>("checkpoints")
         .find({ job, topic }, { projection: { redo: 0 }, sort: { partition: 1 } })
@@ -58,7 +36,7 @@ export class MongoQueries {
   }
 
   async checkpointOffsets(job: string, topic: string): Promise<Map<number, number>> {
-    return this.#store.read("reading checkpoint offsets", async () => {
+    return this.read("reading checkpoint offsets", async () => {
       const docs = await this.#db
         .collection<CheckpointDocument>("checkpoints")
         .find({ job, topic }, { projection: { _id: 0, partition: 1, next_offset: 1 } })
@@ -67,19 +45,17 @@ export class MongoQueries {
     });
   }
 
-  async activityWindows(query: WindowQuery): Promise<ActivityWindow[]> {
-    this.#store.requireOpen();
-    checkWindowQuery(query);
-    if (query.last === 0) return [];
-    return this.#store.read("reading activity windows", async () =>
+  /** Runs a read once any committed redo records are re-applied; its failures as StoreErrors. */
+  protected abstract read<T>(during: string, read: () => Promise<T>): Promise<T>;
+
+  protected async latestActivityWindows(query: Live.WindowQuery): Promise<Live.ActivityWindow[]> {
+    return this.read("reading activity windows", async () =>
       (await this.#latestWindows("activity_windows", "event_type", ACTIVITY_METRICS, query)).map(fromMerged),
     );
   }
 
-  async activityDaily(range: { fromMs?: number; toMs?: number }): Promise<ActivityWindow[]> {
-    this.#store.requireOpen();
-    checkDayRange(range);
-    return this.#store.read("reading daily activity", async () => {
+  protected async dailyActivity(range: { fromMs?: number; toMs?: number }): Promise<Live.ActivityWindow[]> {
+    return this.read("reading daily activity", async () => {
       const start: Record<string, number> = {};
       if (range.fromMs !== undefined) start.$gte = range.fromMs;
       if (range.toMs !== undefined) start.$lt = range.toMs;
@@ -93,119 +69,29 @@ export class MongoQueries {
     });
   }
 
-  async wikiWindows(query: WindowQuery): Promise<WikiWindow[]> {
-    this.#store.requireOpen();
-    checkWindowQuery(query);
-    if (query.last === 0) return [];
-    return this.#store.read(
+  protected async latestWikiWindows(query: Live.WindowQuery): Promise<Live.WikiWindow[]> {
+    return this.read(
       "reading wiki windows",
       async () =>
-        (await this.#latestWindows("wiki_windows", "wiki", WIKI_METRICS, query)) as unknown as WikiWindow[],
+        (await this.#latestWindows(
+          "wiki_windows",
+          "wiki",
+          WIKI_METRICS,
+          query,
+        )) as unknown as Live.WikiWindow[],
     );
   }
 
-  async activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]> {
-    return (await this.#windowRows(
-      "activity_windows",
-      "event_type",
-      ACTIVITY_METRICS,
-      range,
-    )) as ActivityWindowRow[];
-  }
-
-  async wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]> {
-    return (await this.#windowRows("wiki_windows", "wiki", WIKI_METRICS, range)) as WikiWindowRow[];
-  }
-
-  async finalWindowStarts(rows: WindowRows, windowMs: number, fromMs: number): Promise<Map<number, number>> {
-    this.#store.requireOpen();
-    checkFinalStartsQuery(rows, windowMs, fromMs);
-    const name = rows === "activity" ? "activity_windows" : "wiki_windows";
-    return this.#store.read("reading final windows", async () => {
-      const starts = new Map<number, number>();
-      const found = this.#db
-        .collection<RowDocument>(name)
-        .find(
-          { window_ms: windowMs, window_start: { $gte: fromMs }, final: true },
-          { projection: { _id: 0, partition: 1, window_start: 1 } },
-        );
-      for await (const doc of found) {
-        const partition = doc.partition as number;
-        const start = doc.window_start as number;
-        if (!(start <= (starts.get(partition) ?? Number.NEGATIVE_INFINITY))) starts.set(partition, start);
-      }
-      return starts;
-    });
-  }
-
-  async topPages(windowMs: number, limit: number): Promise<LatestTopPages> {
-    this.#store.requireOpen();
-    checkTopPagesQuery(windowMs, limit);
-    return this.#store.read("reading top pages", async () => {
-      const collection = this.#db.collection<RowDocument>("top_pages");
-      const latest = await collection.findOne(
-        { window_ms: windowMs },
-        { sort: { window_start: -1 }, projection: { _id: 0, window_start: 1 } },
-      );
-      if (latest === null) return { window_start: 0, window_end: 0, pages: [] };
-      const start = latest.window_start as number;
-      const rows = await collection
-        .find(
-          { window_ms: windowMs, window_start: start },
-          { sort: { partition: 1 }, projection: { _id: 0, pages: 1 } },
-        )
-        .toArray();
-      const pages = mergeTopPages(
-        rows.map((row) => row.pages as TopPagesRow["pages"]),
-        limit,
-      );
-      return { window_start: start, window_end: start + windowMs, pages };
-    });
-  }
-
-  async alerts(limit: number): Promise<AlertRow[]> {
-    this.#store.requireOpen();
-    checkLimit("alerts limit", limit);
-    if (limit === 0) return [];
-    return this.#store.read("reading alerts", async () => {
-      const docs = await this.#db
-        .collection<RowDocument>("alerts")
-        .find({}, { sort: { window_start: -1, series: 1 }, limit, projection: { _id: 0, v: 0 } })
-        .toArray();
-      return docs as unknown as AlertRow[];
-    });
-  }
-
-  async lateEvents(limit: number): Promise<LateEventRow[]> {
-    this.#store.requireOpen();
-    checkLimit("lateEvents limit", limit);
-    if (limit === 0) return [];
-    return this.#store.read("reading late events", async () => {
-      const docs = await this.#db
-        .collection<RowDocument>("late_events")
-        .find(
-          {},
-          {
-            sort: { watermark: -1, topic: 1, partition: 1, offset: -1 },
-            limit,
-            projection: { _id: 0, v: 0 },
-          },
-        )
-        .toArray();
-      return docs as unknown as LateEventRow[];
-    });
-  }
-
-  /** Rows per partition of windows in `range`, as their documents hold them (activityWindowRows, wikiWindowRows). */
-  async #windowRows(
-    name: string,
-    key: string,
-    metrics: readonly string[],
-    range: WindowRange,
-  ): Promise<Array<ActivityWindowRow | WikiWindowRow>> {
-    this.#store.requireOpen();
-    checkWindowRange(range);
-    return this.#store.read(`reading ${name}`, async () => {
+  /** Rows per partition of windows in `range`, as their documents hold them. */
+  protected async windowRows(
+    rows: Live.WindowRows,
+    range: Live.WindowRange,
+  ): Promise<Array<Live.ActivityWindowRow | Live.WikiWindowRow>> {
+    const [name, key, metrics] =
+      rows === "activity"
+        ? ["activity_windows", "event_type", ACTIVITY_METRICS]
+        : ["wiki_windows", "wiki", WIKI_METRICS];
+    return this.read(`reading ${name}`, async () => {
       const docs = await this.#db
         .collection<RowDocument>(name)
         .find(
@@ -222,9 +108,80 @@ export class MongoQueries {
         };
         for (const metric of metrics) row[metric] = doc[metric];
         row.final = doc.final === true;
-        return row as unknown as ActivityWindowRow | WikiWindowRow;
+        return row as unknown as Live.ActivityWindowRow | Live.WikiWindowRow;
       });
     });
+  }
+
+  protected async finalStarts(
+    rows: Live.WindowRows,
+    windowMs: number,
+    fromMs: number,
+  ): Promise<Map<number, number>> {
+    const name = rows === "activity" ? "activity_windows" : "wiki_windows";
+    return this.read("reading final windows", async () => {
+      const starts = new Map<number, number>();
+      const found = this.#db
+        .collection<RowDocument>(name)
+        .find(
+          { window_ms: windowMs, window_start: { $gte: fromMs }, final: true },
+          { projection: { _id: 0, partition: 1, window_start: 1 } },
+        );
+      for await (const doc of found) {
+        const partition = doc.partition as number;
+        const start = doc.window_start as number;
+        if (!(start <= (starts.get(partition) ?? Number.NEGATIVE_INFINITY))) starts.set(partition, start);
+      }
+      return starts;
+    });
+  }
+
+  protected async latestTopPages(windowMs: number, limit: number): Promise<Live.LatestTopPages> {
+    return this.read("reading top pages", async () => {
+      const collection = this.#db.collection<RowDocument>("top_pages");
+      const latest = await collection.findOne(
+        { window_ms: windowMs },
+        { sort: { window_start: -1 }, projection: { _id: 0, window_start: 1 } },
+      );
+      if (latest === null) return { window_start: 0, window_end: 0, pages: [] };
+      const start = latest.window_start as number;
+      const rows = await collection
+        .find(
+          { window_ms: windowMs, window_start: start },
+          { sort: { partition: 1 }, projection: { _id: 0, pages: 1 } },
+        )
+        .toArray();
+      const pages = mergeTopPages(
+        rows.map((row) => row.pages as Live.TopPagesRow["pages"]),
+        limit,
+      );
+      return { window_start: start, window_end: start + windowMs, pages };
+    });
+  }
+
+  protected async newestAlerts(limit: number): Promise<Live.AlertRow[]> {
+    return this.read("reading alerts", () =>
+      this.#newest<Live.AlertRow>("alerts", { window_start: -1, series: 1 }, limit),
+    );
+  }
+
+  protected async newestLateEvents(limit: number): Promise<Live.LateEventRow[]> {
+    return this.read("reading late events", () =>
+      this.#newest<Live.LateEventRow>(
+        "late_events",
+        { watermark: -1, topic: 1, partition: 1, offset: -1 },
+        limit,
+      ),
+    );
+  }
+
+  /** The first `limit` rows of a collection in `sort` order, without their _id and version. */
+  async #newest<R>(name: string, sort: Record<string, 1 | -1>, limit: number): Promise<R[]> {
+    const docs = await this.#db
+      .collection<RowDocument>(name)
+      .find({}, { sort, limit, projection: { _id: 0, v: 0 } })
+      .toArray();
+    return docs as unknown as R[];
   }
 
   /** Merges the rows of the latest `last` window starts of one length over partitions. */
@@ -232,7 +189,7 @@ export class MongoQueries {
     name: string,
     key: string,
     metrics: readonly string[],
-    query: WindowQuery,
+    query: Live.WindowQuery,
   ): Promise<MergedWindow[]> {
     const collection = this.#db.collection<RowDocument>(name);
     // Newest starts first; a start has at most partitions × keys rows, so the walk stops soon after the N-th.
@@ -289,8 +246,8 @@ function mergePartitions(
   return [...merged.values()];
 }
 
-function fromMerged(row: MergedWindow): ActivityWindow {
-  return toActivityWindow(row as unknown as Omit<ActivityWindowRow, "partition" | "final">, row.final);
+function fromMerged(row: MergedWindow): Live.ActivityWindow {
+  return toActivityWindow(row as unknown as Omit<Live.ActivityWindowRow, "partition" | "final">, row.final);
 }
 
 /** A copy of stored bytes as a plain Uint8Array (the driver hands back a BSON Binary). */

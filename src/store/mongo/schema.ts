@@ -1,7 +1,12 @@
 // The MongoDB live store's database (schema version 1): its collections, their documents and indexes, and the checks a row passes to become one.
 import { type Binary, BSON, type Db, MongoServerError } from "mongodb";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
-import { checkFieldBytes, MAX_ROW_BYTES, RAW_EVENTS_INDEXES } from "../../lake/mongo/index.ts";
+import {
+  checkFieldBytes,
+  MAX_ROW_BYTES,
+  positionDocument,
+  RAW_EVENTS_INDEXES,
+} from "../../lake/mongo/index.ts";
 import type {
   ActivityWindowRow,
   AlertRow,
@@ -10,7 +15,7 @@ import type {
   TopPagesRow,
   WikiWindowRow,
 } from "../index.ts";
-import { checkNumbers, checkPartition, checkPosition, checkText, windowLength } from "../validate.ts";
+import { checkNumbers, checkPartition, checkText, windowLength } from "../validate.ts";
 
 /*
  * One database per store (the URL's path, default "pulse"):
@@ -38,17 +43,6 @@ import { checkNumbers, checkPartition, checkPosition, checkText, windowLength } 
  * stored row may differ (MongoRawLake.write, src/lake/mongo/lake.ts).
  */
 export const SCHEMA_VERSION = 1;
-
-export const ACTIVITY_METRICS = ["event_count", "unique_users", "sessions", "revenue_cents"] as const;
-export const WIKI_METRICS = [
-  "changes",
-  "edits",
-  "bot_edits",
-  "human_edits",
-  "new_pages",
-  "byte_delta",
-  "unique_editors",
-] as const;
 
 /** The row kinds that go through redo records, each with its collection. */
 export const REDO_COLLECTIONS = {
@@ -215,22 +209,17 @@ export function alertDocument(row: AlertRow): RowDocument {
   };
 }
 
+const LATE_NUMBERS = ["event_time", "watermark"] as const;
+
 export function lateEventDocument(row: LateEventRow): RowDocument {
-  checkPosition(row, "lateEvents");
-  checkNumbers(row, ["event_time", "watermark"], "lateEvents");
+  const doc = positionDocument(row, "lateEvents", LATE_NUMBERS);
   checkText(row.payload, "lateEvents", "payload");
   // A UTF-16 code unit takes at most 3 UTF-8 bytes: most payloads need no count.
   if (row.payload.length * 3 > MAX_ROW_BYTES)
     checkFieldBytes(Buffer.byteLength(row.payload, "utf8"), "lateEvents", "payload");
-  return {
-    _id: JSON.stringify([row.topic, row.partition, row.offset]),
-    topic: row.topic,
-    partition: row.partition,
-    offset: row.offset,
-    event_time: row.event_time,
-    watermark: row.watermark,
-    payload: row.payload,
-  };
+  doc.watermark = row.watermark;
+  doc.payload = row.payload;
+  return doc;
 }
 
 /** A row must fit an overflow page (and so a document). */

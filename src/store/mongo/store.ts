@@ -1,22 +1,8 @@
 // The MongoDB LiveStore: live windows, daily totals, alerts, late events, the raw lake and checkpoints in one MongoDB database.
-import type { Db, Document, MongoClient } from "mongodb";
+import type { Db, MongoClient } from "mongodb";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import { MongoRawLake } from "../../lake/mongo/index.ts";
-import type {
-  ActivityWindow,
-  ActivityWindowRow,
-  AlertRow,
-  LateEventRow,
-  LatestTopPages,
-  LiveStore,
-  StoreBatch,
-  StoredCheckpoint,
-  WikiWindow,
-  WikiWindowRow,
-  WindowQuery,
-  WindowRange,
-  WindowRows,
-} from "../index.ts";
+import type { LiveStore, StoreBatch } from "../index.ts";
 import { MongoCommit, type MongoCommitOptions, planBatch } from "./commit.ts";
 import { connect, type MongoConnection, type MongoConnectOptions } from "./connection.ts";
 import { toStoreError } from "./errors.ts";
@@ -25,7 +11,8 @@ import { INDEXES, SCHEMA_VERSION, upsertMeta } from "./schema.ts";
 
 export interface MongoLiveStoreOptions extends MongoConnectOptions, MongoCommitOptions {}
 
-export class MongoLiveStore implements LiveStore {
+/** The reads are MongoQueries' (queries.ts); this adds the commit, the raw lake, the connection and recovery. */
+export class MongoLiveStore extends MongoQueries implements LiveStore {
   /** The connection string without password or options, as messages show it. */
   readonly url: string;
   /** The raw lake in this database (src/lake/mongo/): written first in each commit. */
@@ -34,22 +21,19 @@ export class MongoLiveStore implements LiveStore {
   readonly #db: Db;
   readonly #redact: (text: string) => string;
   readonly #commit: MongoCommit;
-  readonly #queries: MongoQueries;
 
   private constructor(connection: MongoConnection, options: MongoLiveStoreOptions) {
+    super(connection.db);
     this.#client = connection.client;
     this.#db = connection.db;
     this.url = connection.url;
     this.#redact = connection.redact;
-    const store = {
-      requireOpen: () => this.#open(),
-      read: <T>(during: string, read: () => Promise<T>) => this.#read(during, read),
-      replaceById: (name: string, docs: readonly Document[], ordered: boolean) =>
-        this.#commit.replaceById(name, docs, ordered),
-    };
-    this.lake = new MongoRawLake(connection.db, store);
+    this.lake = new MongoRawLake(connection.db, {
+      requireOpen: () => this.requireOpen(),
+      read: (during, read) => this.read(during, read),
+      replaceById: (name, docs, ordered) => this.#commit.replaceById(name, docs, ordered),
+    });
     this.#commit = new MongoCommit(connection.db, this.lake, this.url, options);
-    this.#queries = new MongoQueries(connection.db, store);
   }
 
   /** Connects, checks the schema version, creates the indexes and re-applies committed redo records. */
@@ -62,57 +46,13 @@ export class MongoLiveStore implements LiveStore {
   }
 
   async commit(batch: StoreBatch): Promise<void> {
-    this.#open();
+    this.requireOpen();
     const plan = planBatch(batch, this.lake);
     try {
       await this.#commit.commit(plan);
     } catch (error) {
       throw this.#error(error, "committing a batch");
     }
-  }
-
-  async checkpoints(job: string, topic: string): Promise<StoredCheckpoint[]> {
-    return this.#queries.checkpoints(job, topic);
-  }
-
-  async checkpointOffsets(job: string, topic: string): Promise<Map<number, number>> {
-    return this.#queries.checkpointOffsets(job, topic);
-  }
-
-  async activityWindows(query: WindowQuery): Promise<ActivityWindow[]> {
-    return this.#queries.activityWindows(query);
-  }
-
-  async activityDaily(range: { fromMs?: number; toMs?: number } = {}): Promise<ActivityWindow[]> {
-    return this.#queries.activityDaily(range);
-  }
-
-  async wikiWindows(query: WindowQuery): Promise<WikiWindow[]> {
-    return this.#queries.wikiWindows(query);
-  }
-
-  async activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]> {
-    return this.#queries.activityWindowRows(range);
-  }
-
-  async wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]> {
-    return this.#queries.wikiWindowRows(range);
-  }
-
-  async finalWindowStarts(rows: WindowRows, windowMs: number, fromMs: number): Promise<Map<number, number>> {
-    return this.#queries.finalWindowStarts(rows, windowMs, fromMs);
-  }
-
-  async topPages(windowMs: number, limit: number): Promise<LatestTopPages> {
-    return this.#queries.topPages(windowMs, limit);
-  }
-
-  async alerts(limit: number): Promise<AlertRow[]> {
-    return this.#queries.alerts(limit);
-  }
-
-  async lateEvents(limit: number): Promise<LateEventRow[]> {
-    return this.#queries.lateEvents(limit);
   }
 
   async close(): Promise<void> {
@@ -139,16 +79,14 @@ export class MongoLiveStore implements LiveStore {
     await this.#commit.recoverIfNeeded();
   }
 
-  #open(): Db {
+  protected requireOpen(): void {
     if (this.#client === null) {
       throw new StoreError(StoreErrorCode.closed, `The live store at ${this.url} is closed; open it again.`);
     }
-    return this.#db;
   }
 
-  /** Runs a read once any committed redo records are re-applied; its failures as StoreErrors. */
-  async #read<T>(during: string, read: () => Promise<T>): Promise<T> {
-    this.#open();
+  protected async read<T>(during: string, read: () => Promise<T>): Promise<T> {
+    this.requireOpen();
     try {
       await this.#commit.recoverIfNeeded();
       return await read();
