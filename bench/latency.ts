@@ -12,7 +12,7 @@ import { simulateActivity } from "../src/ingest/simulator.ts";
 import { EmbeddedLog } from "../src/log/embedded/index.ts";
 import { SchemaRegistry } from "../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../src/serde/index.ts";
-import { EmbeddedLiveStore } from "../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../src/store/embedded/index.ts";
 import { StreamJob } from "../src/stream/job/index.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 import { PROJECT_ROOT } from "../src/paths.ts";

@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EmbeddedLiveStore } from "../src/store/embedded.ts";
-import type { ActivityWindowRow, Checkpoint, RawEventRow } from "../src/store/index.ts";
+import { EmbeddedLiveStore } from "../src/store/embedded/index.ts";
+import type { RawEventRow } from "../src/lake/index.ts";
+import type { ActivityWindowRow, Checkpoint } from "../src/store/index.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const PARTITIONS = 6;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 import { PROJECT_ROOT } from "../src/paths.ts";
-import { EmbeddedLiveStore } from "../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../src/store/embedded/index.ts";
 import { DEFAULT_JOB_NAME } from "../src/stream/job/index.ts";
 
 /**

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { describe, expect, it, type TestContext } from "vitest";
 import { AUTO_CHECKPOINT_PAGES, WalCheckpointer } from "./wal-checkpointer.ts";
-import { EmbeddedLiveStore } from "../store/embedded.ts";
-import type { RawEventRow } from "../store/index.ts";
+import { EmbeddedLiveStore } from "../store/embedded/index.ts";
+import type { RawEventRow } from "../lake/index.ts";
 
 function tempDir(ctx: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "pulse-wal-"));
@@ -45,7 +45,7 @@ describe("WalCheckpointer", () => {
     expect(store.walCheckpointer?.failure).toBeUndefined();
     await store.close();
     const again = EmbeddedLiveStore.open({ path });
-    const back = await again.rawEvents("user-activity", new Map(), 100_000);
+    const back = await again.lake.scanAfter("user-activity", new Map(), 100_000);
     expect(back).toHaveLength(20_000);
     expect(back[19_999]).toEqual(rows(199)[99]);
     await again.close();
@@ -71,7 +71,7 @@ describe("WalCheckpointer", () => {
 
   it("does not keep a process alive: one that commits and never closes the store exits", (ctx) => {
     const path = join(tempDir(ctx), "store.db");
-    const module = fileURLToPath(new URL("../store/embedded.ts", import.meta.url));
+    const module = fileURLToPath(new URL("../store/embedded/index.ts", import.meta.url));
     const script = `
       const { EmbeddedLiveStore } = await import(${JSON.stringify(module)});
       const store = EmbeddedLiveStore.open({ path: ${JSON.stringify(path)}, backgroundCheckpoints: true });

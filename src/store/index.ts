@@ -1,4 +1,5 @@
 // The LiveStore seam: live windows, daily totals, alerts, late events, the raw lake and checkpoints (SQLite embedded, MongoDB at scale).
+import type { LakeAppend, RawLake } from "../lake/index.ts";
 
 /**
  * Rows are per source partition. The activity topic is keyed by user_id and the Wikimedia topic by wiki,
@@ -6,23 +7,23 @@
  * Every row is keyed by (window_start, window_end, key, partition): writing it again replaces it, which
  * makes replays after a crash idempotent.
  */
-export interface ActivityWindowRow {
+export interface WindowRowKey {
   partition: number;
   window_start: number;
   window_end: number;
+  /** True once the watermark passed window_end + allowed lateness; the row no longer changes. */
+  final: boolean;
+}
+
+export interface ActivityWindowRow extends WindowRowKey {
   event_type: string;
   event_count: number;
   unique_users: number;
   sessions: number;
   revenue_cents: number;
-  /** True once the watermark passed window_end + allowed lateness; the row no longer changes. */
-  final: boolean;
 }
 
-export interface WikiWindowRow {
-  partition: number;
-  window_start: number;
-  window_end: number;
+export interface WikiWindowRow extends WindowRowKey {
   wiki: string;
   changes: number;
   edits: number;
@@ -31,15 +32,10 @@ export interface WikiWindowRow {
   new_pages: number;
   byte_delta: number;
   unique_editors: number;
-  final: boolean;
 }
 
-export interface TopPagesRow {
-  partition: number;
-  window_start: number;
-  window_end: number;
+export interface TopPagesRow extends WindowRowKey {
   pages: Array<{ wiki: string; title: string; edits: number }>;
-  final: boolean;
 }
 
 /** A spike or drop flagged by the anomaly detector. Keyed by (series, window_start). */
@@ -63,34 +59,6 @@ export interface LateEventRow {
   watermark: number;
   /** The event as JSON text. */
   payload: string;
-}
-
-/** One cleaned event in the raw lake, with its ingestion metadata. Keyed by (topic, partition, offset). */
-export interface RawEventRow {
-  topic: string;
-  partition: number;
-  offset: number;
-  event_time: number;
-  ingested_at: number;
-  /**
-   * The cleaned event as the log held it: a Confluent wire frame (magic byte 0, the writer schema's
-   * registry id, the Avro body), read back with the registry (`decodeRawEvent`, src/stream/raw-lake.ts).
-   * The stream job's cleaning only accepts or rejects an event, never rewrites it, so the record's value
-   * is the cleaned event. Rows stored before the lake kept frames hold the event's JSON text instead
-   * (first byte `{`); decodeRawEvent reads both.
-   */
-  value: Uint8Array;
-}
-
-/**
- * Raw-lake rows of one topic and partition, offsets strictly increasing, already encoded as one raw-lake
- * batch (src/store/raw-batch.ts; RawRunWriter writes them): the same rows as RawEventRow objects would
- * hold, without an object per row. The stream job hands its raw lake over this way.
- */
-export interface RawRun {
-  topic: string;
-  partition: number;
-  bytes: Uint8Array;
 }
 
 /**
@@ -121,8 +89,11 @@ export interface Checkpoint {
 /** A checkpoint as the store holds it: always with its state. */
 export type StoredCheckpoint = Checkpoint & { state: Uint8Array };
 
-/** Everything one stream micro-batch produced; `commit` applies it all or nothing. */
-export interface StoreBatch {
+/**
+ * Everything one stream micro-batch produced; `commit` applies it all or nothing. Its raw-lake rows
+ * (rawEvents, rawRuns) go to the store's lake in the same commit.
+ */
+export interface StoreBatch extends LakeAppend {
   activityWindows?: readonly ActivityWindowRow[];
   activityDaily?: readonly ActivityWindowRow[];
   wikiWindows?: readonly WikiWindowRow[];
@@ -130,9 +101,6 @@ export interface StoreBatch {
   topPages?: readonly TopPagesRow[];
   alerts?: readonly AlertRow[];
   lateEvents?: readonly LateEventRow[];
-  rawEvents?: readonly RawEventRow[];
-  /** More raw-lake rows, as encoded runs; stored exactly as the same rows in rawEvents would be. */
-  rawRuns?: readonly RawRun[];
   checkpoints: readonly Checkpoint[];
 }
 
@@ -156,10 +124,22 @@ export interface WindowRange {
   toMs: number;
 }
 
+/** The top pages of one window merged over partitions; window_start = window_end = 0 when there is none. */
+export interface LatestTopPages {
+  window_start: number;
+  window_end: number;
+  pages: TopPagesRow["pages"];
+}
+
 /** Which window rows `finalWindowStarts` looks at. */
 export type WindowRows = "activity" | "wikimedia";
 
 export interface LiveStore {
+  /**
+   * The raw lake this store holds: its rows are appended by `commit` (StoreBatch.rawEvents, rawRuns),
+   * atomically with the checkpoints, and read through the lake's scans.
+   */
+  readonly lake: RawLake;
   /**
    * Applies a batch atomically with its checkpoints: a crash leaves either all of it or none.
    * Rows replace earlier rows with the same key, so applying a batch twice changes nothing.
@@ -188,14 +168,18 @@ export interface LiveStore {
   activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]>;
   /** The Wikimedia window rows in `range` per partition, as activityWindowRows. */
   wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]>;
-  /** Top pages of the latest window of that length, merged over partitions. */
-  topPages(
-    windowMs: number,
-    limit: number,
-  ): Promise<{ window_start: number; window_end: number; pages: TopPagesRow["pages"] }>;
+  /**
+   * Top pages of the latest window of that length, merged over partitions: a page's edits summed over
+   * partitions (the Wikimedia topic is keyed by wiki, so a page is in one partition and each partition's
+   * top list is exact for its pages), then ranked by edits, wiki, title.
+   */
+  topPages(windowMs: number, limit: number): Promise<LatestTopPages>;
+  /** Newest first by event time: window_start descending, then series. */
   alerts(limit: number): Promise<AlertRow[]>;
+  /**
+   * Newest first: by the watermark when the event arrived (the job's event-time progress, which only
+   * grows per partition), then topic and partition, then offset descending.
+   */
   lateEvents(limit: number): Promise<LateEventRow[]>;
-  /** Raw-lake rows after a (partition → offset) position, for incremental batch loads. */
-  rawEvents(topic: string, after: ReadonlyMap<number, number>, limit: number): Promise<RawEventRow[]>;
   close(): Promise<void>;
 }

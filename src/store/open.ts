@@ -2,7 +2,7 @@
 
 import { ConfigError } from "../errors.ts";
 import { embeddedPath } from "../paths.ts";
-import { EmbeddedLiveStore } from "./embedded.ts";
+import { EmbeddedLiveStore } from "./embedded/index.ts";
 import type { LiveStore } from "./index.ts";
 
 export interface OpenStoreOptions {
@@ -22,7 +22,7 @@ export async function open(url: string, options: OpenStoreOptions): Promise<Live
     return EmbeddedLiveStore.open({ path, backgroundCheckpoints: options.backgroundCheckpoints });
   }
   if (/^mongodb(\+srv)?:\/\//i.test(url)) {
-    const { MongoLiveStore } = await import("./mongo.ts");
+    const { MongoLiveStore } = await import("./mongo/index.ts");
     return MongoLiveStore.open({ url });
   }
   throw new ConfigError(

@@ -1,9 +1,16 @@
-// Argument and row checks shared by every LiveStore, so each backend rejects the same input with the same message.
+// Argument checks and row helpers shared by every LiveStore backend, so each rejects the same input with the same message and answers alike.
 import { StoreError, StoreErrorCode } from "../errors.ts";
-import type { Checkpoint, RawEventRow, TopPagesRow, WindowRange, WindowRows } from "./index.ts";
+import { checkLimit, checkPartition } from "../lake/validate.ts";
+import type { Checkpoint, WindowRange, WindowRows } from "./index.ts";
 
-/** Partitions per topic a store accepts (the embedded raw lake packs the partition into 10 bits). */
-export const MAX_PARTITIONS = 1024;
+export {
+  checkLimit,
+  checkNumbers,
+  checkPartition,
+  checkPosition,
+  checkText,
+  MAX_PARTITIONS,
+} from "../lake/validate.ts";
 
 /** window_end − window_start, > 0 and whole ms. */
 export function windowLength(row: { window_start: number; window_end: number }, kind: string): number {
@@ -15,16 +22,6 @@ export function windowLength(row: { window_start: number; window_end: number }, 
     );
   }
   return length;
-}
-
-export function checkPartition(partition: number, kind: string): number {
-  if (!Number.isInteger(partition) || partition < 0 || partition >= MAX_PARTITIONS) {
-    throw new StoreError(
-      StoreErrorCode.badArgument,
-      `A ${kind} row's partition must be a whole number in [0, ${MAX_PARTITIONS - 1}], got ${partition}.`,
-    );
-  }
-  return partition;
 }
 
 export function checkWindowQuery(query: { windowMs: number; last: number }): void {
@@ -64,10 +61,9 @@ export function checkWindowMs(windowMs: number): void {
   }
 }
 
-export function checkLimit(name: string, limit: number): void {
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new StoreError(StoreErrorCode.badArgument, `${name} must be a whole number ≥ 0, got ${limit}.`);
-  }
+export function checkTopPagesQuery(windowMs: number, limit: number): void {
+  checkWindowMs(windowMs);
+  checkLimit("topPages limit", limit);
 }
 
 export function checkDayRange(range: { fromMs?: number; toMs?: number }): void {
@@ -78,27 +74,6 @@ export function checkDayRange(range: { fromMs?: number; toMs?: number }): void {
         `activityDaily ${name} must be a finite number of ms, got ${value}.`,
       );
     }
-  }
-}
-
-export function checkRawPositions(after: ReadonlyMap<number, number>): void {
-  for (const [partition, offset] of after) {
-    if (!Number.isInteger(partition) || !Number.isSafeInteger(offset)) {
-      throw new StoreError(
-        StoreErrorCode.badArgument,
-        `rawEvents positions map partitions to whole offsets, got ${partition} → ${offset}.`,
-      );
-    }
-  }
-}
-
-/** A raw-lake row's value must be bytes: the record's value as the log held it. */
-export function checkRawValue(row: RawEventRow): void {
-  if (!(row.value instanceof Uint8Array)) {
-    throw new StoreError(
-      StoreErrorCode.badArgument,
-      `Raw event value must be bytes (a Uint8Array: the record's value as the log held it), got ${typeof row.value} at topic "${row.topic}" partition ${row.partition} offset ${row.offset}.`,
-    );
   }
 }
 
@@ -140,20 +115,4 @@ export function checkpointConflict(checkpoint: Checkpoint, current: number | nul
       "another member committed that partition meanwhile (a rebalance); nothing was written. Reload the partition from its checkpoint.",
     { details: { topic: checkpoint.topic, partition: checkpoint.partition, job: checkpoint.job, current } },
   );
-}
-
-/** Top pages of one window merged over partitions: edits summed per page, most edited first, then by name. */
-export function mergeTopPages(lists: Iterable<TopPagesRow["pages"]>, limit: number): TopPagesRow["pages"] {
-  const edits = new Map<string, { wiki: string; title: string; edits: number }>();
-  for (const pages of lists) {
-    for (const page of pages) {
-      const id = `${page.wiki}\u0000${page.title}`;
-      const seen = edits.get(id);
-      if (seen === undefined) edits.set(id, { wiki: page.wiki, title: page.title, edits: page.edits });
-      else seen.edits += page.edits;
-    }
-  }
-  return [...edits.values()]
-    .sort((a, b) => b.edits - a.edits || compareText(a.wiki, b.wiki) || compareText(a.title, b.title))
-    .slice(0, limit);
 }

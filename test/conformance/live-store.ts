@@ -1,5 +1,5 @@
 // The LiveStore conformance suite: every LiveStore implementation (embedded SQLite, MongoDB) runs these cases.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import type {
   ActivityWindowRow,
@@ -7,13 +7,13 @@ import type {
   Checkpoint,
   LateEventRow,
   LiveStore,
-  RawEventRow,
-  RawRun,
   StoreBatch,
   TopPagesRow,
   WikiWindowRow,
 } from "../../src/store/index.ts";
-import { RawRunWriter } from "../../src/store/raw-batch.ts";
+import type { RawEventRow } from "../../src/lake/index.ts";
+import { freshSubjectPerTest } from "../helpers/subjects.ts";
+import { raw, runsOf } from "./lake.ts";
 
 export interface LiveStoreContractSubject {
   store: LiveStore;
@@ -34,17 +34,9 @@ const T0 = Date.UTC(2026, 10, 28);
  */
 export function runLiveStoreContract(name: string, makeStore: () => Promise<LiveStoreContractSubject>): void {
   describe(`LiveStore contract: ${name}`, () => {
-    let subject: LiveStoreContractSubject | undefined;
     let store: LiveStore;
-
-    beforeEach(async () => {
-      subject = await makeStore();
+    freshSubjectPerTest(makeStore, (subject) => {
       store = subject.store;
-    });
-
-    afterEach(async () => {
-      await subject?.cleanup();
-      subject = undefined;
     });
 
     describe("commit and read back", () => {
@@ -111,7 +103,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         });
         expect(await store.alerts(10)).toEqual(batch.alerts);
         expect(await store.lateEvents(10)).toEqual(batch.lateEvents);
-        expect(await store.rawEvents("user-activity", new Map(), 10)).toEqual(batch.rawEvents);
+        expect(await store.lake.scanAfter("user-activity", new Map(), 10)).toEqual(batch.rawEvents);
         expect(await store.checkpoints("job-a", "user-activity")).toEqual(batch.checkpoints);
       });
 
@@ -154,7 +146,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         expect((await store.topPages(MINUTE, 5)).pages).toEqual([{ wiki: "enwiki", title: "B", edits: 9 }]);
         expect(await store.alerts(5)).toMatchObject([{ observed: 2, kind: "drop" }]);
         expect(await store.lateEvents(5)).toMatchObject([{ offset: 3, payload: '{"v":2}' }]);
-        expect(await store.rawEvents("user-activity", new Map(), 5)).toMatchObject([
+        expect(await store.lake.scanAfter("user-activity", new Map(), 5)).toMatchObject([
           { offset: 0, value: utf8('{"v":2}') },
         ]);
         const [saved] = await store.checkpoints("job-a", "user-activity");
@@ -179,7 +171,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           { partition: 2, nextOffset: 42 },
         ]);
         expect(await store.activityWindows({ windowMs: MINUTE, last: 5 })).toEqual([]);
-        expect(await store.rawEvents("user-activity", new Map(), 5)).toEqual([]);
+        expect(await store.lake.scanAfter("user-activity", new Map(), 5)).toEqual([]);
       });
 
       it("rejects a batch with an invalid row and writes none of it", async () => {
@@ -762,125 +754,15 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         ]);
         const windows = await store.activityWindows({ windowMs: MINUTE, last: 10 });
         expect(windows.map((w) => w.event_count)).toEqual([5]);
-        expect(await store.rawEvents("user-activity", new Map(), 10)).toEqual([]);
+        expect(await store.lake.scanAfter("user-activity", new Map(), 10)).toEqual([]);
         // Without expectations the last writer wins, as before.
         await store.commit({ checkpoints: [checkpoint({ partition: 1, nextOffset: 1, state: bytes(6) })] });
         expect((await store.checkpoints("job-a", "user-activity"))[1].nextOffset).toBe(1);
       });
     });
 
-    describe("raw lake", () => {
-      it("reads after per-partition positions, in (partition, offset) order, and pages through every row once", async () => {
-        const rows: RawEventRow[] = [];
-        for (const [partition, count] of [
-          [0, 25],
-          [2, 40],
-          [5, 7],
-        ] as const) {
-          for (let offset = 0; offset < count; offset++) rows.push(raw({ partition, offset }));
-        }
-        // Written out of order and in two batches: reads must still come back sorted.
-        const shuffled = [...rows].reverse();
-        await store.commit({ rawEvents: shuffled.slice(0, 30), checkpoints: [] });
-        await store.commit({ rawEvents: shuffled.slice(30), checkpoints: [] });
-        await store.commit({
-          rawEvents: [raw({ topic: "wikimedia.recentchange", partition: 0, offset: 0 })],
-          checkpoints: [],
-        });
-
-        expect(await store.rawEvents("user-activity", new Map(), 1000)).toEqual(rows);
-        const after = new Map([
-          [0, 19],
-          [2, 39],
-          [5, -1],
-        ]);
-        expect(
-          (await store.rawEvents("user-activity", after, 1000)).map((r) => [r.partition, r.offset]),
-        ).toEqual([[0, 20], [0, 21], [0, 22], [0, 23], [0, 24], ...[0, 1, 2, 3, 4, 5, 6].map((o) => [5, o])]);
-        // A partition absent from the map is read from its start.
-        expect(
-          (await store.rawEvents("user-activity", new Map([[2, 10]]), 1000)).filter((r) => r.partition !== 2),
-        ).toHaveLength(32);
-
-        // Paging: each page continues from the positions of the rows read so far.
-        for (const pageSize of [1, 7, 25, 100]) {
-          const position = new Map<number, number>();
-          const seen: RawEventRow[] = [];
-          for (let pages = 0; pages < 200; pages++) {
-            const page = await store.rawEvents("user-activity", position, pageSize);
-            expect(page.length).toBeLessThanOrEqual(pageSize);
-            if (page.length === 0) break;
-            for (const row of page) {
-              seen.push(row);
-              position.set(row.partition, row.offset);
-            }
-          }
-          expect(seen).toEqual(rows);
-        }
-        expect(await store.rawEvents("user-activity", new Map(), 0)).toEqual([]);
-        expect(await store.rawEvents("wikimedia.recentchange", new Map(), 10)).toHaveLength(1);
-        expect(await store.rawEvents("no-such-topic", new Map(), 10)).toEqual([]);
-      });
-
-      it.for(["rows", "runs", "rows and runs"] as const)(
-        "keeps one row per offset when writes overlap, the newest write winning (%s)",
-        async (how) => {
-          // Each write as RawEventRow objects, as encoded runs, or alternating.
-          let writes = 0;
-          const write = (rows: RawEventRow[]) =>
-            store.commit(
-              how === "rows" || (how === "rows and runs" && writes++ % 2 === 0)
-                ? { rawEvents: rows, checkpoints: [] }
-                : { rawRuns: runsOf(rows), checkpoints: [] },
-            );
-          const v = (partition: number, offset: number, version: number) =>
-            raw({ partition, offset, value: utf8(JSON.stringify({ v: version, offset })) });
-          const range = (from: number, to: number, version: number, step = 1) => {
-            const rows: RawEventRow[] = [];
-            for (let offset = from; offset <= to; offset += step) rows.push(v(1, offset, version));
-            return rows;
-          };
-          await write(range(0, 9, 1));
-          await write(range(20, 29, 1));
-          // Overlaps the end of the first run and starts a gap; then a sparse run inside both; then one
-          // that covers the second run and more.
-          await write(range(5, 14, 2));
-          await write(range(2, 8, 3, 3));
-          await write(range(18, 31, 4));
-
-          const expected = new Map<number, number>();
-          for (let o = 0; o <= 9; o++) expected.set(o, 1);
-          for (let o = 20; o <= 29; o++) expected.set(o, 1);
-          for (let o = 5; o <= 14; o++) expected.set(o, 2);
-          for (let o = 2; o <= 8; o += 3) expected.set(o, 3);
-          for (let o = 18; o <= 31; o++) expected.set(o, 4);
-          const want = [...expected].sort((a, b) => a[0] - b[0]).map(([o, version]) => v(1, o, version));
-          expect(await store.rawEvents("user-activity", new Map(), 1000)).toEqual(want);
-          // Paging from inside a merged run starts at the right offset.
-          expect(await store.rawEvents("user-activity", new Map([[1, 6]]), 3)).toEqual(want.slice(7, 10));
-        },
-      );
-
-      it("stores encoded runs exactly as the same rows, beside rows of the same batch", async () => {
-        const rows: RawEventRow[] = [];
-        for (const partition of [0, 2, 3]) {
-          for (let offset = 0; offset < 12; offset++) rows.push(raw({ partition, offset }));
-        }
-        rows.push(raw({ topic: "wikimedia.recentchange", partition: 0, offset: 4 }));
-        const asRows = rows.filter((r) => r.partition === 3);
-        const runs = runsOf(rows.filter((r) => r.partition !== 3));
-        expect(runs.map((r) => [r.topic, r.partition])).toEqual([
-          ["user-activity", 0],
-          ["user-activity", 2],
-          ["wikimedia.recentchange", 0],
-        ]);
-        await store.commit({ rawEvents: asRows, rawRuns: runs, checkpoints: [] });
-        expect(await store.rawEvents("user-activity", new Map(), 1000)).toEqual(
-          rows.filter((r) => r.topic === "user-activity"),
-        );
-        expect(await store.rawEvents("wikimedia.recentchange", new Map(), 10)).toEqual([rows.at(-1)]);
-      });
-
+    // The raw lake's own cases are in test/conformance/lake.ts; this one is about the whole batch.
+    describe("raw-lake runs in a batch", () => {
       it("rejects a malformed run with PULSE_STORE_BAD_ARGUMENT and writes none of its batch", async () => {
         const good = runsOf([raw({ partition: 0, offset: 1 }), raw({ partition: 0, offset: 2 })])[0]!;
         const descending = Buffer.from(good.bytes);
@@ -904,19 +786,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           expect((error as StoreError).message).toMatch(/raw run of topic "user-activity" partition 0/);
         }
         expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toEqual([]);
-        expect(await store.rawEvents("user-activity", new Map(), 10)).toEqual([]);
-      });
-
-      it("keeps large offsets, event times and values exact", async () => {
-        // A frame's bytes (magic 0, schema id, body): every byte value, zeros included, comes back.
-        const value = Buffer.concat([
-          Buffer.from([0, 0, 0, 0, 7]),
-          Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i)),
-        ]);
-        const row = raw({ partition: 1023, offset: 2 ** 40 + 3, event_time: T0 + 123, value });
-        await store.commit({ rawEvents: [row], checkpoints: [] });
-        expect(await store.rawEvents("user-activity", new Map(), 5)).toEqual([row]);
-        expect(await store.rawEvents("user-activity", new Map([[1023, 2 ** 40 + 3]]), 5)).toEqual([]);
+        expect(await store.lake.scanAfter("user-activity", new Map(), 10)).toEqual([]);
       });
     });
 
@@ -1045,7 +915,7 @@ async function readEverything(store: LiveStore) {
     top: await store.topPages(MINUTE, 1000),
     alerts: await store.alerts(1000),
     late: await store.lateEvents(1000),
-    raw: await store.rawEvents("user-activity", new Map(), 1000),
+    raw: await store.lake.scanAfter("user-activity", new Map(), 1000),
     checkpoints: (await store.checkpoints("job-a", "user-activity")).map((c) => ({
       ...c,
       state: hex(c.state),
@@ -1123,28 +993,6 @@ function late(overrides: Partial<LateEventRow> = {}): LateEventRow {
     event_time: T0 - 10 * MINUTE,
     watermark: T0,
     payload: JSON.stringify({ event_id: `late-${overrides.partition ?? 0}-${overrides.offset ?? 0}` }),
-    ...overrides,
-  };
-}
-
-/** Rows (in order) as encoded runs, as the stream job hands them over. */
-function runsOf(rows: readonly RawEventRow[]): RawRun[] {
-  const writer = new RawRunWriter();
-  for (const r of rows) writer.append(r.topic, r.partition, r.offset, r.event_time, r.ingested_at, r.value);
-  // Copies: the writer's buffer is reused after a reset.
-  return writer.runs().map((run) => ({ ...run, bytes: Buffer.from(run.bytes) }));
-}
-
-function raw(overrides: Partial<RawEventRow> = {}): RawEventRow {
-  const partition = overrides.partition ?? 0;
-  const offset = overrides.offset ?? 0;
-  return {
-    topic: "user-activity",
-    partition,
-    offset,
-    event_time: T0 + offset * 1000,
-    ingested_at: T0 + offset * 1000 + 5,
-    value: utf8(JSON.stringify({ event_id: `raw-${partition}-${offset}`, event_type: "CLICK" })),
     ...overrides,
   };
 }

@@ -42,6 +42,8 @@ export class CommitFailingStore implements LiveStore {
   topPages = (w: number, l: number) => this.inner.topPages(w, l);
   alerts = (l: number) => this.inner.alerts(l);
   lateEvents = (l: number) => this.inner.lateEvents(l);
-  rawEvents = (t: string, a: ReadonlyMap<number, number>, l: number) => this.inner.rawEvents(t, a, l);
+  get lake() {
+    return this.inner.lake;
+  }
   close = () => Promise.resolve();
 }

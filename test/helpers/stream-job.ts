@@ -13,7 +13,7 @@ import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import type { Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import type { LiveStore } from "../../src/store/index.ts";
 import {
   JOB_HEADER,

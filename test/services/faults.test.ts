@@ -9,9 +9,10 @@ import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka/index.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
-import type { Checkpoint, LiveStore, RawEventRow } from "../../src/store/index.ts";
-import { MongoLiveStore } from "../../src/store/mongo.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
+import type { RawEventRow } from "../../src/lake/index.ts";
+import type { Checkpoint, LiveStore } from "../../src/store/index.ts";
+import { MongoLiveStore } from "../../src/store/mongo/index.ts";
 import { type OnCleanup, REPO_ROOT, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { activityTruth, decodeV2, expectStoreMatchesTruth } from "../stream/truth.ts";
 import { KAFKA_URL, MONGODB_URL, resetKafka } from "./services.ts";
@@ -344,7 +345,7 @@ describe("faults on the real services", () => {
     expect(failed).toMatchObject({ code: StoreErrorCode.unavailable, retriable: true });
     // The retry commits the batch whole, whatever part of it the cut insert left behind.
     await store.commit({ rawEvents, checkpoints });
-    expect(await store.rawEvents("user-activity", new Map(), 5_000)).toEqual(rawEvents);
+    expect(await store.lake.scanAfter("user-activity", new Map(), 5_000)).toEqual(rawEvents);
     expect((await store.checkpoints(JOB, "user-activity")).map((c) => c.nextOffset)).toEqual([2_000]);
   });
 
@@ -363,7 +364,7 @@ describe("faults on the real services", () => {
     await store.commit(batch);
     const rewrites = proxy.commands.filter((c) => c.name === "update" && c.collection === "raw_events");
     expect(rewrites.length, "update commands on raw_events in the retry").toBe(0);
-    expect(await store.rawEvents("user-activity", new Map(), 5_000)).toEqual(batch.rawEvents);
+    expect(await store.lake.scanAfter("user-activity", new Map(), 5_000)).toEqual(batch.rawEvents);
     expect((await store.checkpoints(JOB, "user-activity")).map((c) => c.nextOffset)).toEqual([1_000]);
   });
 

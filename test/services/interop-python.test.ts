@@ -15,7 +15,7 @@ import { KafkaLog, kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { partitionForKey } from "../../src/log/partitioner.ts";
 import { KafkaSchemaRegistry } from "../../src/registry/kafka/registry.ts";
 import { AvroSerde, readSchemaId } from "../../src/serde/index.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import { DEFAULT_JOB_NAME } from "../../src/stream/job/index.ts";
 import type { ActivityWindow } from "../../src/store/index.ts";
 import { REPO_ROOT, runPulseJson, startPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";

@@ -6,7 +6,7 @@ import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import { KafkaLog, kafkaBrokers } from "../../src/log/kafka/index.ts";
 import { withTopicPrefix } from "../../src/log/prefixed.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import { type OnCleanup, type RunningPulse, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { activityTruth, expectStoreMatchesTruth } from "../stream/truth.ts";
 import { KAFKA_URL, resetKafka } from "./services.ts";

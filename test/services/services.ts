@@ -1,4 +1,9 @@
-// Where the real services of scripts/services/ listen (overridable for a remote setup), and a reset for Kafka.
+// Where the real services of scripts/services/ listen (overridable for a remote setup), a reset for Kafka, FerretDB for a file's tests.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { MongoClient } from "mongodb";
+import { afterAll, beforeAll } from "vitest";
+import { REPO_ROOT } from "../helpers/cli.ts";
 import { resetPulseKafka } from "../helpers/kafka-reset.ts";
 
 export const KAFKA_URL = process.env.PULSE_TEST_KAFKA ?? "kafka://127.0.0.1:9092";
@@ -10,4 +15,20 @@ export const MONGODB_URL = process.env.PULSE_TEST_MONGODB ?? "mongodb://127.0.0.
  */
 export async function resetKafka(groups: readonly string[] = []): Promise<void> {
   await resetPulseKafka(KAFKA_URL, groups, "pulse-test-reset");
+}
+
+/**
+ * FerretDB for the tests of one file: started before them if it is not running (idempotent; the first
+ * start may build it), with an admin client on it, closed after them. `server` has no database path.
+ */
+export function useFerretDb(): { readonly server: string; readonly admin: MongoClient } {
+  const ferret = { server: MONGODB_URL.replace(/\/$/, ""), admin: undefined as unknown as MongoClient };
+  beforeAll(() => {
+    execFileSync(join(REPO_ROOT, "scripts/services/ferretdb.sh"), ["start"], { stdio: "inherit" });
+    ferret.admin = new MongoClient(ferret.server, { serverSelectionTimeoutMS: 5_000 });
+  }, 900_000);
+  afterAll(async () => {
+    await ferret.admin?.close();
+  });
+  return ferret;
 }

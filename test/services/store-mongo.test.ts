@@ -1,22 +1,19 @@
 // MongoLiveStore against a real FerretDB (scripts/services/ferretdb.sh): the LiveStore contract, crash recovery, indexes, connection errors.
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Document, MongoClient } from "mongodb";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import type { Document, MongoClient } from "mongodb";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { openStore } from "../../src/app/backends.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import type { ActivityWindowRow, LiveStore, StoreBatch } from "../../src/store/index.ts";
-import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo.ts";
+import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo/index.ts";
 import { runLiveStoreContract } from "../conformance/live-store.ts";
-import { REPO_ROOT } from "../helpers/cli.ts";
-import { MONGODB_URL } from "./services.ts";
+import { useFerretDb } from "./services.ts";
 
-const SERVER = MONGODB_URL.replace(/\/$/, "");
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 28);
@@ -30,17 +27,8 @@ const QUERY_COLLECTIONS = [
   "late_events",
 ];
 
-let admin: MongoClient;
-
-beforeAll(() => {
-  // Idempotent: returns once the server answers a ping (building it first on a fresh machine).
-  execFileSync(join(REPO_ROOT, "scripts/services/ferretdb.sh"), ["start"], { stdio: "inherit" });
-  admin = new MongoClient(SERVER, { serverSelectionTimeoutMS: 5_000 });
-}, 900_000);
-
-afterAll(async () => {
-  await admin?.close();
-});
+const ferret = useFerretDb();
+const SERVER = ferret.server;
 
 function uniqueDatabase(): string {
   return `pulse_test_${randomBytes(6).toString("hex")}`;
@@ -55,9 +43,9 @@ async function openFresh(
   const store = await MongoLiveStore.open({ url, ...options });
   onTestFinished(async () => {
     await store.close();
-    await admin.db(name).dropDatabase();
+    await ferret.admin.db(name).dropDatabase();
   });
-  return { store, url, db: admin.db(name) };
+  return { store, url, db: ferret.admin.db(name) };
 }
 
 /** Opens another store on the same database, closed when the test ends. */
@@ -77,7 +65,7 @@ runLiveStoreContract("mongodb (FerretDB)", async () => {
     store,
     cleanup: async () => {
       await store.close();
-      await admin.db(name).dropDatabase();
+      await ferret.admin.db(name).dropDatabase();
     },
   };
 });
@@ -259,7 +247,7 @@ describe("MongoLiveStore", () => {
       ).rejects.toMatchObject({ code: StoreErrorCode.conflict, details: { current: 7 } });
     }
     expect(await store.activityWindows({ windowMs: MINUTE, last: 5 })).toEqual([]);
-    expect(await store.rawEvents("user-activity", new Map(), 5)).toEqual([]);
+    expect(await store.lake.scanAfter("user-activity", new Map(), 5)).toEqual([]);
     // A partition never committed is fenced with null.
     await store.commit({ checkpoints: [{ ...checkpoint(1, 3), expectedNextOffset: null }] });
     expect(
@@ -368,7 +356,7 @@ describe("MongoLiveStore", () => {
     const dir = mkdtempSync(join(tmpdir(), "pulse-config-"));
     onTestFinished(async () => {
       rmSync(dir, { recursive: true, force: true });
-      await admin.db(name).dropDatabase();
+      await ferret.admin.db(name).dropDatabase();
     });
     const store = await openStore(loadConfig({ env: { PULSE_STORE: `${SERVER}/${name}` }, cwd: dir }));
     onTestFinished(() => store.close());
@@ -377,7 +365,7 @@ describe("MongoLiveStore", () => {
       activityWindows: [activityRow({ event_count: 2 })],
       checkpoints: [checkpoint(0, 1)],
     });
-    expect(await admin.db(name).collection("activity_windows").countDocuments()).toBe(1);
+    expect(await ferret.admin.db(name).collection("activity_windows").countDocuments()).toBe(1);
   });
 });
 
@@ -459,7 +447,7 @@ async function readEverything(store: LiveStore) {
     top: await store.topPages(MINUTE, 100),
     alerts: await store.alerts(100),
     late: await store.lateEvents(100),
-    raw: await store.rawEvents("user-activity", new Map(), 100),
+    raw: await store.lake.scanAfter("user-activity", new Map(), 100),
     checkpoints: (await store.checkpoints("job-a", "user-activity")).map((c) => ({
       ...c,
       state: Buffer.from(c.state).toString("hex"),

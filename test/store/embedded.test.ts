@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import type { ActivityWindowRow } from "../../src/store/index.ts";
 import { runLiveStoreContract } from "../conformance/live-store.ts";
 
@@ -134,8 +134,8 @@ describe("EmbeddedLiveStore", () => {
       ],
       checkpoints: [],
     });
-    expect(await again.rawEvents("b", new Map(), 10)).toEqual(before.rawB);
-    expect(await again.rawEvents("c", new Map(), 10)).toMatchObject([
+    expect(await again.lake.scanAfter("b", new Map(), 10)).toEqual(before.rawB);
+    expect(await again.lake.scanAfter("c", new Map(), 10)).toMatchObject([
       { topic: "c", value: Buffer.from("[]") },
     ]);
   });
@@ -174,7 +174,7 @@ describe("EmbeddedLiveStore", () => {
         // Every row was written by the checkpoint's batch: four partitions × event_count = batch.
         expect(new Set(windows.map((w) => w.event_count))).toEqual(new Set([4 * batch]));
         expect(new Set(windows.map((w) => w.unique_users))).toEqual(new Set([4 * batch]));
-        const raw = await store.rawEvents("crash-topic", new Map(), 1_000_000);
+        const raw = await store.lake.scanAfter("crash-topic", new Map(), 1_000_000);
         for (let partition = 0; partition < 4; partition++) {
           const offsets = raw.filter((r) => r.partition === partition).map((r) => r.offset);
           expect(offsets).toEqual(Array.from({ length: batch }, (_, i) => i + 1));
@@ -264,7 +264,7 @@ describe("EmbeddedLiveStore", () => {
     const store = EmbeddedLiveStore.open({ path });
     cleanups.push(() => store.close());
     for (const topic of ["user-activity", "wikimedia.recentchange"]) {
-      const rows = await store.rawEvents(topic, new Map(), 1_000_000);
+      const rows = await store.lake.scanAfter(topic, new Map(), 1_000_000);
       expect(rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset }))).toEqual(
         expected.filter((e) => e.topic === topic),
       );
@@ -377,8 +377,8 @@ async function readAll(store: EmbeddedLiveStore) {
     top: await store.topPages(WINDOW_MS, 10),
     alerts: await store.alerts(10),
     late: await store.lateEvents(10),
-    rawA: await store.rawEvents("a", new Map(), 10),
-    rawB: await store.rawEvents("b", new Map(), 10),
+    rawA: await store.lake.scanAfter("a", new Map(), 10),
+    rawB: await store.lake.scanAfter("b", new Map(), 10),
     checkpoints: (await store.checkpoints("j", "t")).map((c) => ({ ...c, state: Array.from(c.state) })),
   };
 }

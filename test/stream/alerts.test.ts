@@ -11,7 +11,7 @@ import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import type { GroupMember, Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import type { AlertRow, LiveStore, StoreBatch } from "../../src/store/index.ts";
 import { AnomalyDetector } from "../../src/stream/anomaly.ts";
 import { JOB_HEADER, StreamJob, type StreamJobOptions } from "../../src/stream/job/index.ts";
@@ -201,7 +201,9 @@ class CommitFailingStore implements LiveStore {
   topPages = (w: number, l: number) => this.inner.topPages(w, l);
   alerts = (l: number) => this.inner.alerts(l);
   lateEvents = (l: number) => this.inner.lateEvents(l);
-  rawEvents = (t: string, a: ReadonlyMap<number, number>, l: number) => this.inner.rawEvents(t, a, l);
+  get lake() {
+    return this.inner.lake;
+  }
   close = () => Promise.resolve();
 }
 

@@ -8,7 +8,7 @@ import type { DeadLetter, UserActivityV2 } from "../../src/contracts/types.ts";
 import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import { type OnCleanup, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
 import { activityTruth, expectStoreMatchesTruth } from "./truth.ts";
@@ -94,7 +94,7 @@ async function countRawEvents(store: EmbeddedLiveStore): Promise<{ rows: number;
   let rows = 0;
   let ordered = true;
   for (;;) {
-    const page = await store.rawEvents("user-activity", after, 50_000);
+    const page = await store.lake.scanAfter("user-activity", after, 50_000);
     if (page.length === 0) return { rows, ordered };
     for (const row of page) {
       const last = after.get(row.partition) ?? -1;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import type { DeadLetter } from "../../src/contracts/types.ts";
-import { EmbeddedLiveStore } from "../../src/store/embedded.ts";
+import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import { closedPort, REPO_ROOT, runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
 import { activityTruth, CellMap, cellsOf, expectStoreMatchesTruth } from "./truth.ts";
@@ -78,7 +78,7 @@ describe("pulse stream --drain over simulated activity with out-of-order, duplic
       }
 
       // The raw lake holds every valid event once (late ones too), for the batch layer.
-      const raw = await store.rawEvents("user-activity", new Map(), 10_000_000);
+      const raw = await store.lake.scanAfter("user-activity", new Map(), 10_000_000);
       expect(raw).toHaveLength(truth.accepted + truth.late);
     },
     TIMEOUT_MS,

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { EmbeddedLiveStore } from "../../store/embedded.ts";
+import { EmbeddedLiveStore } from "../../store/embedded/index.ts";
 import type { ActivityWindowRow, AlertRow, StoreBatch, WikiWindowRow } from "../../store/index.ts";
 import { serveRoutes } from "../../../test/helpers/http-server.ts";
 import { liveApiRoutes, type LiveApiOptions } from "./live.ts";

@@ -10,7 +10,7 @@ import { SerdeError } from "../../errors.ts";
 import type { LogRecord, ProduceRecord } from "../../log/index.ts";
 import { type AvroSerde, frameSchemaId } from "../../serde/index.ts";
 import type { StoreBatch } from "../../store/index.ts";
-import { RawRunWriter } from "../../store/raw-batch.ts";
+import { RawRunWriter } from "../../lake/batch.ts";
 import { asBuffer } from "../../bytes.ts";
 import { ActivityFrame } from "../activity-frame.ts";
 import { ProcessOutcome } from "../operator.ts";

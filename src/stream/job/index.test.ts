@@ -7,7 +7,7 @@ import type { UserActivityV2, WikimediaRecentChange } from "../../contracts/type
 import { StreamError, StreamErrorCode } from "../../errors.ts";
 import { recentChangeProducer } from "../../ingest/producer.ts";
 import type { LiveStore } from "../../store/index.ts";
-import { decodeRawBatch } from "../../store/raw-batch.ts";
+import { decodeRawBatch } from "../../lake/batch.ts";
 import {
   ACTIVITY,
   generate,
@@ -21,7 +21,7 @@ import {
 } from "../../../test/helpers/stream-job.ts";
 import { CommitFailingStore } from "../../../test/helpers/failing-store.ts";
 import { DEFAULT_JOB_NAME, type StreamJobOptions, type StreamProgress } from "./index.ts";
-import { decodeRawEvent } from "../raw-lake.ts";
+import { decodeRawEvent } from "../../lake/decode.ts";
 
 describe("StreamJob.drain", () => {
   it("turns a bounded topic into final windows and day totals equal to a naive computation", async (ctx) => {
@@ -59,7 +59,7 @@ describe("StreamJob.drain", () => {
     }
     // The raw lake holds every valid event once: on time and late, not the dropped duplicates. Each
     // row's value decodes (through the registry) to the event at its position, with its event time.
-    const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
+    const raw = await fx.store.lake.scanAfter(ACTIVITY, new Map(), 1_000_000);
     expect(raw).toHaveLength(truth.accepted + truth.late);
     const lake = new Map<string, string>();
     for (const row of raw) {

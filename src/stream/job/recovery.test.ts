@@ -125,7 +125,7 @@ describe("StreamJob.drain", () => {
     await fx.expectTotalsAndWindows(summary, events.length, truth);
     const late = await fx.store.lateEvents(100_000);
     expect(late).toHaveLength(truth.late);
-    const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
+    const raw = await fx.store.lake.scanAfter(ACTIVITY, new Map(), 1_000_000);
     expect(raw).toHaveLength(events.length - truth.duplicates);
     expect(new Set(raw.map((r) => `${r.partition}:${r.offset}`)).size).toBe(raw.length);
     // The drain's end wrote every partition's state where it stopped: a restart replays nothing.
@@ -153,7 +153,7 @@ describe("StreamJob.drain", () => {
     ]);
     expect(summary.drained).toBe(true);
     await fx.expectTotalsAndWindows(summary, events.length, truth);
-    const raw = await fx.store.rawEvents(ACTIVITY, new Map(), 1_000_000);
+    const raw = await fx.store.lake.scanAfter(ACTIVITY, new Map(), 1_000_000);
     expect(raw).toHaveLength(events.length - truth.duplicates);
   });
 });

@@ -1,7 +1,7 @@
 // RawRunWriter: raw-lake rows written straight into encoded runs, split where a stored batch must end.
 import { describe, expect, it } from "vitest";
 import type { RawEventRow } from "./index.ts";
-import { checkRawRun, decodeRawBatch, RawRunWriter } from "./raw-batch.ts";
+import { checkRawRun, decodeRawBatch, RawRunWriter } from "./batch.ts";
 
 function row(topic: string, partition: number, offset: number, size = 10): RawEventRow {
   return {

@@ -1,7 +1,7 @@
 // Reading the raw lake back: each row holds its event as the log held it, a Confluent frame.
 import type { AvroType } from "../contracts/schemas.ts";
 import type { AvroSerde } from "../serde/avro-serde.ts";
-import type { RawEventRow } from "../store/index.ts";
+import type { RawEventRow } from "./index.ts";
 import { asBuffer } from "../bytes.ts";
 
 /** The first byte of a row stored as JSON text (before the lake kept frames); a frame starts with 0. */

@@ -1,13 +1,13 @@
 // Reading raw-lake rows back: frames through the registry (with schema resolution), older JSON rows parsed.
 
 import { describe, expect, it } from "vitest";
-import { decodeRawEvent } from "./raw-lake.ts";
+import { decodeRawEvent } from "./decode.ts";
 import { SCHEMA_TEXTS, subjectFor, userActivityV2Type } from "../contracts/schemas.ts";
 import type { UserActivityV2 } from "../contracts/types.ts";
 import { SchemaRegistry } from "../registry/embedded/registry.ts";
 import { AvroSerde } from "../serde/index.ts";
-import { decodeRawBatch, RawBatchEncoder } from "../store/raw-batch.ts";
-import type { RawEventRow } from "../store/index.ts";
+import { decodeRawBatch, RawBatchEncoder } from "./batch.ts";
+import type { RawEventRow } from "./index.ts";
 
 const EVENT = {
   event_id: "0b9a3c8e-6f1d-4c2a-9b7e-1d2f3a4b5c6d",

@@ -76,6 +76,20 @@ export class RawBatchEncoder {
     };
   }
 
+  /** Encodes rows[start, end) (one topic and partition, offsets increasing) as batches, handing each to `store`. */
+  encodeAll(
+    rows: readonly RawEventRow[],
+    start: number,
+    end: number,
+    store: (firstOffset: number, lastOffset: number, bytes: Buffer) => void,
+  ): void {
+    while (start < end) {
+      const batch = this.encode(rows, start, end);
+      store(batch.firstOffset, batch.lastOffset, batch.bytes);
+      start += batch.count;
+    }
+  }
+
   #setScratch(buf: Buffer): void {
     this.#scratch = buf;
     this.#view = new DataView(buf.buffer, buf.byteOffset, buf.length);
@@ -304,6 +318,11 @@ export function readRawRecord(
     ingested_at: bytes.readDoubleLE(at + 16),
     value: copy ? Buffer.from(view) : view,
   };
+}
+
+/** The event time of the record at `at` (a position scanRawBatch reported), read from its header alone. */
+export function readRawEventTime(bytes: Buffer, at: number): number {
+  return bytes.readDoubleLE(at + 8);
 }
 
 /** Every record of a batch as rows, their values views into `bytes`. */

@@ -2,8 +2,8 @@
 
 import { MongoServerError } from "mongodb";
 import { describe, expect, it } from "vitest";
-import { StoreErrorCode } from "../errors.ts";
-import { toStoreError } from "./mongo.ts";
+import { StoreErrorCode } from "../../errors.ts";
+import { toStoreError } from "./errors.ts";
 
 const URL = "mongodb://127.0.0.1:27017/pulse";
 

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { StoreErrorCode } from "../../src/errors.ts";
-import { EmbeddedLiveStore, type EmbeddedLiveStoreOptions } from "../../src/store/embedded.ts";
-import type { RawEventRow } from "../../src/store/index.ts";
-import { RawBatchEncoder } from "../../src/store/raw-batch.ts";
+import { EmbeddedLiveStore, type EmbeddedLiveStoreOptions } from "../../src/store/embedded/index.ts";
+import type { RawEventRow } from "../../src/lake/index.ts";
+import { RawBatchEncoder } from "../../src/lake/batch.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -98,11 +98,11 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
       const expected = all
         .filter((r) => r.topic === topic)
         .sort((x, y) => x.partition - y.partition || x.offset - y.offset);
-      expect(await store.rawEvents(topic, new Map(), 1000)).toEqual(expected);
+      expect(await store.lake.scanAfter(topic, new Map(), 1000)).toEqual(expected);
     }
     // An incremental read from a position inside a batch.
     expect(
-      await store.rawEvents(
+      await store.lake.scanAfter(
         "a",
         new Map([
           [0, 50],
@@ -128,14 +128,17 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
     await expect(failing).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
     expect(index(path).ends).toEqual([{ segment: 1, end_pos: committedEnd }]);
     expect(segmentFiles(path)[0]!.size).toBeGreaterThan(committedEnd);
-    expect(await store.rawEvents("a", new Map(), 1000)).toEqual(rows("a", 0, 0, 10, "kept"));
+    expect(await store.lake.scanAfter("a", new Map(), 1000)).toEqual(rows("a", 0, 0, 10, "kept"));
 
     const next = rows("a", 0, 20, 3, "next");
     await store.commit({ rawEvents: next, checkpoints: [] });
     const { batches, ends } = index(path);
     expect(batches.map((b) => b.pos)).toEqual([0, committedEnd]);
     expect(ends).toEqual([{ segment: 1, end_pos: committedEnd + batches[1]!.length! }]);
-    expect(await store.rawEvents("a", new Map(), 1000)).toEqual([...rows("a", 0, 0, 10, "kept"), ...next]);
+    expect(await store.lake.scanAfter("a", new Map(), 1000)).toEqual([
+      ...rows("a", 0, 0, 10, "kept"),
+      ...next,
+    ]);
   });
 
   it("moves on to a new segment past rawSegmentBytes, cutting the garbage off the old one", async () => {
@@ -174,7 +177,7 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
     expect(segmentFiles(path)).toEqual(
       ["000001.seg", "000002.seg", "000003.seg", "000004.seg"].map((name) => ({ name, size: firstEnd })),
     );
-    expect(await store.rawEvents("a", new Map(), 1000)).toEqual([
+    expect(await store.lake.scanAfter("a", new Map(), 1000)).toEqual([
       ...big(0, "s1"),
       ...big(100, "s2"),
       ...big(200, "s3"),
@@ -193,7 +196,7 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
       [2, 0],
       [3, 0],
     ]);
-    expect(await store.rawEvents("a", new Map(), 1000)).toEqual([
+    expect(await store.lake.scanAfter("a", new Map(), 1000)).toEqual([
       ...rows("a", 0, 0, 2, "small"),
       ...rows("a", 0, 10, 40, "large"),
       ...rows("a", 0, 100, 2, "after"),
@@ -212,7 +215,7 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
     changed[changed.length - 3] ^= 0xff;
     writeFileSync(file, changed);
     const reader = open(path);
-    const read = () => reader.rawEvents("a", new Map(), 100);
+    const read = () => reader.lake.scanAfter("a", new Map(), 100);
     await expect(read()).rejects.toMatchObject({
       code: StoreErrorCode.storage,
       message: expect.stringContaining(file),
@@ -226,7 +229,7 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
 
     unlinkSync(file);
     const again = open(path);
-    await expect(again.rawEvents("a", new Map(), 100)).rejects.toMatchObject({
+    await expect(again.lake.scanAfter("a", new Map(), 100)).rejects.toMatchObject({
       code: StoreErrorCode.storage,
       message: expect.stringMatching(/000001\.seg is missing/),
     });
@@ -235,7 +238,7 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
   it("keeps an in-memory store's batches in their rows", async () => {
     const store = open(":memory:");
     await store.commit({ rawEvents: rows("a", 2, 0, 5, "mem"), checkpoints: [] });
-    expect(await store.rawEvents("a", new Map(), 100)).toEqual(rows("a", 2, 0, 5, "mem"));
+    expect(await store.lake.scanAfter("a", new Map(), 100)).toEqual(rows("a", 2, 0, 5, "mem"));
   });
 
   it("opens a schema-3 file: its batches stay in their rows and read in order with new ones from segments", async () => {
@@ -260,8 +263,8 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
     const store = open(path);
     const added = rows("a", 1, 100, 5, "v4");
     await store.commit({ rawEvents: added, checkpoints: [] });
-    expect(await store.rawEvents("a", new Map(), 1000)).toEqual([...stored, ...added]);
-    expect(await store.rawEvents("a", new Map([[1, 38]]), 1000)).toEqual(added);
+    expect(await store.lake.scanAfter("a", new Map(), 1000)).toEqual([...stored, ...added]);
+    expect(await store.lake.scanAfter("a", new Map([[1, 38]]), 1000)).toEqual(added);
     const { batches } = index(path);
     expect(batches.map((b) => [b.inline > 0, b.segment])).toEqual([
       [true, null],

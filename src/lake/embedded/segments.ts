@@ -1,7 +1,8 @@
 // The embedded raw lake's segment files: raw batches appended to files beside the store file, each indexed by a raw_batches row.
 import type Database from "better-sqlite3";
-import { StoreError, StoreErrorCode } from "../errors.ts";
-import { SegmentFiles } from "../sqlite/segment-files.ts";
+import { StoreError, StoreErrorCode } from "../../errors.ts";
+import { SegmentFiles } from "../../sqlite/segment-files.ts";
+import type { RawBatchRow } from "./statements.ts";
 
 /*
  * The raw lake keeps one run of segments for the whole store (`<store file>-raw/<n>.seg`, src/sqlite/
@@ -35,4 +36,11 @@ export function rawSegments(
       error: (message, cause) => new StoreError(StoreErrorCode.storage, message, { cause }),
     },
   );
+}
+
+/** A stored batch's bytes: from its segment file, or from the row itself (store schema 3 and before, in-memory). */
+export function batchBytes(segments: SegmentFiles | undefined, row: RawBatchRow): Buffer {
+  const [, , records, segment, pos, length, crc] = row;
+  if (segment === null) return records;
+  return segments!.read({ segment, pos: pos!, length: length!, crc: crc! });
 }

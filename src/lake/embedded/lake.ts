@@ -1,0 +1,76 @@
+// The embedded RawLake: raw batches in the live store's SQLite file, their bytes in segment files beside it, appended in the store's commit.
+import type Database from "better-sqlite3";
+import type { SegmentFiles } from "../../sqlite/segment-files.ts";
+import type { LakeAppend, RawEventRow } from "../index.ts";
+import { type PartitionWalk, PartitionScans } from "../scans.ts";
+import { LakeAppender } from "./append.ts";
+import { type LakeReads, walkPartitions } from "./scan.ts";
+import { rawSegments } from "./segments.ts";
+import { prepareLakeStatements } from "./statements.ts";
+
+/**
+ * The SQLite file the lake lives in, as its owner (the embedded live store, src/store/embedded/) holds
+ * it open: the lake's tables are part of the owner's schema (LAKE_SCHEMA, upgradeLakeTables).
+ */
+export interface LakeFile {
+  /** The file, or ":memory:" (whose batches stay in their rows: no segment files). */
+  readonly path: string;
+  readonly db: Database.Database;
+  /** Fails with PULSE_STORE_CLOSED once the owner closed the file. */
+  requireOpen(): void;
+  /**
+   * Runs a read on the open file: fails with PULSE_STORE_CLOSED once the owner closed it, and turns a
+   * SQLite failure into a StoreError saying what was being done (`during`).
+   */
+  read<T>(during: string, read: () => T): T;
+}
+
+export interface EmbeddedRawLakeOptions {
+  /** How large a segment file grows before the next one starts (checked by the owner). */
+  segmentBytes: number;
+}
+
+export class EmbeddedRawLake extends PartitionScans {
+  readonly #file: LakeFile;
+  readonly #reads: LakeReads;
+  readonly #appender: LakeAppender;
+  /** The segment files; undefined for an in-memory store, whose batches stay in raw_batches. */
+  readonly #segments: SegmentFiles | undefined;
+
+  constructor(file: LakeFile, options: EmbeddedRawLakeOptions) {
+    super();
+    this.#file = file;
+    const sql = prepareLakeStatements(file.db);
+    // synchronous 2 is FULL: then a commit syncs its segment bytes before SQLite commits.
+    this.#segments =
+      file.path === ":memory:"
+        ? undefined
+        : rawSegments(`${file.path}-raw`, file.db, {
+            syncCommits: file.db.pragma("synchronous", { simple: true }) === 2,
+            segmentBytes: options.segmentBytes,
+          });
+    this.#reads = { sql, segments: this.#segments };
+    this.#appender = new LakeAppender(file.path, sql, this.#segments);
+  }
+
+  /**
+   * Appends a commit's raw rows; the owner calls it inside its commit transaction, so they are readable
+   * exactly when the rest of the batch and its checkpoints are. A throw rolls the whole commit back.
+   */
+  append(batch: LakeAppend): void {
+    this.#appender.append(batch);
+  }
+
+  protected requireOpen(): void {
+    this.#file.requireOpen();
+  }
+
+  protected async walk(walk: PartitionWalk): Promise<RawEventRow[]> {
+    return this.#file.read("reading raw events", () => walkPartitions(this.#reads, walk));
+  }
+
+  /** Closes the segment files, as the owner closes the SQLite file. */
+  closeSegments(): void {
+    this.#segments?.close();
+  }
+}

@@ -1,0 +1,560 @@
+// The MongoDB live store's commit protocol: raw rows first, then redo records in per-partition commit points, then the rows; recovery re-applies what a crash left.
+/*
+ * Commit without multi-document transactions (FerretDB has none); the unit of atomicity is one document.
+ *   1. Raw-lake rows are upserted first (MongoRawLake.write): keyed by offset and deterministic, writing
+ *      them early is harmless.
+ *   2. Each checkpoint document is the commit point of its (job, topic, partition): the same single-document
+ *      write carries a redo record, {batch, seq, rows}, with that partition's window, daily, top-page and
+ *      late-event rows of the batch. Rows whose partition has no checkpoint in the batch, and alerts (no
+ *      partition), ride with the lowest-partition checkpoint; a batch without checkpoints gets a journal
+ *      commit point in `redo`. Commit points are written lowest partition first, in ordered writes, so a
+ *      row's carrier is durable no later than its own partition's checkpoint.
+ *   3. The rows are upserted into the query collections (v = seq), then the redo records are cleared.
+ * A crash between 2 and 3 leaves committed redo records: open() re-applies them, and so does the next
+ * read or commit after a commit that failed past step 2. A checkpoint is thus never durable without its
+ * rows. Unlike the embedded store, a batch is atomic per partition, not as a whole: after a crash in step 2
+ * some partitions hold the new checkpoint and the others the old one, which the job replays; rows are
+ * absolute values, not increments, so the replay rewrites them to the same values.
+ *
+ * Bounds: a redo record carries at most INLINE_REDO_BYTES of rows and a checkpoint document stays under
+ * 16 MiB (state ≤ MAX_STATE_BYTES); larger row sets go to overflow pages in `redo`, written before the
+ * commit point that references them, so they take effect with it. Raw-lake rows never go through redo.
+ *
+ * Re-applying a redo record writes a row only where the stored one is older (v < seq) or missing, so a
+ * process that recovers a record late (it opened while the writer was between steps 2 and 3) does not
+ * overwrite a later batch's rows. That check is a read then a write: FerretDB has no atomic conditional
+ * write to do better, and on MongoDB too a writer could slip a newer row in between (a window of one
+ * round trip per 16 rows), which would leave the older row until the writer writes that row again.
+ */
+import { randomUUID } from "node:crypto";
+import { type AnyBulkWriteOperation, BSON, type Db, type Document, MongoServerError } from "mongodb";
+import { StoreError, StoreErrorCode } from "../../errors.ts";
+import {
+  isOnlyDuplicateKeys,
+  MAX_ROW_BYTES,
+  type MongoRawLake,
+  type RawDocument,
+} from "../../lake/mongo/index.ts";
+import type { Checkpoint, StoreBatch } from "../index.ts";
+import { ACTIVITY_METRICS, WIKI_METRICS } from "../rows.ts";
+import {
+  checkCheckpoint,
+  checkNumbers,
+  checkpointConflict,
+  checkpointWithoutState,
+  checkText,
+  compareText,
+} from "../validate.ts";
+import {
+  alertDocument,
+  type CheckpointDocument,
+  checkpointId,
+  lateEventDocument,
+  REDO_COLLECTIONS,
+  REDO_KINDS,
+  type RedoDocument,
+  type RedoKind,
+  type RedoRecord,
+  type RedoRows,
+  type RowDocument,
+  topPagesDocument,
+  upsertMeta,
+  windowDocument,
+} from "./schema.ts";
+
+const MIB = 1024 * 1024;
+/** Rows carried inline by one commit point; more go to overflow pages. */
+const INLINE_REDO_BYTES = 2 * MIB;
+/** Rows per overflow page: one row of the largest size with room to spare, well under 16 MiB. */
+const PAGE_BYTES = MAX_ROW_BYTES + 64 * 1024;
+/** The largest checkpoint state: the checkpoint document must stay under 16 MiB with its fields. */
+const MAX_STATE_BYTES = 15 * MIB;
+/** Room for a checkpoint document's own fields and BSON framing. */
+const DOCUMENT_BUDGET_BYTES = 16 * MIB - 64 * 1024;
+/** Overflow pages that no commit point references are left-overs of a failed commit after this long. */
+const ORPHAN_PAGE_AGE_MS = 3_600_000;
+/** Statements per update command on FerretDB, whose SQLite pool has 100 connections per database. */
+const FERRETDB_STATEMENTS_PER_WRITE = 16;
+const MONGODB_STATEMENTS_PER_WRITE = 1000;
+/** Rows whose versions a recovery reads (in parallel) right before writing them. */
+const REAPPLY_ROWS = 16;
+
+/** One commit point of a batch: a checkpoint document, or the journal document of a batch without one. */
+interface CommitPoint {
+  checkpoint: Checkpoint | undefined;
+  rows: RedoRows;
+}
+
+/** A batch checked and laid out: raw-lake documents, and the commit points carrying every other row. */
+export interface BatchPlan {
+  raw: RawDocument[];
+  commitPoints: CommitPoint[];
+}
+
+export interface MongoCommitOptions {
+  /**
+   * For crash tests: called once a batch's commit points are durable and before its rows are applied.
+   * A throw stops the commit there, as a crash would; reopening the store must recover the batch.
+   */
+  testHooks?: { afterCommitPoint?: () => void | Promise<void> };
+}
+
+/** Runs the protocol above for one store, and the recovery of what a crash or failed commit left. */
+export class MongoCommit {
+  readonly #db: Db;
+  readonly #lake: MongoRawLake;
+  /** The URL as messages show it. */
+  readonly #url: string;
+  readonly #hooks: MongoCommitOptions["testHooks"];
+  /** Set while a commit may have left committed redo records behind; the next read or commit recovers. */
+  #recoveryNeeded = true;
+  /**
+   * Set when a commit failed after it started writing commit points: some may be durable (the server
+   * applied them, then the answer was lost). Its retry then takes a checkpoint equal to its own (same
+   * offset, same updated_at) for its own earlier write, not for another member's commit.
+   */
+  #inDoubt = false;
+  /** Statements per update command: few on FerretDB (see replaceById), the driver's batching elsewhere. */
+  #statementsPerWrite = MONGODB_STATEMENTS_PER_WRITE;
+
+  constructor(db: Db, lake: MongoRawLake, url: string, options: MongoCommitOptions) {
+    this.#db = db;
+    this.#lake = lake;
+    this.#url = url;
+    this.#hooks = options.testHooks;
+  }
+
+  /** The server is FerretDB: update commands of few statements (see replaceById). */
+  useFerretDbLimits(): void {
+    this.#statementsPerWrite = FERRETDB_STATEMENTS_PER_WRITE;
+  }
+
+  /** Applies a planned batch; a failure leaves what the protocol allows, and the next read or commit recovers it. */
+  async commit(plan: BatchPlan): Promise<void> {
+    let committing = false;
+    try {
+      await this.recoverIfNeeded();
+      await this.#checkFences(
+        plan.commitPoints.flatMap((point) => (point.checkpoint ? [point.checkpoint] : [])),
+      );
+      if (plan.raw.length > 0) await this.#lake.write(plan.raw);
+      if (plan.commitPoints.length === 0) {
+        this.#lake.committed();
+        return;
+      }
+      const seq = await this.#nextSeq();
+      const batchId = randomUUID();
+      const records = await this.#writePages(batchId, seq, plan.commitPoints);
+      committing = true;
+      await this.#writeCommitPoints(batchId, plan.commitPoints, records);
+      await this.#hooks?.afterCommitPoint?.();
+      await this.#applyRows(allRows(plan.commitPoints.map((point) => point.rows)), seq);
+      await this.#clear(batchId);
+      this.#lake.committed();
+      this.#inDoubt = false;
+    } catch (error) {
+      // Some commit points may be durable without their rows applied: the next read or commit finishes them.
+      if (committing) {
+        this.#recoveryNeeded = true;
+        this.#inDoubt = true;
+      }
+      throw error;
+    }
+  }
+
+  /** Re-applies every committed redo record (oldest first), then clears it. Idempotent. */
+  async recoverIfNeeded(): Promise<void> {
+    if (!this.#recoveryNeeded) return;
+    const checkpoints = this.#db.collection<CheckpointDocument>("checkpoints");
+    const redo = this.#db.collection<RedoDocument>("redo");
+    const pending: RedoRecord[] = [];
+    for (const doc of await checkpoints
+      .find({ redo: { $exists: true } }, { projection: { redo: 1 } })
+      .toArray()) {
+      if (doc.redo !== undefined) pending.push(doc.redo);
+    }
+    for (const doc of await redo.find({ kind: "commit" }).toArray()) {
+      pending.push({ batch: doc.batch, seq: doc.seq ?? 0, rows: doc.rows, pages: doc.pages ?? [] });
+    }
+    pending.sort((a, b) => a.seq - b.seq);
+    const batches = new Set<string>();
+    for (const record of pending) {
+      batches.add(record.batch);
+      const rows = await this.#withPages(record);
+      if (rows !== undefined) await this.#reapplyRows(rows, record.seq);
+    }
+    for (const batch of batches) await this.#clear(batch);
+    await redo.deleteMany({
+      kind: "page",
+      batch: { $nin: [...batches] },
+      created_at: { $lt: Date.now() - ORPHAN_PAGE_AGE_MS },
+    });
+    this.#recoveryNeeded = false;
+  }
+
+  /**
+   * Upserts documents by _id, #statementsPerWrite per command: FerretDB 1.24 holds a SQLite connection
+   * per statement of an update command until the command ends (100 per database), so one command of
+   * more than about 100 statements never finishes, and blocks every other user of that database.
+   */
+  async replaceById(name: string, docs: readonly Document[], ordered: boolean): Promise<void> {
+    const collection = this.#db.collection(name);
+    for (let i = 0; i < docs.length; i += this.#statementsPerWrite) {
+      const writes: AnyBulkWriteOperation[] = docs
+        .slice(i, i + this.#statementsPerWrite)
+        .map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } }));
+      // Two upserts of one new _id at once (a writer and a reader re-applying its redo record) can both
+      // try the insert; MongoDB retries the loser by itself, FerretDB reports E11000. The retry finds the
+      // document and replaces it.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await collection.bulkWrite(writes, { ordered });
+          break;
+        } catch (error) {
+          if (!isOnlyDuplicateKeys(error) || attempt >= 3) throw error;
+        }
+      }
+    }
+  }
+
+  /** A redo record's rows with its overflow pages; undefined when another process already finished it. */
+  async #withPages(record: RedoRecord): Promise<RedoRows | undefined> {
+    if (record.pages.length === 0) return record.rows;
+    const pages = await this.#db
+      .collection<RedoDocument>("redo")
+      .find({ _id: { $in: record.pages } })
+      .toArray();
+    if (pages.length < record.pages.length) {
+      const [checkpoint, journal] = await Promise.all([
+        this.#db.collection<CheckpointDocument>("checkpoints").countDocuments({ "redo.batch": record.batch }),
+        this.#db.collection<RedoDocument>("redo").countDocuments({ _id: record.batch }),
+      ]);
+      if (checkpoint === 0 && journal === 0) return undefined;
+      throw new StoreError(
+        StoreErrorCode.storage,
+        `The live store at ${this.#url} lost overflow pages of committed batch ${record.batch}; its rows cannot be re-applied. Replay the stream job from earlier offsets.`,
+      );
+    }
+    return allRows([record.rows, ...pages.map((page) => page.rows)]);
+  }
+
+  /** The next batch sequence number: meta.seq only grows, in any number of processes. */
+  async #nextSeq(): Promise<number> {
+    const doc = await upsertMeta(this.#db, "seq", { $inc: { value: 1 } });
+    return doc?.value ?? 1;
+  }
+
+  /** Moves the rows of commit points too large to carry inline to pages; returns each point's record. */
+  async #writePages(batch: string, seq: number, points: readonly CommitPoint[]): Promise<RedoRecord[]> {
+    const records: RedoRecord[] = [];
+    const pages: RedoDocument[] = [];
+    for (const point of points) {
+      const stateBytes = point.checkpoint?.state?.byteLength ?? 0;
+      const rowBytes = BSON.calculateObjectSize(point.rows);
+      if (rowBytes <= INLINE_REDO_BYTES && stateBytes + rowBytes <= DOCUMENT_BUDGET_BYTES) {
+        records.push({ batch, seq, rows: point.rows, pages: [] });
+        continue;
+      }
+      const ids: string[] = [];
+      let page: RedoRows = {};
+      let pageBytes = 0;
+      const flush = () => {
+        const _id = `${batch}:${pages.length}`;
+        pages.push({ _id, kind: "page", batch, created_at: Date.now(), rows: page });
+        ids.push(_id);
+        page = {};
+        pageBytes = 0;
+      };
+      for (const kind of REDO_KINDS) {
+        for (const doc of point.rows[kind] ?? []) {
+          // planBatch bounds every row well under PAGE_BYTES.
+          const size = BSON.calculateObjectSize(doc) + 16;
+          if (pageBytes + size > PAGE_BYTES) flush();
+          addRows(page, kind, [doc]);
+          pageBytes += size;
+        }
+      }
+      if (pageBytes > 0) flush();
+      records.push({ batch, seq, rows: {}, pages: ids });
+    }
+    if (pages.length > 0) {
+      // One page per insert: each is up to PAGE_BYTES, and they are rare.
+      for (const page of pages) await this.#db.collection<RedoDocument>("redo").insertOne(page);
+    }
+    return records;
+  }
+
+  /** The commit points, lowest partition first, in ordered bulk writes: each is one document write. */
+  async #writeCommitPoints(
+    batch: string,
+    points: readonly CommitPoint[],
+    records: RedoRecord[],
+  ): Promise<void> {
+    const first = points[0]!;
+    if (first.checkpoint === undefined) {
+      const record = records[0]!;
+      await this.#db.collection<RedoDocument>("redo").insertOne({
+        _id: batch,
+        kind: "commit",
+        batch,
+        seq: record.seq,
+        rows: record.rows,
+        pages: record.pages,
+      });
+      return;
+    }
+    const docs = points.map((point, i) => {
+      const checkpoint = point.checkpoint!;
+      const record = records[i]!;
+      const carries =
+        REDO_KINDS.some((kind) => (record.rows[kind]?.length ?? 0) > 0) || record.pages.length > 0;
+      const doc: CheckpointDocument = {
+        _id: checkpointId(checkpoint),
+        job: checkpoint.job,
+        topic: checkpoint.topic,
+        partition: checkpoint.partition,
+        next_offset: checkpoint.nextOffset,
+        updated_at: checkpoint.updatedAt,
+      };
+      if (checkpoint.state !== undefined) doc.state = checkpoint.state;
+      if (carries) doc.redo = record;
+      return doc;
+    });
+    if (
+      points.every(
+        (point) =>
+          point.checkpoint!.expectedNextOffset === undefined && point.checkpoint!.state !== undefined,
+      )
+    ) {
+      await this.replaceById("checkpoints", docs, true);
+      return;
+    }
+    // Fenced checkpoints are compare-and-set writes, one document at a time, in the same order.
+    const checkpoints = this.#db.collection<CheckpointDocument>("checkpoints");
+    for (const [i, doc] of docs.entries()) {
+      const checkpoint = points[i]!.checkpoint!;
+      const expected = checkpoint.expectedNextOffset;
+      if (doc.state === undefined) {
+        // Keeps the stored state: moves the offset and sets or clears the redo record in one update.
+        const { _id, redo, ...fields } = doc;
+        const update =
+          redo === undefined
+            ? { $set: fields, $unset: { redo: "" as const } }
+            : { $set: { ...fields, redo } };
+        if (expected === null) throw checkpointWithoutState(checkpoint);
+        const filter = expected === undefined ? { _id } : { _id, next_offset: expected };
+        if ((await checkpoints.updateOne(filter, update)).matchedCount === 1) continue;
+        if (expected === undefined) throw checkpointWithoutState(checkpoint);
+        await this.#requireOwn(checkpoint);
+        await checkpoints.updateOne({ _id }, update);
+        continue;
+      }
+      if (expected === undefined) {
+        await checkpoints.replaceOne({ _id: doc._id }, doc, { upsert: true });
+      } else if (expected === null) {
+        try {
+          await checkpoints.insertOne(doc);
+        } catch (error) {
+          if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
+          await this.#requireOwn(checkpoint);
+          await checkpoints.replaceOne({ _id: doc._id }, doc);
+        }
+      } else if (
+        (await checkpoints.replaceOne({ _id: doc._id, next_offset: expected }, doc)).matchedCount !== 1
+      ) {
+        await this.#requireOwn(checkpoint);
+        await checkpoints.replaceOne({ _id: doc._id }, doc);
+      }
+    }
+  }
+
+  /**
+   * Refuses a batch whose fenced checkpoints (Checkpoint.expectedNextOffset) moved since the writer read
+   * them, before anything of it is written. The commit points repeat the check as compare-and-set
+   * writes, which MongoDB makes atomic; FerretDB has none, so there it narrows the race to a round trip.
+   */
+  async #checkFences(checkpoints: readonly Checkpoint[]): Promise<void> {
+    const collection = this.#db.collection<CheckpointDocument>("checkpoints");
+    for (const checkpoint of checkpoints) {
+      if (checkpoint.expectedNextOffset === undefined) continue;
+      const stored = await collection.findOne(
+        { _id: checkpointId(checkpoint) },
+        { projection: { next_offset: 1, updated_at: 1 } },
+      );
+      if ((stored?.next_offset ?? null) === checkpoint.expectedNextOffset) continue;
+      if (!this.#ownEarlierWrite(stored, checkpoint)) {
+        throw checkpointConflict(checkpoint, stored?.next_offset ?? null);
+      }
+    }
+  }
+
+  /** Whether `stored` is this commit's own checkpoint, written by an attempt whose answer was lost. */
+  #ownEarlierWrite(
+    stored: Pick<CheckpointDocument, "next_offset" | "updated_at"> | null,
+    checkpoint: Checkpoint,
+  ): boolean {
+    return (
+      this.#inDoubt &&
+      stored !== null &&
+      stored.next_offset === checkpoint.nextOffset &&
+      stored.updated_at === checkpoint.updatedAt
+    );
+  }
+
+  /**
+   * After a compare-and-set matched nothing: returns when the stored checkpoint is this commit's own (an
+   * earlier attempt's, whose answer was lost), else throws the conflict. One read serves both.
+   */
+  async #requireOwn(checkpoint: Checkpoint): Promise<void> {
+    const stored = await this.#db
+      .collection<CheckpointDocument>("checkpoints")
+      .findOne({ _id: checkpointId(checkpoint) }, { projection: { next_offset: 1, updated_at: 1 } });
+    if (!this.#ownEarlierWrite(stored, checkpoint)) {
+      throw checkpointConflict(checkpoint, stored?.next_offset ?? null);
+    }
+  }
+
+  /** Writes a batch's own rows: nothing newer can exist, since one writer commits a job's batches in order. */
+  async #applyRows(rows: RedoRows, seq: number): Promise<void> {
+    for (const kind of REDO_KINDS) {
+      const docs = rows[kind];
+      if (docs === undefined || docs.length === 0) continue;
+      await this.replaceById(
+        REDO_COLLECTIONS[kind],
+        docs.map((doc) => ({ ...doc, v: seq })),
+        false,
+      );
+    }
+  }
+
+  /**
+   * Re-applies a recovered redo record: each row only where the stored row is older (v < seq) or
+   * missing, so a record re-applied late never overwrites rows of a later batch. The versions are read
+   * right before each chunk is written, by _id.
+   */
+  async #reapplyRows(rows: RedoRows, seq: number): Promise<void> {
+    for (const kind of REDO_KINDS) {
+      const docs = rows[kind];
+      if (docs === undefined || docs.length === 0) continue;
+      const collection = this.#db.collection<RowDocument>(REDO_COLLECTIONS[kind]);
+      for (let i = 0; i < docs.length; i += REAPPLY_ROWS) {
+        const chunk = docs.slice(i, i + REAPPLY_ROWS);
+        const stored = await Promise.all(
+          chunk.map((doc) => collection.findOne({ _id: doc._id }, { projection: { v: 1 } })),
+        );
+        const older = chunk.filter((_, j) => {
+          const v = stored[j]?.v;
+          return typeof v !== "number" || v < seq;
+        });
+        await this.replaceById(
+          REDO_COLLECTIONS[kind],
+          older.map((doc) => ({ ...doc, v: seq })),
+          false,
+        );
+      }
+    }
+  }
+
+  async #clear(batch: string): Promise<void> {
+    await this.#db
+      .collection<CheckpointDocument>("checkpoints")
+      .updateMany({ "redo.batch": batch }, { $unset: { redo: "" } });
+    await this.#db.collection<RedoDocument>("redo").deleteMany({ batch });
+  }
+}
+
+/** Validates a batch and lays it out: raw-lake documents, and the commit points carrying every other row. */
+export function planBatch(batch: StoreBatch, lake: MongoRawLake): BatchPlan {
+  const byKind: Record<RedoKind, Map<string, RowDocument>> = {
+    activityWindows: new Map(),
+    activityDaily: new Map(),
+    wikiWindows: new Map(),
+    wikiDaily: new Map(),
+    topPages: new Map(),
+    alerts: new Map(),
+    lateEvents: new Map(),
+  };
+  // Maps keyed by _id: a later row with the same key replaces an earlier one, as an upsert would.
+  const put = (kind: RedoKind, doc: RowDocument) => {
+    byKind[kind].delete(doc._id);
+    byKind[kind].set(doc._id, doc);
+  };
+  for (const row of batch.activityWindows ?? [])
+    put("activityWindows", windowDocument(row, "activity", "event_type", ACTIVITY_METRICS));
+  for (const row of batch.activityDaily ?? [])
+    put("activityDaily", windowDocument(row, "activity", "event_type", ACTIVITY_METRICS));
+  for (const row of batch.wikiWindows ?? [])
+    put("wikiWindows", windowDocument(row, "wiki", "wiki", WIKI_METRICS));
+  for (const row of batch.wikiDaily ?? [])
+    put("wikiDaily", windowDocument(row, "wiki", "wiki", WIKI_METRICS));
+  for (const row of batch.topPages ?? []) put("topPages", topPagesDocument(row));
+  for (const row of batch.alerts ?? []) put("alerts", alertDocument(row));
+  for (const row of batch.lateEvents ?? []) put("lateEvents", lateEventDocument(row));
+  const raw = lake.plan(batch);
+  const checkpoints = new Map<string, Checkpoint>();
+  for (const checkpoint of batch.checkpoints) {
+    checkCheckpoint(checkpoint);
+    checkText(checkpoint.job, "checkpoints", "job");
+    checkText(checkpoint.topic, "checkpoints", "topic");
+    if (checkpoint.state !== undefined && checkpoint.state.byteLength > MAX_STATE_BYTES) {
+      throw new StoreError(
+        StoreErrorCode.badArgument,
+        `Checkpoint state is ${checkpoint.state.byteLength} bytes, more than the ${MAX_STATE_BYTES} a MongoDB document can hold with its fields (job "${checkpoint.job}", topic "${checkpoint.topic}", partition ${checkpoint.partition}).`,
+      );
+    }
+    checkNumbers(checkpoint, ["updatedAt"], "checkpoints");
+    const id = checkpointId(checkpoint);
+    checkpoints.delete(id);
+    checkpoints.set(id, checkpoint);
+  }
+
+  const sorted = [...checkpoints.values()].sort(
+    (a, b) => a.partition - b.partition || compareText(a.job, b.job) || compareText(a.topic, b.topic),
+  );
+  const points: CommitPoint[] = sorted.map((checkpoint) => ({ checkpoint, rows: {} }));
+  const hasRows = REDO_KINDS.some((kind) => byKind[kind].size > 0);
+  if (points.length === 0 && hasRows) points.push({ checkpoint: undefined, rows: {} });
+  if (points.length > 0) {
+    // Each row rides with the first commit point of its (topic and) partition, else with the first one.
+    const byPartition = new Map<number, CommitPoint>();
+    const byTopicPartition = new Map<string, CommitPoint>();
+    for (const point of points) {
+      const checkpoint = point.checkpoint;
+      if (checkpoint === undefined) continue;
+      if (!byPartition.has(checkpoint.partition)) byPartition.set(checkpoint.partition, point);
+      const topicKey = JSON.stringify([checkpoint.topic, checkpoint.partition]);
+      if (!byTopicPartition.has(topicKey)) byTopicPartition.set(topicKey, point);
+    }
+    for (const kind of REDO_KINDS) {
+      for (const doc of byKind[kind].values()) {
+        const partition = doc.partition as number | undefined;
+        const point =
+          (kind === "lateEvents"
+            ? byTopicPartition.get(JSON.stringify([doc.topic, partition]))
+            : undefined) ??
+          (partition === undefined ? undefined : byPartition.get(partition)) ??
+          points[0]!;
+        addRows(point.rows, kind, [doc]);
+      }
+    }
+  }
+  return { raw, commitPoints: points };
+}
+
+/** The rows of several redo records or pages, kind by kind. */
+function allRows(parts: readonly RedoRows[]): RedoRows {
+  const rows: RedoRows = {};
+  for (const part of parts) {
+    for (const kind of REDO_KINDS) {
+      const docs = part[kind];
+      if (docs !== undefined && docs.length > 0) addRows(rows, kind, docs);
+    }
+  }
+  return rows;
+}
+
+function addRows(rows: RedoRows, kind: RedoKind, docs: readonly RowDocument[]): void {
+  const list = rows[kind];
+  if (list === undefined) rows[kind] = [...docs];
+  else list.push(...docs);
+}

@@ -1,0 +1,235 @@
+// The MongoDB live store's database (schema version 1): its collections, their documents and indexes, and the checks a row passes to become one.
+import { type Binary, BSON, type Db, MongoServerError } from "mongodb";
+import { StoreError, StoreErrorCode } from "../../errors.ts";
+import {
+  checkFieldBytes,
+  MAX_ROW_BYTES,
+  positionDocument,
+  RAW_EVENTS_INDEXES,
+} from "../../lake/mongo/index.ts";
+import type {
+  ActivityWindowRow,
+  AlertRow,
+  Checkpoint,
+  LateEventRow,
+  TopPagesRow,
+  WikiWindowRow,
+} from "../index.ts";
+import { checkNumbers, checkPartition, checkText, windowLength } from "../validate.ts";
+
+/*
+ * One database per store (the URL's path, default "pulse"):
+ *
+ *   activity_windows, activity_daily  {_id, window_ms, window_start, window_end, event_type, partition, event_count, unique_users, sessions, revenue_cents, final, v}
+ *   wiki_windows, wiki_daily          {_id, window_ms, window_start, window_end, wiki, partition, changes, …, unique_editors, final, v}
+ *   top_pages                         {_id, window_ms, window_start, window_end, partition, pages: [{wiki, title, edits}], final, v}
+ *   alerts                            {_id, series, window_start, window_end, observed, expected, score, kind, created_at, v}
+ *   late_events                       {_id, topic, partition, offset, event_time, watermark, payload, v}
+ *   raw_events                        the raw lake (src/lake/mongo/documents.ts)
+ *   checkpoints                       {_id, job, topic, partition, next_offset, state: Binary, updated_at, redo?}
+ *   redo                              journal commit points {_id: batch, kind: "commit", batch, seq, rows, pages}
+ *                                     and overflow pages {_id: "<batch>:<n>", kind: "page", batch, created_at, rows}
+ *   meta                              {_id: "schema", version}, {_id: "seq", value}
+ *
+ * Every _id is the row's contract key as a JSON array (e.g. [window_ms, window_start, event_type,
+ * partition]) and every write is a replace by _id alone. v is the sequence number of the batch that last
+ * wrote the row. The secondary indexes serve the live queries.
+ *
+ * FerretDB 1.24's SQLite backend pushes an _id equality down to SQL, but as _ferretdb_sjson->'$._id', which
+ * does not match its own _id index (on _ferretdb_sjson->"_id"): every lookup by _id there scans the table
+ * (EXPLAIN QUERY PLAN: SCAN). Cheap on
+ * the query collections, which hold windows; on raw_events, which grows with every event, each replace of
+ * a recent row scans the lake. So raw-lake rows are inserted in bulk, and rewritten one by one only when a
+ * stored row may differ (MongoRawLake.write, src/lake/mongo/lake.ts).
+ */
+export const SCHEMA_VERSION = 1;
+
+/** The row kinds that go through redo records, each with its collection. */
+export const REDO_COLLECTIONS = {
+  activityWindows: "activity_windows",
+  activityDaily: "activity_daily",
+  wikiWindows: "wiki_windows",
+  wikiDaily: "wiki_daily",
+  topPages: "top_pages",
+  alerts: "alerts",
+  lateEvents: "late_events",
+} as const;
+export type RedoKind = keyof typeof REDO_COLLECTIONS;
+export const REDO_KINDS = Object.keys(REDO_COLLECTIONS) as RedoKind[];
+
+/** Indexes for the live queries, created (idempotently) on open. */
+export const INDEXES: Readonly<Record<string, ReadonlyArray<{ name: string; key: Record<string, 1 | -1> }>>> =
+  {
+    activity_windows: [
+      { name: "by_length_start_type", key: { window_ms: 1, window_start: 1, event_type: 1 } },
+    ],
+    activity_daily: [{ name: "by_day_length_type", key: { window_start: 1, window_ms: 1, event_type: 1 } }],
+    wiki_windows: [{ name: "by_length_start_wiki", key: { window_ms: 1, window_start: 1, wiki: 1 } }],
+    wiki_daily: [{ name: "by_day_length_wiki", key: { window_start: 1, window_ms: 1, wiki: 1 } }],
+    top_pages: [{ name: "by_length_start_partition", key: { window_ms: 1, window_start: 1, partition: 1 } }],
+    alerts: [{ name: "newest", key: { window_start: -1, series: 1 } }],
+    late_events: [{ name: "newest", key: { watermark: -1, topic: 1, partition: 1, offset: -1 } }],
+    raw_events: RAW_EVENTS_INDEXES,
+    checkpoints: [{ name: "by_job_topic_partition", key: { job: 1, topic: 1, partition: 1 } }],
+    redo: [{ name: "by_batch", key: { batch: 1 } }],
+  };
+
+/** A row document: its contract key as _id, and the fields it is read back with. */
+export interface RowDocument {
+  _id: string;
+  [field: string]: unknown;
+}
+
+export type RedoRows = Partial<Record<RedoKind, RowDocument[]>>;
+
+export interface RedoRecord {
+  batch: string;
+  seq: number;
+  rows: RedoRows;
+  /** _ids of overflow pages in `redo`, written before this record. */
+  pages: string[];
+}
+
+export interface CheckpointDocument {
+  _id: string;
+  job: string;
+  topic: string;
+  partition: number;
+  next_offset: number;
+  /** Absent only in a write that keeps the stored state (Checkpoint.state undefined). */
+  state?: Uint8Array | Binary;
+  updated_at: number;
+  redo?: RedoRecord;
+}
+
+export interface RedoDocument {
+  _id: string;
+  kind: "commit" | "page";
+  batch: string;
+  seq?: number;
+  rows: RedoRows;
+  pages?: string[];
+  created_at?: number;
+}
+
+interface MetaDocument {
+  _id: string;
+  version?: number;
+  value?: number;
+}
+
+/**
+ * An atomic update of one meta document, created on first use. Two processes creating it at once may
+ * see a duplicate key (FerretDB does not retry such upserts as MongoDB does): the update is then retried.
+ */
+export async function upsertMeta(
+  db: Db,
+  id: string,
+  update: { $setOnInsert: Partial<MetaDocument> } | { $inc: { value: number } },
+): Promise<MetaDocument | null> {
+  const meta = db.collection<MetaDocument>("meta");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await meta.findOneAndUpdate({ _id: id }, update, { upsert: true, returnDocument: "after" });
+    } catch (error) {
+      if (!(error instanceof MongoServerError && error.code === 11000) || attempt >= 2) throw error;
+    }
+  }
+}
+
+export function checkpointId(checkpoint: Checkpoint): string {
+  return JSON.stringify([checkpoint.job, checkpoint.topic, checkpoint.partition]);
+}
+
+/** An activity or Wikimedia window row's document: its key columns, then its metrics, checked. */
+export function windowDocument(
+  row: ActivityWindowRow | WikiWindowRow,
+  kind: string,
+  key: "event_type" | "wiki",
+  metrics: readonly string[],
+): RowDocument {
+  const windowMs = windowLength(row, kind);
+  checkPartition(row.partition, kind);
+  const keyValue = (row as unknown as Record<string, unknown>)[key];
+  checkText(keyValue, kind, key);
+  checkNumbers(row, metrics, kind);
+  const doc: RowDocument = {
+    _id: JSON.stringify([windowMs, row.window_start, keyValue, row.partition]),
+    window_ms: windowMs,
+    window_start: row.window_start,
+    window_end: row.window_end,
+    [key]: keyValue,
+    partition: row.partition,
+  };
+  for (const metric of metrics) doc[metric] = (row as unknown as Record<string, unknown>)[metric];
+  doc.final = Boolean(row.final);
+  return doc;
+}
+
+export function topPagesDocument(row: TopPagesRow): RowDocument {
+  const windowMs = windowLength(row, "topPages");
+  checkPartition(row.partition, "topPages");
+  if (!Array.isArray(row.pages)) {
+    throw new StoreError(StoreErrorCode.badArgument, "A topPages row's pages must be an array.");
+  }
+  const pages = row.pages.map((page) => {
+    checkText(page.wiki, "topPages", "pages[].wiki");
+    checkText(page.title, "topPages", "pages[].title");
+    checkNumbers(page, ["edits"], "topPages");
+    return { wiki: page.wiki, title: page.title, edits: page.edits };
+  });
+  return checkSize(
+    {
+      _id: JSON.stringify([windowMs, row.window_start, row.partition]),
+      window_ms: windowMs,
+      window_start: row.window_start,
+      window_end: row.window_end,
+      partition: row.partition,
+      pages,
+      final: Boolean(row.final),
+    },
+    "topPages",
+  );
+}
+
+export function alertDocument(row: AlertRow): RowDocument {
+  checkText(row.series, "alerts", "series");
+  checkText(row.kind, "alerts", "kind");
+  checkNumbers(row, ["window_start", "window_end", "observed", "expected", "score", "created_at"], "alerts");
+  return {
+    _id: JSON.stringify([row.series, row.window_start]),
+    series: row.series,
+    window_start: row.window_start,
+    window_end: row.window_end,
+    observed: row.observed,
+    expected: row.expected,
+    score: row.score,
+    kind: row.kind,
+    created_at: row.created_at,
+  };
+}
+
+const LATE_NUMBERS = ["event_time", "watermark"] as const;
+
+export function lateEventDocument(row: LateEventRow): RowDocument {
+  const doc = positionDocument(row, "lateEvents", LATE_NUMBERS);
+  checkText(row.payload, "lateEvents", "payload");
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: most payloads need no count.
+  if (row.payload.length * 3 > MAX_ROW_BYTES)
+    checkFieldBytes(Buffer.byteLength(row.payload, "utf8"), "lateEvents", "payload");
+  doc.watermark = row.watermark;
+  doc.payload = row.payload;
+  return doc;
+}
+
+/** A row must fit an overflow page (and so a document). */
+function checkSize(doc: RowDocument, kind: string): RowDocument {
+  const size = BSON.calculateObjectSize(doc);
+  if (size > MAX_ROW_BYTES) {
+    throw new StoreError(
+      StoreErrorCode.badArgument,
+      `A ${kind} row is ${size} bytes, more than the ${MAX_ROW_BYTES} a MongoDB live store row may take (key ${doc._id}).`,
+    );
+  }
+  return doc;
+}

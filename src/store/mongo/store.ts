@@ -1,0 +1,101 @@
+// The MongoDB LiveStore: live windows, daily totals, alerts, late events, the raw lake and checkpoints in one MongoDB database.
+import type { Db, MongoClient } from "mongodb";
+import { StoreError, StoreErrorCode } from "../../errors.ts";
+import { MongoRawLake } from "../../lake/mongo/index.ts";
+import type { LiveStore, StoreBatch } from "../index.ts";
+import { MongoCommit, type MongoCommitOptions, planBatch } from "./commit.ts";
+import { connect, type MongoConnection, type MongoConnectOptions } from "./connection.ts";
+import { toStoreError } from "./errors.ts";
+import { MongoQueries } from "./queries.ts";
+import { INDEXES, SCHEMA_VERSION, upsertMeta } from "./schema.ts";
+
+export interface MongoLiveStoreOptions extends MongoConnectOptions, MongoCommitOptions {}
+
+/** The reads are MongoQueries' (queries.ts); this adds the commit, the raw lake, the connection and recovery. */
+export class MongoLiveStore extends MongoQueries implements LiveStore {
+  /** The connection string without password or options, as messages show it. */
+  readonly url: string;
+  /** The raw lake in this database (src/lake/mongo/): written first in each commit. */
+  readonly lake: MongoRawLake;
+  #client: MongoClient | null;
+  readonly #db: Db;
+  readonly #redact: (text: string) => string;
+  readonly #commit: MongoCommit;
+
+  private constructor(connection: MongoConnection, options: MongoLiveStoreOptions) {
+    super(connection.db);
+    this.#client = connection.client;
+    this.#db = connection.db;
+    this.url = connection.url;
+    this.#redact = connection.redact;
+    this.lake = new MongoRawLake(connection.db, {
+      requireOpen: () => this.requireOpen(),
+      read: (during, read) => this.read(during, read),
+      replaceById: (name, docs, ordered) => this.#commit.replaceById(name, docs, ordered),
+    });
+    this.#commit = new MongoCommit(connection.db, this.lake, this.url, options);
+  }
+
+  /** Connects, checks the schema version, creates the indexes and re-applies committed redo records. */
+  static async open(options: MongoLiveStoreOptions): Promise<MongoLiveStore> {
+    return connect(options, async (connection) => {
+      const store = new MongoLiveStore(connection, options);
+      await store.#prepare();
+      return store;
+    });
+  }
+
+  async commit(batch: StoreBatch): Promise<void> {
+    this.requireOpen();
+    const plan = planBatch(batch, this.lake);
+    try {
+      await this.#commit.commit(plan);
+    } catch (error) {
+      throw this.#error(error, "committing a batch");
+    }
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    if (client === null) return;
+    this.#client = null;
+    await client.close();
+  }
+
+  async #prepare(): Promise<void> {
+    const schema = await upsertMeta(this.#db, "schema", { $setOnInsert: { version: SCHEMA_VERSION } });
+    const version = schema?.version ?? SCHEMA_VERSION;
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(
+        StoreErrorCode.schemaTooNew,
+        `The live store database "${this.#db.databaseName}" at ${this.url} has schema version ${version}, newer than this Pulse knows (${SCHEMA_VERSION}); upgrade Pulse or use another database.`,
+      );
+    }
+    const build = await this.#db.admin().command({ buildInfo: 1 });
+    if (typeof build.ferretdbVersion === "string") this.#commit.useFerretDbLimits();
+    for (const [name, indexes] of Object.entries(INDEXES)) {
+      await this.#db.collection(name).createIndexes(indexes.map((index) => ({ ...index })));
+    }
+    await this.#commit.recoverIfNeeded();
+  }
+
+  protected requireOpen(): void {
+    if (this.#client === null) {
+      throw new StoreError(StoreErrorCode.closed, `The live store at ${this.url} is closed; open it again.`);
+    }
+  }
+
+  protected async read<T>(during: string, read: () => Promise<T>): Promise<T> {
+    this.requireOpen();
+    try {
+      await this.#commit.recoverIfNeeded();
+      return await read();
+    } catch (error) {
+      throw this.#error(error, during);
+    }
+  }
+
+  #error(error: unknown, during: string): StoreError {
+    return toStoreError(error, during, this.url, this.#redact);
+  }
+}
