@@ -1,20 +1,23 @@
 // The embedded raw lake: the RawLake contract over temp store files, through the store's own lake and through one opened on its own.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/errors.ts";
 import { RawBatchEncoder } from "../../src/lake/batch.ts";
 import type { OpenedRawLake, RawEventRow } from "../../src/lake/index.ts";
 import { EmbeddedLiveStore, openEmbeddedRawLake } from "../../src/store/embedded/index.ts";
+import { openLake } from "../../src/store/open.ts";
 import { type LakeConformanceSubject, type LegacyRawRow, runLakeConformance } from "../conformance/lake.ts";
 
 /** A store on a fresh file, and the lake the case reads through: the store's own, or one `open` opens on the file. */
-function subject(open?: (path: string) => OpenedRawLake) {
+function subject(open?: (path: string) => OpenedRawLake | Promise<OpenedRawLake>) {
   return async (): Promise<LakeConformanceSubject> => {
     const dir = mkdtempSync(join(tmpdir(), "pulse-lake-"));
     const path = join(dir, "live.db");
     const store = EmbeddedLiveStore.open({ path });
-    const opened = open?.(path);
+    const opened = await open?.(path);
     return {
       lake: opened ?? store.lake,
       commit: (batch) => store.commit(batch),
@@ -34,6 +37,21 @@ runLakeConformance(
   "embedded (opened on its own on the store file)",
   subject((path) => openEmbeddedRawLake({ path })),
 );
+
+runLakeConformance(
+  "embedded (opened by the store's URL)",
+  subject((path) => openLake(`embedded:${basename(path)}`, { dataDir: dirname(path) })),
+);
+
+describe("openLake", () => {
+  it("refuses a URL that names no live store, as opening the store does", async () => {
+    await expect(openLake("postgres://u:secret@db/x", { dataDir: tmpdir() })).rejects.toThrow(
+      new ConfigError(
+        "store 'postgres://db/x': not a live store URL; use store: embedded:<file> (the default, embedded:store.db), mongodb://host:port/db or mongodb+srv://host/db.",
+      ),
+    );
+  });
+});
 
 /**
  * Stores rows as a store file written before the lake kept frames holds them: each partition's rows as
