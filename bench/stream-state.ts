@@ -3,7 +3,8 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { EVENT_TYPES, type UserActivity } from "../src/contracts/types.ts";
-import { createActivityAggregator, type WindowedAggregatorOptions } from "../src/stream/operator.ts";
+import { createActivityAggregator } from "../src/stream/aggregators.ts";
+import type { WindowedAggregatorOptions } from "../src/stream/operator.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const USERS = 1_000_000;

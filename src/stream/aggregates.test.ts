@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { centsOf, mergeTopPages, type PageEdits, type TopPagesRow, type WikiRow } from "./aggregates.ts";
-import { createWikimediaAggregator } from "./operator.ts";
+import { createWikimediaAggregator } from "./aggregators.ts";
 import { prng } from "../../test/helpers/stream.ts";
 import type { WikimediaRecentChange } from "../contracts/types.ts";
 

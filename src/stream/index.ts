@@ -28,13 +28,15 @@ export { IdSet } from "./id-set.ts";
 export { Interner } from "./interner.ts";
 export {
   type ActivityAggregator,
-  type AggregatorProgress,
   createActivityAggregator,
   createWikimediaAggregator,
+  type WikimediaAggregator,
+} from "./aggregators.ts";
+export {
+  type AggregatorProgress,
   type FlushResult,
   type PartitionProgress,
   ProcessOutcome,
-  type WikimediaAggregator,
   WindowedAggregator,
   type WindowedAggregatorOptions,
 } from "./operator.ts";

@@ -1,11 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ActivityRow } from "./aggregates.ts";
-import {
-  type ActivityAggregator,
-  createActivityAggregator,
-  ProcessOutcome,
-  type WindowedAggregatorOptions,
-} from "./operator.ts";
+import { type ActivityAggregator, createActivityAggregator } from "./aggregators.ts";
+import { ProcessOutcome, type WindowedAggregatorOptions } from "./operator.ts";
 import {
   type GeneratedEvent,
   type GenerateOptions,

@@ -1,21 +1,7 @@
 // The windowed aggregation operator: per-partition dedup, lateness, window state, emission and snapshots.
 
-import type { WikimediaRecentChange } from "../contracts/types.ts";
 import { StreamError, StreamErrorCode } from "../errors.ts";
-import {
-  type Accumulator,
-  type ActivityAccumulator,
-  type ActivityEvent,
-  type ActivityRow,
-  type AggregateKind,
-  activityAggregate,
-  type TopPagesRow,
-  type WikiAccumulator,
-  type WikiAggregateOptions,
-  type WikiRow,
-  type WindowBounds,
-  wikiAggregate,
-} from "./aggregates.ts";
+import type { Accumulator, AggregateKind, WindowBounds } from "./aggregates.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { Deduplicator } from "./dedup.ts";
 import { InternKey, Interner } from "./interner.ts";
@@ -599,23 +585,4 @@ export class WindowedAggregator<E, A extends Accumulator, R, S = never> {
       throw new StreamError(StreamErrorCode.snapshotCorrupt, `snapshot has ${r.remaining} trailing bytes`);
     }
   }
-}
-
-export type ActivityAggregator = WindowedAggregator<ActivityEvent, ActivityAccumulator, ActivityRow>;
-export type WikimediaAggregator = WindowedAggregator<
-  WikimediaRecentChange,
-  WikiAccumulator,
-  WikiRow,
-  TopPagesRow
->;
-
-export function createActivityAggregator(options: WindowedAggregatorOptions): ActivityAggregator {
-  return new WindowedAggregator(activityAggregate(), options);
-}
-
-/** Wikimedia windows default to no day windows: the daily reconciliation is for activity only. */
-export function createWikimediaAggregator(
-  options: WindowedAggregatorOptions & WikiAggregateOptions,
-): WikimediaAggregator {
-  return new WindowedAggregator(wikiAggregate(options), { daily: false, ...options });
 }

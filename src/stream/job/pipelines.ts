@@ -26,12 +26,8 @@ import type {
   WikiRow,
 } from "../aggregates.ts";
 import { type SeriesSpec, WindowAlerter } from "../alerting.ts";
-import {
-  type FlushResult,
-  type WindowedAggregator,
-  createActivityAggregator,
-  createWikimediaAggregator,
-} from "../operator.ts";
+import { createActivityAggregator, createWikimediaAggregator } from "../aggregators.ts";
+import type { FlushResult, WindowedAggregator } from "../operator.ts";
 import type { BatchRows } from "./batch-state.ts";
 import type { PartitionCursor } from "./cursor.ts";
 import type { JobSettings } from "./options.ts";
