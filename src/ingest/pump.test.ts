@@ -1,3 +1,5 @@
+// The pump: batches from a source handed to a sink, paced, lingering for partial batches, stopped by a signal.
+
 import { describe, expect, it } from "vitest";
 import { pump } from "./pump.ts";
 

@@ -1,3 +1,5 @@
+// ActivityFrame: fields located and read straight from UserActivity v2 bytes, as the decoded event holds them.
+
 import { describe, expect, it } from "vitest";
 import { ActivityFrame } from "./activity-frame.ts";
 import { prng } from "../../test/helpers/stream.ts";

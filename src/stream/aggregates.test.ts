@@ -1,3 +1,5 @@
+// The aggregates: Wikimedia windows and top pages, and revenue in integer cents.
+
 import { describe, expect, it } from "vitest";
 import { centsOf, mergeTopPages, type PageEdits, type TopPagesRow, type WikiRow } from "./aggregates.ts";
 import { createWikimediaAggregator } from "./aggregators.ts";

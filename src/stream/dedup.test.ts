@@ -1,3 +1,5 @@
+// The deduplicator: event ids seen within the watermark horizon, forgotten as slices pass.
+
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { Deduplicator } from "./dedup.ts";

@@ -1,3 +1,5 @@
+// IdSet: the exact distinct-id sets of windows, against a plain Set.
+
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { IdSet } from "./id-set.ts";

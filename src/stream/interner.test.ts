@@ -1,3 +1,5 @@
+// The interner: ids to dense numbers, from strings or bytes, compacted and snapshotted.
+
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { InternKey, Interner } from "./interner.ts";

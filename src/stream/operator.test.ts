@@ -1,3 +1,5 @@
+// The windowed operator: small cases by hand, then generated streams against a naive ground truth.
+
 import { describe, expect, it } from "vitest";
 import type { ActivityRow } from "./aggregates.ts";
 import { type ActivityAggregator, createActivityAggregator } from "./aggregators.ts";

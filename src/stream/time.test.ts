@@ -1,3 +1,5 @@
+// The watermark tracker: event time minus out-of-orderness, per partition and over all.
+
 import { describe, expect, it } from "vitest";
 import { WatermarkTracker } from "./time.ts";
 import { StreamError } from "../errors.ts";

@@ -1,3 +1,5 @@
+// Window assignment: tumbling and hopping windows and their spec checks.
+
 import { describe, expect, it } from "vitest";
 import {
   assignWindows,
