@@ -1,4 +1,4 @@
-// SqliteFile: opening reports failures in the part's own codes, use after close, busy/storage/bad-value mapping, close with the checkpointer.
+// SqliteFile: opening reports failures in the part's own codes, use after close, busy/storage/bad-value mapping, close with the checkpointer; a part's segment-size option.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,7 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, type TestContext } from "vitest";
 import { PulseError, type PulseErrorCode } from "../errors.ts";
-import { SqliteFile, type SqlitePartErrors } from "./lifecycle.ts";
+import { SqliteFile, type SqlitePartErrors, segmentBytesOption } from "./lifecycle.ts";
 
 /** A part of its own, so the tests show that every failure comes out in its class and codes. */
 class PartError extends PulseError {}
@@ -211,5 +211,18 @@ describe("SqliteFile", () => {
   it("has no checkpointer for an in-memory file or without backgroundCheckpoints", (ctx) => {
     expect(open(ctx, ":memory:", { backgroundCheckpoints: true }).checkpointer).toBeUndefined();
     expect(open(ctx, join(tempDir(ctx), "part.db")).checkpointer).toBeUndefined();
+  });
+
+  it("checks a segment-size option: the fallback when unset, a whole number of bytes > 0, else the part's bad option", () => {
+    expect(segmentBytesOption(PART_ERRORS, "segmentBytes", undefined, 4096)).toBe(4096);
+    expect(segmentBytesOption(PART_ERRORS, "segmentBytes", 1, 4096)).toBe(1);
+    for (const bytes of [0, -1, 1.5, Number.NaN]) {
+      expect(() => segmentBytesOption(PART_ERRORS, "segmentBytes", bytes, 4096)).toThrow(
+        partError(
+          "PART_BAD_OPTION",
+          `TestPart segmentBytes must be a whole number of bytes > 0, got ${bytes}.`,
+        ),
+      );
+    }
   });
 });

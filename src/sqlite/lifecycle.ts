@@ -140,6 +140,27 @@ export class SqliteFile {
   }
 }
 
+/**
+ * A part's segment-size option as given (or `fallback` when not), checked: a whole number of bytes > 0.
+ * Anything else is the part's bad-option error, "<ClassName> <option> must be a whole number of bytes > 0, …".
+ */
+export function segmentBytesOption(
+  errors: SqlitePartErrors,
+  option: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  const bytes = value ?? fallback;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw errors.error(
+      errors.codes.badOption,
+      `${errors.className} ${option} must be a whole number of bytes > 0, got ${bytes}.`,
+      {},
+    );
+  }
+  return bytes;
+}
+
 function partError(errors: SqlitePartErrors, error: unknown, during: string): Error {
   if (errors.isOwn(error)) return error as Error;
   const { part, codes } = errors;

@@ -67,23 +67,6 @@ export interface SegmentFilesOptions {
   error: (message: string, cause?: unknown) => Error;
 }
 
-/**
- * A segmentBytes option as given (or `fallback` when not), checked: a whole number of bytes > 0. `name`
- * is the option as its owner's users know it ("EmbeddedLog segmentBytes"); `error` makes their error.
- */
-export function segmentBytesOption(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-  error: (message: string) => Error,
-): number {
-  const bytes = value ?? fallback;
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
-    throw error(`${name} must be a whole number of bytes > 0, got ${bytes}.`);
-  }
-  return bytes;
-}
-
 /** Read descriptors kept open per SegmentFiles; the oldest is closed past this. */
 const MAX_READ_FDS = 8;
 

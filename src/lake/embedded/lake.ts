@@ -1,5 +1,5 @@
 // The embedded RawLake: raw batches in the live store's SQLite file, their bytes in segment files beside it, appended in the store's commit.
-import type Database from "better-sqlite3";
+import type { SqliteFile } from "../../sqlite/lifecycle.ts";
 import type { SegmentFiles } from "../../sqlite/segment-files.ts";
 import type { LakeAppend, RawEventRow } from "../index.ts";
 import { type PartitionWalk, PartitionScans } from "../scans.ts";
@@ -10,20 +10,11 @@ import { prepareLakeStatements } from "./statements.ts";
 
 /**
  * The SQLite file the lake lives in, as its owner (the embedded live store, src/store/embedded/) holds
- * it open: the lake's tables are part of the owner's schema (LAKE_SCHEMA, upgradeLakeTables).
+ * it open: the lake's tables are part of the owner's schema (LAKE_SCHEMA, upgradeLakeTables). use()
+ * fails with PULSE_STORE_CLOSED once the owner closed it; run() turns a SQLite failure into a StoreError
+ * saying what was being done. The path ":memory:" keeps batches in their rows: no segment files.
  */
-export interface LakeFile {
-  /** The file, or ":memory:" (whose batches stay in their rows: no segment files). */
-  readonly path: string;
-  readonly db: Database.Database;
-  /** Fails with PULSE_STORE_CLOSED once the owner closed the file. */
-  requireOpen(): void;
-  /**
-   * Runs a read on the open file: fails with PULSE_STORE_CLOSED once the owner closed it, and turns a
-   * SQLite failure into a StoreError saying what was being done (`during`).
-   */
-  read<T>(during: string, read: () => T): T;
-}
+export type LakeFile = Pick<SqliteFile, "path" | "use" | "run">;
 
 export interface EmbeddedRawLakeOptions {
   /** How large a segment file grows before the next one starts (checked by the owner). */
@@ -40,13 +31,14 @@ export class EmbeddedRawLake extends PartitionScans {
   constructor(file: LakeFile, options: EmbeddedRawLakeOptions) {
     super();
     this.#file = file;
-    const sql = prepareLakeStatements(file.db);
+    const db = file.use();
+    const sql = prepareLakeStatements(db);
     // synchronous 2 is FULL: then a commit syncs its segment bytes before SQLite commits.
     this.#segments =
       file.path === ":memory:"
         ? undefined
-        : rawSegments(`${file.path}-raw`, file.db, {
-            syncCommits: file.db.pragma("synchronous", { simple: true }) === 2,
+        : rawSegments(`${file.path}-raw`, db, {
+            syncCommits: db.pragma("synchronous", { simple: true }) === 2,
             segmentBytes: options.segmentBytes,
           });
     this.#reads = { sql, segments: this.#segments };
@@ -62,11 +54,12 @@ export class EmbeddedRawLake extends PartitionScans {
   }
 
   protected requireOpen(): void {
-    this.#file.requireOpen();
+    this.#file.use();
   }
 
   protected async walk(walk: PartitionWalk): Promise<RawEventRow[]> {
-    return this.#file.read("reading raw events", () => walkPartitions(this.#reads, walk));
+    this.#file.use();
+    return this.#file.run("reading raw events", () => walkPartitions(this.#reads, walk));
   }
 
   /** Closes the segment files, as the owner closes the SQLite file. */

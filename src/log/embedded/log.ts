@@ -1,9 +1,8 @@
 // The embedded Log: one SQLite file (better-sqlite3, WAL) and its segment files, which producer and consumer processes on one machine share.
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../../errors.ts";
-import { type SqlitePartErrors, SqliteFile } from "../../sqlite/lifecycle.ts";
+import { type SqlitePartErrors, SqliteFile, segmentBytesOption } from "../../sqlite/lifecycle.ts";
 import type { SqliteFileSettings } from "../../sqlite/open-file.ts";
-import { segmentBytesOption } from "../../sqlite/segment-files.ts";
 import type {
   FetchOptions,
   GroupTopicLag,
@@ -114,12 +113,7 @@ export class EmbeddedLog implements Log {
 
   /** Opens (creating if needed) the log file; safe to call from several processes on one file. */
   static open(options: EmbeddedLogOptions): EmbeddedLog {
-    const segmentBytes = segmentBytesOption(
-      options.segmentBytes,
-      SEGMENT_BYTES,
-      "EmbeddedLog segmentBytes",
-      (message) => new LogError(LogErrorCode.badArgument, message),
-    );
+    const segmentBytes = segmentBytesOption(LOG_ERRORS, "segmentBytes", options.segmentBytes, SEGMENT_BYTES);
     const file = SqliteFile.open(
       {
         ...options,

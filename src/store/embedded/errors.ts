@@ -1,44 +1,21 @@
-// How the embedded live store reports failures: SQLite errors and failed opens as StoreErrors, a locked file as retriable.
+// How the embedded live store's SQLite failures read: its codes and wording, for the file's lifecycle (SqliteFile).
 import { StoreError, StoreErrorCode } from "../../errors.ts";
-import { errorMessage, isBusy, type SqliteOpenFailure } from "../../sqlite/open-file.ts";
+import type { SqlitePartErrors } from "../../sqlite/lifecycle.ts";
 
-/** Keeps StoreErrors as they are and turns SQLite failures into StoreErrors, busy ones retriable. */
-export function toStoreError(error: unknown, during: string): StoreError {
-  if (error instanceof StoreError) return error;
-  if (isBusy(error)) {
-    return new StoreError(
-      StoreErrorCode.busy,
-      `The live store file is locked by another process while ${during}; retry, or raise busyTimeoutMs.`,
-      { retriable: true, cause: error },
-    );
-  }
-  if (error instanceof TypeError || error instanceof RangeError) {
-    // better-sqlite3 rejects values it cannot bind (a boolean, an object) with a TypeError.
-    return new StoreError(
-      StoreErrorCode.badArgument,
-      `Invalid value while ${during}: ${errorMessage(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return new StoreError(StoreErrorCode.storage, `SQLite failed while ${during}: ${errorMessage(error)}`, {
-    cause: error,
-  });
-}
-
-/** Why the store file did not open, as a StoreError. */
-export function openFailure(failure: SqliteOpenFailure, path: string): StoreError {
-  switch (failure.reason) {
-    case "badOption":
-      return new StoreError(StoreErrorCode.badArgument, `EmbeddedLiveStore ${failure.message}.`);
-    case "cannotOpen":
-      return new StoreError(StoreErrorCode.storage, `The live store: ${failure.message}.`, {
-        cause: failure.cause,
-      });
-    case "schemaTooNew":
-      return new StoreError(StoreErrorCode.schemaTooNew, `The live store file ${failure.message}.`);
-    case "failed":
-      return toStoreError(failure.cause, `opening the live store ${path}`);
-  }
-}
+/** Failures as StoreErrors: a locked file retriable, an unbindable value a bad argument. */
+export const STORE_ERRORS: SqlitePartErrors = {
+  part: "the live store",
+  className: "EmbeddedLiveStore",
+  file: "the live store file",
+  reopen: "open it again",
+  codes: {
+    badOption: StoreErrorCode.badArgument,
+    closed: StoreErrorCode.closed,
+    busy: StoreErrorCode.busy,
+    storage: StoreErrorCode.storage,
+    schemaTooNew: StoreErrorCode.schemaTooNew,
+    badValue: StoreErrorCode.badArgument,
+  },
+  isOwn: (error) => error instanceof StoreError,
+  error: (code, message, options) => new StoreError(code, message, options),
+};

@@ -1,9 +1,9 @@
 // The embedded live store's reads: live windows merged over partitions in SQL, per-partition rows for the alerter, top pages, alerts, late events, checkpoints.
 import type Database from "better-sqlite3";
+import type { SqliteFile } from "../../sqlite/lifecycle.ts";
 import type * as Live from "../index.ts";
 import { LiveStoreReads } from "../reads.ts";
 import { ACTIVITY_METRICS, mergeTopPages, toActivityWindow, WIKI_METRICS } from "../rows.ts";
-import type { StoreConnection } from "./connection.ts";
 
 function mergedWindowsSql(table: string, key: string, metrics: readonly string[]): string {
   return `WITH starts AS (
@@ -98,16 +98,16 @@ function prepareQueries(db: Database.Database) {
 
 /**
  * The read half of the embedded LiveStore, which EmbeddedLiveStore extends with its commit and lifecycle:
- * SQL run through the store's connection, which turns failures into StoreErrors.
+ * SQL run through the store's file (SqliteFile), which turns failures into StoreErrors.
  */
 export class EmbeddedQueries extends LiveStoreReads {
-  readonly #connection: StoreConnection;
+  readonly #file: SqliteFile;
   readonly #sql: ReturnType<typeof prepareQueries>;
 
-  constructor(connection: StoreConnection) {
+  constructor(file: SqliteFile) {
     super();
-    this.#connection = connection;
-    this.#sql = prepareQueries(connection.db);
+    this.#file = file;
+    this.#sql = prepareQueries(file.use());
   }
 
   async checkpoints(job: string, topic: string): Promise<Live.StoredCheckpoint[]> {
@@ -132,7 +132,7 @@ export class EmbeddedQueries extends LiveStoreReads {
   }
 
   protected requireOpen(): void {
-    this.#connection.requireOpen();
+    this.#file.use();
   }
 
   protected async latestActivityWindows(query: Live.WindowQuery): Promise<Live.ActivityWindow[]> {
@@ -206,7 +206,8 @@ export class EmbeddedQueries extends LiveStoreReads {
   }
 
   #read<T>(during: string, read: () => T): T {
-    return this.#connection.read(during, read);
+    this.#file.use();
+    return this.#file.run(during, read);
   }
 }
 

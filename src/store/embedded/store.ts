@@ -1,15 +1,14 @@
 // The embedded LiveStore: live windows, daily totals, alerts, late events, the raw lake and checkpoints in one SQLite file.
 import type Database from "better-sqlite3";
-import { StoreError, StoreErrorCode } from "../../errors.ts";
 import { EmbeddedRawLake, SEGMENT_BYTES } from "../../lake/embedded/index.ts";
+import { SqliteFile, segmentBytesOption } from "../../sqlite/lifecycle.ts";
 import type { SqliteFileSettings } from "../../sqlite/open-file.ts";
-import { segmentBytesOption } from "../../sqlite/segment-files.ts";
 import type { WalCheckpointer } from "../../sqlite/wal-checkpointer.ts";
 import type { LiveStore, StoreBatch } from "../index.ts";
 import { StoreCommit } from "./commit.ts";
-import { StoreConnection } from "./connection.ts";
-import { toStoreError } from "./errors.ts";
+import { STORE_ERRORS } from "./errors.ts";
 import { EmbeddedQueries } from "./queries.ts";
+import { SCHEMA, SCHEMA_VERSION, upgradeSchema } from "./schema.ts";
 
 /**
  * A lost tail after a power loss under NORMAL is not a correctness problem here: checkpoints live in the
@@ -26,44 +25,48 @@ export class EmbeddedLiveStore extends EmbeddedQueries implements LiveStore {
   readonly path: string;
   /** The raw lake in this file (src/lake/embedded/): appended by commit, in its transaction. */
   readonly lake: EmbeddedRawLake;
-  readonly #connection: StoreConnection;
+  readonly #file: SqliteFile;
   readonly #commitTx: Database.Transaction<(batch: StoreBatch) => void>;
 
-  private constructor(connection: StoreConnection, segmentBytes: number) {
-    super(connection);
-    this.path = connection.path;
-    this.#connection = connection;
-    this.lake = new EmbeddedRawLake(connection, { segmentBytes });
-    const commit = new StoreCommit(connection.db, this.lake);
-    this.#commitTx = connection.db.transaction((batch: StoreBatch) => commit.apply(batch));
+  private constructor(file: SqliteFile, segmentBytes: number) {
+    super(file);
+    const db = file.use();
+    this.path = file.path;
+    this.#file = file;
+    this.lake = new EmbeddedRawLake(file, { segmentBytes });
+    const commit = new StoreCommit(db, this.lake);
+    this.#commitTx = db.transaction((batch: StoreBatch) => commit.apply(batch));
   }
 
+  /** Opens (creating, or converting from an older schema) the store file. */
   static open(options: EmbeddedLiveStoreOptions): EmbeddedLiveStore {
     const segmentBytes = segmentBytesOption(
+      STORE_ERRORS,
+      "rawSegmentBytes",
       options.rawSegmentBytes,
       SEGMENT_BYTES,
-      "EmbeddedLiveStore rawSegmentBytes",
-      (message) => new StoreError(StoreErrorCode.badArgument, message),
     );
-    return new EmbeddedLiveStore(StoreConnection.open(options), segmentBytes);
+    const file = SqliteFile.open(
+      { ...options, schema: SCHEMA, schemaVersion: SCHEMA_VERSION, upgrade: upgradeSchema },
+      STORE_ERRORS,
+    );
+    return new EmbeddedLiveStore(file, segmentBytes);
   }
 
   async commit(batch: StoreBatch): Promise<void> {
-    this.#connection.requireOpen();
-    try {
+    this.#file.use();
+    this.#file.run("committing a batch", () => {
       this.#commitTx.immediate(batch);
-      this.#connection.checkpointer?.start();
-    } catch (error) {
-      throw toStoreError(error, "committing a batch");
-    }
+      this.#file.wrote();
+    });
   }
 
   async close(): Promise<void> {
-    await this.#connection.close(() => this.lake.closeSegments());
+    await this.#file.close(() => this.lake.closeSegments());
   }
 
   /** The background checkpointer, when the store was opened with backgroundCheckpoints (for tests). */
   get walCheckpointer(): WalCheckpointer | undefined {
-    return this.#connection.checkpointer;
+    return this.#file.checkpointer;
   }
 }
