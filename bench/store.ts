@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EmbeddedLiveStore } from "../src/store/embedded/index.ts";
 import type { RawEventRow } from "../src/lake/index.ts";
-import type { ActivityWindowRow, Checkpoint } from "../src/store/index.ts";
+import { ACTIVITY_SERIES, type ActivityWindowRow, type Checkpoint } from "../src/store/index.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const PARTITIONS = 6;
@@ -120,10 +120,10 @@ async function benchMode(synchronous: "FULL" | "NORMAL"): Promise<BenchResult[]>
           row.window_end += shiftMs;
         }
       }
-      return { activityWindows: moving, checkpoints: checkpoints(i, state) };
+      return { windows: { activity: moving }, checkpoints: checkpoints(i, state) };
     });
     const updates = await measure(store, BATCH_ROWS, (i) => ({
-      activityWindows: fixed[i % fixed.length],
+      windows: { activity: fixed[i % fixed.length] },
       checkpoints: checkpoints(i, state),
     }));
     const rawBatches = Array.from({ length: 20 }, (_, i) => rawBatch(i, value));
@@ -134,7 +134,7 @@ async function benchMode(synchronous: "FULL" | "NORMAL"): Promise<BenchResult[]>
     const readStart = performance.now();
     let reads = 0;
     while (performance.now() - readStart < 1_000) {
-      await store.activityWindows({ windowMs: WINDOW_MS, last: 60 });
+      await store.windows(ACTIVITY_SERIES, { windowMs: WINDOW_MS, last: 60 });
       reads++;
     }
     const readMs = (performance.now() - readStart) / reads;
@@ -164,7 +164,7 @@ async function benchMode(synchronous: "FULL" | "NORMAL"): Promise<BenchResult[]>
         name: `store.embedded.read.windows.${mode}`,
         value: Number(readMs.toFixed(2)),
         unit: "ms",
-        detail: `activityWindows({ windowMs: 60000, last: 60 }) over ${inserts.rows + updates.rows} stored rows, merging ${PARTITIONS} partitions`,
+        detail: `windows(ACTIVITY_SERIES, { windowMs: 60000, last: 60 }) over ${inserts.rows + updates.rows} stored rows, merging ${PARTITIONS} partitions`,
       },
     ];
   } finally {

@@ -4,7 +4,7 @@ import type { PulseConfig } from "../config/index.ts";
 import { PulseError } from "../errors.ts";
 import type { SimulatorBurst } from "../ingest/simulator.ts";
 import { SseHub } from "../serve/sse.ts";
-import type { LiveStore } from "../store/index.ts";
+import { type LiveStore, SERIES } from "../store/index.ts";
 import { StreamJob, type StreamProgress } from "../stream/job/index.ts";
 import { tumblingWindow } from "../stream/windows.ts";
 import { openStore } from "./backends.ts";
@@ -69,9 +69,9 @@ export async function startPlatform(
     },
     onCommitted: (batch) => {
       // Window updates as they happen (per source partition; readers sum partitions), and new alerts.
-      const activity = batch.activityWindows ?? [];
-      const wikimedia = batch.wikiWindows ?? [];
-      if (activity.length > 0 || wikimedia.length > 0) hub.publish("windows", { activity, wikimedia });
+      // One list per series, by name: { activity: […], wikimedia: […] }.
+      const windows = SERIES.map((series) => [series.name, batch.windows?.[series.name] ?? []] as const);
+      if (windows.some(([, rows]) => rows.length > 0)) hub.publish("windows", Object.fromEntries(windows));
       if (batch.alerts !== undefined && batch.alerts.length > 0) hub.publish("alerts", batch.alerts);
     },
   });

@@ -1,5 +1,19 @@
 // The LiveStore seam: live windows, daily totals, alerts, late events, the raw lake and checkpoints (SQLite embedded, MongoDB at scale).
 import type { LakeAppend, RawLake } from "../lake/index.ts";
+import type { RowOf, Series, SeriesRows, WindowOf } from "./series.ts";
+
+export {
+  ACTIVITY_SERIES,
+  type MergedRow,
+  type MetricMerge,
+  type RowOf,
+  SERIES,
+  type Series,
+  type SeriesRows,
+  type SeriesSpec,
+  WIKIMEDIA_SERIES,
+  type WindowOf,
+} from "./series.ts";
 
 /**
  * Rows are per source partition. The activity topic is keyed by user_id and the Wikimedia topic by wiki,
@@ -94,10 +108,10 @@ export type StoredCheckpoint = Checkpoint & { state: Uint8Array };
  * (rawEvents, rawRuns) go to the store's lake in the same commit.
  */
 export interface StoreBatch extends LakeAppend {
-  activityWindows?: readonly ActivityWindowRow[];
-  activityDaily?: readonly ActivityWindowRow[];
-  wikiWindows?: readonly WikiWindowRow[];
-  wikiDaily?: readonly WikiWindowRow[];
+  /** Window rows per series, by its name (src/store/series.ts): windows.activity, windows.wikimedia. */
+  windows?: SeriesRows;
+  /** Per-day rows per series, as windows. */
+  daily?: SeriesRows;
   topPages?: readonly TopPagesRow[];
   alerts?: readonly AlertRow[];
   lateEvents?: readonly LateEventRow[];
@@ -131,8 +145,11 @@ export interface LatestTopPages {
   pages: TopPagesRow["pages"];
 }
 
-/** Which window rows `finalWindowStarts` looks at. */
-export type WindowRows = "activity" | "wikimedia";
+/** Per-day rows by day start: `fromMs` inclusive, `toMs` exclusive; either may be left out. */
+export interface DayRange {
+  fromMs?: number;
+  toMs?: number;
+}
 
 export interface LiveStore {
   /**
@@ -149,25 +166,27 @@ export interface LiveStore {
   checkpoints(job: string, topic: string): Promise<StoredCheckpoint[]>;
   /** partition → nextOffset of the same checkpoints, without reading their state. */
   checkpointOffsets(job: string, topic: string): Promise<Map<number, number>>;
-  activityWindows(query: WindowQuery): Promise<ActivityWindow[]>;
-  /** Per UTC day and event type; `fromMs`/`toMs` bound day starts (inclusive/exclusive). */
-  activityDaily(range?: { fromMs?: number; toMs?: number }): Promise<ActivityWindow[]>;
-  wikiWindows(query: WindowQuery): Promise<WikiWindow[]>;
+  /**
+   * The latest `query.last` windows of a series (SERIES) `query.windowMs` long, merged over partitions
+   * as the series says and presented as it says (windows(ACTIVITY_SERIES, …): ActivityWindow[]), ordered
+   * by window start, then key.
+   */
+  windows<S extends Series>(series: S, query: WindowQuery): Promise<WindowOf<S>[]>;
+  /** A series' per-UTC-day rows merged over partitions, as windows, ordered by day start, length, key. */
+  daily<S extends Series>(series: S, range?: DayRange): Promise<WindowOf<S>[]>;
+  /**
+   * A series' window rows in `range` per partition, as committed (final or not), ordered by window
+   * start, key and partition: the rows the job's alerter reads when its own flushes do not hold every
+   * partition's (src/stream/job/aggregate.ts).
+   */
+  windowRows<S extends Series>(series: S, range: WindowRange): Promise<RowOf<S>[]>;
   /**
    * Per partition, the newest start (at or after `fromMs`) of a window `windowMs` long whose row is
-   * final, among the activity or Wikimedia window rows; partitions without such a row are absent.
-   * Finality follows a partition's watermark, so every window of that partition starting at or before
-   * it is final too: a scaled-out job's alert owner reads how far each member has got (src/stream/job.ts).
+   * final, among a series' window rows; partitions without such a row are absent. Finality follows a
+   * partition's watermark, so every window of that partition starting at or before it is final too: a
+   * scaled-out job's alert owner reads how far each member has got (src/stream/job/aggregate.ts).
    */
-  finalWindowStarts(rows: WindowRows, windowMs: number, fromMs: number): Promise<Map<number, number>>;
-  /**
-   * The activity window rows in `range` per partition, as committed (final or not), ordered by window
-   * start, event type and partition: the rows the job's alerter reads when its own flushes do not hold
-   * every partition's (src/stream/job.ts).
-   */
-  activityWindowRows(range: WindowRange): Promise<ActivityWindowRow[]>;
-  /** The Wikimedia window rows in `range` per partition, as activityWindowRows. */
-  wikiWindowRows(range: WindowRange): Promise<WikiWindowRow[]>;
+  finalWindowStarts(series: Series, windowMs: number, fromMs: number): Promise<Map<number, number>>;
   /**
    * Top pages of the latest window of that length, merged over partitions: a page's edits summed over
    * partitions (the Wikimedia topic is keyed by wiki, so a page is in one partition and each partition's

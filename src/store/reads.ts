@@ -1,5 +1,6 @@
 // The LiveStore reads as every backend answers them: the store open, the arguments checked and the empty answers given alike, then the backend's query.
 import type * as Live from "./index.ts";
+import { checkSeries, type RowOf, type Series, type WindowOf } from "./series.ts";
 import {
   checkDayRange,
   checkFinalStartsQuery,
@@ -14,46 +15,33 @@ import {
  * protected queries below, which get checked arguments only; the store extends those with its commit.
  */
 export abstract class LiveStoreReads {
-  async activityWindows(query: Live.WindowQuery): Promise<Live.ActivityWindow[]> {
+  async windows<S extends Series>(series: S, query: Live.WindowQuery): Promise<WindowOf<S>[]> {
     this.requireOpen();
+    checkSeries(series);
     checkWindowQuery(query);
     if (query.last === 0) return [];
-    return this.latestActivityWindows(query);
+    return (await this.latestWindows(series, query)) as WindowOf<S>[];
   }
 
-  async activityDaily(range: { fromMs?: number; toMs?: number } = {}): Promise<Live.ActivityWindow[]> {
+  async daily<S extends Series>(series: S, range: Live.DayRange = {}): Promise<WindowOf<S>[]> {
     this.requireOpen();
+    checkSeries(series);
     checkDayRange(range);
-    return this.dailyActivity(range);
+    return (await this.mergedDaily(series, range)) as WindowOf<S>[];
   }
 
-  async wikiWindows(query: Live.WindowQuery): Promise<Live.WikiWindow[]> {
+  async windowRows<S extends Series>(series: S, range: Live.WindowRange): Promise<RowOf<S>[]> {
     this.requireOpen();
-    checkWindowQuery(query);
-    if (query.last === 0) return [];
-    return this.latestWikiWindows(query);
-  }
-
-  async activityWindowRows(range: Live.WindowRange): Promise<Live.ActivityWindowRow[]> {
-    this.requireOpen();
+    checkSeries(series);
     checkWindowRange(range);
-    return this.windowRows("activity", range) as Promise<Live.ActivityWindowRow[]>;
+    return (await this.partitionRows(series, range)) as RowOf<S>[];
   }
 
-  async wikiWindowRows(range: Live.WindowRange): Promise<Live.WikiWindowRow[]> {
+  async finalWindowStarts(series: Series, windowMs: number, fromMs: number): Promise<Map<number, number>> {
     this.requireOpen();
-    checkWindowRange(range);
-    return this.windowRows("wikimedia", range) as Promise<Live.WikiWindowRow[]>;
-  }
-
-  async finalWindowStarts(
-    rows: Live.WindowRows,
-    windowMs: number,
-    fromMs: number,
-  ): Promise<Map<number, number>> {
-    this.requireOpen();
-    checkFinalStartsQuery(rows, windowMs, fromMs);
-    return this.finalStarts(rows, windowMs, fromMs);
+    checkSeries(series);
+    checkFinalStartsQuery(windowMs, fromMs);
+    return this.finalStarts(series, windowMs, fromMs);
   }
 
   async topPages(windowMs: number, limit: number): Promise<Live.LatestTopPages> {
@@ -78,15 +66,14 @@ export abstract class LiveStoreReads {
 
   /** Fails with PULSE_STORE_CLOSED once the store is closed. */
   protected abstract requireOpen(): void;
-  protected abstract latestActivityWindows(query: Live.WindowQuery): Promise<Live.ActivityWindow[]>;
-  protected abstract dailyActivity(range: { fromMs?: number; toMs?: number }): Promise<Live.ActivityWindow[]>;
-  protected abstract latestWikiWindows(query: Live.WindowQuery): Promise<Live.WikiWindow[]>;
-  protected abstract windowRows(
-    rows: Live.WindowRows,
-    range: Live.WindowRange,
-  ): Promise<Array<Live.ActivityWindowRow | Live.WikiWindowRow>>;
+  /** The latest windows of a series, merged and presented (series.present). */
+  protected abstract latestWindows(series: Series, query: Live.WindowQuery): Promise<unknown[]>;
+  /** A series' per-day rows, merged and presented. */
+  protected abstract mergedDaily(series: Series, range: Live.DayRange): Promise<unknown[]>;
+  /** A series' window rows per partition, as committed. */
+  protected abstract partitionRows(series: Series, range: Live.WindowRange): Promise<Live.WindowRowKey[]>;
   protected abstract finalStarts(
-    rows: Live.WindowRows,
+    series: Series,
     windowMs: number,
     fromMs: number,
   ): Promise<Map<number, number>>;

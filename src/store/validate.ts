@@ -1,7 +1,7 @@
 // Argument checks and row helpers shared by every LiveStore backend, so each rejects the same input with the same message and answers alike.
 import { StoreError, StoreErrorCode } from "../errors.ts";
 import { checkLimit, checkPartition } from "../lake/validate.ts";
-import type { Checkpoint, WindowRange, WindowRows } from "./index.ts";
+import type { Checkpoint, DayRange, WindowRange } from "./index.ts";
 
 export {
   checkLimit,
@@ -41,13 +41,7 @@ function checkStart(name: string, ms: number): void {
   }
 }
 
-export function checkFinalStartsQuery(rows: WindowRows, windowMs: number, fromMs: number): void {
-  if (rows !== "activity" && rows !== "wikimedia") {
-    throw new StoreError(
-      StoreErrorCode.badArgument,
-      `rows must be "activity" or "wikimedia", got ${JSON.stringify(rows)}.`,
-    );
-  }
+export function checkFinalStartsQuery(windowMs: number, fromMs: number): void {
   checkWindowMs(windowMs);
   checkStart("fromMs", fromMs);
 }
@@ -66,12 +60,12 @@ export function checkTopPagesQuery(windowMs: number, limit: number): void {
   checkLimit("topPages limit", limit);
 }
 
-export function checkDayRange(range: { fromMs?: number; toMs?: number }): void {
+export function checkDayRange(range: DayRange): void {
   for (const [name, value] of Object.entries(range)) {
     if (value !== undefined && !Number.isFinite(value)) {
       throw new StoreError(
         StoreErrorCode.badArgument,
-        `activityDaily ${name} must be a finite number of ms, got ${value}.`,
+        `daily ${name} must be a finite number of ms, got ${value}.`,
       );
     }
   }

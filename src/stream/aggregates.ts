@@ -1,7 +1,7 @@
 // Per-window aggregates for user activity (per event_type) and Wikimedia changes (per wiki), with their rows.
 
 import type { UserActivity, WikimediaRecentChange } from "../contracts/types.ts";
-import type { TopPagesRow as StoreTopPagesRow, WikiWindowRow } from "../store/index.ts";
+import type { ActivityWindowRow, TopPagesRow as StoreTopPagesRow, WikiWindowRow } from "../store/index.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 import { IdSet } from "./id-set.ts";
 import { ActivityFrame } from "./activity-frame.ts";
@@ -71,20 +71,13 @@ export class ActivityAccumulator implements Accumulator {
 }
 
 /** One row per (window, event_type, partition); sinks upsert it by that key, so rewriting it is idempotent. */
-export interface ActivityRow {
-  partition: number;
-  window_start: number;
-  window_end: number;
-  event_type: string;
-  event_count: number;
-  /** Exact distinct user_id. The topic is keyed by user_id, so summing over partitions stays exact. */
-  unique_users: number;
-  /** Exact distinct session_id. */
-  sessions: number;
-  revenue_cents: number;
-  /** revenue_cents / 100, for display. */
+/**
+ * The store's activity window row (unique_users and sessions exact distinct counts: the topic is keyed by
+ * user_id, so summing them over partitions stays exact), with revenue for display.
+ */
+export interface ActivityRow extends ActivityWindowRow {
+  /** revenue_cents / 100. */
   revenue: number;
-  final: boolean;
 }
 
 export function centsOf(amount: number): number {

@@ -1,7 +1,7 @@
 // WindowAlerter: merging partitions, scoring once per job-final window, zero-filling gaps, snapshot and restore.
 
 import { describe, expect, it } from "vitest";
-import { MAX_EMPTY_WINDOWS, type SeriesSpec, WindowAlerter } from "./alerting.ts";
+import { MAX_EMPTY_WINDOWS, type AlertedSeries, WindowAlerter } from "./alerting.ts";
 
 interface Row {
   partition: number;
@@ -10,7 +10,7 @@ interface Row {
   n: number;
 }
 
-const SPEC: SeriesSpec<Row> = { prefix: "t", metric: "n", key: (r) => r.key, value: (r) => r.n };
+const SPEC: AlertedSeries<Row> = { prefix: "t", metric: "n", key: (r) => r.key, value: (r) => r.n };
 const M = 60_000;
 
 function alerter(): WindowAlerter<Row> {

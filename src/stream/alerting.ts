@@ -13,7 +13,7 @@ export const MAX_EMPTY_WINDOWS = 1_000;
 export const ALL_KEY = "all";
 
 /** How one topic's window rows become series: `<prefix>.<key>.<metric>` plus `<prefix>.all.<metric>`. */
-export interface SeriesSpec<R> {
+export interface AlertedSeries<R> {
   prefix: string;
   metric: string;
   key(row: R): string;
@@ -57,7 +57,7 @@ const STATE_VERSION = 1;
  * and the job may crash before the other partitions close the same window.
  */
 export class WindowAlerter<R extends WindowRowLike> {
-  readonly spec: SeriesSpec<R>;
+  readonly spec: AlertedSeries<R>;
   readonly detector: AnomalyDetector;
   readonly #window: WindowSpec;
   readonly #allowedLatenessMs: number;
@@ -70,7 +70,7 @@ export class WindowAlerter<R extends WindowRowLike> {
   /** Rows or observations since the last checkpoint. */
   changed = false;
 
-  constructor(spec: SeriesSpec<R>, options: WindowAlerterOptions) {
+  constructor(spec: AlertedSeries<R>, options: WindowAlerterOptions) {
     this.spec = spec;
     this.detector = new AnomalyDetector(options.detector);
     this.#window = options.window;

@@ -19,7 +19,7 @@ export {
 export {
   ALL_KEY,
   MAX_EMPTY_WINDOWS,
-  type SeriesSpec,
+  type AlertedSeries,
   WindowAlerter,
   type WindowAlerterOptions,
 } from "./alerting.ts";

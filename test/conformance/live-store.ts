@@ -1,19 +1,22 @@
 // The LiveStore conformance suite: every LiveStore implementation (embedded SQLite, MongoDB) runs these cases.
 import { describe, expect, it } from "vitest";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
-import type {
-  ActivityWindowRow,
-  AlertRow,
-  Checkpoint,
-  LateEventRow,
-  LiveStore,
-  StoreBatch,
-  TopPagesRow,
-  WikiWindowRow,
+import {
+  ACTIVITY_SERIES,
+  type ActivityWindowRow,
+  type AlertRow,
+  type Checkpoint,
+  type LateEventRow,
+  type LiveStore,
+  type StoreBatch,
+  type TopPagesRow,
+  WIKIMEDIA_SERIES,
+  type WikiWindowRow,
 } from "../../src/store/index.ts";
 import type { RawEventRow } from "../../src/lake/index.ts";
 import { freshSubjectPerTest } from "../helpers/subjects.ts";
 import { raw, runsOf } from "./lake.ts";
+import { runSeriesCases } from "./live-store-series.ts";
 
 export interface LiveStoreContractSubject {
   store: LiveStore;
@@ -28,7 +31,7 @@ const T0 = Date.UTC(2026, 10, 28);
 
 /*
  * Every case gets a fresh, empty store from makeStore and releases it afterwards: reads such as
- * alerts(limit) or activityWindows see the whole store, so cases must not share one. A server-backed
+ * alerts(limit) or windows(series, …) see the whole store, so cases must not share one. A server-backed
  * factory should create a uniquely named database per call and drop it in cleanup. The suite relies on
  * the LiveStore interface only, plus the PULSE_STORE_* codes of the error catalog.
  */
@@ -39,12 +42,14 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
       store = subject.store;
     });
 
+    runSeriesCases(() => store);
+
     describe("commit and read back", () => {
       it("reads back every kind of row from one batch", async () => {
         const batch = fullBatch();
         await store.commit(batch);
 
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toEqual([
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 10 })).toEqual([
           {
             window_start: T0,
             window_end: T0 + MINUTE,
@@ -66,7 +71,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
             final: true,
           },
         ]);
-        expect(await store.activityDaily()).toEqual([
+        expect(await store.daily(ACTIVITY_SERIES)).toEqual([
           {
             window_start: T0,
             window_end: T0 + DAY,
@@ -78,7 +83,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
             final: false,
           },
         ]);
-        expect(await store.wikiWindows({ windowMs: MINUTE, last: 10 })).toEqual([
+        expect(await store.windows(WIKIMEDIA_SERIES, { windowMs: MINUTE, last: 10 })).toEqual([
           {
             window_start: T0,
             window_end: T0 + MINUTE,
@@ -120,8 +125,10 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
 
       it("replaces a row written again with the same key", async () => {
         await store.commit({
-          activityWindows: [activity({ partition: 0, event_count: 1, unique_users: 1, final: false })],
-          wikiWindows: [wiki({ partition: 0, edits: 1, final: false })],
+          windows: {
+            activity: [activity({ partition: 0, event_count: 1, unique_users: 1, final: false })],
+            wikimedia: [wiki({ partition: 0, edits: 1, final: false })],
+          },
           topPages: [topPages({ partition: 0, pages: [{ wiki: "enwiki", title: "A", edits: 1 }] })],
           alerts: [alert({ series: "activity.CLICK", observed: 10, kind: "spike" })],
           lateEvents: [late({ offset: 3, payload: '{"v":1}' })],
@@ -129,8 +136,10 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           checkpoints: [checkpoint({ partition: 0, nextOffset: 1, state: bytes(1, 2, 3) })],
         });
         await store.commit({
-          activityWindows: [activity({ partition: 0, event_count: 7, unique_users: 5, final: true })],
-          wikiWindows: [wiki({ partition: 0, edits: 4, final: true })],
+          windows: {
+            activity: [activity({ partition: 0, event_count: 7, unique_users: 5, final: true })],
+            wikimedia: [wiki({ partition: 0, edits: 4, final: true })],
+          },
           topPages: [topPages({ partition: 0, pages: [{ wiki: "enwiki", title: "B", edits: 9 }] })],
           alerts: [alert({ series: "activity.CLICK", observed: 2, kind: "drop" })],
           lateEvents: [late({ offset: 3, payload: '{"v":2}' })],
@@ -138,9 +147,9 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           checkpoints: [checkpoint({ partition: 0, nextOffset: 9, state: bytes(9) })],
         });
 
-        const [window] = await store.activityWindows({ windowMs: MINUTE, last: 1 });
+        const [window] = await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1 });
         expect(window).toMatchObject({ event_count: 7, unique_users: 5, final: true });
-        expect(await store.wikiWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+        expect(await store.windows(WIKIMEDIA_SERIES, { windowMs: MINUTE, last: 1 })).toMatchObject([
           { edits: 4, final: true },
         ]);
         expect((await store.topPages(MINUTE, 5)).pages).toEqual([{ wiki: "enwiki", title: "B", edits: 9 }]);
@@ -156,10 +165,10 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
 
       it("later rows of one batch replace earlier rows with the same key", async () => {
         await store.commit({
-          activityWindows: [activity({ event_count: 1 }), activity({ event_count: 2 })],
+          windows: { activity: [activity({ event_count: 1 }), activity({ event_count: 2 })] },
           checkpoints: [],
         });
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1 })).toMatchObject([
           { event_count: 2 },
         ]);
       });
@@ -170,13 +179,13 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         expect(await store.checkpoints("job-a", "user-activity")).toMatchObject([
           { partition: 2, nextOffset: 42 },
         ]);
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 5 })).toEqual([]);
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 5 })).toEqual([]);
         expect(await store.lake.scanAfter("user-activity", new Map(), 5)).toEqual([]);
       });
 
       it("rejects a batch with an invalid row and writes none of it", async () => {
         await store.commit({
-          activityWindows: [activity({ event_count: 1 })],
+          windows: { activity: [activity({ event_count: 1 })] },
           checkpoints: [checkpoint({ partition: 0, nextOffset: 1 })],
         });
         const before = await readEverything(store);
@@ -185,7 +194,10 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         for (const bad of [
           {
             ...good,
-            activityWindows: [...good.activityWindows!, activity({ window_start: T0, window_end: T0 })],
+            windows: {
+              ...good.windows,
+              activity: [...good.windows!.activity!, activity({ window_start: T0, window_end: T0 })],
+            },
           },
           { ...good, checkpoints: [...good.checkpoints, checkpoint({ partition: 9, nextOffset: -1 })] },
           // A raw value that is text, not the record's bytes.
@@ -209,41 +221,43 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
     describe("merging partitions", () => {
       it("sums every measure over partitions and is final only when every partition is", async () => {
         await store.commit({
-          activityWindows: [
-            activity({
-              partition: 0,
-              event_count: 5,
-              unique_users: 3,
-              sessions: 2,
-              revenue_cents: 1999,
-              final: true,
-            }),
-            activity({
-              partition: 1,
-              event_count: 7,
-              unique_users: 4,
-              sessions: 4,
-              revenue_cents: 1,
-              final: false,
-            }),
-            activity({
-              partition: 2,
-              event_count: 1,
-              unique_users: 1,
-              sessions: 1,
-              revenue_cents: 10,
-              final: true,
-            }),
-            activity({ partition: 0, window_start: T0 + MINUTE, event_count: 2, final: true }),
-            activity({ partition: 3, window_start: T0 + MINUTE, event_count: 3, final: true }),
-          ],
-          wikiWindows: [
-            wiki({ partition: 0, changes: 3, edits: 2, bot_edits: 1, byte_delta: 100, final: true }),
-            wiki({ partition: 1, changes: 4, edits: 3, bot_edits: 0, byte_delta: -50, final: false }),
-          ],
+          windows: {
+            activity: [
+              activity({
+                partition: 0,
+                event_count: 5,
+                unique_users: 3,
+                sessions: 2,
+                revenue_cents: 1999,
+                final: true,
+              }),
+              activity({
+                partition: 1,
+                event_count: 7,
+                unique_users: 4,
+                sessions: 4,
+                revenue_cents: 1,
+                final: false,
+              }),
+              activity({
+                partition: 2,
+                event_count: 1,
+                unique_users: 1,
+                sessions: 1,
+                revenue_cents: 10,
+                final: true,
+              }),
+              activity({ partition: 0, window_start: T0 + MINUTE, event_count: 2, final: true }),
+              activity({ partition: 3, window_start: T0 + MINUTE, event_count: 3, final: true }),
+            ],
+            wikimedia: [
+              wiki({ partition: 0, changes: 3, edits: 2, bot_edits: 1, byte_delta: 100, final: true }),
+              wiki({ partition: 1, changes: 4, edits: 3, bot_edits: 0, byte_delta: -50, final: false }),
+            ],
+          },
           checkpoints: [],
         });
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toEqual([
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 10 })).toEqual([
           {
             window_start: T0,
             window_end: T0 + MINUTE,
@@ -265,25 +279,27 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
             final: true,
           },
         ]);
-        expect(await store.wikiWindows({ windowMs: MINUTE, last: 10 })).toMatchObject([
+        expect(await store.windows(WIKIMEDIA_SERIES, { windowMs: MINUTE, last: 10 })).toMatchObject([
           { changes: 7, edits: 5, bot_edits: 1, byte_delta: 50, final: false },
         ]);
 
         // The last partition's row turning final makes the merged window final.
         await store.commit({
-          activityWindows: [
-            activity({
-              partition: 1,
-              event_count: 7,
-              unique_users: 4,
-              sessions: 4,
-              revenue_cents: 1,
-              final: true,
-            }),
-          ],
+          windows: {
+            activity: [
+              activity({
+                partition: 1,
+                event_count: 7,
+                unique_users: 4,
+                sessions: 4,
+                revenue_cents: 1,
+                final: true,
+              }),
+            ],
+          },
           checkpoints: [],
         });
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toMatchObject([
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 10 })).toMatchObject([
           { window_start: T0, event_count: 13, final: true },
           { window_start: T0 + MINUTE, final: true },
         ]);
@@ -291,21 +307,23 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
 
       it("keeps event types and wikis apart and orders by window_start, then key", async () => {
         await store.commit({
-          activityWindows: [
-            activity({ window_start: T0 + MINUTE, event_type: "VIEW", event_count: 1 }),
-            activity({ window_start: T0, event_type: "VIEW", event_count: 2 }),
-            activity({ window_start: T0, event_type: "ADD_TO_CART", event_count: 3, partition: 1 }),
-            activity({ window_start: T0, event_type: "ADD_TO_CART", event_count: 4, partition: 0 }),
-          ],
-          wikiWindows: [
-            wiki({ wiki: "frwiki", edits: 1 }),
-            wiki({ wiki: "dewiki", edits: 2 }),
-            wiki({ wiki: "dewiki", edits: 3, window_start: T0 - MINUTE }),
-          ],
+          windows: {
+            activity: [
+              activity({ window_start: T0 + MINUTE, event_type: "VIEW", event_count: 1 }),
+              activity({ window_start: T0, event_type: "VIEW", event_count: 2 }),
+              activity({ window_start: T0, event_type: "ADD_TO_CART", event_count: 3, partition: 1 }),
+              activity({ window_start: T0, event_type: "ADD_TO_CART", event_count: 4, partition: 0 }),
+            ],
+            wikimedia: [
+              wiki({ wiki: "frwiki", edits: 1 }),
+              wiki({ wiki: "dewiki", edits: 2 }),
+              wiki({ wiki: "dewiki", edits: 3, window_start: T0 - MINUTE }),
+            ],
+          },
           checkpoints: [],
         });
         expect(
-          (await store.activityWindows({ windowMs: MINUTE, last: 10 })).map((w) => [
+          (await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 10 })).map((w) => [
             w.window_start - T0,
             w.event_type,
             w.event_count,
@@ -316,7 +334,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           [MINUTE, "VIEW", 1],
         ]);
         expect(
-          (await store.wikiWindows({ windowMs: MINUTE, last: 10 })).map((w) => [
+          (await store.windows(WIKIMEDIA_SERIES, { windowMs: MINUTE, last: 10 })).map((w) => [
             w.window_start - T0,
             w.wiki,
             w.edits,
@@ -359,34 +377,34 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         }
         // A two-minute hop starting at a minute window's start must not count as a minute window.
         rows.push(activity({ window_start: T0 + 5 * MINUTE, window_end: T0 + 7 * MINUTE, event_count: 999 }));
-        await store.commit({ activityWindows: rows, wikiWindows: wikiRows, checkpoints: [] });
+        await store.commit({ windows: { activity: rows, wikimedia: wikiRows }, checkpoints: [] });
 
-        const last2 = await store.activityWindows({ windowMs: MINUTE, last: 2 });
+        const last2 = await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 2 });
         expect(last2.map((w) => [w.window_start - T0, w.window_end - w.window_start, w.event_count])).toEqual(
           [
             [4 * MINUTE, MINUTE, 10],
             [5 * MINUTE, MINUTE, 12],
           ],
         );
-        const all = await store.activityWindows({ windowMs: MINUTE, last: 1000 });
+        const all = await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1000 });
         expect(all.map((w) => w.event_count)).toEqual([2, 4, 6, 8, 10, 12]);
-        const fives = await store.activityWindows({ windowMs: FIVE_MINUTES, last: 2 });
+        const fives = await store.windows(ACTIVITY_SERIES, { windowMs: FIVE_MINUTES, last: 2 });
         expect(fives.map((w) => [w.window_start - T0, w.window_end - T0, w.event_count])).toEqual([
           [FIVE_MINUTES, 2 * FIVE_MINUTES, 101],
           [2 * FIVE_MINUTES, 3 * FIVE_MINUTES, 102],
         ]);
-        expect(await store.activityWindows({ windowMs: 2 * MINUTE, last: 5 })).toMatchObject([
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: 2 * MINUTE, last: 5 })).toMatchObject([
           { event_count: 999 },
         ]);
-        expect(await store.activityWindows({ windowMs: 30_000, last: 5 })).toEqual([]);
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 0 })).toEqual([]);
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: 30_000, last: 5 })).toEqual([]);
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 0 })).toEqual([]);
 
-        expect((await store.wikiWindows({ windowMs: MINUTE, last: 3 })).map((w) => w.edits)).toEqual([
-          8, 10, 12,
-        ]);
-        expect((await store.wikiWindows({ windowMs: FIVE_MINUTES, last: 1 })).map((w) => w.edits)).toEqual([
-          102,
-        ]);
+        expect(
+          (await store.windows(WIKIMEDIA_SERIES, { windowMs: MINUTE, last: 3 })).map((w) => w.edits),
+        ).toEqual([8, 10, 12]);
+        expect(
+          (await store.windows(WIKIMEDIA_SERIES, { windowMs: FIVE_MINUTES, last: 1 })).map((w) => w.edits),
+        ).toEqual([102]);
       });
 
       it("reads window rows per partition, as committed, for window starts in [fromMs, toMs)", async () => {
@@ -408,9 +426,9 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         rows.push(activity({ partition: 0, window_start: T0 + MINUTE, event_type: "VIEW", event_count: 99 }));
         // Another length, inside the range: not read for minute windows.
         rows.push(activity({ window_start: T0 + MINUTE, window_end: T0 + 6 * MINUTE, event_count: 500 }));
-        await store.commit({ activityWindows: rows, wikiWindows: wikiRows, checkpoints: [] });
+        await store.commit({ windows: { activity: rows, wikimedia: wikiRows }, checkpoints: [] });
 
-        const read = await store.activityWindowRows({
+        const read = await store.windowRows(ACTIVITY_SERIES, {
           windowMs: MINUTE,
           fromMs: T0 + MINUTE,
           toMs: T0 + 3 * MINUTE,
@@ -427,7 +445,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         expect(read[0]).toEqual(
           activity({ partition: 0, window_start: T0 + MINUTE, event_count: 10, final: true }),
         );
-        const wikis = await store.wikiWindowRows({
+        const wikis = await store.windowRows(WIKIMEDIA_SERIES, {
           windowMs: MINUTE,
           fromMs: T0 + 3 * MINUTE,
           toMs: T0 + 9 * MINUTE,
@@ -437,14 +455,14 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           wiki({ partition: 1, window_start: T0 + 3 * MINUTE, edits: 31 }),
         ]);
         expect(
-          await store.activityWindowRows({
+          await store.windowRows(ACTIVITY_SERIES, {
             windowMs: MINUTE,
             fromMs: T0 + 4 * MINUTE,
             toMs: T0 + 9 * MINUTE,
           }),
         ).toEqual([]);
         await expect(
-          store.activityWindowRows({ windowMs: MINUTE, fromMs: 0.5, toMs: 1 }),
+          store.windowRows(ACTIVITY_SERIES, { windowMs: MINUTE, fromMs: 0.5, toMs: 1 }),
         ).rejects.toMatchObject({
           code: StoreErrorCode.badArgument,
         });
@@ -452,40 +470,42 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
 
       it("finds each partition's newest final window start of a length, from a start on", async () => {
         await store.commit({
-          activityWindows: [
-            activity({ partition: 0, window_start: T0, final: true }),
-            activity({ partition: 0, window_start: T0 + MINUTE, event_type: "VIEW", final: true }),
-            activity({ partition: 0, window_start: T0 + 2 * MINUTE, final: false }),
-            activity({ partition: 1, window_start: T0, final: true }),
-            activity({ partition: 2, window_start: T0 + MINUTE, final: false }),
-            // Another length: not counted for minute windows.
-            activity({
-              partition: 2,
-              window_start: T0 + 5 * MINUTE,
-              window_end: T0 + 10 * MINUTE,
-              final: true,
-            }),
-          ],
-          wikiWindows: [wiki({ partition: 3, window_start: T0 + 4 * MINUTE, final: true })],
+          windows: {
+            activity: [
+              activity({ partition: 0, window_start: T0, final: true }),
+              activity({ partition: 0, window_start: T0 + MINUTE, event_type: "VIEW", final: true }),
+              activity({ partition: 0, window_start: T0 + 2 * MINUTE, final: false }),
+              activity({ partition: 1, window_start: T0, final: true }),
+              activity({ partition: 2, window_start: T0 + MINUTE, final: false }),
+              // Another length: not counted for minute windows.
+              activity({
+                partition: 2,
+                window_start: T0 + 5 * MINUTE,
+                window_end: T0 + 10 * MINUTE,
+                final: true,
+              }),
+            ],
+            wikimedia: [wiki({ partition: 3, window_start: T0 + 4 * MINUTE, final: true })],
+          },
           checkpoints: [],
         });
-        expect(await store.finalWindowStarts("activity", MINUTE, T0)).toEqual(
+        expect(await store.finalWindowStarts(ACTIVITY_SERIES, MINUTE, T0)).toEqual(
           new Map([
             [0, T0 + MINUTE],
             [1, T0],
           ]),
         );
-        expect(await store.finalWindowStarts("activity", MINUTE, T0 + 1)).toEqual(
+        expect(await store.finalWindowStarts(ACTIVITY_SERIES, MINUTE, T0 + 1)).toEqual(
           new Map([[0, T0 + MINUTE]]),
         );
-        expect(await store.finalWindowStarts("activity", FIVE_MINUTES, 0)).toEqual(
+        expect(await store.finalWindowStarts(ACTIVITY_SERIES, FIVE_MINUTES, 0)).toEqual(
           new Map([[2, T0 + 5 * MINUTE]]),
         );
-        expect(await store.finalWindowStarts("wikimedia", MINUTE, 0)).toEqual(
+        expect(await store.finalWindowStarts(WIKIMEDIA_SERIES, MINUTE, 0)).toEqual(
           new Map([[3, T0 + 4 * MINUTE]]),
         );
-        expect(await store.finalWindowStarts("wikimedia", FIVE_MINUTES, 0)).toEqual(new Map());
-        await expect(store.finalWindowStarts("activity", 0, 0)).rejects.toMatchObject({
+        expect(await store.finalWindowStarts(WIKIMEDIA_SERIES, FIVE_MINUTES, 0)).toEqual(new Map());
+        await expect(store.finalWindowStarts(ACTIVITY_SERIES, 0, 0)).rejects.toMatchObject({
           code: StoreErrorCode.badArgument,
         });
       });
@@ -503,25 +523,29 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
             event_count: 20,
           }),
         );
-        await store.commit({ activityDaily: days, checkpoints: [] });
+        await store.commit({ daily: { activity: days }, checkpoints: [] });
         const summary = (rows: { window_start: number; event_type: string; event_count: number }[]) =>
           rows.map((r) => [(r.window_start - T0) / DAY, r.event_type, r.event_count]);
-        expect(summary(await store.activityDaily())).toEqual([
+        expect(summary(await store.daily(ACTIVITY_SERIES))).toEqual([
           [0, "CLICK", 1],
           [1, "CLICK", 12],
           [1, "VIEW", 20],
           [2, "CLICK", 3],
           [3, "CLICK", 4],
         ]);
-        expect(summary(await store.activityDaily({ fromMs: T0 + DAY, toMs: T0 + 3 * DAY }))).toEqual([
-          [1, "CLICK", 12],
-          [1, "VIEW", 20],
-          [2, "CLICK", 3],
+        expect(summary(await store.daily(ACTIVITY_SERIES, { fromMs: T0 + DAY, toMs: T0 + 3 * DAY }))).toEqual(
+          [
+            [1, "CLICK", 12],
+            [1, "VIEW", 20],
+            [2, "CLICK", 3],
+          ],
+        );
+        expect(summary(await store.daily(ACTIVITY_SERIES, { fromMs: T0 + 3 * DAY }))).toEqual([
+          [3, "CLICK", 4],
         ]);
-        expect(summary(await store.activityDaily({ fromMs: T0 + 3 * DAY }))).toEqual([[3, "CLICK", 4]]);
-        expect(summary(await store.activityDaily({ toMs: T0 + DAY }))).toEqual([[0, "CLICK", 1]]);
+        expect(summary(await store.daily(ACTIVITY_SERIES, { toMs: T0 + DAY }))).toEqual([[0, "CLICK", 1]]);
         // Daily rows are their own table: they never show up as windows.
-        expect(await store.activityWindows({ windowMs: DAY, last: 10 })).toEqual([]);
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: DAY, last: 10 })).toEqual([]);
       });
 
       it("rejects a window length or count that is not a whole number with PULSE_STORE_BAD_ARGUMENT", async () => {
@@ -532,10 +556,12 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           { windowMs: MINUTE, last: -1 },
           { windowMs: MINUTE, last: Number.NaN },
         ]) {
-          await expect(store.activityWindows(query)).rejects.toMatchObject({
+          await expect(store.windows(ACTIVITY_SERIES, query)).rejects.toMatchObject({
             code: StoreErrorCode.badArgument,
           });
-          await expect(store.wikiWindows(query)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
+          await expect(store.windows(WIKIMEDIA_SERIES, query)).rejects.toMatchObject({
+            code: StoreErrorCode.badArgument,
+          });
         }
         await expect(store.alerts(-1)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
         await expect(store.topPages(0, 5)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
@@ -626,7 +652,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           ],
         });
         await store.commit({
-          activityWindows: [activity({ partition: 0, event_count: 4 })],
+          windows: { activity: [activity({ partition: 0, event_count: 4 })] },
           checkpoints: [
             checkpoint({ partition: 0, nextOffset: 15, state: undefined, updatedAt: T0 + 1 }),
             checkpoint({
@@ -643,13 +669,13 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           [0, 15, "0102", T0 + 1],
           [1, 25, "03", T0 + 1],
         ]);
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1 })).toMatchObject([
           { event_count: 4 },
         ]);
         // A stale fence refuses the whole batch, as with state.
         await expect(
           store.commit({
-            activityWindows: [activity({ partition: 0, event_count: 9 })],
+            windows: { activity: [activity({ partition: 0, event_count: 9 })] },
             checkpoints: [
               checkpoint({ partition: 1, nextOffset: 30, state: undefined, expectedNextOffset: 20 }),
             ],
@@ -666,7 +692,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           [0, 16, "07"],
           [1, 25, "03"],
         ]);
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1 })).toMatchObject([
           { event_count: 4 },
         ]);
       });
@@ -724,7 +750,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         await store.commit({ checkpoints: [checkpoint({ partition: 0, nextOffset: 10, state: bytes(1) })] });
         // Expected as seen: applied. Null expects no checkpoint yet.
         await store.commit({
-          activityWindows: [activity({ partition: 0, event_count: 5 })],
+          windows: { activity: [activity({ partition: 0, event_count: 5 })] },
           checkpoints: [
             checkpoint({ partition: 0, nextOffset: 12, state: bytes(2), expectedNextOffset: 10 }),
             checkpoint({ partition: 1, nextOffset: 3, state: bytes(3), expectedNextOffset: null }),
@@ -733,7 +759,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         // Another member moved partition 1 (it is at 3, not 0): nothing of this batch is written.
         const refused = await store
           .commit({
-            activityWindows: [activity({ partition: 0, event_count: 99 })],
+            windows: { activity: [activity({ partition: 0, event_count: 99 })] },
             rawEvents: [raw({ partition: 0, offset: 12 })],
             checkpoints: [
               checkpoint({ partition: 0, nextOffset: 20, state: bytes(4), expectedNextOffset: 12 }),
@@ -752,7 +778,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           [0, 12, "02"],
           [1, 3, "03"],
         ]);
-        const windows = await store.activityWindows({ windowMs: MINUTE, last: 10 });
+        const windows = await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 10 });
         expect(windows.map((w) => w.event_count)).toEqual([5]);
         expect(await store.lake.scanAfter("user-activity", new Map(), 10)).toEqual([]);
         // Without expectations the last writer wins, as before.
@@ -773,7 +799,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         for (const bytes of [descending, truncated, Buffer.from([2, 0, 0, 0, 0])]) {
           const error = await store
             .commit({
-              activityWindows: [activity()],
+              windows: { activity: [activity()] },
               rawRuns: [{ ...good, bytes }],
               checkpoints: [],
             })
@@ -785,7 +811,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
           expect((error as StoreError).code).toBe(StoreErrorCode.badArgument);
           expect((error as StoreError).message).toMatch(/raw run of topic "user-activity" partition 0/);
         }
-        expect(await store.activityWindows({ windowMs: MINUTE, last: 10 })).toEqual([]);
+        expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 10 })).toEqual([]);
         expect(await store.lake.scanAfter("user-activity", new Map(), 10)).toEqual([]);
       });
     });
@@ -853,37 +879,41 @@ function fullBatch(): StoreBatch & {
   checkpoints: Checkpoint[];
 } {
   return {
-    activityWindows: [
-      activity({ partition: 0, event_count: 6, unique_users: 3, sessions: 2 }),
-      activity({ partition: 1, event_count: 4, unique_users: 1, sessions: 1 }),
-      activity({ partition: 0, event_type: "PURCHASE", event_count: 1, revenue_cents: 10_000 }),
-      activity({ partition: 2, event_type: "PURCHASE", event_count: 1, revenue_cents: 2_345 }),
-    ],
-    activityDaily: [
-      activity({ window_end: T0 + DAY, event_count: 60, unique_users: 25, sessions: 20, final: false }),
-      activity({
-        partition: 1,
-        window_end: T0 + DAY,
-        event_count: 40,
-        unique_users: 15,
-        sessions: 10,
-        final: false,
-      }),
-    ],
-    wikiWindows: [
-      wiki({
-        partition: 0,
-        changes: 12,
-        edits: 9,
-        bot_edits: 2,
-        human_edits: 7,
-        new_pages: 1,
-        byte_delta: -345,
-        unique_editors: 6,
-        final: false,
-      }),
-    ],
-    wikiDaily: [wiki({ window_end: T0 + DAY, edits: 90 })],
+    windows: {
+      activity: [
+        activity({ partition: 0, event_count: 6, unique_users: 3, sessions: 2 }),
+        activity({ partition: 1, event_count: 4, unique_users: 1, sessions: 1 }),
+        activity({ partition: 0, event_type: "PURCHASE", event_count: 1, revenue_cents: 10_000 }),
+        activity({ partition: 2, event_type: "PURCHASE", event_count: 1, revenue_cents: 2_345 }),
+      ],
+      wikimedia: [
+        wiki({
+          partition: 0,
+          changes: 12,
+          edits: 9,
+          bot_edits: 2,
+          human_edits: 7,
+          new_pages: 1,
+          byte_delta: -345,
+          unique_editors: 6,
+          final: false,
+        }),
+      ],
+    },
+    daily: {
+      activity: [
+        activity({ window_end: T0 + DAY, event_count: 60, unique_users: 25, sessions: 20, final: false }),
+        activity({
+          partition: 1,
+          window_end: T0 + DAY,
+          event_count: 40,
+          unique_users: 15,
+          sessions: 10,
+          final: false,
+        }),
+      ],
+      wikimedia: [wiki({ window_end: T0 + DAY, edits: 90 })],
+    },
     topPages: [
       topPages({
         partition: 0,
@@ -909,9 +939,9 @@ function fullBatch(): StoreBatch & {
 
 async function readEverything(store: LiveStore) {
   return {
-    activity: await store.activityWindows({ windowMs: MINUTE, last: 1000 }),
-    daily: await store.activityDaily(),
-    wiki: await store.wikiWindows({ windowMs: MINUTE, last: 1000 }),
+    activity: await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1000 }),
+    daily: await store.daily(ACTIVITY_SERIES),
+    wiki: await store.windows(WIKIMEDIA_SERIES, { windowMs: MINUTE, last: 1000 }),
     top: await store.topPages(MINUTE, 1000),
     alerts: await store.alerts(1000),
     late: await store.lateEvents(1000),

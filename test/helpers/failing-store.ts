@@ -31,14 +31,11 @@ export class CommitFailingStore implements LiveStore {
   }
   checkpoints = (job: string, topic: string) => this.inner.checkpoints(job, topic);
   checkpointOffsets = (job: string, topic: string) => this.inner.checkpointOffsets(job, topic);
-  activityWindows = (q: Parameters<LiveStore["activityWindows"]>[0]) => this.inner.activityWindows(q);
-  activityDaily = (r?: Parameters<LiveStore["activityDaily"]>[0]) => this.inner.activityDaily(r);
-  wikiWindows = (q: Parameters<LiveStore["wikiWindows"]>[0]) => this.inner.wikiWindows(q);
+  windows: LiveStore["windows"] = (series, query) => this.inner.windows(series, query);
+  daily: LiveStore["daily"] = (series, range) => this.inner.daily(series, range);
+  windowRows: LiveStore["windowRows"] = (series, range) => this.inner.windowRows(series, range);
   finalWindowStarts = (...a: Parameters<LiveStore["finalWindowStarts"]>) =>
     this.inner.finalWindowStarts(...a);
-  activityWindowRows = (r: Parameters<LiveStore["activityWindowRows"]>[0]) =>
-    this.inner.activityWindowRows(r);
-  wikiWindowRows = (r: Parameters<LiveStore["wikiWindowRows"]>[0]) => this.inner.wikiWindowRows(r);
   topPages = (w: number, l: number) => this.inner.topPages(w, l);
   alerts = (l: number) => this.inner.alerts(l);
   lateEvents = (l: number) => this.inner.lateEvents(l);

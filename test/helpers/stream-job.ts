@@ -14,7 +14,7 @@ import type { Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
-import type { LiveStore } from "../../src/store/index.ts";
+import { ACTIVITY_SERIES, type LiveStore } from "../../src/store/index.ts";
 import {
   JOB_HEADER,
   StreamJob,
@@ -79,13 +79,13 @@ export class JobFixture {
 
   /** The stored minute windows, each final: `${window_start}|${event_type}` → [event_count, unique_users]. */
   async storedWindows(): Promise<Map<string, [number, number]>> {
-    const rows = await this.store.activityWindows({ windowMs: 60_000, last: 1_000_000 });
+    const rows = await this.store.windows(ACTIVITY_SERIES, { windowMs: 60_000, last: 1_000_000 });
     for (const row of rows) expect(row.final).toBe(true);
     return new Map(rows.map((r) => [`${r.window_start}|${r.event_type}`, [r.event_count, r.unique_users]]));
   }
 
   async storedDays(): Promise<Map<string, [number, number]>> {
-    const rows = await this.store.activityDaily();
+    const rows = await this.store.daily(ACTIVITY_SERIES);
     return new Map(rows.map((r) => [`${r.window_start}|${r.event_type}`, [r.event_count, r.unique_users]]));
   }
 

@@ -17,7 +17,7 @@ import { KafkaSchemaRegistry } from "../../src/registry/kafka/registry.ts";
 import { AvroSerde, readSchemaId } from "../../src/serde/index.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import { DEFAULT_JOB_NAME } from "../../src/stream/job/index.ts";
-import type { ActivityWindow } from "../../src/store/index.ts";
+import { ACTIVITY_SERIES, type ActivityWindow } from "../../src/store/index.ts";
 import { REPO_ROOT, runPulseJson, startPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";
 import { countBy } from "../helpers/topics.ts";
 import { KAFKA_URL } from "./services.ts";
@@ -192,7 +192,7 @@ describe("Python → Pulse", () => {
 
     const store = EmbeddedLiveStore.open({ path: join(dataDir, "store.db") });
     try {
-      const daily = await store.activityDaily({ fromMs: dayMs, toMs: dayMs + DAY_MS });
+      const daily = await store.daily(ACTIVITY_SERIES, { fromMs: dayMs, toMs: dayMs + DAY_MS });
       expect(sortWindows(daily)).toEqual(expectedWindows(events, DAY_MS));
     } finally {
       await store.close();

@@ -10,6 +10,7 @@ import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import { type OnCleanup, type RunningPulse, runPulseJson, startPulse, tempDir } from "../helpers/cli.ts";
 import { activityTruth, expectStoreMatchesTruth } from "../stream/truth.ts";
 import { KAFKA_URL, resetKafka } from "./services.ts";
+import { ACTIVITY_SERIES } from "../../src/store/index.ts";
 
 const TIMEOUT_MS = 600_000;
 const EVENTS = 200_000;
@@ -248,7 +249,7 @@ describe("scale-out on Kafka", () => {
       expect(drained.drained).toBe(true);
       const before = new Set(stored.map(key));
       const scoredByDrain = (await store.alerts(10_000)).filter((a) => !before.has(key(a)));
-      const windows = await store.activityWindows({ windowMs: 10_000, last: 100_000 });
+      const windows = await store.windows(ACTIVITY_SERIES, { windowMs: 10_000, last: 100_000 });
       const counts = new Map<string, number>();
       for (const w of windows) {
         counts.set(`activity.${w.event_type}.event_count ${w.window_start}`, w.event_count);

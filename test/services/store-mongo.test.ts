@@ -9,7 +9,13 @@ import { openStore } from "../../src/app/backends.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
-import type { ActivityWindowRow, LiveStore, StoreBatch } from "../../src/store/index.ts";
+import {
+  ACTIVITY_SERIES,
+  type ActivityWindowRow,
+  type LiveStore,
+  type StoreBatch,
+  WIKIMEDIA_SERIES,
+} from "../../src/store/index.ts";
 import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo/index.ts";
 import { runLiveStoreContract } from "../conformance/live-store.ts";
 import { useFerretDb } from "./services.ts";
@@ -96,7 +102,7 @@ describe("MongoLiveStore", () => {
     const recovered = await reopen(url);
     const expected = await embeddedResult(batch);
     expect(await readEverything(recovered)).toEqual(expected);
-    expect(await recovered.activityWindows({ windowMs: MINUTE, last: 5 })).toMatchObject([
+    expect(await recovered.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 5 })).toMatchObject([
       { window_start: T0, event_type: "CLICK", event_count: 12, unique_users: 7, final: false },
       { window_start: T0, event_type: "VIEW", event_count: 4 },
     ]);
@@ -120,7 +126,7 @@ describe("MongoLiveStore", () => {
         watermark: T0 + i,
         payload: `${i}:${payload}`,
       })),
-      activityWindows: [activityRow({ partition: 0, event_count: 3 })],
+      windows: { activity: [activityRow({ partition: 0, event_count: 3 })] },
       checkpoints: [checkpoint(0, 48)],
     };
     await expect(crashing.commit(batch)).rejects.toBeInstanceOf(StoreError);
@@ -133,7 +139,7 @@ describe("MongoLiveStore", () => {
     expect(late).toHaveLength(48);
     expect(late.map((e) => e.offset)).toEqual(Array.from({ length: 48 }, (_, i) => 47 - i));
     expect(late.every((e) => e.payload === `${e.offset}:${payload}`)).toBe(true);
-    expect(await recovered.activityWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+    expect(await recovered.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1 })).toMatchObject([
       { event_count: 3 },
     ]);
     expect(await recovered.checkpoints("job-a", "user-activity")).toMatchObject([
@@ -146,7 +152,7 @@ describe("MongoLiveStore", () => {
     const { store: crashing, url, db } = await openFresh({ testHooks: crash });
     await expect(
       crashing.commit({
-        activityWindows: [activityRow({ partition: 0, event_count: 1, final: false })],
+        windows: { activity: [activityRow({ partition: 0, event_count: 1, final: false })] },
         alerts: [alertRow(1)],
         checkpoints: [checkpoint(0, 1)],
       }),
@@ -158,7 +164,7 @@ describe("MongoLiveStore", () => {
     // A writer recovers the first batch and commits a later one over the same keys.
     const writer = await reopen(url);
     await writer.commit({
-      activityWindows: [activityRow({ partition: 0, event_count: 9, final: true })],
+      windows: { activity: [activityRow({ partition: 0, event_count: 9, final: true })] },
       alerts: [alertRow(9)],
       checkpoints: [checkpoint(0, 9)],
     });
@@ -168,7 +174,7 @@ describe("MongoLiveStore", () => {
       .collection<Document & { _id: string }>("redo")
       .insertOne({ _id: stale!.redo.batch, kind: "commit", ...stale!.redo });
     const reader = await reopen(url);
-    expect(await reader.activityWindows({ windowMs: MINUTE, last: 1 })).toMatchObject([
+    expect(await reader.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1 })).toMatchObject([
       { event_count: 9, final: true },
     ]);
     expect((await reader.alerts(5)).map((a) => a.observed)).toEqual([9]);
@@ -187,9 +193,9 @@ describe("MongoLiveStore", () => {
         }),
       );
     const checkpoints = [0, 1, 2].map((p) => checkpoint(p, 1));
-    await store.commit({ activityWindows: rows(1), checkpoints });
-    await store.commit({ activityWindows: rows(2), checkpoints });
-    const windows = await store.activityWindows({ windowMs: MINUTE, last: 1000 });
+    await store.commit({ windows: { activity: rows(1) }, checkpoints });
+    await store.commit({ windows: { activity: rows(2) }, checkpoints });
+    const windows = await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 1000 });
     expect(windows).toHaveLength(100);
     expect(windows.every((w) => w.event_count === 6)).toBe(true);
   });
@@ -231,7 +237,7 @@ describe("MongoLiveStore", () => {
     for (const expectedNextOffset of [5, null]) {
       await expect(
         store.commit({
-          activityWindows: [activityRow({ event_count: 99 })],
+          windows: { activity: [activityRow({ event_count: 99 })] },
           rawEvents: [
             {
               topic: "user-activity",
@@ -246,7 +252,7 @@ describe("MongoLiveStore", () => {
         }),
       ).rejects.toMatchObject({ code: StoreErrorCode.conflict, details: { current: 7 } });
     }
-    expect(await store.activityWindows({ windowMs: MINUTE, last: 5 })).toEqual([]);
+    expect(await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 5 })).toEqual([]);
     expect(await store.lake.scanAfter("user-activity", new Map(), 5)).toEqual([]);
     // A partition never committed is fenced with null.
     await store.commit({ checkpoints: [{ ...checkpoint(1, 3), expectedNextOffset: null }] });
@@ -362,7 +368,7 @@ describe("MongoLiveStore", () => {
     onTestFinished(() => store.close());
     expect(store).toBeInstanceOf(MongoLiveStore);
     await store.commit({
-      activityWindows: [activityRow({ event_count: 2 })],
+      windows: { activity: [activityRow({ event_count: 2 })] },
       checkpoints: [checkpoint(0, 1)],
     });
     expect(await ferret.admin.db(name).collection("activity_windows").countDocuments()).toBe(1);
@@ -372,28 +378,30 @@ describe("MongoLiveStore", () => {
 /** Rows on partitions 0, 1 and 5 (no checkpoint), an alert, late and raw events, checkpoints of 0 and 1. */
 function crashBatch(): StoreBatch {
   return {
-    activityWindows: [
-      activityRow({ partition: 0, event_count: 5, unique_users: 3, final: true }),
-      activityRow({ partition: 1, event_count: 7, unique_users: 4, final: false }),
-      activityRow({ partition: 5, event_type: "VIEW", event_count: 4 }),
-    ],
-    activityDaily: [activityRow({ partition: 1, window_end: T0 + DAY, event_count: 70 })],
-    wikiWindows: [
-      {
-        partition: 1,
-        window_start: T0,
-        window_end: T0 + MINUTE,
-        wiki: "enwiki",
-        changes: 3,
-        edits: 2,
-        bot_edits: 1,
-        human_edits: 1,
-        new_pages: 0,
-        byte_delta: -12,
-        unique_editors: 2,
-        final: false,
-      },
-    ],
+    windows: {
+      activity: [
+        activityRow({ partition: 0, event_count: 5, unique_users: 3, final: true }),
+        activityRow({ partition: 1, event_count: 7, unique_users: 4, final: false }),
+        activityRow({ partition: 5, event_type: "VIEW", event_count: 4 }),
+      ],
+      wikimedia: [
+        {
+          partition: 1,
+          window_start: T0,
+          window_end: T0 + MINUTE,
+          wiki: "enwiki",
+          changes: 3,
+          edits: 2,
+          bot_edits: 1,
+          human_edits: 1,
+          new_pages: 0,
+          byte_delta: -12,
+          unique_editors: 2,
+          final: false,
+        },
+      ],
+    },
+    daily: { activity: [activityRow({ partition: 1, window_end: T0 + DAY, event_count: 70 })] },
     topPages: [
       {
         partition: 1,
@@ -441,9 +449,9 @@ async function embeddedResult(batch: StoreBatch) {
 
 async function readEverything(store: LiveStore) {
   return {
-    activity: await store.activityWindows({ windowMs: MINUTE, last: 100 }),
-    daily: await store.activityDaily(),
-    wiki: await store.wikiWindows({ windowMs: MINUTE, last: 100 }),
+    activity: await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 100 }),
+    daily: await store.daily(ACTIVITY_SERIES),
+    wiki: await store.windows(WIKIMEDIA_SERIES, { windowMs: MINUTE, last: 100 }),
     top: await store.topPages(MINUTE, 100),
     alerts: await store.alerts(100),
     late: await store.lateEvents(100),

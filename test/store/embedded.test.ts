@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
-import type { ActivityWindowRow } from "../../src/store/index.ts";
+import { ACTIVITY_SERIES, type ActivityWindowRow, WIKIMEDIA_SERIES } from "../../src/store/index.ts";
 import { runLiveStoreContract } from "../conformance/live-store.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -67,24 +67,26 @@ describe("EmbeddedLiveStore", () => {
     const path = tempPath();
     const store = open(path, { synchronous: "FULL" });
     await store.commit({
-      activityWindows: [windowRow(0, 5), windowRow(1, 6)],
-      activityDaily: [{ ...windowRow(0, 50), window_end: 86_400_000 }],
-      wikiWindows: [
-        {
-          partition: 0,
-          window_start: 0,
-          window_end: WINDOW_MS,
-          wiki: "enwiki",
-          changes: 3,
-          edits: 2,
-          bot_edits: 1,
-          human_edits: 1,
-          new_pages: 0,
-          byte_delta: 12,
-          unique_editors: 2,
-          final: true,
-        },
-      ],
+      windows: {
+        activity: [windowRow(0, 5), windowRow(1, 6)],
+        wikimedia: [
+          {
+            partition: 0,
+            window_start: 0,
+            window_end: WINDOW_MS,
+            wiki: "enwiki",
+            changes: 3,
+            edits: 2,
+            bot_edits: 1,
+            human_edits: 1,
+            new_pages: 0,
+            byte_delta: 12,
+            unique_editors: 2,
+            final: true,
+          },
+        ],
+      },
+      daily: { activity: [{ ...windowRow(0, 50), window_end: 86_400_000 }] },
       topPages: [
         {
           partition: 0,
@@ -169,7 +171,7 @@ describe("EmbeddedLiveStore", () => {
         const batch = checkpoint.nextOffset;
         expect(batch).toBeGreaterThanOrEqual(lastAcknowledged);
         expect(JSON.parse(Buffer.from(checkpoint.state).toString())).toEqual({ batch });
-        const windows = await store.activityWindows({ windowMs: WINDOW_MS, last: rowsPerBatch });
+        const windows = await store.windows(ACTIVITY_SERIES, { windowMs: WINDOW_MS, last: rowsPerBatch });
         expect(windows).toHaveLength(rowsPerBatch / 4);
         // Every row was written by the checkpoint's batch: four partitions × event_count = batch.
         expect(new Set(windows.map((w) => w.event_count))).toEqual(new Set([4 * batch]));
@@ -220,14 +222,16 @@ describe("EmbeddedLiveStore", () => {
       other.close();
     });
     other.exec("BEGIN IMMEDIATE");
-    const error = await store.commit({ activityWindows: [windowRow(0, 1)], checkpoints: [] }).catch((e) => e);
+    const error = await store
+      .commit({ windows: { activity: [windowRow(0, 1)] }, checkpoints: [] })
+      .catch((e) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect(error).toMatchObject({ code: StoreErrorCode.busy, retriable: true });
     // Reads are not blocked by a writer in WAL mode.
-    expect(await store.activityWindows({ windowMs: WINDOW_MS, last: 1 })).toEqual([]);
+    expect(await store.windows(ACTIVITY_SERIES, { windowMs: WINDOW_MS, last: 1 })).toEqual([]);
     other.exec("ROLLBACK");
-    await store.commit({ activityWindows: [windowRow(0, 1)], checkpoints: [] });
-    expect(await store.activityWindows({ windowMs: WINDOW_MS, last: 1 })).toHaveLength(1);
+    await store.commit({ windows: { activity: [windowRow(0, 1)] }, checkpoints: [] });
+    expect(await store.windows(ACTIVITY_SERIES, { windowMs: WINDOW_MS, last: 1 })).toHaveLength(1);
   });
 
   it("converts a schema-1 file (a row per raw event, the state in the checkpoints row) on open", async () => {
@@ -331,7 +335,9 @@ describe("EmbeddedLiveStore", () => {
     );
     const store = open(path);
     const objectCount = { ...windowRow(0, 1), event_count: {} as number };
-    await expect(store.commit({ activityWindows: [objectCount], checkpoints: [] })).rejects.toMatchObject({
+    await expect(
+      store.commit({ windows: { activity: [objectCount] }, checkpoints: [] }),
+    ).rejects.toMatchObject({
       code: StoreErrorCode.badArgument,
     });
     for (const raw of [
@@ -348,8 +354,8 @@ describe("EmbeddedLiveStore", () => {
     const store = open(tempPath());
     for (const size of [1, 49, 50, 51, 99, 100, 101, 12_345]) {
       const rows = Array.from({ length: size }, (_, i) => windowRow(0, size, i));
-      await store.commit({ activityWindows: rows, checkpoints: [] });
-      const windows = await store.activityWindows({ windowMs: WINDOW_MS, last: 100_000 });
+      await store.commit({ windows: { activity: rows }, checkpoints: [] });
+      const windows = await store.windows(ACTIVITY_SERIES, { windowMs: WINDOW_MS, last: 100_000 });
       expect(windows.filter((w) => w.event_count === size)).toHaveLength(size);
     }
   });
@@ -371,9 +377,9 @@ function windowRow(partition: number, count: number, index = 0): ActivityWindowR
 
 async function readAll(store: EmbeddedLiveStore) {
   return {
-    activity: await store.activityWindows({ windowMs: WINDOW_MS, last: 100 }),
-    daily: await store.activityDaily(),
-    wiki: await store.wikiWindows({ windowMs: WINDOW_MS, last: 100 }),
+    activity: await store.windows(ACTIVITY_SERIES, { windowMs: WINDOW_MS, last: 100 }),
+    daily: await store.daily(ACTIVITY_SERIES),
+    wiki: await store.windows(WIKIMEDIA_SERIES, { windowMs: WINDOW_MS, last: 100 }),
     top: await store.topPages(WINDOW_MS, 10),
     alerts: await store.alerts(10),
     late: await store.lateEvents(10),

@@ -9,6 +9,7 @@ import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import { closedPort, REPO_ROOT, runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
 import { activityTruth, CellMap, cellsOf, expectStoreMatchesTruth } from "./truth.ts";
+import { ACTIVITY_SERIES, WIKIMEDIA_SERIES } from "../../src/store/index.ts";
 
 const TIMEOUT_MS = 180_000;
 const MINUTE_MS = 60_000;
@@ -143,7 +144,7 @@ describe.each([
 
       const store = openStore(dataDir);
       onTestFinished(() => store.close());
-      const minutes = await store.activityWindows({ windowMs: MINUTE_MS, last: 1_000_000 });
+      const minutes = await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE_MS, last: 1_000_000 });
       expect(minutes.every((w) => w.final)).toBe(true);
       expect(cellsOf(minutes)).toEqual(truth.minutes);
     },
@@ -239,7 +240,7 @@ describe("pulse stream --drain over the Wikimedia fixtures", () => {
 
       const store = openStore(dataDir);
       onTestFinished(() => store.close());
-      const windows = await store.wikiWindows({ windowMs: MINUTE_MS, last: 1_000_000 });
+      const windows = await store.windows(WIKIMEDIA_SERIES, { windowMs: MINUTE_MS, last: 1_000_000 });
       expect(windows.every((w) => w.final)).toBe(true);
       const stored = windows
         .map((w): [string, WikiCell] => [

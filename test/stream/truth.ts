@@ -7,7 +7,7 @@ import { EmbeddedLog } from "../../src/log/embedded/index.ts";
 import type { Log } from "../../src/log/index.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
-import type { ActivityWindow, LiveStore } from "../../src/store/index.ts";
+import { ACTIVITY_SERIES, type ActivityWindow, type LiveStore } from "../../src/store/index.ts";
 import { asBuffer } from "../../src/bytes.ts";
 
 const MINUTE_MS = 60_000;
@@ -144,10 +144,10 @@ export function decodeV2(value: Uint8Array | null): UserActivityV2 {
 
 /** After a drain: every minute window final, and minutes, days and late events equal to the truth. */
 export async function expectStoreMatchesTruth(store: LiveStore, truth: ActivityTruth): Promise<void> {
-  const minutes = await store.activityWindows({ windowMs: MINUTE_MS, last: 10_000_000 });
+  const minutes = await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE_MS, last: 10_000_000 });
   expect(minutes.every((w) => w.final)).toBe(true);
   expect(cellsOf(minutes)).toEqual(truth.minutes);
-  expect(cellsOf(await store.activityDaily())).toEqual(truth.days);
+  expect(cellsOf(await store.daily(ACTIVITY_SERIES))).toEqual(truth.days);
   const late = await store.lateEvents(10_000_000);
   expect(late.map((e) => `${e.partition}:${e.offset}`).sort()).toEqual(truth.latePositions);
 }

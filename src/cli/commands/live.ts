@@ -2,7 +2,12 @@
 
 import { openStore } from "../../app/backends.ts";
 import { UsageError } from "../../errors.ts";
-import type { ActivityWindow, WikiWindow } from "../../store/index.ts";
+import {
+  ACTIVITY_SERIES,
+  type ActivityWindow,
+  WIKIMEDIA_SERIES,
+  type WikiWindow,
+} from "../../store/index.ts";
 import { configFromFlags, durationFlag, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
 
@@ -26,8 +31,8 @@ export const liveCommand: Command = {
     try {
       const windows =
         what === "activity"
-          ? await store.activityWindows({ windowMs, last })
-          : await store.wikiWindows({ windowMs, last });
+          ? await store.windows(ACTIVITY_SERIES, { windowMs, last })
+          : await store.windows(WIKIMEDIA_SERIES, { windowMs, last });
       if (values.json) {
         process.stdout.write(`${JSON.stringify({ window_ms: windowMs, windows })}\n`);
         return 0;

@@ -80,20 +80,22 @@ const ALERTS: AlertRow[] = [
 
 /** Per partition, so the API must merge: sums per (window, key), final only when every partition's row is. */
 const BATCH: StoreBatch = {
-  activityWindows: [
-    activity(0, T, M, "PAGE_VIEW", [10, 4, 5, 0], true),
-    activity(1, T, M, "PAGE_VIEW", [7, 3, 3, 0], true),
-    activity(0, T, M, "PURCHASE", [2, 2, 2, 1999], true),
-    activity(0, T + M, M, "PAGE_VIEW", [4, 2, 2, 0], false),
-    activity(1, T + M, M, "PAGE_VIEW", [1, 1, 1, 0], true),
-    activity(0, T + 2 * M, M, "PURCHASE", [1, 1, 1, 500], false),
-    activity(0, T, 5 * M, "PAGE_VIEW", [21, 6, 8, 0], false),
-  ],
-  wikiWindows: [
-    wiki(0, T, "enwiki", [5, 4, 1, 3, 1, 120, 3]),
-    wiki(1, T, "dewiki", [2, 2, 0, 2, 0, -30, 1]),
-    wiki(0, T + M, "enwiki", [1, 1, 1, 0, 0, 7, 1]),
-  ],
+  windows: {
+    activity: [
+      activity(0, T, M, "PAGE_VIEW", [10, 4, 5, 0], true),
+      activity(1, T, M, "PAGE_VIEW", [7, 3, 3, 0], true),
+      activity(0, T, M, "PURCHASE", [2, 2, 2, 1999], true),
+      activity(0, T + M, M, "PAGE_VIEW", [4, 2, 2, 0], false),
+      activity(1, T + M, M, "PAGE_VIEW", [1, 1, 1, 0], true),
+      activity(0, T + 2 * M, M, "PURCHASE", [1, 1, 1, 500], false),
+      activity(0, T, 5 * M, "PAGE_VIEW", [21, 6, 8, 0], false),
+    ],
+    wikimedia: [
+      wiki(0, T, "enwiki", [5, 4, 1, 3, 1, 120, 3]),
+      wiki(1, T, "dewiki", [2, 2, 0, 2, 0, -30, 1]),
+      wiki(0, T + M, "enwiki", [1, 1, 1, 0, 0, 7, 1]),
+    ],
+  },
   topPages: [
     {
       partition: 0,

@@ -1,7 +1,7 @@
 // GET /api/live/*: the latest windows, top pages, alerts and late events; liveApiRoutes: the speed layer's whole API.
 
 import { StoreError, StoreErrorCode } from "../../errors.ts";
-import type { LateEventRow, LiveStore, WindowQuery } from "../../store/index.ts";
+import { type LateEventRow, type LiveStore, SERIES, type WindowQuery } from "../../store/index.ts";
 import { HttpError, sendJson } from "../http.ts";
 import type { SseHub } from "../sse.ts";
 import { badParam, type GetEndpoint, getRoute, notFoundRoute, type Query, type Route } from "../route.ts";
@@ -34,11 +34,17 @@ export function liveApiRoutes(options: LiveApiOptions): Route[] {
   return [...routes, notFoundRoute("live", ["/api/live", "/api/stream"], routes)];
 }
 
-/** GET /api/live/activity, wikimedia, wikimedia/top-pages, alerts and late, read from `store`. */
+/**
+ * GET /api/live/<series> for each series the store keeps (activity, wikimedia), wikimedia/top-pages,
+ * alerts and late, read from `store`.
+ */
 export function liveRoute({ store }: { store: LiveStore }): Route {
+  const series = SERIES.map((spec) => [
+    `/${spec.name}`,
+    windowsEndpoint((query) => store.windows(spec, query)),
+  ]);
   return getRoute("/api/live", {
-    "/activity": windowsEndpoint((query) => store.activityWindows(query)),
-    "/wikimedia": windowsEndpoint((query) => store.wikiWindows(query)),
+    ...(Object.fromEntries(series) as Record<string, GetEndpoint>),
     "/wikimedia/top-pages": {
       params: ["window", "limit"],
       run: async (query, _req, res) => {

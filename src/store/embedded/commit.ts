@@ -1,7 +1,8 @@
 // The embedded live store's commit: one BEGIN IMMEDIATE transaction writes a batch's rows, its raw-lake rows and its checkpoints, or none of them.
 import type Database from "better-sqlite3";
 import type { EmbeddedRawLake } from "../../lake/embedded/index.ts";
-import type { ActivityWindowRow, LateEventRow, StoreBatch, WikiWindowRow } from "../index.ts";
+import type { LateEventRow, StoreBatch, WindowRowKey } from "../index.ts";
+import { checkSeriesRows, SERIES, type Series } from "../series.ts";
 import {
   checkCheckpoint,
   checkpointConflict,
@@ -9,11 +10,7 @@ import {
   checkPartition,
   windowLength,
 } from "../validate.ts";
-import { ACTIVITY_METRICS, WIKI_METRICS } from "../rows.ts";
 import { windowKeySql } from "./schema.ts";
-
-/** The window rows' kinds, as messages name them. */
-type WindowKind = "activity" | "wiki";
 
 /** Rows bound per INSERT: one native call for many rows is much cheaper than one call per row. */
 const INSERT_CHUNK = 50;
@@ -26,12 +23,18 @@ function tuple(columns: number): string {
   return `(${Array.from({ length: columns }, () => "?").join(", ")})`;
 }
 
-function upsertWindowSql(table: string, key: string, metrics: readonly string[], daily: boolean) {
-  const columns = ["window_ms", "window_start", key, "partition", ...metrics, "final"];
-  const updates = [...metrics, "final"].map((c) => `${c} = excluded.${c}`).join(", ");
+/** The columns of a series' tables, in order: what upsertWindowSql inserts and windowBinder binds. */
+function windowColumns(series: Series): string[] {
+  return ["window_ms", "window_start", series.key, "partition", ...series.metricColumns, "final"];
+}
+
+function upsertWindowSql(series: Series, daily: boolean) {
+  const columns = windowColumns(series);
+  const updates = [...series.metricColumns, "final"].map((c) => `${c} = excluded.${c}`).join(", ");
+  const table = daily ? series.dailyTable : series.windowTable;
   return (rows: number) =>
     `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${placeholders(rows, tuple(columns.length))}
-     ON CONFLICT (${windowKeySql(key, daily)}) DO UPDATE SET ${updates}`;
+     ON CONFLICT (${windowKeySql(series.key, daily)}) DO UPDATE SET ${updates}`;
 }
 
 function prepareCommitStatements(db: Database.Database) {
@@ -73,16 +76,11 @@ class ChunkedWriter<Row> {
   readonly #db: Database.Database;
   readonly #sql: (rows: number) => string;
   readonly #columns: number;
-  readonly #bind: (args: unknown[], at: number, row: Row) => void;
+  readonly #bind: Binder<Row>;
   readonly #statements = new Map<number, Database.Statement>();
   readonly #args: unknown[][] = [];
 
-  constructor(
-    db: Database.Database,
-    columns: number,
-    sql: (rows: number) => string,
-    bind: (args: unknown[], at: number, row: Row) => void,
-  ) {
+  constructor(db: Database.Database, columns: number, sql: (rows: number) => string, bind: Binder<Row>) {
     this.#db = db;
     this.#columns = columns;
     this.#sql = sql;
@@ -121,32 +119,27 @@ class ChunkedWriter<Row> {
 export class StoreCommit {
   readonly #sql: ReturnType<typeof prepareCommitStatements>;
   readonly #lake: EmbeddedRawLake;
-  readonly #activityWindows: ChunkedWriter<ActivityWindowRow | WikiWindowRow>;
-  readonly #activityDaily: ChunkedWriter<ActivityWindowRow | WikiWindowRow>;
-  readonly #wikiWindows: ChunkedWriter<ActivityWindowRow | WikiWindowRow>;
-  readonly #wikiDaily: ChunkedWriter<ActivityWindowRow | WikiWindowRow>;
+  /** Per series (in SERIES order), the writers of its window and daily rows. */
+  readonly #series: ReadonlyArray<{
+    name: string;
+    windows: ChunkedWriter<WindowRowKey>;
+    daily: ChunkedWriter<WindowRowKey>;
+  }>;
   readonly #lateEvents: ChunkedWriter<LateEventRow>;
 
   constructor(db: Database.Database, lake: EmbeddedRawLake) {
     this.#sql = prepareCommitStatements(db);
     this.#lake = lake;
-    const windows = (
-      table: string,
-      kind: WindowKind,
-      key: string,
-      metrics: readonly string[],
-      daily: boolean,
-    ) =>
-      new ChunkedWriter<ActivityWindowRow | WikiWindowRow>(
-        db,
-        5 + metrics.length,
-        upsertWindowSql(table, key, metrics, daily),
-        (args, at, row) => bindWindow(args, at, row, kind),
-      );
-    this.#activityWindows = windows("activity_windows", "activity", "event_type", ACTIVITY_METRICS, false);
-    this.#activityDaily = windows("activity_daily", "activity", "event_type", ACTIVITY_METRICS, true);
-    this.#wikiWindows = windows("wiki_windows", "wiki", "wiki", WIKI_METRICS, false);
-    this.#wikiDaily = windows("wiki_daily", "wiki", "wiki", WIKI_METRICS, true);
+    this.#series = SERIES.map((series) => {
+      // One binder per series, compiled here, shared by its two tables.
+      const bind = windowBinder(series);
+      const columns = windowColumns(series).length;
+      return {
+        name: series.name,
+        windows: new ChunkedWriter<WindowRowKey>(db, columns, upsertWindowSql(series, false), bind),
+        daily: new ChunkedWriter<WindowRowKey>(db, columns, upsertWindowSql(series, true), bind),
+      };
+    });
     this.#lateEvents = new ChunkedWriter<LateEventRow>(
       db,
       6,
@@ -167,10 +160,15 @@ export class StoreCommit {
       const current = stored === undefined ? null : stored.next_offset;
       if (current !== checkpoint.expectedNextOffset) throw checkpointConflict(checkpoint, current);
     }
-    if (batch.activityWindows?.length) this.#activityWindows.write(batch.activityWindows);
-    if (batch.activityDaily?.length) this.#activityDaily.write(batch.activityDaily);
-    if (batch.wikiWindows?.length) this.#wikiWindows.write(batch.wikiWindows);
-    if (batch.wikiDaily?.length) this.#wikiDaily.write(batch.wikiDaily);
+    const { windows, daily } = batch;
+    checkSeriesRows(windows, "windows");
+    checkSeriesRows(daily, "daily");
+    for (const series of this.#series) {
+      const windowRows = (windows as SeriesRowsByName | undefined)?.[series.name];
+      if (windowRows?.length) series.windows.write(windowRows);
+      const dailyRows = (daily as SeriesRowsByName | undefined)?.[series.name];
+      if (dailyRows?.length) series.daily.write(dailyRows);
+    }
     for (const row of batch.topPages ?? []) {
       this.#sql.upsertTopPages.run(
         windowLength(row, "topPages"),
@@ -224,40 +222,35 @@ export class StoreCommit {
   }
 }
 
+/** StoreBatch.windows or .daily read by a series' name. */
+type SeriesRowsByName = Readonly<Record<string, readonly WindowRowKey[] | undefined>>;
+
+/** Binds one row's values at `at` of a multi-row statement's arguments. */
+type Binder<Row> = (args: unknown[], at: number, row: Row) => void;
+
 /**
- * Binds a window row at `at` in its table's column order (upsertWindowSql): its length, start, key and
- * partition, checked, then the kind's metrics (ACTIVITY_METRICS, WIKI_METRICS), then final. Written out
- * per kind rather than looped over the metric names: this runs for every row of every commit.
+ * A series' binder: a window row bound at `at` in its tables' column order (windowColumns): its length,
+ * start, key and partition, the length and partition checked, then its metrics, then final. It runs for
+ * every row of every commit, so it is compiled once per series into straight-line code, one property
+ * read per column, rather than looping over the metric names for each row. The names it is built from
+ * are identifiers (defineSeries checks them).
  */
-function bindWindow(
-  args: unknown[],
-  at: number,
-  row: ActivityWindowRow | WikiWindowRow,
-  kind: WindowKind,
-): void {
-  args[at] = windowLength(row, kind);
-  args[at + 1] = row.window_start;
-  args[at + 3] = checkPartition(row.partition, kind);
-  if (kind === "activity") {
-    const activity = row as ActivityWindowRow;
-    args[at + 2] = activity.event_type;
-    args[at + 4] = activity.event_count;
-    args[at + 5] = activity.unique_users;
-    args[at + 6] = activity.sessions;
-    args[at + 7] = activity.revenue_cents;
-    args[at + 8] = activity.final ? 1 : 0;
-    return;
-  }
-  const wiki = row as WikiWindowRow;
-  args[at + 2] = wiki.wiki;
-  args[at + 4] = wiki.changes;
-  args[at + 5] = wiki.edits;
-  args[at + 6] = wiki.bot_edits;
-  args[at + 7] = wiki.human_edits;
-  args[at + 8] = wiki.new_pages;
-  args[at + 9] = wiki.byte_delta;
-  args[at + 10] = wiki.unique_editors;
-  args[at + 11] = wiki.final ? 1 : 0;
+export function windowBinder(series: Series): Binder<WindowRowKey> {
+  const label = JSON.stringify(series.label);
+  const lines = [
+    `args[at] = windowLength(row, ${label});`,
+    "args[at + 1] = row.window_start;",
+    `args[at + 3] = checkPartition(row.partition, ${label});`,
+    `args[at + 2] = row.${series.key};`,
+    ...series.metricColumns.map((column, i) => `args[at + ${4 + i}] = row.${column};`),
+    `args[at + ${4 + series.metricColumns.length}] = row.final ? 1 : 0;`,
+  ];
+  const compile = new Function(
+    "windowLength",
+    "checkPartition",
+    `return function bind_${series.name}(args, at, row) {\n  ${lines.join("\n  ")}\n};`,
+  );
+  return compile(windowLength, checkPartition) as Binder<WindowRowKey>;
 }
 
 function bindLateEvent(args: unknown[], at: number, row: LateEventRow): void {

@@ -1,38 +1,50 @@
-// The embedded live store's reads: live windows merged over partitions in SQL, per-partition rows for the alerter, top pages, alerts, late events, checkpoints.
+// The embedded live store's reads: each series' windows merged over partitions in SQL, per-partition rows for the alerter, top pages, alerts, late events, checkpoints.
 import type Database from "better-sqlite3";
 import type { SqliteFile } from "../../sqlite/lifecycle.ts";
 import type * as Live from "../index.ts";
 import { LiveStoreReads } from "../reads.ts";
-import { ACTIVITY_METRICS, mergeTopPages, toActivityWindow, WIKI_METRICS } from "../rows.ts";
+import { type MergedRow, type MetricMerge, SERIES, type Series } from "../series.ts";
+import { mergeTopPages } from "../top-pages.ts";
 
-function mergedWindowsSql(table: string, key: string, metrics: readonly string[]): string {
+/** Each way a metric merges over partitions, as an SQL aggregate. */
+const MERGE_SQL: Record<MetricMerge, string> = { sum: "sum" };
+
+/** The merged metrics of a series, in table order. */
+function mergedMetricsSql(series: Series): string {
+  return series.metricColumns.map((m) => `${MERGE_SQL[series.metrics[m]!]}(${m}) AS ${m}`).join(", ");
+}
+
+function mergedWindowsSql(series: Series): string {
+  const { windowTable: table, key } = series;
   return `WITH starts AS (
     SELECT DISTINCT window_start FROM ${table} WHERE window_ms = @windowMs ORDER BY window_start DESC LIMIT @last
   )
   SELECT window_start, window_start + window_ms AS window_end, ${key},
-    ${metrics.map((m) => `sum(${m}) AS ${m}`).join(", ")}, min(final) AS final
+    ${mergedMetricsSql(series)}, min(final) AS final
   FROM ${table}
   WHERE window_ms = @windowMs AND window_start >= (SELECT min(window_start) FROM starts)
   GROUP BY window_start, ${key}
   ORDER BY window_start, ${key}`;
 }
 
-/** Rows per partition of windows of one length starting in [from, to) (activityWindowRows, wikiWindowRows). */
-function windowRowsSql(table: string, key: string, metrics: readonly string[]): string {
-  return `SELECT window_start, window_start + window_ms AS window_end, ${key}, partition, ${metrics.join(", ")}, final
+/** Rows per partition of windows of one length starting in [from, to) (windowRows). */
+function windowRowsSql(series: Series): string {
+  const { windowTable: table, key } = series;
+  return `SELECT window_start, window_start + window_ms AS window_end, ${key}, partition, ${series.metricColumns.join(", ")}, final
   FROM ${table} WHERE window_ms = ? AND window_start >= ? AND window_start < ?
   ORDER BY window_start, ${key}, partition`;
 }
 
 /** Per partition, the newest final window_start of one length from a start on (finalWindowStarts). */
-function finalStartsSql(table: string): string {
-  return `SELECT partition, max(window_start) AS start FROM ${table}
+function finalStartsSql(series: Series): string {
+  return `SELECT partition, max(window_start) AS start FROM ${series.windowTable}
   WHERE window_ms = ? AND window_start >= ? AND final = 1 GROUP BY partition`;
 }
 
-function mergedDailySql(table: string, key: string, metrics: readonly string[]): string {
+function mergedDailySql(series: Series): string {
+  const { dailyTable: table, key } = series;
   return `SELECT window_start, window_start + window_ms AS window_end, ${key},
-    ${metrics.map((m) => `sum(${m}) AS ${m}`).join(", ")}, min(final) AS final
+    ${mergedMetricsSql(series)}, min(final) AS final
   FROM ${table}
   WHERE (@fromMs IS NULL OR window_start >= @fromMs) AND (@toMs IS NULL OR window_start < @toMs)
   GROUP BY window_start, window_ms, ${key}
@@ -40,34 +52,23 @@ function mergedDailySql(table: string, key: string, metrics: readonly string[]):
 }
 
 /** A row as SQLite gives it back: `final` as 0 or 1. */
-type Stored<R extends { final: boolean }> = Omit<R, "final"> & { final: number };
+type Stored<R extends { final: boolean }> = Omit<R, "final"> & { final: number | boolean };
 type FinalStart = { partition: number; start: number };
-type StoredWindowRow = Stored<Live.ActivityWindowRow | Live.WikiWindowRow>;
-type MergedActivity = Omit<Live.ActivityWindow, "revenue" | "final"> & {
-  revenue_cents: number;
-  final: number;
-};
-type MergedWiki = Omit<Live.WikiWindow, "final"> & { final: number };
+
+/** A series' read statements. */
+function prepareSeriesQueries(db: Database.Database, series: Series) {
+  return {
+    windows: db.prepare<{ windowMs: number; last: number }, Stored<MergedRow>>(mergedWindowsSql(series)),
+    daily: db.prepare<{ fromMs: number | null; toMs: number | null }, Stored<MergedRow>>(
+      mergedDailySql(series),
+    ),
+    windowRows: db.prepare<[number, number, number], Stored<Live.WindowRowKey>>(windowRowsSql(series)),
+    finalStarts: db.prepare<[number, number], FinalStart>(finalStartsSql(series)),
+  };
+}
 
 function prepareQueries(db: Database.Database) {
   return {
-    activityWindows: db.prepare<{ windowMs: number; last: number }, MergedActivity>(
-      mergedWindowsSql("activity_windows", "event_type", ACTIVITY_METRICS),
-    ),
-    activityDaily: db.prepare<{ fromMs: number | null; toMs: number | null }, MergedActivity>(
-      mergedDailySql("activity_daily", "event_type", ACTIVITY_METRICS),
-    ),
-    wikiWindows: db.prepare<{ windowMs: number; last: number }, MergedWiki>(
-      mergedWindowsSql("wiki_windows", "wiki", WIKI_METRICS),
-    ),
-    activityWindowRows: db.prepare<[number, number, number], Stored<Live.ActivityWindowRow>>(
-      windowRowsSql("activity_windows", "event_type", ACTIVITY_METRICS),
-    ),
-    wikiWindowRows: db.prepare<[number, number, number], Stored<Live.WikiWindowRow>>(
-      windowRowsSql("wiki_windows", "wiki", WIKI_METRICS),
-    ),
-    activityFinalStarts: db.prepare<[number, number], FinalStart>(finalStartsSql("activity_windows")),
-    wikiFinalStarts: db.prepare<[number, number], FinalStart>(finalStartsSql("wiki_windows")),
     latestTopPages: db
       .prepare<[number], number | null>("SELECT max(window_start) FROM top_pages WHERE window_ms = ?")
       .pluck(),
@@ -103,11 +104,15 @@ function prepareQueries(db: Database.Database) {
 export class EmbeddedQueries extends LiveStoreReads {
   readonly #file: SqliteFile;
   readonly #sql: ReturnType<typeof prepareQueries>;
+  /** Each series' statements, by name. */
+  readonly #series: Map<string, ReturnType<typeof prepareSeriesQueries>>;
 
   constructor(file: SqliteFile) {
     super();
     this.#file = file;
-    this.#sql = prepareQueries(file.use());
+    const db = file.use();
+    this.#sql = prepareQueries(db);
+    this.#series = new Map(SERIES.map((series) => [series.name, prepareSeriesQueries(db, series)]));
   }
 
   async checkpoints(job: string, topic: string): Promise<Live.StoredCheckpoint[]> {
@@ -135,47 +140,35 @@ export class EmbeddedQueries extends LiveStoreReads {
     this.#file.use();
   }
 
-  protected async latestActivityWindows(query: Live.WindowQuery): Promise<Live.ActivityWindow[]> {
-    return this.#read("reading activity windows", () =>
-      this.#sql.activityWindows.all({ windowMs: query.windowMs, last: query.last }).map(fromSql),
+  protected async latestWindows(series: Series, query: Live.WindowQuery): Promise<unknown[]> {
+    const statement = this.#statements(series).windows;
+    return this.#read(`reading ${series.label} windows`, () =>
+      statement.all({ windowMs: query.windowMs, last: query.last }).map((row) => presented(series, row)),
     );
   }
 
-  protected async dailyActivity(range: { fromMs?: number; toMs?: number }): Promise<Live.ActivityWindow[]> {
-    return this.#read("reading daily activity", () =>
-      this.#sql.activityDaily.all({ fromMs: range.fromMs ?? null, toMs: range.toMs ?? null }).map(fromSql),
-    );
-  }
-
-  protected async latestWikiWindows(query: Live.WindowQuery): Promise<Live.WikiWindow[]> {
-    return this.#read("reading wiki windows", () =>
-      this.#sql.wikiWindows
-        .all({ windowMs: query.windowMs, last: query.last })
-        .map((row) => ({ ...row, final: row.final === 1 })),
-    );
-  }
-
-  protected async windowRows(
-    rows: Live.WindowRows,
-    range: Live.WindowRange,
-  ): Promise<Array<Live.ActivityWindowRow | Live.WikiWindowRow>> {
-    const activity = rows === "activity";
-    const statement: Database.Statement<[number, number, number], StoredWindowRow> = activity
-      ? this.#sql.activityWindowRows
-      : this.#sql.wikiWindowRows;
-    return this.#read(`reading ${activity ? "activity" : "wiki"} window rows`, () =>
+  protected async mergedDaily(series: Series, range: Live.DayRange): Promise<unknown[]> {
+    const statement = this.#statements(series).daily;
+    return this.#read(`reading daily ${series.label}`, () =>
       statement
-        .all(range.windowMs, range.fromMs, range.toMs)
-        .map((row) => ({ ...row, final: row.final === 1 }) as unknown as Live.ActivityWindowRow),
+        .all({ fromMs: range.fromMs ?? null, toMs: range.toMs ?? null })
+        .map((row) => presented(series, row)),
+    );
+  }
+
+  protected async partitionRows(series: Series, range: Live.WindowRange): Promise<Live.WindowRowKey[]> {
+    const statement = this.#statements(series).windowRows;
+    return this.#read(`reading ${series.label} window rows`, () =>
+      statement.all(range.windowMs, range.fromMs, range.toMs).map(withFinal),
     );
   }
 
   protected async finalStarts(
-    rows: Live.WindowRows,
+    series: Series,
     windowMs: number,
     fromMs: number,
   ): Promise<Map<number, number>> {
-    const statement = rows === "activity" ? this.#sql.activityFinalStarts : this.#sql.wikiFinalStarts;
+    const statement = this.#statements(series).finalStarts;
     return this.#read("reading final windows", () => {
       const starts = new Map<number, number>();
       for (const row of statement.all(windowMs, fromMs)) starts.set(row.partition, row.start);
@@ -209,8 +202,19 @@ export class EmbeddedQueries extends LiveStoreReads {
     this.#file.use();
     return this.#file.run(during, read);
   }
+
+  #statements(series: Series): ReturnType<typeof prepareSeriesQueries> {
+    return this.#series.get(series.name)!;
+  }
 }
 
-function fromSql(row: MergedActivity): Live.ActivityWindow {
-  return toActivityWindow(row, row.final === 1);
+/** A stored row with `final` as a boolean: SQLite gives it back as 0 or 1. */
+function withFinal<R extends { final: boolean }>(row: Stored<R>): R {
+  row.final = row.final === 1;
+  return row as R;
+}
+
+/** A merged row as the series presents it. */
+function presented(series: Series, row: Stored<MergedRow>): unknown {
+  return series.present(withFinal(row));
 }

@@ -1,13 +1,15 @@
 // The embedded live store's SQLite schema (version 4): window, alert, late-event and checkpoint tables, the raw lake's tables, and the conversions of older files.
 import type Database from "better-sqlite3";
 import { LAKE_SCHEMA, upgradeLakeTables } from "../../lake/embedded/index.ts";
-import { ACTIVITY_METRICS, WIKI_METRICS } from "../rows.ts";
+import { type Series, SERIES } from "../series.ts";
 
 /*
+ * For each series (src/store/series.ts), its window and daily tables:
  *   activity_windows(window_ms, window_start, event_type, partition, event_count, unique_users, sessions, revenue_cents, final)
  *   activity_daily  (same columns)
  *   wiki_windows    (window_ms, window_start, wiki, partition, changes, edits, bot_edits, human_edits, new_pages, byte_delta, unique_editors, final)
  *   wiki_daily      (same columns)
+ * and then:
  *   top_pages       (window_ms, window_start, partition, pages JSON text, final)
  *   alerts          (series, window_start, window_end, observed, expected, score, kind, created_at)
  *   late_events     (topic, partition, offset, event_time, watermark, payload)
@@ -41,24 +43,20 @@ export function windowKeySql(key: string, daily: boolean): string {
   return daily ? `window_start, window_ms, ${key}, partition` : `window_ms, window_start, ${key}, partition`;
 }
 
-function windowTableSql(table: string, key: string, metrics: readonly string[], daily: boolean): string {
-  return `CREATE TABLE IF NOT EXISTS ${table} (
+function windowTableSql(series: Series, daily: boolean): string {
+  return `CREATE TABLE IF NOT EXISTS ${daily ? series.dailyTable : series.windowTable} (
   window_ms INTEGER NOT NULL,
   window_start INTEGER NOT NULL,
-  ${key} TEXT NOT NULL,
+  ${series.key} TEXT NOT NULL,
   partition INTEGER NOT NULL,
-  ${metrics.map((m) => `${m} NOT NULL`).join(",\n  ")},
+  ${series.metricColumns.map((m) => `${m} NOT NULL`).join(",\n  ")},
   final INTEGER NOT NULL,
-  PRIMARY KEY (${windowKeySql(key, daily)})
+  PRIMARY KEY (${windowKeySql(series.key, daily)})
 ) WITHOUT ROWID;`;
 }
 
 export const SCHEMA = `
-${windowTableSql("activity_windows", "event_type", ACTIVITY_METRICS, false)}
-${windowTableSql("activity_daily", "event_type", ACTIVITY_METRICS, true)}
-${windowTableSql("wiki_windows", "wiki", WIKI_METRICS, false)}
-${windowTableSql("wiki_daily", "wiki", WIKI_METRICS, true)}
-CREATE TABLE IF NOT EXISTS top_pages (
+${SERIES.map((series) => `${windowTableSql(series, false)}\n${windowTableSql(series, true)}\n`).join("")}CREATE TABLE IF NOT EXISTS top_pages (
   window_ms INTEGER NOT NULL,
   window_start INTEGER NOT NULL,
   partition INTEGER NOT NULL,

@@ -35,8 +35,8 @@ import {
   type MongoRawLake,
   type RawDocument,
 } from "../../lake/mongo/index.ts";
-import type { Checkpoint, StoreBatch } from "../index.ts";
-import { ACTIVITY_METRICS, WIKI_METRICS } from "../rows.ts";
+import type { Checkpoint, StoreBatch, WindowRowKey } from "../index.ts";
+import { checkSeriesRows, SERIES } from "../series.ts";
 import {
   checkCheckpoint,
   checkNumbers,
@@ -49,6 +49,7 @@ import {
   alertDocument,
   type CheckpointDocument,
   checkpointId,
+  dailyKind,
   lateEventDocument,
   REDO_COLLECTIONS,
   REDO_KINDS,
@@ -60,6 +61,7 @@ import {
   topPagesDocument,
   upsertMeta,
   windowDocument,
+  windowsKind,
 } from "./schema.ts";
 
 const MIB = 1024 * 1024;
@@ -465,28 +467,20 @@ export class MongoCommit {
 
 /** Validates a batch and lays it out: raw-lake documents, and the commit points carrying every other row. */
 export function planBatch(batch: StoreBatch, lake: MongoRawLake): BatchPlan {
-  const byKind: Record<RedoKind, Map<string, RowDocument>> = {
-    activityWindows: new Map(),
-    activityDaily: new Map(),
-    wikiWindows: new Map(),
-    wikiDaily: new Map(),
-    topPages: new Map(),
-    alerts: new Map(),
-    lateEvents: new Map(),
-  };
+  const byKind = new Map<RedoKind, Map<string, RowDocument>>(REDO_KINDS.map((kind) => [kind, new Map()]));
   // Maps keyed by _id: a later row with the same key replaces an earlier one, as an upsert would.
   const put = (kind: RedoKind, doc: RowDocument) => {
-    byKind[kind].delete(doc._id);
-    byKind[kind].set(doc._id, doc);
+    const docs = byKind.get(kind)!;
+    docs.delete(doc._id);
+    docs.set(doc._id, doc);
   };
-  for (const row of batch.activityWindows ?? [])
-    put("activityWindows", windowDocument(row, "activity", "event_type", ACTIVITY_METRICS));
-  for (const row of batch.activityDaily ?? [])
-    put("activityDaily", windowDocument(row, "activity", "event_type", ACTIVITY_METRICS));
-  for (const row of batch.wikiWindows ?? [])
-    put("wikiWindows", windowDocument(row, "wiki", "wiki", WIKI_METRICS));
-  for (const row of batch.wikiDaily ?? [])
-    put("wikiDaily", windowDocument(row, "wiki", "wiki", WIKI_METRICS));
+  const { windows, daily } = batch;
+  checkSeriesRows(windows, "windows");
+  checkSeriesRows(daily, "daily");
+  for (const series of SERIES) {
+    for (const row of seriesRows(windows, series.name)) put(windowsKind(series), windowDocument(row, series));
+    for (const row of seriesRows(daily, series.name)) put(dailyKind(series), windowDocument(row, series));
+  }
   for (const row of batch.topPages ?? []) put("topPages", topPagesDocument(row));
   for (const row of batch.alerts ?? []) put("alerts", alertDocument(row));
   for (const row of batch.lateEvents ?? []) put("lateEvents", lateEventDocument(row));
@@ -512,7 +506,7 @@ export function planBatch(batch: StoreBatch, lake: MongoRawLake): BatchPlan {
     (a, b) => a.partition - b.partition || compareText(a.job, b.job) || compareText(a.topic, b.topic),
   );
   const points: CommitPoint[] = sorted.map((checkpoint) => ({ checkpoint, rows: {} }));
-  const hasRows = REDO_KINDS.some((kind) => byKind[kind].size > 0);
+  const hasRows = REDO_KINDS.some((kind) => byKind.get(kind)!.size > 0);
   if (points.length === 0 && hasRows) points.push({ checkpoint: undefined, rows: {} });
   if (points.length > 0) {
     // Each row rides with the first commit point of its (topic and) partition, else with the first one.
@@ -526,7 +520,7 @@ export function planBatch(batch: StoreBatch, lake: MongoRawLake): BatchPlan {
       if (!byTopicPartition.has(topicKey)) byTopicPartition.set(topicKey, point);
     }
     for (const kind of REDO_KINDS) {
-      for (const doc of byKind[kind].values()) {
+      for (const doc of byKind.get(kind)!.values()) {
         const partition = doc.partition as number | undefined;
         const point =
           (kind === "lateEvents"
@@ -539,6 +533,11 @@ export function planBatch(batch: StoreBatch, lake: MongoRawLake): BatchPlan {
     }
   }
   return { raw, commitPoints: points };
+}
+
+/** StoreBatch.windows or .daily: the rows of one series. */
+function seriesRows(rows: StoreBatch["windows"], name: string): readonly WindowRowKey[] {
+  return (rows as Readonly<Record<string, readonly WindowRowKey[] | undefined>> | undefined)?.[name] ?? [];
 }
 
 /** The rows of several redo records or pages, kind by kind. */

@@ -1,8 +1,9 @@
-// The MongoDB live store's reads: live windows merged over partitions in the client (FerretDB's $group cannot), per-partition rows, top pages, alerts, late events, checkpoints.
+// The MongoDB live store's reads: each series' windows merged over partitions in the client (FerretDB's $group cannot), per-partition rows, top pages, alerts, late events, checkpoints.
 import type { Binary, Db } from "mongodb";
 import type * as Live from "../index.ts";
 import { LiveStoreReads } from "../reads.ts";
-import { ACTIVITY_METRICS, mergeTopPages, toActivityWindow, WIKI_METRICS } from "../rows.ts";
+import type { MergedRow, MetricMerge, Series } from "../series.ts";
+import { mergeTopPages } from "../top-pages.ts";
 import type { CheckpointDocument, RowDocument } from "./schema.ts";
 
 /**
@@ -48,52 +49,33 @@ export abstract class MongoQueries extends LiveStoreReads {
   /** Runs a read once any committed redo records are re-applied; its failures as StoreErrors. */
   protected abstract read<T>(during: string, read: () => Promise<T>): Promise<T>;
 
-  protected async latestActivityWindows(query: Live.WindowQuery): Promise<Live.ActivityWindow[]> {
-    return this.read("reading activity windows", async () =>
-      (await this.#latestWindows("activity_windows", "event_type", ACTIVITY_METRICS, query)).map(fromMerged),
+  protected async latestWindows(series: Series, query: Live.WindowQuery): Promise<unknown[]> {
+    return this.read(`reading ${series.label} windows`, async () =>
+      mergePartitions(await this.#latestWindows(series, query), series),
     );
   }
 
-  protected async dailyActivity(range: { fromMs?: number; toMs?: number }): Promise<Live.ActivityWindow[]> {
-    return this.read("reading daily activity", async () => {
+  protected async mergedDaily(series: Series, range: Live.DayRange): Promise<unknown[]> {
+    return this.read(`reading daily ${series.label}`, async () => {
       const start: Record<string, number> = {};
       if (range.fromMs !== undefined) start.$gte = range.fromMs;
       if (range.toMs !== undefined) start.$lt = range.toMs;
       const rows = await this.#db
-        .collection<RowDocument>("activity_daily")
+        .collection<RowDocument>(series.dailyTable)
         .find(Object.keys(start).length > 0 ? { window_start: start } : {}, {
-          sort: { window_start: 1, window_ms: 1, event_type: 1, partition: 1 },
+          sort: { window_start: 1, window_ms: 1, [series.key]: 1, partition: 1 },
         })
         .toArray();
-      return mergePartitions(rows, "event_type", ACTIVITY_METRICS).map(fromMerged);
+      return mergePartitions(rows, series);
     });
   }
 
-  protected async latestWikiWindows(query: Live.WindowQuery): Promise<Live.WikiWindow[]> {
-    return this.read(
-      "reading wiki windows",
-      async () =>
-        (await this.#latestWindows(
-          "wiki_windows",
-          "wiki",
-          WIKI_METRICS,
-          query,
-        )) as unknown as Live.WikiWindow[],
-    );
-  }
-
   /** Rows per partition of windows in `range`, as their documents hold them. */
-  protected async windowRows(
-    rows: Live.WindowRows,
-    range: Live.WindowRange,
-  ): Promise<Array<Live.ActivityWindowRow | Live.WikiWindowRow>> {
-    const [name, key, metrics] =
-      rows === "activity"
-        ? ["activity_windows", "event_type", ACTIVITY_METRICS]
-        : ["wiki_windows", "wiki", WIKI_METRICS];
-    return this.read(`reading ${name}`, async () => {
+  protected async partitionRows(series: Series, range: Live.WindowRange): Promise<Live.WindowRowKey[]> {
+    const { key, metricColumns } = series;
+    return this.read(`reading ${series.label} window rows`, async () => {
       const docs = await this.#db
-        .collection<RowDocument>(name)
+        .collection<RowDocument>(series.windowTable)
         .find(
           { window_ms: range.windowMs, window_start: { $gte: range.fromMs, $lt: range.toMs } },
           { sort: { window_start: 1, [key]: 1, partition: 1 } },
@@ -106,23 +88,22 @@ export abstract class MongoQueries extends LiveStoreReads {
           window_end: doc.window_end,
           [key]: doc[key],
         };
-        for (const metric of metrics) row[metric] = doc[metric];
+        for (const metric of metricColumns) row[metric] = doc[metric];
         row.final = doc.final === true;
-        return row as unknown as Live.ActivityWindowRow | Live.WikiWindowRow;
+        return row as unknown as Live.WindowRowKey;
       });
     });
   }
 
   protected async finalStarts(
-    rows: Live.WindowRows,
+    series: Series,
     windowMs: number,
     fromMs: number,
   ): Promise<Map<number, number>> {
-    const name = rows === "activity" ? "activity_windows" : "wiki_windows";
     return this.read("reading final windows", async () => {
       const starts = new Map<number, number>();
       const found = this.#db
-        .collection<RowDocument>(name)
+        .collection<RowDocument>(series.windowTable)
         .find(
           { window_ms: windowMs, window_start: { $gte: fromMs }, final: true },
           { projection: { _id: 0, partition: 1, window_start: 1 } },
@@ -184,14 +165,9 @@ export abstract class MongoQueries extends LiveStoreReads {
     return docs as unknown as R[];
   }
 
-  /** Merges the rows of the latest `last` window starts of one length over partitions. */
-  async #latestWindows(
-    name: string,
-    key: string,
-    metrics: readonly string[],
-    query: Live.WindowQuery,
-  ): Promise<MergedWindow[]> {
-    const collection = this.#db.collection<RowDocument>(name);
+  /** The rows, per partition, of the latest `last` window starts of one length, in key order. */
+  async #latestWindows(series: Series, query: Live.WindowQuery): Promise<RowDocument[]> {
+    const collection = this.#db.collection<RowDocument>(series.windowTable);
     // Newest starts first; a start has at most partitions × keys rows, so the walk stops soon after the N-th.
     const cursor = collection.find(
       { window_ms: query.windowMs },
@@ -210,44 +186,43 @@ export abstract class MongoQueries extends LiveStoreReads {
       await cursor.close();
     }
     if (oldest === undefined) return [];
-    const rows = await collection
+    return collection
       .find(
         { window_ms: query.windowMs, window_start: { $gte: oldest } },
-        { sort: { window_start: 1, [key]: 1, partition: 1 } },
+        { sort: { window_start: 1, [series.key]: 1, partition: 1 } },
       )
       .toArray();
-    return mergePartitions(rows, key, metrics);
   }
 }
 
-/** One merged (window, key): the measures summed over partitions, final when every partition's row is. */
-type MergedWindow = Record<string, unknown> & { window_start: number; window_end: number; final: boolean };
+/** Each way a metric merges over partitions: the merged value so far and a partition's. */
+const MERGE: Record<MetricMerge, (merged: number, value: number) => number> = { sum: (a, b) => a + b };
 
-/** Sums consecutive rows of one (window_start, window_ms, key); rows come sorted, so output keeps their order. */
-function mergePartitions(
-  rows: readonly RowDocument[],
-  key: string,
-  metrics: readonly string[],
-): MergedWindow[] {
-  const merged = new Map<string, MergedWindow>();
+/**
+ * Merges consecutive rows of one (window_start, window_ms, key) as the series says (rows come sorted,
+ * so the output keeps their order), final when every partition's row is, and presents each.
+ */
+function mergePartitions(rows: readonly RowDocument[], series: Series): unknown[] {
+  const { key, metricColumns, metrics } = series;
+  const merged = new Map<string, Record<string, unknown>>();
   for (const row of rows) {
     const start = row.window_start as number;
     const windowMs = row.window_ms as number;
     const id = JSON.stringify([start, windowMs, row[key]]);
     let out = merged.get(id);
     if (out === undefined) {
-      out = { window_start: start, window_end: start + windowMs, [key]: row[key], final: true };
-      for (const metric of metrics) out[metric] = 0;
+      out = { window_start: start, window_end: start + windowMs, [key]: row[key] };
+      for (const metric of metricColumns) out[metric] = row[metric];
+      out.final = row.final === true;
       merged.set(id, out);
+      continue;
     }
-    for (const metric of metrics) (out[metric] as number) += row[metric] as number;
+    for (const metric of metricColumns) {
+      out[metric] = MERGE[metrics[metric]!](out[metric] as number, row[metric] as number);
+    }
     if (row.final !== true) out.final = false;
   }
-  return [...merged.values()];
-}
-
-function fromMerged(row: MergedWindow): Live.ActivityWindow {
-  return toActivityWindow(row as unknown as Omit<Live.ActivityWindowRow, "partition" | "final">, row.final);
+  return [...merged.values()].map((row) => series.present(row as unknown as MergedRow));
 }
 
 /** A copy of stored bytes as a plain Uint8Array (the driver hands back a BSON Binary). */

@@ -7,19 +7,14 @@ import {
   positionDocument,
   RAW_EVENTS_INDEXES,
 } from "../../lake/mongo/index.ts";
-import type {
-  ActivityWindowRow,
-  AlertRow,
-  Checkpoint,
-  LateEventRow,
-  TopPagesRow,
-  WikiWindowRow,
-} from "../index.ts";
+import type { AlertRow, Checkpoint, LateEventRow, TopPagesRow, WindowRowKey } from "../index.ts";
+import { SERIES, type Series } from "../series.ts";
 import { checkNumbers, checkPartition, checkText, windowLength } from "../validate.ts";
 
 /*
  * One database per store (the URL's path, default "pulse"):
  *
+ *   per series (src/store/series.ts), its window and daily collections:
  *   activity_windows, activity_daily  {_id, window_ms, window_start, window_end, event_type, partition, event_count, unique_users, sessions, revenue_cents, final, v}
  *   wiki_windows, wiki_daily          {_id, window_ms, window_start, window_end, wiki, partition, changes, …, unique_editors, final, v}
  *   top_pages                         {_id, window_ms, window_start, window_end, partition, pages: [{wiki, title, edits}], final, v}
@@ -44,28 +39,59 @@ import { checkNumbers, checkPartition, checkText, windowLength } from "../valida
  */
 export const SCHEMA_VERSION = 1;
 
-/** The row kinds that go through redo records, each with its collection. */
-export const REDO_COLLECTIONS = {
-  activityWindows: "activity_windows",
-  activityDaily: "activity_daily",
-  wikiWindows: "wiki_windows",
-  wikiDaily: "wiki_daily",
+/**
+ * The row kinds that go through redo records, each with its collection: a series' rows are
+ * <label>Windows and <label>Daily (activityWindows, wikiDaily, …), names stored in redo records.
+ */
+export const REDO_COLLECTIONS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(
+    SERIES.flatMap((series) => [
+      [windowsKind(series), series.windowTable],
+      [dailyKind(series), series.dailyTable],
+    ]),
+  ),
   topPages: "top_pages",
   alerts: "alerts",
   lateEvents: "late_events",
-} as const;
-export type RedoKind = keyof typeof REDO_COLLECTIONS;
-export const REDO_KINDS = Object.keys(REDO_COLLECTIONS) as RedoKind[];
+};
+export type RedoKind = string;
+export const REDO_KINDS: readonly RedoKind[] = Object.keys(REDO_COLLECTIONS);
+
+/** The redo kind of a series' window rows. */
+export function windowsKind(series: Series): RedoKind {
+  return `${series.label}Windows`;
+}
+
+/** The redo kind of a series' daily rows. */
+export function dailyKind(series: Series): RedoKind {
+  return `${series.label}Daily`;
+}
 
 /** Indexes for the live queries, created (idempotently) on open. */
 export const INDEXES: Readonly<Record<string, ReadonlyArray<{ name: string; key: Record<string, 1 | -1> }>>> =
   {
-    activity_windows: [
-      { name: "by_length_start_type", key: { window_ms: 1, window_start: 1, event_type: 1 } },
-    ],
-    activity_daily: [{ name: "by_day_length_type", key: { window_start: 1, window_ms: 1, event_type: 1 } }],
-    wiki_windows: [{ name: "by_length_start_wiki", key: { window_ms: 1, window_start: 1, wiki: 1 } }],
-    wiki_daily: [{ name: "by_day_length_wiki", key: { window_start: 1, window_ms: 1, wiki: 1 } }],
+    ...Object.fromEntries(
+      SERIES.flatMap((series) => [
+        [
+          series.windowTable,
+          [
+            {
+              name: `by_length_start_${series.indexKey}`,
+              key: { window_ms: 1, window_start: 1, [series.key]: 1 },
+            },
+          ],
+        ],
+        [
+          series.dailyTable,
+          [
+            {
+              name: `by_day_length_${series.indexKey}`,
+              key: { window_start: 1, window_ms: 1, [series.key]: 1 },
+            },
+          ],
+        ],
+      ]),
+    ),
     top_pages: [{ name: "by_length_start_partition", key: { window_ms: 1, window_start: 1, partition: 1 } }],
     alerts: [{ name: "newest", key: { window_start: -1, series: 1 } }],
     late_events: [{ name: "newest", key: { watermark: -1, topic: 1, partition: 1, offset: -1 } }],
@@ -141,27 +167,24 @@ export function checkpointId(checkpoint: Checkpoint): string {
   return JSON.stringify([checkpoint.job, checkpoint.topic, checkpoint.partition]);
 }
 
-/** An activity or Wikimedia window row's document: its key columns, then its metrics, checked. */
-export function windowDocument(
-  row: ActivityWindowRow | WikiWindowRow,
-  kind: string,
-  key: "event_type" | "wiki",
-  metrics: readonly string[],
-): RowDocument {
+/** A series' window row's document: its key columns, then its metrics, checked. */
+export function windowDocument(row: WindowRowKey, series: Series): RowDocument {
+  const kind = series.label;
   const windowMs = windowLength(row, kind);
   checkPartition(row.partition, kind);
-  const keyValue = (row as unknown as Record<string, unknown>)[key];
-  checkText(keyValue, kind, key);
-  checkNumbers(row, metrics, kind);
+  const keyValue = (row as unknown as Record<string, unknown>)[series.key];
+  checkText(keyValue, kind, series.key);
+  checkNumbers(row, series.metricColumns, kind);
   const doc: RowDocument = {
     _id: JSON.stringify([windowMs, row.window_start, keyValue, row.partition]),
     window_ms: windowMs,
     window_start: row.window_start,
     window_end: row.window_end,
-    [key]: keyValue,
+    [series.key]: keyValue,
     partition: row.partition,
   };
-  for (const metric of metrics) doc[metric] = (row as unknown as Record<string, unknown>)[metric];
+  for (const metric of series.metricColumns)
+    doc[metric] = (row as unknown as Record<string, unknown>)[metric];
   doc.final = Boolean(row.final);
   return doc;
 }

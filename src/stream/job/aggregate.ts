@@ -1,6 +1,6 @@
 // Aggregate: flushes each pipeline's windows into the batch's rows and scores windows final over the topic for alerts.
 
-import type { AlertRow } from "../../store/index.ts";
+import { type AlertRow, SERIES } from "../../store/index.ts";
 import { MAX_EMPTY_WINDOWS, type WindowAlerter } from "../alerting.ts";
 import type { WindowSpec } from "../windows.ts";
 import type { BatchRows } from "./batch-state.ts";
@@ -59,13 +59,9 @@ export async function aggregateBatch(
 }
 
 function rowCount(rows: BatchRows): number {
-  return (
-    rows.activityWindows.length +
-    rows.activityDaily.length +
-    rows.wikiWindows.length +
-    rows.wikiDaily.length +
-    rows.topPages.length
-  );
+  let count = rows.topPages.length;
+  for (const { name } of SERIES) count += rows.windows[name].length + rows.daily[name].length;
+  return count;
 }
 
 /** Whether the pipeline's alerter is fed from the store and due to look there, read or no read. */
@@ -112,7 +108,7 @@ async function scoreStoredWindows(settings: JobSettings, pipeline: AnyPipeline):
   const { offsets } = await settings.log.describeTopic(pipeline.topic);
   const committed = await settings.store.checkpointOffsets(settings.job, pipeline.topic);
   const from = unscoredFrom(settings.window, alerter);
-  const finals = await settings.store.finalWindowStarts(pipeline.windowRows, sizeMs, from);
+  const finals = await settings.store.finalWindowStarts(pipeline.series, sizeMs, from);
   let active = Number.POSITIVE_INFINITY;
   let all = Number.POSITIVE_INFINITY;
   for (const { partition, lowWatermark, highWatermark } of offsets) {

@@ -2,17 +2,18 @@
 
 import type { ValidateOptions } from "../../contracts/validate.ts";
 import type { ProduceRecord } from "../../log/index.ts";
-import type { ActivityWindowRow, Checkpoint, LateEventRow, WikiWindowRow } from "../../store/index.ts";
+import type { Checkpoint, LateEventRow } from "../../store/index.ts";
+import { emptySeriesRows, type SeriesRowLists } from "../../store/series.ts";
 import type { TopPagesRow } from "../aggregates.ts";
 import type { PartitionCursor } from "./cursor.ts";
 import type { AnyPipeline } from "./pipelines.ts";
 
 /** Rows of one micro-batch, gathered over all topics before the one store commit. */
 export interface BatchRows {
-  activityWindows: ActivityWindowRow[];
-  activityDaily: ActivityWindowRow[];
-  wikiWindows: WikiWindowRow[];
-  wikiDaily: WikiWindowRow[];
+  /** Window rows per series, by name (StoreBatch.windows). */
+  windows: SeriesRowLists;
+  /** Per-day rows per series (StoreBatch.daily). */
+  daily: SeriesRowLists;
   topPages: TopPagesRow[];
   lateEvents: LateEventRow[];
   checkpoints: Checkpoint[];
@@ -24,10 +25,8 @@ export interface BatchRows {
  */
 export class BatchState {
   readonly rows: BatchRows = {
-    activityWindows: [],
-    activityDaily: [],
-    wikiWindows: [],
-    wikiDaily: [],
+    windows: emptySeriesRows(),
+    daily: emptySeriesRows(),
     topPages: [],
     lateEvents: [],
     checkpoints: [],

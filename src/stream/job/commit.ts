@@ -100,10 +100,8 @@ export async function commitBatch(
 ): Promise<void> {
   const { rows, alerts, rowsWritten } = content;
   const batch: StoreBatch = {
-    activityWindows: rows.activityWindows,
-    activityDaily: rows.activityDaily,
-    wikiWindows: rows.wikiWindows,
-    wikiDaily: rows.wikiDaily,
+    windows: rows.windows,
+    daily: rows.daily,
     topPages: rows.topPages,
     lateEvents: rows.lateEvents,
     rawRuns: content.rawRuns,

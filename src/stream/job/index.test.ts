@@ -6,7 +6,7 @@ import { userActivityV2Type } from "../../contracts/schemas.ts";
 import type { UserActivityV2, WikimediaRecentChange } from "../../contracts/types.ts";
 import { StreamError, StreamErrorCode } from "../../errors.ts";
 import { recentChangeProducer } from "../../ingest/producer.ts";
-import type { LiveStore } from "../../store/index.ts";
+import { type LiveStore, WIKIMEDIA_SERIES } from "../../store/index.ts";
 import { decodeRawBatch } from "../../lake/batch.ts";
 import {
   ACTIVITY,
@@ -134,7 +134,7 @@ describe("StreamJob.drain", () => {
 
     const summary = await fx.job({ topics: [WIKI] }).drain();
     expect(summary.totals).toMatchObject({ input: 40, accepted: 40 });
-    const windows = await fx.store.wikiWindows({ windowMs: 60_000, last: 100 });
+    const windows = await fx.store.windows(WIKIMEDIA_SERIES, { windowMs: 60_000, last: 100 });
     const expected = new Map<string, { edits: number; bot: number; newPages: number }>();
     for (const c of changes as Array<WikimediaRecentChange & { meta: { dt: string } }>) {
       const key = `${Math.floor(Date.parse(c.meta.dt) / 60_000) * 60_000}|${c.wiki}`;

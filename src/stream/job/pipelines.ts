@@ -15,7 +15,17 @@ import {
   validateRecentChangeRules,
 } from "../../contracts/validate.ts";
 import { type AvroSerde, type Encoder, frameSchemaId } from "../../serde/index.ts";
-import type { AlertRow, LiveStore, WindowRange, WindowRows } from "../../store/index.ts";
+import {
+  ACTIVITY_SERIES,
+  type ActivityWindowRow,
+  type AlertRow,
+  type LiveStore,
+  type SeriesSpec,
+  WIKIMEDIA_SERIES,
+  type WikiWindowRow,
+  type WindowRange,
+  type WindowRowKey,
+} from "../../store/index.ts";
 import { ActivityFrame } from "../activity-frame.ts";
 import type {
   Accumulator,
@@ -25,7 +35,7 @@ import type {
   WikiAccumulator,
   WikiRow,
 } from "../aggregates.ts";
-import { type SeriesSpec, WindowAlerter } from "../alerting.ts";
+import { type AlertedSeries, WindowAlerter } from "../alerting.ts";
 import { createActivityAggregator, createWikimediaAggregator } from "../aggregators.ts";
 import type { FlushResult, WindowedAggregator } from "../operator.ts";
 import type { BatchRows } from "./batch-state.ts";
@@ -40,7 +50,11 @@ export interface PipelineSpec<E> {
   eventTimeMs(event: E): number;
 }
 
-export abstract class Pipeline<E, A extends Accumulator, R, S> {
+/**
+ * A topic's pipeline: events E aggregated in accumulators A into window rows R (rows of the store series
+ * `Row`, with what the aggregate adds) and summaries S.
+ */
+export abstract class Pipeline<E, A extends Accumulator, R extends Row, S, Row extends WindowRowKey = R> {
   readonly topic: string;
   readonly dlqTopic: string;
   readonly spec: PipelineSpec<E>;
@@ -51,7 +65,7 @@ export abstract class Pipeline<E, A extends Accumulator, R, S> {
   deadLetterEncoder: Encoder<DeadLetter> | undefined;
   dlqCheckedAtMs = 0;
   /** Undefined when anomaly detection is off, or paused while another member scores the topic. */
-  alerter: WindowAlerter<R & WindowRowFields> | undefined;
+  alerter: WindowAlerter<Row> | undefined;
   /** Whether the alerter is fed every member's rows from the store (a scaled-out alert owner). */
   alertsFromStore = false;
   /** performance.now() of the alert owner's last look in the store. */
@@ -84,11 +98,13 @@ export abstract class Pipeline<E, A extends Accumulator, R, S> {
   /** Moves a flush's rows into the batch. */
   abstract sink(flush: FlushResult<R, S>, rows: BatchRows): void;
 
-  /** The window rows finalWindowStarts reads for this topic. */
-  abstract readonly windowRows: WindowRows;
+  /** The store series this topic's window rows are (its tables, the alerts' prefix). */
+  abstract readonly series: SeriesSpec<Row, unknown>;
 
   /** The store's window rows in `range`, per partition, as the alerter reads them. */
-  abstract storedWindows(store: LiveStore, range: WindowRange): Promise<Array<R & WindowRowFields>>;
+  storedWindows(store: LiveStore, range: WindowRange): Promise<Row[]> {
+    return store.windowRows(this.series, range) as Promise<Row[]>;
+  }
 
   /** The record's value located as a frame the aggregate reads without decoding it; undefined for none. */
   frameOf(_value: Uint8Array | null, _serde: AvroSerde): ActivityFrame | undefined {
@@ -96,7 +112,14 @@ export abstract class Pipeline<E, A extends Accumulator, R, S> {
   }
 }
 
-class ActivityPipeline extends Pipeline<UserActivity, ActivityAccumulator, ActivityRow, never> {
+class ActivityPipeline extends Pipeline<
+  UserActivity,
+  ActivityAccumulator,
+  ActivityRow,
+  never,
+  ActivityWindowRow
+> {
+  readonly series = ACTIVITY_SERIES;
   readonly #frame = new ActivityFrame();
   /** Whether each writer schema id seen is UserActivity v2, the layout ActivityFrame reads. */
   readonly #v2Ids = new Map<number, boolean>();
@@ -119,31 +142,22 @@ class ActivityPipeline extends Pipeline<UserActivity, ActivityAccumulator, Activ
     return v2 && this.#frame.read(value) ? this.#frame : undefined;
   }
 
-  readonly windowRows = "activity";
-
-  async storedWindows(store: LiveStore, range: WindowRange): Promise<ActivityRow[]> {
-    return (await store.activityWindowRows(range)).map((row) => ({
-      ...row,
-      revenue: row.revenue_cents / 100,
-    }));
-  }
-
   sink(flush: FlushResult<ActivityRow, never>, rows: BatchRows): void {
-    for (const row of flush.windows) rows.activityWindows.push(row);
-    for (const row of flush.days) rows.activityDaily.push(row);
+    const windows = rows.windows.activity;
+    const days = rows.daily.activity;
+    for (const row of flush.windows) windows.push(row);
+    for (const row of flush.days) days.push(row);
   }
 }
 
 class WikimediaPipeline extends Pipeline<WikimediaRecentChange, WikiAccumulator, WikiRow, TopPagesRow> {
-  readonly windowRows = "wikimedia";
-
-  storedWindows(store: LiveStore, range: WindowRange): Promise<WikiRow[]> {
-    return store.wikiWindowRows(range);
-  }
+  readonly series = WIKIMEDIA_SERIES;
 
   sink(flush: FlushResult<WikiRow, TopPagesRow>, rows: BatchRows): void {
-    for (const row of flush.windows) rows.wikiWindows.push(row);
-    for (const row of flush.days) rows.wikiDaily.push(row);
+    const windows = rows.windows.wikimedia;
+    const days = rows.daily.wikimedia;
+    for (const row of flush.windows) windows.push(row);
+    for (const row of flush.days) days.push(row);
     for (const row of flush.summaries) rows.topPages.push(row);
   }
 }
@@ -153,22 +167,24 @@ export interface WindowRowFields {
   window_start: number;
 }
 
-const ACTIVITY_SERIES: SeriesSpec<ActivityRow> = {
-  prefix: "activity",
+/** Alerts on activity: `activity.<event_type>.event_count`, from the series' rows. */
+const ACTIVITY_ALERTS: AlertedSeries<ActivityWindowRow> = {
+  prefix: ACTIVITY_SERIES.name,
   metric: "event_count",
   key: (row) => row.event_type,
   value: (row) => row.event_count,
 };
 
-const WIKIMEDIA_SERIES: SeriesSpec<WikiRow> = {
-  prefix: "wikimedia",
+/** Alerts on Wikimedia: `wikimedia.<wiki>.edits`. */
+const WIKIMEDIA_ALERTS: AlertedSeries<WikiWindowRow> = {
+  prefix: WIKIMEDIA_SERIES.name,
   metric: "edits",
   key: (row) => row.wiki,
   value: (row) => row.edits,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: a job holds pipelines of different event types side by side.
-export type AnyPipeline = Pipeline<any, any, any, any>;
+export type AnyPipeline = Pipeline<any, any, any, any, any>;
 
 export function alertKey(alert: AlertRow): string {
   return `${alert.series}\u0000${alert.window_start}`;
@@ -215,8 +231,8 @@ export function buildPipelines(settings: JobSettings): AnyPipeline[] {
     for (const pipeline of pipelines) {
       pipeline.alerter =
         pipeline instanceof ActivityPipeline
-          ? new WindowAlerter(ACTIVITY_SERIES, alerterOptions)
-          : new WindowAlerter(WIKIMEDIA_SERIES, alerterOptions);
+          ? new WindowAlerter(ACTIVITY_ALERTS, alerterOptions)
+          : new WindowAlerter(WIKIMEDIA_ALERTS, alerterOptions);
     }
   }
   return pipelines;

@@ -84,7 +84,7 @@ export async function loadPartitions(
       // while another member owned it, or before this job's restored state, will not flush it again:
       // its final rows come from the store (the flushes replace any a replay emits anew).
       const from = unscoredFrom(settings.window, alerter);
-      const finals = await store.finalWindowStarts(pipeline.windowRows, settings.window.sizeMs, from);
+      const finals = await store.finalWindowStarts(pipeline.series, settings.window.sizeMs, from);
       const newest = Math.max(Number.NEGATIVE_INFINITY, ...finals.values());
       if (Number.isFinite(newest)) {
         const rows = await storedRows(settings, pipeline, from, newest);
