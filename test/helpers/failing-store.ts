@@ -13,12 +13,12 @@ export class CommitFailingStore implements LiveStore {
   /** `when` "after": the failing commit is applied, then its answer is lost (a retriable error). */
   constructor(
     private readonly inner: LiveStore,
-    private readonly shouldFail: (attempt: number) => boolean | Promise<boolean>,
+    private readonly shouldFail: (attempt: number, batch: StoreBatch) => boolean | Promise<boolean>,
     private readonly when: "before" | "after" = "before",
   ) {}
   async commit(batch: StoreBatch): Promise<void> {
     this.attempts++;
-    const fail = !this.failed && (await this.shouldFail(this.attempts));
+    const fail = !this.failed && (await this.shouldFail(this.attempts, batch));
     if (fail) this.failed = true;
     if (fail && this.when === "before")
       throw new StoreError(StoreErrorCode.storage, "injected crash before commit");

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, type TestContext } from "vitest";
 import { TOPICS, type UserActivity } from "../../src/contracts/types.ts";
-import { StoreError, StoreErrorCode } from "../../src/errors.ts";
 import { activityProducer } from "../../src/ingest/producer.ts";
 import { simulateActivity } from "../../src/ingest/simulator.ts";
 import { EmbeddedLog } from "../../src/log/embedded/index.ts";
@@ -16,6 +15,7 @@ import type { AlertRow, LiveStore, StoreBatch } from "../../src/store/index.ts";
 import { AnomalyDetector } from "../../src/stream/anomaly.ts";
 import { JOB_HEADER, StreamJob, type StreamJobOptions } from "../../src/stream/job/index.ts";
 import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
+import { CommitFailingStore } from "../helpers/failing-store.ts";
 import { runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
 import { activityTruth } from "./truth.ts";
 import { asBuffer } from "../../src/bytes.ts";
@@ -175,35 +175,6 @@ async function alertsOnTopic(fx: Fixture): Promise<AlertRow[]> {
   return out;
 }
 
-class CommitFailingStore implements LiveStore {
-  failed = false;
-  constructor(
-    private readonly inner: LiveStore,
-    private readonly shouldFail: (batch: StoreBatch) => boolean,
-  ) {}
-  async commit(batch: StoreBatch): Promise<void> {
-    if (!this.failed && this.shouldFail(batch)) {
-      this.failed = true;
-      throw new StoreError(StoreErrorCode.storage, "injected crash before commit");
-    }
-    return this.inner.commit(batch);
-  }
-  checkpoints = (job: string, topic: string) => this.inner.checkpoints(job, topic);
-  checkpointOffsets = (job: string, topic: string) => this.inner.checkpointOffsets(job, topic);
-  windows: LiveStore["windows"] = (series, query) => this.inner.windows(series, query);
-  daily: LiveStore["daily"] = (series, range) => this.inner.daily(series, range);
-  windowRows: LiveStore["windowRows"] = (series, range) => this.inner.windowRows(series, range);
-  finalWindowStarts = (...a: Parameters<LiveStore["finalWindowStarts"]>) =>
-    this.inner.finalWindowStarts(...a);
-  topPages = (w: number, l: number) => this.inner.topPages(w, l);
-  alerts = (l: number) => this.inner.alerts(l);
-  lateEvents = (l: number) => this.inner.lateEvents(l);
-  get lake() {
-    return this.inner.lake;
-  }
-  close = () => Promise.resolve();
-}
-
 describe("stream job anomaly alerts", () => {
   it("flags the injected burst, and only it, in the store and on the alerts topic, equal to an independent scoring", async (ctx) => {
     const fx = await setup(ctx);
@@ -239,7 +210,7 @@ describe("stream job anomaly alerts", () => {
     await produceBurstHour(fx);
     // Round 1 crashes at its first commit that holds alerts (they are on the topic already); round 2
     // crashes a few batches later, with other batch sizes; round 3 drains.
-    const first = new CommitFailingStore(fx.openStore(), (b) => (b.alerts?.length ?? 0) > 0);
+    const first = new CommitFailingStore(fx.openStore(), (_, b) => (b.alerts?.length ?? 0) > 0);
     await expect(job(fx, { store: first, maxBatchRecords: 4_000 }).drain()).rejects.toThrow(/injected crash/);
     expect((await alertsOnTopic(fx)).length).toBeGreaterThan(0);
     let commits = 0;

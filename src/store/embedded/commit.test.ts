@@ -36,7 +36,7 @@ describe("windowBinder", () => {
       const columns = 5 + series.metricColumns.length;
       const args = new Array<unknown>(3 * columns).fill(null);
       const rows = [rowOf(series, 0, true), rowOf(series, 7, false), rowOf(series, 1023, true)];
-      rows.forEach((row, i) => bind(args, i * columns, row as unknown as WindowRowKey));
+      for (const [i, row] of rows.entries()) bind(args, i * columns, row as unknown as WindowRowKey);
       expect(args).toEqual(rows.flatMap((row) => expectedArgs(series, row)));
     }
   });
