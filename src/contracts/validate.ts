@@ -211,19 +211,6 @@ function checkShape<T>(
   return issues.length > 0 ? { ok: false, errors: issues } : { ok: true, value: value as T };
 }
 
-/** A validator of untrusted input: the shape check (checkShape), then, on a well-shaped record, `rules`. */
-function shapeThenRules<T>(
-  type: AvroType,
-  normalise: Normaliser,
-  rules: (value: T, options: ValidateOptions) => ValidationResult<T>,
-  plain?: (value: T) => boolean,
-): (raw: unknown, options?: ValidateOptions) => ValidationResult<T> {
-  return (raw, options = {}) => {
-    const shaped = checkShape<T>(type, normalise, raw, plain);
-    return shaped.ok ? rules(shaped.value, options) : shaped;
-  };
-}
-
 // --- Semantic rules -------------------------------------------------------------------------------
 
 function issue(code: ValidationCodeValue, field: string, rule: string): ValidationIssue {
@@ -285,12 +272,14 @@ const normaliseRecentChange = compileNormaliser(JSON.parse(SCHEMA_TEXTS.wikimedi
  * Checks an activity event from any source. The shape is checked against the current schema (v2), so a
  * v1-shaped event passes with `app_version: null`. Semantic rules run only on well-shaped events.
  */
-export const validateActivity = shapeThenRules<UserActivityV2>(
-  userActivityV2Type,
-  normaliseActivity,
-  validateActivityRules,
-  plainActivity,
-);
+export function validateActivity(
+  raw: unknown,
+  options: ValidateOptions = {},
+): ValidationResult<UserActivityV2> {
+  // Direct calls: the producer runs this for every event.
+  const shaped = checkShape<UserActivityV2>(userActivityV2Type, normaliseActivity, raw, plainActivity);
+  return shaped.ok ? validateActivityRules(shaped.value, options) : shaped;
+}
 
 /**
  * The semantic rules alone, for a record that already has the contract's shape: one decoded from Avro
@@ -385,11 +374,13 @@ function applyActivityRules(
 }
 
 /** Checks a Wikimedia recent change already mapped to the contract shape (meta.dt may be ISO-8601). */
-export const validateRecentChange = shapeThenRules<WikimediaRecentChange>(
-  wikimediaRecentChangeType,
-  normaliseRecentChange,
-  validateRecentChangeRules,
-);
+export function validateRecentChange(
+  raw: unknown,
+  options: ValidateOptions = {},
+): ValidationResult<WikimediaRecentChange> {
+  const shaped = checkShape<WikimediaRecentChange>(wikimediaRecentChangeType, normaliseRecentChange, raw);
+  return shaped.ok ? validateRecentChangeRules(shaped.value, options) : shaped;
+}
 
 /** The semantic rules alone, for a recent change decoded from Avro with the contract's reader schema. */
 export function validateRecentChangeRules(
