@@ -91,6 +91,15 @@ export class StreamError extends PulseError {}
 /** Live-store errors: a bad row or query argument, the store is closed or busy, its storage failed. */
 export class StoreError extends PulseError {}
 
+/** Warehouse errors: a statement the database refused, an unreachable server, a bad relation name. */
+export class WarehouseError extends PulseError {}
+
+/** Batch-load errors: a raw-lake row that cannot be decoded or typed, a bad --date. */
+export class LoadError extends PulseError {}
+
+/** Model-project errors: a bad project or model file (with its file:line), a missing ref, a cycle. */
+export class ModelError extends PulseError {}
+
 // --- Codes, one table per area ----------------------------------------------------------------------
 
 /** Configuration: pulse.config.yaml, PULSE_* variables and the flags that override them. */
@@ -303,6 +312,46 @@ export const StoreErrorCode = {
   conflict: "PULSE_STORE_CONFLICT",
 } as const;
 
+/** The warehouse (DuckDB, PostgreSQL, BigQuery). */
+export const WarehouseErrorCode = {
+  /** A relation, column or parameter is not acceptable (an empty name, a value of no SQL type). */
+  badArgument: "PULSE_WAREHOUSE_BAD_ARGUMENT",
+  /** The warehouse was used after close(). */
+  closed: "PULSE_WAREHOUSE_CLOSED",
+  /** The database refused a statement (a syntax error, an unknown table, a constraint); the message has its words. */
+  queryFailed: "PULSE_WAREHOUSE_QUERY_FAILED",
+  /** The warehouse's server cannot be reached or refused the credentials; retriable. */
+  unavailable: "PULSE_WAREHOUSE_UNAVAILABLE",
+  /** Another process holds the warehouse file (DuckDB allows one writing process); retriable. */
+  locked: "PULSE_WAREHOUSE_LOCKED",
+} as const;
+
+/** The batch loader (pulse load): raw lake → warehouse. */
+export const LoadErrorCode = {
+  /** An argument is wrong (a --date that is not YYYY-MM-DD, an unknown topic). */
+  badArgument: "PULSE_LOAD_BAD_ARGUMENT",
+  /** A raw-lake row could not be decoded through the registry; the message names its topic, partition and offset. */
+  undecodable: "PULSE_LOAD_UNDECODABLE",
+  /** The raw table in the warehouse has columns the loader does not write; the message names them and the fix. */
+  tableMismatch: "PULSE_LOAD_TABLE_MISMATCH",
+} as const;
+
+/** The model runner (pulse models): a dbt-compatible project. */
+export const ModelErrorCode = {
+  /** dbt_project.yml, a properties .yml or a selector is wrong; the message names the file, line and key. */
+  projectInvalid: "PULSE_MODEL_PROJECT_INVALID",
+  /** A model's Jinja or SQL cannot be rendered (a syntax error, an undefined macro); at file:line. */
+  renderFailed: "PULSE_MODEL_RENDER_FAILED",
+  /** A Jinja construct the runner does not support; at file:line, with the construct's name. */
+  unsupported: "PULSE_MODEL_UNSUPPORTED",
+  /** ref() or source() names a node that does not exist; the message names both nodes. */
+  missingRef: "PULSE_MODEL_MISSING_REF",
+  /** The refs form a cycle; the message lists the nodes on it. */
+  cycle: "PULSE_MODEL_CYCLE",
+  /** A model's SQL failed in the warehouse; the message has the database's words and the model's file. */
+  runFailed: "PULSE_MODEL_RUN_FAILED",
+} as const;
+
 /** The HTTP server, answered as `{"error": {"code", "message"}}`. */
 export const HttpErrorCode = {
   /** The request URL cannot be parsed (400). */
@@ -359,6 +408,9 @@ export const ERROR_CATALOG = {
   replay: ReplayErrorCode,
   stream: StreamErrorCode,
   store: StoreErrorCode,
+  warehouse: WarehouseErrorCode,
+  load: LoadErrorCode,
+  model: ModelErrorCode,
   http: HttpErrorCode,
   collector: CollectorErrorCode,
   sse: SseErrorCode,
@@ -383,3 +435,6 @@ export type WikimediaErrorCode = AreaErrorCode<"wikimedia">;
 export type ReplayErrorCode = AreaErrorCode<"replay">;
 export type StreamErrorCode = AreaErrorCode<"stream">;
 export type StoreErrorCode = AreaErrorCode<"store">;
+export type WarehouseErrorCode = AreaErrorCode<"warehouse">;
+export type LoadErrorCode = AreaErrorCode<"load">;
+export type ModelErrorCode = AreaErrorCode<"model">;
