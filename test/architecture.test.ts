@@ -35,6 +35,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   ingest: ["bytes", "contracts", "errors", "log", "serde"],
   store: ["bytes", "errors", "lake", "paths", "sqlite"],
   lake: ["bytes", "contracts", "errors", "serde", "sqlite"],
+  warehouse: ["errors", "paths"],
   serde: ["bytes", "contracts", "errors", "registry"],
   registry: ["bytes", "errors", "log", "paths"],
   config: ["errors", "log"],
@@ -52,6 +53,7 @@ const BACKENDS: Record<string, readonly string[]> = {
   registry: ["embedded", "kafka", "http"],
   store: ["embedded", "mongo"],
   lake: ["embedded", "mongo"],
+  warehouse: ["duckdb", "postgres", "bigquery"],
 };
 
 /**
