@@ -29,6 +29,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "serve",
     "store",
     "stream",
+    "warehouse",
   ],
   serve: ["errors", "registry", "store"],
   stream: ["bytes", "contracts", "errors", "lake", "log", "serde", "store"],
