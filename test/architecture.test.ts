@@ -15,13 +15,26 @@ const SRC = join(ROOT, "src");
  * point down only.
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  cli: ["app", "config", "contracts", "errors", "ingest", "log", "registry", "store", "stream"],
+  cli: [
+    "app",
+    "config",
+    "contracts",
+    "errors",
+    "ingest",
+    "load",
+    "log",
+    "registry",
+    "store",
+    "stream",
+    "warehouse",
+  ],
   app: [
     "config",
     "contracts",
     "errors",
     "ingest",
     "lake",
+    "load",
     "log",
     "paths",
     "registry",
@@ -36,6 +49,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   ingest: ["bytes", "contracts", "errors", "log", "serde"],
   store: ["bytes", "errors", "lake", "paths", "sqlite"],
   lake: ["bytes", "contracts", "errors", "serde", "sqlite"],
+  load: ["contracts", "errors", "lake", "serde", "warehouse"],
   warehouse: ["errors", "paths"],
   serde: ["bytes", "contracts", "errors", "registry"],
   registry: ["bytes", "errors", "log", "paths"],

@@ -7,7 +7,7 @@ import { describeConfig } from "./index.ts";
 const DOC = new URL("../../docs/configuration.md", import.meta.url);
 
 /** The table's rows as describeConfig would write them. */
-export function configTableRows(): string[] {
+function configTableRows(): string[] {
   return describeConfig().map(
     (row) =>
       `| \`${row.key}\` | ${row.env === undefined ? "" : `\`${row.env}\``} | \`${JSON.stringify(row.default)}\` | ${row.doc} |`,
