@@ -1,4 +1,4 @@
-// The settings → parts step: reads PulseConfig and opens the log, registry and live store each names by URL.
+// The settings → parts step: reads PulseConfig and opens the log, registry, live store and warehouse each names by URL.
 
 import type { PulseConfig } from "../config/index.ts";
 import type { KafkaCompression, Log, RetentionPolicy } from "../log/index.ts";
@@ -6,6 +6,8 @@ import { open as openLogAt } from "../log/open.ts";
 import { open as openRegistryAt, type RegistryBackend } from "../registry/open.ts";
 import type { LiveStore } from "../store/index.ts";
 import { open as openStoreAt } from "../store/open.ts";
+import type { Warehouse } from "../warehouse/index.ts";
+import { open as openWarehouseAt } from "../warehouse/open.ts";
 
 /** The log named by `log`, its topics under `topics.prefix`; embedded files checkpoint on a worker thread. */
 export function openLog(config: PulseConfig): Promise<Log> {
@@ -30,6 +32,11 @@ export function openRegistry(config: PulseConfig): Promise<RegistryBackend> {
 /** The live store named by `store`; embedded files checkpoint on a worker thread. */
 export function openStore(config: PulseConfig): Promise<LiveStore> {
   return openStoreAt(config.store, { dataDir: config.data_dir, backgroundCheckpoints: true });
+}
+
+/** The warehouse named by `warehouse` (embedded: a DuckDB file in data_dir). */
+export function openWarehouse(config: PulseConfig): Promise<Warehouse> {
+  return openWarehouseAt(config.warehouse, { dataDir: config.data_dir });
 }
 
 /** The retention of the topics Pulse creates: topics.retention_hours and topics.retention_mb, 0 for none. */

@@ -16,6 +16,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   stream: async () => (await import("./commands/stream.ts")).streamCommand,
   serve: async () => (await import("./commands/serve.ts")).serveCommand,
   live: async () => (await import("./commands/live.ts")).liveCommand,
+  load: async () => (await import("./commands/load.ts")).loadCommand,
+  query: async () => (await import("./commands/query.ts")).queryCommand,
   config: async () => (await import("./commands/config.ts")).configCommand,
 };
 

@@ -12,6 +12,7 @@ export interface PulseConfig {
   log: string;
   registry: string;
   store: string;
+  warehouse: string;
   server: { host: string; port: number };
   collector: { api_keys: string[]; max_body_bytes: number; max_pending_batches: number };
   topics: { prefix: string; partitions: number; retention_hours: number; retention_mb: number };
@@ -51,7 +52,10 @@ export function loadConfig(options: LoadConfigOptions = {}): PulseConfig {
   const cwd = options.cwd ?? process.cwd();
   const config = defaultsOf(CONFIG_SCHEMA) as unknown as PulseConfig;
 
-  const file = options.file ?? env.PULSE_CONFIG ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
+  const file =
+    options.file ??
+    env.PULSE_CONFIG ??
+    (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
   if (file !== undefined) applyFile(config, resolve(cwd, file));
   applyEnv(config, env);
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
@@ -83,7 +87,12 @@ export function describeConfig(): Array<{ key: string; env?: string; default: un
 function defaultsOf(fields: Readonly<Record<string, FieldSpec>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(fields)) {
-    out[name] = spec.kind === "section" ? defaultsOf(spec.fields) : Array.isArray(spec.default) ? [...spec.default] : spec.default;
+    out[name] =
+      spec.kind === "section"
+        ? defaultsOf(spec.fields)
+        : Array.isArray(spec.default)
+          ? [...spec.default]
+          : spec.default;
   }
   return out;
 }
@@ -93,13 +102,18 @@ function applyFile(config: PulseConfig, path: string): void {
   try {
     text = readFileSync(path, "utf8");
   } catch (cause) {
-    throw new ConfigError(`cannot read config file ${path}: ${(cause as Error).message}. Fix the path or remove --config/PULSE_CONFIG.`, {
-      cause,
-      location: { file: path },
-    });
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(cause as Error).message}. Fix the path or remove --config/PULSE_CONFIG.`,
+      {
+        cause,
+        location: { file: path },
+      },
+    );
   }
   // Loaded only for a config file: most runs have none, and loading it is about a tenth of a command's start-up.
-  const { isMap, isScalar, LineCounter, parseDocument } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  const { isMap, isScalar, LineCounter, parseDocument } = createRequire(import.meta.url)(
+    "yaml",
+  ) as typeof import("yaml");
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   if (doc.errors.length > 0) {
@@ -123,7 +137,9 @@ function applyFile(config: PulseConfig, path: string): void {
     return line === undefined ? path : `${path}:${line}`;
   };
   if (!isMap(doc.contents)) {
-    throw new ConfigError(`${path}: the config file must be a mapping of keys to values.`, { location: { file: path } });
+    throw new ConfigError(`${path}: the config file must be a mapping of keys to values.`, {
+      location: { file: path },
+    });
   }
 
   const walk = (map: YAMLMap, fields: Readonly<Record<string, FieldSpec>>, prefix: string): void => {
@@ -151,7 +167,11 @@ function applyFile(config: PulseConfig, path: string): void {
         continue;
       }
       const value = valueNode === null ? null : (valueNode.toJSON() as unknown);
-      setAt(config, key, coerce(spec, value, key, { describe: () => where(keyNode), location: locate(keyNode) }));
+      setAt(
+        config,
+        key,
+        coerce(spec, value, key, { describe: () => where(keyNode), location: locate(keyNode) }),
+      );
     }
   };
   walk(doc.contents, CONFIG_SCHEMA, "");
@@ -170,7 +190,9 @@ function applyEnv(config: PulseConfig, env: NodeJS.ProcessEnv): void {
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith("PULSE_") || value === undefined) continue;
     if (!known.has(name)) {
-      throw new ConfigError(`unknown environment variable ${name}. Accepted: ${[...known].sort().join(", ")}.`);
+      throw new ConfigError(
+        `unknown environment variable ${name}. Accepted: ${[...known].sort().join(", ")}.`,
+      );
     }
     const key = byEnv.get(name);
     if (key === undefined) continue;
@@ -182,7 +204,8 @@ function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): u
   const at = origin.describe(key);
   const fail = (expected: string): never => {
     // A connection string may hold a password: the message shows the URL without its user info.
-    const shown = spec.kind === "url" && typeof value === "string" ? value.replace(/\/\/[^/]*@/, "//…@") : value;
+    const shown =
+      spec.kind === "url" && typeof value === "string" ? value.replace(/\/\/[^/]*@/, "//…@") : value;
     throw new ConfigError(`${at}: '${key}' ${expected}, got ${JSON.stringify(shown)}. ${spec.doc}`, {
       location: origin.location,
     });
@@ -202,7 +225,8 @@ function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): u
       return num;
     }
     case "enum":
-      if (typeof value !== "string" || !spec.values.includes(value)) fail(`must be one of ${spec.values.join(", ")}`);
+      if (typeof value !== "string" || !spec.values.includes(value))
+        fail(`must be one of ${spec.values.join(", ")}`);
       return value;
     case "url": {
       if (typeof value !== "string" || value === "") fail(`must be a URL with scheme ${schemesText(spec)}`);
@@ -219,7 +243,9 @@ function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): u
       if (spec.topicSchemes?.includes(scheme!)) {
         // Kafka's topic name rule: 1-249 of [A-Za-z0-9._-].
         if (!/^[A-Za-z0-9._-]{1,249}$/.test(text.slice(scheme!.length + 1))) {
-          fail(`needs a topic name after '${scheme}:' (letters, digits, '.', '_', '-'), e.g. ${scheme}:_schemas`);
+          fail(
+            `needs a topic name after '${scheme}:' (letters, digits, '.', '_', '-'), e.g. ${scheme}:_schemas`,
+          );
         }
         return text;
       }
@@ -227,7 +253,11 @@ function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): u
       return text;
     }
     case "list":
-      if (typeof value === "string") return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      if (typeof value === "string")
+        return value
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string" || typeof v === "number")) {
         fail("must be a list of strings");
       }
@@ -250,7 +280,10 @@ function checkNetworkUrl(text: string, scheme: string, fail: (expected: string) 
   }
   if (scheme === "mongodb" || scheme === "mongodb+srv") {
     // A MongoDB connection string may list several hosts, which the WHATWG URL parser does not accept.
-    const hosts = text.slice(scheme.length + 3).replace(/^[^/]*@/, "").split(/[/?]/)[0]!;
+    const hosts = text
+      .slice(scheme.length + 3)
+      .replace(/^[^/]*@/, "")
+      .split(/[/?]/)[0]!;
     if (hosts === "" || (scheme === "mongodb+srv" && hosts.includes(","))) {
       fail(`must be ${scheme}://${scheme === "mongodb" ? "host[:port][,host:port…]" : "host"}[/database]`);
     }
@@ -264,7 +297,11 @@ function checkNetworkUrl(text: string, scheme: string, fail: (expected: string) 
   }
 }
 
-function schemesText(spec: { schemes: readonly string[]; topicSchemes?: readonly string[]; keywords?: readonly string[] }): string {
+function schemesText(spec: {
+  schemes: readonly string[];
+  topicSchemes?: readonly string[];
+  keywords?: readonly string[];
+}): string {
   const forms = spec.schemes.map((s) =>
     s === "embedded" ? "embedded:<file>" : spec.topicSchemes?.includes(s) ? `${s}:<topic>` : `${s}://…`,
   );

@@ -91,7 +91,11 @@ export interface WarehouseSession {
    * Appends rows to an existing table in bulk; `columns` names each row's values in order. Returns the
    * number of rows written.
    */
-  append(relation: Relation, columns: readonly string[], rows: readonly (readonly SqlValue[])[]): Promise<number>;
+  append(
+    relation: Relation,
+    columns: readonly string[],
+    rows: readonly (readonly SqlValue[])[],
+  ): Promise<number>;
 }
 
 export interface Warehouse extends WarehouseSession {

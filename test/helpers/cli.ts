@@ -72,7 +72,8 @@ export async function closedPort(): Promise<number> {
   return address.port;
 }
 
-function spawnPulse(args: readonly string[], options: CliOptions): ChildProcess {
+/** Starts `pulse <args>` with its stdout and stderr piped, for tests that watch and signal it themselves. */
+export function spawnPulse(args: readonly string[], options: CliOptions): ChildProcess {
   return spawn(process.execPath, [PULSE_BIN, ...args], {
     cwd: REPO_ROOT,
     env: pulseEnv(options.env),

@@ -1,0 +1,113 @@
+// `pulse load [--date D]…`: the raw lake into the warehouse's raw tables, incremental and exactly-once, with a progress line on a terminal.
+
+import { runLoad } from "../../app/batch.ts";
+import { TOPICS } from "../../contracts/types.ts";
+import { UsageError } from "../../errors.ts";
+import type { LoadResult } from "../../load/index.ts";
+import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
+import type { Command } from "../main.ts";
+
+const OPTIONS = {
+  ...valueFlags("topics", "page-rows"),
+  date: { type: "string", multiple: true },
+  progress: { type: "boolean" },
+} as const;
+
+const TOPIC_NAMES: Record<string, string> = { activity: TOPICS.activity, wikimedia: TOPICS.wikimedia };
+
+export const loadCommand: Command = {
+  summary: "load new raw-lake events into the warehouse's raw tables (exactly once); --date reloads a day",
+  usage:
+    "pulse load [--date YYYY-MM-DD]... [--topics activity,wikimedia] [--page-rows N] [--progress] [--json] [--data-dir <dir>] [--config <file>]",
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs("load", argv, OPTIONS);
+    if (positionals.length > 0)
+      throw new UsageError(`unexpected argument '${positionals[0]}'; see pulse load --help`);
+    const topics = values.topics?.split(",").map((name) => {
+      const topic =
+        TOPIC_NAMES[name.trim()] ??
+        (Object.values(TOPIC_NAMES).includes(name.trim()) ? name.trim() : undefined);
+      if (topic === undefined)
+        throw new UsageError(
+          `--topics: unknown topic '${name}'; use activity, wikimedia or both, comma-separated`,
+        );
+      return topic;
+    });
+    const pageRows = numberFlag("page-rows", values["page-rows"], { integer: true, min: 1 });
+    const config = configFromFlags(values);
+    // On a terminal the line is rewritten in place; --progress also writes it as lines to a pipe.
+    const progress =
+      values.progress || (process.stderr.isTTY && !values.json)
+        ? new ProgressLine(process.stderr.isTTY)
+        : undefined;
+    let result: LoadResult;
+    try {
+      result = await runLoad(config, {
+        topics,
+        reloadDays: values.date as string[] | undefined,
+        pageRows,
+        onProgress: progress === undefined ? undefined : (p) => progress.update(p.topic, p.rows),
+      });
+    } finally {
+      progress?.end();
+    }
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(summaryOf(result))}\n`);
+      return 0;
+    }
+    for (const topic of result.topics) {
+      const days = topic.days.length === 0 ? "" : ` (days ${compactDays(topic.days)})`;
+      const reloaded = topic.rowsReloaded > 0 ? `, ${topic.rowsReloaded} reloaded` : "";
+      process.stdout.write(`${topic.table}: ${topic.rowsLoaded} new rows${reloaded}${days}\n`);
+    }
+    process.stdout.write(`loaded in ${(result.elapsedMs / 1000).toFixed(1)} s\n`);
+    return 0;
+  },
+};
+
+/** The `--json` summary; fields are only ever added (docs/cli.md). */
+function summaryOf(result: LoadResult) {
+  return {
+    elapsed_ms: result.elapsedMs,
+    topics: result.topics.map((topic) => ({
+      topic: topic.topic,
+      table: topic.table,
+      rows_loaded: topic.rowsLoaded,
+      rows_reloaded: topic.rowsReloaded,
+      days: topic.days,
+      partitions: topic.partitions.map((p) => ({
+        partition: p.partition,
+        last_offset: p.lastOffset,
+        rows_loaded: p.rowsLoaded,
+      })),
+    })),
+  };
+}
+
+function compactDays(days: readonly string[]): string {
+  return days.length <= 3 ? days.join(", ") : `${days[0]} … ${days[days.length - 1]}, ${days.length} days`;
+}
+
+/** Rows loaded and the rate on stderr, at most ten times a second: one line rewritten in place on a terminal. */
+class ProgressLine {
+  readonly #started = Date.now();
+  readonly #inPlace: boolean;
+  #shownAt = 0;
+
+  constructor(inPlace: boolean) {
+    this.#inPlace = inPlace;
+  }
+
+  update(topic: string, rows: number): void {
+    const now = Date.now();
+    if (now - this.#shownAt < 100) return;
+    this.#shownAt = now;
+    const rate = Math.round(rows / Math.max(0.001, (now - this.#started) / 1000));
+    const text = `loading ${topic}: ${rows} rows, ${rate} rows/s`;
+    process.stderr.write(this.#inPlace ? `\r${text} ` : `${text}\n`);
+  }
+
+  end(): void {
+    if (this.#shownAt > 0 && this.#inPlace) process.stderr.write("\r\x1b[K");
+  }
+}

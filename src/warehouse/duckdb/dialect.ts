@@ -1,0 +1,37 @@
+// How DuckDB spells identifiers, literals and the seam's column types.
+
+import type { ColumnType, Dialect, Relation, SqlValue } from "../index.ts";
+import { badValue } from "./values.ts";
+
+const TYPE_NAMES: Readonly<Record<ColumnType, string>> = {
+  string: "VARCHAR",
+  int64: "BIGINT",
+  float64: "DOUBLE",
+  boolean: "BOOLEAN",
+  date: "DATE",
+  timestamp: "TIMESTAMP",
+};
+
+export const duckdbDialect: Dialect = {
+  name: "duckdb",
+  quoteIdentifier: (name) => `"${name.replaceAll('"', '""')}"`,
+  quoteLiteral: (value) => literal(value),
+  relationName(relation: Relation) {
+    return `${this.quoteIdentifier(relation.schema)}.${this.quoteIdentifier(relation.name)}`;
+  },
+  typeName: (type) => TYPE_NAMES[type],
+};
+
+/** 'text' with quotes doubled, numbers as written, TRUE/FALSE, NULL, TIMESTAMP '… UTC'. */
+export function literal(value: SqlValue): string {
+  if (value === null) return "NULL";
+  if (typeof value === "string") return `'${value.replaceAll("'", "''")}'`;
+  if (typeof value === "boolean") return value ? "TRUE" : "FALSE";
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw badValue("literal", value);
+    return String(value);
+  }
+  if (value instanceof Date && Number.isFinite(value.getTime()))
+    return `TIMESTAMP '${value.toISOString().replace("T", " ").replace("Z", "")}'`;
+  throw badValue("literal", value);
+}
