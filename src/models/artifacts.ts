@@ -54,7 +54,15 @@ function columnsJson(columns: Record<string, ColumnDoc>): Record<string, unknown
   return Object.fromEntries(
     Object.entries(columns).map(([name, c]) => [
       name,
-      { name, description: c.description, meta: c.meta, data_type: c.dataType ?? null, constraints: [], quote: c.quote ?? null, tags: c.tags },
+      {
+        name,
+        description: c.description,
+        meta: c.meta,
+        data_type: c.dataType ?? null,
+        constraints: [],
+        quote: c.quote ?? null,
+        tags: c.tags,
+      },
     ]),
   );
 }
@@ -100,7 +108,12 @@ function configJson(node: RunnableNode): Record<string, unknown> {
   return base;
 }
 
-function nodeJson(project: Project, node: RunnableNode, compiler: Compiler | undefined, compiled: Map<string, string>): Record<string, unknown> {
+function nodeJson(
+  project: Project,
+  node: RunnableNode,
+  compiler: Compiler | undefined,
+  compiled: Map<string, string>,
+): Record<string, unknown> {
   const relation = compiler?.relation(node);
   const isEphemeral = node.resourceType === "model" && node.config.materialized === "ephemeral";
   const code = compiled.get(node.uniqueId);
@@ -127,10 +140,19 @@ function nodeJson(project: Project, node: RunnableNode, compiler: Compiler | und
     build_path: null,
     unrendered_config: node.config.raw,
     created_at: 0,
-    relation_name: node.resourceType === "test" || isEphemeral || compiler === undefined ? null : compiler.relationName(node),
+    relation_name:
+      node.resourceType === "test" || isEphemeral || compiler === undefined
+        ? null
+        : compiler.relationName(node),
     raw_code: node.resourceType === "seed" ? "" : node.rawCode,
     language: "sql",
-    refs: node.refs.filter((r) => r.kind === "ref").map((r) => ({ name: r.args[r.args.length - 1], package: r.args.length === 2 ? r.args[0] : null, version: null })),
+    refs: node.refs
+      .filter((r) => r.kind === "ref")
+      .map((r) => ({
+        name: r.args[r.args.length - 1],
+        package: r.args.length === 2 ? r.args[0] : null,
+        version: null,
+      })),
     sources: node.refs.filter((r) => r.kind === "source").map((r) => r.args),
     metrics: [],
     depends_on: { macros: [], nodes: node.dependsOn },
@@ -141,20 +163,33 @@ function nodeJson(project: Project, node: RunnableNode, compiler: Compiler | und
     extra_ctes: [],
     contract: { enforced: false, alias_types: true, checksum: null },
   };
-  if (node.resourceType === "model") Object.assign(out, { access: "protected", constraints: [], version: null, latest_version: null, deprecation_date: null });
-  if (node.resourceType === "seed") Object.assign(out, { root_path: project.root, depends_on: { macros: [] } });
+  if (node.resourceType === "model")
+    Object.assign(out, {
+      access: "protected",
+      constraints: [],
+      version: null,
+      latest_version: null,
+      deprecation_date: null,
+    });
+  if (node.resourceType === "seed")
+    Object.assign(out, { root_path: project.root, depends_on: { macros: [] } });
   if (node.resourceType === "test") {
     Object.assign(out, {
       column_name: node.columnName ?? null,
       file_key_name: node.fileKeyName ?? null,
       attached_node: node.attachedNode ?? null,
     });
-    if (node.testMetadata !== undefined) out.test_metadata = { name: node.testMetadata.name, kwargs: node.testMetadata.kwargs, namespace: null };
+    if (node.testMetadata !== undefined)
+      out.test_metadata = { name: node.testMetadata.name, kwargs: node.testMetadata.kwargs, namespace: null };
   }
   return out;
 }
 
-function sourceJson(project: Project, source: SourceNode, relationName: string | undefined): Record<string, unknown> {
+function sourceJson(
+  project: Project,
+  source: SourceNode,
+  relationName: string | undefined,
+): Record<string, unknown> {
   return {
     database: source.database ?? null,
     schema: source.schema,
@@ -171,7 +206,11 @@ function sourceJson(project: Project, source: SourceNode, relationName: string |
     identifier: source.identifier,
     quoting: { database: null, schema: null, identifier: null, column: null },
     loaded_at_field: null,
-    freshness: { warn_after: { count: null, period: null }, error_after: { count: null, period: null }, filter: null },
+    freshness: {
+      warn_after: { count: null, period: null },
+      error_after: { count: null, period: null },
+      filter: null,
+    },
     external: null,
     description: source.description,
     columns: columnsJson(source.columns),
@@ -188,7 +227,10 @@ function sourceJson(project: Project, source: SourceNode, relationName: string |
 
 /** Where dbt writes a node's compiled SQL, relative to the project: target/compiled/<project>/<file>. */
 export function compiledPath(project: Project, node: RunnableNode): string {
-  const file = node.resourceType === "test" && node.testMetadata !== undefined ? `${node.originalFilePath}/${node.path}` : node.originalFilePath;
+  const file =
+    node.resourceType === "test" && node.testMetadata !== undefined
+      ? `${node.originalFilePath}/${node.path}`
+      : node.originalFilePath;
   return `${project.targetPath}/compiled/${project.name}/${file}`;
 }
 
@@ -202,12 +244,18 @@ export function manifestJson(
   dialectRelationName: ((schema: string, name: string) => string) | undefined,
 ): Record<string, unknown> {
   const nodes: Record<string, unknown> = {};
-  for (const node of project.nodes.values()) nodes[node.uniqueId] = nodeJson(project, node, compiler, compiled);
+  for (const node of project.nodes.values())
+    nodes[node.uniqueId] = nodeJson(project, node, compiler, compiled);
   const sources: Record<string, unknown> = {};
   for (const source of project.sources.values())
-    sources[source.uniqueId] = sourceJson(project, source, dialectRelationName?.(source.schema, source.identifier));
+    sources[source.uniqueId] = sourceJson(
+      project,
+      source,
+      dialectRelationName?.(source.schema, source.identifier),
+    );
   const disabled: Record<string, unknown[]> = {};
-  for (const node of project.disabled.values()) disabled[node.uniqueId] = [nodeJson(project, node, undefined, new Map())];
+  for (const node of project.disabled.values())
+    disabled[node.uniqueId] = [nodeJson(project, node, undefined, new Map())];
   return {
     metadata: metadata(MANIFEST_SCHEMA, invocation, project),
     nodes,
@@ -229,7 +277,11 @@ export function manifestJson(
 }
 
 /** run_results.json: one result per node run or skipped, in the order they finished. */
-export function runResultsJson(results: readonly NodeResult[], invocation: Invocation, elapsedSec: number): Record<string, unknown> {
+export function runResultsJson(
+  results: readonly NodeResult[],
+  invocation: Invocation,
+  elapsedSec: number,
+): Record<string, unknown> {
   return {
     metadata: metadata(RUN_RESULTS_SCHEMA, invocation),
     results: results.map((result) => ({
@@ -244,7 +296,11 @@ export function runResultsJson(results: readonly NodeResult[], invocation: Invoc
       adapter_response:
         result.outcome.adapterMessage === undefined
           ? {}
-          : { _message: result.outcome.adapterMessage, code: result.outcome.adapterMessage, rows_affected: result.outcome.rowsAffected ?? -1 },
+          : {
+              _message: result.outcome.adapterMessage,
+              code: result.outcome.adapterMessage,
+              rows_affected: result.outcome.rowsAffected ?? -1,
+            },
       message: result.outcome.message,
       failures: result.outcome.failures,
       unique_id: result.uniqueId,

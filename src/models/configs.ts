@@ -83,21 +83,27 @@ export type ConfigKind = "model" | "seed" | "test";
 export function resolveConfig(kind: ConfigKind, layer: ConfigLayer): NodeConfig {
   const fail = (key: string, what: string, fix: string): never => {
     const at = layer.get(key)!.at;
-    throw new ModelError(ModelErrorCode.projectInvalid, `${at.file}:${at.line}: config ${key}: ${what}. ${fix}`, {
-      location: at,
-    });
+    throw new ModelError(
+      ModelErrorCode.projectInvalid,
+      `${at.file}:${at.line}: config ${key}: ${what}. ${fix}`,
+      {
+        location: at,
+      },
+    );
   };
   const value = (key: string): unknown => layer.get(key)?.value;
   const string = (key: string): string | undefined => {
     const v = value(key);
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== "string" && typeof v !== "number") fail(key, `expected a string, got ${JSON.stringify(v)}`, "Write one name");
+    if (typeof v !== "string" && typeof v !== "number")
+      fail(key, `expected a string, got ${JSON.stringify(v)}`, "Write one name");
     return String(v);
   };
   const bool = (key: string): boolean | undefined => {
     const v = value(key);
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== "boolean") fail(key, `expected true or false, got ${JSON.stringify(v)}`, "Write true or false");
+    if (typeof v !== "boolean")
+      fail(key, `expected true or false, got ${JSON.stringify(v)}`, "Write true or false");
     return v as boolean;
   };
 
@@ -108,12 +114,20 @@ export function resolveConfig(kind: ConfigKind, layer: ConfigLayer): NodeConfig 
   }
   const onSchemaChange = string("on_schema_change");
   if (onSchemaChange !== undefined && onSchemaChange !== "ignore")
-    fail("on_schema_change", `'${onSchemaChange}' is not supported (only 'ignore')`, "Remove it, or run with --full-refresh after a change of columns");
+    fail(
+      "on_schema_change",
+      `'${onSchemaChange}' is not supported (only 'ignore')`,
+      "Remove it, or run with --full-refresh after a change of columns",
+    );
 
   const defaultMaterialized = kind === "model" ? "view" : kind;
   const materialized = string("materialized") ?? defaultMaterialized;
   if (kind === "model" && !MATERIALIZATIONS.includes(materialized))
-    fail("materialized", `'${materialized}' is not a materialization the runner has`, `Use one of ${MATERIALIZATIONS.join(", ")}`);
+    fail(
+      "materialized",
+      `'${materialized}' is not a materialization the runner has`,
+      `Use one of ${MATERIALIZATIONS.join(", ")}`,
+    );
 
   const uniqueKeyValue = value("unique_key");
   let uniqueKey: string[] | undefined;
@@ -121,18 +135,34 @@ export function resolveConfig(kind: ConfigKind, layer: ConfigLayer): NodeConfig 
   if (uniqueKeyValue !== undefined && uniqueKeyValue !== null) {
     if (typeof uniqueKeyValue === "string") {
       uniqueKeyText = uniqueKeyValue;
-      uniqueKey = uniqueKeyValue.split(",").map((part) => part.trim()).filter((part) => part !== "");
+      uniqueKey = uniqueKeyValue
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part !== "");
     } else if (Array.isArray(uniqueKeyValue) && uniqueKeyValue.every((part) => typeof part === "string")) {
       uniqueKeyText = uniqueKeyValue as string[];
       uniqueKey = (uniqueKeyValue as string[]).map((part) => part.trim());
-    } else fail("unique_key", `expected a column name or a list of them, got ${JSON.stringify(uniqueKeyValue)}`, "Write unique_key='id' or unique_key=['a', 'b']");
+    } else
+      fail(
+        "unique_key",
+        `expected a column name or a list of them, got ${JSON.stringify(uniqueKeyValue)}`,
+        "Write unique_key='id' or unique_key=['a', 'b']",
+      );
     if (uniqueKey?.length === 0) uniqueKey = undefined;
   }
 
   let incrementalStrategy = string("incremental_strategy");
   if (incrementalStrategy === "append") incrementalStrategy = undefined;
-  if (incrementalStrategy !== undefined && incrementalStrategy !== "merge" && incrementalStrategy !== "delete+insert")
-    fail("incremental_strategy", `'${incrementalStrategy}' is not supported`, "Use merge, delete+insert or append");
+  if (
+    incrementalStrategy !== undefined &&
+    incrementalStrategy !== "merge" &&
+    incrementalStrategy !== "delete+insert"
+  )
+    fail(
+      "incremental_strategy",
+      `'${incrementalStrategy}' is not supported`,
+      "Use merge, delete+insert or append",
+    );
 
   const severityText = (string("severity") ?? "error").toLowerCase();
   if (severityText !== "error" && severityText !== "warn")
@@ -142,7 +172,8 @@ export function resolveConfig(kind: ConfigKind, layer: ConfigLayer): NodeConfig 
   if (columnTypes !== undefined && columnTypes !== null && !isRecord(columnTypes))
     fail("column_types", "expected a mapping of column name to type", "Write column_types: {col: varchar}");
   const meta = value("meta");
-  if (meta !== undefined && meta !== null && !isRecord(meta)) fail("meta", "expected a mapping", "Write meta: {key: value}");
+  if (meta !== undefined && meta !== null && !isRecord(meta))
+    fail("meta", "expected a mapping", "Write meta: {key: value}");
 
   const tagEntry = layer.get("tags");
   const tags = tagEntry === undefined ? [] : asTagList(tagEntry);
@@ -150,7 +181,8 @@ export function resolveConfig(kind: ConfigKind, layer: ConfigLayer): NodeConfig 
     fail("tags", "expected a tag or a list of tags", "Write tags: ['a', 'b']");
 
   const raw: Record<string, unknown> = {};
-  for (const [key, entry] of [...layer].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) raw[key] = entry.value;
+  for (const [key, entry] of [...layer].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    raw[key] = entry.value;
   return {
     enabled: bool("enabled") ?? true,
     materialized: materialized as Materialization | "seed" | "test",
@@ -162,7 +194,12 @@ export function resolveConfig(kind: ConfigKind, layer: ConfigLayer): NodeConfig 
     uniqueKeyText,
     incrementalStrategy: incrementalStrategy as NodeConfig["incrementalStrategy"],
     fullRefresh: bool("full_refresh"),
-    columnTypes: Object.fromEntries(Object.entries((columnTypes as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [k, String(v)])),
+    columnTypes: Object.fromEntries(
+      Object.entries((columnTypes as Record<string, unknown> | undefined) ?? {}).map(([k, v]) => [
+        k,
+        String(v),
+      ]),
+    ),
     severity: severityText as Severity,
     where: string("where"),
     storeFailures: bool("store_failures") ?? false,

@@ -28,7 +28,11 @@ function pyStr(value: unknown): string {
 
 /** Python's repr() of a str. */
 function pyReprString(text: string): string {
-  const escaped = text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t");
+  const escaped = text
+    .replace(/\\/g, "\\\\")
+    .replace(/\n/g, "\\n")
+    .replace(/\r/g, "\\r")
+    .replace(/\t/g, "\\t");
   if (text.includes("'") && !text.includes('"')) return `"${escaped}"`;
   return `'${escaped.replace(/'/g, "\\'")}'`;
 }
@@ -50,7 +54,11 @@ export interface GenericTestNames {
   shortName: string;
 }
 
-export function genericTestNames(test: string, target: TestTarget, kwargs: Record<string, unknown>): GenericTestNames {
+export function genericTestNames(
+  test: string,
+  target: TestTarget,
+  kwargs: Record<string, unknown>,
+): GenericTestNames {
   const testType = target.kind === "source" ? `source_${test}` : test;
   const targetName = target.kind === "source" ? `${target.source}_${target.table}` : target.name;
   const flat: string[] = [];
@@ -77,7 +85,11 @@ export function modelArgument(target: TestTarget): string {
     : `{{ get_where_subquery(ref('${target.name}')) }}`;
 }
 
-export function genericTestUniqueId(projectName: string, fullName: string, metadata: GenericTestMetadata): string {
+export function genericTestUniqueId(
+  projectName: string,
+  fullName: string,
+  metadata: GenericTestMetadata,
+): string {
   const hashable = hashableRepr({ namespace: null, name: metadata.name, kwargs: metadata.kwargs });
   return `test.${projectName}.${fullName}.${md5(fullName + hashable).slice(-10)}`;
 }
@@ -157,7 +169,13 @@ export function whereSubquery(relation: string, where: string | undefined): stri
  * The query that counts a test's failures and weighs them against warn_if and error_if, as dbt's
  * get_test_sql: one row of failures, should_warn, should_error.
  */
-export function failuresSql(testSql: string, failCalc: string, warnIf: string, errorIf: string, limit: number | undefined): string {
+export function failuresSql(
+  testSql: string,
+  failCalc: string,
+  warnIf: string,
+  errorIf: string,
+  limit: number | undefined,
+): string {
   return [
     "select",
     `    ${failCalc} as failures,`,

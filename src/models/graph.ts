@@ -17,19 +17,30 @@ function describe(node: RunnableNode): string {
 }
 
 /** Resolves one ref() or source() of `node` to a unique id; a missing or disabled target is an error naming both. */
-function resolveRef(project: Project, node: RunnableNode, ref: RefCall, byName: Map<string, RunnableNode>): string {
+function resolveRef(
+  project: Project,
+  node: RunnableNode,
+  ref: RefCall,
+  byName: Map<string, RunnableNode>,
+): string {
   const where = `${ref.at.file}:${ref.at.line}`;
   const fail = (what: string, fix: string): never => {
-    throw new ModelError(ModelErrorCode.missingRef, `${where}: ${describe(node)} (${node.uniqueId}) ${what}. ${fix}`, {
-      location: ref.at,
-      details: { node: node.uniqueId },
-    });
+    throw new ModelError(
+      ModelErrorCode.missingRef,
+      `${where}: ${describe(node)} (${node.uniqueId}) ${what}. ${fix}`,
+      {
+        location: ref.at,
+        details: { node: node.uniqueId },
+      },
+    );
   };
   if (ref.kind === "source") {
     const [sourceName, table] = ref.args;
     const id = `source.${project.name}.${sourceName}.${table}`;
     if (!project.sources.has(id)) {
-      const tables = [...project.sources.values()].filter((s) => s.sourceName === sourceName).map((s) => s.name);
+      const tables = [...project.sources.values()]
+        .filter((s) => s.sourceName === sourceName)
+        .map((s) => s.name);
       fail(
         `reads source('${sourceName}', '${table}'), which is not declared`,
         tables.length > 0
@@ -41,14 +52,23 @@ function resolveRef(project: Project, node: RunnableNode, ref: RefCall, byName: 
   }
   const call = `ref(${ref.args.map((arg) => `'${arg}'`).join(", ")})`;
   if (ref.args.length === 2 && ref.args[0] !== project.name)
-    fail(`reads ${call} from package '${ref.args[0]}'`, "Packages are not supported: use ref('model') for this project's models");
+    fail(
+      `reads ${call} from package '${ref.args[0]}'`,
+      "Packages are not supported: use ref('model') for this project's models",
+    );
   const name = ref.args[ref.args.length - 1]!;
   const target = byName.get(name);
   if (target === undefined) {
     const disabled = [...project.disabled.values()].find((d) => d.name === name && d.resourceType !== "test");
     if (disabled !== undefined)
-      fail(`depends on ${describe(disabled)} (${disabled.uniqueId}, ${disabled.originalFilePath}), which is disabled`, "Enable it, or disable this node too");
-    fail(`depends on '${name}' with ${call}, but no model or seed is named '${name}'`, `Create ${project.modelPaths[0]}/${name}.sql, or fix the name`);
+      fail(
+        `depends on ${describe(disabled)} (${disabled.uniqueId}, ${disabled.originalFilePath}), which is disabled`,
+        "Enable it, or disable this node too",
+      );
+    fail(
+      `depends on '${name}' with ${call}, but no model or seed is named '${name}'`,
+      `Create ${project.modelPaths[0]}/${name}.sql, or fix the name`,
+    );
   }
   return target!.uniqueId;
 }
@@ -106,7 +126,10 @@ function checkAcyclic(project: Project, graph: Graph): void {
 }
 
 /** The ids in dependency order (parents first), ties broken by id: the same project gives the same order. */
-export function topologicalOrder(ids: Iterable<string>, parentsOf: (id: string) => readonly string[]): string[] {
+export function topologicalOrder(
+  ids: Iterable<string>,
+  parentsOf: (id: string) => readonly string[],
+): string[] {
   const wanted = new Set(ids);
   const pending = new Map<string, number>();
   const childrenOf = new Map<string, string[]>();

@@ -98,7 +98,9 @@ function renderError(message: string): ModelError {
 
 function stringArg(fn: string, value: unknown, position: string): string {
   if (typeof value !== "string" || value === "")
-    throw renderError(`${fn}() needs a name as its ${position} argument, got ${JSON.stringify(value) ?? "nothing"}`);
+    throw renderError(
+      `${fn}() needs a name as its ${position} argument, got ${JSON.stringify(value) ?? "nothing"}`,
+    );
   return value;
 }
 
@@ -109,7 +111,9 @@ export function buildContext(options: RenderOptions): Record<string, unknown> {
     if (Object.hasOwn(options.cliVars, name)) return options.cliVars[name];
     if (Object.hasOwn(options.projectVars, name)) return options.projectVars[name];
     if (hasDefault) return fallback;
-    throw renderError(`required var '${name}' is not set. Set it under vars: in dbt_project.yml, pass --vars '{${name}: …}', or give var() a default`);
+    throw renderError(
+      `required var '${name}' is not set. Set it under vars: in dbt_project.yml, pass --vars '{${name}: …}', or give var() a default`,
+    );
   };
   const config = Object.assign(
     (...args: unknown[]): string => {
@@ -133,7 +137,8 @@ export function buildContext(options: RenderOptions): Record<string, unknown> {
       require: (name: unknown): unknown => {
         const key = stringArg("config.require", name, "first");
         const value = options.configValues[key];
-        if (value === undefined || value === null) throw renderError(`config '${key}' is required but not set`);
+        if (value === undefined || value === null)
+          throw renderError(`config '${key}' is required but not set`);
         return value;
       },
     },
@@ -142,15 +147,26 @@ export function buildContext(options: RenderOptions): Record<string, unknown> {
     ref: (...args: unknown[]): RelationValue => {
       const { positional, keywords } = splitArgs(args);
       if (keywords.version !== undefined || keywords.v !== undefined)
-        throw new ModelError(ModelErrorCode.unsupported, "model versions (ref(…, v=…)) are not supported by Pulse's runner");
+        throw new ModelError(
+          ModelErrorCode.unsupported,
+          "model versions (ref(…, v=…)) are not supported by Pulse's runner",
+        );
       if (positional.length < 1 || positional.length > 2)
-        throw renderError(`ref() takes a model name, or a package and a model name; got ${positional.length} arguments`);
+        throw renderError(
+          `ref() takes a model name, or a package and a model name; got ${positional.length} arguments`,
+        );
       return options.ref(positional.map((arg, i) => stringArg("ref", arg, i === 0 ? "first" : "second")));
     },
     source: (...args: unknown[]): RelationValue => {
       const { positional } = splitArgs(args);
-      if (positional.length !== 2) throw renderError(`source() takes a source name and a table name; got ${positional.length} arguments`);
-      return options.source(stringArg("source", positional[0], "first"), stringArg("source", positional[1], "second"));
+      if (positional.length !== 2)
+        throw renderError(
+          `source() takes a source name and a table name; got ${positional.length} arguments`,
+        );
+      return options.source(
+        stringArg("source", positional[0], "first"),
+        stringArg("source", positional[1], "second"),
+      );
     },
     config,
     var: (...args: unknown[]): unknown => {
@@ -166,7 +182,9 @@ export function buildContext(options: RenderOptions): Record<string, unknown> {
       if (value !== undefined) return value;
       if (positional.length > 1) return positional[1];
       if ("default" in keywords) return keywords.default;
-      throw renderError(`the environment variable '${name}' is not set and env_var() has no default. Set it, or pass a default`);
+      throw renderError(
+        `the environment variable '${name}' is not set and env_var() has no default. Set it, or pass a default`,
+      );
     },
     is_incremental: (): boolean => options.isIncremental,
     target: { ...options.target, profile_name: options.target.name, database: undefined },
@@ -183,7 +201,10 @@ export function buildContext(options: RenderOptions): Record<string, unknown> {
     invocation_id: options.invocationId,
     log: (): string => "",
     return: (value: unknown): never => {
-      throw new ModelError(ModelErrorCode.unsupported, `return(${JSON.stringify(value) ?? ""}) is not supported: a macro's value is what it prints`);
+      throw new ModelError(
+        ModelErrorCode.unsupported,
+        `return(${JSON.stringify(value) ?? ""}) is not supported: a macro's value is what it prints`,
+      );
     },
   };
   if (options.thisRelation !== undefined) context.this = options.thisRelation;
@@ -198,7 +219,8 @@ export function buildContext(options: RenderOptions): Record<string, unknown> {
   }
   for (const file of options.macroFiles) {
     const exported = exportMacros(file, context);
-    for (const name of file.macros.keys()) macros.set(name, exported[name] as (...args: unknown[]) => unknown);
+    for (const name of file.macros.keys())
+      macros.set(name, exported[name] as (...args: unknown[]) => unknown);
   }
   return context;
 }

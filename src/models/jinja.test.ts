@@ -5,14 +5,20 @@ import { modelError, TEST_TARGET, writeProject } from "../../test/helpers/models
 import { ModelErrorCode } from "../errors.ts";
 import { parseProject } from "./parse.ts";
 
-function parseModel(ctx: Parameters<typeof writeProject>[0], sql: string, extra: Record<string, string> = {}) {
+function parseModel(
+  ctx: Parameters<typeof writeProject>[0],
+  sql: string,
+  extra: Record<string, string> = {},
+) {
   const dir = writeProject(ctx, { "models/m.sql": sql, "models/base.sql": "select 1 as id\n", ...extra });
   return () => parseProject({ projectDir: dir, target: TEST_TARGET });
 }
 
 describe("Jinja checks", () => {
   it("names the file and line of a syntax error", (ctx) => {
-    const error = modelError(parseModel(ctx, "select 1\nfrom x\n{% if true %}\n{{ ref('base' }}\n{% endif %}\n"));
+    const error = modelError(
+      parseModel(ctx, "select 1\nfrom x\n{% if true %}\n{{ ref('base' }}\n{% endif %}\n"),
+    );
     expect(error.code).toBe(ModelErrorCode.renderFailed);
     expect(error.message).toMatch(/^models\/m\.sql:4: Jinja syntax error/);
     expect(error.location).toEqual({ file: "models/m.sql", line: 4 });
@@ -45,12 +51,16 @@ describe("Jinja checks", () => {
   it("maps a runtime error back to the file's line", (ctx) => {
     const error = modelError(parseModel(ctx, "select 1\n\n\n{{ env_var('PULSE_TEST_SURELY_UNSET') }}\n"));
     expect(error.code).toBe(ModelErrorCode.renderFailed);
-    expect(error.message).toMatch(/^models\/m\.sql:4: the environment variable 'PULSE_TEST_SURELY_UNSET' is not set/);
+    expect(error.message).toMatch(
+      /^models\/m\.sql:4: the environment variable 'PULSE_TEST_SURELY_UNSET' is not set/,
+    );
   });
 
   it("rejects an unsupported construct inside a macro file at the macro file's line", (ctx) => {
     const error = modelError(
-      parseModel(ctx, "select 1", { "macros/util.sql": "{% macro a() %}\n  {{ dbt_utils.foo() }}\n{% endmacro %}\n" }),
+      parseModel(ctx, "select 1", {
+        "macros/util.sql": "{% macro a() %}\n  {{ dbt_utils.foo() }}\n{% endmacro %}\n",
+      }),
     );
     expect(error.message).toMatch(/^macros\/util\.sql:2: the function 'dbt_utils\.foo'/);
   });
@@ -65,7 +75,8 @@ describe("Jinja checks", () => {
       "{% if var('y', none) is none or (kinds | length) > 1 %}{% endif %}",
     ].join("\n");
     const project = parseModel(ctx, sql, {
-      "macros/money.sql": "{% macro cents(col, scale=100) -%}\n  ({{ col }} * {{ scale }})\n{%- endmacro %}\n",
+      "macros/money.sql":
+        "{% macro cents(col, scale=100) -%}\n  ({{ col }} * {{ scale }})\n{%- endmacro %}\n",
     })();
     expect(project.nodes.has("model.shop.m")).toBe(true);
   });

@@ -65,7 +65,10 @@ const ENVIRONMENT = new nunjucks.Environment(null, { autoescape: false, throwOnU
 ENVIRONMENT.addFilter("tojson", (value: unknown) => JSON.stringify(value));
 ENVIRONMENT.addFilter("as_text", (value: unknown) => String(value));
 ENVIRONMENT.addFilter("as_number", (value: unknown) => Number(value));
-ENVIRONMENT.addFilter("as_bool", (value: unknown) => value === true || String(value).toLowerCase() === "true");
+ENVIRONMENT.addFilter(
+  "as_bool",
+  (value: unknown) => value === true || String(value).toLowerCase() === "true",
+);
 const environmentTests = ENVIRONMENT as unknown as {
   addTest(name: string, test: (value: unknown) => boolean): void;
   tests: Record<string, unknown>;
@@ -98,13 +101,17 @@ export interface ParsedTemplate {
   /** Top-level macros the file defines → line. */
   macros: Map<string, number>;
   calls: StaticCall[];
-  private: { ast: JNode; template: CompiledTemplate | undefined };
+  private: { ast: JNode; source: string; template: CompiledTemplate | undefined };
 }
 
 function unsupported(file: string, line: number, what: string, fix: string): ModelError {
-  return new ModelError(ModelErrorCode.unsupported, `${file}:${line}: ${what} is not supported by Pulse's runner. ${fix}`, {
-    location: { file, line },
-  });
+  return new ModelError(
+    ModelErrorCode.unsupported,
+    `${file}:${line}: ${what} is not supported by Pulse's runner. ${fix}`,
+    {
+      location: { file, line },
+    },
+  );
 }
 
 function renderFailed(file: string, line: number, what: string, cause?: unknown): ModelError {
@@ -131,21 +138,29 @@ function checkTags(file: string, text: string): void {
 
 /** Parses a file's Jinja; syntax errors and unsupported tags are ModelErrors at file:line. */
 export function parseTemplate(file: string, text: string): ParsedTemplate {
+  // Jinja drops one trailing line break of a template (keep_trailing_newline is off in dbt); so does this.
+  const source = text.replace(/\r?\n$/, "");
   let ast: JNode;
   try {
-    checkTags(file, text);
-    ast = internals.parser.parse(text, [], {});
+    checkTags(file, source);
+    ast = internals.parser.parse(source, [], {});
   } catch (error) {
     if (error instanceof PulseError) throw error;
     const e = error as { message: string; lineno?: number };
     const message = e.message.replace(/^\([^)]*\)\s*(\[[^\]]*\])?\s*/, "").trim();
-    throw renderFailed(file, e.lineno ?? 1, `Jinja syntax error: ${message}. Fix the template at that line`, error);
+    throw renderFailed(
+      file,
+      e.lineno ?? 1,
+      `Jinja syntax error: ${message}. Fix the template at that line`,
+      error,
+    );
   }
   const macros = new Map<string, number>();
   for (const child of (ast.children as JNode[]) ?? []) {
     if (child.typename === "Macro") {
       const name = String((child.name as JNode).value);
-      if (macros.has(name)) throw renderFailed(file, child.lineno + 1, `macro '${name}' is defined twice in the file`);
+      if (macros.has(name))
+        throw renderFailed(file, child.lineno + 1, `macro '${name}' is defined twice in the file`);
       macros.set(name, child.lineno + 1);
     }
   }
@@ -162,7 +177,7 @@ export function parseTemplate(file: string, text: string): ParsedTemplate {
       line: node.lineno + 1,
     });
   });
-  return { file, text, macros, calls, private: { ast, template: undefined } };
+  return { file, text, macros, calls, private: { ast, source, template: undefined } };
 }
 
 function walk(node: unknown, visit: (node: JNode) => void): void {
@@ -204,7 +219,11 @@ function boundNames(ast: JNode): Set<string> {
  * Checks every call, name, filter and test of a parsed template against what the context and the
  * project's macros define, and compiles it. `macroNames` are the project's macros (all files).
  */
-export function checkTemplate(parsed: ParsedTemplate, shape: ContextShape, macroNames: ReadonlySet<string>): void {
+export function checkTemplate(
+  parsed: ParsedTemplate,
+  shape: ContextShape,
+  macroNames: ReadonlySet<string>,
+): void {
   const { file } = parsed;
   const { ast } = parsed.private;
   const bound = boundNames(ast);
@@ -219,7 +238,11 @@ export function checkTemplate(parsed: ParsedTemplate, shape: ContextShape, macro
       case "Symbol": {
         const name = String(n.value);
         if (!known(name))
-          throw renderFailed(file, line, `'${name}' is undefined. Define it with {% set %}, pass it with var(), or fix its spelling`);
+          throw renderFailed(
+            file,
+            line,
+            `'${name}' is undefined. Define it with {% set %}, pass it with var(), or fix its spelling`,
+          );
         return;
       }
       case "FunCall": {
@@ -230,16 +253,27 @@ export function checkTemplate(parsed: ParsedTemplate, shape: ContextShape, macro
       case "Filter": {
         const name = String((n.name as JNode).value);
         if (!(name in environmentTests.filters))
-          throw unsupported(file, line, `the filter '${name}'`, "Use a filter nunjucks has (lower, upper, trim, replace, join, default, length, …)");
+          throw unsupported(
+            file,
+            line,
+            `the filter '${name}'`,
+            "Use a filter nunjucks has (lower, upper, trim, replace, join, default, length, …)",
+          );
         check(n.args);
         return;
       }
       case "Is": {
         check(n.left);
         const test = n.right as JNode;
-        const testName = test.typename === "FunCall" ? String((test.name as JNode).value) : String(test.value);
+        const testName =
+          test.typename === "FunCall" ? String((test.name as JNode).value) : String(test.value);
         if (!(testName in environmentTests.tests))
-          throw unsupported(file, line, `the test 'is ${testName}'`, "Use defined, none, string, number, mapping, …");
+          throw unsupported(
+            file,
+            line,
+            `the test 'is ${testName}'`,
+            "Use defined, none, string, number, mapping, …",
+          );
         if (test.typename === "FunCall") check(test.args);
         return;
       }
@@ -267,7 +301,8 @@ export function checkTemplate(parsed: ParsedTemplate, shape: ContextShape, macro
         check(n.else_);
         return;
       case "Macro":
-        for (const arg of (n.args as JNode).children as JNode[]) if (arg.typename === "KeywordArgs") check(arg);
+        for (const arg of (n.args as JNode).children as JNode[])
+          if (arg.typename === "KeywordArgs") check(arg);
         check(n.body);
         return;
       case "Caller":
@@ -297,7 +332,12 @@ export function checkTemplate(parsed: ParsedTemplate, shape: ContextShape, macro
     if (callee.typename === "Symbol") {
       const name = String(callee.value);
       if (!known(name))
-        throw unsupported(file, line, `the function '${name}'`, "Only ref, source, config, var, env_var, is_incremental and the project's own macros can be called");
+        throw unsupported(
+          file,
+          line,
+          `the function '${name}'`,
+          "Only ref, source, config, var, env_var, is_incremental and the project's own macros can be called",
+        );
       return;
     }
     if (callee.typename === "LookupVal") {
@@ -306,9 +346,19 @@ export function checkTemplate(parsed: ParsedTemplate, shape: ContextShape, macro
         const [root, method] = path;
         const methods = shape.methods.get(root);
         if (methods !== undefined && !methods.has(method))
-          throw unsupported(file, line, `'${root}.${method}(…)'`, `${root} offers ${[...methods].map((m) => `${root}.${m}`).join(", ")} only`);
+          throw unsupported(
+            file,
+            line,
+            `'${root}.${method}(…)'`,
+            `${root} offers ${[...methods].map((m) => `${root}.${m}`).join(", ")} only`,
+          );
         if (methods === undefined && !known(root))
-          throw unsupported(file, line, `the function '${root}.${method}'`, "Packages (dbt_utils, …) are not supported; write the SQL, or a macro in macros/");
+          throw unsupported(
+            file,
+            line,
+            `the function '${root}.${method}'`,
+            "Packages (dbt_utils, …) are not supported; write the SQL, or a macro in macros/",
+          );
       }
       check(callee);
       return;
@@ -317,12 +367,22 @@ export function checkTemplate(parsed: ParsedTemplate, shape: ContextShape, macro
   };
   check(ast);
   try {
-    const template = new nunjucks.Template(parsed.text, ENVIRONMENT, file, false) as unknown as CompiledTemplate;
+    const template = new nunjucks.Template(
+      parsed.private.source,
+      ENVIRONMENT,
+      file,
+      false,
+    ) as unknown as CompiledTemplate;
     template.compile();
     parsed.private.template = template;
   } catch (error) {
     const e = error as { message: string; lineno?: number };
-    throw renderFailed(file, e.lineno ?? 1, `cannot compile the template: ${e.message.split("\n").pop()?.trim()}`, error);
+    throw renderFailed(
+      file,
+      e.lineno ?? 1,
+      `cannot compile the template: ${e.message.split("\n").pop()?.trim()}`,
+      error,
+    );
   }
 }
 
@@ -330,7 +390,8 @@ export function checkTemplate(parsed: ParsedTemplate, shape: ContextShape, macro
 function dottedName(node: JNode): [string, string] | undefined {
   const target = node.target as JNode;
   const val = node.val as JNode;
-  if (target.typename === "Symbol" && val.typename === "Literal") return [String(target.value), String(val.value)];
+  if (target.typename === "Symbol" && val.typename === "Literal")
+    return [String(target.value), String(val.value)];
   return undefined;
 }
 
@@ -341,10 +402,18 @@ function runtimeError(file: string, error: unknown): ModelError {
   const cause = e.cause ?? error;
   if (cause instanceof ModelError) {
     if (cause.location?.line !== undefined) return cause;
-    return new ModelError(cause.code, `${file}:${line}: ${cause.message}`, { location: { file, line }, cause });
+    return new ModelError(cause.code, `${file}:${line}: ${cause.message}`, {
+      location: { file, line },
+      cause,
+    });
   }
   const message = cause instanceof Error ? cause.message : String(e.message);
-  return renderFailed(file, line, `${message.replace(/^\([^)]*\)\s*(\[[^\]]*\])?\s*/, "").trim()}. Fix the template at that line`, cause);
+  return renderFailed(
+    file,
+    line,
+    `${message.replace(/^\([^)]*\)\s*(\[[^\]]*\])?\s*/, "").trim()}. Fix the template at that line`,
+    cause,
+  );
 }
 
 function compiled(parsed: ParsedTemplate): CompiledTemplate {
@@ -376,7 +445,10 @@ export function exportMacros(parsed: ParsedTemplate, context: object): Record<st
 }
 
 /** Splits nunjucks call arguments into positional ones and the keyword arguments object (if any). */
-export function splitArgs(args: readonly unknown[]): { positional: unknown[]; keywords: Record<string, unknown> } {
+export function splitArgs(args: readonly unknown[]): {
+  positional: unknown[];
+  keywords: Record<string, unknown>;
+} {
   const last = args[args.length - 1] as Record<string, unknown> | undefined;
   if (last !== null && typeof last === "object" && last.__keywords === true) {
     const { __keywords: _, ...keywords } = last;

@@ -12,7 +12,7 @@
  *                store_failures first writes the failing rows to <target>_dbt_test__audit.<test>
  */
 
-import { ModelError, ModelErrorCode, PulseError } from "../errors.ts";
+import { ModelError, ModelErrorCode, type PulseError } from "../errors.ts";
 import type { Relation, Warehouse } from "../warehouse/index.ts";
 import { failuresSql } from "./generic-tests.ts";
 import type { ModelNode, RunnableNode, SeedNode, TestNode } from "./nodes.ts";
@@ -78,8 +78,10 @@ export async function runNode(
     phase = undefined;
   };
   try {
-    if (node.resourceType === "model") await runModel(node, warehouse, compiler, options, outcome, begin, end);
-    else if (node.resourceType === "seed") await runSeed(node, warehouse, compiler, options, outcome, begin, end);
+    if (node.resourceType === "model")
+      await runModel(node, warehouse, compiler, options, outcome, begin, end);
+    else if (node.resourceType === "seed")
+      await runSeed(node, warehouse, compiler, options, outcome, begin, end);
     else await runTest(node, warehouse, compiler, options, outcome, begin, end);
   } catch (error) {
     end();
@@ -135,11 +137,14 @@ async function runModel(
     outcome.rowsAffected = await warehouse.replaceTable(relation, sql);
     outcome.adapterMessage = "OK";
   } else if (node.config.uniqueKey !== undefined) {
-    const strategy = node.config.incrementalStrategy ?? (warehouse.dialect.name === "bigquery" ? "merge" : "delete+insert");
+    const strategy =
+      node.config.incrementalStrategy ?? (warehouse.dialect.name === "bigquery" ? "merge" : "delete+insert");
     outcome.rowsAffected = await warehouse.mergeInto(relation, sql, node.config.uniqueKey, strategy);
     outcome.adapterMessage = "OK";
   } else {
-    const columns = (await warehouse.columns(relation)).map((c) => warehouse.dialect.quoteIdentifier(c.name)).join(", ");
+    const columns = (await warehouse.columns(relation))
+      .map((c) => warehouse.dialect.quoteIdentifier(c.name))
+      .join(", ");
     const result = await warehouse.query(
       `insert into ${warehouse.dialect.relationName(relation)} (${columns})\nselect ${columns} from (\n${sql}\n) as dbt_incremental_source`,
     );
@@ -216,7 +221,9 @@ async function runTest(
     await warehouse.replaceTable(audit, sql);
     counted = `select * from ${warehouse.dialect.relationName(audit)}`;
   }
-  const result = await warehouse.query(failuresSql(counted, failCalc, node.config.warnIf, node.config.errorIf, limit));
+  const result = await warehouse.query(
+    failuresSql(counted, failCalc, node.config.warnIf, node.config.errorIf, limit),
+  );
   end();
   const row = result.rows[0] ?? {};
   const failures = Number(row.failures ?? 0);

@@ -68,11 +68,13 @@ function shop(ctx: Parameters<typeof writeProject>[0], extra: Record<string, str
   return writeProject(ctx, {
     "dbt_project.yml": PROJECT_YML,
     "models/staging/schema.yml": SCHEMA_YML,
-    "models/staging/stg_orders.sql": "{{ config(materialized='incremental', unique_key='id', tags=['inline']) }}\nselect * from {{ source('raw', 'orders') }}\n",
+    "models/staging/stg_orders.sql":
+      "{{ config(materialized='incremental', unique_key='id', tags=['inline']) }}\nselect * from {{ source('raw', 'orders') }}\n",
     "models/marts/fct_orders.sql": "select id as order_id from {{ ref('stg_orders') }}\n",
     "models/marts/legacy/old.sql": "select 1 as x\n",
     "seeds/countries.csv": "code,name\nFR,France\n",
-    "tests/assert_no_negative.sql": "{{ config(severity='warn') }}\nselect * from {{ ref('fct_orders') }} where order_id < 0\n",
+    "tests/assert_no_negative.sql":
+      "{{ config(severity='warn') }}\nselect * from {{ ref('fct_orders') }} where order_id < 0\n",
     ...extra,
   });
 }
@@ -123,10 +125,9 @@ describe("parseProject", () => {
       model: "{{ get_where_subquery(ref('stg_orders')) }}",
     });
     expect(byName.get("accepted_values_stg_orders_status__placed__shipped")!.config.where).toBe("id > 0");
-    expect(byName.get("relationships_fct_orders_order_id__id__ref_stg_orders_")!.refs.map((r) => r.args)).toEqual([
-      ["fct_orders"],
-      ["stg_orders"],
-    ]);
+    expect(
+      byName.get("relationships_fct_orders_order_id__id__ref_stg_orders_")!.refs.map((r) => r.args),
+    ).toEqual([["fct_orders"], ["stg_orders"]]);
     const source = project.sources.get("source.shop.raw.orders")!;
     expect(source.schema).toBe("raw_data");
     expect(source.identifier).toBe("orders");
@@ -136,7 +137,9 @@ describe("parseProject", () => {
     const project = parseProject({ projectDir: shop(ctx), target: TEST_TARGET });
     // The expected ids were computed with Python: md5(name + repr(get_hashable_md(test_metadata)))[-10:].
     expect(project.nodes.has("test.shop.not_null_stg_orders_id.8cf5724805")).toBe(true);
-    expect(project.nodes.has("test.shop.accepted_values_stg_orders_status__placed__shipped.0b09736f95")).toBe(true);
+    expect(project.nodes.has("test.shop.accepted_values_stg_orders_status__placed__shipped.0b09736f95")).toBe(
+      true,
+    );
     const again = parseProject({ projectDir: shop(ctx), target: TEST_TARGET });
     expect([...again.nodes.keys()]).toEqual([...project.nodes.keys()]);
   });
@@ -149,7 +152,9 @@ describe("parseProject", () => {
   });
 
   it("names the file and line of invalid YAML and of a bad config value", (ctx) => {
-    const broken = shop(ctx, { "models/staging/schema.yml": "version: 2\nmodels:\n  - name: x\n   bad: [\n" });
+    const broken = shop(ctx, {
+      "models/staging/schema.yml": "version: 2\nmodels:\n  - name: x\n   bad: [\n",
+    });
     expect(modelError(() => parseProject({ projectDir: broken, target: TEST_TARGET })).message).toMatch(
       /^models\/staging\/schema\.yml:\d+: invalid YAML/,
     );
@@ -157,17 +162,22 @@ describe("parseProject", () => {
       "dbt_project.yml": PROJECT_YML.replace("+materialized: table", "+materialized: snapshot"),
     });
     const error = modelError(() => parseProject({ projectDir: badConfig, target: TEST_TARGET }));
-    expect(error.message).toMatch(/^dbt_project\.yml:13: config materialized: 'snapshot' is not a materialization/);
+    expect(error.message).toMatch(
+      /^dbt_project\.yml:13: config materialized: 'snapshot' is not a materialization/,
+    );
     expect(error.location).toEqual({ file: "dbt_project.yml", line: 13 });
   });
 
   it("rejects tests it does not have, and package tests, at their line", (ctx) => {
     const dir = shop(ctx, {
-      "models/staging/schema.yml": "version: 2\nmodels:\n  - name: stg_orders\n    data_tests:\n      - dbt_utils.unique_combination_of_columns:\n          combination_of_columns: [a, b]\n",
+      "models/staging/schema.yml":
+        "version: 2\nmodels:\n  - name: stg_orders\n    data_tests:\n      - dbt_utils.unique_combination_of_columns:\n          combination_of_columns: [a, b]\n",
     });
     const error = modelError(() => parseProject({ projectDir: dir, target: TEST_TARGET }));
     expect(error.code).toBe(ModelErrorCode.unsupported);
-    expect(error.message).toMatch(/^models\/staging\/schema\.yml:5: the test 'dbt_utils\.unique_combination_of_columns'/);
+    expect(error.message).toMatch(
+      /^models\/staging\/schema\.yml:5: the test 'dbt_utils\.unique_combination_of_columns'/,
+    );
   });
 
   it("rejects a properties entry for a model that does not exist, naming it", (ctx) => {
@@ -186,7 +196,8 @@ describe("parseProject", () => {
 
   it("reads vars from --vars over the project's, and fails on a var that is not set", (ctx) => {
     const dir = shop(ctx, {
-      "models/marts/fct_orders.sql": "select *\nfrom {{ ref('stg_orders') }}\nwhere d >= '{{ var('start_date') }}' and r = '{{ var('region') }}'\n",
+      "models/marts/fct_orders.sql":
+        "select *\nfrom {{ ref('stg_orders') }}\nwhere d >= '{{ var('start_date') }}' and r = '{{ var('region') }}'\n",
     });
     const error = modelError(() => parseProject({ projectDir: dir, target: TEST_TARGET }));
     expect(error.code).toBe(ModelErrorCode.renderFailed);

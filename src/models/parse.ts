@@ -9,7 +9,12 @@ import { checkTemplate, type ParsedTemplate, parseTemplate, renderTemplate } fro
 import { buildContext, CONTEXT_SHAPE, RelationValue, type TargetInfo } from "./jinja-context.ts";
 import type { ModelNode, Project, RefCall, RunnableNode, SeedNode, SourceNode, TestNode } from "./nodes.ts";
 import { type ProjectFile, readProjectFile } from "./project.ts";
-import { type NodePatch, parsePropertiesFile, type SourceTableDecl, type TestDeclaration } from "./properties.ts";
+import {
+  type NodePatch,
+  parsePropertiesFile,
+  type SourceTableDecl,
+  type TestDeclaration,
+} from "./properties.ts";
 
 export interface ParseOptions {
   /** The project folder (holding dbt_project.yml). */
@@ -38,7 +43,8 @@ function listFiles(root: string, folders: readonly string[], extensions: readonl
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const inFolder = relative === "" ? entry.name : `${relative}/${entry.name}`;
       if (entry.isDirectory()) visit(folder, inFolder);
-      else if (extensions.includes(extname(entry.name).toLowerCase())) out.push({ file: `${folder}/${inFolder}`, inFolder });
+      else if (extensions.includes(extname(entry.name).toLowerCase()))
+        out.push({ file: `${folder}/${inFolder}`, inFolder });
     }
   };
   for (const folder of folders) visit(folder.replace(/\/+$/, ""), "");
@@ -70,17 +76,30 @@ export function parseProject(options: ParseOptions): Project {
   for (const macro of macroFiles) {
     for (const [macroName, line] of macro.macros) {
       if (CONTEXT_SHAPE.names.has(macroName))
-        throw new ModelError(ModelErrorCode.unsupported, `${macro.file}:${line}: a macro named '${macroName}' would replace dbt's own; overriding builtins is not supported. Rename it`, { location: { file: macro.file, line } });
+        throw new ModelError(
+          ModelErrorCode.unsupported,
+          `${macro.file}:${line}: a macro named '${macroName}' would replace dbt's own; overriding builtins is not supported. Rename it`,
+          { location: { file: macro.file, line } },
+        );
       const before = macroNames.get(macroName);
       if (before !== undefined)
-        throw new ModelError(ModelErrorCode.projectInvalid, `${macro.file}:${line}: macro '${macroName}' is also defined in ${before}. Rename one of them`, { location: { file: macro.file, line } });
+        throw new ModelError(
+          ModelErrorCode.projectInvalid,
+          `${macro.file}:${line}: macro '${macroName}' is also defined in ${before}. Rename one of them`,
+          { location: { file: macro.file, line } },
+        );
       macroNames.set(macroName, macro.file);
     }
   }
   const macroNameSet = new Set(macroNames.keys());
   for (const macro of macroFiles) checkTemplate(macro, CONTEXT_SHAPE, macroNameSet);
 
-  const propertyFolders = [...projectFile.modelPaths, ...projectFile.seedPaths, ...projectFile.testPaths, ...projectFile.macroPaths];
+  const propertyFolders = [
+    ...projectFile.modelPaths,
+    ...projectFile.seedPaths,
+    ...projectFile.testPaths,
+    ...projectFile.macroPaths,
+  ];
   const properties = listFiles(root, propertyFolders, [".yml", ".yaml"]).map(({ file }) =>
     parsePropertiesFile(file, readFileSync(join(root, file), "utf8")),
   );
@@ -89,7 +108,11 @@ export function parseProject(options: ParseOptions): Project {
     const key = `${patch.kind}.${patch.name}`;
     const before = patches.get(key);
     if (before !== undefined)
-      throw new ModelError(ModelErrorCode.projectInvalid, `${patch.at.file}:${patch.at.line}: ${patch.kind.slice(0, -1)} '${patch.name}' is also described in ${before.at.file}:${before.at.line}. Keep one entry`, { location: patch.at });
+      throw new ModelError(
+        ModelErrorCode.projectInvalid,
+        `${patch.at.file}:${patch.at.line}: ${patch.kind.slice(0, -1)} '${patch.name}' is also described in ${before.at.file}:${before.at.line}. Keep one entry`,
+        { location: patch.at },
+      );
     patches.set(key, patch);
   }
 
@@ -99,7 +122,11 @@ export function parseProject(options: ParseOptions): Project {
   const claim = (node: RunnableNode): void => {
     const before = byName.get(node.name);
     if (before !== undefined)
-      throw new ModelError(ModelErrorCode.projectInvalid, `${node.originalFilePath}: the name '${node.name}' is also used by ${before.originalFilePath}. Rename one of them (models and seeds share one namespace)`, { location: { file: node.originalFilePath } });
+      throw new ModelError(
+        ModelErrorCode.projectInvalid,
+        `${node.originalFilePath}: the name '${node.name}' is also used by ${before.originalFilePath}. Rename one of them (models and seeds share one namespace)`,
+        { location: { file: node.originalFilePath } },
+      );
     byName.set(node.name, node);
     all.set(node.uniqueId, node);
   };
@@ -107,7 +134,11 @@ export function parseProject(options: ParseOptions): Project {
 
   for (const path of listFiles(root, projectFile.modelPaths, [".sql", ".py"])) {
     if (path.file.endsWith(".py"))
-      throw new ModelError(ModelErrorCode.unsupported, `${path.file}: Python models are not supported by Pulse's runner. Write it in SQL`, { location: { file: path.file } });
+      throw new ModelError(
+        ModelErrorCode.unsupported,
+        `${path.file}: Python models are not supported by Pulse's runner. Write it in SQL`,
+        { location: { file: path.file } },
+      );
     const modelName = basename(path.file, ".sql");
     const fqn = fqnOf(name, path.inFolder, modelName);
     const patch = patches.get(`models.${modelName}`);
@@ -139,7 +170,10 @@ export function parseProject(options: ParseOptions): Project {
     const seedName = basename(path.file, ".csv");
     const fqn = fqnOf(name, path.inFolder, seedName);
     const patch = patches.get(`seeds.${seedName}`);
-    const config = resolveConfig("seed", mergeLayers([...treeLayers(projectFile.seeds, fqn), patch?.config ?? new Map()]));
+    const config = resolveConfig(
+      "seed",
+      mergeLayers([...treeLayers(projectFile.seeds, fqn), patch?.config ?? new Map()]),
+    );
     const node: SeedNode = {
       resourceType: "seed",
       uniqueId: `seed.${name}.${seedName}`,
@@ -161,7 +195,11 @@ export function parseProject(options: ParseOptions): Project {
   for (const patch of patches.values()) {
     const node = byName.get(patch.name);
     if (node === undefined || node.resourceType !== patch.kind.slice(0, -1))
-      throw new ModelError(ModelErrorCode.missingRef, `${patch.at.file}:${patch.at.line}: ${patch.kind.slice(0, -1)} '${patch.name}' is described here but there is no ${patch.kind === "models" ? `models/**/${patch.name}.sql` : `seeds/**/${patch.name}.csv`}. Fix the name or remove the entry`, { location: patch.at });
+      throw new ModelError(
+        ModelErrorCode.missingRef,
+        `${patch.at.file}:${patch.at.line}: ${patch.kind.slice(0, -1)} '${patch.name}' is described here but there is no ${patch.kind === "models" ? `models/**/${patch.name}.sql` : `seeds/**/${patch.name}.csv`}. Fix the name or remove the entry`,
+        { location: patch.at },
+      );
   }
 
   for (const path of listFiles(root, projectFile.testPaths, [".sql"])) {
@@ -194,16 +232,28 @@ export function parseProject(options: ParseOptions): Project {
       quoteColumn: false,
     };
     if (all.has(node.uniqueId))
-      throw new ModelError(ModelErrorCode.projectInvalid, `${path.file}: a test named '${testName}' exists already. Rename the file`, { location: { file: path.file } });
+      throw new ModelError(
+        ModelErrorCode.projectInvalid,
+        `${path.file}: a test named '${testName}' exists already. Rename the file`,
+        { location: { file: path.file } },
+      );
     templates.set(node.uniqueId, parsed);
     all.set(node.uniqueId, node);
   }
 
-  const sources = sourceNodes(name, projectFile, properties.flatMap((p) => p.sources));
+  const sources = sourceNodes(
+    name,
+    projectFile,
+    properties.flatMap((p) => p.sources),
+  );
   for (const declaration of properties.flatMap((p) => p.tests)) {
     const node = genericTestNode(name, projectFile, declaration, byName, sources);
     if (all.has(node.uniqueId))
-      throw new ModelError(ModelErrorCode.projectInvalid, `${declaration.at.file}:${declaration.at.line}: the test ${node.name} is declared twice with the same arguments. Remove one, or give it a name:`, { location: declaration.at });
+      throw new ModelError(
+        ModelErrorCode.projectInvalid,
+        `${declaration.at.file}:${declaration.at.line}: the test ${node.name} is declared twice with the same arguments. Remove one, or give it a name:`,
+        { location: declaration.at },
+      );
     all.set(node.uniqueId, node);
   }
 
@@ -282,7 +332,8 @@ function parseRenderer(
     renderTemplate(parsed, context);
     // Static calls add the refs a parse-time render does not reach (an is_incremental() branch).
     for (const call of parsed.calls)
-      if ((call.name === "ref" || call.name === "source") && call.args !== undefined) calls.push({ kind: call.name, args: call.args });
+      if ((call.name === "ref" || call.name === "source") && call.args !== undefined)
+        calls.push({ kind: call.name, args: call.args });
     const seen = new Set<string>();
     const refs: RefCall[] = [];
     for (const call of calls) {
@@ -304,15 +355,25 @@ interface SourceEntry {
   enabled: boolean;
 }
 
-function sourceNodes(project: string, projectFile: ProjectFile, declarations: SourceTableDecl[]): Map<string, SourceEntry> {
+function sourceNodes(
+  project: string,
+  projectFile: ProjectFile,
+  declarations: SourceTableDecl[],
+): Map<string, SourceEntry> {
   const out = new Map<string, SourceEntry>();
   for (const decl of declarations) {
     const uniqueId = `source.${project}.${decl.sourceName}.${decl.name}`;
     const before = out.get(uniqueId);
     if (before !== undefined)
-      throw new ModelError(ModelErrorCode.projectInvalid, `${decl.at.file}:${decl.at.line}: source table ${decl.sourceName}.${decl.name} is also declared in ${before.node.at.file}:${before.node.at.line}. Keep one`, { location: decl.at });
+      throw new ModelError(
+        ModelErrorCode.projectInvalid,
+        `${decl.at.file}:${decl.at.line}: source table ${decl.sourceName}.${decl.name} is also declared in ${before.node.at.file}:${before.node.at.line}. Keep one`,
+        { location: decl.at },
+      );
     const folder = projectFile.modelPaths.find((p) => decl.file.startsWith(`${p}/`));
-    const dirs = (folder === undefined ? decl.file : decl.file.slice(folder.length + 1)).split("/").slice(0, -1);
+    const dirs = (folder === undefined ? decl.file : decl.file.slice(folder.length + 1))
+      .split("/")
+      .slice(0, -1);
     out.set(uniqueId, {
       enabled: decl.enabled,
       node: {
@@ -346,12 +407,23 @@ function genericTestNode(
   sources: Map<string, SourceEntry>,
 ): TestNode {
   const { target, at } = declaration;
-  const kwargs: Record<string, unknown> = { column_name: declaration.columnName, ...declaration.args, model: modelArgument(target) };
-  const names = genericTestNames(declaration.test, target, { column_name: declaration.columnName, ...declaration.args });
+  const kwargs: Record<string, unknown> = {
+    column_name: declaration.columnName,
+    ...declaration.args,
+    model: modelArgument(target),
+  };
+  const names = genericTestNames(declaration.test, target, {
+    column_name: declaration.columnName,
+    ...declaration.args,
+  });
   const fullName = declaration.customName ?? names.fullName;
   const metadata = { name: declaration.test, kwargs };
-  const folder = [...projectFile.modelPaths, ...projectFile.seedPaths].find((p) => declaration.file.startsWith(`${p}/`));
-  const dirs = (folder === undefined ? declaration.file : declaration.file.slice(folder.length + 1)).split("/").slice(0, -1);
+  const folder = [...projectFile.modelPaths, ...projectFile.seedPaths].find((p) =>
+    declaration.file.startsWith(`${p}/`),
+  );
+  const dirs = (folder === undefined ? declaration.file : declaration.file.slice(folder.length + 1))
+    .split("/")
+    .slice(0, -1);
   const fqn = [project, ...dirs, fullName];
   let attached: string | undefined;
   let targetEnabled = true;
@@ -377,9 +449,16 @@ function genericTestNode(
     if (ref !== null) refs.push({ kind: "ref", args: [ref[1]!], at });
     else if (source !== null) refs.push({ kind: "source", args: [source[1]!, source[2]!], at });
     else
-      throw new ModelError(ModelErrorCode.projectInvalid, `${at.file}:${at.line}: relationships to: '${to}' is not ref('model') or source('s', 't'). Write it as one of them`, { location: at });
+      throw new ModelError(
+        ModelErrorCode.projectInvalid,
+        `${at.file}:${at.line}: relationships to: '${to}' is not ref('model') or source('s', 't'). Write it as one of them`,
+        { location: at },
+      );
   }
-  const config = resolveConfig("test", mergeLayers([...treeLayers(projectFile.tests, fqn), declaration.config]));
+  const config = resolveConfig(
+    "test",
+    mergeLayers([...treeLayers(projectFile.tests, fqn), declaration.config]),
+  );
   if (!targetEnabled) config.enabled = false;
   const configCall = Object.keys(config.raw).length > 0 ? `{{ config(${JSON.stringify(config.raw)}) }}` : "";
   return {

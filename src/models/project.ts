@@ -99,18 +99,30 @@ export function readProjectFile(root: string): ProjectFile {
     );
   }
   const doc = parseYaml(PROJECT_FILE, text);
-  if (!doc.isMap()) throw doc.fail("expected a mapping of keys to values", "Start it with `name: my_project`");
+  if (!doc.isMap())
+    throw doc.fail("expected a mapping of keys to values", "Start it with `name: my_project`");
   for (const [key, value] of doc.entries()) {
     if (!KNOWN_KEYS.has(key))
-      throw value.fail("is not a dbt_project.yml key", key === "source-paths" ? "Rename it model-paths" : "Remove it or fix its spelling");
+      throw value.fail(
+        "is not a dbt_project.yml key",
+        key === "source-paths" ? "Rename it model-paths" : "Remove it or fix its spelling",
+      );
   }
   const name = doc.get("name").requiredString("Name the project, e.g. `name: analytics`");
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
-    throw doc.get("name").fail(`'${name}' is not a valid project name`, "Use letters, digits and underscores, not starting with a digit");
+    throw doc
+      .get("name")
+      .fail(
+        `'${name}' is not a valid project name`,
+        "Use letters, digits and underscores, not starting with a digit",
+      );
   for (const hook of ["on-run-start", "on-run-end"]) {
     const value = doc.get(hook);
     if (value.present && !(value.isSeq() && value.items().length === 0))
-      throw value.fail("hooks are not supported by Pulse's runner", "Remove it, or make the statement a model");
+      throw value.fail(
+        "hooks are not supported by Pulse's runner",
+        "Remove it, or make the statement a model",
+      );
   }
   const paths = (key: string, fallback: string): string[] => {
     const value = doc.get(key);
@@ -138,7 +150,8 @@ export function readProjectFile(root: string): ProjectFile {
  */
 function projectVars(value: YamlValue, projectName: string): Record<string, unknown> {
   if (!value.present) return {};
-  if (!value.isMap()) throw value.fail("expected a mapping of var names to values", "Write `vars: {name: value}`");
+  if (!value.isMap())
+    throw value.fail("expected a mapping of var names to values", "Write `vars: {name: value}`");
   const all = value.js() as Record<string, unknown>;
   const scoped = all[projectName];
   const out = { ...all };
@@ -156,7 +169,10 @@ export function configTree(value: YamlValue): ConfigTree {
   if (!value.present) return tree;
   for (const [key, child] of value.entries()) {
     if (key.startsWith("+")) {
-      tree.configs.set(normalizeKey(key.slice(1)), { value: child.js(), at: { file: child.file, line: child.line } });
+      tree.configs.set(normalizeKey(key.slice(1)), {
+        value: child.js(),
+        at: { file: child.file, line: child.line },
+      });
     } else if (BARE_CONFIG_KEYS.has(key)) {
       tree.configs.set(normalizeKey(key), { value: child.js(), at: { file: child.file, line: child.line } });
     } else if (child.isMap() || !child.present) {

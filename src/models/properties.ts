@@ -94,30 +94,51 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
   saved_queries: "saved queries",
 };
 /** Top-level keys that only document: read and left alone. */
-const DOC_KEYS = new Set(["version", "models", "sources", "seeds", "macros", "exposures", "groups", "analyses", "data_tests"]);
+const DOC_KEYS = new Set([
+  "version",
+  "models",
+  "sources",
+  "seeds",
+  "macros",
+  "exposures",
+  "groups",
+  "analyses",
+  "data_tests",
+]);
 
 export function parsePropertiesFile(file: string, text: string): PropertiesFile {
   const doc = parseYaml(file, text);
   const out: PropertiesFile = { patches: [], sources: [], tests: [] };
   if (!doc.present) return out;
-  if (!doc.isMap()) throw doc.fail("expected a mapping (version: 2, models:, sources:)", "Start the file with `version: 2`");
+  if (!doc.isMap())
+    throw doc.fail("expected a mapping (version: 2, models:, sources:)", "Start the file with `version: 2`");
   for (const [key, value] of doc.entries()) {
     if (key in UNSUPPORTED_KEYS)
-      throw new ModelError(ModelErrorCode.unsupported, `${file}:${value.line}: ${key}: ${UNSUPPORTED_KEYS[key]} are not supported by Pulse's runner. Remove them from the file`, {
-        location: { file, line: value.line },
-      });
-    if (!DOC_KEYS.has(key)) throw value.fail("is not a properties key", "Use models, sources, seeds, macros or exposures");
+      throw new ModelError(
+        ModelErrorCode.unsupported,
+        `${file}:${value.line}: ${key}: ${UNSUPPORTED_KEYS[key]} are not supported by Pulse's runner. Remove them from the file`,
+        {
+          location: { file, line: value.line },
+        },
+      );
+    if (!DOC_KEYS.has(key))
+      throw value.fail("is not a properties key", "Use models, sources, seeds, macros or exposures");
   }
   const version = doc.get("version");
-  if (version.present && version.string() !== "2") throw version.fail("only version 2 exists", "Write `version: 2`");
+  if (version.present && version.string() !== "2")
+    throw version.fail("only version 2 exists", "Write `version: 2`");
 
   for (const kind of ["models", "seeds"] as const) {
     for (const entry of doc.get(kind).items()) {
       const name = entry.get("name").requiredString(`Name the ${kind.slice(0, -1)} this entry describes`);
       if (entry.get("versions").present)
-        throw new ModelError(ModelErrorCode.unsupported, `${file}:${entry.get("versions").line}: model versions are not supported by Pulse's runner. Remove versions:`, {
-          location: { file, line: entry.get("versions").line },
-        });
+        throw new ModelError(
+          ModelErrorCode.unsupported,
+          `${file}:${entry.get("versions").line}: model versions are not supported by Pulse's runner. Remove versions:`,
+          {
+            location: { file, line: entry.get("versions").line },
+          },
+        );
       const target: TestTarget = { kind: "node", name };
       out.patches.push({
         kind,
@@ -150,7 +171,10 @@ export function parsePropertiesFile(file: string, text: string): PropertiesFile 
         loader: source.get("loader").string() ?? "",
         columns: columnsOf(table, target, out.tests),
         tags: [...source.get("tags").stringList(), ...table.get("tags").stringList()],
-        meta: { ...((source.get("meta").js() as Record<string, unknown>) ?? {}), ...((table.get("meta").js() as Record<string, unknown>) ?? {}) },
+        meta: {
+          ...((source.get("meta").js() as Record<string, unknown>) ?? {}),
+          ...((table.get("meta").js() as Record<string, unknown>) ?? {}),
+        },
         enabled: sourceEnabled && (table.get("config").get("enabled").boolean() ?? true),
         file,
         at: { file, line: table.line },
@@ -163,11 +187,16 @@ export function parsePropertiesFile(file: string, text: string): PropertiesFile 
 
 function configLayer(value: YamlValue): ConfigLayer {
   if (!value.present) return new Map();
-  if (!value.isMap()) throw value.fail("expected a mapping of configs", "Write `config: {materialized: table}`");
+  if (!value.isMap())
+    throw value.fail("expected a mapping of configs", "Write `config: {materialized: table}`");
   return layerOf(value.js() as Record<string, unknown>, { file: value.file, line: value.line });
 }
 
-function columnsOf(entry: YamlValue, target: TestTarget, tests: TestDeclaration[]): Record<string, ColumnDoc> {
+function columnsOf(
+  entry: YamlValue,
+  target: TestTarget,
+  tests: TestDeclaration[],
+): Record<string, ColumnDoc> {
   const columns: Record<string, ColumnDoc> = {};
   for (const column of entry.get("columns").items()) {
     const name = column.get("name").requiredString("Name the column");
@@ -189,12 +218,19 @@ function testsOf(item: YamlValue, target: TestTarget, columnName: string | undef
   const dataTests = item.get("data_tests");
   const legacy = item.get("tests");
   if (dataTests.present && legacy.present)
-    throw legacy.fail("both tests: and data_tests: are set", "Keep one of them (data_tests: is dbt's current name)");
+    throw legacy.fail(
+      "both tests: and data_tests: are set",
+      "Keep one of them (data_tests: is dbt's current name)",
+    );
   const list = dataTests.present ? dataTests : legacy;
   return list.items().map((entry) => testDeclaration(entry, target, columnName));
 }
 
-function testDeclaration(entry: YamlValue, target: TestTarget, columnName: string | undefined): TestDeclaration {
+function testDeclaration(
+  entry: YamlValue,
+  target: TestTarget,
+  columnName: string | undefined,
+): TestDeclaration {
   const at = { file: entry.file, line: entry.line };
   let name: string;
   let body: YamlValue | undefined;
@@ -208,30 +244,43 @@ function testDeclaration(entry: YamlValue, target: TestTarget, columnName: strin
   } else {
     const entries = entry.entries();
     if (entries.length !== 1)
-      throw entry.fail(`expected one test name as the key, got ${entries.map(([k]) => k).join(", ")}`, "Write `- unique` or `- accepted_values: {values: [...]}`");
+      throw entry.fail(
+        `expected one test name as the key, got ${entries.map(([k]) => k).join(", ")}`,
+        "Write `- unique` or `- accepted_values: {values: [...]}`",
+      );
     [name, body] = entries[0]!;
   }
   if (name.includes(".")) {
-    throw new ModelError(ModelErrorCode.unsupported, `${at.file}:${at.line}: the test '${name}' is not supported by Pulse's runner: packages are not installed. Write it as a singular test in tests/`, {
-      location: at,
-    });
+    throw new ModelError(
+      ModelErrorCode.unsupported,
+      `${at.file}:${at.line}: the test '${name}' is not supported by Pulse's runner: packages are not installed. Write it as a singular test in tests/`,
+      {
+        location: at,
+      },
+    );
   }
   if (!(GENERIC_TESTS as readonly string[]).includes(name)) {
-    throw new ModelError(ModelErrorCode.unsupported, `${at.file}:${at.line}: the test '${name}' is not supported by Pulse's runner. Use ${GENERIC_TESTS.join(", ")}, or a singular test in tests/`, {
-      location: at,
-    });
+    throw new ModelError(
+      ModelErrorCode.unsupported,
+      `${at.file}:${at.line}: the test '${name}' is not supported by Pulse's runner. Use ${GENERIC_TESTS.join(", ")}, or a singular test in tests/`,
+      {
+        location: at,
+      },
+    );
   }
   const args: Record<string, unknown> = {};
   const config: Record<string, unknown> = {};
   let column = columnName;
   if (body?.present) {
-    if (!body.isMap()) throw body.fail("expected the test's arguments as a mapping", `Write \`- ${name}: {…}\``);
+    if (!body.isMap())
+      throw body.fail("expected the test's arguments as a mapping", `Write \`- ${name}: {…}\``);
     for (const [key, value] of body.entries()) {
       if (key === "test_name" || (key === "name" && body === entry)) continue;
       if (key === "name") customName = value.string();
       else if (key === "config") Object.assign(config, value.isMap() ? value.js() : {});
       else if (key === "arguments") {
-        if (!value.isMap()) throw value.fail("expected a mapping of arguments", "Write `arguments: {values: [...]}`");
+        if (!value.isMap())
+          throw value.fail("expected a mapping of arguments", "Write `arguments: {values: [...]}`");
         Object.assign(args, value.js());
       } else if (key === "column_name") column = value.requiredString("Name the column");
       else if (key === "description") continue;
@@ -244,19 +293,39 @@ function testDeclaration(entry: YamlValue, target: TestTarget, columnName: strin
     delete args.column_name;
   }
   const fail = (what: string, fix: string): ModelError =>
-    new ModelError(ModelErrorCode.projectInvalid, `${at.file}:${at.line}: test ${name}: ${what}. ${fix}`, { location: at });
+    new ModelError(ModelErrorCode.projectInvalid, `${at.file}:${at.line}: test ${name}: ${what}. ${fix}`, {
+      location: at,
+    });
   if (column === undefined) throw fail("has no column", "Put it under a column, or give it column_name:");
   if (name === "accepted_values") {
-    if (!Array.isArray(args.values) || args.values.length === 0) throw fail("needs values: [...]", "List the accepted values");
-    if (args.quote !== undefined && typeof args.quote !== "boolean") throw fail("quote must be true or false", "Write quote: false");
+    if (!Array.isArray(args.values) || args.values.length === 0)
+      throw fail("needs values: [...]", "List the accepted values");
+    if (args.quote !== undefined && typeof args.quote !== "boolean")
+      throw fail("quote must be true or false", "Write quote: false");
   }
   if (name === "relationships") {
-    if (typeof args.to !== "string") throw fail("needs to: ref('model') or source('s', 't')", "Name the parent");
-    if (typeof args.field !== "string") throw fail("needs field: <the parent's column>", "Name the parent's column");
+    if (typeof args.to !== "string")
+      throw fail("needs to: ref('model') or source('s', 't')", "Name the parent");
+    if (typeof args.field !== "string")
+      throw fail("needs field: <the parent's column>", "Name the parent's column");
   }
-  const known = name === "accepted_values" ? ["values", "quote"] : name === "relationships" ? ["to", "field"] : [];
+  const known =
+    name === "accepted_values" ? ["values", "quote"] : name === "relationships" ? ["to", "field"] : [];
   for (const key of Object.keys(args))
-    if (!known.includes(key)) throw fail(`'${key}' is not an argument of ${name}`, known.length > 0 ? `Use ${known.join(", ")}` : "Remove it");
+    if (!known.includes(key))
+      throw fail(
+        `'${key}' is not an argument of ${name}`,
+        known.length > 0 ? `Use ${known.join(", ")}` : "Remove it",
+      );
   if (!isRecord(config)) throw fail("config must be a mapping", "Write config: {severity: warn}");
-  return { test: name as GenericTestName, target, columnName: column, args, customName, config: layerOf(config, at), at, file: at.file };
+  return {
+    test: name as GenericTestName,
+    target,
+    columnName: column,
+    args,
+    customName,
+    config: layerOf(config, at),
+    at,
+    file: at.file,
+  };
 }

@@ -45,7 +45,8 @@ export class Compiler {
 
   constructor(options: CompileOptions) {
     this.#options = options;
-    for (const node of options.project.nodes.values()) if (node.resourceType !== "test") this.#byName.set(node.name, node);
+    for (const node of options.project.nodes.values())
+      if (node.resourceType !== "test") this.#byName.set(node.name, node);
   }
 
   /** Where a node lives in the warehouse (a test: its store_failures table). */
@@ -62,7 +63,8 @@ export class Compiler {
 
   /** The quoted name templates and the manifest show; an ephemeral model's CTE name. */
   relationName(node: RunnableNode): string {
-    if (node.resourceType === "model" && node.config.materialized === "ephemeral") return `${CTE_PREFIX}${node.name}`;
+    if (node.resourceType === "model" && node.config.materialized === "ephemeral")
+      return `${CTE_PREFIX}${node.name}`;
     return this.#options.dialect.relationName(this.relation(node));
   }
 
@@ -79,10 +81,14 @@ export class Compiler {
     const parent = this.#lookup(node, node.attachedNode ?? node.dependsOn[0] ?? "");
     const ephemerals: string[] = [];
     const parentName = this.#relationFor(parent, ephemerals);
-    const column = node.quoteColumn ? this.#options.dialect.quoteIdentifier(String(meta.kwargs.column_name)) : String(meta.kwargs.column_name);
+    const column = node.quoteColumn
+      ? this.#options.dialect.quoteIdentifier(String(meta.kwargs.column_name))
+      : String(meta.kwargs.column_name);
     const quote = meta.kwargs.quote !== false;
     const values = Array.isArray(meta.kwargs.values)
-      ? meta.kwargs.values.map((value) => (quote ? this.#options.dialect.quoteLiteral(String(value)) : String(value)))
+      ? meta.kwargs.values.map((value) =>
+          quote ? this.#options.dialect.quoteLiteral(String(value)) : String(value),
+        )
       : undefined;
     let to: string | undefined;
     if (meta.name === "relationships") {
@@ -104,7 +110,10 @@ export class Compiler {
     const found = this.#options.project.nodes.get(id);
     if (found !== undefined) return found;
     if (this.#options.project.sources.has(id)) return { uniqueId: id, source: true };
-    throw new ModelError(ModelErrorCode.missingRef, `${node.originalFilePath}: ${node.name} reads ${id}, which does not exist`);
+    throw new ModelError(
+      ModelErrorCode.missingRef,
+      `${node.originalFilePath}: ${node.name} reads ${id}, which does not exist`,
+    );
   }
 
   #relationFor(target: RunnableNode | { uniqueId: string; source: true }, ephemerals: string[]): string {
@@ -112,7 +121,8 @@ export class Compiler {
       const source = this.#options.project.sources.get(target.uniqueId)!;
       return this.#options.dialect.relationName({ schema: source.schema, name: source.identifier });
     }
-    if (target.resourceType === "model" && target.config.materialized === "ephemeral") ephemerals.push(target.uniqueId);
+    if (target.resourceType === "model" && target.config.materialized === "ephemeral")
+      ephemerals.push(target.uniqueId);
     return this.relationName(target);
   }
 
@@ -149,7 +159,11 @@ export class Compiler {
   #render(node: ModelNode | TestNode, isIncremental: boolean): Rendered {
     const options = this.#options;
     const template = options.project.templates.get(node.uniqueId);
-    if (template === undefined) throw new ModelError(ModelErrorCode.renderFailed, `${node.originalFilePath}: no template was parsed for ${node.uniqueId}`);
+    if (template === undefined)
+      throw new ModelError(
+        ModelErrorCode.renderFailed,
+        `${node.originalFilePath}: no template was parsed for ${node.uniqueId}`,
+      );
     const ephemerals: string[] = [];
     const context = buildContext({
       execute: true,
@@ -169,16 +183,25 @@ export class Compiler {
           );
         }
         const rendered = this.#relationFor(target, ephemerals);
-        const relation = target.resourceType === "model" && target.config.materialized === "ephemeral"
-          ? { schema: "", name: rendered }
-          : this.relation(target);
+        const relation =
+          target.resourceType === "model" && target.config.materialized === "ephemeral"
+            ? { schema: "", name: rendered }
+            : this.relation(target);
         return new RelationValue(relation.schema, relation.name, rendered);
       },
       source: (sourceName, table) => {
         const id = `source.${options.project.name}.${sourceName}.${table}`;
         const source = options.project.sources.get(id);
-        if (source === undefined) throw new ModelError(ModelErrorCode.missingRef, `source('${sourceName}', '${table}') is not declared`);
-        return new RelationValue(source.schema, source.identifier, options.dialect.relationName({ schema: source.schema, name: source.identifier }));
+        if (source === undefined)
+          throw new ModelError(
+            ModelErrorCode.missingRef,
+            `source('${sourceName}', '${table}') is not declared`,
+          );
+        return new RelationValue(
+          source.schema,
+          source.identifier,
+          options.dialect.relationName({ schema: source.schema, name: source.identifier }),
+        );
       },
       configValues: node.config.raw,
       isIncremental,
@@ -200,7 +223,8 @@ export class Compiler {
   #schemaName(custom: string | undefined, node: RunnableNode): string {
     const { project, target } = this.#options;
     const override = project.macroFiles.find((file) => file.macros.has("generate_schema_name"));
-    if (override === undefined) return custom === undefined ? target.schema : `${target.schema}_${custom.trim()}`;
+    if (override === undefined)
+      return custom === undefined ? target.schema : `${target.schema}_${custom.trim()}`;
     const context = buildContext({
       ...this.#contextBase(),
       ref: () => {
@@ -211,10 +235,19 @@ export class Compiler {
       },
     });
     const macro = context.generate_schema_name as (...args: unknown[]) => unknown;
-    const nodeValue = { name: node.name, resource_type: node.resourceType, unique_id: node.uniqueId, fqn: node.fqn, original_file_path: node.originalFilePath };
+    const nodeValue = {
+      name: node.name,
+      resource_type: node.resourceType,
+      unique_id: node.uniqueId,
+      fqn: node.fqn,
+      original_file_path: node.originalFilePath,
+    };
     const schema = String(macro(custom ?? null, nodeValue)).trim();
     if (schema === "")
-      throw new ModelError(ModelErrorCode.renderFailed, `${override.file}: generate_schema_name gave an empty schema for ${node.name}`);
+      throw new ModelError(
+        ModelErrorCode.renderFailed,
+        `${override.file}: generate_schema_name gave an empty schema for ${node.name}`,
+      );
     return schema;
   }
 

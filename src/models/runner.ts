@@ -3,7 +3,14 @@
 import { randomUUID } from "node:crypto";
 import { UsageError } from "../errors.ts";
 import type { Warehouse } from "../warehouse/index.ts";
-import { type Invocation, manifestJson, type NodeResult, runResultsJson, writeArtifact, writeCompiled } from "./artifacts.ts";
+import {
+  type Invocation,
+  manifestJson,
+  type NodeResult,
+  runResultsJson,
+  writeArtifact,
+  writeCompiled,
+} from "./artifacts.ts";
 import { buildGraph, type Graph } from "./graph.ts";
 import type { TargetInfo } from "./jinja-context.ts";
 import { type NodeOutcome, runNode } from "./materialize.ts";
@@ -42,7 +49,14 @@ export interface ModelsOptions {
 /** What the log shows: a node starting, and its result (or its skip). */
 export type ModelsEvent =
   | { kind: "start"; index: number; total: number; node: RunnableNode; relationName: string | undefined }
-  | { kind: "result"; index: number; total: number; node: RunnableNode; result: NodeResult; relationName: string | undefined };
+  | {
+      kind: "result";
+      index: number;
+      total: number;
+      node: RunnableNode;
+      result: NodeResult;
+      relationName: string | undefined;
+    };
 
 export interface ModelsCounts {
   pass: number;
@@ -97,7 +111,11 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
     const node = project.nodes.get(id);
     if (node === undefined) return kinds.includes("source") && project.sources.has(id);
     if (!kinds.includes(node.resourceType)) return false;
-    return options.command === "compile" || options.command === "ls" || !(node.resourceType === "model" && node.config.materialized === "ephemeral");
+    return (
+      options.command === "compile" ||
+      options.command === "ls" ||
+      !(node.resourceType === "model" && node.config.materialized === "ephemeral")
+    );
   });
   const counts: ModelsCounts = { pass: 0, warn: 0, error: 0, skip: 0, total: 0 };
   if (options.command === "ls" || warehouse === undefined) {
@@ -105,7 +123,16 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
       const source = project.sources.get(id);
       return source !== undefined ? `source:${source.fqn.join(".")}` : project.nodes.get(id)!.fqn.join(".");
     });
-    return { project, graph, selected, results: [], counts, ok: true, elapsedSec: (Date.now() - started) / 1000, invocationId };
+    return {
+      project,
+      graph,
+      selected,
+      results: [],
+      counts,
+      ok: true,
+      elapsedSec: (Date.now() - started) / 1000,
+      invocationId,
+    };
   }
 
   const compiler = new Compiler({
@@ -118,13 +145,33 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
     command: options.command,
     invocationId,
   });
-  const plan = runGraph(graph, new Set(runnable), (id) => id.startsWith("test."), options.command === "build");
+  // Schemas first, one at a time, as dbt creates them before it runs: concurrent CREATE SCHEMA can conflict.
+  if (options.command !== "compile") {
+    const schemas = new Set<string>();
+    for (const id of runnable) {
+      const node = project.nodes.get(id)!;
+      if (
+        node.resourceType === "test"
+          ? node.config.storeFailures
+          : !(node.resourceType === "model" && node.config.materialized === "ephemeral")
+      )
+        schemas.add(compiler.relation(node).schema);
+    }
+    for (const schema of [...schemas].sort()) await warehouse.createSchema(schema);
+  }
+  const plan = runGraph(
+    graph,
+    new Set(runnable),
+    (id) => id.startsWith("test."),
+    options.command === "build",
+  );
   const total = plan.order.length;
   const results: NodeResult[] = [];
   const compiled = new Map<string, string>();
   let nextIndex = 0;
   const relationNameOf = (node: RunnableNode): string | undefined =>
-    node.resourceType === "test" || (node.resourceType === "model" && node.config.materialized === "ephemeral")
+    node.resourceType === "test" ||
+    (node.resourceType === "model" && node.config.materialized === "ephemeral")
       ? undefined
       : compiler.relationName(node);
   const record = (node: RunnableNode, index: number, result: NodeResult): void => {
@@ -152,7 +199,13 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
         fullRefresh: options.fullRefresh ?? false,
         compileOnly: options.command === "compile",
       });
-      record(node, index, { uniqueId: id, outcome, threadId, executionTimeSec: (Date.now() - began) / 1000, relationName });
+      record(node, index, {
+        uniqueId: id,
+        outcome,
+        threadId,
+        executionTimeSec: (Date.now() - began) / 1000,
+        relationName,
+      });
       return outcome.status === "error" || outcome.status === "fail";
     },
     skip: (id) => {
@@ -167,7 +220,13 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
         timing: [],
         error: undefined,
       };
-      record(node, ++nextIndex, { uniqueId: id, outcome, threadId: 1, executionTimeSec: 0, relationName: relationNameOf(node) });
+      record(node, ++nextIndex, {
+        uniqueId: id,
+        outcome,
+        threadId: 1,
+        executionTimeSec: 0,
+        relationName: relationNameOf(node),
+      });
     },
   });
 
@@ -189,8 +248,13 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
       },
     };
     for (const [id, sql] of compiled) writeCompiled(project, project.nodes.get(id)!, sql);
-    const relationName = (schema: string, name: string): string => warehouse.dialect.relationName({ schema, name });
-    writeArtifact(project, "manifest.json", manifestJson(project, graph, invocation, compiler, compiled, relationName));
+    const relationName = (schema: string, name: string): string =>
+      warehouse.dialect.relationName({ schema, name });
+    writeArtifact(
+      project,
+      "manifest.json",
+      manifestJson(project, graph, invocation, compiler, compiled, relationName),
+    );
     writeArtifact(project, "run_results.json", runResultsJson(results, invocation, elapsedSec));
   }
   return {

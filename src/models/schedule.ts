@@ -20,7 +20,12 @@ export interface RunGraph {
 }
 
 /** The run graph of `runSet` within `graph`; `testEdges` adds dbt build's edges from tests to what depends on their nodes. */
-export function runGraph(graph: Graph, runSet: ReadonlySet<string>, isTest: (id: string) => boolean, testEdges: boolean): RunGraph {
+export function runGraph(
+  graph: Graph,
+  runSet: ReadonlySet<string>,
+  isTest: (id: string) => boolean,
+  testEdges: boolean,
+): RunGraph {
   const nearest = new Map<string, string[]>();
   const nearestOf = (id: string): string[] => {
     const cached = nearest.get(id);

@@ -54,7 +54,11 @@ export function parseCsv(text: string, file: string): string[][] {
     } else field += ch;
   }
   if (quoted)
-    throw new ModelError(ModelErrorCode.projectInvalid, `${file}:${line}: a quoted field is not closed. Close it with "`, { location: { file, line } });
+    throw new ModelError(
+      ModelErrorCode.projectInvalid,
+      `${file}:${line}: a quoted field is not closed. Close it with "`,
+      { location: { file, line } },
+    );
   if (field !== "" || row.length > 0) endRow();
   return rows;
 }
@@ -128,7 +132,11 @@ export function readSeed(seed: SeedNode): SeedTable {
   const records = parseCsv(seed.rawCode, seed.originalFilePath);
   const header = records[0];
   if (header === undefined)
-    throw new ModelError(ModelErrorCode.projectInvalid, `${seed.originalFilePath}: the seed is empty. Give it a header line`, { location: { file: seed.originalFilePath, line: 1 } });
+    throw new ModelError(
+      ModelErrorCode.projectInvalid,
+      `${seed.originalFilePath}: the seed is empty. Give it a header line`,
+      { location: { file: seed.originalFilePath, line: 1 } },
+    );
   const names = header.map((name) => name.trim());
   const body = records.slice(1);
   body.forEach((record, i) => {
@@ -142,14 +150,26 @@ export function readSeed(seed: SeedNode): SeedTable {
   });
   const columns: Column[] = names.map((name, index) => {
     const declared = seed.config.columnTypes[name];
-    const type = declared === undefined ? inferType(body.map((record) => record[index]!)) : columnTypeOf(seed, name, declared);
+    const type =
+      declared === undefined
+        ? inferType(body.map((record) => record[index]!))
+        : columnTypeOf(seed, name, declared);
     return { name, type };
   });
-  const rows = body.map((record) => record.map((value, index) => (columns[index]!.type === "string" ? value : convert(value, columns[index]!.type))));
+  const rows = body.map((record) =>
+    record.map((value, index) =>
+      columns[index]!.type === "string" ? value : convert(value, columns[index]!.type),
+    ),
+  );
   // Strings: dbt's agate reads "" and "null" as NULL in text columns too.
   for (const row of rows) {
     row.forEach((value, index) => {
-      if (columns[index]!.type === "string" && typeof value === "string" && NULLS.has(value.trim().toLowerCase())) row[index] = null;
+      if (
+        columns[index]!.type === "string" &&
+        typeof value === "string" &&
+        NULLS.has(value.trim().toLowerCase())
+      )
+        row[index] = null;
     });
   }
   return { columns, rows };

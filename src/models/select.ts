@@ -25,7 +25,10 @@ function selectorError(spec: string, what: string): ModelError {
 }
 
 function glob(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${body}$`);
 }
 
@@ -34,7 +37,13 @@ function matches(pattern: string, value: string): boolean {
 }
 
 /** The nodes a selector method and value pick, without graph operators. */
-function matchSelector(project: Project, nodes: readonly SelectableNode[], spec: string, method: string, value: string): string[] {
+function matchSelector(
+  project: Project,
+  nodes: readonly SelectableNode[],
+  spec: string,
+  method: string,
+  value: string,
+): string[] {
   const out: string[] = [];
   const normalizedPath = value.replace(/^\.\//, "").replace(/\/+$/, "");
   for (const node of nodes) {
@@ -47,7 +56,8 @@ function matchSelector(project: Project, nodes: readonly SelectableNode[], spec:
       }
       case "path": {
         const file = node.originalFilePath;
-        hit = file === normalizedPath || file.startsWith(`${normalizedPath}/`) || matches(normalizedPath, file);
+        hit =
+          file === normalizedPath || file.startsWith(`${normalizedPath}/`) || matches(normalizedPath, file);
         break;
       }
       case "source": {
@@ -60,10 +70,17 @@ function matchSelector(project: Project, nodes: readonly SelectableNode[], spec:
         hit = node.resourceType === value;
         break;
       case "test_type":
-        hit = node.resourceType === "test" && (value === "generic" ? node.testMetadata !== undefined : value === "singular" && node.testMetadata === undefined);
+        hit =
+          node.resourceType === "test" &&
+          (value === "generic"
+            ? node.testMetadata !== undefined
+            : value === "singular" && node.testMetadata === undefined);
         break;
       case "test_name":
-        hit = node.resourceType === "test" && node.testMetadata !== undefined && matches(value, node.testMetadata.name);
+        hit =
+          node.resourceType === "test" &&
+          node.testMetadata !== undefined &&
+          matches(value, node.testMetadata.name);
         break;
       case "fqn": {
         if (node.resourceType === "source") break;
@@ -75,21 +92,37 @@ function matchSelector(project: Project, nodes: readonly SelectableNode[], spec:
         break;
       }
       default:
-        throw selectorError(spec, `'${method}' is not a selector method; use tag:, path:, source:, resource_type:, test_type:, test_name: or a name`);
+        throw selectorError(
+          spec,
+          `'${method}' is not a selector method; use tag:, path:, source:, resource_type:, test_type:, test_name: or a name`,
+        );
     }
     if (hit) out.push(node.uniqueId);
   }
-  if (method === "path" && out.length === 0 && !project.modelPaths.concat(project.seedPaths, project.testPaths).some((p) => normalizedPath.startsWith(p))) {
-    throw selectorError(spec, `no node is under '${value}'; paths start at the project's folder, e.g. path:${project.modelPaths[0]}/marts`);
+  if (
+    method === "path" &&
+    out.length === 0 &&
+    !project.modelPaths.concat(project.seedPaths, project.testPaths).some((p) => normalizedPath.startsWith(p))
+  ) {
+    throw selectorError(
+      spec,
+      `no node is under '${value}'; paths start at the project's folder, e.g. path:${project.modelPaths[0]}/marts`,
+    );
   }
   return out;
 }
 
 const TERM = /^(@)?(?:(\d*)\+)?([^+]+?)(?:\+(\d*))?$/;
 
-function selectTerm(project: Project, graph: Graph, nodes: readonly SelectableNode[], term: string): Set<string> {
+function selectTerm(
+  project: Project,
+  graph: Graph,
+  nodes: readonly SelectableNode[],
+  term: string,
+): Set<string> {
   const match = TERM.exec(term);
-  if (match === null) throw selectorError(term, "cannot read it; write e.g. +model, model+, tag:x or path:models/marts");
+  if (match === null)
+    throw selectorError(term, "cannot read it; write e.g. +model, model+, tag:x or path:models/marts");
   const [, at, upDepth, body, downDepth] = match;
   const hasUp = upDepth !== undefined;
   const hasDown = downDepth !== undefined;
@@ -98,7 +131,8 @@ function selectTerm(project: Project, graph: Graph, nodes: readonly SelectableNo
   const value = colon === -1 ? body! : body!.slice(colon + 1);
   const direct = matchSelector(project, nodes, term, method, value);
   const out = new Set(direct);
-  const depth = (text: string | undefined): number | undefined => (text === undefined || text === "" ? undefined : Number(text));
+  const depth = (text: string | undefined): number | undefined =>
+    text === undefined || text === "" ? undefined : Number(text);
   for (const id of direct) {
     if (hasUp) for (const up of ancestors(graph, id, depth(upDepth))) out.add(up);
     if (hasDown || at) {
@@ -130,7 +164,8 @@ function selectSpec(project: Project, graph: Graph, specs: readonly string[]): S
 function withTests(project: Project, ids: Set<string>): Set<string> {
   const out = new Set(ids);
   for (const node of project.nodes.values()) {
-    if (node.resourceType === "test" && node.dependsOn.some((parent) => ids.has(parent))) out.add(node.uniqueId);
+    if (node.resourceType === "test" && node.dependsOn.some((parent) => ids.has(parent)))
+      out.add(node.uniqueId);
   }
   return out;
 }
@@ -143,7 +178,9 @@ export interface SelectOptions {
 /** The selected ids, sorted: every node when nothing is selected; sources included (callers keep what they run). */
 export function selectNodes(project: Project, graph: Graph, options: SelectOptions): string[] {
   const chosen =
-    options.select === undefined || options.select.length === 0 || options.select.every((s) => s.trim() === "")
+    options.select === undefined ||
+    options.select.length === 0 ||
+    options.select.every((s) => s.trim() === "")
       ? new Set(graph.ids)
       : withTests(project, selectSpec(project, graph, options.select));
   const excluded = withTests(project, selectSpec(project, graph, options.exclude ?? []));

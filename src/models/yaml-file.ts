@@ -25,21 +25,29 @@ export class YamlValue {
 
   /** An error at this value: `file:line: key: what. fix`. */
   fail(what: string, fix: string): ModelError {
-    return new ModelError(ModelErrorCode.projectInvalid, `${this.file}:${this.line}: ${this.key}: ${what}. ${fix}`, {
-      location: { file: this.file, line: this.line },
-    });
+    return new ModelError(
+      ModelErrorCode.projectInvalid,
+      `${this.file}:${this.line}: ${this.key}: ${what}. ${fix}`,
+      {
+        location: { file: this.file, line: this.line },
+      },
+    );
   }
 
   /** The entries of a mapping, in file order; [] when absent. */
   entries(): Array<[string, YamlValue]> {
     if (!this.present) return [];
-    if (!isMap(this.node)) throw this.fail("expected a mapping of keys to values", "Write it as `key: value` lines");
+    if (!isMap(this.node))
+      throw this.fail("expected a mapping of keys to values", "Write it as `key: value` lines");
     const out: Array<[string, YamlValue]> = [];
     for (const pair of this.node.items) {
       const keyNode = pair.key as Node | null;
       const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
       const keyLine = keyNode?.range ? this.lines.linePos(keyNode.range[0]).line : this.line;
-      out.push([name, new YamlValue(this.file, this.child(name), (pair.value as Node | null) ?? null, this.lines, keyLine)]);
+      out.push([
+        name,
+        new YamlValue(this.file, this.child(name), (pair.value as Node | null) ?? null, this.lines, keyLine),
+      ]);
     }
     return out;
   }
@@ -63,7 +71,8 @@ export class YamlValue {
     if (!this.present) return [];
     if (!isSeq(this.node)) throw this.fail("expected a list", "Write it as `- item` lines");
     return this.node.items.map(
-      (item, i) => new YamlValue(this.file, `${this.key}[${i}]`, (item as Node | null) ?? null, this.lines, this.line),
+      (item, i) =>
+        new YamlValue(this.file, `${this.key}[${i}]`, (item as Node | null) ?? null, this.lines, this.line),
     );
   }
 

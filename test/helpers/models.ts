@@ -10,7 +10,12 @@ import type { Warehouse } from "../../src/warehouse/index.ts";
 import { open } from "../../src/warehouse/open.ts";
 
 /** The target the parse-only tests use. */
-export const TEST_TARGET: TargetInfo = { name: "dev", schema: "monitoring_datalake", type: "duckdb", threads: 4 };
+export const TEST_TARGET: TargetInfo = {
+  name: "dev",
+  schema: "monitoring_datalake",
+  type: "duckdb",
+  threads: 4,
+};
 
 /** A project `name` holding `files` (path → text) in a temp folder removed when the test ends. */
 export function writeProject(ctx: TestContext, files: Record<string, string>, name = "shop"): string {
@@ -54,6 +59,7 @@ export async function modelRejection(promise: Promise<unknown>): Promise<ModelEr
     () => undefined,
     (e: unknown) => e,
   );
-  if (!(error instanceof ModelError)) throw new Error(`expected a ModelError, got ${String(error)}`, { cause: error });
+  if (!(error instanceof ModelError))
+    throw new Error(`expected a ModelError, got ${String(error)}`, { cause: error });
   return error;
 }
