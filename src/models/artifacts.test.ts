@@ -146,6 +146,32 @@ describe("artifacts", () => {
     expect(existsSync(join(dir, "target/compiled/shop/tests/two_users.sql"))).toBe(true);
   });
 
+  it("compiles without writing to the warehouse: two-argument refs, tests on an ephemeral model", async (ctx) => {
+    const warehouse = await openTestWarehouse(ctx);
+    const dir = writeProject(ctx, {
+      "models/base.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as id\n",
+      "models/top.sql": "select * from {{ ref('shop', 'base') }}\n",
+      "models/schema.yml":
+        "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [not_null]\n",
+    });
+    const run = await runModels({ command: "compile", projectDir: dir, warehouse });
+    expect(run.ok).toBe(true);
+    expect(await warehouse.relations("monitoring_datalake")).toEqual([]);
+    const byName = new Map(
+      run.results.map((r) => [run.project.nodes.get(r.uniqueId)!.name, r.outcome.compiledCode]),
+    );
+    expect(byName.get("top")).toBe(
+      "with __dbt__cte__base as (\nselect 1 as id\n)\nselect * from __dbt__cte__base",
+    );
+    expect(byName.get("not_null_base_id")).toBe(
+      "with __dbt__cte__base as (\nselect 1 as id\n)\nselect id\nfrom __dbt__cte__base\nwhere id is null",
+    );
+    expect(readFileSync(join(dir, "target/compiled/shop/models/top.sql"), "utf8")).toBe(byName.get("top"));
+    // The test, built for real, reads the ephemeral through its CTE.
+    const built = await runModels({ command: "build", projectDir: dir, warehouse });
+    expect(built.results.map((r) => r.outcome.status).sort()).toEqual(["pass", "success"]);
+  });
+
   it("lists nodes as dbt ls does, without a warehouse", async (ctx) => {
     const run = await runModels({ command: "ls", projectDir: project(ctx), select: ["tag:daily+"] });
     expect(run.selected).toEqual([

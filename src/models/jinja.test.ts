@@ -49,10 +49,10 @@ describe("Jinja checks", () => {
   });
 
   it("maps a runtime error back to the file's line", (ctx) => {
-    const error = modelError(parseModel(ctx, "select 1\n\n\n{{ env_var('PULSE_TEST_SURELY_UNSET') }}\n"));
+    const error = modelError(parseModel(ctx, "select 1\n\n\n{{ env_var('MODELS_TEST_SURELY_UNSET') }}\n"));
     expect(error.code).toBe(ModelErrorCode.renderFailed);
     expect(error.message).toMatch(
-      /^models\/m\.sql:4: the environment variable 'PULSE_TEST_SURELY_UNSET' is not set/,
+      /^models\/m\.sql:4: the environment variable 'MODELS_TEST_SURELY_UNSET' is not set/,
     );
   });
 
@@ -71,8 +71,9 @@ describe("Jinja checks", () => {
       "{% set label %}{{ target.name | upper }}{% endset %}",
       "select",
       "{% for k in kinds %}  {{ cents(adapter.quote(k)) }} as {{ k }}{% if not loop.last %},{% endif %}\n{% endfor %}",
-      "from {{ ref('base') }} where '{{ label }}' = 'DEV' and '{{ var('x', 'dflt') }}' = '{{ env_var('PULSE_TEST_SURELY_UNSET', 'e') }}'",
+      "from {{ ref('base') }} where '{{ label }}' = 'DEV' and '{{ var('x', 'dflt') }}' = '{{ env_var('MODELS_TEST_SURELY_UNSET', 'e') }}'",
       "{% if var('y', none) is none or (kinds | length) > 1 %}{% endif %}",
+      "-- {% raw %}{% call x %}{{ not_rendered }}{% endraw %}",
     ].join("\n");
     const project = parseModel(ctx, sql, {
       "macros/money.sql":

@@ -125,12 +125,16 @@ function renderFailed(file: string, line: number, what: string, cause?: unknown)
 function checkTags(file: string, text: string): void {
   const tokens = internals.lexer.lex(text, {});
   let afterBlockStart = false;
+  let inRaw = false;
   for (let token = tokens.nextToken(); token !== null; token = tokens.nextToken()) {
     if (token.type === "block-start") afterBlockStart = true;
     else if (afterBlockStart && token.type !== "whitespace") {
       afterBlockStart = false;
       const tag = String(token.value);
-      if (!ALLOWED_TAGS.has(tag))
+      // What a raw block holds is text, tags included.
+      if (inRaw) inRaw = tag !== "endraw";
+      else if (tag === "raw") inRaw = true;
+      else if (!ALLOWED_TAGS.has(tag))
         throw unsupported(file, token.lineno + 1, `the {% ${tag} %} tag`, "Use if, for, set and macro only");
     }
   }
