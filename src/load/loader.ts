@@ -59,7 +59,7 @@ export interface LoadResult {
   elapsedMs: number;
 }
 
-const DEFAULT_PAGE_ROWS = 50_000;
+const DEFAULT_PAGE_ROWS = 200_000;
 const DAY_MS = 86_400_000;
 
 /** Loads every new raw-lake row of the topics into their raw tables, then reloads the days asked for. */
@@ -94,7 +94,8 @@ async function loadTopic(
   const state = await readLoadState(warehouse, table.topic);
   const after = new Map<number, number>([...state].map(([partition, s]) => [partition, s.lastOffset]));
   const columns = tableColumns(table).map((column) => column.name);
-  const days = new Set<string>();
+  /** Event-time days since the epoch (UTC). */
+  const days = new Set<number>();
   let rowsLoaded = 0;
   for (;;) {
     const page = await lake.scanAfter(table.topic, after, pageRows);
@@ -127,7 +128,7 @@ async function loadTopic(
     table: `${table.relation.schema}.${table.relation.name}`,
     rowsLoaded,
     rowsReloaded: 0,
-    days: [...days],
+    days: [...days].map((day) => new Date(day * DAY_MS).toISOString().slice(0, 10)),
     partitions: [...state.values()].sort((a, b) => a.partition - b.partition),
   };
 }
@@ -179,7 +180,7 @@ async function rowValues(
   serde: AvroSerde,
   table: RawTable,
   rows: readonly RawEventRow[],
-  days?: Set<string>,
+  days?: Set<number>,
 ): Promise<SqlValue[][]> {
   const out: SqlValue[][] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
@@ -188,7 +189,7 @@ async function rowValues(
     const values = table.values(event);
     values.push(row.topic, row.partition, row.offset, new Date(row.ingested_at));
     out[i] = values;
-    days?.add(new Date(row.event_time).toISOString().slice(0, 10));
+    days?.add(Math.floor(row.event_time / DAY_MS));
   }
   return out;
 }
