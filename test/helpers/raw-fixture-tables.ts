@@ -126,19 +126,12 @@ function rawColumns<E>(columns: readonly RawColumn<E>[]): RawColumn<Located<E>>[
 }
 
 function appendValue(appender: DuckDBAppender, type: ColumnType, value: Value): void {
-  if (value === null) return appender.appendNull();
-  switch (type) {
-    case "VARCHAR":
-      return appender.appendVarchar(value as string);
-    case "BIGINT":
-      return appender.appendBigInt(BigInt(value as number));
-    case "DOUBLE":
-      return appender.appendDouble(value as number);
-    case "BOOLEAN":
-      return appender.appendBoolean(value as boolean);
-    case "TIMESTAMP":
-      return appender.appendTimestamp(timestampValue(BigInt(value as number) * 1000n));
-  }
+  if (value === null) appender.appendNull();
+  else if (type === "VARCHAR") appender.appendVarchar(value as string);
+  else if (type === "BIGINT") appender.appendBigInt(BigInt(value as number));
+  else if (type === "DOUBLE") appender.appendDouble(value as number);
+  else if (type === "BOOLEAN") appender.appendBoolean(value as boolean);
+  else appender.appendTimestamp(timestampValue(BigInt(value as number) * 1000n));
 }
 
 /** Gives each event its partition (by key) and the next offset of that partition, in the order given. */
