@@ -65,7 +65,7 @@ interface Located<E> {
 
 const LOG_COLUMNS: readonly RawColumn<Located<unknown>>[] = [
   ["_topic", "VARCHAR", (l) => l.topic],
-  ["_partition", "BIGINT", (l) => l.partition],
+  ["_log_partition", "BIGINT", (l) => l.partition],
   ["_offset", "BIGINT", (l) => l.offset],
   ["_ingested_at", "TIMESTAMP", (l) => l.ingestedAtMs],
 ];

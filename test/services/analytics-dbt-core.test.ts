@@ -186,7 +186,7 @@ describe("dbt Core on the DuckDB warehouse of the fixtures", () => {
       await query(
         `insert into raw.user_activity
            (event_id, user_id, session_id, event_type, event_time, page, referrer, device, country,
-            amount, currency, app_version, _topic, _partition, _offset, _ingested_at)
+            amount, currency, app_version, _topic, _log_partition, _offset, _ingested_at)
          values
            ('late-view-1', 'late-user-1', 'late-session-1', 'VIEW', timestamp '2022-10-01 23:59:59',
             '/product/1', null, 'UNKNOWN', null, null, null, null, 'user-activity', 0, 2000000,

@@ -27,7 +27,7 @@ with ranked as (
         revision_new,
         log_type,
         log_action,
-        row_number() over (partition by meta_id order by _partition, _offset) as copy_number
+        row_number() over (partition by meta_id order by _log_partition, _offset) as copy_number
     from {{ source('raw', 'wikimedia_recentchange') }}
     where meta_domain is null or meta_domain <> 'canary'
 )
