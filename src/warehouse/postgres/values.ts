@@ -11,6 +11,7 @@
  * A timestamp outside what a Date holds ('infinity', BC years) stays text.
  */
 
+import type { CustomTypesConfig } from "pg";
 import { WarehouseError, WarehouseErrorCode } from "../../errors.ts";
 import type { SqlValue } from "../index.ts";
 
@@ -99,9 +100,8 @@ export function parserFor(oid: number): (text: string) => SqlValue {
  * arrives as a local-time Date, a bigint string or a parsed JSON object. pg asks with a format; results
  * are always text here.
  */
-export const TYPE_PARSERS = {
-  // biome-ignore lint/suspicious/noExplicitAny: pg's getTypeParser overloads type its result per format.
-  getTypeParser: ((oid: number) => parserFor(oid)) as any,
+export const TYPE_PARSERS: CustomTypesConfig = {
+  getTypeParser: ((oid: number) => parserFor(oid)) as CustomTypesConfig["getTypeParser"],
 };
 
 /**
