@@ -75,6 +75,8 @@ prepare() {
     log "creating the system user $run_user to run the server (PostgreSQL refuses to run as root)"
     useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$run_user"
   fi
+  # Links to a folder under $TMPDIR that is gone (a reboot cleared it): start afresh.
+  if [ -L "$state/data" ] && [ ! -e "$state/data" ]; then rm -f "$state/data" "$state/postgres.log"; fi
   if [ -e "$state/data" ]; then return; fi
   local home="$state"
   [ "$(id -u)" -eq 0 ] && chown "$run_user:" "$state"

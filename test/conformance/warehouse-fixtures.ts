@@ -11,7 +11,9 @@ export type WarehouseSkippableCase =
   /** Schema, table and column names with a double quote and a space. */
   | "quoted names"
   /** Readers running while replaceTable swaps the table in, over and over. */
-  | "concurrent readers";
+  | "concurrent readers"
+  /** mergeInto "merge" refusing a select with two rows for one key of the target (a cardinality violation in standard SQL MERGE, as on PostgreSQL and BigQuery). */
+  | "merge duplicate keys";
 
 export interface WarehouseTraits {
   /** Cases skipped, each with the reason the warehouse cannot meet it. */

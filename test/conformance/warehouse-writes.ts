@@ -456,19 +456,23 @@ export function runWarehouseWriteCases({ make, caseIt }: WarehouseCaseKit): void
       },
     );
 
-    it("merge: refuses a select with two rows for one key of the target, changing nothing", async (ctx) => {
-      const warehouse = await make(ctx);
-      const { target, select } = await mergeTables(warehouse, TARGET, [
-        ["eu", "2026-01-01", 10, "first"],
-        ["eu", "2026-01-01", 11, "second"],
-        ["ap", "2026-01-01", 60, "new"],
-      ]);
-      const error = await rejection(warehouse.mergeInto(target, select, KEY, "merge"));
-      expect(error.code).toBe(WarehouseErrorCode.queryFailed);
-      expect(await rowsOf(warehouse, target, "region, day")).toEqual(
-        TARGET.map(([region, day, n, note]) => ({ region, day, n, note })),
-      );
-    });
+    caseIt(
+      "merge duplicate keys",
+      "merge: refuses a select with two rows for one key of the target, changing nothing",
+      async (ctx) => {
+        const warehouse = await make(ctx);
+        const { target, select } = await mergeTables(warehouse, TARGET, [
+          ["eu", "2026-01-01", 10, "first"],
+          ["eu", "2026-01-01", 11, "second"],
+          ["ap", "2026-01-01", 60, "new"],
+        ]);
+        const error = await rejection(warehouse.mergeInto(target, select, KEY, "merge"));
+        expect(error.code).toBe(WarehouseErrorCode.queryFailed);
+        expect(await rowsOf(warehouse, target, "region, day")).toEqual(
+          TARGET.map(([region, day, n, note]) => ({ region, day, n, note })),
+        );
+      },
+    );
 
     it("delete+insert: deletes every target row of a key in the select and inserts every select row, duplicates too", async (ctx) => {
       const warehouse = await make(ctx);
