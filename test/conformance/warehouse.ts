@@ -22,6 +22,17 @@ export type { MakeWarehouse, WarehouseSkippableCase, WarehouseTraits };
  * never share a relation even on a warehouse a factory reuses. The suite knows the Warehouse interface
  * and the PULSE_WAREHOUSE_* codes only: SQL in it is portable (CAST, ORDER BY, aggregates) or spelled
  * by `warehouse.dialect` (names, literals, type names).
+ *
+ * Besides the contract at the top of src/warehouse/index.ts, the cases hold a backend to:
+ *   - append: a row of the wrong width is PULSE_WAREHOUSE_BAD_ARGUMENT; an append that fails (outside a
+ *     transaction too) writes none of its rows;
+ *   - transaction: work's own error is rethrown as it is; its session, once the transaction has ended,
+ *     refuses every call with PULSE_WAREHOUSE_CLOSED;
+ *   - replaceTable, replaceView, mergeInto: the select may end with a semicolon; a failing select leaves
+ *     the old relation as it was and nothing beside it in relations();
+ *   - mergeInto "merge": a select with two rows for one key of the target is PULSE_WAREHOUSE_QUERY_FAILED
+ *     and changes nothing; "delete+insert" inserts every row of the select, duplicates too;
+ *   - a statement's failure leaves the warehouse usable.
  */
 export function runWarehouseContract(name: string, make: MakeWarehouse, traits: WarehouseTraits = {}): void {
   function caseIt(skippable: WarehouseSkippableCase, title: string, fn: (ctx: TestContext) => Promise<void>) {
