@@ -57,7 +57,7 @@ function quoteLiteral(value: SqlValue): string {
     if (!Number.isFinite(value))
       return value > 0 ? "'Infinity'::double precision" : "'-Infinity'::double precision";
     // In parentheses, so `a -${literal}` never becomes the comment `a --1`.
-    return value < 0 || Object.is(value, -0) ? `(${String(value)})` : String(value);
+    return value < 0 ? `(${String(value)})` : String(value);
   }
   if (typeof value === "string") {
     if (value.includes("\0")) {
