@@ -21,6 +21,10 @@ export async function open(url: string, options: OpenWarehouseOptions): Promise<
     const { openDuckDbWarehouse } = await import("./duckdb/index.ts");
     return openDuckDbWarehouse({ path, threads: options.threads });
   }
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    const { openPostgresWarehouse } = await import("./postgres/index.ts");
+    return openPostgresWarehouse({ url });
+  }
   throw new ConfigError(
     `warehouse '${redactUrl(url)}': not a warehouse URL; use warehouse: embedded:<file> (the default, embedded:warehouse.duckdb, a DuckDB file in data_dir), postgres://user@host:port/db or bigquery://project/dataset.`,
   );
