@@ -125,7 +125,7 @@ describe("analytics/ built by Pulse's runner and by dbt Core", () => {
     } finally {
       await pulseWarehouse.close();
     }
-    const dbtStatuses = await dbtBuild("duckdb", { PULSE_WAREHOUSE_PATH: dbtFile });
+    const dbtStatuses = await dbtBuild("duckdb", { ANALYTICS_DUCKDB_PATH: dbtFile });
     expectSameStatuses(pulseStatuses, dbtStatuses);
     const dbtWarehouse = await open(`embedded:${dbtFile}`, { dataDir: dir });
     try {
@@ -159,11 +159,11 @@ describe("analytics/ built by Pulse's runner and by dbt Core", () => {
       const pulseStatuses = await pulseBuild(runnerWarehouse);
       const url = new URL(postgres.urlOf(databases[1]!));
       const dbtStatuses = await dbtBuild("postgres", {
-        PULSE_POSTGRES_HOST: url.hostname,
-        PULSE_POSTGRES_PORT: url.port || "5432",
-        PULSE_POSTGRES_USER: decodeURIComponent(url.username),
-        PULSE_POSTGRES_PASSWORD: decodeURIComponent(url.password),
-        PULSE_POSTGRES_DB: databases[1]!,
+        ANALYTICS_POSTGRES_HOST: url.hostname,
+        ANALYTICS_POSTGRES_PORT: url.port || "5432",
+        ANALYTICS_POSTGRES_USER: decodeURIComponent(url.username),
+        ANALYTICS_POSTGRES_PASSWORD: decodeURIComponent(url.password),
+        ANALYTICS_POSTGRES_DB: databases[1]!,
       });
       expectSameStatuses(pulseStatuses, dbtStatuses);
       const pulseRows = await modelRows(runnerWarehouse);
