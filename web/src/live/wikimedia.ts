@@ -1,0 +1,180 @@
+// The Live page's Wikimedia panels: edits per window by wiki (top 10), bot and human share, new pages and byte delta, top edited pages.
+
+import type { Alert, TopPages, WikiWindow } from "../api.ts";
+import { type Band, Chart } from "../charts.ts";
+import { emptyRow, figure, h, integer, panel, percent, replace, signed, table, time } from "../dom.ts";
+
+const TOP_WIKIS = 10;
+const RECENT_WINDOWS = 10;
+
+/** Wikimedia alerts (series `wikimedia.<wiki|all>.<metric>`) as bands on the edits chart. */
+export function wikiBands(alerts: readonly Alert[]): Band[] {
+  return alerts
+    .filter((a) => a.series.startsWith("wikimedia."))
+    .map((a) => ({
+      fromSec: a.window_start / 1000,
+      toSec: a.window_end / 1000,
+      kind: a.kind,
+      label: `${a.kind} ${a.series.split(".")[1] ?? ""}`,
+    }));
+}
+
+interface WindowTotals {
+  window_start: number;
+  window_end: number;
+  edits: number;
+  bot_edits: number;
+  human_edits: number;
+  new_pages: number;
+  byte_delta: number;
+  final: boolean;
+}
+
+/** Each window's figures summed over wikis, oldest first; `final` when every wiki's row is. */
+export function windowTotals(windows: readonly WikiWindow[]): WindowTotals[] {
+  const byStart = new Map<number, WindowTotals>();
+  for (const w of windows) {
+    let t = byStart.get(w.window_start);
+    if (t === undefined) {
+      t = { window_start: w.window_start, window_end: w.window_end, edits: 0, bot_edits: 0, human_edits: 0, new_pages: 0, byte_delta: 0, final: true };
+      byStart.set(w.window_start, t);
+    }
+    t.edits += w.edits;
+    t.bot_edits += w.bot_edits;
+    t.human_edits += w.human_edits;
+    t.new_pages += w.new_pages;
+    t.byte_delta += w.byte_delta;
+    t.final &&= w.final;
+  }
+  return [...byStart.values()].sort((a, b) => a.window_start - b.window_start);
+}
+
+export class WikimediaPanels {
+  readonly #edits: Chart;
+  readonly #growth: Chart;
+  readonly #share: HTMLElement;
+  readonly #recent: ReturnType<typeof table>;
+  readonly #top: ReturnType<typeof table>;
+
+  constructor(grid: HTMLElement) {
+    const edits = panel("wiki-edits", "Wikimedia edits per window, top 10 wikis", { wide: true, note: "Shaded: alerts." });
+    const share = panel("wiki-share", "Bots and humans, latest window");
+    const growth = panel("wiki-growth", "New pages and byte delta per window");
+    const recent = panel("wiki-windows", "Recent windows, all wikis", { wide: true });
+    const top = panel("wiki-top-pages", "Top edited pages, latest window");
+    grid.append(edits.section, share.section, growth.section, recent.section, top.section);
+    this.#edits = new Chart(edits.body, { label: "Edits per window for the ten busiest wikis", series: [], yLabel: "edits" });
+    this.#growth = new Chart(growth.body, {
+      label: "New pages and byte delta per window, all wikis",
+      series: [
+        { label: "new pages", bars: true, color: 2, format: integer },
+        { label: "byte delta", scale: "y2", color: 4, format: signed },
+      ],
+      yLabel: "new pages",
+      y2Label: "bytes",
+    });
+    this.#share = h("div", { class: "share", id: "wiki-share-bar" });
+    share.body.append(this.#share);
+    this.#recent = table("Edits, bots, humans, new pages and byte delta per window, newest first", [
+      "window",
+      "edits",
+      "bot edits",
+      "human edits",
+      "new pages",
+      "byte delta",
+      "state",
+    ], { id: "wiki-windows-table" });
+    recent.body.append(h("div", { class: "scroll" }, this.#recent.table));
+    this.#top = table("No window yet", ["wiki", "page", "edits"], { id: "wiki-top-table" });
+    top.body.append(h("div", { class: "scroll" }, this.#top.table));
+    this.render([], { window_ms: 0, window_start: null, window_end: null, pages: [] });
+  }
+
+  render(windows: readonly WikiWindow[], top: TopPages): void {
+    const totals = windowTotals(windows);
+    const starts = totals.map((t) => t.window_start);
+    const x = starts.map((s) => s / 1000);
+    const byWiki = new Map<string, number>();
+    for (const w of windows) byWiki.set(w.wiki, (byWiki.get(w.wiki) ?? 0) + w.edits);
+    const wikis = [...byWiki].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_WIKIS).map(([wiki]) => wiki);
+    const at = new Map(windows.map((w) => [`${w.window_start}|${w.wiki}`, w.edits]));
+    this.#edits.setData(
+      [x, ...wikis.map((wiki) => starts.map((s) => at.get(`${s}|${wiki}`) ?? 0))],
+      wikis.map((wiki, i) => ({ label: wiki, color: i, format: integer })),
+    );
+    this.#growth.setData([x, totals.map((t) => t.new_pages), totals.map((t) => t.byte_delta)]);
+    this.#renderShare(totals.at(-1));
+    this.#renderRecent(totals.slice(-RECENT_WINDOWS).reverse());
+    this.#renderTop(top);
+  }
+
+  setAlerts(alerts: readonly Alert[]): void {
+    this.#edits.setBands(wikiBands(alerts));
+  }
+
+  #renderShare(latest: WindowTotals | undefined): void {
+    const bots = latest?.bot_edits ?? 0;
+    const humans = latest?.human_edits ?? 0;
+    const all = bots + humans;
+    if (all === 0) {
+      replace(this.#share, h("p", { class: "muted" }, "No edits in the latest window yet."));
+      return;
+    }
+    const botBar = h("span", { class: "bar c3" });
+    botBar.style.width = `${(bots / all) * 100}%`;
+    const humanBar = h("span", { class: "bar c0" });
+    humanBar.style.width = `${(humans / all) * 100}%`;
+    replace(
+      this.#share,
+      h("div", { class: "stack", "aria-hidden": "true" }, botBar, humanBar),
+      h(
+        "dl",
+        { class: "legend-list" },
+        h("dt", {}, h("span", { class: "swatch c3" }), "bots"),
+        h("dd", {}, figure("span", bots, integer, { "data-metric": "bot_edits" }), ` (${percent(bots / all)})`),
+        h("dt", {}, h("span", { class: "swatch c0" }), "humans"),
+        h("dd", {}, figure("span", humans, integer, { "data-metric": "human_edits" }), ` (${percent(humans / all)})`),
+      ),
+    );
+  }
+
+  #renderRecent(rows: readonly WindowTotals[]): void {
+    if (rows.length === 0) {
+      replace(this.#recent.body, emptyRow(7, "No Wikimedia windows yet."));
+      return;
+    }
+    replace(
+      this.#recent.body,
+      ...rows.map((t) =>
+        h(
+          "tr",
+          { "data-window": String(t.window_start), "data-final": String(t.final) },
+          h("th", { scope: "row" }, time(t.window_start)),
+          figure("td", t.edits, integer, { "data-metric": "edits" }),
+          figure("td", t.bot_edits, integer, { "data-metric": "bot_edits" }),
+          figure("td", t.human_edits, integer, { "data-metric": "human_edits" }),
+          figure("td", t.new_pages, integer, { "data-metric": "new_pages" }),
+          figure("td", t.byte_delta, signed, { "data-metric": "byte_delta" }),
+          h("td", {}, h("span", { class: t.final ? "badge final" : "badge filling" }, t.final ? "final" : "filling")),
+        ),
+      ),
+    );
+  }
+
+  #renderTop(top: TopPages): void {
+    replace(
+      this.#top.caption,
+      ...(top.window_start === null ? ["No window yet"] : ["Window ", time(top.window_start), " – ", time(top.window_end)]),
+    );
+    if (top.pages.length === 0) {
+      replace(this.#top.body, emptyRow(3, "No edited pages yet."));
+      return;
+    }
+    replace(
+      this.#top.body,
+      ...top.pages.map((p) =>
+        h("tr", {}, h("td", {}, p.wiki), h("th", { scope: "row" }, p.title), figure("td", p.edits, integer, { "data-metric": "edits" })),
+      ),
+    );
+  }
+}
