@@ -38,7 +38,10 @@ function newestMs(path: string): number {
 export async function ensureWebBuild(root: string = fileURLToPath(PROJECT_ROOT)): Promise<string> {
   const webDir = join(root, "web");
   if (!existsSync(join(webDir, "index.html"))) {
-    throw new PulseError("PULSE_HTTP_PAGES_UNAVAILABLE", `${webDir}/index.html is missing: this copy of Pulse has no dashboard sources`);
+    throw new PulseError(
+      "PULSE_HTTP_PAGES_UNAVAILABLE",
+      `${webDir}/index.html is missing: this copy of Pulse has no dashboard sources`,
+    );
   }
   const stamp = String(Math.ceil(Math.max(...SOURCES.map((source) => newestMs(join(root, source))))));
   const builds = join(root, "dist", "web");
@@ -49,9 +52,13 @@ export async function ensureWebBuild(root: string = fileURLToPath(PROJECT_ROOT))
   try {
     vite = await import("vite");
   } catch (cause) {
-    throw new PulseError("PULSE_HTTP_PAGES_UNAVAILABLE", "Vite is not installed, so the dashboard cannot be built; run `npm install`", {
-      cause,
-    });
+    throw new PulseError(
+      "PULSE_HTTP_PAGES_UNAVAILABLE",
+      "Vite is not installed, so the dashboard cannot be built; run `npm install`",
+      {
+        cause,
+      },
+    );
   }
   const temporary = join(builds, `.${stamp}.${process.pid}.tmp`);
   try {
@@ -75,9 +82,13 @@ export async function ensureWebBuild(root: string = fileURLToPath(PROJECT_ROOT))
   } catch (cause) {
     rmSync(temporary, { recursive: true, force: true });
     const first = ((cause as Error).message ?? String(cause)).split("\n")[0];
-    throw new PulseError("PULSE_HTTP_PAGES_UNAVAILABLE", `building the dashboard (web/) with Vite failed: ${first}`, {
-      cause,
-    });
+    throw new PulseError(
+      "PULSE_HTTP_PAGES_UNAVAILABLE",
+      `building the dashboard (web/) with Vite failed: ${first}`,
+      {
+        cause,
+      },
+    );
   }
   try {
     renameSync(temporary, out);

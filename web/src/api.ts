@@ -72,7 +72,13 @@ export interface SourceProgress {
   topic: string;
   watermarkMs: number | null;
   lag: number;
-  partitions: Array<{ partition: number; nextOffset: number; highWatermark: number; lag: number; watermarkMs: number | null }>;
+  partitions: Array<{
+    partition: number;
+    nextOffset: number;
+    highWatermark: number;
+    lag: number;
+    watermarkMs: number | null;
+  }>;
 }
 
 /** The stream job's progress after a batch (GET /api/stream/progress, SSE `progress`). */
@@ -176,7 +182,11 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   const body = (await response.json().catch(() => null)) as unknown;
   if (!response.ok) {
     const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? response.statusText);
+    throw new ApiError(
+      response.status,
+      error?.code ?? `HTTP_${response.status}`,
+      error?.message ?? response.statusText,
+    );
   }
   return body as T;
 }
@@ -184,7 +194,8 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
 /** A query string from defined parameters. */
 export function query(params: Record<string, string | number | undefined>): string {
   const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) if (value !== undefined) search.set(name, String(value));
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined) search.set(name, String(value));
   const text = search.toString();
   return text === "" ? "" : `?${text}`;
 }

@@ -117,33 +117,46 @@ export class Chart {
     const grid = cssVar("--grid");
     const options = this.#options;
     const hasY2 = options.series.some((s) => s.scale === "y2");
-    const axis = (scale: string, label: string | undefined, format: ((v: number) => string) | undefined, side?: number): uPlot.Axis => ({
-      scale,
-      side,
-      stroke: fg,
-      label,
-      labelSize: label === undefined ? 0 : 18,
-      grid: { stroke: grid, width: 1, show: scale === "y" },
-      ticks: { stroke: grid, width: 1 },
-      size: 56,
-      values: format === undefined ? undefined : (_u, values) => values.map((v) => (v === null ? "" : format(v))),
-    });
+    const axis = (
+      scale: string,
+      label: string | undefined,
+      format: ((v: number) => string) | undefined,
+      side: number,
+    ): uPlot.Axis =>
+      defined({
+        scale,
+        side,
+        stroke: fg,
+        label,
+        labelSize: label === undefined ? 0 : 18,
+        grid: { stroke: grid, width: 1, show: scale === "y" },
+        ticks: { stroke: grid, width: 1 },
+        size: 60,
+        values:
+          format === undefined
+            ? undefined
+            : (_u: uPlot, values: number[]) => values.map((v) => (v === null ? "" : format(v))),
+      });
     return {
       width,
       height: options.height ?? 220,
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => rangeFrom(min, max) }, y2: { range: (_u, min, max) => rangeFrom(min, max) } },
+      scales: {
+        x: { time: true },
+        y: { range: (_u, min, max) => rangeFrom(min, max) },
+        y2: { range: (_u, min, max) => rangeFrom(min, max) },
+      },
       axes: [
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
-        axis("y", options.yLabel, options.yFormat),
+        axis("y", options.yLabel, options.yFormat, 3),
         ...(hasY2 ? [axis("y2", options.y2Label, options.y2Format, 1)] : []),
       ],
       series: [
         {},
         ...options.series.map((spec, i) => {
           const color = paletteColor(spec.color ?? i);
-          return {
+          return defined({
             label: spec.label,
             scale: spec.scale ?? "y",
             stroke: color,
@@ -151,8 +164,11 @@ export class Chart {
             fill: spec.bars ? `${color}88` : undefined,
             paths: spec.bars ? uPlot.paths.bars?.({ size: [0.6, 48] }) : undefined,
             points: { show: !spec.bars, size: 4 },
-            value: spec.format === undefined ? undefined : (_u: uPlot, v: number | null) => (v === null ? "–" : spec.format!(v)),
-          } satisfies uPlot.Series;
+            value:
+              spec.format === undefined
+                ? undefined
+                : (_u: uPlot, v: number | null) => (v === null ? "–" : spec.format!(v)),
+          }) as uPlot.Series;
         }),
       ],
       hooks: { draw: [(u) => this.#drawBands(u)] },
@@ -181,6 +197,11 @@ export class Chart {
     }
     ctx.restore();
   }
+}
+
+/** The object without its undefined keys: uPlot takes a key given as undefined for a setting, not for its default. */
+function defined<T extends object>(object: T): T {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as T;
 }
 
 function rangeFrom(min: number | null, max: number | null): [number, number] {

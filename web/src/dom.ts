@@ -16,7 +16,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   for (const [name, value] of Object.entries(attrs)) {
     if (typeof value === "function") element.addEventListener(name.slice(2), value);
     else if (value === true) element.setAttribute(name, "");
-    else if (value !== false && value !== null && value !== undefined) element.setAttribute(name, String(value));
+    else if (value !== false && value !== null && value !== undefined)
+      element.setAttribute(name, String(value));
   }
   append(element, children);
   return element;
@@ -36,7 +37,11 @@ export function replace(parent: Node, ...children: Child[]): void {
 }
 
 /** A section with a heading, for the page grid; `wide` spans every column. */
-export function panel(id: string, title: string, options: { wide?: boolean; note?: string } = {}): {
+export function panel(
+  id: string,
+  title: string,
+  options: { wide?: boolean; note?: string } = {},
+): {
   section: HTMLElement;
   body: HTMLElement;
 } {
@@ -58,19 +63,27 @@ export function figure(
   format: (value: number) => string = integer,
   attrs: Record<string, AttrValue> = {},
 ): HTMLElement {
-  return h(tag, { ...attrs, "data-value": value === null ? "" : String(value), class: "num" }, value === null ? "–" : format(value));
+  return h(
+    tag,
+    { ...attrs, "data-value": value === null ? "" : String(value), class: "num" },
+    value === null ? "–" : format(value),
+  );
 }
 
 const INTEGER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 const DECIMAL = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1, minimumFractionDigits: 0 });
 const MONEY = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 const PERCENT = new Intl.NumberFormat("en-US", { style: "percent", maximumFractionDigits: 1 });
 
 export const integer = (value: number): string => INTEGER.format(value);
 export const decimal = (value: number): string => DECIMAL.format(value);
 export const money = (value: number): string => MONEY.format(value);
+/** 1.2K, 3.4M: for axis ticks. */
+export const compact = (value: number): string => COMPACT.format(value);
 export const percent = (value: number): string => PERCENT.format(value);
-export const signed = (value: number): string => (value > 0 ? `+${INTEGER.format(value)}` : INTEGER.format(value));
+export const signed = (value: number): string =>
+  value > 0 ? `+${INTEGER.format(value)}` : INTEGER.format(value);
 
 export function bytes(value: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -102,12 +115,22 @@ export function duration(ms: number): string {
   const sign = ms < 0 ? "−" : "";
   if (abs < 1_000) return `${sign}${Math.round(abs)} ms`;
   if (abs < 60_000) return `${sign}${DECIMAL.format(abs / 1_000)} s`;
-  if (abs < 3_600_000) return `${sign}${Math.floor(abs / 60_000)} min ${Math.floor((abs % 60_000) / 1_000)} s`;
+  if (abs < 3_600_000)
+    return `${sign}${Math.floor(abs / 60_000)} min ${Math.floor((abs % 60_000) / 1_000)} s`;
   return `${sign}${Math.floor(abs / 3_600_000)} h ${Math.floor((abs % 3_600_000) / 60_000)} min`;
 }
 
-/** A table with a caption and header row; rows are appended to its tbody. */
-export function table(caption: string, headers: readonly string[], attrs: Record<string, AttrValue> = {}): {
+/** A header of a column of figures (right-aligned). */
+export function num(text: string): { num: string } {
+  return { num: text };
+}
+
+/** A table with a caption and header row (num() for columns of figures); rows are appended to its tbody. */
+export function table(
+  caption: string,
+  headers: readonly (string | { num: string })[],
+  attrs: Record<string, AttrValue> = {},
+): {
   table: HTMLTableElement;
   body: HTMLTableSectionElement;
   caption: HTMLTableCaptionElement;
@@ -118,7 +141,19 @@ export function table(caption: string, headers: readonly string[], attrs: Record
     "table",
     attrs,
     captionEl,
-    h("thead", {}, h("tr", {}, ...headers.map((text) => h("th", { scope: "col" }, text)))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ...headers.map((header) =>
+          typeof header === "string"
+            ? h("th", { scope: "col" }, header)
+            : h("th", { scope: "col", class: "num" }, header.num),
+        ),
+      ),
+    ),
     body,
   );
   return { table: tableEl, body, caption: captionEl };

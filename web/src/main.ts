@@ -11,7 +11,11 @@ async function start(): Promise<void> {
   replace(
     nav,
     ...PAGES.map((page) =>
-      h("li", {}, h("a", { href: page.path, "aria-current": page === current ? "page" : undefined }, page.title)),
+      h(
+        "li",
+        {},
+        h("a", { href: page.path, "aria-current": page === current ? "page" : undefined }, page.title),
+      ),
     ),
   );
   if (current === undefined) {
@@ -28,7 +32,10 @@ async function start(): Promise<void> {
 start().catch((error: unknown) => {
   const main = document.getElementById("main");
   if (main !== null) {
-    replace(main, h("p", { class: "error", role: "alert" }, `The page could not start: ${(error as Error).message}`));
+    replace(
+      main,
+      h("p", { class: "error", role: "alert" }, `The page could not start: ${(error as Error).message}`),
+    );
   }
   throw error;
 });

@@ -56,7 +56,9 @@ export function deadLettersRoute(options: DeadLettersOptions): Route {
       run: async (query, _req, res) => {
         const topic = query.get("topic");
         if (topic === undefined || !topic.endsWith(DLQ_SUFFIX) || topic.length === DLQ_SUFFIX.length) {
-          throw badParam(`topic must name a dead-letter topic, <topic>${DLQ_SUFFIX}; got ${JSON.stringify(topic ?? "")}`);
+          throw badParam(
+            `topic must name a dead-letter topic, <topic>${DLQ_SUFFIX}; got ${JSON.stringify(topic ?? "")}`,
+          );
         }
         const limit = whole(query, "limit", 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
         const info = await options.log.describeTopic(topic).catch((error: unknown) => {
@@ -83,7 +85,11 @@ export function deadLettersRoute(options: DeadLettersOptions): Route {
         const letters = await Promise.all(records.slice(0, limit).map((r) => entryOf(options.serde, r)));
         sendJson(res, 200, {
           topic,
-          partitions: info.offsets.map((p) => ({ partition: p.partition, low: p.lowWatermark, high: p.highWatermark })),
+          partitions: info.offsets.map((p) => ({
+            partition: p.partition,
+            low: p.lowWatermark,
+            high: p.highWatermark,
+          })),
           letters,
         });
       },
@@ -184,7 +190,8 @@ function utf8(bytes: Uint8Array): string | undefined {
 
 /** Avro values as JSON can carry them: bytes as base64, bigints as strings, maps as objects. */
 function jsonSafe(value: unknown): unknown {
-  if (value === null || typeof value !== "object") return typeof value === "bigint" ? value.toString() : value;
+  if (value === null || typeof value !== "object")
+    return typeof value === "bigint" ? value.toString() : value;
   if (value instanceof Uint8Array) return asBuffer(value).toString("base64");
   if (Array.isArray(value)) return value.map(jsonSafe);
   if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), jsonSafe(v)]));
@@ -196,6 +203,7 @@ function whole(query: Query, name: string, min: number, max: number): number | u
   const text = query.get(name);
   if (text === undefined) return undefined;
   const value = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(value >= min && value <= max)) throw badParam(`${name} must be a whole number from ${min} to ${max}; got "${text}"`);
+  if (!(value >= min && value <= max))
+    throw badParam(`${name} must be a whole number from ${min} to ${max}; got "${text}"`);
   return value;
 }

@@ -54,7 +54,11 @@ export class ProgressHistory {
 
   push(point: ProgressPoint): void {
     const newest = this.#points.at(-1);
-    if (point.numInputRows === 0 && newest !== undefined && point.timestampMs - newest.timestampMs < this.#idleEveryMs) {
+    if (
+      point.numInputRows === 0 &&
+      newest !== undefined &&
+      point.timestampMs - newest.timestampMs < this.#idleEveryMs
+    ) {
       return;
     }
     this.#points.push(point);

@@ -7,7 +7,10 @@ import { HttpError, sendJson } from "../http.ts";
 import { badParam, getRoute, type Route } from "../route.ts";
 
 /** What the routes read of a registry: the in-process one, or a Confluent-API client of a remote one. */
-export type SchemasSource = Pick<SchemaRegistryAdmin, "listSubjects" | "listVersions" | "getVersion" | "getConfig">;
+export type SchemasSource = Pick<
+  SchemaRegistryAdmin,
+  "listSubjects" | "listVersions" | "getVersion" | "getConfig"
+>;
 
 /**
  * GET /api/ops/schemas: the global compatibility level and each subject with its versions, its latest
@@ -38,7 +41,9 @@ export function schemasRoute({ registry }: { registry: SchemasSource }): Route {
       run: async (query, _req, res) => {
         const subject = query.get("subject");
         if (subject === undefined || subject === "") {
-          throw badParam("subject is required: GET /api/ops/schemas/version?subject=<subject>&version=<n|latest>");
+          throw badParam(
+            "subject is required: GET /api/ops/schemas/version?subject=<subject>&version=<n|latest>",
+          );
         }
         const version = query.get("version") ?? "latest";
         const found = await reading(() => registry.getVersion(subject, parseVersion(version)));
@@ -59,7 +64,8 @@ async function reading<T>(read: () => Promise<T>): Promise<T> {
     return await read();
   } catch (error) {
     if (!(error instanceof RegistryError)) throw error;
-    if (error.httpStatus === 404) throw new HttpError(404, "PULSE_HTTP_NOT_FOUND", error.message, { cause: error });
+    if (error.httpStatus === 404)
+      throw new HttpError(404, "PULSE_HTTP_NOT_FOUND", error.message, { cause: error });
     if (error.httpStatus === 422 || error.httpStatus === 400) throw badParam(error.message);
     if (error.retriable) {
       throw new HttpError(503, error.code, `the schema registry is unavailable: ${error.message}`, {

@@ -86,7 +86,11 @@ export function topicsRoute(options: TopicsRouteOptions): Route {
           partitions: t.partitions,
           messages: t.offsets.reduce((sum, p) => sum + p.highWatermark - p.lowWatermark, 0),
           end_offset: endOffset(t),
-          offsets: t.offsets.map((p) => ({ partition: p.partition, low: p.lowWatermark, high: p.highWatermark })),
+          offsets: t.offsets.map((p) => ({
+            partition: p.partition,
+            low: p.lowWatermark,
+            high: p.highWatermark,
+          })),
           retention: {
             max_age_ms: t.retention.maxAgeMs ?? null,
             max_size_bytes: t.retention.maxSizeBytes ?? null,

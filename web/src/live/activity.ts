@@ -2,10 +2,34 @@
 
 import type { ActivityWindow, Alert } from "../api.ts";
 import { type Band, Chart, type SeriesSpec } from "../charts.ts";
-import { decimal, emptyRow, figure, h, integer, money, panel, percent, replace, table, time } from "../dom.ts";
+import {
+  compact,
+  decimal,
+  emptyRow,
+  figure,
+  h,
+  integer,
+  money,
+  panel,
+  percent,
+  replace,
+  table,
+  time,
+  num,
+} from "../dom.ts";
 
 /** The contract's event types, in its order: each keeps its colour whichever types a window has. */
-const EVENT_TYPES = ["CLICK", "VIEW", "ADD_TO_CART", "REMOVE_FROM_CART", "PURCHASE", "SEARCH", "LOGIN", "LOGOUT", "SIGNUP"];
+const EVENT_TYPES = [
+  "CLICK",
+  "VIEW",
+  "ADD_TO_CART",
+  "REMOVE_FROM_CART",
+  "PURCHASE",
+  "SEARCH",
+  "LOGIN",
+  "LOGOUT",
+  "SIGNUP",
+];
 /** The funnel's steps: users who viewed, added to a cart, bought, in one window. */
 export const FUNNEL = ["VIEW", "ADD_TO_CART", "PURCHASE"] as const;
 
@@ -47,21 +71,35 @@ export class ActivityPanels {
     });
     const users = panel("activity-users", "Unique users per window by event type");
     const revenue = panel("activity-revenue", "Revenue per window");
-    const funnel = panel("activity-funnel", "Funnel: view → add to cart → purchase", { note: "Unique users in the latest window." });
-    const latest = panel("activity-latest", "Latest window by event type", { wide: true });
+    const funnel = panel("activity-funnel", "Funnel: view → add to cart → purchase", {
+      note: "Unique users in the latest window.",
+    });
+    const latest = panel("activity-latest", "Latest window by event type");
     grid.append(rate.section, users.section, revenue.section, funnel.section, latest.section);
-    this.#rate = new Chart(rate.body, { label: "Events per second by event type, per window", series: [], yLabel: "events/s" });
-    this.#users = new Chart(users.body, { label: "Unique users per window by event type", series: [], yLabel: "users" });
+    this.#rate = new Chart(rate.body, {
+      label: "Events per second by event type, per window",
+      series: [],
+      yLabel: "events/s",
+    });
+    this.#users = new Chart(users.body, {
+      label: "Unique users per window by event type",
+      series: [],
+      yLabel: "users",
+    });
     this.#revenue = new Chart(revenue.body, {
       label: "Revenue per window",
       series: [{ label: "revenue", bars: true, color: colorOf("PURCHASE"), format: money }],
-      yFormat: money,
+      yFormat: compact,
     });
     this.#funnel = h("div", { class: "funnel", id: "funnel" });
     funnel.body.append(this.#funnel);
-    this.#latest = table("No window yet", ["event type", "events", "events/s", "unique users", "sessions", "revenue"], {
-      id: "activity-latest-table",
-    });
+    this.#latest = table(
+      "No window yet",
+      ["event type", num("events"), num("events/s"), num("unique users"), num("sessions"), num("revenue")],
+      {
+        id: "activity-latest-table",
+      },
+    );
     latest.body.append(h("div", { class: "scroll" }, this.#latest.table));
     this.render([]);
   }
@@ -74,17 +112,29 @@ export class ActivityPanels {
     const perSecond = this.#windowMs / 1000;
     const series = (label: string): SeriesSpec => ({ label, color: colorOf(label), format: decimal });
     this.#rate.setData(
-      [x, ...types.map((t) => starts.map((s) => (at.has(`${s}|${t}`) ? at.get(`${s}|${t}`)!.event_count / perSecond : 0)))],
+      [
+        x,
+        ...types.map((t) =>
+          starts.map((s) => (at.has(`${s}|${t}`) ? at.get(`${s}|${t}`)!.event_count / perSecond : 0)),
+        ),
+      ],
       types.map(series),
     );
     this.#users.setData(
       [x, ...types.map((t) => starts.map((s) => at.get(`${s}|${t}`)?.unique_users ?? 0))],
       types.map((t) => ({ ...series(t), format: integer })),
     );
-    this.#revenue.setData([x, starts.map((s) => cents(windows.filter((w) => w.window_start === s).reduce((sum, w) => sum + w.revenue, 0)))]);
+    this.#revenue.setData([
+      x,
+      starts.map((s) =>
+        cents(windows.filter((w) => w.window_start === s).reduce((sum, w) => sum + w.revenue, 0)),
+      ),
+    ]);
 
     const latestStart = starts.at(-1);
-    const latest = windows.filter((w) => w.window_start === latestStart).sort((a, b) => typeOrder(a.event_type, b.event_type));
+    const latest = windows
+      .filter((w) => w.window_start === latestStart)
+      .sort((a, b) => typeOrder(a.event_type, b.event_type));
     this.#renderLatest(latest, perSecond);
     this.#renderFunnel(latest);
   }
@@ -110,7 +160,11 @@ export class ActivityPanels {
       time(first.window_start),
       " – ",
       time(first.window_end),
-      h("span", { class: final ? "badge final" : "badge filling", "data-final": String(final) }, final ? "final" : "filling"),
+      h(
+        "span",
+        { class: final ? "badge final" : "badge filling", "data-final": String(final) },
+        final ? "final" : "filling",
+      ),
     );
     const total = { events: 0, revenue: 0, sessions: 0 };
     const cells = rows.map((r) => {
@@ -120,7 +174,12 @@ export class ActivityPanels {
       return h(
         "tr",
         { "data-key": r.event_type, "data-window": String(r.window_start) },
-        h("th", { scope: "row" }, h("span", { class: `swatch c${colorOf(r.event_type) % 10}`, "aria-hidden": "true" }), r.event_type),
+        h(
+          "th",
+          { scope: "row" },
+          h("span", { class: `swatch c${colorOf(r.event_type) % 10}`, "aria-hidden": "true" }),
+          r.event_type,
+        ),
         figure("td", r.event_count, integer, { "data-metric": "event_count" }),
         figure("td", r.event_count / perSecond, decimal, { "data-metric": "events_per_sec" }),
         figure("td", r.unique_users, integer, { "data-metric": "unique_users" }),
@@ -164,7 +223,11 @@ export class ActivityPanels {
             h(
               "span",
               { class: "muted conversion" },
-              previous === undefined ? "users" : previous === 0 ? "–" : `${percent(count / previous)} of ${FUNNEL[i - 1]}`,
+              previous === undefined
+                ? "users"
+                : previous === 0
+                  ? "–"
+                  : `${percent(count / previous)} of ${FUNNEL[i - 1]}`,
             ),
           );
         }),

@@ -1,7 +1,7 @@
 // The Live page's freshness panel: the watermark and its lag behind now, per source too, and the late, duplicate and dead-lettered counts.
 
 import type { StreamProgress, TopicReport } from "../api.ts";
-import { duration, emptyRow, figure, h, integer, panel, replace, table, time } from "../dom.ts";
+import { duration, emptyRow, figure, h, integer, panel, replace, table, time, num } from "../dom.ts";
 
 export class FreshnessPanel {
   readonly #summary: HTMLElement;
@@ -17,12 +17,20 @@ export class FreshnessPanel {
     const counts = panel("counts", "Late, duplicate and dead-lettered events");
     grid.append(fresh.section, counts.section);
     this.#summary = h("dl", { class: "kpis", id: "freshness-summary" });
-    this.#sources = table("Per source topic", ["topic", "watermark", "behind now", "unread records"], { id: "freshness-sources" });
+    this.#sources = table(
+      "Per source topic",
+      ["topic", "watermark", num("behind now"), num("unread records")],
+      { id: "freshness-sources" },
+    );
     fresh.body.append(this.#summary, h("div", { class: "scroll" }, this.#sources.table));
     this.#counts = h("dl", { class: "kpis", id: "stream-counts" });
-    this.#dlq = table("Records in the dead-letter topics (rejected at ingest or by the stream job)", ["topic", "records"], {
-      id: "dlq-counts",
-    });
+    this.#dlq = table(
+      "Records in the dead-letter topics (rejected at ingest or by the stream job)",
+      ["topic", num("records")],
+      {
+        id: "dlq-counts",
+      },
+    );
     counts.body.append(this.#counts, h("div", { class: "scroll" }, this.#dlq.table));
     this.render(undefined);
     this.renderDeadLetterTopics([]);
@@ -30,7 +38,8 @@ export class FreshnessPanel {
 
   /** Shows a batch's progress; an older batch than the one shown (a slow first read) is ignored. */
   render(progress: StreamProgress | undefined): void {
-    if (progress !== undefined && this.#progress !== undefined && progress.batchId < this.#progress.batchId) return;
+    if (progress !== undefined && this.#progress !== undefined && progress.batchId < this.#progress.batchId)
+      return;
     this.#progress = progress;
     const totals = progress?.totals;
     const kpi = (label: string, metric: string, value: number | null, title?: string) => [
@@ -42,7 +51,12 @@ export class FreshnessPanel {
       ...kpi("read by the stream job", "input", totals?.input ?? null),
       ...kpi("counted in windows", "accepted", totals?.accepted ?? null),
       ...kpi("late (after their windows closed)", "late", totals?.late ?? null),
-      ...kpi("partly late", "partiallyLate", totals?.partiallyLate ?? null, "counted in some of their windows, late for others"),
+      ...kpi(
+        "partly late",
+        "partiallyLate",
+        totals?.partiallyLate ?? null,
+        "counted in some of their windows, late for others",
+      ),
       ...kpi("duplicates dropped", "duplicates", totals?.duplicates ?? null),
       ...kpi("dead-lettered by the stream job", "deadLettered", totals?.deadLettered ?? null),
     );
@@ -57,7 +71,11 @@ export class FreshnessPanel {
               { "data-topic": s.topic },
               h("th", { scope: "row" }, s.topic),
               h("td", { "data-metric": "watermark" }, time(s.watermarkMs)),
-              h("td", { class: "num", "data-behind": s.watermarkMs === null ? "" : String(s.watermarkMs) }, "–"),
+              h(
+                "td",
+                { class: "num", "data-behind": s.watermarkMs === null ? "" : String(s.watermarkMs) },
+                "–",
+              ),
               figure("td", s.lag, integer, { "data-metric": "lag" }),
             ),
           )),
@@ -103,7 +121,11 @@ export class FreshnessPanel {
             h(
               "tr",
               { "data-topic": t.name },
-              h("th", { scope: "row" }, h("a", { href: `/ops#dead-letters?topic=${encodeURIComponent(t.name)}` }, t.name)),
+              h(
+                "th",
+                { scope: "row" },
+                h("a", { href: `/ops#dead-letters?topic=${encodeURIComponent(t.name)}` }, t.name),
+              ),
               figure("td", t.messages, integer, { "data-metric": "messages" }),
             ),
           )),

@@ -1,6 +1,17 @@
 // The Live page (/): the speed layer's windows, alerts and freshness, read from the live API and redrawn on each push of the event stream.
 
-import { type ActivityWindow, type Alert, getJson, type StreamJobAnswer, type StreamProgress, type TopicReport, type TopPages, type Windows, type WikiWindow, query } from "../api.ts";
+import {
+  type ActivityWindow,
+  type Alert,
+  getJson,
+  type StreamJobAnswer,
+  type StreamProgress,
+  type TopicReport,
+  type TopPages,
+  type Windows,
+  type WikiWindow,
+  query,
+} from "../api.ts";
 import { h, replace } from "../dom.ts";
 import { coalesced, openLiveEvents } from "../events.ts";
 import { ActivityPanels } from "./activity.ts";
@@ -27,8 +38,16 @@ export async function mount(main: HTMLElement): Promise<() => void> {
     main,
     h("h1", {}, "Live metrics"),
     job.running
-      ? h("p", { class: "lede" }, `Tumbling ${job.window_ms / 1000} s windows of event time, pushed as the stream job commits them.`)
-      : h("p", { class: "notice", role: "status" }, "No stream job runs in this process, so there are no live windows: start the platform with `pulse up`."),
+      ? h(
+          "p",
+          { class: "lede" },
+          `Tumbling ${job.window_ms / 1000} s windows of event time, pushed as the stream job commits them.`,
+        )
+      : h(
+          "p",
+          { class: "notice", role: "status" },
+          "No stream job runs in this process, so there are no live windows: start the platform with `pulse up`.",
+        ),
     grid,
   );
   const freshness = new FreshnessPanel(grid);

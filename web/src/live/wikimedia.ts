@@ -2,7 +2,7 @@
 
 import type { Alert, TopPages, WikiWindow } from "../api.ts";
 import { type Band, Chart } from "../charts.ts";
-import { emptyRow, figure, h, integer, panel, percent, replace, signed, table, time } from "../dom.ts";
+import { emptyRow, figure, h, integer, panel, percent, replace, signed, table, time, num } from "../dom.ts";
 
 const TOP_WIKIS = 10;
 const RECENT_WINDOWS = 10;
@@ -36,7 +36,16 @@ export function windowTotals(windows: readonly WikiWindow[]): WindowTotals[] {
   for (const w of windows) {
     let t = byStart.get(w.window_start);
     if (t === undefined) {
-      t = { window_start: w.window_start, window_end: w.window_end, edits: 0, bot_edits: 0, human_edits: 0, new_pages: 0, byte_delta: 0, final: true };
+      t = {
+        window_start: w.window_start,
+        window_end: w.window_end,
+        edits: 0,
+        bot_edits: 0,
+        human_edits: 0,
+        new_pages: 0,
+        byte_delta: 0,
+        final: true,
+      };
       byStart.set(w.window_start, t);
     }
     t.edits += w.edits;
@@ -57,13 +66,20 @@ export class WikimediaPanels {
   readonly #top: ReturnType<typeof table>;
 
   constructor(grid: HTMLElement) {
-    const edits = panel("wiki-edits", "Wikimedia edits per window, top 10 wikis", { wide: true, note: "Shaded: alerts." });
+    const edits = panel("wiki-edits", "Wikimedia edits per window, top 10 wikis", {
+      wide: true,
+      note: "Shaded: alerts.",
+    });
     const share = panel("wiki-share", "Bots and humans, latest window");
     const growth = panel("wiki-growth", "New pages and byte delta per window");
     const recent = panel("wiki-windows", "Recent windows, all wikis", { wide: true });
     const top = panel("wiki-top-pages", "Top edited pages, latest window");
     grid.append(edits.section, share.section, growth.section, recent.section, top.section);
-    this.#edits = new Chart(edits.body, { label: "Edits per window for the ten busiest wikis", series: [], yLabel: "edits" });
+    this.#edits = new Chart(edits.body, {
+      label: "Edits per window for the ten busiest wikis",
+      series: [],
+      yLabel: "edits",
+    });
     this.#growth = new Chart(growth.body, {
       label: "New pages and byte delta per window, all wikis",
       series: [
@@ -75,17 +91,21 @@ export class WikimediaPanels {
     });
     this.#share = h("div", { class: "share", id: "wiki-share-bar" });
     share.body.append(this.#share);
-    this.#recent = table("Edits, bots, humans, new pages and byte delta per window, newest first", [
-      "window",
-      "edits",
-      "bot edits",
-      "human edits",
-      "new pages",
-      "byte delta",
-      "state",
-    ], { id: "wiki-windows-table" });
+    this.#recent = table(
+      "Edits, bots, humans, new pages and byte delta per window, newest first",
+      [
+        "window",
+        num("edits"),
+        num("bot edits"),
+        num("human edits"),
+        num("new pages"),
+        num("byte delta"),
+        "state",
+      ],
+      { id: "wiki-windows-table" },
+    );
     recent.body.append(h("div", { class: "scroll" }, this.#recent.table));
-    this.#top = table("No window yet", ["wiki", "page", "edits"], { id: "wiki-top-table" });
+    this.#top = table("No window yet", ["wiki", "page", num("edits")], { id: "wiki-top-table" });
     top.body.append(h("div", { class: "scroll" }, this.#top.table));
     this.render([], { window_ms: 0, window_start: null, window_end: null, pages: [] });
   }
@@ -96,7 +116,10 @@ export class WikimediaPanels {
     const x = starts.map((s) => s / 1000);
     const byWiki = new Map<string, number>();
     for (const w of windows) byWiki.set(w.wiki, (byWiki.get(w.wiki) ?? 0) + w.edits);
-    const wikis = [...byWiki].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_WIKIS).map(([wiki]) => wiki);
+    const wikis = [...byWiki]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, TOP_WIKIS)
+      .map(([wiki]) => wiki);
     const at = new Map(windows.map((w) => [`${w.window_start}|${w.wiki}`, w.edits]));
     this.#edits.setData(
       [x, ...wikis.map((wiki) => starts.map((s) => at.get(`${s}|${wiki}`) ?? 0))],
@@ -131,9 +154,19 @@ export class WikimediaPanels {
         "dl",
         { class: "legend-list" },
         h("dt", {}, h("span", { class: "swatch c3" }), "bots"),
-        h("dd", {}, figure("span", bots, integer, { "data-metric": "bot_edits" }), ` (${percent(bots / all)})`),
+        h(
+          "dd",
+          {},
+          figure("span", bots, integer, { "data-metric": "bot_edits" }),
+          ` (${percent(bots / all)})`,
+        ),
         h("dt", {}, h("span", { class: "swatch c0" }), "humans"),
-        h("dd", {}, figure("span", humans, integer, { "data-metric": "human_edits" }), ` (${percent(humans / all)})`),
+        h(
+          "dd",
+          {},
+          figure("span", humans, integer, { "data-metric": "human_edits" }),
+          ` (${percent(humans / all)})`,
+        ),
       ),
     );
   }
@@ -155,7 +188,11 @@ export class WikimediaPanels {
           figure("td", t.human_edits, integer, { "data-metric": "human_edits" }),
           figure("td", t.new_pages, integer, { "data-metric": "new_pages" }),
           figure("td", t.byte_delta, signed, { "data-metric": "byte_delta" }),
-          h("td", {}, h("span", { class: t.final ? "badge final" : "badge filling" }, t.final ? "final" : "filling")),
+          h(
+            "td",
+            {},
+            h("span", { class: t.final ? "badge final" : "badge filling" }, t.final ? "final" : "filling"),
+          ),
         ),
       ),
     );
@@ -164,7 +201,9 @@ export class WikimediaPanels {
   #renderTop(top: TopPages): void {
     replace(
       this.#top.caption,
-      ...(top.window_start === null ? ["No window yet"] : ["Window ", time(top.window_start), " – ", time(top.window_end)]),
+      ...(top.window_start === null
+        ? ["No window yet"]
+        : ["Window ", time(top.window_start), " – ", time(top.window_end)]),
     );
     if (top.pages.length === 0) {
       replace(this.#top.body, emptyRow(3, "No edited pages yet."));
@@ -173,7 +212,13 @@ export class WikimediaPanels {
     replace(
       this.#top.body,
       ...top.pages.map((p) =>
-        h("tr", {}, h("td", {}, p.wiki), h("th", { scope: "row" }, p.title), figure("td", p.edits, integer, { "data-metric": "edits" })),
+        h(
+          "tr",
+          {},
+          h("td", {}, p.wiki),
+          h("th", { scope: "row" }, p.title),
+          figure("td", p.edits, integer, { "data-metric": "edits" }),
+        ),
       ),
     );
   }

@@ -1,7 +1,7 @@
 // The Pipeline page's dead-letter browser: the newest records of a `<topic>.dlq` with reason code, offset, source and the decoded payload.
 
 import { type DeadLetterEntry, getJson, query } from "../api.ts";
-import { emptyRow, h, integer, panel, replace, table, time } from "../dom.ts";
+import { emptyRow, h, integer, panel, replace, table, time, num } from "../dom.ts";
 
 const LIMITS = [20, 50, 200];
 
@@ -19,12 +19,26 @@ export class DeadLettersPanel {
     });
     grid.append(section.section);
     this.#topic = h("select", { id: "dlq-topic", name: "topic" });
-    this.#limit = h("select", { id: "dlq-limit", name: "limit" }, ...LIMITS.map((n) => h("option", { value: String(n), selected: n === 50 }, String(n))));
+    this.#limit = h(
+      "select",
+      { id: "dlq-limit", name: "limit" },
+      ...LIMITS.map((n) => h("option", { value: String(n), selected: n === 50 }, String(n))),
+    );
     const refresh = h("button", { type: "button", id: "dlq-refresh" }, "Refresh");
     this.#status = h("p", { class: "muted", id: "dlq-status", role: "status" });
-    this.#table = table("Dead letters", ["time", "partition:offset", "reason", "source", "payload"], { id: "dlq-table" });
+    this.#table = table("Dead letters", ["time", num("partition:offset"), "reason", "source", "payload"], {
+      id: "dlq-table",
+    });
     section.body.append(
-      h("div", { class: "controls" }, h("label", { for: "dlq-topic" }, "topic "), this.#topic, h("label", { for: "dlq-limit" }, "newest "), this.#limit, refresh),
+      h(
+        "div",
+        { class: "controls" },
+        h("label", { for: "dlq-topic" }, "topic "),
+        this.#topic,
+        h("label", { for: "dlq-limit" }, "newest "),
+        this.#limit,
+        refresh,
+      ),
       this.#status,
       h("div", { class: "scroll" }, this.#table.table),
     );
@@ -38,7 +52,8 @@ export class DeadLettersPanel {
   setTopics(topics: readonly string[], preferred?: string): void {
     const dlq = topics.filter((t) => t.endsWith(".dlq"));
     if (dlq.join("\n") === this.#topics.join("\n") && preferred === undefined) return;
-    const selected = preferred !== undefined && dlq.includes(preferred) ? preferred : this.#topic.value || dlq[0];
+    const selected =
+      preferred !== undefined && dlq.includes(preferred) ? preferred : this.#topic.value || dlq[0];
     this.#topics = dlq;
     replace(this.#topic, ...dlq.map((t) => h("option", { value: t, selected: t === selected }, t)));
   }
@@ -52,14 +67,17 @@ export class DeadLettersPanel {
     }
     replace(this.#status, `Reading ${topic}…`);
     try {
-      const answer = await getJson<{ letters: DeadLetterEntry[]; partitions: Array<{ partition: number; low: number; high: number }> }>(
-        `/api/ops/dead-letters${query({ topic, limit: this.#limit.value })}`,
-      );
+      const answer = await getJson<{
+        letters: DeadLetterEntry[];
+        partitions: Array<{ partition: number; low: number; high: number }>;
+      }>(`/api/ops/dead-letters${query({ topic, limit: this.#limit.value })}`);
       const total = answer.partitions.reduce((sum, p) => sum + p.high - p.low, 0);
       replace(this.#status, `${integer(answer.letters.length)} of ${integer(total)} records on ${topic}.`);
       replace(
         this.#table.body,
-        ...(answer.letters.length === 0 ? [emptyRow(5, "No dead letters: every event so far was valid.")] : answer.letters.map(row)),
+        ...(answer.letters.length === 0
+          ? [emptyRow(5, "No dead letters: every event so far was valid.")]
+          : answer.letters.map(row)),
       );
     } catch (error) {
       replace(this.#status, h("span", { class: "error", role: "alert" }, (error as Error).message));
@@ -75,13 +93,25 @@ function row(letter: DeadLetterEntry): HTMLTableRowElement {
         ? `${letter.source_topic} (rejected at ingest)`
         : `${letter.source_topic} p${letter.source_partition}:${letter.source_offset}`;
   const payload = letter.payload;
-  const text = typeof payload.value === "string" && payload.format !== "json" ? payload.value : JSON.stringify(payload.value, null, 2);
+  const text =
+    typeof payload.value === "string" && payload.format !== "json"
+      ? payload.value
+      : JSON.stringify(payload.value, null, 2);
   return h(
     "tr",
-    { "data-partition": String(letter.partition), "data-offset": String(letter.offset), "data-code": letter.error_code ?? "" },
+    {
+      "data-partition": String(letter.partition),
+      "data-offset": String(letter.offset),
+      "data-code": letter.error_code ?? "",
+    },
     h("td", {}, time(letter.failed_at ?? letter.timestamp_ms)),
     h("td", { class: "num" }, `${letter.partition}:${letter.offset}`),
-    h("td", {}, h("code", { class: "reason" }, letter.error_code ?? "not a dead letter"), h("div", { class: "message" }, letter.error_message)),
+    h(
+      "td",
+      {},
+      h("code", { class: "reason" }, letter.error_code ?? "not a dead letter"),
+      h("div", { class: "message" }, letter.error_message),
+    ),
     h("td", {}, source),
     h(
       "td",
@@ -89,7 +119,11 @@ function row(letter: DeadLetterEntry): HTMLTableRowElement {
       h(
         "details",
         {},
-        h("summary", {}, `${payload.format}${payload.schema_id === undefined ? "" : ` (schema ${payload.schema_id})`}, ${integer(letter.raw_bytes)} bytes${payload.truncated ? ", cut" : ""}`),
+        h(
+          "summary",
+          {},
+          `${payload.format}${payload.schema_id === undefined ? "" : ` (schema ${payload.schema_id})`}, ${integer(letter.raw_bytes)} bytes${payload.truncated ? ", cut" : ""}`,
+        ),
         h("pre", { class: "payload", tabindex: "0" }, text ?? ""),
       ),
     ),

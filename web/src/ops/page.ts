@@ -1,6 +1,13 @@
 // The Pipeline page (/ops): topics and consumer groups, schema subjects, the stream job's progress over time, and the dead-letter browser.
 
-import { getJson, type GroupReport, type ProgressPoint, type StreamJobAnswer, type StreamProgress, type TopicReport } from "../api.ts";
+import {
+  getJson,
+  type GroupReport,
+  type ProgressPoint,
+  type StreamJobAnswer,
+  type StreamProgress,
+  type TopicReport,
+} from "../api.ts";
 import { h, replace } from "../dom.ts";
 import { coalesced, openLiveEvents } from "../events.ts";
 import { DeadLettersPanel } from "./dead-letters.ts";
@@ -20,12 +27,23 @@ function linkedTopic(): string | undefined {
 export async function mount(main: HTMLElement): Promise<() => void> {
   const job = await getJson<StreamJobAnswer>("/api/stream/job");
   const grid = h("div", { class: "grid" });
-  replace(main, h("h1", {}, "Pipeline"), h("p", { class: "lede" }, "The log, the schemas and the stream job behind the live numbers."), grid);
+  replace(
+    main,
+    h("h1", {}, "Pipeline"),
+    h("p", { class: "lede" }, "The log, the schemas and the stream job behind the live numbers."),
+    grid,
+  );
   const log = new TopicsPanels(grid);
   const schemas = new SchemasPanel(grid);
   const progress = job.running ? new ProgressPanels(grid) : undefined;
   if (!job.running) {
-    grid.append(h("p", { class: "notice wide", role: "status" }, "No stream job runs in this process: start the platform with `pulse up` to see its progress."));
+    grid.append(
+      h(
+        "p",
+        { class: "notice wide", role: "status" },
+        "No stream job runs in this process: start the platform with `pulse up` to see its progress.",
+      ),
+    );
   }
   const deadLetters = new DeadLettersPanel(grid);
 

@@ -35,7 +35,9 @@ export class ProgressPanels {
   constructor(grid: HTMLElement) {
     const latest = panel("stream-latest", "Stream job, latest batch", { wide: true });
     const rates = panel("stream-rates", "Input and processing rate");
-    const delay = panel("stream-delay", "Watermark delay and unread records", { note: "Delay: processing time of the batch minus its watermark." });
+    const delay = panel("stream-delay", "Watermark delay and unread records", {
+      note: "Delay: processing time of the batch minus its watermark.",
+    });
     const state = panel("stream-state", "State size");
     const durations = panel("stream-durations", "Batch duration by step");
     grid.append(latest.section, rates.section, delay.section, state.section, durations.section);
@@ -99,7 +101,11 @@ export class ProgressPanels {
     const p = this.#points;
     const x = p.map((q) => q.timestampMs / 1000);
     this.#rates.setData([x, p.map((q) => q.inputRowsPerSecond), p.map((q) => q.processedRowsPerSecond)]);
-    this.#delay.setData([x, p.map((q) => (q.watermarkMs === null ? null : (q.timestampMs - q.watermarkMs) / 1000)), p.map((q) => q.lag)]);
+    this.#delay.setData([
+      x,
+      p.map((q) => (q.watermarkMs === null ? null : (q.timestampMs - q.watermarkMs) / 1000)),
+      p.map((q) => q.lag),
+    ]);
     this.#state.setData([x, p.map((q) => q.stateRows), p.map((q) => q.stateBytes)]);
     this.#durations.setData([
       x,
@@ -119,7 +125,13 @@ export class ProgressPanels {
     replace(
       this.#latest,
       h("dt", {}, "batch"),
-      h("dd", {}, figure("span", point.batchId, integer, { "data-metric": "batchId" }), " at ", time(point.timestampMs)),
+      h(
+        "dd",
+        {},
+        figure("span", point.batchId, integer, { "data-metric": "batchId" }),
+        " at ",
+        time(point.timestampMs),
+      ),
       h("dt", {}, "records"),
       h("dd", {}, figure("span", point.numInputRows, integer, { "data-metric": "numInputRows" })),
       h("dt", {}, "input rate"),

@@ -2,7 +2,7 @@
 
 import { getJson, query, type SchemaVersion, type SubjectReport } from "../api.ts";
 import { diffLines, schemaLines } from "../diff.ts";
-import { emptyRow, figure, h, integer, panel, replace, table } from "../dom.ts";
+import { emptyRow, figure, h, integer, panel, replace, table, num } from "../dom.ts";
 
 export class SchemasPanel {
   readonly #subjects: ReturnType<typeof table>;
@@ -17,7 +17,11 @@ export class SchemasPanel {
     });
     grid.append(schemas.section);
     this.#level = h("p", { class: "muted", id: "schemas-level" });
-    this.#subjects = table("Subjects", ["subject", "versions", "latest", "schema id", "compatibility", ""], { id: "subjects-table" });
+    this.#subjects = table(
+      "Subjects",
+      ["subject", "versions", num("latest"), num("schema id"), "compatibility", ""],
+      { id: "subjects-table" },
+    );
     this.#detail = h("div", { class: "schema-detail", id: "schema-detail", "aria-live": "polite" });
     schemas.body.append(this.#level, h("div", { class: "scroll" }, this.#subjects.table), this.#detail);
   }
@@ -43,7 +47,11 @@ export class SchemasPanel {
           h(
             "td",
             {},
-            h("button", { type: "button", onclick: () => void this.#show(s).catch(showError(this.#detail)) }, s.versions.length > 1 ? "Compare versions" : "Show schema"),
+            h(
+              "button",
+              { type: "button", onclick: () => void this.#show(s).catch(showError(this.#detail)) },
+              s.versions.length > 1 ? "Compare versions" : "Show schema",
+            ),
           ),
         ),
       ),
@@ -62,7 +70,11 @@ export class SchemasPanel {
         "label",
         {},
         `${label} `,
-        h("select", { id, name: id }, ...versions.map((v) => h("option", { value: String(v), selected: v === selected }, `v${v}`))),
+        h(
+          "select",
+          { id, name: id },
+          ...versions.map((v) => h("option", { value: String(v), selected: v === selected }, `v${v}`)),
+        ),
       );
     const from = pick("schema-from", "from", versions.at(-2) ?? latest);
     const to = pick("schema-to", "to", latest);
@@ -79,7 +91,11 @@ export class SchemasPanel {
   }
 
   async #renderDiff(subject: string, a: number, b: number, output: HTMLElement): Promise<void> {
-    const [before, after] = await Promise.all([a, b].map((version) => getJson<SchemaVersion>(`/api/ops/schemas/version${query({ subject, version })}`)));
+    const [before, after] = await Promise.all(
+      [a, b].map((version) =>
+        getJson<SchemaVersion>(`/api/ops/schemas/version${query({ subject, version })}`),
+      ),
+    );
     const lines = diffLines(schemaLines(before!.schema), schemaLines(after!.schema));
     const changed = lines.filter((l) => l.kind !== "same").length;
     replace(
@@ -87,12 +103,20 @@ export class SchemasPanel {
       h(
         "p",
         { class: "muted", id: "schema-diff-summary" },
-        a === b ? `v${a} (schema id ${before!.id})` : `v${a} (id ${before!.id}) → v${b} (id ${after!.id}): ${changed === 0 ? "no change" : `${changed} lines differ`}`,
+        a === b
+          ? `v${a} (schema id ${before!.id})`
+          : `v${a} (id ${before!.id}) → v${b} (id ${after!.id}): ${changed === 0 ? "no change" : `${changed} lines differ`}`,
       ),
       h(
         "pre",
         { class: "diff", tabindex: "0", "aria-label": `Schema of ${subject}, v${a} to v${b}` },
-        ...lines.map((l) => h("span", { class: `line ${l.kind}` }, `${l.kind === "added" ? "+ " : l.kind === "removed" ? "- " : "  "}${l.text}\n`)),
+        ...lines.map((l) =>
+          h(
+            "span",
+            { class: `line ${l.kind}` },
+            `${l.kind === "added" ? "+ " : l.kind === "removed" ? "- " : "  "}${l.text}\n`,
+          ),
+        ),
       ),
     );
   }

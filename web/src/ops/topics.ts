@@ -1,7 +1,7 @@
 // The Pipeline page's log panels: topics with partitions, offsets and produce rates (Kafka UI's topic list), and consumer groups with their lag.
 
 import type { GroupReport, TopicReport } from "../api.ts";
-import { decimal, emptyRow, figure, h, integer, panel, replace, table } from "../dom.ts";
+import { decimal, emptyRow, figure, h, integer, panel, replace, table, num } from "../dom.ts";
 
 export class TopicsPanels {
   readonly #topics: ReturnType<typeof table>;
@@ -17,13 +17,28 @@ export class TopicsPanels {
       note: "Lag: records after the group's committed offset. The stream job commits its offsets to the log for this view.",
     });
     grid.append(topics.section, groups.section);
-    this.#topics = table("Every topic of the log", ["topic", "partitions", "records", "end offset", "records/s", "partitions: low – high"], {
-      id: "topics-table",
-    });
+    this.#topics = table(
+      "Every topic of the log",
+      [
+        "topic",
+        num("partitions"),
+        num("records"),
+        num("end offset"),
+        num("records/s"),
+        "partitions: low – high",
+      ],
+      {
+        id: "topics-table",
+      },
+    );
     topics.body.append(h("div", { class: "scroll" }, this.#topics.table));
-    this.#groups = table("Lag per group and topic", ["group", "topic", "lag", "partitions: committed / high (lag)"], {
-      id: "groups-table",
-    });
+    this.#groups = table(
+      "Lag per group and topic",
+      ["group", "topic", num("lag"), "partitions: committed / high (lag)"],
+      {
+        id: "groups-table",
+      },
+    );
     groups.body.append(h("div", { class: "scroll" }, this.#groups.table));
   }
 
@@ -45,7 +60,11 @@ export class TopicsPanels {
           figure("td", t.rate_per_sec, decimal, { "data-metric": "rate" }),
           h(
             "td",
-            { class: "offsets", "data-metric": "high_watermarks", "data-value": t.offsets.map((p) => p.high).join(",") },
+            {
+              class: "offsets",
+              "data-metric": "high_watermarks",
+              "data-value": t.offsets.map((p) => p.high).join(","),
+            },
             t.offsets.map((p) => `p${p.partition}: ${integer(p.low)} – ${integer(p.high)}`).join(" · "),
           ),
         ),
@@ -71,7 +90,10 @@ export class TopicsPanels {
             "td",
             { class: "offsets" },
             g.partitions
-              .map((p) => `p${p.partition}: ${p.committed === null ? "–" : integer(p.committed)} / ${integer(p.high)} (${integer(p.lag)})`)
+              .map(
+                (p) =>
+                  `p${p.partition}: ${p.committed === null ? "–" : integer(p.committed)} / ${integer(p.high)} (${integer(p.lag)})`,
+              )
               .join(" · "),
           ),
         ),
