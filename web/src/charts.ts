@@ -34,6 +34,8 @@ export interface ChartOptions {
   /** Formats the y axis ticks. */
   yFormat?: (value: number) => string;
   y2Format?: (value: number) => string;
+  /** With a single x value the axis spans this much either side of it (seconds; default 60). */
+  xPadSec?: number;
 }
 
 /** x values in seconds since the epoch, then one array per series (null: no value there). */

@@ -80,16 +80,19 @@ export class ActivityPanels {
       label: "Events per second by event type, per window",
       series: [],
       yLabel: "events/s",
+      xPadSec: seconds,
     });
     this.#users = new Chart(users.body, {
       label: "Unique users per window by event type",
       series: [],
       yLabel: "users",
+      xPadSec: seconds,
     });
     this.#revenue = new Chart(revenue.body, {
       label: "Revenue per window",
       series: [{ label: "revenue", bars: true, color: colorOf("PURCHASE"), format: money }],
       yFormat: compact,
+      xPadSec: seconds,
     });
     this.#funnel = h("div", { class: "funnel", id: "funnel" });
     funnel.body.append(this.#funnel);

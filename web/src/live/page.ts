@@ -3,6 +3,7 @@
 import {
   type ActivityWindow,
   type Alert,
+  type ProgressPoint,
   getJson,
   type StreamJobAnswer,
   type StreamProgress,
@@ -51,8 +52,9 @@ export async function mount(main: HTMLElement): Promise<() => void> {
     grid,
   );
   const freshness = new FreshnessPanel(grid);
-  const activity = new ActivityPanels(grid, job.running ? job.window_ms : 60_000);
-  const wiki = new WikimediaPanels(grid);
+  const windowMs = job.running ? job.window_ms : 60_000;
+  const activity = new ActivityPanels(grid, windowMs);
+  const wiki = new WikimediaPanels(grid, windowMs);
   const alertsPanel = new AlertsPanel(grid);
 
   const topics = coalesced(async () => {
@@ -86,10 +88,15 @@ export async function mount(main: HTMLElement): Promise<() => void> {
   events.on("progress", (data) => freshness.render(data as StreamProgress));
   windows.request();
   alerts.request();
-  getJson<StreamProgress>("/api/stream/progress").then(
-    (progress) => freshness.render(progress),
-    () => undefined,
-  );
+  // The latest progress, once the job has one (before its first batch /api/stream/progress is a 503).
+  getJson<{ points: ProgressPoint[] }>("/api/stream/progress/history?limit=1")
+    .then((history) =>
+      history.points.length > 0 ? getJson<StreamProgress>("/api/stream/progress") : undefined,
+    )
+    .then(
+      (progress) => progress !== undefined && freshness.render(progress),
+      () => undefined,
+    );
   const clock = setInterval(() => freshness.tick(), 1_000);
   return () => {
     events.close();

@@ -65,7 +65,8 @@ export class WikimediaPanels {
   readonly #recent: ReturnType<typeof table>;
   readonly #top: ReturnType<typeof table>;
 
-  constructor(grid: HTMLElement) {
+  constructor(grid: HTMLElement, windowMs: number) {
+    const seconds = windowMs / 1000;
     const edits = panel("wiki-edits", "Wikimedia edits per window, top 10 wikis", {
       wide: true,
       note: "Shaded: alerts.",
@@ -79,6 +80,7 @@ export class WikimediaPanels {
       label: "Edits per window for the ten busiest wikis",
       series: [],
       yLabel: "edits",
+      xPadSec: seconds,
     });
     this.#growth = new Chart(growth.body, {
       label: "New pages and byte delta per window, all wikis",
@@ -88,6 +90,7 @@ export class WikimediaPanels {
       ],
       yLabel: "new pages",
       y2Label: "bytes",
+      xPadSec: seconds,
     });
     this.#share = h("div", { class: "share", id: "wiki-share-bar" });
     share.body.append(this.#share);
