@@ -47,5 +47,5 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 /** The exact values (data-value) of the elements `selector` matches, as numbers. */
 export async function values(page: Page, selector: string): Promise<number[]> {
-  return page.locator(selector).evaluateAll((elements) => elements.map((e) => Number((e as HTMLElement).dataset.value)));
+  return page.locator(selector).evaluateAll((elements) => elements.map((e) => Number(e.getAttribute("data-value"))));
 }
