@@ -87,11 +87,14 @@ describe("the dashboard in Chromium", () => {
   beforeAll(async () => {
     dataDir = tempDir(cleanups.add);
     // No simulator and no Wikimedia: the only events are the test's, so every figure is known exactly.
-    const up = await startPulse(["up", "--port", "0", "--rate", "0", "--wikimedia", "off", "--data-dir", dataDir], {
-      waitFor: /API on (http:\/\/[^\s]+) /,
-      env: { PULSE_API_KEYS: KEY },
-      onCleanup: cleanups.add,
-    });
+    const up = await startPulse(
+      ["up", "--port", "0", "--rate", "0", "--wikimedia", "off", "--data-dir", dataDir],
+      {
+        waitFor: /API on (http:\/\/[^\s]+) /,
+        env: { PULSE_API_KEYS: KEY },
+        onCleanup: cleanups.add,
+      },
+    );
     url = up.match[1]!;
     browser = await launchBrowser(cleanups.add);
   }, TIMEOUT_MS);
@@ -131,7 +134,12 @@ describe("the dashboard in Chromium", () => {
 
       // And the same as the live API says, for every event type and metric of the window.
       const live = await api<{ window_ms: number; windows: ActivityWindow[] }>("/api/live/activity?last=1");
-      expect(live.windows.map((w) => w.event_type).sort()).toEqual(["ADD_TO_CART", "CLICK", "PURCHASE", "VIEW"]);
+      expect(live.windows.map((w) => w.event_type).sort()).toEqual([
+        "ADD_TO_CART",
+        "CLICK",
+        "PURCHASE",
+        "VIEW",
+      ]);
       for (const w of live.windows) {
         const cells = await page
           .locator(`#activity-latest-table tr[data-key="${w.event_type}"]`)
@@ -180,13 +188,21 @@ describe("the dashboard in Chromium", () => {
         () => api<Progress>("/api/stream/progress"),
         (p) => p.totals.duplicates === 1,
       );
-      expect(progress.totals).toMatchObject({ input: 14, accepted: 13, duplicates: 1, late: 0, deadLettered: 0 });
+      expect(progress.totals).toMatchObject({
+        input: 14,
+        accepted: 13,
+        duplicates: 1,
+        late: 0,
+        deadLettered: 0,
+      });
       const counts = (metric: string) => values(page, `#stream-counts [data-metric="${metric}"]`);
       await expect.poll(() => counts("duplicates"), { timeout: 5_000 }).toEqual([1]);
       for (const metric of ["input", "accepted", "late", "partiallyLate", "deadLettered"]) {
         expect(await counts(metric), metric).toEqual([progress.totals[metric]]);
       }
-      const watermark = await page.locator('#freshness-summary [data-metric="watermark"] time').getAttribute("data-value");
+      const watermark = await page
+        .locator('#freshness-summary [data-metric="watermark"] time')
+        .getAttribute("data-value");
       expect(Number(watermark)).toBe(progress.eventTime.watermarkMs);
       // The collector's reject is on the dead-letter topic (polled every 2 s).
       await expect
@@ -207,7 +223,10 @@ describe("the dashboard in Chromium", () => {
       // The schema diff needs a subject with two versions.
       const subject = "dashboard-test-value";
       const schema = { type: "record", name: "T", fields: [{ name: "a", type: "string" }] };
-      for (const fields of [schema.fields, [...schema.fields, { name: "b", type: ["null", "long"], default: null }]]) {
+      for (const fields of [
+        schema.fields,
+        [...schema.fields, { name: "b", type: ["null", "long"], default: null }],
+      ]) {
         const registered = await fetch(`${url}/subjects/${subject}/versions`, {
           method: "POST",
           headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
@@ -223,11 +242,15 @@ describe("the dashboard in Chromium", () => {
       await page.locator('#topics-table tr[data-topic="user-activity"]').waitFor();
       for (const topic of report.topics) {
         const rowOf = `#topics-table tr[data-topic="${topic.name}"]`;
-        expect(await values(page, `${rowOf} [data-metric="partitions"]`), topic.name).toEqual([topic.partitions]);
+        expect(await values(page, `${rowOf} [data-metric="partitions"]`), topic.name).toEqual([
+          topic.partitions,
+        ]);
         expect(await values(page, `${rowOf} [data-metric="end_offset"]`), topic.name).toEqual([
           topic.high_watermarks.reduce((a, b) => a + b, 0),
         ]);
-        const highs = await page.locator(`${rowOf} [data-metric="high_watermarks"]`).getAttribute("data-value");
+        const highs = await page
+          .locator(`${rowOf} [data-metric="high_watermarks"]`)
+          .getAttribute("data-value");
         expect(highs, topic.name).toBe(topic.high_watermarks.join(","));
       }
       expect(await page.locator("#topics-table tbody tr").count()).toBe(report.topics.length);
@@ -237,11 +260,17 @@ describe("the dashboard in Chromium", () => {
       expect(subjects).toContain(subject);
       await page.locator(`#subjects-table tr[data-subject="${subject}"]`).waitFor();
       expect(
-        await page.locator("#subjects-table tbody tr").evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.subject)),
+        await page
+          .locator("#subjects-table tbody tr")
+          .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.subject)),
       ).toEqual(subjects);
       await page.locator(`#subjects-table tr[data-subject="${subject}"] button`).click();
-      await expect.poll(() => page.locator("#schema-diff-summary").textContent()).toMatch(/^v1 .* → v2 .*lines differ$/);
-      expect(await page.locator("#schema-detail pre .line.added").allTextContents()).toContain('+       "name": "b",\n');
+      await expect
+        .poll(() => page.locator("#schema-diff-summary").textContent())
+        .toMatch(/^v1 .* → v2 .*lines differ$/);
+      expect(await page.locator("#schema-detail pre .line.added").allTextContents()).toContain(
+        '+       "name": "b",\n',
+      );
 
       // The dead-letter browser: the malformed purchase, with its reason code at its partition and offset.
       const dlq = report.topics.find((t) => t.name === "user-activity.dlq")!;

@@ -16,7 +16,14 @@ describe("diffLines", () => {
   });
 
   it("keeps the longest common subsequence and puts removals before the additions that replace them", () => {
-    expect(render(diffLines(["a", "b", "c", "d"], ["a", "x", "c", "d", "e"]))).toEqual(["  a", "- b", "+ x", "  c", "  d", "+ e"]);
+    expect(render(diffLines(["a", "b", "c", "d"], ["a", "x", "c", "d", "e"]))).toEqual([
+      "  a",
+      "- b",
+      "+ x",
+      "  c",
+      "  d",
+      "+ e",
+    ]);
     // Both sides can always be read back from the diff.
     const before = ["x", "a", "b", "c", "a", "b", "b", "a"];
     const after = ["c", "b", "a", "b", "a", "c"];
