@@ -1,7 +1,7 @@
 // The dashboard in real Chromium over a real `pulse up`: the Live page's figures equal the live API's, a pushed update is drawn within 1 s, and /ops shows the log, schemas and dead letters.
 
 import { randomUUID } from "node:crypto";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TopicsReport } from "../../src/cli/commands/topics.ts";
 import { collectErrors, launchBrowser, screenshot, values } from "../helpers/browser.ts";
@@ -274,7 +274,7 @@ describe("the dashboard in Chromium", () => {
 
       // The dead-letter browser: the malformed purchase, with its reason code at its partition and offset.
       const dlq = report.topics.find((t) => t.name === "user-activity.dlq")!;
-      const partition = dlq.high_watermarks.findIndex((high) => high === 1);
+      const partition = dlq.high_watermarks.indexOf(1);
       expect(partition).toBeGreaterThanOrEqual(0);
       const letter = page.locator('#dlq-table tr[data-code="PULSE_VALIDATION_NEGATIVE_AMOUNT"]');
       await letter.waitFor();
