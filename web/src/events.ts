@@ -8,6 +8,13 @@ export interface LiveEvents {
   close(): void;
 }
 
+/** Says in the header that this process has no push stream (no stream job runs in it). */
+export function showNoStream(status: HTMLElement | null): void {
+  if (status === null) return;
+  status.dataset.state = "off";
+  status.textContent = "no stream job";
+}
+
 /**
  * Opens one EventSource for the page. EventSource reconnects by itself and resumes with Last-Event-ID;
  * the header says whether the stream is live. A 503 (no stream job in this process) ends retries.

@@ -14,7 +14,7 @@ import {
   query,
 } from "../api.ts";
 import { h, replace } from "../dom.ts";
-import { coalesced, openLiveEvents } from "../events.ts";
+import { coalesced, openLiveEvents, showNoStream } from "../events.ts";
 import { ActivityPanels } from "./activity.ts";
 import { AlertsPanel } from "./alerts.ts";
 import { FreshnessPanel } from "./freshness.ts";
@@ -34,6 +34,7 @@ const TOPICS_EVERY_MS = 2_000;
  */
 export async function mount(main: HTMLElement): Promise<() => void> {
   const job = await getJson<StreamJobAnswer>("/api/stream/job");
+  if (!job.running) showNoStream(document.getElementById("connection"));
   const grid = h("div", { class: "grid" });
   replace(
     main,

@@ -9,7 +9,7 @@ import {
   type TopicReport,
 } from "../api.ts";
 import { h, replace } from "../dom.ts";
-import { coalesced, openLiveEvents } from "../events.ts";
+import { coalesced, openLiveEvents, showNoStream } from "../events.ts";
 import { DeadLettersPanel } from "./dead-letters.ts";
 import { ProgressPanels } from "./progress.ts";
 import { SchemasPanel } from "./schemas.ts";
@@ -26,6 +26,7 @@ function linkedTopic(): string | undefined {
 
 export async function mount(main: HTMLElement): Promise<() => void> {
   const job = await getJson<StreamJobAnswer>("/api/stream/job");
+  if (!job.running) showNoStream(document.getElementById("connection"));
   const grid = h("div", { class: "grid" });
   replace(
     main,
