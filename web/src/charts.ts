@@ -16,7 +16,7 @@ export interface SeriesSpec {
   format?: (value: number) => string;
 }
 
-/** A shaded span of the x axis, for an alert on the window it concerns. */
+/** A shaded span of the x axis (seconds), for an alert on the window it concerns. */
 export interface Band {
   fromSec: number;
   toSec: number;

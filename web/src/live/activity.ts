@@ -1,7 +1,8 @@
 // The Live page's user-activity panels: events/s, unique users and revenue per window by event type, the funnel, and the latest window's figures.
 
 import type { ActivityWindow, Alert } from "../api.ts";
-import { type Band, Chart, type SeriesSpec } from "../charts.ts";
+import { alertBands } from "./series.ts";
+import { Chart, type SeriesSpec } from "../charts.ts";
 import {
   compact,
   decimal,
@@ -40,18 +41,6 @@ function colorOf(eventType: string): number {
 
 function typeOrder(a: string, b: string): number {
   return colorOf(a) - colorOf(b) || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/** Activity alerts (series `activity.<event_type|all>.<metric>`) as bands on the activity charts. */
-export function activityBands(alerts: readonly Alert[]): Band[] {
-  return alerts
-    .filter((a) => a.series.startsWith("activity."))
-    .map((a) => ({
-      fromSec: a.window_start / 1000,
-      toSec: a.window_end / 1000,
-      kind: a.kind,
-      label: `${a.kind} ${a.series.split(".")[1] ?? ""}`,
-    }));
 }
 
 export class ActivityPanels {
@@ -143,7 +132,7 @@ export class ActivityPanels {
   }
 
   setAlerts(alerts: readonly Alert[]): void {
-    const bands = activityBands(alerts);
+    const bands = alertBands(alerts, "activity");
     this.#rate.setBands(bands);
     this.#users.setBands(bands);
   }

@@ -1,62 +1,12 @@
 // The Live page's Wikimedia panels: edits per window by wiki (top 10), bot and human share, new pages and byte delta, top edited pages.
 
 import type { Alert, TopPages, WikiWindow } from "../api.ts";
-import { type Band, Chart } from "../charts.ts";
+import { alertBands, topWikis, type WindowTotals, windowTotals } from "./series.ts";
+import { Chart } from "../charts.ts";
 import { emptyRow, figure, h, integer, panel, percent, replace, signed, table, time, num } from "../dom.ts";
 
 const TOP_WIKIS = 10;
 const RECENT_WINDOWS = 10;
-
-/** Wikimedia alerts (series `wikimedia.<wiki|all>.<metric>`) as bands on the edits chart. */
-export function wikiBands(alerts: readonly Alert[]): Band[] {
-  return alerts
-    .filter((a) => a.series.startsWith("wikimedia."))
-    .map((a) => ({
-      fromSec: a.window_start / 1000,
-      toSec: a.window_end / 1000,
-      kind: a.kind,
-      label: `${a.kind} ${a.series.split(".")[1] ?? ""}`,
-    }));
-}
-
-interface WindowTotals {
-  window_start: number;
-  window_end: number;
-  edits: number;
-  bot_edits: number;
-  human_edits: number;
-  new_pages: number;
-  byte_delta: number;
-  final: boolean;
-}
-
-/** Each window's figures summed over wikis, oldest first; `final` when every wiki's row is. */
-export function windowTotals(windows: readonly WikiWindow[]): WindowTotals[] {
-  const byStart = new Map<number, WindowTotals>();
-  for (const w of windows) {
-    let t = byStart.get(w.window_start);
-    if (t === undefined) {
-      t = {
-        window_start: w.window_start,
-        window_end: w.window_end,
-        edits: 0,
-        bot_edits: 0,
-        human_edits: 0,
-        new_pages: 0,
-        byte_delta: 0,
-        final: true,
-      };
-      byStart.set(w.window_start, t);
-    }
-    t.edits += w.edits;
-    t.bot_edits += w.bot_edits;
-    t.human_edits += w.human_edits;
-    t.new_pages += w.new_pages;
-    t.byte_delta += w.byte_delta;
-    t.final &&= w.final;
-  }
-  return [...byStart.values()].sort((a, b) => a.window_start - b.window_start);
-}
 
 export class WikimediaPanels {
   readonly #edits: Chart;
@@ -117,12 +67,7 @@ export class WikimediaPanels {
     const totals = windowTotals(windows);
     const starts = totals.map((t) => t.window_start);
     const x = starts.map((s) => s / 1000);
-    const byWiki = new Map<string, number>();
-    for (const w of windows) byWiki.set(w.wiki, (byWiki.get(w.wiki) ?? 0) + w.edits);
-    const wikis = [...byWiki]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, TOP_WIKIS)
-      .map(([wiki]) => wiki);
+    const wikis = topWikis(windows, TOP_WIKIS);
     const at = new Map(windows.map((w) => [`${w.window_start}|${w.wiki}`, w.edits]));
     this.#edits.setData(
       [x, ...wikis.map((wiki) => starts.map((s) => at.get(`${s}|${wiki}`) ?? 0))],
@@ -135,7 +80,7 @@ export class WikimediaPanels {
   }
 
   setAlerts(alerts: readonly Alert[]): void {
-    this.#edits.setBands(wikiBands(alerts));
+    this.#edits.setBands(alertBands(alerts, "wikimedia"));
   }
 
   #renderShare(latest: WindowTotals | undefined): void {
