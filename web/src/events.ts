@@ -1,6 +1,7 @@
 // The server's push stream (GET /api/live/events, Server-Sent Events) for a page: typed handlers and a connection state in the header.
 
-export type StreamEventName = "progress" | "windows" | "alerts";
+/** The events `pulse up` publishes, and "open": the stream (re)connected, so pushes may have been missed. */
+export type StreamEventName = "progress" | "windows" | "alerts" | "open";
 type Handler = (data: unknown) => void;
 
 export interface LiveEvents {
@@ -28,7 +29,10 @@ export function openLiveEvents(status: HTMLElement | null): LiveEvents {
     status.textContent = text;
   };
   show("reconnecting", "connecting…");
-  source.addEventListener("open", () => show("live", "live"));
+  source.addEventListener("open", () => {
+    show("live", "live");
+    for (const handler of handlers.get("open") ?? []) handler(undefined);
+  });
   source.addEventListener("error", () => {
     if (source.readyState === EventSource.CLOSED) show("off", "no live stream");
     else show("reconnecting", "reconnecting…");

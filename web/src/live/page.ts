@@ -87,6 +87,11 @@ export async function mount(main: HTMLElement): Promise<() => void> {
   events.on("windows", () => windows.request());
   events.on("alerts", () => alerts.request());
   events.on("progress", (data) => freshness.render(data as StreamProgress));
+  // Whatever was pushed before the stream (re)opened is read now.
+  events.on("open", () => {
+    windows.request();
+    alerts.request();
+  });
   windows.request();
   alerts.request();
   // The latest progress, once the job has one (before its first batch /api/stream/progress is a 503).

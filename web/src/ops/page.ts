@@ -77,6 +77,13 @@ export async function mount(main: HTMLElement): Promise<() => void> {
   progress.load(history.points);
   const events = openLiveEvents(document.getElementById("connection"));
   events.on("progress", (data) => progress.add(data as StreamProgress));
+  // Batches pushed while the stream was down are in the history.
+  events.on("open", () => {
+    getJson<{ points: ProgressPoint[] }>("/api/stream/progress/history").then(
+      (again) => progress.load(again.points),
+      () => undefined,
+    );
+  });
   return () => {
     events.close();
     clearInterval(timer);
