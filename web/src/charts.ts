@@ -145,7 +145,11 @@ export class Chart {
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
       scales: {
-        x: { time: true },
+        x: {
+          time: true,
+          // From the data itself: uPlot pads a single point to a day, and an empty chart to nothing.
+          range: (u) => xRange(u.data[0] as ArrayLike<number>, options.xPadSec ?? 60),
+        },
         y: { range: (_u, min, max) => rangeFrom(min, max) },
         y2: { range: (_u, min, max) => rangeFrom(min, max) },
       },
@@ -204,6 +208,17 @@ export class Chart {
 /** The object without its undefined keys: uPlot takes a key given as undefined for a setting, not for its default. */
 function defined<T extends object>(object: T): T {
   return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The first to the last x; a single x gets `padSec` either side, and no data the last ten pads up to now. */
+function xRange(xs: ArrayLike<number>, padSec: number): [number, number] {
+  if (xs.length === 0) {
+    const now = Date.now() / 1000;
+    return [now - 10 * padSec, now];
+  }
+  const first = xs[0]!;
+  const last = xs[xs.length - 1]!;
+  return first === last ? [first - padSec, last + padSec] : [first, last];
 }
 
 function rangeFrom(min: number | null, max: number | null): [number, number] {

@@ -73,12 +73,15 @@ export function figure(
 const INTEGER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 const DECIMAL = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1, minimumFractionDigits: 0 });
 const MONEY = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const RATE = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 3 });
 const COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 const PERCENT = new Intl.NumberFormat("en-US", { style: "percent", maximumFractionDigits: 1 });
 
 export const integer = (value: number): string => INTEGER.format(value);
 export const decimal = (value: number): string => DECIMAL.format(value);
 export const money = (value: number): string => MONEY.format(value);
+/** A rate to three significant digits: 0.0333, 1.25, 4,520. */
+export const rate = (value: number): string => RATE.format(value);
 /** 1.2K, 3.4M: for axis ticks. */
 export const compact = (value: number): string => COMPACT.format(value);
 export const percent = (value: number): string => PERCENT.format(value);

@@ -102,7 +102,7 @@ export class ActivityPanels {
     const at = new Map(windows.map((w) => [`${w.window_start}|${w.event_type}`, w]));
     const x = starts.map((s) => s / 1000);
     const perSecond = this.#windowMs / 1000;
-    const series = (label: string): SeriesSpec => ({ label, color: colorOf(label), format: decimal });
+    const series = (label: string): SeriesSpec => ({ label, color: colorOf(label), format: rate });
     this.#rate.setData(
       [
         x,
@@ -173,7 +173,7 @@ export class ActivityPanels {
           r.event_type,
         ),
         figure("td", r.event_count, integer, { "data-metric": "event_count" }),
-        figure("td", r.event_count / perSecond, decimal, { "data-metric": "events_per_sec" }),
+        figure("td", r.event_count / perSecond, rate, { "data-metric": "events_per_sec" }),
         figure("td", r.unique_users, integer, { "data-metric": "unique_users" }),
         figure("td", r.sessions, integer, { "data-metric": "sessions" }),
         figure("td", r.revenue, money, { "data-metric": "revenue" }),
@@ -184,7 +184,7 @@ export class ActivityPanels {
       { class: "total", "data-key": "all" },
       h("th", { scope: "row" }, "all types"),
       figure("td", total.events, integer, { "data-metric": "event_count" }),
-      figure("td", total.events / perSecond, decimal, { "data-metric": "events_per_sec" }),
+      figure("td", total.events / perSecond, rate, { "data-metric": "events_per_sec" }),
       // Distinct users of different event types overlap: their sum would count a user once per type.
       h("td", { class: "muted", title: "a user may do several event types in a window" }, "–"),
       figure("td", total.sessions, integer, { "data-metric": "sessions" }),
