@@ -5,6 +5,7 @@ import { alertBands } from "./series.ts";
 import { Chart, type SeriesSpec } from "../charts.ts";
 import {
   compact,
+  rate,
   decimal,
   emptyRow,
   figure,
