@@ -21,6 +21,10 @@ export async function open(url: string, options: OpenWarehouseOptions): Promise<
     const { openDuckDbWarehouse } = await import("./duckdb/index.ts");
     return openDuckDbWarehouse({ path, threads: options.threads });
   }
+  if (url.startsWith("bigquery:")) {
+    const { openBigQueryWarehouse, parseBigQueryUrl } = await import("./bigquery/index.ts");
+    return openBigQueryWarehouse(parseBigQueryUrl(url));
+  }
   throw new ConfigError(
     `warehouse '${redactUrl(url)}': not a warehouse URL; use warehouse: embedded:<file> (the default, embedded:warehouse.duckdb, a DuckDB file in data_dir), postgres://user@host:port/db or bigquery://project/dataset.`,
   );
