@@ -263,7 +263,7 @@ export class BigQueryDouble {
       rule === undefined ? {} : typeof rule.answer === "function" ? rule.answer(body) : rule.answer;
     if (answer.error !== undefined)
       return error(answer.error.status, answer.error.reason, answer.error.message, "query");
-    const job = this.#newJob(answer);
+    const job = this.#newJob(answer, undefined, body.location);
     if (job.pending > 0) {
       job.pending--;
       return [200, { kind: "bigquery#queryResponse", jobReference: this.#ref(job), jobComplete: false }];
@@ -306,9 +306,9 @@ export class BigQueryDouble {
   }
 
   #insertLoadJob(r: RecordedRequest): [number, unknown] {
-    const body = r.body as Omit<LoadJob, "media"> & { jobReference?: { jobId?: string } };
+    const body = r.body as Omit<LoadJob, "media"> & { jobReference?: { jobId?: string; location?: string } };
     const destination = body.configuration.load.destinationTable;
-    const job = this.#newJob(undefined, body.jobReference?.jobId);
+    const job = this.#newJob(undefined, body.jobReference?.jobId, body.jobReference?.location);
     const rows = (r.media ?? "").split("\n").filter((line) => line !== "").length;
     const key = `${destination.datasetId}.${destination.tableId}`;
     const failure =
@@ -390,10 +390,11 @@ export class BigQueryDouble {
     this.addTable(m[2]!, m[3]!, fields);
   }
 
-  #newJob(answer: QueryAnswer | undefined, id?: string): Job {
+  /** A job in `location` (the request's), the double's own when the request names none. */
+  #newJob(answer: QueryAnswer | undefined, id?: string, location?: string): Job {
     const job: Job = {
       id: id ?? `job_double_${this.#nextJob++}`,
-      location: this.location,
+      location: location ?? this.location,
       answer,
       pending: answer?.pendingPolls ?? 0,
       served: 0,

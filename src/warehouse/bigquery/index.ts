@@ -37,7 +37,12 @@ export async function openBigQueryWarehouse(options: BigQueryWarehouseOptions): 
     projectId: options.projectId,
     location: options.location,
     apiEndpoint: options.apiEndpoint,
-    maxRetries: options.maxRetries,
+    // The client reads a maxRetries of 0 as "unset"; no retries at all is autoRetry: false.
+    ...(options.maxRetries === undefined
+      ? {}
+      : {
+          retryOptions: options.maxRetries === 0 ? { autoRetry: false } : { maxRetries: options.maxRetries },
+        }),
   };
   if (options.credentials !== undefined) {
     if ("accessToken" in options.credentials)

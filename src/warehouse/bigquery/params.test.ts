@@ -20,7 +20,7 @@ describe("rewriteParams", () => {
       "SELECT '''a ' $1 '' b''', $2",
       'SELECT """$1 " still in""", $2',
       "SELECT r'\\$1', $2",
-      "SELECT R\"$1\", $2",
+      'SELECT R"$1", $2',
       "SELECT b'$1', $2",
       "SELECT rb'''$1''', $2",
       "SELECT BR'$1', $2",
@@ -60,7 +60,10 @@ describe("rewriteParams", () => {
 describe("checkParams", () => {
   it("refuses a parameter that was not given", () => {
     expect(() => checkParams([1, 3], 2, "SELECT $1, $3")).toThrow(
-      expect.objectContaining({ code: WarehouseErrorCode.badArgument, message: expect.stringContaining("$3") }),
+      expect.objectContaining({
+        code: WarehouseErrorCode.badArgument,
+        message: expect.stringContaining("$3"),
+      }),
     );
     expect(() => checkParams([1, 2], 2, "SELECT $1, $2")).not.toThrow();
   });

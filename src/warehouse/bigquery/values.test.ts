@@ -19,7 +19,11 @@ describe("queryParameter", () => {
       { name: "p3", parameterType: { type: "FLOAT64" }, parameterValue: { value: "1.5" } },
       { name: "p4", parameterType: { type: "BOOL" }, parameterValue: { value: "true" } },
       { name: "p5", parameterType: { type: "BOOL" }, parameterValue: { value: "false" } },
-      { name: "p6", parameterType: { type: "TIMESTAMP" }, parameterValue: { value: "2026-01-02T03:04:05.678Z" } },
+      {
+        name: "p6",
+        parameterType: { type: "TIMESTAMP" },
+        parameterValue: { value: "2026-01-02T03:04:05.678Z" },
+      },
       { name: "p7", parameterType: { type: "STRING" }, parameterValue: { value: null } },
     ]);
   });
@@ -140,13 +144,8 @@ describe("the BigQuery dialect", () => {
   });
 
   it("names the seam's types in GoogleSQL", () => {
-    expect((["string", "int64", "float64", "boolean", "date", "timestamp"] as const).map(dialect.typeName)).toEqual([
-      "STRING",
-      "INT64",
-      "FLOAT64",
-      "BOOL",
-      "DATE",
-      "TIMESTAMP",
-    ]);
+    expect(
+      (["string", "int64", "float64", "boolean", "date", "timestamp"] as const).map(dialect.typeName),
+    ).toEqual(["STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"]);
   });
 });
