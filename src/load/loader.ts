@@ -3,7 +3,7 @@
 /*
  * Each page of raw-lake rows (RawLake.scanAfter from the load state's positions) is decoded through the
  * registry and appended to its raw table in one warehouse transaction with the load-state rows of the
- * partitions it advances. A load killed at any point leaves whole pages behind it, each with its state, so
+ * partitions it advances; pages commit in order, one at a time, while the next page is decoded. A load killed at any point leaves whole pages behind it, each with its state, so
  * running it again continues after the last committed page: identical tables, never a duplicate row.
  *
  * A day reload (--date) runs after the incremental load, in one transaction per day: the day's rows are
@@ -59,7 +59,7 @@ export interface LoadResult {
   elapsedMs: number;
 }
 
-const DEFAULT_PAGE_ROWS = 50_000;
+const DEFAULT_PAGE_ROWS = 200_000;
 const DAY_MS = 86_400_000;
 
 /** Loads every new raw-lake row of the topics into their raw tables, then reloads the days asked for. */
@@ -94,40 +94,60 @@ async function loadTopic(
   const state = await readLoadState(warehouse, table.topic);
   const after = new Map<number, number>([...state].map(([partition, s]) => [partition, s.lastOffset]));
   const columns = tableColumns(table).map((column) => column.name);
-  const days = new Set<string>();
+  /** Event-time days since the epoch (UTC). */
+  const days = new Set<number>();
+  /** The state as of the pages read so far; `state` holds what is committed. */
+  const planned = new Map(state);
   let rowsLoaded = 0;
+  // One page commits while the next is read and decoded: DuckDB writes on its own threads meanwhile.
+  let committing: Promise<void> = Promise.resolve();
+  let failure: { error: unknown } | undefined;
   for (;;) {
+    if (failure !== undefined) break;
     const page = await lake.scanAfter(table.topic, after, pageRows);
     if (page.length === 0) break;
     const values = await rowValues(options.serde, table, page, days);
     const advanced = new Map<number, PartitionLoadState>();
     for (const row of page) {
-      const before = advanced.get(row.partition) ?? state.get(row.partition);
+      const before = advanced.get(row.partition) ?? planned.get(row.partition);
       advanced.set(row.partition, {
         partition: row.partition,
         lastOffset: row.offset,
         rowsLoaded: (before?.rowsLoaded ?? 0) + 1,
       });
     }
-    const loadedAt = new Date(options.now?.() ?? Date.now());
-    await warehouse.transaction(async (session) => {
-      await session.append(table.relation, columns, values);
-      await writeLoadState(session, warehouse.dialect, table.topic, [...advanced.values()], loadedAt);
-    });
     for (const [partition, s] of advanced) {
-      state.set(partition, s);
+      planned.set(partition, s);
       after.set(partition, s.lastOffset);
     }
-    rowsLoaded += page.length;
-    progress.rows += page.length;
-    options.onProgress?.({ topic: table.topic, rows: progress.rows });
+    await committing;
+    if (failure !== undefined) break;
+    const loadedAt = new Date(options.now?.() ?? Date.now());
+    committing = warehouse
+      .transaction(async (session) => {
+        await session.append(table.relation, columns, values);
+        await writeLoadState(session, warehouse.dialect, table.topic, [...advanced.values()], loadedAt);
+      })
+      .then(
+        () => {
+          for (const [partition, s] of advanced) state.set(partition, s);
+          rowsLoaded += page.length;
+          progress.rows += page.length;
+          options.onProgress?.({ topic: table.topic, rows: progress.rows });
+        },
+        (error: unknown) => {
+          failure = { error };
+        },
+      );
   }
+  await committing;
+  if (failure !== undefined) throw failure.error;
   return {
     topic: table.topic,
     table: `${table.relation.schema}.${table.relation.name}`,
     rowsLoaded,
     rowsReloaded: 0,
-    days: [...days],
+    days: [...days].map((day) => new Date(day * DAY_MS).toISOString().slice(0, 10)),
     partitions: [...state.values()].sort((a, b) => a.partition - b.partition),
   };
 }
@@ -179,7 +199,7 @@ async function rowValues(
   serde: AvroSerde,
   table: RawTable,
   rows: readonly RawEventRow[],
-  days?: Set<string>,
+  days?: Set<number>,
 ): Promise<SqlValue[][]> {
   const out: SqlValue[][] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
@@ -188,7 +208,7 @@ async function rowValues(
     const values = table.values(event);
     values.push(row.topic, row.partition, row.offset, new Date(row.ingested_at));
     out[i] = values;
-    days?.add(new Date(row.event_time).toISOString().slice(0, 10));
+    days?.add(Math.floor(row.event_time / DAY_MS));
   }
   return out;
 }

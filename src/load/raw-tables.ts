@@ -10,7 +10,7 @@ export const RAW_SCHEMA = "raw";
 /** The columns every raw table ends with: the row's key in the raw lake and when the stream job stored it. */
 export const LOG_COLUMNS: readonly Column[] = [
   { name: "_topic", type: "string", nullable: false },
-  { name: "_partition", type: "int64", nullable: false },
+  { name: "_log_partition", type: "int64", nullable: false },
   { name: "_offset", type: "int64", nullable: false },
   { name: "_ingested_at", type: "timestamp", nullable: false },
 ];

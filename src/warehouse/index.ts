@@ -19,7 +19,10 @@
  *     after it resolves, and none of them after it throws. Statements on the warehouse itself, outside
  *     the session, do not see its uncommitted writes.
  *   - Errors are WarehouseError (src/errors.ts): queryFailed carries the database's message; unavailable
- *     and locked are retriable.
+ *     and locked are retriable. A failed statement or append changes nothing and leaves the warehouse
+ *     usable; a transaction's session refuses every call once the transaction has ended (closed).
+ *   - mergeInto "merge" refuses a select with two rows for one key (queryFailed, nothing changed);
+ *     "delete+insert" inserts every row of the select as it is.
  */
 
 /** A value bound to a parameter or read from a row. */

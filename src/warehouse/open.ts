@@ -21,6 +21,10 @@ export async function open(url: string, options: OpenWarehouseOptions): Promise<
     const { openDuckDbWarehouse } = await import("./duckdb/index.ts");
     return openDuckDbWarehouse({ path, threads: options.threads });
   }
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    const { openPostgresWarehouse } = await import("./postgres/index.ts");
+    return openPostgresWarehouse({ url });
+  }
   if (url.startsWith("bigquery:")) {
     const { openBigQueryWarehouse, parseBigQueryUrl } = await import("./bigquery/index.ts");
     return openBigQueryWarehouse(parseBigQueryUrl(url));

@@ -25,7 +25,7 @@ async function query(
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-const TABLE_SQL = "SELECT * EXCLUDE (_ingested_at) FROM raw.user_activity ORDER BY _partition, _offset";
+const TABLE_SQL = "SELECT * EXCLUDE (_ingested_at) FROM raw.user_activity ORDER BY _log_partition, _offset";
 
 describe("pulse load / pulse query", () => {
   const cleanups = new SuiteCleanups();

@@ -17,7 +17,7 @@ async function warehouseFor(ctx: TestContext, fx: JobFixture, file = "warehouse.
 /** `${partition}:${offset}` → event_id of every row of raw.user_activity. */
 async function loadedKeys(warehouse: Warehouse): Promise<Map<string, string>> {
   const result = await warehouse.query(
-    "SELECT _partition AS p, _offset AS o, event_id AS e FROM raw.user_activity ORDER BY 1, 2",
+    "SELECT _log_partition AS p, _offset AS o, event_id AS e FROM raw.user_activity ORDER BY 1, 2",
   );
   return new Map(result.rows.map((row) => [`${row.p}:${row.o}`, String(row.e)]));
 }
@@ -25,7 +25,7 @@ async function loadedKeys(warehouse: Warehouse): Promise<Map<string, string>> {
 /** Every row of the table as text, in key order: equal texts mean equal tables. */
 async function tableText(warehouse: Warehouse, table = "raw.user_activity"): Promise<string> {
   const result = await warehouse.query(
-    `SELECT * EXCLUDE (_ingested_at) FROM ${table} ORDER BY _partition, _offset`,
+    `SELECT * EXCLUDE (_ingested_at) FROM ${table} ORDER BY _log_partition, _offset`,
   );
   return JSON.stringify(result.rows);
 }
@@ -57,14 +57,14 @@ describe("loadRaw (raw lake → DuckDB raw tables)", () => {
       expect({
         ...row,
         _ingested_at: undefined,
-        _partition: undefined,
+        _log_partition: undefined,
         _offset: undefined,
         _topic: undefined,
       }).toEqual({
         ...event,
         event_time: new Date(event.event_time),
         _ingested_at: undefined,
-        _partition: undefined,
+        _log_partition: undefined,
         _offset: undefined,
         _topic: undefined,
       });

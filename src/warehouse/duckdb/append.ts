@@ -46,18 +46,21 @@ export async function appendRows(
     for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
       const end = Math.min(rows.length, start + CHUNK_ROWS);
       const chunk = DuckDBDataChunk.create(types, end - start);
+      for (let r = start; r < end; r++) {
+        if (rows[r]!.length !== columns.length)
+          throw new WarehouseError(
+            WarehouseErrorCode.badArgument,
+            `${where}: row ${r} has ${rows[r]!.length} values for ${columns.length} columns.`,
+          );
+      }
       const vectors: DuckDBValue[][] = tableColumns.map((_, c) => {
         const from = sourceIndex[c]!;
-        const out = new Array<DuckDBValue>(end - start);
+        const out = new Array<DuckDBValue>(end - start).fill(null);
+        if (from === -1) return out;
+        const toDuckDb = convert[c]!;
         for (let r = start; r < end; r++) {
-          const row = rows[r]!;
-          if (row.length !== columns.length)
-            throw new WarehouseError(
-              WarehouseErrorCode.badArgument,
-              `${where}: row ${r} has ${row.length} values for ${columns.length} columns.`,
-            );
-          const value = from === -1 ? null : row[from]!;
-          out[r - start] = value === null || value === undefined ? null : convert[c]!(value, r);
+          const value = rows[r]![from];
+          if (value !== null && value !== undefined) out[r - start] = toDuckDb(value, r);
         }
         return out;
       });

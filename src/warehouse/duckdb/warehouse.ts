@@ -106,6 +106,18 @@ export class DuckDbWarehouse implements Warehouse {
       const columns = described.columns;
       const list = columns.map(q).join(", ");
       const on = uniqueKey.map((key) => `t.${q(key)} = s.${q(key)}`).join(" AND ");
+      if (strategy === "merge") {
+        // DuckDB's MERGE keeps the last of two source rows for one target row; PostgreSQL and BigQuery refuse.
+        const keys = uniqueKey.map(q).join(", ");
+        const twice = await session.query(
+          `SELECT ${keys} FROM ${staged} GROUP BY ${keys} HAVING count(*) > 1 LIMIT 1`,
+        );
+        if (twice.rows.length > 0)
+          throw new WarehouseError(
+            WarehouseErrorCode.queryFailed,
+            `merge into ${relation.schema}.${relation.name}: the select has more than one row for the key ${JSON.stringify(twice.rows[0])}; a merge needs one row per unique key (${uniqueKey.join(", ")}).`,
+          );
+      }
       let written: number;
       if (strategy === "merge") {
         const set = columns
@@ -230,21 +242,18 @@ async function inTransaction<T>(
   work: (session: WarehouseSession) => Promise<T>,
 ): Promise<T> {
   let open = true;
+  const ended = () =>
+    new WarehouseError(
+      WarehouseErrorCode.closed,
+      "a transaction's session was used after the transaction ended.",
+    );
   const session: WarehouseSession = {
-    query: (sql, params = []) => {
-      if (!open)
-        throw new WarehouseError(
-          WarehouseErrorCode.closed,
-          "a transaction's session was used after it ended.",
-        );
+    query: async (sql, params = []) => {
+      if (!open) throw ended();
       return runQuery(connection, sql, params);
     },
-    append: (relation, columns, rows) => {
-      if (!open)
-        throw new WarehouseError(
-          WarehouseErrorCode.closed,
-          "a transaction's session was used after it ended.",
-        );
+    append: async (relation, columns, rows) => {
+      if (!open) throw ended();
       return appendOn(connection, relation, columns, rows);
     },
   };
