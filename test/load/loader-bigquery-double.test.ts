@@ -78,7 +78,7 @@ describe("loadRaw into BigQuery (against a double of the REST API)", () => {
             .map((line) => JSON.parse(line) as Record<string, unknown>),
         );
     const rows = rowsOf("user_activity");
-    expect(new Map(rows.map((row) => [`${row._partition}:${row._offset}`, row.event_id]))).toEqual(
+    expect(new Map(rows.map((row) => [`${row._log_partition}:${row._offset}`, row.event_id]))).toEqual(
       truth.lake,
     );
     expect(rows).toHaveLength(truth.lake.size);

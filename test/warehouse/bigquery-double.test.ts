@@ -36,7 +36,7 @@ const queryFailed = (words: string) =>
   });
 
 describe("BigQuery warehouse (against a double of the REST API): statements", () => {
-  it("sends jobs.query with $n rewritten to named parameters, each typed, a null as STRING", async () => {
+  it("sends jobs.query with $n rewritten to named parameters, each typed, and a null as the literal NULL", async () => {
     const { double, warehouse } = await subject({ location: "EU" });
     const at = new Date("2026-01-02T03:04:05.678Z");
     await warehouse.query(
@@ -46,7 +46,7 @@ describe("BigQuery warehouse (against a double of the REST API): statements", ()
     const [body] = double.queries();
     expect(body).toMatchObject({
       query:
-        "SELECT * FROM `raw`.`t` WHERE a = @p1 AND b = @p2 AND c = @p3 AND d = @p4 AND e = @p5 AND f IS NOT DISTINCT FROM @p6 AND g = '$1' -- $2",
+        "SELECT * FROM `raw`.`t` WHERE a = @p1 AND b = @p2 AND c = @p3 AND d = @p4 AND e = @p5 AND f IS NOT DISTINCT FROM NULL AND g = '$1' -- $2",
       useLegacySql: false,
       parameterMode: "NAMED",
       location: "EU",
@@ -63,7 +63,6 @@ describe("BigQuery warehouse (against a double of the REST API): statements", ()
         parameterType: { type: "TIMESTAMP" },
         parameterValue: { value: "2026-01-02T03:04:05.678Z" },
       },
-      { name: "p6", parameterType: { type: "STRING" }, parameterValue: { value: null } },
     ]);
     expect(double.requests[0]!.headers.authorization).toBe("Bearer double-token");
     expect(double.calls()).toEqual(["POST /bigquery/v2/projects/P/queries"]);

@@ -36,14 +36,15 @@ export function bigqueryDialect(projectId: string): Dialect {
   };
 }
 
-/** 'text' with backslash escapes, numbers as written, TRUE/FALSE, NULL, TIMESTAMP '…+00:00'. */
+/** 'text' with backslash escapes, numbers as written (negative ones in parentheses), TRUE/FALSE, NULL, TIMESTAMP '…+00:00'. */
 export function literal(value: SqlValue): string {
   if (value === null) return "NULL";
   if (typeof value === "string") return quoted(value, "'");
   if (typeof value === "boolean") return value ? "TRUE" : "FALSE";
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw badValue("literal", value);
-    return String(value);
+    // In parentheses: after a minus, -5 would start a comment (1 --5).
+    return value < 0 || Object.is(value, -0) ? `(${value})` : String(value);
   }
   if (value instanceof Date && Number.isFinite(value.getTime()))
     return `TIMESTAMP '${value.toISOString().replace("T", " ").replace("Z", "+00:00")}'`;

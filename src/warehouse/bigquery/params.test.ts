@@ -2,7 +2,14 @@
 
 import { describe, expect, it } from "vitest";
 import { WarehouseErrorCode } from "../../errors.ts";
-import { checkParams, firstKeyword, returnsRows, rewriteParams, scriptStatement } from "./params.ts";
+import {
+  bindParams,
+  checkParams,
+  firstKeyword,
+  returnsRows,
+  rewriteParams,
+  scriptStatement,
+} from "./params.ts";
 
 describe("rewriteParams", () => {
   it("names each $n in code @pn, and lists the numbers used", () => {
@@ -44,16 +51,30 @@ describe("rewriteParams", () => {
     expect(rewriteParams("WHERE x = $1 OR 'b' = $2").sql).toBe("WHERE x = @p1 OR 'b' = @p2");
   });
 
-  it("writes the prefix it is given, and leaves a $ without digits and existing @names", () => {
-    expect(rewriteParams("SELECT $1, $x, @named, '$1'", "s3_p")).toEqual({
-      sql: "SELECT @s3_p1, $x, @named, '$1'",
-      used: [1],
-    });
+  it("writes the names it is given, and leaves a $ without digits and existing @names", () => {
+    expect(rewriteParams("SELECT $1, $2, $x, @named, '$1'", (n) => (n === 2 ? "NULL" : `@s3_p${n}`))).toEqual(
+      {
+        sql: "SELECT @s3_p1, NULL, $x, @named, '$1'",
+        used: [1, 2],
+      },
+    );
   });
 
   it("does not run away on an unterminated literal or comment", () => {
     expect(rewriteParams("SELECT $1, 'open $2").sql).toBe("SELECT @p1, 'open $2");
     expect(rewriteParams("SELECT $1 /* open $2").sql).toBe("SELECT @p1 /* open $2");
+  });
+});
+
+describe("bindParams", () => {
+  it("binds each value as a typed named parameter, once however often it is used, and a null as NULL", () => {
+    expect(bindParams("UPDATE t SET a = $2, b = $3 WHERE k = $1 OR j = $1", [7, "x", null], "s2_p")).toEqual({
+      sql: "UPDATE t SET a = @s2_p2, b = NULL WHERE k = @s2_p1 OR j = @s2_p1",
+      params: [
+        { name: "s2_p1", parameterType: { type: "INT64" }, parameterValue: { value: "7" } },
+        { name: "s2_p2", parameterType: { type: "STRING" }, parameterValue: { value: "x" } },
+      ],
+    });
   });
 });
 

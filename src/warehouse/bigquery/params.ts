@@ -8,11 +8,15 @@
  *   quoted identifier  `…`, with backslash escapes
  *   comment            -- … and # … to the end of the line, /* … *\/
  *
- * In code, `$` followed by digits is parameter n; it becomes `@<prefix>n`. Nothing else is rewritten.
+ * In code, `$` followed by digits is parameter n; it becomes what `name(n)` says (`@p1`, or `NULL` for a
+ * null value: BigQuery wants a type for every parameter, and a typed null, unlike the literal NULL, is not
+ * coerced to a column of another type). Nothing else is rewritten.
  */
 
 import { WarehouseError, WarehouseErrorCode } from "../../errors.ts";
+import type { SqlValue } from "../index.ts";
 import { statementHead } from "./errors.ts";
+import { type QueryParameter, queryParameter } from "./values.ts";
 
 export interface RewrittenSql {
   sql: string;
@@ -20,8 +24,8 @@ export interface RewrittenSql {
   used: number[];
 }
 
-/** `sql` with each `$n` outside literals, quoted identifiers and comments written `@<prefix>n`. */
-export function rewriteParams(sql: string, prefix = "p"): RewrittenSql {
+/** `sql` with each `$n` outside literals, quoted identifiers and comments written `name(n)` (`@pn` by default). */
+export function rewriteParams(sql: string, name: (n: number) => string = (n) => `@p${n}`): RewrittenSql {
   let out = "";
   let from = 0;
   const used = new Set<number>();
@@ -32,13 +36,32 @@ export function rewriteParams(sql: string, prefix = "p"): RewrittenSql {
       while (j < end && isDigit(sql.charCodeAt(j))) j++;
       const n = Number(sql.slice(i + 1, j));
       used.add(n);
-      out += `${sql.slice(from, i)}@${prefix}${n}`;
+      out += `${sql.slice(from, i)}${name(n)}`;
       from = j;
       i = j - 1;
     }
   });
   out += sql.slice(from);
   return { sql: out, used: [...used].sort((a, b) => a - b) };
+}
+
+/**
+ * `sql` with its `$n` bound: named parameters `@<prefix>n`, typed by their values, a null written NULL.
+ * Throws badArgument for a `$n` with no value.
+ */
+export function bindParams(
+  sql: string,
+  params: readonly SqlValue[],
+  prefix = "p",
+): { sql: string; params: QueryParameter[] } {
+  const rewritten = rewriteParams(sql, (n) => (params[n - 1] === null ? "NULL" : `@${prefix}${n}`));
+  checkParams(rewritten.used, params.length, sql);
+  return {
+    sql: rewritten.sql,
+    params: rewritten.used
+      .filter((n) => params[n - 1] !== null)
+      .map((n) => queryParameter(`${prefix}${n}`, params[n - 1]!, `parameter $${n}`)),
+  };
 }
 
 /** The statement's first keyword in code, upper-cased ("SELECT", "WITH", "INSERT", …); "" when none. */

@@ -28,8 +28,8 @@ import type { Dialect, QueryResult, Relation, SqlValue, WarehouseSession } from 
 import type { BigQueryApi } from "./api.ts";
 import { statementHead } from "./errors.ts";
 import { fieldsFor, runLoadJob, toNdjson } from "./load.ts";
-import { checkParams, returnsRows, rewriteParams, scriptStatement } from "./params.ts";
-import { type FieldSchema, type QueryParameter, queryParameter } from "./values.ts";
+import { bindParams, returnsRows, scriptStatement } from "./params.ts";
+import type { FieldSchema, QueryParameter } from "./values.ts";
 
 /** Staging tables are named with this prefix; relations() leaves them out. */
 export const STAGING_PREFIX = "_pulse_staging_";
@@ -128,14 +128,7 @@ class StagedTransaction {
         WarehouseErrorCode.badArgument,
         `a statement that returns rows cannot run inside a BigQuery transaction (${statementHead(sql)}): its statements are deferred to one script at commit; run the query before transaction() or after it resolves.`,
       );
-    const step = this.#steps.length + 1;
-    const prefix = `s${step}_p`;
-    const rewritten = rewriteParams(sql, prefix);
-    checkParams(rewritten.used, params.length, sql);
-    this.#steps.push({
-      sql: rewritten.sql,
-      params: rewritten.used.map((n) => queryParameter(`${prefix}${n}`, params[n - 1]!, `parameter $${n}`)),
-    });
+    this.#steps.push(bindParams(sql, params, `s${this.#steps.length + 1}_p`));
     return { columns: [], rows: [], rowsAffected: 0 };
   }
 

@@ -136,7 +136,7 @@ describe("the BigQuery dialect", () => {
     expect(literal("it's a\\b\nc")).toBe("'it\\'s a\\\\b\\nc'");
     expect(literal("\u0001")).toBe("'\\x01'");
     expect(literal(42)).toBe("42");
-    expect(literal(-0.5)).toBe("-0.5");
+    expect(literal(-0.5)).toBe("(-0.5)");
     expect(literal(true)).toBe("TRUE");
     expect(literal(null)).toBe("NULL");
     expect(literal(new Date("2026-01-02T03:04:05.678Z"))).toBe("TIMESTAMP '2026-01-02 03:04:05.678+00:00'");

@@ -19,9 +19,9 @@ import type { BigQueryApi } from "./api.ts";
 import { bigqueryDialect } from "./dialect.ts";
 import { statementHead } from "./errors.ts";
 import { fieldsFor, runLoadJob, toNdjson } from "./load.ts";
-import { checkParams, rewriteParams, scriptStatement } from "./params.ts";
+import { bindParams, scriptStatement } from "./params.ts";
 import { runTransaction, STAGING_PREFIX } from "./transaction.ts";
-import { columnTypeOf, type FieldSchema, googleSqlTypeName, queryParameter, readRows } from "./values.ts";
+import { columnTypeOf, type FieldSchema, googleSqlTypeName, readRows } from "./values.ts";
 
 export class BigQueryWarehouse implements Warehouse {
   readonly dialect: Dialect;
@@ -49,13 +49,8 @@ export class BigQueryWarehouse implements Warehouse {
 
   async query(sql: string, params: readonly SqlValue[] = []): Promise<QueryResult> {
     this.#checkOpen();
-    const rewritten = rewriteParams(sql);
-    checkParams(rewritten.used, params.length, sql);
-    const answer = await this.#api.query(
-      rewritten.sql,
-      rewritten.used.map((n) => queryParameter(`p${n}`, params[n - 1]!, `parameter $${n}`)),
-      statementHead(sql),
-    );
+    const bound = bindParams(sql, params);
+    const answer = await this.#api.query(bound.sql, bound.params, statementHead(sql));
     return {
       columns: answer.fields.map((field) => field.name),
       rows: readRows(answer.fields, answer.rows),
@@ -84,7 +79,7 @@ export class BigQueryWarehouse implements Warehouse {
     return rows.length;
   }
 
-  transaction<T>(work: (session: WarehouseSession) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (session: WarehouseSession) => Promise<T>): Promise<T> {
     this.#checkOpen();
     return runTransaction(
       {
