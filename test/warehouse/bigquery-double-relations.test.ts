@@ -44,6 +44,8 @@ describe("BigQuery warehouse (against a double of the REST API): datasets and ta
     expect(double.calls()).toEqual([
       "GET /bigquery/v2/projects/P/datasets/raw",
       "POST /bigquery/v2/projects/P/datasets",
+      // Whether the default dataset exists, asked once, before the first statement.
+      "GET /bigquery/v2/projects/P/datasets/analytics",
       "POST /bigquery/v2/projects/P/queries",
       "POST /bigquery/v2/projects/P/queries",
     ]);

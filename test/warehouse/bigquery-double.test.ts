@@ -38,6 +38,7 @@ const queryFailed = (words: string) =>
 describe("BigQuery warehouse (against a double of the REST API): statements", () => {
   it("sends jobs.query with $n rewritten to named parameters, each typed, and a null as the literal NULL", async () => {
     const { double, warehouse } = await subject({ location: "EU" });
+    double.addDataset("monitoring_datalake");
     const at = new Date("2026-01-02T03:04:05.678Z");
     await warehouse.query(
       "SELECT * FROM `raw`.`t` WHERE a = $1 AND b = $2 AND c = $3 AND d = $4 AND e = $5 AND f IS NOT DISTINCT FROM $6 AND g = '$1' -- $2",
@@ -64,8 +65,32 @@ describe("BigQuery warehouse (against a double of the REST API): statements", ()
         parameterValue: { value: "2026-01-02T03:04:05.678Z" },
       },
     ]);
-    expect(double.requests[0]!.headers.authorization).toBe("Bearer double-token");
-    expect(double.calls()).toEqual(["POST /bigquery/v2/projects/P/queries"]);
+    expect(double.requests.map((r) => r.headers.authorization)).toEqual([
+      "Bearer double-token",
+      "Bearer double-token",
+    ]);
+    expect(double.calls()).toEqual([
+      "GET /bigquery/v2/projects/P/datasets/monitoring_datalake",
+      "POST /bigquery/v2/projects/P/queries",
+    ]);
+  });
+
+  it("sends the URL's dataset as the default dataset only once it exists", async () => {
+    const { double, warehouse } = await subject();
+    await warehouse.query("SELECT 1");
+    await warehouse.query("SELECT 2");
+    await warehouse.createSchema("monitoring_datalake");
+    await warehouse.query("SELECT 3");
+    expect(double.queries().map((q) => q.defaultDataset)).toEqual([
+      undefined,
+      undefined,
+      { projectId: P, datasetId: "monitoring_datalake" },
+    ]);
+    // The dataset is looked up once, before the first statement, and again by createSchema.
+    expect(double.calls().filter((call) => call.startsWith("GET"))).toEqual([
+      "GET /bigquery/v2/projects/P/datasets/monitoring_datalake",
+      "GET /bigquery/v2/projects/P/datasets/monitoring_datalake",
+    ]);
   });
 
   it("refuses a $n with no value, before asking BigQuery", async () => {
@@ -123,7 +148,7 @@ describe("BigQuery warehouse (against a double of the REST API): statements", ()
     double.onQuery(/big/, { fields: [{ name: "i", type: "INTEGER" }], rows, pendingPolls: 2, pageSize: 3 });
     const result = await warehouse.query("SELECT i FROM big");
     expect(result.rows.map((row) => row.i)).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    const reads = double.requests.filter((r) => r.method === "GET");
+    const reads = double.requests.filter((r) => r.method === "GET" && r.path.includes("/queries/"));
     expect(reads.map((r) => r.path)).toEqual(
       Array(4).fill(`/bigquery/v2/projects/${P}/queries/job_double_1`),
     );
@@ -188,6 +213,22 @@ describe("BigQuery warehouse (against a double of the REST API): statements", ()
     await expect(flaky.query("SELECT 1")).rejects.toMatchObject({
       code: WarehouseErrorCode.unavailable,
       retriable: true,
+    });
+
+    const { double: refusing } = await subject();
+    refusing.onQuery(/./, {
+      error: { status: 401, reason: "authError", message: "Request had invalid authentication credentials." },
+    });
+    const stale = await openBigQueryWarehouse({
+      projectId: P,
+      apiEndpoint: refusing.url,
+      credentials: { accessToken: "expired" },
+      maxRetries: 0,
+    });
+    await expect(stale.query("SELECT 1")).rejects.toMatchObject({
+      code: WarehouseErrorCode.unavailable,
+      retriable: true,
+      message: expect.stringContaining("BigQuery refused the credentials (authError"),
     });
   });
 
@@ -288,7 +329,13 @@ describe("BigQuery warehouse (against a double of the REST API): appends are loa
 describe("BigQuery warehouse (against a double of the REST API): transactions", () => {
   it("stages each append in its own table and commits the steps, in order, as one script", async () => {
     const { double, warehouse } = await subject();
-    double.addTable("raw", "events", EVENTS);
+    // The staging table copies name, type and mode, not a column's description or policy tags.
+    const tagged = {
+      ...EVENTS[0]!,
+      description: "the key",
+      policyTags: { names: ["projects/p/taxonomies/1"] },
+    };
+    double.addTable("raw", "events", [tagged, ...EVENTS.slice(1)]);
     double.addTable("raw", "state", [
       { name: "topic", type: "STRING", mode: "REQUIRED" },
       { name: "last_offset", type: "INTEGER", mode: "REQUIRED" },

@@ -5,6 +5,8 @@
  * dataset as the default dataset, and timestamps as int64 microseconds. When the job is not done within
  * the call, or its rows span pages, jobs.getQueryResults (GET /projects/P/queries/JOB) waits and pages.
  * A failed job answers with an HTTP error holding BigQuery's ErrorProtos (src/warehouse/bigquery/errors.ts).
+ * The default dataset is sent only once it is known to exist (datasets.get before the first statement):
+ * BigQuery may refuse a job whose default dataset is missing, and on a new project it is.
  * jobs.query carries a requestId, so the client's retry of a lost answer does not run the statement twice.
  */
 
@@ -48,6 +50,9 @@ interface RequestOptions {
 
 /** The REST API of one project, through an authenticated client. */
 export class BigQueryApi {
+  /** Whether the default dataset exists; unknown until the first statement asks. */
+  #defaultExists: boolean | undefined;
+
   constructor(
     readonly client: BigQuery,
     readonly projectId: string,
@@ -59,6 +64,8 @@ export class BigQueryApi {
   /** Runs one statement (or script) and reads all of its rows. `what` names it in an error. */
   async query(sql: string, params: readonly QueryParameter[], what: string): Promise<QueryAnswer> {
     try {
+      if (this.#defaultExists === undefined)
+        this.#defaultExists = await this.#datasetExists(this.defaultDataset);
       let answer = await this.#request<QueryResponse>({
         method: "POST",
         uri: "/queries",
@@ -66,7 +73,9 @@ export class BigQueryApi {
           query: sql,
           useLegacySql: false,
           ...(params.length === 0 ? {} : { parameterMode: "NAMED", queryParameters: params }),
-          defaultDataset: { projectId: this.projectId, datasetId: this.defaultDataset },
+          ...(this.#defaultExists
+            ? { defaultDataset: { projectId: this.projectId, datasetId: this.defaultDataset } }
+            : {}),
           location: this.location,
           formatOptions: { useInt64Timestamp: true },
           timeoutMs: SERVER_WAIT_MS,
@@ -157,14 +166,26 @@ export class BigQueryApi {
 
   /** datasets.get, then datasets.insert (in the warehouse's location) when it is missing. */
   async ensureDataset(dataset: string, what: string): Promise<void> {
-    const uri = `/datasets/${encodeURIComponent(dataset)}`;
     try {
-      try {
-        await this.#request({ uri });
-        return;
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
+      if (!(await this.#datasetExists(dataset))) await this.#insertDataset(dataset);
+    } catch (error) {
+      throw bigqueryError(error, what);
+    }
+    if (dataset === this.defaultDataset) this.#defaultExists = true;
+  }
+
+  async #datasetExists(dataset: string): Promise<boolean> {
+    try {
+      await this.#request({ uri: `/datasets/${encodeURIComponent(dataset)}` });
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  async #insertDataset(dataset: string): Promise<void> {
+    try {
       await this.#request({
         method: "POST",
         uri: "/datasets",
@@ -175,8 +196,7 @@ export class BigQueryApi {
       });
     } catch (error) {
       // Another process made it between the get and the insert.
-      if ((error as { code?: unknown }).code === 409) return;
-      throw bigqueryError(error, what);
+      if ((error as { code?: unknown }).code !== 409) throw error;
     }
   }
 

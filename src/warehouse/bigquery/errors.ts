@@ -10,7 +10,7 @@ export interface BigQueryErrorProto {
 }
 
 /** HTTP statuses and error reasons that say "not now" rather than "no": retrying may succeed. */
-const RETRIABLE_STATUS = new Set([401, 408, 429, 500, 502, 503, 504]);
+const RETRIABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const RETRIABLE_REASONS = new Set([
   "authError",
   "backendError",
@@ -52,10 +52,10 @@ export function bigqueryError(error: unknown, what: string): WarehouseError {
       `${what}: no usable Google credentials (${firstLine(message)}); set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run gcloud auth application-default login.`,
       { retriable: true, cause: error },
     );
-  if (status === 403 && (reason === "accessDenied" || reason === "forbidden"))
+  if (status === 401 || (status === 403 && (reason === "accessDenied" || reason === "forbidden")))
     return new WarehouseError(
       WarehouseErrorCode.unavailable,
-      `${what}: BigQuery refused the credentials (${reason}: ${firstLine(message)}); grant the account BigQuery Data Editor and Job User on the project.`,
+      `${what}: BigQuery refused the credentials (${reason ?? `HTTP ${status}`}: ${firstLine(message)}); check them, and that the account has BigQuery Data Editor and Job User on the project.`,
       { retriable: true, cause: error, details: { status, reason } },
     );
   if ((status !== undefined && RETRIABLE_STATUS.has(status)) || (reason && RETRIABLE_REASONS.has(reason)))

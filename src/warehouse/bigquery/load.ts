@@ -31,7 +31,17 @@ export function fieldsFor(
       WarehouseErrorCode.badArgument,
       `append to ${relation.schema}.${relation.name}: the table has no column ${unknown.map((name) => `'${name}'`).join(", ")}; its columns are ${tableFields.map((f) => f.name).join(", ")}.`,
     );
-  return columns.map((name) => byName.get(name.toLowerCase())!);
+  return columns.map((name) => plainField(byName.get(name.toLowerCase())!));
+}
+
+/** A field's name, type, mode and subfields: what a staging table copies (not its policy tags or default). */
+function plainField(field: FieldSchema): FieldSchema {
+  return {
+    name: field.name,
+    type: field.type,
+    ...(field.mode === undefined ? {} : { mode: field.mode }),
+    ...(field.fields === undefined ? {} : { fields: field.fields.map(plainField) }),
+  };
 }
 
 /** The rows as NDJSON: one object per row, keyed by the fields' names, each value typed by its field. */
