@@ -115,7 +115,7 @@ export class BigQueryApi {
     fields: readonly FieldSchema[],
     expiresAtMs: number,
     what: string,
-  ) {
+  ): Promise<void> {
     try {
       await this.#request({
         method: "POST",
