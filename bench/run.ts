@@ -7,12 +7,22 @@ import { fileURLToPath } from "node:url";
 import type { BenchResult } from "./types.ts";
 import { ensureBundle } from "../bin/bundle.js";
 
-const MODULES = ["serde", "log", "ingest", "store", "stream-state", "latency", "stream", "kafka"] as const;
+const MODULES = [
+  "serde",
+  "log",
+  "ingest",
+  "store",
+  "stream-state",
+  "latency",
+  "stream",
+  "kafka",
+  "batch",
+] as const;
 /**
  * Run only when named: `kafka` needs a broker (and a MongoDB) of its own, and deletes Pulse's topics on it
- * (bench/README.md).
+ * (bench/README.md); `batch` produces 10M events and builds dbt Core's venv.
  */
-const ON_REQUEST: readonly string[] = ["kafka"];
+const ON_REQUEST: readonly string[] = ["kafka", "batch"];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = wanted.filter((name) => !(MODULES as readonly string[]).includes(name));

@@ -85,7 +85,7 @@ function renderCatalog(tables: Table[]): string {
     "",
     "Every error Pulse reports carries a stable code from one catalog, `src/errors.ts`: the CLI prints",
     "it after the message (`… [PULSE_CONFIG_INVALID]`), the HTTP API answers",
-    "`{\"error\": {\"code\", \"message\"}}`, and a dead letter keeps it in `error_code`. Codes are a",
+    '`{"error": {"code", "message"}}`, and a dead letter keeps it in `error_code`. Codes are a',
     "contract: one is never renamed or reused, so scripts and dashboards may match on them. Besides its",
     "code, an error carries `retriable` (the same operation may succeed later), `details` (machine-readable,",
     "never secrets or payloads), its `cause`, and, for a problem in a file the user wrote (a key in",

@@ -368,6 +368,8 @@ export const HttpErrorCode = {
   bodyTooLarge: "PULSE_HTTP_BODY_TOO_LARGE",
   /** An unexpected fault in a handler (500); the details go to the server's log, not the client. */
   internal: "PULSE_HTTP_INTERNAL",
+  /** The dashboard's web app could not be built or found (503); the message says why. */
+  pagesUnavailable: "PULSE_HTTP_PAGES_UNAVAILABLE",
 } as const;
 
 /** The HTTP collector (POST /api/v1/events). */

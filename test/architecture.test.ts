@@ -46,7 +46,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "stream",
     "warehouse",
   ],
-  serve: ["errors", "registry", "store"],
+  serve: ["bytes", "contracts", "errors", "log", "registry", "store"],
   stream: ["bytes", "contracts", "errors", "lake", "log", "serde", "store"],
   ingest: ["bytes", "contracts", "errors", "log", "serde"],
   store: ["bytes", "errors", "lake", "paths", "sqlite"],

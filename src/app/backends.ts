@@ -39,6 +39,19 @@ export function openWarehouse(config: PulseConfig): Promise<Warehouse> {
   return openWarehouseAt(config.warehouse, { dataDir: config.data_dir });
 }
 
+/** Opens the configured warehouse for `work` and closes it after. */
+export async function withWarehouse<T>(
+  config: PulseConfig,
+  work: (warehouse: Warehouse) => Promise<T>,
+): Promise<T> {
+  const warehouse = await openWarehouse(config);
+  try {
+    return await work(warehouse);
+  } finally {
+    await warehouse.close();
+  }
+}
+
 /** The retention of the topics Pulse creates: topics.retention_hours and topics.retention_mb, 0 for none. */
 export function retentionOf(config: PulseConfig): RetentionPolicy {
   const retention: RetentionPolicy = {};

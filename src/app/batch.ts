@@ -1,13 +1,48 @@
-// The batch layer's parts from the config: the raw lake (read alone), the registry's serde and the warehouse, for pulse load and pulse query.
+// The batch layer from the config: pulse load (raw lake → warehouse), pulse query, and pulse batch (load, then build the project).
 
 import type { PulseConfig } from "../config/index.ts";
 import type { OpenedRawLake } from "../lake/index.ts";
 import { type LoadProgress, type LoadResult, loadRaw } from "../load/index.ts";
+import { type ModelsOptions, type ModelsRun, runModels } from "../models/index.ts";
 import type { RegistryBackend } from "../registry/open.ts";
 import { AvroSerde } from "../serde/index.ts";
 import { openLake } from "../store/open.ts";
 import type { QueryResult, SqlValue, Warehouse } from "../warehouse/index.ts";
-import { openRegistry, openWarehouse } from "./backends.ts";
+import { openRegistry, withWarehouse } from "./backends.ts";
+import { resolveProjectDir } from "./models.ts";
+
+export interface BatchRunOptions extends LoadRunOptions {
+  /** The dbt project's folder (resolveProjectDir's default when unset). */
+  projectDir?: string;
+  threads?: number;
+  /** Where the project's artifacts go (ModelsOptions.targetPath). */
+  targetPath?: string;
+  onEvent?: ModelsOptions["onEvent"];
+}
+
+export interface BatchRun {
+  load: LoadResult;
+  models: ModelsRun;
+}
+
+/**
+ * pulse batch: the raw lake loaded into the warehouse, then the project built on it (models and tests, as
+ * dbt build), on one warehouse connection. The incremental marts rebuild the days whose rows changed.
+ */
+export async function runBatch(config: PulseConfig, options: BatchRunOptions = {}): Promise<BatchRun> {
+  return withWarehouse(config, async (warehouse) => {
+    const load = await loadInto(config, warehouse, options);
+    const models = await runModels({
+      command: "build",
+      projectDir: resolveProjectDir(options.projectDir),
+      warehouse,
+      threads: options.threads,
+      targetPath: options.targetPath,
+      onEvent: options.onEvent,
+    });
+    return { load, models };
+  });
+}
 
 export interface LoadRunOptions {
   /** Topics to load (every raw table's by default). */
@@ -19,26 +54,32 @@ export interface LoadRunOptions {
 }
 
 /** Loads the raw lake of the configured store into the configured warehouse (src/load/loader.ts). */
-export async function runLoad(config: PulseConfig, options: LoadRunOptions = {}): Promise<LoadResult> {
-  return withWarehouse(config, async (warehouse) => {
-    const lake: OpenedRawLake = await openLake(config.store, { dataDir: config.data_dir });
-    let registry: RegistryBackend | undefined;
-    try {
-      registry = await openRegistry(config);
-      return await loadRaw({
-        lake,
-        serde: new AvroSerde(registry.client),
-        warehouse,
-        topics: options.topics,
-        reloadDays: options.reloadDays,
-        pageRows: options.pageRows,
-        onProgress: options.onProgress,
-      });
-    } finally {
-      registry?.close();
-      await lake.close();
-    }
-  });
+export function runLoad(config: PulseConfig, options: LoadRunOptions = {}): Promise<LoadResult> {
+  return withWarehouse(config, (warehouse) => loadInto(config, warehouse, options));
+}
+
+async function loadInto(
+  config: PulseConfig,
+  warehouse: Warehouse,
+  options: LoadRunOptions,
+): Promise<LoadResult> {
+  const lake: OpenedRawLake = await openLake(config.store, { dataDir: config.data_dir });
+  let registry: RegistryBackend | undefined;
+  try {
+    registry = await openRegistry(config);
+    return await loadRaw({
+      lake,
+      serde: new AvroSerde(registry.client),
+      warehouse,
+      topics: options.topics,
+      reloadDays: options.reloadDays,
+      pageRows: options.pageRows,
+      onProgress: options.onProgress,
+    });
+  } finally {
+    registry?.close();
+    await lake.close();
+  }
 }
 
 /** Runs one SQL statement on the configured warehouse. */
@@ -48,17 +89,4 @@ export function runQuery(
   params: readonly SqlValue[] = [],
 ): Promise<QueryResult> {
   return withWarehouse(config, (warehouse) => warehouse.query(sql, params));
-}
-
-/** Opens the configured warehouse for `work` and closes it after. */
-export async function withWarehouse<T>(
-  config: PulseConfig,
-  work: (warehouse: Warehouse) => Promise<T>,
-): Promise<T> {
-  const warehouse = await openWarehouse(config);
-  try {
-    return await work(warehouse);
-  } finally {
-    await warehouse.close();
-  }
 }

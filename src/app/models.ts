@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { PulseConfig } from "../config/index.ts";
 import { type ModelsOptions, type ModelsRun, runModels } from "../models/index.ts";
 import { projectFile } from "../paths.ts";
-import { withWarehouse } from "./batch.ts";
+import { withWarehouse } from "./backends.ts";
 
 export type ModelsRunOptions = Omit<ModelsOptions, "warehouse" | "projectDir"> & {
   /** The dbt project's folder; default ./analytics when it has a dbt_project.yml, else the one Pulse ships. */

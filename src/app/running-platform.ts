@@ -3,6 +3,8 @@
 import type { PulseConfig } from "../config/index.ts";
 import { PulseError } from "../errors.ts";
 import type { SimulatorBurst } from "../ingest/simulator.ts";
+import { TOPICS } from "../contracts/types.ts";
+import { ProgressHistory, type ProgressPoint } from "../serve/routes/progress.ts";
 import { SseHub } from "../serve/sse.ts";
 import { type LiveStore, SERIES } from "../store/index.ts";
 import { StreamJob, type StreamProgress } from "../stream/job/index.ts";
@@ -55,6 +57,7 @@ export async function startPlatform(
     throw error;
   });
   const hub = new SseHub();
+  const history = new ProgressHistory();
   let latest: StreamProgress | undefined;
   const job = new StreamJob({
     log: platform.log,
@@ -64,6 +67,7 @@ export async function startPlatform(
     outOfOrdernessMs: options.outOfOrdernessMs,
     onProgress: (progress) => {
       latest = progress;
+      history.push(progressPoint(progress));
       // Live dashboards follow the job batch by batch: counts, watermark and lag.
       if (progress.numInputRows > 0) hub.publish("progress", progress);
     },
@@ -87,6 +91,14 @@ export async function startPlatform(
       store,
       progress: () => latest ?? job.progress(),
       hub,
+      history,
+      job: {
+        job: job.job,
+        window_ms: job.window.sizeMs,
+        slide_ms: job.window.slideMs,
+        out_of_orderness_ms: options.outOfOrdernessMs,
+        topics: [TOPICS.activity, TOPICS.wikimedia],
+      },
     });
   } catch (error) {
     await close();
@@ -152,5 +164,22 @@ export async function startPlatform(
       }
     },
     close,
+  };
+}
+
+/** The figures of a batch the pipeline page charts over time. */
+function progressPoint(progress: StreamProgress): ProgressPoint {
+  return {
+    timestampMs: progress.timestampMs,
+    batchId: progress.batchId,
+    numInputRows: progress.numInputRows,
+    inputRowsPerSecond: progress.inputRowsPerSecond,
+    processedRowsPerSecond: progress.processedRowsPerSecond,
+    batchDurationMs: progress.batchDurationMs,
+    durationMs: progress.durationMs,
+    watermarkMs: progress.eventTime.watermarkMs,
+    lag: progress.sources.reduce((sum, source) => sum + source.lag, 0),
+    stateRows: progress.stateRows,
+    stateBytes: progress.stateBytes,
   };
 }

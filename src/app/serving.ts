@@ -4,10 +4,14 @@ import type { PulseConfig } from "../config/index.ts";
 import { PulseServer } from "../serve/server.ts";
 import { collectorRoute } from "../serve/routes/collector.ts";
 import { liveApiRoutes } from "../serve/routes/live.ts";
+import { opsApiRoutes } from "../serve/routes/ops.ts";
+import { pagesRoute } from "../serve/routes/pages.ts";
+import { type ProgressHistory, progressRoute, type StreamJobInfo } from "../serve/routes/progress.ts";
 import { registryRoute } from "../serve/routes/registry.ts";
 import type { SseHub } from "../serve/sse.ts";
 import type { LiveStore } from "../store/index.ts";
 import { openPlatform, type Platform } from "./platform.ts";
+import { ensureWebBuild } from "./web-build.ts";
 
 export interface Serving {
   server: PulseServer;
@@ -19,13 +23,26 @@ export interface LiveServing {
   store: LiveStore;
   progress: () => unknown;
   hub: SseHub;
+  history: ProgressHistory;
+  job: StreamJobInfo;
 }
 
-/** Starts the server on `port` with the platform's routes (and the live ones, given `live`) and listens. */
+/**
+ * Starts the server on `port` with the platform's routes (and the live ones, given `live`) and listens.
+ * The dashboard's build starts at once and does not hold up listening: a page asked for meanwhile waits
+ * for it.
+ */
 export async function startServing(platform: Platform, port: number, live?: LiveServing): Promise<Serving> {
   const { config } = platform;
   const server = new PulseServer({ host: config.server.host, port });
   if (live !== undefined) for (const route of liveApiRoutes(live)) server.add(route);
+  // Without a stream job the pages still ask whether one runs (GET /api/stream/job says not).
+  else server.add(progressRoute({}));
+  const ops = opsApiRoutes({ log: platform.log, registry: platform.registry.client, serde: platform.serde });
+  for (const route of ops) server.add(route);
+  const built = ensureWebBuild();
+  // Failures are answered to the page requests (503 with the reason), not thrown here.
+  built.catch(() => undefined);
   const registry = platform.registry.embedded;
   server.reportHealth("log", () => ({ status: "ok", backend: config.log }));
   server.reportHealth("registry", () => ({
@@ -42,6 +59,7 @@ export async function startServing(platform: Platform, port: number, live?: Live
       maxPendingBatches: config.collector.max_pending_batches,
     }),
   );
+  server.add(pagesRoute({ assets: () => built }));
   // Last: it is mounted at the root too, and leaves the paths that are not the registry's.
   if (registry !== undefined) server.add(registryRoute(registry));
   const { url } = await server.listen();

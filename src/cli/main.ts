@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   live: async () => (await import("./commands/live.ts")).liveCommand,
   load: async () => (await import("./commands/load.ts")).loadCommand,
   query: async () => (await import("./commands/query.ts")).queryCommand,
+  batch: async () => (await import("./commands/batch.ts")).batchCommand,
   models: async () => (await import("./commands/models.ts")).modelsCommand,
   config: async () => (await import("./commands/config.ts")).configCommand,
 };

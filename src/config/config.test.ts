@@ -42,7 +42,11 @@ describe("loadConfig", () => {
 
   it("reads ./pulse.config.yaml, then PULSE_* variables, then overrides, in that order", () => {
     const { dir } = configFile("server:\n  port: 9000\n  host: 0.0.0.0\nsimulator:\n  rate: 50\n  seed: 3\n");
-    const config = loadConfig({ env: { PULSE_PORT: "9100", PULSE_API_KEYS: "a, b" }, cwd: dir, overrides: { "simulator.seed": 9 } });
+    const config = loadConfig({
+      env: { PULSE_PORT: "9100", PULSE_API_KEYS: "a, b" },
+      cwd: dir,
+      overrides: { "simulator.seed": 9 },
+    });
     expect(config.server.host).toBe("0.0.0.0");
     expect(config.server.port).toBe(9100);
     expect(config.simulator.rate).toBe(50);
@@ -66,9 +70,15 @@ describe("loadConfig", () => {
 
   it("checks kafka bootstrap lists and registry URLs", () => {
     const { dir } = configFile("");
-    expect(loadConfig({ env: { PULSE_LOG: "kafka://a:9092,b:9093" }, cwd: dir }).log).toBe("kafka://a:9092,b:9093");
-    expect(errorOf(() => loadConfig({ env: { PULSE_LOG: "kafka://nohost" }, cwd: dir })).message).toContain("PULSE_LOG");
-    expect(errorOf(() => loadConfig({ env: { PULSE_REGISTRY: "http://" }, cwd: dir })).message).toContain("'registry'");
+    expect(loadConfig({ env: { PULSE_LOG: "kafka://a:9092,b:9093" }, cwd: dir }).log).toBe(
+      "kafka://a:9092,b:9093",
+    );
+    expect(errorOf(() => loadConfig({ env: { PULSE_LOG: "kafka://nohost" }, cwd: dir })).message).toContain(
+      "PULSE_LOG",
+    );
+    expect(errorOf(() => loadConfig({ env: { PULSE_REGISTRY: "http://" }, cwd: dir })).message).toContain(
+      "'registry'",
+    );
   });
 
   it("accepts MongoDB store URLs, replica-set host lists included, and never echoes their password", () => {
@@ -90,9 +100,15 @@ describe("loadConfig", () => {
 
   it("rejects unknown PULSE_ variables and out-of-range numbers", () => {
     const { dir } = configFile("");
-    expect(errorOf(() => loadConfig({ env: { PULSE_PROT: "1" }, cwd: dir })).message).toMatch(/PULSE_PROT.*PULSE_PORT/);
-    expect(errorOf(() => loadConfig({ env: { PULSE_PORT: "70000" }, cwd: dir })).message).toContain("between 0 and 65535");
-    expect(errorOf(() => loadConfig({ env: { PULSE_RATE: "fast" }, cwd: dir })).message).toContain("must be a number");
+    expect(errorOf(() => loadConfig({ env: { PULSE_PROT: "1" }, cwd: dir })).message).toMatch(
+      /PULSE_PROT.*PULSE_PORT/,
+    );
+    expect(errorOf(() => loadConfig({ env: { PULSE_PORT: "70000" }, cwd: dir })).message).toContain(
+      "between 0 and 65535",
+    );
+    expect(errorOf(() => loadConfig({ env: { PULSE_RATE: "fast" }, cwd: dir })).message).toContain(
+      "must be a number",
+    );
   });
 
   it("gives a config error the file, line and column it points at; a variable's error has none", () => {
@@ -111,7 +127,9 @@ describe("loadConfig", () => {
     expect(yamlError.message).toContain(`${yaml.file}:${yamlError.location?.line}`);
     expect(yamlError.location).toMatchObject({ file: yaml.file, column: expect.any(Number) });
     const noFile = configFile("");
-    expect(errorOf(() => loadConfig({ env: { PULSE_RATE: "fast" }, cwd: noFile.dir })).location).toBeUndefined();
+    expect(
+      errorOf(() => loadConfig({ env: { PULSE_RATE: "fast" }, cwd: noFile.dir })).location,
+    ).toBeUndefined();
   });
 
   it("reports invalid YAML with its line", () => {

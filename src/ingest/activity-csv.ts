@@ -171,8 +171,7 @@ export function parseActivityCsvLine(
   if (userId === "") return reject(CsvErrorCode.missingField, "user_id is empty");
   if (session === "") return reject(CsvErrorCode.missingField, "user_session is empty");
   const price = fields[columns.price]!;
-  if (!PRICE.test(price))
-    return reject(CsvErrorCode.badPrice, "price is not a non-negative decimal number");
+  if (!PRICE.test(price)) return reject(CsvErrorCode.badPrice, "price is not a non-negative decimal number");
   let amount: number | null = null;
   if (eventType === "PURCHASE") {
     amount = Number.parseFloat(price);

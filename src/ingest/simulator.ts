@@ -321,7 +321,9 @@ export function* simulateActivity(options: SimulatorOptions): Generator<Simulate
   const duplicate = shareOption(options.duplicateShare, 0.01, "duplicateShare");
   const outOfOrder = shareOption(options.outOfOrderShare, 0.05, "outOfOrderShare");
   if (malformed + duplicate + outOfOrder > 1)
-    badOption("simulator shares (malformed + duplicate + out-of-order) add up to more than 1; lower them to sum to at most 1");
+    badOption(
+      "simulator shares (malformed + duplicate + out-of-order) add up to more than 1; lower them to sum to at most 1",
+    );
   const maxLatenessMs = Math.max(1, Math.round((options.maxLatenessSec ?? 30) * 1000));
   const newUserShare = shareOption(options.newUserShare, 0.02, "newUserShare");
   const slots = Math.max(1, Math.floor(options.concurrentSessions ?? 200));

@@ -2,7 +2,7 @@
 
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Graph } from "./graph.ts";
 import type { NodeOutcome } from "./materialize.ts";
 import type { ColumnDoc, Project, RunnableNode, SourceNode } from "./nodes.ts";
@@ -316,7 +316,7 @@ export function runResultsJson(
 
 /** Writes a JSON artifact under target/ (and the folder); returns its path. */
 export function writeArtifact(project: Project, name: string, value: unknown): string {
-  const path = join(project.root, project.targetPath, name);
+  const path = resolve(project.root, project.targetPath, name);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
   return path;
@@ -324,7 +324,7 @@ export function writeArtifact(project: Project, name: string, value: unknown): s
 
 /** Writes one node's compiled SQL to target/compiled/…. */
 export function writeCompiled(project: Project, node: RunnableNode, sql: string): void {
-  const path = join(project.root, compiledPath(project, node));
+  const path = resolve(project.root, compiledPath(project, node));
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, sql);
 }

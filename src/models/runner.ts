@@ -41,6 +41,8 @@ export interface ModelsOptions {
   fullRefresh?: boolean;
   vars?: Record<string, unknown>;
   env?: Readonly<Record<string, string | undefined>>;
+  /** Where artifacts go, relative to the project or absolute; default DBT_TARGET_PATH, else the project's target-path. */
+  targetPath?: string;
   /** Write target/manifest.json, run_results.json and compiled/ (default true). */
   writeArtifacts?: boolean;
   onEvent?(event: ModelsEvent): void;
@@ -103,7 +105,10 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
   };
   const env = options.env ?? process.env;
   const cliVars = options.vars ?? {};
-  const project = parseProject({ projectDir: options.projectDir, target, cliVars, env });
+  const parsed = parseProject({ projectDir: options.projectDir, target, cliVars, env });
+  // dbt's precedence: --target-path, then DBT_TARGET_PATH, then dbt_project.yml's target-path.
+  const targetPath = options.targetPath ?? env.DBT_TARGET_PATH;
+  const project = targetPath === undefined || targetPath === "" ? parsed : { ...parsed, targetPath };
   const graph = buildGraph(project);
   const chosen = selectNodes(project, graph, { select: options.select, exclude: options.exclude });
   const kinds = RUNS[options.command];

@@ -18,7 +18,12 @@ export class HttpError extends PulseError {
  */
 export type Handler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
@@ -55,7 +60,11 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
 }
 
 function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, "PULSE_HTTP_BODY_TOO_LARGE", `request body is larger than ${maxBytes} bytes; send smaller batches`);
+  return new HttpError(
+    413,
+    "PULSE_HTTP_BODY_TOO_LARGE",
+    `request body is larger than ${maxBytes} bytes; send smaller batches`,
+  );
 }
 
 export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {

@@ -43,7 +43,7 @@ let warehouse: string;
 async function dbtBuild(): Promise<RunResults> {
   const target = join(dir, "target");
   const env = pulseEnv({
-    PULSE_WAREHOUSE_PATH: warehouse,
+    ANALYTICS_DUCKDB_PATH: warehouse,
     DBT_SEND_ANONYMOUS_USAGE_STATS: "False",
     DBT_USE_COLORS: "False",
     DBT_TARGET_PATH: target,

@@ -51,22 +51,25 @@ export const loadCommand: Command = {
     } finally {
       progress?.end();
     }
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(summaryOf(result))}\n`);
-      return 0;
-    }
-    for (const topic of result.topics) {
-      const days = topic.days.length === 0 ? "" : ` (days ${compactDays(topic.days)})`;
-      const reloaded = topic.rowsReloaded > 0 ? `, ${topic.rowsReloaded} reloaded` : "";
-      process.stdout.write(`${topic.table}: ${topic.rowsLoaded} new rows${reloaded}${days}\n`);
-    }
-    process.stdout.write(`loaded in ${(result.elapsedMs / 1000).toFixed(1)} s\n`);
+    if (values.json) process.stdout.write(`${JSON.stringify(loadSummaryOf(result))}\n`);
+    else for (const line of loadLines(result)) process.stdout.write(`${line}\n`);
     return 0;
   },
 };
 
+/** What a load did, a line per raw table, then its time. */
+export function loadLines(result: LoadResult): string[] {
+  const lines = result.topics.map((topic) => {
+    const days = topic.days.length === 0 ? "" : ` (days ${compactDays(topic.days)})`;
+    const reloaded = topic.rowsReloaded > 0 ? `, ${topic.rowsReloaded} reloaded` : "";
+    return `${topic.table}: ${topic.rowsLoaded} new rows${reloaded}${days}`;
+  });
+  lines.push(`loaded in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+  return lines;
+}
+
 /** The `--json` summary; fields are only ever added (docs/cli.md). */
-function summaryOf(result: LoadResult) {
+export function loadSummaryOf(result: LoadResult) {
   return {
     elapsed_ms: result.elapsedMs,
     topics: result.topics.map((topic) => ({

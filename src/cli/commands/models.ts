@@ -7,7 +7,7 @@ import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../ar
 import type { Command } from "../main.ts";
 
 const OPTIONS = {
-  ...valueFlags("threads", "vars", "project-dir", "target-schema"),
+  ...valueFlags("threads", "vars", "project-dir", "target-schema", "target-path"),
   select: { type: "string", short: "s", multiple: true },
   models: { type: "string", short: "m", multiple: true },
   exclude: { type: "string", multiple: true },
@@ -24,6 +24,7 @@ export const modelsCommand: Command = {
   usage: [
     "pulse models build|run|test|seed|compile|ls [--select <spec>…] [--exclude <spec>…] [--threads N]",
     "                    [--full-refresh] [--vars '{key: value}'] [--project-dir analytics] [--target-schema S]",
+    "                    [--target-path DIR]   (artifacts; default DBT_TARGET_PATH, else the project's target/)",
     "  Selectors: model, +model, model+, @model, tag:x, path:models/marts, source:raw; space-separated",
     "  words are a union, commas intersect. Exits 1 when a node errors or an error-severity test fails.",
     "  Common: --json (a summary), --data-dir, --config.",
@@ -45,6 +46,7 @@ export const modelsCommand: Command = {
       command,
       projectDir: values["project-dir"],
       targetSchema: values["target-schema"],
+      targetPath: values["target-path"],
       select: [
         ...((values.select as string[] | undefined) ?? []),
         ...((values.models as string[] | undefined) ?? []),
@@ -82,7 +84,7 @@ async function parseVars(text: string | undefined): Promise<Record<string, unkno
   return value as Record<string, unknown>;
 }
 
-function clock(): string {
+export function clock(): string {
   return new Date().toTimeString().slice(0, 8);
 }
 
@@ -104,7 +106,7 @@ function describeNode(node: RunnableNode, relationName: string | undefined): str
 }
 
 /** dbt's result line: `3 of 9 OK created sql view model s.m ....... [OK in 0.05s]`. */
-function resultLine(event: Extract<ModelsEvent, { kind: "result" }>): string {
+export function resultLine(event: Extract<ModelsEvent, { kind: "result" }>): string {
   const { node, result } = event;
   const prefix = `${event.index} of ${event.total}`;
   const outcome = result.outcome;
@@ -142,7 +144,7 @@ function resultLine(event: Extract<ModelsEvent, { kind: "result" }>): string {
 }
 
 /** The closing lines: what ran, each error and failure with its message, and the PASS/WARN/ERROR/SKIP line. */
-function closingLines(run: ModelsRun): string[] {
+export function closingLines(run: ModelsRun): string[] {
   const kinds = { model: 0, seed: 0, test: 0 };
   for (const result of run.results) kinds[run.project.nodes.get(result.uniqueId)!.resourceType]++;
   const parts = Object.entries(kinds)
@@ -179,7 +181,7 @@ function closingLines(run: ModelsRun): string[] {
 }
 
 /** The `--json` summary: counts, and each node's status; fields are only ever added. */
-function summaryOf(run: ModelsRun) {
+export function summaryOf(run: ModelsRun) {
   return {
     ok: run.ok,
     invocation_id: run.invocationId,

@@ -6,7 +6,7 @@ import { HttpError, sendJson } from "../http.ts";
 import type { SseHub } from "../sse.ts";
 import { badParam, type GetEndpoint, getRoute, notFoundRoute, type Query, type Route } from "../route.ts";
 import { eventsRoute } from "./events.ts";
-import { progressRoute } from "./progress.ts";
+import { type ProgressHistory, progressRoute, type StreamJobInfo } from "./progress.ts";
 
 export interface LiveApiOptions {
   store: LiveStore;
@@ -14,6 +14,10 @@ export interface LiveApiOptions {
   progress?: () => unknown;
   /** The push stream served at /api/live/events; absent means 503 there. */
   hub?: SseHub;
+  /** The job's recent batches, at /api/stream/progress/history; absent means 503 there. */
+  history?: ProgressHistory;
+  /** The job's window and topics, at /api/stream/job; absent means 503 there. */
+  job?: StreamJobInfo;
 }
 
 /** Largest `last` and `limit` accepted: bounds the work one request can ask of the store. */
