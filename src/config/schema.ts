@@ -60,7 +60,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
     default: "embedded:warehouse.duckdb",
     schemes: ["embedded", "postgres", "postgresql", "bigquery"],
     env: "PULSE_WAREHOUSE",
-    doc: "The batch layer's warehouse: embedded:<file> (a DuckDB file, relative to data_dir), postgres://[user:password@]host:port/db, or bigquery://project[/dataset] (the dataset defaults to monitoring_datalake).",
+    doc: "The batch layer's warehouse: embedded:<file> (a DuckDB file, relative to data_dir), postgres://[user:password@]host:port/db, or bigquery://project[/dataset][?location=EU] (the dataset defaults to monitoring_datalake).",
   },
   server: {
     kind: "section",

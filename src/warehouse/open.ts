@@ -25,6 +25,10 @@ export async function open(url: string, options: OpenWarehouseOptions): Promise<
     const { openPostgresWarehouse } = await import("./postgres/index.ts");
     return openPostgresWarehouse({ url });
   }
+  if (url.startsWith("bigquery:")) {
+    const { openBigQueryWarehouse, parseBigQueryUrl } = await import("./bigquery/index.ts");
+    return openBigQueryWarehouse(parseBigQueryUrl(url));
+  }
   throw new ConfigError(
     `warehouse '${redactUrl(url)}': not a warehouse URL; use warehouse: embedded:<file> (the default, embedded:warehouse.duckdb, a DuckDB file in data_dir), postgres://user@host:port/db or bigquery://project/dataset.`,
   );

@@ -8,6 +8,8 @@ import type { Column, Row, SqlValue, Warehouse } from "../../src/warehouse/index
 export type WarehouseSkippableCase =
   /** A read on the warehouse while a transaction is open elsewhere does not see its writes. */
   | "isolation"
+  /** Inside a transaction, a SELECT answers with rows and a write with the rows it wrote (BigQuery defers them to one script at commit). */
+  | "reads in a transaction"
   /** Schema, table and column names with a double quote and a space. */
   | "quoted names"
   /** Readers running while replaceTable swaps the table in, over and over. */

@@ -143,56 +143,64 @@ export function runWarehouseWriteCases({ make, caseIt }: WarehouseCaseKit): void
   });
 
   describe("transaction", () => {
-    it("makes every statement and append visible together when work resolves, and returns its result", async (ctx) => {
-      const warehouse = await make(ctx);
-      const table = await keyValueTable(warehouse, [[1, "before"]]);
-      const name = warehouse.dialect.relationName(table);
-      const result = await warehouse.transaction(async (session) => {
-        expect(
-          (await session.query(`INSERT INTO ${name} (k, v) VALUES ($1, $2)`, [2, "query"])).rowsAffected,
-        ).toBe(1);
-        expect(
-          await session.append(
-            table,
-            ["k", "v"],
-            [
-              [3, "append"],
-              [4, "append"],
-            ],
-          ),
-        ).toBe(2);
-        expect(
-          (await session.query(`UPDATE ${name} SET v = $1 WHERE k = $2`, ["updated", 1])).rowsAffected,
-        ).toBe(1);
-        return (await session.query(`SELECT count(*) AS n FROM ${name}`)).rows[0]!.n;
-      });
-      expect(result).toBe(4);
-      expect(await rowsOf(warehouse, table, "k")).toEqual([
-        { k: 1, v: "updated" },
-        { k: 2, v: "query" },
-        { k: 3, v: "append" },
-        { k: 4, v: "append" },
-      ]);
-    });
+    caseIt(
+      "reads in a transaction",
+      "makes every statement and append visible together when work resolves, and returns its result",
+      async (ctx) => {
+        const warehouse = await make(ctx);
+        const table = await keyValueTable(warehouse, [[1, "before"]]);
+        const name = warehouse.dialect.relationName(table);
+        const result = await warehouse.transaction(async (session) => {
+          expect(
+            (await session.query(`INSERT INTO ${name} (k, v) VALUES ($1, $2)`, [2, "query"])).rowsAffected,
+          ).toBe(1);
+          expect(
+            await session.append(
+              table,
+              ["k", "v"],
+              [
+                [3, "append"],
+                [4, "append"],
+              ],
+            ),
+          ).toBe(2);
+          expect(
+            (await session.query(`UPDATE ${name} SET v = $1 WHERE k = $2`, ["updated", 1])).rowsAffected,
+          ).toBe(1);
+          return (await session.query(`SELECT count(*) AS n FROM ${name}`)).rows[0]!.n;
+        });
+        expect(result).toBe(4);
+        expect(await rowsOf(warehouse, table, "k")).toEqual([
+          { k: 1, v: "updated" },
+          { k: 2, v: "query" },
+          { k: 3, v: "append" },
+          { k: 4, v: "append" },
+        ]);
+      },
+    );
 
-    it("keeps none of its writes, large appends included, when work throws, and rethrows work's error", async (ctx) => {
-      const warehouse = await make(ctx);
-      const table = await keyValueTable(warehouse, [[1, "before"]]);
-      const name = warehouse.dialect.relationName(table);
-      const boom = new Error("work failed");
-      const thrown = await warehouse
-        .transaction(async (session) => {
-          await session.query(`INSERT INTO ${name} (k, v) VALUES (2, 'query')`);
-          await session.query(`DELETE FROM ${name} WHERE k = 1`);
-          const rows: [number, string][] = Array.from({ length: 70_000 }, (_, i) => [i + 10, "append"]);
-          expect(await session.append(table, ["k", "v"], rows)).toBe(70_000);
-          expect(await countOf(session, name)).toBe(70_001);
-          throw boom;
-        })
-        .catch((e: unknown) => e);
-      expect(thrown).toBe(boom);
-      expect(await rowsOf(warehouse, table, "k")).toEqual([{ k: 1, v: "before" }]);
-    });
+    caseIt(
+      "reads in a transaction",
+      "keeps none of its writes, large appends included, when work throws, and rethrows work's error",
+      async (ctx) => {
+        const warehouse = await make(ctx);
+        const table = await keyValueTable(warehouse, [[1, "before"]]);
+        const name = warehouse.dialect.relationName(table);
+        const boom = new Error("work failed");
+        const thrown = await warehouse
+          .transaction(async (session) => {
+            await session.query(`INSERT INTO ${name} (k, v) VALUES (2, 'query')`);
+            await session.query(`DELETE FROM ${name} WHERE k = 1`);
+            const rows: [number, string][] = Array.from({ length: 70_000 }, (_, i) => [i + 10, "append"]);
+            expect(await session.append(table, ["k", "v"], rows)).toBe(70_000);
+            expect(await countOf(session, name)).toBe(70_001);
+            throw boom;
+          })
+          .catch((e: unknown) => e);
+        expect(thrown).toBe(boom);
+        expect(await rowsOf(warehouse, table, "k")).toEqual([{ k: 1, v: "before" }]);
+      },
+    );
 
     it("rolls back when a statement in it fails, rejecting with that statement's error", async (ctx) => {
       const warehouse = await make(ctx);
