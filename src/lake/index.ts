@@ -99,6 +99,11 @@ export interface RawLake {
     limit: number,
     after?: LakePosition,
   ): Promise<RawEventRow[]>;
+  /**
+   * The greatest offset stored in each partition of the topic that holds rows (an empty map for a topic
+   * without rows): how far a reader that continues with scanAfter has to go. A few index seeks.
+   */
+  lastOffsets(topic: string): Promise<Map<number, number>>;
 }
 
 /** A lake opened on its own: close it when done. */
@@ -112,6 +117,7 @@ export function openedRawLake(lake: RawLake, close: () => Promise<void>): Opened
     scanOffsets: (topic, partition, range, limit) => lake.scanOffsets(topic, partition, range, limit),
     scanAfter: (topic, after, limit) => lake.scanAfter(topic, after, limit),
     scanEventTime: (topic, range, limit, after) => lake.scanEventTime(topic, range, limit, after),
+    lastOffsets: (topic) => lake.lastOffsets(topic),
     close,
   };
 }

@@ -24,6 +24,14 @@ export interface PartitionWalk {
 }
 
 export abstract class PartitionScans implements RawLake {
+  async lastOffsets(topic: string): Promise<Map<number, number>> {
+    this.requireOpen();
+    return this.lastOffsetsOf(topic);
+  }
+
+  /** The backend's answer to lastOffsets: each partition's greatest stored offset. */
+  protected abstract lastOffsetsOf(topic: string): Promise<Map<number, number>>;
+
   async scanOffsets(
     topic: string,
     partition: number,

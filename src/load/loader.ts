@@ -38,6 +38,9 @@ export interface LoadProgress {
   topic: string;
   /** Rows loaded so far by this load, over every topic. */
   rows: number;
+  /** Of the topic's offsets this load has to cover (from the load state to the lake's last offsets), how many it has. */
+  offsetsDone: number;
+  offsetsTotal: number;
 }
 
 export interface TopicLoad {
@@ -93,6 +96,21 @@ async function loadTopic(
   const pageRows = options.pageRows ?? DEFAULT_PAGE_ROWS;
   const state = await readLoadState(warehouse, table.topic);
   const after = new Map<number, number>([...state].map(([partition, s]) => [partition, s.lastOffset]));
+  // How far this load goes: from the state's offsets to the lake's last ones, as they are now.
+  const ends = await lake.lastOffsets(table.topic);
+  const starts = new Map(
+    [...ends.keys()].map((partition) => [partition, state.get(partition)?.lastOffset ?? -1]),
+  );
+  const offsetsCovered = (): number => {
+    let done = 0;
+    for (const [partition, end] of ends) {
+      const now = Math.min(state.get(partition)?.lastOffset ?? -1, end);
+      done += Math.max(0, now - starts.get(partition)!);
+    }
+    return done;
+  };
+  let offsetsTotal = 0;
+  for (const [partition, end] of ends) offsetsTotal += Math.max(0, end - starts.get(partition)!);
   const columns = tableColumns(table).map((column) => column.name);
   /** Event-time days since the epoch (UTC). */
   const days = new Set<number>();
@@ -133,7 +151,12 @@ async function loadTopic(
           for (const [partition, s] of advanced) state.set(partition, s);
           rowsLoaded += page.length;
           progress.rows += page.length;
-          options.onProgress?.({ topic: table.topic, rows: progress.rows });
+          options.onProgress?.({
+            topic: table.topic,
+            rows: progress.rows,
+            offsetsDone: offsetsCovered(),
+            offsetsTotal,
+          });
         },
         (error: unknown) => {
           failure = { error };

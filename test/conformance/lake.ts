@@ -287,6 +287,26 @@ export function runLakeConformance(name: string, makeLake: () => Promise<LakeCon
         expect(await lake.scanOffsets("no-such-topic", 0, { fromOffset: 0, toOffset: 20 }, 100)).toEqual([]);
       });
 
+      it("lastOffsets: each partition's greatest stored offset, across rows and runs; none for a topic without rows", async () => {
+        expect(await lake.lastOffsets(TOPIC)).toEqual(new Map());
+        const rows = spread();
+        await commit({ rawRuns: runsOf(rows.slice(0, 30)), checkpoints: [] });
+        await commit({ rawEvents: rows.slice(30), checkpoints: [] });
+        await commit({ rawEvents: [raw({ topic: OTHER, partition: 7, offset: 123_456 })], checkpoints: [] });
+        // Partition 1 holds the even offsets only: its last is 18.
+        expect(await lake.lastOffsets(TOPIC)).toEqual(
+          new Map([
+            [0, 19],
+            [1, 18],
+            [4, 19],
+          ]),
+        );
+        expect(await lake.lastOffsets(OTHER)).toEqual(new Map([[7, 123_456]]));
+        expect(await lake.lastOffsets("no-such-topic")).toEqual(new Map());
+        await commit({ rawEvents: [raw({ partition: 1, offset: 1_000_000 })], checkpoints: [] });
+        expect((await lake.lastOffsets(TOPIC)).get(1)).toBe(1_000_000);
+      });
+
       it("scanEventTime: rows with event_time in [fromMs, toMs) in (partition, offset) order, paged after a position", async () => {
         const rows = spread();
         await commit({ rawEvents: rows.slice(0, 25), checkpoints: [] });

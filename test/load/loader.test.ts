@@ -3,7 +3,7 @@
 import { describe, expect, it, type TestContext } from "vitest";
 import type { UserActivityV2 } from "../../src/contracts/types.ts";
 import { LoadErrorCode } from "../../src/errors.ts";
-import { loadRaw } from "../../src/load/index.ts";
+import { type LoadProgress, loadRaw } from "../../src/load/index.ts";
 import type { Warehouse, WarehouseSession } from "../../src/warehouse/index.ts";
 import { open as openWarehouse } from "../../src/warehouse/open.ts";
 import { generate, type JobFixture, producedWithTruth } from "../helpers/stream-job.ts";
@@ -42,7 +42,14 @@ describe("loadRaw (raw lake → DuckDB raw tables)", () => {
     });
     await fx.job().drain();
     const warehouse = await warehouseFor(ctx, fx);
-    const result = await loadRaw({ lake: fx.store.lake, serde: fx.serde, warehouse, pageRows: 700 });
+    const progress: LoadProgress[] = [];
+    const result = await loadRaw({
+      lake: fx.store.lake,
+      serde: fx.serde,
+      warehouse,
+      pageRows: 700,
+      onProgress: (p) => progress.push(p),
+    });
 
     expect(sorted(await loadedKeys(warehouse))).toEqual(sorted(truth.lake));
     const activity = result.topics.find((t) => t.topic === "user-activity")!;
@@ -87,6 +94,16 @@ describe("loadRaw (raw lake → DuckDB raw tables)", () => {
     expect(activity.partitions.map((s) => [s.partition, s.lastOffset, s.rowsLoaded])).toEqual(
       state.rows.map((r) => [r.p, r.o, r.n]),
     );
+
+    // Progress: a page at a time, the offsets covered growing to every offset up to each partition's last.
+    const offsetsTotal = [...expected.values()].reduce((n, c) => n + c.last + 1, 0);
+    expect(progress.length).toBe(Math.ceil(truth.lake.size / 700));
+    expect(progress.map((p) => p.offsetsTotal)).toEqual(progress.map(() => offsetsTotal));
+    expect(progress.at(-1)).toMatchObject({ rows: truth.lake.size, offsetsDone: offsetsTotal });
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i]!.offsetsDone).toBeGreaterThan(progress[i - 1]!.offsetsDone);
+      expect(progress[i]!.rows - progress[i - 1]!.rows).toBeLessThanOrEqual(700);
+    }
 
     // Days by event_id: the produced events, each counted once.
     const days = new Map<string, { n: number; users: Set<string> }>();

@@ -3,7 +3,7 @@
 import { runLoad } from "../../app/batch.ts";
 import { TOPICS } from "../../contracts/types.ts";
 import { UsageError } from "../../errors.ts";
-import type { LoadResult } from "../../load/index.ts";
+import type { LoadProgress, LoadResult } from "../../load/index.ts";
 import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
 
@@ -46,7 +46,7 @@ export const loadCommand: Command = {
         topics,
         reloadDays: values.date as string[] | undefined,
         pageRows,
-        onProgress: progress === undefined ? undefined : (p) => progress.update(p.topic, p.rows),
+        onProgress: progress === undefined ? undefined : (p) => progress.update(p),
       });
     } finally {
       progress?.end();
@@ -91,7 +91,9 @@ function compactDays(days: readonly string[]): string {
   return days.length <= 3 ? days.join(", ") : `${days[0]} … ${days[days.length - 1]}, ${days.length} days`;
 }
 
-/** Rows loaded and the rate on stderr, at most ten times a second: one line rewritten in place on a terminal. */
+const BAR_WIDTH = 30;
+
+/** A bar of the offsets covered, rows loaded and the rate on stderr, at most ten times a second: one line rewritten in place on a terminal. */
 class ProgressLine {
   readonly #started = Date.now();
   readonly #inPlace: boolean;
@@ -101,12 +103,15 @@ class ProgressLine {
     this.#inPlace = inPlace;
   }
 
-  update(topic: string, rows: number): void {
+  update(progress: LoadProgress): void {
     const now = Date.now();
-    if (now - this.#shownAt < 100) return;
+    if (now - this.#shownAt < 100 && progress.offsetsDone < progress.offsetsTotal) return;
     this.#shownAt = now;
-    const rate = Math.round(rows / Math.max(0.001, (now - this.#started) / 1000));
-    const text = `loading ${topic}: ${rows} rows, ${rate} rows/s`;
+    const rate = Math.round(progress.rows / Math.max(0.001, (now - this.#started) / 1000));
+    const share = progress.offsetsTotal === 0 ? 1 : progress.offsetsDone / progress.offsetsTotal;
+    const filled = Math.round(share * BAR_WIDTH);
+    const bar = `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${Math.floor(share * 100)}%`;
+    const text = `loading ${progress.topic} ${bar}: ${progress.rows} rows, ${rate} rows/s`;
     process.stderr.write(this.#inPlace ? `\r${text} ` : `${text}\n`);
   }
 

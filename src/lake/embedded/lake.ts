@@ -4,7 +4,7 @@ import type { SegmentFiles } from "../../sqlite/segment-files.ts";
 import type { LakeAppend, RawEventRow } from "../index.ts";
 import { type PartitionWalk, PartitionScans } from "../scans.ts";
 import { LakeAppender } from "./append.ts";
-import { type LakeReads, walkPartitions } from "./scan.ts";
+import { type LakeReads, lastOffsets, walkPartitions } from "./scan.ts";
 import { rawSegments } from "./segments.ts";
 import { prepareLakeStatements } from "./statements.ts";
 
@@ -55,6 +55,11 @@ export class EmbeddedRawLake extends PartitionScans {
 
   protected requireOpen(): void {
     this.#file.use();
+  }
+
+  protected async lastOffsetsOf(topic: string): Promise<Map<number, number>> {
+    this.#file.use();
+    return this.#file.run("reading raw events", () => lastOffsets(this.#reads, topic));
   }
 
   protected async walk(walk: PartitionWalk): Promise<RawEventRow[]> {

@@ -17,6 +17,22 @@ export interface LakeReads {
 }
 
 /** Runs a walk (src/lake/scans.ts) over the topic's batch rows. */
+/** Each partition's greatest stored offset: the last batch of each partition that holds rows. */
+export function lastOffsets(lake: LakeReads, topic: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const topicId = lake.sql.topicId.get(topic);
+  if (topicId === undefined) return out;
+  let partition = 0;
+  for (;;) {
+    const next = lake.sql.nextRawPartition.get({ topic: topicId, partition });
+    if (next === null || next === undefined) break;
+    const last = lake.sql.rawBatchAtOrBefore.get({ topic: topicId, partition: next, offset: MAX_OFFSET });
+    if (last !== undefined) out.set(next, last[1]);
+    partition = next + 1;
+  }
+  return out;
+}
+
 export function walkPartitions(lake: LakeReads, walk: PartitionWalk): RawEventRow[] {
   const out: RawEventRow[] = [];
   const topicId = lake.sql.topicId.get(walk.topic);

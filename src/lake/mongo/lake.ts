@@ -99,6 +99,30 @@ export class MongoRawLake extends PartitionScans {
     return this.#owner.read("reading raw events", () => this.#walk(walk));
   }
 
+  protected async lastOffsetsOf(topic: string): Promise<Map<number, number>> {
+    return this.#owner.read("reading raw events", async () => {
+      const collection = this.#db.collection<RawDocument>("raw_events");
+      const out = new Map<number, number>();
+      let partition = 0;
+      // Two index seeks a partition: its first row (which partition comes next), then its last.
+      for (;;) {
+        const next = await collection.findOne(
+          { topic, partition: { $gte: partition } },
+          { sort: { partition: 1, offset: 1 }, projection: { _id: 0, partition: 1 } },
+        );
+        if (next === null) break;
+        const p = next.partition as number;
+        const last = await collection.findOne(
+          { topic, partition: p },
+          { sort: { offset: -1 }, projection: { _id: 0, offset: 1 } },
+        );
+        if (last !== null) out.set(p, last.offset as number);
+        partition = p + 1;
+      }
+      return out;
+    });
+  }
+
   /** Runs a walk (src/lake/scans.ts): one partition at a time, in order, with two index seeks each. */
   async #walk(walk: PartitionWalk): Promise<RawEventRow[]> {
     const collection = this.#db.collection<RawDocument>("raw_events");
