@@ -1,11 +1,15 @@
 // dbt Core builds analytics/ on a DuckDB warehouse of the real fixtures: the marts equal awk and jq over the files, a rebuild changes nothing, late events rebuild their days.
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pulseEnv, REPO_ROOT, SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import { SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import {
+  ANALYTICS_MODELS,
+  dbtBuild,
+  dbtExecutable,
+  MARTS_SCHEMA,
+  type RunResults,
+} from "../helpers/dbt-core.ts";
 import {
   type DailyUserMetric,
   expectedDailyRevenue,
@@ -14,22 +18,8 @@ import {
 } from "../helpers/expected-kpis.ts";
 import { writeRawFixtureTables } from "../helpers/raw-fixture-tables.ts";
 
-const run = promisify(execFile);
-const PROJECT_DIR = join(REPO_ROOT, "analytics");
-const SCHEMA = "monitoring_datalake";
-const MODELS = [
-  "dim_users",
-  "fct_daily_funnel",
-  "fct_daily_revenue",
-  "fct_daily_user_metrics",
-  "fct_daily_wiki_metrics",
-  "stg_user_activity",
-  "stg_wikimedia_changes",
-];
-
-interface RunResults {
-  results: { unique_id: string; status: string; failures: number | null; message: string | null }[];
-}
+const SCHEMA = MARTS_SCHEMA;
+const MODELS = ANALYTICS_MODELS;
 
 type JsonRow = Record<string, unknown>;
 
@@ -39,28 +29,9 @@ let dbt: string;
 let dir: string;
 let warehouse: string;
 
-/** Runs `dbt build` on the warehouse; a failure shows the end of dbt's output. Returns run_results.json. */
-async function dbtBuild(): Promise<RunResults> {
-  const target = join(dir, "target");
-  const env = pulseEnv({
-    ANALYTICS_DUCKDB_PATH: warehouse,
-    DBT_SEND_ANONYMOUS_USAGE_STATS: "False",
-    DBT_USE_COLORS: "False",
-    DBT_TARGET_PATH: target,
-    DBT_LOG_PATH: join(dir, "logs"),
-  });
-  try {
-    await run(dbt, ["build", "--project-dir", PROJECT_DIR, "--profiles-dir", PROJECT_DIR], {
-      cwd: PROJECT_DIR,
-      env,
-      timeout: 300_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-  } catch (error) {
-    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
-    throw new Error(`dbt build failed:\n${`${stdout}\n${stderr}`.trim().split("\n").slice(-40).join("\n")}`);
-  }
-  return JSON.parse(readFileSync(join(target, "run_results.json"), "utf8")) as RunResults;
+/** `dbt build` of analytics/ on the file's warehouse. */
+function build(): Promise<RunResults> {
+  return dbtBuild({ dbt, dir, env: { ANALYTICS_DUCKDB_PATH: warehouse } });
 }
 
 /** Opens the warehouse for `work` and closes it after, so dbt can open it again. */
@@ -111,9 +82,7 @@ function expectAllPassed(results: RunResults): void {
 }
 
 beforeAll(async () => {
-  // The first run builds the venv from PyPI; later runs find the stamp and return at once.
-  const env = await run(join(REPO_ROOT, "scripts/services/dbt-env.sh"), [], { timeout: 900_000 });
-  dbt = env.stdout.trim().split("\n").at(-1)!;
+  dbt = await dbtExecutable();
   dir = tempDir(suite.add, "pulse-dbt-core-");
   warehouse = join(dir, "warehouse.duckdb");
   const written = await writeRawFixtureTables(warehouse);
@@ -127,7 +96,7 @@ describe("dbt Core on the DuckDB warehouse of the fixtures", () => {
   let firstBuild: Record<string, JsonRow[]>;
 
   it("builds every model and passes every test; the marts equal awk and jq over the files", async () => {
-    expectAllPassed(await dbtBuild());
+    expectAllPassed(await build());
 
     expect(await dailyUserMetrics()).toEqual(expectedDailyUserMetrics());
 
@@ -168,7 +137,7 @@ describe("dbt Core on the DuckDB warehouse of the fixtures", () => {
 
   it("a second build leaves every table and view identical", async () => {
     expect(firstBuild).toBeDefined();
-    expectAllPassed(await dbtBuild());
+    expectAllPassed(await build());
     expect(await snapshot()).toEqual(firstBuild);
   }, 300_000);
 
@@ -207,7 +176,7 @@ describe("dbt Core on the DuckDB warehouse of the fixtures", () => {
          from raw.wikimedia_recentchange where wiki = 'enwiki' order by _offset limit 1`,
       );
     });
-    expectAllPassed(await dbtBuild());
+    expectAllPassed(await build());
 
     const expected = expectedDailyUserMetrics().map((row) =>
       row.activity_date === "2022-10-01" && row.event_type === "VIEW"

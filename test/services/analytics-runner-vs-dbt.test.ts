@@ -1,30 +1,26 @@
 // dbt Core conformance: analytics/ built by Pulse's runner and by dbt Core from the same raw tables gives the same rows in every model, on DuckDB and on PostgreSQL.
 
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runModels } from "../../src/models/index.ts";
 import type { Relation, Row, Warehouse } from "../../src/warehouse/index.ts";
 import { open } from "../../src/warehouse/open.ts";
-import { pulseEnv, REPO_ROOT, SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import { SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import {
+  ANALYTICS_DIR,
+  ANALYTICS_MODELS,
+  dbtBuild,
+  dbtExecutable,
+  MARTS_SCHEMA,
+} from "../helpers/dbt-core.ts";
 import { writeRawFixtureTables } from "../helpers/raw-fixture-tables.ts";
 import { usePostgres } from "./services.ts";
 
-const run = promisify(execFile);
-const PROJECT_DIR = join(REPO_ROOT, "analytics");
-const SCHEMA = "monitoring_datalake";
-const MODELS = [
-  "dim_users",
-  "fct_daily_funnel",
-  "fct_daily_revenue",
-  "fct_daily_user_metrics",
-  "fct_daily_wiki_metrics",
-  "stg_user_activity",
-  "stg_wikimedia_changes",
-];
+const PROJECT_DIR = ANALYTICS_DIR;
+const SCHEMA = MARTS_SCHEMA;
+const MODELS = ANALYTICS_MODELS;
 const RAW_TABLES = ["user_activity", "wikimedia_recentchange"];
 
 const postgres = usePostgres();
@@ -35,8 +31,7 @@ let dir: string;
 let fixtureFile: string;
 
 beforeAll(async () => {
-  const env = await run(join(REPO_ROOT, "scripts/services/dbt-env.sh"), [], { timeout: 900_000 });
-  dbt = env.stdout.trim().split("\n").at(-1)!;
+  dbt = await dbtExecutable();
   dir = tempDir(suite.add, "pulse-dbt-vs-runner-");
   fixtureFile = join(dir, "fixtures.duckdb");
   await writeRawFixtureTables(fixtureFile);
@@ -44,32 +39,8 @@ beforeAll(async () => {
 afterAll(suite.run);
 
 /** `dbt build` of analytics/ on the named target; its run_results.json statuses by unique id. */
-async function dbtBuild(target: string, env: Record<string, string>): Promise<Map<string, string>> {
-  const targetPath = join(dir, `dbt-target-${randomBytes(4).toString("hex")}`);
-  try {
-    await run(
-      dbt,
-      ["build", "--target", target, "--project-dir", PROJECT_DIR, "--profiles-dir", PROJECT_DIR],
-      {
-        cwd: PROJECT_DIR,
-        env: pulseEnv({
-          ...env,
-          DBT_SEND_ANONYMOUS_USAGE_STATS: "False",
-          DBT_USE_COLORS: "False",
-          DBT_TARGET_PATH: targetPath,
-          DBT_LOG_PATH: join(dir, "logs"),
-        }),
-        timeout: 300_000,
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    );
-  } catch (error) {
-    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
-    throw new Error(`dbt build failed:\n${`${stdout}\n${stderr}`.trim().split("\n").slice(-40).join("\n")}`);
-  }
-  const results = JSON.parse(readFileSync(join(targetPath, "run_results.json"), "utf8")) as {
-    results: Array<{ unique_id: string; status: string }>;
-  };
+async function buildWithDbt(target: string, env: Record<string, string>): Promise<Map<string, string>> {
+  const results = await dbtBuild({ dbt, dir, target, env });
   return new Map(results.results.map((r) => [r.unique_id, r.status]));
 }
 
@@ -125,7 +96,7 @@ describe("analytics/ built by Pulse's runner and by dbt Core", () => {
     } finally {
       await pulseWarehouse.close();
     }
-    const dbtStatuses = await dbtBuild("duckdb", { ANALYTICS_DUCKDB_PATH: dbtFile });
+    const dbtStatuses = await buildWithDbt("duckdb", { ANALYTICS_DUCKDB_PATH: dbtFile });
     expectSameStatuses(pulseStatuses, dbtStatuses);
     const dbtWarehouse = await open(`embedded:${dbtFile}`, { dataDir: dir });
     try {
@@ -158,7 +129,7 @@ describe("analytics/ built by Pulse's runner and by dbt Core", () => {
       const [runnerWarehouse, dbtWarehouse] = warehouses as [Warehouse, Warehouse];
       const pulseStatuses = await pulseBuild(runnerWarehouse);
       const url = new URL(postgres.urlOf(databases[1]!));
-      const dbtStatuses = await dbtBuild("postgres", {
+      const dbtStatuses = await buildWithDbt("postgres", {
         ANALYTICS_POSTGRES_HOST: url.hostname,
         ANALYTICS_POSTGRES_PORT: url.port || "5432",
         ANALYTICS_POSTGRES_USER: decodeURIComponent(url.username),
