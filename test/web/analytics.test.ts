@@ -29,6 +29,8 @@ function shownRows(page: Page, table: string): Promise<Row[]> {
 describe("the Analytics page in Chromium", () => {
   const cleanups = new SuiteCleanups();
   let url: string;
+  /** A server whose data folder has no warehouse yet. */
+  let emptyUrl: string;
   let browser: Browser;
 
   async function api(path: string): Promise<{ columns: string[]; rows: Row[] }> {
@@ -46,6 +48,11 @@ describe("the Analytics page in Chromium", () => {
       onCleanup: cleanups.add,
     });
     url = serve.match[1]!;
+    const empty = await startPulse(["serve", "--port", "0", "--data-dir", tempDir(cleanups.add)], {
+      waitFor: /listening on (http:\/\/[^\s]+) /,
+      onCleanup: cleanups.add,
+    });
+    emptyUrl = empty.match[1]!;
     browser = await launchBrowser(cleanups.add);
   }, TIMEOUT_MS);
   afterAll(cleanups.run);
@@ -144,5 +151,23 @@ describe("the Analytics page in Chromium", () => {
     );
     await screenshot(page, "web-analytics-phone-dark");
     expect(errors).toEqual([]);
+  });
+
+  it("says to run pulse batch in every table while the warehouse is not built", async () => {
+    const page = await browser.newPage();
+    cleanups.add(() => page.close());
+    const errors = collectErrors(page);
+    await page.goto(`${emptyUrl}/analytics`);
+    const reports = ["daily", "revenue", "funnel", "wiki"];
+    for (const id of reports) {
+      await expect
+        .poll(() => page.locator(`#${id}-status`).getAttribute("data-code"))
+        .toBe("PULSE_HTTP_WAREHOUSE_NOT_BUILT");
+      expect(await page.locator(`#${id}-table tbody`).textContent()).toContain("run `pulse batch`");
+    }
+    // The browser reports each 404 answer on the console; nothing else may be there.
+    const unexpected = errors.filter((e) => !/status of 404 .*\/api\/analytics\//.test(e));
+    expect(unexpected).toEqual([]);
+    expect(errors).toHaveLength(reports.length);
   });
 });
