@@ -370,6 +370,10 @@ export const HttpErrorCode = {
   internal: "PULSE_HTTP_INTERNAL",
   /** The dashboard's web app could not be built or found (503); the message says why. */
   pagesUnavailable: "PULSE_HTTP_PAGES_UNAVAILABLE",
+  /** The analytics marts are not in the warehouse yet (404); run `pulse batch`. */
+  warehouseNotBuilt: "PULSE_HTTP_WAREHOUSE_NOT_BUILT",
+  /** The warehouse cannot be read now (503): locked by a running `pulse batch`, or unreachable; retriable. */
+  warehouseUnavailable: "PULSE_HTTP_WAREHOUSE_UNAVAILABLE",
 } as const;
 
 /** The HTTP collector (POST /api/v1/events). */

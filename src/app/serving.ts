@@ -1,7 +1,8 @@
-// Puts the platform on the HTTP server: health, the collector, the schema registry's REST API and, with a stream job, the live API.
+// Puts the platform on the HTTP server: health, the collector, the schema registry's REST API, the analytics API and, with a stream job, the live API.
 
 import type { PulseConfig } from "../config/index.ts";
 import { PulseServer } from "../serve/server.ts";
+import { analyticsApiRoutes } from "../serve/routes/analytics.ts";
 import { collectorRoute } from "../serve/routes/collector.ts";
 import { liveApiRoutes } from "../serve/routes/live.ts";
 import { opsApiRoutes } from "../serve/routes/ops.ts";
@@ -10,6 +11,7 @@ import { type ProgressHistory, progressRoute, type StreamJobInfo } from "../serv
 import { registryRoute } from "../serve/routes/registry.ts";
 import type { SseHub } from "../serve/sse.ts";
 import type { LiveStore } from "../store/index.ts";
+import { warehouseAnalytics } from "./analytics.ts";
 import { openPlatform, type Platform } from "./platform.ts";
 import { ensureWebBuild } from "./web-build.ts";
 
@@ -40,6 +42,7 @@ export async function startServing(platform: Platform, port: number, live?: Live
   else server.add(progressRoute({}));
   const ops = opsApiRoutes({ log: platform.log, registry: platform.registry.client, serde: platform.serde });
   for (const route of ops) server.add(route);
+  for (const route of analyticsApiRoutes({ source: warehouseAnalytics(config) })) server.add(route);
   const built = ensureWebBuild();
   // Failures are answered to the page requests (503 with the reason), not thrown here.
   built.catch(() => undefined);

@@ -9,6 +9,8 @@ export interface OpenWarehouseOptions {
   dataDir: string;
   /** DuckDB's worker threads (embedded only); one per core when unset. */
   threads?: number;
+  /** Open an embedded (DuckDB) file read-only: many readers at once, none while a writer holds it; other backends ignore it. */
+  readOnly?: boolean;
 }
 
 /**
@@ -19,7 +21,7 @@ export async function open(url: string, options: OpenWarehouseOptions): Promise<
   const path = embeddedPath(url, options.dataDir);
   if (path !== undefined) {
     const { openDuckDbWarehouse } = await import("./duckdb/index.ts");
-    return openDuckDbWarehouse({ path, threads: options.threads });
+    return openDuckDbWarehouse({ path, threads: options.threads, readOnly: options.readOnly });
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     const { openPostgresWarehouse } = await import("./postgres/index.ts");

@@ -36,12 +36,17 @@ export interface ChartOptions {
   y2Format?: (value: number) => string;
   /** With a single x value the axis spans this much either side of it (seconds; default 60). */
   xPadSec?: number;
+  /** x values are UTC days (their midnights): ticks fall on whole days, labelled YYYY-MM-DD. */
+  xDays?: boolean;
 }
 
 /** x values in seconds since the epoch, then one array per series (null: no value there). */
 export type ChartData = [number[], ...(number | null)[][]];
 
 const PALETTE_SIZE = 10;
+const DAY_SEC = 86_400;
+/** Tick steps of a day axis: whole days, so each tick is a UTC midnight. */
+const DAY_INCREMENTS = [1, 2, 7, 14, 30, 91, 365].map((days) => days * DAY_SEC);
 const charts = new Set<Chart>();
 
 // The charts follow the system's light or dark scheme as it changes.
@@ -154,12 +159,20 @@ export class Chart {
         y2: { range: (_u, min, max) => rangeFrom(min, max) },
       },
       axes: [
-        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
+        defined({
+          stroke: fg,
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid, width: 1 },
+          incrs: options.xDays ? DAY_INCREMENTS : undefined,
+          values: options.xDays ? (_u: uPlot, values: number[]) => values.map(utcDay) : undefined,
+        }),
         axis("y", options.yLabel, options.yFormat, 3),
         ...(hasY2 ? [axis("y2", options.y2Label, options.y2Format, 1)] : []),
       ],
       series: [
-        {},
+        options.xDays
+          ? { label: "day", value: (_u: uPlot, v: number | null) => (v === null ? "–" : utcDay(v)) }
+          : {},
         ...options.series.map((spec, i) => {
           const color = paletteColor(spec.color ?? i);
           return defined({
@@ -203,6 +216,11 @@ export class Chart {
     }
     ctx.restore();
   }
+}
+
+/** YYYY-MM-DD of seconds since the epoch, in UTC. */
+function utcDay(sec: number): string {
+  return new Date(sec * 1000).toISOString().slice(0, 10);
 }
 
 /** The object without its undefined keys: uPlot takes a key given as undefined for a setting, not for its default. */

@@ -7,9 +7,9 @@ import type { Route } from "../route.ts";
 
 /**
  * The pages the web app has, each answered with the same index.html (the app picks its page from the
- * path). `/analytics` and `/dags` join this list when their pages land.
+ * path). `/dags` joins this list when its page lands.
  */
-export const PAGE_PATHS: readonly string[] = ["/", "/ops"];
+export const PAGE_PATHS: readonly string[] = ["/", "/ops", "/analytics"];
 
 export interface PagesOptions {
   /**
