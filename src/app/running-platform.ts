@@ -109,7 +109,9 @@ export async function startPlatform(
     throw error;
   }
 
-  streamMetrics = new StreamMetrics(serving.server.metrics.registry, { progress: () => latest ?? job.progress() });
+  streamMetrics = new StreamMetrics(serving.server.metrics.registry, {
+    progress: () => latest ?? job.progress(),
+  });
 
   const wikimedia: WikimediaState = { mode: "off", detail: "" };
   const failures: string[] = [];

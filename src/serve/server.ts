@@ -107,7 +107,11 @@ export class PulseServer {
   }
 
   /** Sets `request.route` to the label of the route that owns the request (also when its handler throws). */
-  private async dispatch(req: IncomingMessage, res: ServerResponse, request: { route: string }): Promise<void> {
+  private async dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    request: { route: string },
+  ): Promise<void> {
     let pathname: string;
     try {
       pathname = new URL(req.url ?? "/", "http://localhost").pathname;

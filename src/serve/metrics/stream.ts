@@ -38,7 +38,11 @@ const TOTALS: ReadonlyArray<readonly [string, string, TotalName]> = [
   ["pulse_stream_accepted_total", "Events counted in windows, partly late ones included.", "accepted"],
   ["pulse_stream_partially_late_total", "Events too late for some of their windows only.", "partiallyLate"],
   ["pulse_stream_late_total", "Events that arrived after every window they belong to was final.", "late"],
-  ["pulse_stream_duplicates_total", "Events dropped as duplicates of an event_id already seen.", "duplicates"],
+  [
+    "pulse_stream_duplicates_total",
+    "Events dropped as duplicates of an event_id already seen.",
+    "duplicates",
+  ],
   ["pulse_stream_dead_letters_total", "Records the job refused and wrote to <topic>.dlq.", "deadLettered"],
 ];
 
