@@ -4,6 +4,7 @@ import type { PulseConfig } from "../config/index.ts";
 import { PulseError } from "../errors.ts";
 import type { SimulatorBurst } from "../ingest/simulator.ts";
 import { TOPICS } from "../contracts/types.ts";
+import { StreamMetrics } from "../serve/metrics/stream.ts";
 import { ProgressHistory, type ProgressPoint } from "../serve/routes/progress.ts";
 import { SseHub } from "../serve/sse.ts";
 import { type LiveStore, SERIES } from "../store/index.ts";
@@ -59,6 +60,8 @@ export async function startPlatform(
   const hub = new SseHub();
   const history = new ProgressHistory();
   let latest: StreamProgress | undefined;
+  // Set once the server is up, before run() can start a batch.
+  let streamMetrics: StreamMetrics | undefined;
   const job = new StreamJob({
     log: platform.log,
     serde: platform.serde,
@@ -68,6 +71,7 @@ export async function startPlatform(
     onProgress: (progress) => {
       latest = progress;
       history.push(progressPoint(progress));
+      streamMetrics?.observeBatch(progress);
       // Live dashboards follow the job batch by batch: counts, watermark and lag.
       if (progress.numInputRows > 0) hub.publish("progress", progress);
     },
@@ -104,6 +108,10 @@ export async function startPlatform(
     await close();
     throw error;
   }
+
+  streamMetrics = new StreamMetrics(serving.server.metrics.registry, {
+    progress: () => latest ?? job.progress(),
+  });
 
   const wikimedia: WikimediaState = { mode: "off", detail: "" };
   const failures: string[] = [];

@@ -1,6 +1,7 @@
-// Puts the platform on the HTTP server: health, the collector, the schema registry's REST API, the analytics API and, with a stream job, the live API.
+// Puts the platform on the HTTP server: health, metrics, the collector, the schema registry's REST API, the analytics API and, with a stream job, the live API.
 
 import type { PulseConfig } from "../config/index.ts";
+import { registerIngestMetrics } from "../serve/metrics/ingest.ts";
 import { PulseServer } from "../serve/server.ts";
 import { analyticsApiRoutes } from "../serve/routes/analytics.ts";
 import { collectorRoute } from "../serve/routes/collector.ts";
@@ -43,6 +44,11 @@ export async function startServing(platform: Platform, port: number, live?: Live
   const ops = opsApiRoutes({ log: platform.log, registry: platform.registry.client, serde: platform.serde });
   for (const route of ops) server.add(route);
   for (const route of analyticsApiRoutes({ source: warehouseAnalytics(config) })) server.add(route);
+  // GET /metrics: what the producers counted (the status line's figures) and every consumer group's lag.
+  registerIngestMetrics(server.metrics.registry, {
+    producers: [platform.activity, platform.wikimedia],
+    log: platform.log,
+  });
   const built = ensureWebBuild();
   // Failures are answered to the page requests (503 with the reason), not thrown here.
   built.catch(() => undefined);

@@ -4,8 +4,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../errors.ts";
 import { type Handler, HttpError, sendError, sendJson } from "./http.ts";
+import { ServerMetrics } from "./metrics/registry.ts";
 import type { PartHealth, Route } from "./route.ts";
 import { type HealthReport, healthRoute } from "./routes/health.ts";
+import { metricsRoute } from "./routes/metrics.ts";
 
 export interface PulseServerOptions {
   host: string;
@@ -15,31 +17,51 @@ export interface PulseServerOptions {
 interface Mount {
   prefix: string;
   handler: Handler;
+  /** The route's fixed paths ("/assets/*" matches below it), for the request metrics' route label. */
+  paths: readonly string[];
 }
+
+/** The route label of a request no route owned (a 404 from the server itself). */
+const UNMATCHED = "unmatched";
 
 export class PulseServer {
   private readonly server: Server;
   private readonly mounts: Mount[] = [];
   private readonly parts = new Map<string, () => PartHealth>();
   private readonly startedAtMs = Date.now();
+  /** This server's Prometheus registry, served at GET /metrics; other parts add their metrics to it. */
+  readonly metrics = new ServerMetrics();
 
   constructor(private readonly options: PulseServerOptions) {
     this.server = createServer((req, res) => {
-      this.dispatch(req, res).catch((error: unknown) => this.fail(res, error));
+      const startedAt = performance.now();
+      const request = { route: UNMATCHED };
+      let observed = false;
+      const observe = (): void => {
+        if (observed) return;
+        observed = true;
+        const seconds = (performance.now() - startedAt) / 1000;
+        this.metrics.observeRequest(req.method ?? "GET", request.route, res.statusCode, seconds);
+      };
+      // "finish" once the answer is written; "close" also covers a client that went away first.
+      res.once("finish", observe);
+      res.once("close", observe);
+      this.dispatch(req, res, request).catch((error: unknown) => this.fail(res, error));
     });
     this.server.keepAliveTimeout = 5_000;
     this.add(healthRoute(() => this.health()));
+    this.add(metricsRoute(this.metrics.registry));
   }
 
   /** Mounts a route module's handler at each of its paths and registers the health it reports. */
   add(route: Route): void {
-    for (const prefix of route.mounts) this.mount(prefix, route.handler);
+    for (const prefix of route.mounts) this.mount(prefix, route.handler, route.paths);
     for (const [part, probe] of Object.entries(route.health ?? {})) this.reportHealth(part, probe);
   }
 
   /** Handlers are tried in mount order; a prefix of "" matches every path. */
-  mount(prefix: string, handler: Handler): void {
-    this.mounts.push({ prefix, handler });
+  mount(prefix: string, handler: Handler, paths: readonly string[] = []): void {
+    this.mounts.push({ prefix, handler, paths });
   }
 
   /** Registers a part whose state `GET /api/health` reports. */
@@ -84,16 +106,24 @@ export class PulseServer {
     });
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Sets `request.route` to the label of the route that owns the request (also when its handler throws). */
+  private async dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    request: { route: string },
+  ): Promise<void> {
     let pathname: string;
     try {
       pathname = new URL(req.url ?? "/", "http://localhost").pathname;
     } catch (error) {
       throw new HttpError(400, "PULSE_HTTP_BAD_URL", "the request URL cannot be parsed", { cause: error });
     }
-    for (const { prefix, handler } of this.mounts) {
+    for (const mount of this.mounts) {
+      const { prefix, handler } = mount;
       if (prefix !== "" && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) continue;
+      request.route = routeLabel(mount, pathname);
       if (await handler(req, res, pathname.slice(prefix.length))) return;
+      request.route = UNMATCHED;
     }
     throw new HttpError(
       404,
@@ -118,6 +148,20 @@ export class PulseServer {
     });
     process.emitWarning(`HTTP handler failed: ${(error as Error).message}`);
   }
+}
+
+/**
+ * A request's route label, from a bounded set so a scanner cannot grow the metrics: the route's own path
+ * when it declares one that matches (a trailing slash ignored, "/x/*" covering what is below /x), else the
+ * mount followed by "/*".
+ */
+function routeLabel(mount: Mount, pathname: string): string {
+  const path = pathname.length > 1 && pathname.endsWith("/") ? pathname.slice(0, -1) : pathname;
+  for (const declared of mount.paths) {
+    if (declared === path) return declared;
+    if (declared.endsWith("/*") && path.startsWith(declared.slice(0, -1))) return declared;
+  }
+  return `${mount.prefix}/*`;
 }
 
 /** Why the server could not bind, as a configuration error that names the address and the fix. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TopicsReport } from "../../src/cli/commands/topics.ts";
 import type { DeadLetter, UserActivityV2 } from "../../src/contracts/types.ts";
 import { runPulse, runPulseJson, startPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import { parsePrometheusText, sampleValue } from "../helpers/prometheus-text.ts";
 import { readTopic } from "../helpers/topics.ts";
 
 const TIMEOUT_MS = 120_000;
@@ -260,6 +261,24 @@ describe("pulse serve with PULSE_API_KEYS=k1,k2", () => {
     expect(body.parts["collector"]).toMatchObject({ status: "ok", accepted: 3, rejected: 2, pending: 0 });
     expect(await messagesOn("user-activity")).toBe(3);
     expect(await messagesOn("user-activity.dlq")).toBe(2);
+  });
+
+  it("serves /metrics: the collector's totals per topic, the registry's requests, no stream job", async () => {
+    const response = await fetch(`${url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    const families = parsePrometheusText(await response.text());
+    expect(sampleValue(families, "pulse_ingest_records_total", { topic: "user-activity" })).toBe(3);
+    expect(sampleValue(families, "pulse_ingest_dead_letters_total", { topic: "user-activity" })).toBe(2);
+    // The registry test's two GET /subjects, at the root and under /registry.
+    const requests = (route: string) =>
+      sampleValue(families, "pulse_http_request_duration_seconds_count", {
+        method: "GET",
+        route,
+        status: "200",
+      });
+    expect([requests("/*"), requests("/registry/*")]).toEqual([1, 1]);
+    expect([...families.keys()].filter((name) => name.startsWith("pulse_stream_"))).toEqual([]);
   });
 });
 
