@@ -74,7 +74,11 @@ export function configFromFlags(
   values: { "data-dir"?: string; config?: string },
   overrides: Record<string, unknown> = {},
 ): PulseConfig {
-  return loadConfig({ file: values.config, overrides: { data_dir: values["data-dir"], ...overrides } });
+  return loadConfig({
+    file: values.config,
+    overrides: { data_dir: values["data-dir"], ...overrides },
+    onWarning: (message) => process.stderr.write(`pulse: warning: ${message}\n`),
+  });
 }
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -98,11 +98,8 @@ describe("loadConfig", () => {
     }
   });
 
-  it("rejects unknown PULSE_ variables and out-of-range numbers", () => {
+  it("rejects out-of-range and malformed values in PULSE_ variables", () => {
     const { dir } = configFile("");
-    expect(errorOf(() => loadConfig({ env: { PULSE_PROT: "1" }, cwd: dir })).message).toMatch(
-      /PULSE_PROT.*PULSE_PORT/,
-    );
     expect(errorOf(() => loadConfig({ env: { PULSE_PORT: "70000" }, cwd: dir })).message).toContain(
       "between 0 and 65535",
     );
@@ -135,5 +132,38 @@ describe("loadConfig", () => {
   it("reports invalid YAML with its line", () => {
     const { file, message } = fileError("server:\n  port: [1,\n");
     expect(message).toContain(file);
+  });
+});
+
+describe("PULSE_* variables that are no setting", () => {
+  it("are ignored with a warning naming the nearest setting, never an error", () => {
+    const warnings: string[] = [];
+    const config = loadConfig({
+      env: { PULSE_PROT: "9000", PULSE_PORT: "8600", PULSE_SOMETHING_ELSE_ENTIRELY: "1" },
+      cwd: "/",
+      onWarning: (message) => warnings.push(message),
+    });
+    expect(config.server.port).toBe(8600);
+    expect(warnings).toEqual([
+      "environment variable PULSE_PROT is not a Pulse setting; it is ignored. Did you mean PULSE_PORT?",
+      expect.stringMatching(
+        /^environment variable PULSE_SOMETHING_ELSE_ENTIRELY is not a Pulse setting; it is ignored\. The settings' variables are PULSE_API_KEYS, .*PULSE_WAREHOUSE, PULSE_WIKIMEDIA, PULSE_WIKIMEDIA_URL\.$/,
+      ),
+    ]);
+  });
+
+  it("says whose a tool variable is (service scripts, benchmarks, tests) instead of guessing a typo", () => {
+    const warnings: string[] = [];
+    loadConfig({
+      env: { PULSE_SERVICES_DIR: "/tmp/x", PULSE_BENCH_EVENTS: "5", PULSE_TEST_KAFKA: "k" },
+      cwd: "/",
+      onWarning: (message) => warnings.push(message),
+    });
+    expect(warnings).toEqual(
+      ["PULSE_SERVICES_DIR", "PULSE_BENCH_EVENTS", "PULSE_TEST_KAFKA"].map(
+        (name) =>
+          `environment variable ${name} is read by Pulse's scripts, benchmarks or tests, not by pulse; it is ignored.`,
+      ),
+    );
   });
 });

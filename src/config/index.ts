@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { isAbsolute, resolve } from "node:path";
 import type { Node as YamlNode, YAMLMap } from "yaml";
 import { ConfigError, type ErrorLocation } from "../errors.ts";
-import { CONFIG_SCHEMA, type FieldSpec } from "./schema.ts";
+import { CONFIG_SCHEMA, type FieldSpec, isToolVariable } from "./schema.ts";
 
 export interface PulseConfig {
   data_dir: string;
@@ -37,6 +37,11 @@ export interface LoadConfigOptions {
   cwd?: string;
   /** Values from command-line flags, by dotted key (`server.port`); they win over file and environment. */
   overrides?: Record<string, unknown>;
+  /**
+   * Told about a `PULSE_*` variable that is no setting (and none of Pulse's tool variables), with the
+   * nearest setting's variable when one is close: a typo is worth a warning, never a failed command.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export const DEFAULT_CONFIG_FILE = "pulse.config.yaml";
@@ -57,7 +62,7 @@ export function loadConfig(options: LoadConfigOptions = {}): PulseConfig {
     env.PULSE_CONFIG ??
     (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
   if (file !== undefined) applyFile(config, resolve(cwd, file));
-  applyEnv(config, env);
+  applyEnv(config, env, options.onWarning);
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;
     const spec = specAt(key);
@@ -177,7 +182,7 @@ function applyFile(config: PulseConfig, path: string): void {
   walk(doc.contents, CONFIG_SCHEMA, "");
 }
 
-function applyEnv(config: PulseConfig, env: NodeJS.ProcessEnv): void {
+function applyEnv(config: PulseConfig, env: NodeJS.ProcessEnv, warn?: (message: string) => void): void {
   const byEnv = new Map<string, string>();
   const walk = (fields: Readonly<Record<string, FieldSpec>>, prefix: string): void => {
     for (const [name, spec] of Object.entries(fields)) {
@@ -186,18 +191,46 @@ function applyEnv(config: PulseConfig, env: NodeJS.ProcessEnv): void {
     }
   };
   walk(CONFIG_SCHEMA, "");
-  const known = new Set([...byEnv.keys(), "PULSE_CONFIG"]);
+  const known = [...byEnv.keys(), "PULSE_CONFIG"];
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith("PULSE_") || value === undefined) continue;
-    if (!known.has(name)) {
-      throw new ConfigError(
-        `unknown environment variable ${name}. Accepted: ${[...known].sort().join(", ")}.`,
-      );
-    }
     const key = byEnv.get(name);
-    if (key === undefined) continue;
+    if (key === undefined) {
+      if (name !== "PULSE_CONFIG") warn?.(unknownVariable(name, known));
+      continue;
+    }
     setAt(config, key, coerce(specAt(key)!, value, key, { describe: () => `environment variable ${name}` }));
   }
+}
+
+/** The warning for a PULSE_* variable that is no setting: the nearest one when it is a likely typo. */
+function unknownVariable(name: string, known: readonly string[]): string {
+  if (isToolVariable(name))
+    return `environment variable ${name} is read by Pulse's scripts, benchmarks or tests, not by pulse; it is ignored.`;
+  const [nearest] = known
+    .map((candidate) => ({ candidate, distance: editDistance(name, candidate) }))
+    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate));
+  const hint =
+    nearest !== undefined && nearest.distance <= 3
+      ? ` Did you mean ${nearest.candidate}?`
+      : ` The settings' variables are ${[...known].sort().join(", ")}.`;
+  return `environment variable ${name} is not a Pulse setting; it is ignored.${hint}`;
+}
+
+/** Levenshtein distance: the fewest one-character edits that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function coerce(spec: FieldSpec, value: unknown, key: string, origin: Origin): unknown {

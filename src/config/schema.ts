@@ -242,3 +242,26 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
     },
   },
 };
+
+/**
+ * PULSE_* variables that are not settings but belong to Pulse's own tools: the service scripts
+ * (scripts/services/*.sh), the benchmarks (PULSE_BENCH_*) and the tests (PULSE_TEST_*). pulse ignores
+ * them, and its warning says whose they are rather than guessing at a typo.
+ */
+export const TOOL_VARIABLES: readonly string[] = [
+  "PULSE_SERVICES_DIR",
+  "PULSE_SERVICES_CACHE",
+  "PULSE_PYTHON",
+  "PULSE_KAFKA_PORT",
+  "PULSE_KAFKA_CONTROLLER_PORT",
+  "PULSE_FERRETDB_PORT",
+  "PULSE_POSTGRES_PORT",
+  "PULSE_CHROMIUM",
+  "PULSE_BIGQUERY_PROJECT",
+  "PULSE_BIGQUERY_LOCATION",
+];
+
+/** True for a tool variable (TOOL_VARIABLES, or a PULSE_BENCH_ or PULSE_TEST_ one). */
+export function isToolVariable(name: string): boolean {
+  return TOOL_VARIABLES.includes(name) || name.startsWith("PULSE_BENCH_") || name.startsWith("PULSE_TEST_");
+}

@@ -91,6 +91,25 @@ describe("pulse with bad input", () => {
     TIMEOUT_MS,
   );
 
+  it(
+    "a PULSE_ variable that is no setting (PULSE_SERVICES_DIR, a typo) is ignored with a warning, and the command runs",
+    async ({ onTestFinished }) => {
+      const dataDir = tempDir(onTestFinished);
+      const result = await runPulse(["topics", "--json", "--data-dir", dataDir], {
+        env: { PULSE_SERVICES_DIR: "/tmp/x", PULSE_PARTITONS: "3" },
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ topics: [] });
+      expect(result.stderr).toContain(
+        "pulse: warning: environment variable PULSE_SERVICES_DIR is read by Pulse's scripts, benchmarks or tests, not by pulse; it is ignored.",
+      );
+      expect(result.stderr).toContain(
+        "pulse: warning: environment variable PULSE_PARTITONS is not a Pulse setting; it is ignored. Did you mean PULSE_PARTITIONS?",
+      );
+    },
+    TIMEOUT_MS,
+  );
+
   it.for<[command: string, needs: string]>([
     ["produce activity", "--count"],
     ["produce wikimedia", "--replay"],
