@@ -363,7 +363,7 @@ export const OrchestrateErrorCode = {
   cycle: "PULSE_ORCHESTRATE_CYCLE",
   /** A schedule is not a 5-field cron expression, a preset (@daily, @hourly, …) or "manual", or its time zone is unknown. */
   badSchedule: "PULSE_ORCHESTRATE_BAD_SCHEDULE",
-  /** A run-store call got a bad argument: an unknown run or task, a state it does not know, a lease of 0 ms. */
+  /** A bad argument: a try number below 1, a span of too many intervals, an invalid Date, an unknown state, an empty lease owner, a lease of 0 ms. */
   badArgument: "PULSE_ORCHESTRATE_BAD_ARGUMENT",
   /** The run store was used after close(). */
   closed: "PULSE_ORCHESTRATE_CLOSED",
