@@ -100,6 +100,9 @@ export class LoadError extends PulseError {}
 /** Model-project errors: a bad project or model file (with its file:line), a missing ref, a cycle. */
 export class ModelError extends PulseError {}
 
+/** Orchestrator errors: a bad DAG definition or schedule, a run-history call the run store refuses. */
+export class OrchestrateError extends PulseError {}
+
 // --- Codes, one table per area ----------------------------------------------------------------------
 
 /** Configuration: pulse.config.yaml, PULSE_* variables and the flags that override them. */
@@ -352,6 +355,24 @@ export const ModelErrorCode = {
   runFailed: "PULSE_MODEL_RUN_FAILED",
 } as const;
 
+/** The orchestrator: DAG definitions, schedules and the run store (run history, task leases). */
+export const OrchestrateErrorCode = {
+  /** A DAG definition is wrong: a duplicate or empty id, an unknown upstream task, a bad option; the message names the DAG and task. */
+  badDag: "PULSE_ORCHESTRATE_BAD_DAG",
+  /** A DAG's tasks depend on each other in a cycle; the message lists the tasks on it. */
+  cycle: "PULSE_ORCHESTRATE_CYCLE",
+  /** A schedule is not a 5-field cron expression, a preset (@daily, @hourly, …) or "manual", or its time zone is unknown. */
+  badSchedule: "PULSE_ORCHESTRATE_BAD_SCHEDULE",
+  /** A bad argument: a try number below 1, a span of too many intervals, an invalid Date, an unknown state, an empty lease owner, a lease of 0 ms. */
+  badArgument: "PULSE_ORCHESTRATE_BAD_ARGUMENT",
+  /** The run store was used after close(). */
+  closed: "PULSE_ORCHESTRATE_CLOSED",
+  /** The run store's file is locked by another process past the busy timeout; retriable. */
+  busy: "PULSE_ORCHESTRATE_BUSY",
+  /** The run store's storage failed (I/O error, a corrupt file, a database error), or its file has a newer schema. */
+  storage: "PULSE_ORCHESTRATE_STORAGE",
+} as const;
+
 /** The HTTP server, answered as `{"error": {"code", "message"}}`. */
 export const HttpErrorCode = {
   /** The request URL cannot be parsed (400). */
@@ -417,6 +438,7 @@ export const ERROR_CATALOG = {
   warehouse: WarehouseErrorCode,
   load: LoadErrorCode,
   model: ModelErrorCode,
+  orchestrate: OrchestrateErrorCode,
   http: HttpErrorCode,
   collector: CollectorErrorCode,
   sse: SseErrorCode,
@@ -444,3 +466,4 @@ export type StoreErrorCode = AreaErrorCode<"store">;
 export type WarehouseErrorCode = AreaErrorCode<"warehouse">;
 export type LoadErrorCode = AreaErrorCode<"load">;
 export type ModelErrorCode = AreaErrorCode<"model">;
+export type OrchestrateErrorCode = AreaErrorCode<"orchestrate">;

@@ -53,6 +53,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   lake: ["bytes", "contracts", "errors", "serde", "sqlite"],
   load: ["contracts", "errors", "lake", "serde", "warehouse"],
   models: ["errors", "warehouse"],
+  orchestrate: ["errors", "sqlite"],
   warehouse: ["errors", "paths"],
   serde: ["bytes", "contracts", "errors", "registry"],
   registry: ["bytes", "errors", "log", "paths"],
@@ -65,13 +66,17 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   paths: [],
 };
 
-/** Each seam's backends: a folder each, opened only through the seam's open.ts (or the app). */
+/**
+ * Each seam's backends: a folder each, opened only through the seam's open.ts (or the app). A seam is a
+ * room, or a folder inside one (the orchestrator's run store, orchestrate/runs).
+ */
 const BACKENDS: Record<string, readonly string[]> = {
   log: ["embedded", "kafka"],
   registry: ["embedded", "kafka", "http"],
   store: ["embedded", "mongo"],
   lake: ["embedded", "mongo"],
   warehouse: ["duckdb", "postgres", "bigquery"],
+  "orchestrate/runs": ["sqlite", "postgres"],
 };
 
 /**
@@ -130,12 +135,18 @@ function roomOf(path: string): string {
   return slash === -1 ? path.replace(/(\.test)?\.ts$/, "") : path.slice(0, slash);
 }
 
-/** "log/kafka" for src/log/kafka/…, undefined outside a backend folder. */
+/** "log/kafka" for src/log/kafka/…, "orchestrate/runs/sqlite" for src/orchestrate/runs/sqlite/…, undefined outside a backend folder. */
 function backendOf(path: string): string | undefined {
-  const [seam, folder] = path.split("/");
-  return seam !== undefined && folder !== undefined && BACKENDS[seam]?.includes(folder)
-    ? `${seam}/${folder}`
-    : undefined;
+  for (const [seam, folders] of Object.entries(BACKENDS)) {
+    const folder = folders.find((name) => path.startsWith(`${seam}/${name}/`));
+    if (folder !== undefined) return `${seam}/${folder}`;
+  }
+  return undefined;
+}
+
+/** The seam of a backend: "log" for "log/kafka", "orchestrate/runs" for "orchestrate/runs/sqlite". */
+function seamOf(backend: string): string {
+  return backend.slice(0, backend.lastIndexOf("/"));
 }
 
 const FILES = sourceFiles();
@@ -175,12 +186,10 @@ describe("the rooms of src/", () => {
       for (const target of importsOf(file)) {
         const backend = backendOf(target);
         if (backend === undefined || backend === fromBackend) continue;
-        const seam = backend.slice(0, backend.indexOf("/"));
         const viaOpen =
-          file.path === `${seam}/open.ts` ||
+          file.path === `${seamOf(backend)}/open.ts` ||
           Object.entries(BUILT_ON).some(
-            ([built, on]) =>
-              file.path === `${built.slice(0, built.indexOf("/"))}/open.ts` && on.includes(backend),
+            ([built, on]) => file.path === `${seamOf(built)}/open.ts` && on.includes(backend),
           );
         const builtOn = fromBackend !== undefined && BUILT_ON[fromBackend]?.includes(backend);
         if (!viaOpen && !builtOn) wrong.push(`src/${file.path} imports src/${target}`);
