@@ -38,7 +38,9 @@ function configVariables(fields: Readonly<Record<string, FieldSpec>>, into = new
 function environmentOf(service: Service): Record<string, string> {
   const env = service.environment ?? {};
   if (Array.isArray(env)) {
-    return Object.fromEntries(env.map((entry) => [entry.split("=")[0]!, entry.split("=").slice(1).join("=")]));
+    return Object.fromEntries(
+      env.map((entry) => [entry.split("=")[0]!, entry.split("=").slice(1).join("=")]),
+    );
   }
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
 }
@@ -59,7 +61,8 @@ describe("deploy/docker-compose.yml (checked as YAML, never started here)", () =
       const pulse = Object.entries(environmentOf(service)).filter(([k]) => k.startsWith("PULSE_"));
       for (const [key] of pulse) expect(known, `${name}: ${key}`).toContain(key);
       // Each service's values parse as the config would read them in the container.
-      if (pulse.length > 0) expect(() => loadConfig({ env: Object.fromEntries(pulse), cwd: "/" })).not.toThrow();
+      if (pulse.length > 0)
+        expect(() => loadConfig({ env: Object.fromEntries(pulse), cwd: "/" })).not.toThrow();
     }
   });
 
