@@ -115,7 +115,7 @@ export const upCommand: Command = {
  * When --duration ends the run while a batch is still being committed, the run goes on past it: say so
  * rather than overrun silently (after a second, so a run that stops at once prints nothing).
  */
-function announceFinishing(
+export function announceFinishing(
   signal: AbortSignal,
   userStop: AbortSignal,
   duration: number | undefined,
