@@ -207,7 +207,7 @@ export const RegistryErrorCode = {
   methodNotAllowed: "PULSE_REGISTRY_METHOD_NOT_ALLOWED",
   /** The storage under the registry failed (its SQLite file or _schemas topic); retriable. */
   storeFailed: "PULSE_REGISTRY_STORE_FAILED",
-  /** A remote registry cannot be reached; retriable. */
+  /** A remote registry cannot be reached; retriable. Each request is retried for up to 60 s first (a registry still starting). */
   unreachable: "PULSE_REGISTRY_UNREACHABLE",
   /** A remote registry answered with something that is not a Confluent REST API reply. */
   unexpectedResponse: "PULSE_REGISTRY_UNEXPECTED_RESPONSE",

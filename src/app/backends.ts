@@ -21,11 +21,15 @@ export function openLog(config: PulseConfig): Promise<Log> {
 }
 
 /** The registry named by `registry` (auto: on the Kafka log when the log is Kafka, else embedded:registry.db). */
-export function openRegistry(config: PulseConfig): Promise<RegistryBackend> {
+export function openRegistry(
+  config: PulseConfig,
+  onUnavailable?: (message: string) => void,
+): Promise<RegistryBackend> {
   return openRegistryAt(config.registry, {
     dataDir: config.data_dir,
     log: config.log,
     topicPrefix: config.topics.prefix,
+    onUnavailable,
   });
 }
 

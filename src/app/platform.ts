@@ -21,6 +21,8 @@ export interface Platform {
 export interface OpenPlatformOptions {
   /** Value of the `pulse-source` header on produced records. */
   source: string;
+  /** Told while a remote registry does not answer yet (start-up retries it, as Kafka is retried). */
+  onRegistryUnavailable?: (message: string) => void;
 }
 
 /** Opens the log and the registry, makes the producers' topics and registers their schemas; close() closes both. */
@@ -28,7 +30,7 @@ export async function openPlatform(config: PulseConfig, options: OpenPlatformOpt
   const log = await openLog(config);
   let registry: RegistryBackend | undefined;
   try {
-    registry = await openRegistry(config);
+    registry = await openRegistry(config, options.onRegistryUnavailable);
     const serde = new AvroSerde(registry.client);
     const producerOptions = {
       log,

@@ -30,6 +30,12 @@ export interface StartPlatformOptions extends SourceNotices {
   burst?: SimulatorBurst;
   /** A part (a source, the stream job) that stopped with an error; the rest keep running. */
   onPartStopped?: (part: string, message: string) => void;
+  /** Told while a remote registry does not answer yet (start-up retries it, as Kafka is retried). */
+  onRegistryUnavailable?: (message: string) => void;
+  /** Each batch the stream job commits. */
+  onProgress?: (progress: StreamProgress) => void;
+  /** The partitions the stream job owns, each time it (re)loads them; `scalesOut`: it is a group member. */
+  onAssignment?: (assignment: Map<string, number[]>, scalesOut: boolean) => void;
 }
 
 export interface RunningPlatform extends Serving {
@@ -52,7 +58,10 @@ export async function startPlatform(
   config: PulseConfig,
   options: StartPlatformOptions,
 ): Promise<RunningPlatform> {
-  const platform = await openPlatform(config, { source: options.source });
+  const platform = await openPlatform(config, {
+    source: options.source,
+    onRegistryUnavailable: options.onRegistryUnavailable,
+  });
   const store = await openStore(config).catch(async (error: unknown) => {
     await platform.close();
     throw error;
@@ -68,7 +77,9 @@ export async function startPlatform(
     store,
     window: tumblingWindow(options.windowMs),
     outOfOrdernessMs: options.outOfOrdernessMs,
+    onAssignment: (assignment) => options.onAssignment?.(assignment, job.scalesOut),
     onProgress: (progress) => {
+      options.onProgress?.(progress);
       latest = progress;
       history.push(progressPoint(progress));
       streamMetrics?.observeBatch(progress);

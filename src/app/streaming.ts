@@ -19,13 +19,16 @@ export interface Streaming {
 
 export async function openStreaming(
   config: PulseConfig,
-  options: { source: string; job: StreamJobSettings },
+  options: { source: string; job: StreamJobSettings; onRegistryUnavailable?: (message: string) => void },
 ): Promise<Streaming> {
   // The store first: a backend that is not available stops the command before any file is created.
   const store = await openStore(config);
   let platform: Platform | undefined;
   try {
-    platform = await openPlatform(config, { source: options.source });
+    platform = await openPlatform(config, {
+      source: options.source,
+      onRegistryUnavailable: options.onRegistryUnavailable,
+    });
     const opened = platform;
     const job = new StreamJob({
       ...options.job,

@@ -28,6 +28,8 @@ export interface OpenRegistryOptions {
   log: string;
   /** The log's topic prefix (config topics.prefix), put before the topic `auto` picks on Kafka. */
   topicPrefix?: string;
+  /** Told while an http(s):// registry does not answer yet (its requests retry for up to 60 s). */
+  onUnavailable?: (message: string) => void;
 }
 
 /**
@@ -63,5 +65,9 @@ export async function open(url: string, options: OpenRegistryOptions): Promise<R
     // RegistryBackend.close is synchronous for its callers; close() never rejects.
     return { client: registry, embedded: registry, close: () => void registry.close() };
   }
-  return { client: new HttpRegistryClient({ url: resolved }), embedded: undefined, close: () => undefined };
+  return {
+    client: new HttpRegistryClient({ url: resolved, onUnavailable: options.onUnavailable }),
+    embedded: undefined,
+    close: () => undefined,
+  };
 }

@@ -106,7 +106,7 @@ export function checkpointConflict(checkpoint: Checkpoint, current: number | nul
   return new StoreError(
     StoreErrorCode.conflict,
     `The checkpoint of ${where} is at ${current ?? "none"}, not at ${checkpoint.expectedNextOffset ?? "none"} as the batch expected: ` +
-      "another member committed that partition meanwhile (a rebalance); nothing was written. Reload the partition from its checkpoint.",
+      "another member committed that partition meanwhile (a rebalance); nothing of the batch was written.",
     { details: { topic: checkpoint.topic, partition: checkpoint.partition, job: checkpoint.job, current } },
   );
 }

@@ -3,17 +3,12 @@
 import { openStreaming } from "../../app/streaming.ts";
 import { TOPICS } from "../../contracts/types.ts";
 import { StoreErrorCode, UsageError } from "../../errors.ts";
-import {
-  DEFAULT_JOB_NAME,
-  type StreamJob,
-  type StreamProgress,
-  type StreamRunSummary,
-} from "../../stream/job/index.ts";
+import { DEFAULT_JOB_NAME, type StreamJob, type StreamRunSummary } from "../../stream/job/index.ts";
 import { hoppingWindow } from "../../stream/windows.ts";
 import { configFromFlags, durationFlag, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
 import { abortOnSignals } from "../signals.ts";
-import { StatusLine } from "../status.ts";
+import { describeAssignment, StatusLine, StreamCounts } from "../status.ts";
 
 const OPTIONS = {
   ...valueFlags(
@@ -113,9 +108,19 @@ export const streamCommand: Command = {
     const out = values.json ? process.stderr : process.stdout;
     const showStatus = !values.json || process.stderr.isTTY === true;
     const stop = abortOnSignals();
+    // Messages clear the status line first once it is drawn; before that they are plain lines.
+    let status: StatusLine | undefined;
+    const say = (message: string, to: NodeJS.WritableStream = process.stderr): void => {
+      if (status === undefined) to.write(`${message}\n`);
+      else status.print(message, to);
+    };
+    // Counted per process and batch by batch, so they never fall when a rebalance moves partitions.
+    const counts = new StreamCounts();
+    let assigned: string | undefined;
     try {
       const streaming = await openStreaming(config, {
         source: "stream",
+        onRegistryUnavailable: (message) => say(`pulse stream: ${message}`),
         job: {
           job: values.job ?? DEFAULT_JOB_NAME,
           topics,
@@ -126,18 +131,23 @@ export const streamCommand: Command = {
           checkpointIntervalMs,
           rawLake: values["no-raw-lake"] !== true,
           anomaly: values["no-alerts"] === true ? false : { threshold: alertThreshold },
+          onProgress: (progress) => counts.add(progress),
           onRetry: (error, attempt, delayMs) => {
-            process.stderr.write(
+            say(
               (error as { code?: string }).code === StoreErrorCode.conflict
-                ? `pulse stream: ${error.message}\n`
-                : `pulse stream: the live store refused the commit (${error.message}); holding the batch, retry ${attempt} in ${describeMs(delayMs)}\n`,
+                ? `pulse stream: ${error.message} The job dropped that batch and reloads the partitions it owns from their checkpoints, then goes on; nothing is counted twice.`
+                : `pulse stream: the live store refused the commit (${error.message}); holding the batch, retry ${attempt} in ${describeMs(delayMs)}`,
             );
           },
           onAssignment: (assignment) => {
-            // Only a group member's share changes; a lone job owns every partition.
-            if (!streaming.job.scalesOut || !showStatus) return;
-            const owned = [...assignment].map(([topic, partitions]) => `${topic} [${partitions.join(",")}]`);
-            out.write(`pulse stream: consumer group ${streaming.job.job} assigned ${owned.join(", ")}\n`);
+            // Only a group member's share changes; a lone job owns every partition. Printed when it changes.
+            const owned = describeAssignment(assignment);
+            if (!streaming.job.scalesOut || !showStatus || owned === assigned) return;
+            assigned = owned;
+            say(
+              `pulse stream: consumer group ${streaming.job.job} assigned ${owned === "" ? "no partitions" : owned}`,
+              out,
+            );
           },
         },
       });
@@ -157,7 +167,7 @@ export const streamCommand: Command = {
             );
           }
         }
-        const status = showStatus ? statusLine(job, out) : undefined;
+        status = showStatus ? statusLine(job, counts, out) : undefined;
         status?.start();
         let result: StreamRunSummary;
         try {
@@ -178,20 +188,17 @@ export const streamCommand: Command = {
   },
 };
 
-function statusLine(job: StreamJob, stream: NodeJS.WriteStream): StatusLine {
-  const total = (pick: (p: StreamProgress) => number) => (): number => {
-    const p = job.progress();
-    return p === undefined ? 0 : pick(p);
-  };
+/** This process's counts (never the job's totals over the partitions it owns now, which fall in a rebalance). */
+function statusLine(job: StreamJob, counts: StreamCounts, stream: NodeJS.WriteStream): StatusLine {
   return new StatusLine({
     stream,
     plainEverySec: 1,
     counters: [
-      { label: "read", read: () => job.recordsRead },
-      { label: "accepted", read: total((p) => p.totals.accepted) },
-      { label: "late", read: total((p) => p.totals.late) },
-      { label: "duplicates", read: total((p) => p.totals.duplicates) },
-      { label: "dlq", read: total((p) => p.totals.deadLettered) },
+      { label: "read", read: () => counts.read },
+      { label: "accepted", read: () => counts.accepted },
+      { label: "late", read: () => counts.late },
+      { label: "duplicates", read: () => counts.duplicates },
+      { label: "dlq", read: () => counts.deadLettered },
     ],
     suffix: () => {
       const p = job.progress();

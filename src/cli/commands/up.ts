@@ -6,7 +6,7 @@ import { configFromFlags, durationFlag, numberFlag, parseCommandArgs, valueFlags
 import { parseBurst } from "./produce.ts";
 import type { Command } from "../main.ts";
 import { abortOnSignals, withDeadline } from "../signals.ts";
-import { StatusLine } from "../status.ts";
+import { describeAssignment, StatusLine, StreamCounts } from "../status.ts";
 
 const OPTIONS = valueFlags(
   "duration",
@@ -47,6 +47,15 @@ export const upCommand: Command = {
     const burst = values.burst === undefined ? undefined : parseBurst(values.burst, startTimeMs);
     const stop = abortOnSignals();
     const signal = withDeadline(stop.signal, duration);
+    // Messages clear the status line first once it is drawn; before that they are plain lines.
+    let status: StatusLine | undefined;
+    const say = (message: string): void => {
+      if (status === undefined) process.stderr.write(`${message}\n`);
+      else status.print(message, process.stderr);
+    };
+    // Counted per process and batch by batch, so they never fall when a rebalance moves partitions.
+    const counts = new StreamCounts();
+    let assigned: string | undefined;
     const running = await startPlatform(config, {
       source: "up",
       port: config.server.port,
@@ -54,12 +63,21 @@ export const upCommand: Command = {
       outOfOrdernessMs,
       startTimeMs,
       burst,
-      onPartStopped: (part, message) => process.stderr.write(`\npulse up: ${part} stopped: ${message}\n`),
+      onPartStopped: (part, message) => say(`pulse up: ${part} stopped: ${message}`),
       onLiveFeedUnreachable: (reason) =>
-        process.stderr.write(
-          `\npulse up: Wikimedia live feed unreachable (${reason}); replaying the bundled sample in a loop instead, moved to the present\n`,
+        say(
+          `pulse up: Wikimedia live feed unreachable (${reason}); replaying the bundled sample in a loop instead, moved to the present`,
         ),
-      onBadLine: (message) => process.stderr.write(`\n${message}\n`),
+      onBadLine: (message) => say(message),
+      onRegistryUnavailable: (message) => say(`pulse up: ${message}`),
+      onProgress: (progress) => counts.add(progress),
+      onAssignment: (assignment, scalesOut) => {
+        const owned = describeAssignment(assignment);
+        // Only a group member's share changes; a lone job owns every partition.
+        if (!scalesOut || owned === assigned) return;
+        assigned = owned;
+        say(`pulse up: stream job assigned ${owned === "" ? "no partitions" : owned}`);
+      },
     });
     try {
       const { platform, wikimedia, url } = running;
@@ -67,18 +85,23 @@ export const upCommand: Command = {
         `pulse up: data in ${config.data_dir}; API on ${url} (GET /api/health, registry at ${url}/subjects, POST /api/v1/events)` +
           `${duration !== undefined ? `; stopping after ${duration}s` : "; Ctrl-C to stop"}\n`,
       );
-      const status = new StatusLine({
+      status = new StatusLine({
         counters: [
           { label: "user-activity", read: () => platform.activity.counters.accepted },
           { label: "dlq", read: () => platform.activity.counters.rejected },
           { label: "wikimedia.recentchange", read: () => platform.wikimedia.counters.accepted },
           { label: "dlq", read: () => platform.wikimedia.counters.rejected },
-          { label: "stream", read: () => running.progress()?.totals.input ?? 0 },
+          { label: "stream", read: () => counts.read },
         ],
         suffix: () => `wikimedia: ${wikimedia.mode}${wikimedia.detail ? ` (${wikimedia.detail})` : ""}`,
       });
       status.start();
-      await running.run(signal);
+      const finishing = signal.aborted ? undefined : announceFinishing(signal, stop.signal, duration, say);
+      try {
+        await running.run(signal);
+      } finally {
+        finishing?.dispose();
+      }
       status.stop();
       return 0;
     } finally {
@@ -87,3 +110,31 @@ export const upCommand: Command = {
     }
   },
 };
+
+/**
+ * When --duration ends the run while a batch is still being committed, the run goes on past it: say so
+ * rather than overrun silently (after a second, so a run that stops at once prints nothing).
+ */
+export function announceFinishing(
+  signal: AbortSignal,
+  userStop: AbortSignal,
+  duration: number | undefined,
+  say: (message: string) => void,
+): { dispose(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    const reason = userStop.aborted ? "stopping" : `--duration ${duration}s reached`;
+    timer = setTimeout(
+      () => say(`pulse up: ${reason}; finishing the batch in flight (it commits before the exit)`),
+      1000,
+    );
+    timer.unref();
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  return {
+    dispose() {
+      signal.removeEventListener("abort", onAbort);
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
+}

@@ -21,6 +21,15 @@ function countingFetch(): { fetch: typeof fetch; requests: string[] } {
   };
 }
 
+/** A port that was just free: nothing listens there. */
+async function freePort(): Promise<number> {
+  const probe = http.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 describe("HttpRegistryClient caching", () => {
   it.each([
     ["at the root", ""],
@@ -62,15 +71,58 @@ describe("HttpRegistryClient errors", () => {
     expect(counter.requests).toEqual([]);
   });
 
-  it("reports an unreachable registry as retriable", async () => {
-    // A port that was just free: nothing listens there.
-    const probe = http.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const client = new HttpRegistryClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+  it("reports an unreachable registry as retriable, once its retries are spent", async () => {
+    const port = await freePort();
+    const notices: string[] = [];
+    const client = new HttpRegistryClient({
+      url: `http://127.0.0.1:${port}`,
+      timeoutMs: 2000,
+      unavailableRetryMs: 700,
+      onUnavailable: (message) => notices.push(message),
+    });
+    const startedAtMs = Date.now();
     const error = await rejection(client.getSchemaById(1));
     expect([error.code, error.retriable]).toEqual(["PULSE_REGISTRY_UNREACHABLE", true]);
+    expect(error.message).toMatch(
+      /gave up after \d+ s of retries\. Is the registry running at http:\/\/127\.0\.0\.1:\d+\?/,
+    );
+    expect(Date.now() - startedAtMs).toBeGreaterThanOrEqual(500);
+    expect(notices).toEqual([
+      `schema registry http://127.0.0.1:${port} does not answer yet; retrying for up to 1 s`,
+    ]);
+  });
+
+  it("waits for a registry that starts answering later (a registry still starting, as in docker compose)", async () => {
+    const port = await freePort();
+    const notices: string[] = [];
+    const client = new HttpRegistryClient({
+      url: `http://127.0.0.1:${port}`,
+      unavailableRetryMs: 20_000,
+      onUnavailable: (message) => notices.push(message),
+    });
+    // The registry comes up 1.5 s after the first request.
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end('["user-activity-value"]');
+    });
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const late = setTimeout(() => server.listen(port, "127.0.0.1"), 1500);
+    onTestFinished(() => clearTimeout(late));
+    const startedAtMs = Date.now();
+    expect(await client.listSubjects()).toEqual(["user-activity-value"]);
+    expect(Date.now() - startedAtMs).toBeGreaterThanOrEqual(1500);
+    expect(notices[0]).toBe(
+      `schema registry http://127.0.0.1:${port} does not answer yet; retrying for up to 20 s`,
+    );
+  });
+
+  it("does not retry an answer, only silence", async () => {
+    const counter = countingFetch();
+    const server = await startRegistryServer();
+    const client = new HttpRegistryClient({ url: server.url, fetch: counter.fetch });
+    const missing = await rejection(client.getSchemaById(99));
+    expect(missing.code).toBe("PULSE_REGISTRY_SCHEMA_NOT_FOUND");
+    expect(counter.requests).toHaveLength(1);
   });
 
   it("reports a 5xx as retriable and a non-JSON success as unexpected", async () => {

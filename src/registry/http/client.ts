@@ -22,9 +22,19 @@ export interface HttpRegistryClientOptions {
   auth?: { username: string; password: string };
   /** fetch to use; defaults to the global one. */
   fetch?: typeof fetch;
+  /**
+   * How long a request is retried while the registry does not answer at all (not started yet, restarting),
+   * backing off from 200 ms to 2 s; then PULSE_REGISTRY_UNREACHABLE surfaces. 0: no retry. Default 60 s,
+   * as KafkaLog retries unreachable brokers.
+   */
+  unavailableRetryMs?: number;
+  /** Told while requests wait for a registry that does not answer (at most every 5 s), e.g. to say so on stderr. */
+  onUnavailable?: (message: string) => void;
 }
 
 const defaultTimeoutMs = 10_000;
+const defaultUnavailableRetryMs = 60_000;
+const unavailableNoticeEveryMs = 5_000;
 const requestContentType = "application/vnd.schemaregistry.v1+json";
 
 /**
@@ -36,6 +46,9 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
   private readonly timeoutMs: number;
   private readonly authorization: string | undefined;
   private readonly fetchImpl: typeof fetch;
+  private readonly unavailableRetryMs: number;
+  private readonly onUnavailable: ((message: string) => void) | undefined;
+  private lastNoticeAtMs = Number.NEGATIVE_INFINITY;
   private readonly schemasById = new Map<number, string>();
   private readonly idsBySubjectSchema = new Map<string, number>();
 
@@ -48,6 +61,8 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
         ? undefined
         : `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString("base64")}`;
     this.fetchImpl = options.fetch ?? fetch;
+    this.unavailableRetryMs = options.unavailableRetryMs ?? defaultUnavailableRetryMs;
+    this.onUnavailable = options.onUnavailable;
   }
 
   async register(subject: string, schema: string): Promise<number> {
@@ -190,7 +205,47 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
     }
   }
 
+  /**
+   * One REST call, sent again while the registry does not answer at all. Every call Pulse makes is safe to
+   * repeat: registering a schema that is registered already answers its id.
+   */
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const startedAtMs = Date.now();
+    let delayMs = 200;
+    for (;;) {
+      try {
+        return await this.requestOnce<T>(method, path, body);
+      } catch (error) {
+        const unreachable = error instanceof RegistryError && error.code === RegistryErrorCode.unreachable;
+        const waitedMs = Date.now() - startedAtMs;
+        if (!unreachable || waitedMs + delayMs > this.unavailableRetryMs) {
+          if (unreachable && this.unavailableRetryMs > 0) {
+            throw registryError(
+              RegistryErrorCode.unreachable,
+              `${error.message}; gave up after ${Math.round(waitedMs / 1000)} s of retries. Is the registry running at ${this.baseUrl}?`,
+              { cause: error },
+            );
+          }
+          throw error;
+        }
+        this.notice(waitedMs);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        delayMs = Math.min(delayMs * 2, 2_000);
+      }
+    }
+  }
+
+  private notice(waitedMs: number): void {
+    const nowMs = Date.now();
+    if (this.onUnavailable === undefined || nowMs - this.lastNoticeAtMs < unavailableNoticeEveryMs) return;
+    this.lastNoticeAtMs = nowMs;
+    this.onUnavailable(
+      `schema registry ${this.baseUrl} does not answer yet; retrying for up to ${Math.round(this.unavailableRetryMs / 1000)} s` +
+        `${waitedMs >= 1000 ? ` (waited ${Math.round(waitedMs / 1000)} s)` : ""}`,
+    );
+  }
+
+  private async requestOnce<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Accept: `${requestContentType}, application/json` };
     if (body !== undefined) headers["Content-Type"] = requestContentType;
     if (this.authorization !== undefined) headers.Authorization = this.authorization;
