@@ -70,6 +70,8 @@ export class StreamJob {
   #read = 0;
   readonly #finalWindows = new Set<string>();
   #drained = false;
+  /** The topic (pipeline) whose share the next batch reads first. */
+  #firstPipeline = 0;
   /** The signal of the running run() or drain(): ends a commit retry loop. */
   #signal: AbortSignal | undefined;
   readonly #startedAtMs = performance.now();
@@ -280,6 +282,9 @@ export class StreamJob {
     const fullBudget = readRecords ? this.#budget.records : 0;
 
     // Read, decoding, validating and aggregating each record as it comes (read.ts, decode-validate.ts).
+    // Topics take turns opening a batch's read, as partitions do within a topic.
+    const firstPipeline = this.#firstPipeline;
+    this.#firstPipeline = pipelines.length === 0 ? 0 : (firstPipeline + 1) % pipelines.length;
     const { read, moved, fetchMs } = await readBatch(
       settings.log,
       pipelines,
@@ -287,6 +292,7 @@ export class StreamJob {
       state,
       fullBudget,
       limits,
+      firstPipeline,
     );
     // A position moved past unseen records is committed too: the checkpoint shows the partition caught up.
     const pollMs = settings.storedAlertsPollMs;

@@ -52,9 +52,14 @@ export interface ReadResult {
 }
 
 /**
- * Reads up to `fullBudget` records over the pipelines' partitions, starting at a different partition each
- * time so that one busy partition cannot starve the others, and applies each partition's records as they
- * come (RecordApplier). `limits` caps each partition's reads (a drain stops at the high watermarks).
+ * Reads up to `fullBudget` records over the pipelines' partitions and applies each partition's records as
+ * they come (RecordApplier). `limits` caps each partition's reads (a drain stops at the high watermarks).
+ *
+ * Fairness, as Kafka's fetch sessions share a fetch among partitions: within a topic, each batch starts at
+ * the next partition, so one busy partition cannot starve the others; across topics, a first pass gives
+ * each topic (starting at the next topic each batch) an equal share of what is left of the budget, and a
+ * second pass gives what the quieter topics left to the busier ones. So a backlog on one topic never
+ * holds back the other's windows and watermark. With one topic the first pass is the whole budget.
  */
 export async function readBatch(
   log: Log,
@@ -63,50 +68,81 @@ export async function readBatch(
   state: BatchState,
   fullBudget: number,
   limits: Map<PartitionCursor, number> | undefined,
+  /** The pipeline the first pass starts at; the caller moves it on every batch. */
+  firstPipeline = 0,
 ): Promise<ReadResult> {
-  let read = 0;
-  let moved = false;
-  let fetchMs = 0;
+  const result: ReadResult = { read: 0, moved: false, fetchMs: 0 };
   let budget = fullBudget;
-
-  for (const pipeline of pipelines) {
-    const { aggregator } = pipeline;
-    const n = pipeline.cursors.length;
-    const first = pipeline.firstCursor;
-    pipeline.firstCursor = n === 0 ? 0 : (first + 1) % n;
-    for (let i = 0; i < n && budget > 0; i++) {
-      const cursor = pipeline.cursors[(first + i) % n]!;
-      const limit = limits?.get(cursor);
-      const want = Math.min(budget, limit === undefined ? budget : limit - cursor.nextOffset);
-      // A caught-up partition must not hold the job watermark back (Flink's idleness); its next
-      // event makes it active again. Lateness is per partition, so this changes no count.
-      if (want <= 0) {
-        if (limit !== undefined) aggregator.markIdle(cursor.partition);
-        continue;
-      }
-      const fetchStartedMs = performance.now();
-      const records = await log.fetch(pipeline.topic, cursor.partition, cursor.nextOffset, {
-        maxRecords: want,
-      });
-      fetchMs += performance.now() - fetchStartedMs;
-      // Past records no reader sees (Kafka's transaction markers): a partition that ends with one is
-      // read to its high watermark, so it counts as caught up and shows no lag.
-      const position = log.position?.(pipeline.topic, cursor.partition);
-      if (records.length === 0) {
-        if (position !== undefined && position > cursor.nextOffset) {
-          cursor.advanceTo(position);
-          moved = true;
-        }
-        aggregator.markIdle(cursor.partition);
-        continue;
-      }
-      budget -= records.length;
-      read += records.length;
-      // Synchronously up to a record whose writer schema is not cached; that one waits for the registry.
-      const at = applier.applyRecords(pipeline, cursor, records, 0, state);
-      if (at < records.length) await applier.applyFetching(pipeline, cursor, records, at, state);
-      cursor.advanceTo(Math.max(records[records.length - 1]!.offset + 1, position ?? 0));
-    }
+  const n = pipelines.length;
+  const full = new Set<AnyPipeline>();
+  for (let i = 0; i < n && budget > 0; i++) {
+    const pipeline = pipelines[(firstPipeline + i) % n]!;
+    const share = Math.ceil(budget / (n - i));
+    const read = await readPipeline(log, pipeline, applier, state, share, limits, result, true);
+    budget -= read;
+    if (read >= share) full.add(pipeline);
   }
-  return { read, moved, fetchMs };
+  // What quieter topics left, for the topics that used their whole share.
+  for (let i = 0; i < n && budget > 0; i++) {
+    const pipeline = pipelines[(firstPipeline + i) % n]!;
+    if (!full.has(pipeline)) continue;
+    budget -= await readPipeline(log, pipeline, applier, state, budget, limits, result, false);
+  }
+  return result;
+}
+
+/**
+ * Reads up to `budget` records from one topic's partitions, starting at its next partition on the
+ * batch's first pass (`rotate`), adds the fetch time and moves to `result`; returns the records read.
+ */
+async function readPipeline(
+  log: Log,
+  pipeline: AnyPipeline,
+  applier: RecordApplier,
+  state: BatchState,
+  budget: number,
+  limits: Map<PartitionCursor, number> | undefined,
+  result: ReadResult,
+  rotate: boolean,
+): Promise<number> {
+  const { aggregator } = pipeline;
+  const n = pipeline.cursors.length;
+  const first = pipeline.firstCursor;
+  if (rotate) pipeline.firstCursor = n === 0 ? 0 : (first + 1) % n;
+  let read = 0;
+  for (let i = 0; i < n && read < budget; i++) {
+    const cursor = pipeline.cursors[(first + i) % n]!;
+    const limit = limits?.get(cursor);
+    const left = budget - read;
+    const want = Math.min(left, limit === undefined ? left : limit - cursor.nextOffset);
+    // A caught-up partition must not hold the job watermark back (Flink's idleness); its next
+    // event makes it active again. Lateness is per partition, so this changes no count.
+    if (want <= 0) {
+      if (limit !== undefined) aggregator.markIdle(cursor.partition);
+      continue;
+    }
+    const fetchStartedMs = performance.now();
+    const records = await log.fetch(pipeline.topic, cursor.partition, cursor.nextOffset, {
+      maxRecords: want,
+    });
+    result.fetchMs += performance.now() - fetchStartedMs;
+    // Past records no reader sees (Kafka's transaction markers): a partition that ends with one is
+    // read to its high watermark, so it counts as caught up and shows no lag.
+    const position = log.position?.(pipeline.topic, cursor.partition);
+    if (records.length === 0) {
+      if (position !== undefined && position > cursor.nextOffset) {
+        cursor.advanceTo(position);
+        result.moved = true;
+      }
+      aggregator.markIdle(cursor.partition);
+      continue;
+    }
+    read += records.length;
+    result.read += records.length;
+    // Synchronously up to a record whose writer schema is not cached; that one waits for the registry.
+    const at = applier.applyRecords(pipeline, cursor, records, 0, state);
+    if (at < records.length) await applier.applyFetching(pipeline, cursor, records, at, state);
+    cursor.advanceTo(Math.max(records[records.length - 1]!.offset + 1, position ?? 0));
+  }
+  return read;
 }
