@@ -11,7 +11,8 @@
  * load state covers, so a row the incremental load has not reached yet is never loaded twice.
  */
 
-import { LoadError, LoadErrorCode, SerdeError, SerdeErrorCode } from "../errors.ts";
+import { LoadError, LoadErrorCode } from "../errors.ts";
+import { decodeRawEvent } from "../lake/decode.ts";
 import type { RawEventRow, RawLake } from "../lake/index.ts";
 import type { AvroSerde } from "../serde/avro-serde.ts";
 import type { SqlValue, Warehouse } from "../warehouse/index.ts";
@@ -236,19 +237,10 @@ async function rowValues(
   return out;
 }
 
-const JSON_OBJECT = 0x7b;
-
-/** The event a row holds: decoded synchronously when its writer schema is cached, else fetched first. */
+/** The event a row holds (decodeRawEvent: a frame through the registry, or an older row's JSON text). */
 async function decodeRow(serde: AvroSerde, row: RawEventRow): Promise<unknown> {
   try {
-    if (row.value[0] === JSON_OBJECT) return JSON.parse(Buffer.from(row.value).toString("utf8"));
-    try {
-      return serde.decodeSync(row.value);
-    } catch (error) {
-      if (error instanceof SerdeError && error.code === SerdeErrorCode.unknownSchemaId && error.retriable)
-        return await serde.decode(row.value);
-      throw error;
-    }
+    return await decodeRawEvent(serde, row);
   } catch (error) {
     throw new LoadError(
       LoadErrorCode.undecodable,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserActivityV2 } from "../../src/contracts/types.ts";
 import { ACTIVITY_SERIES } from "../../src/store/index.ts";
 import { open as openStore } from "../../src/store/open.ts";
-import { REPO_ROOT, runPulse, runPulseJson, SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import { pulseQuery, REPO_ROOT, runPulse, runPulseJson, SuiteCleanups, tempDir } from "../helpers/cli.ts";
 import { expectedDailyUserMetrics, expectedDailyWikiMetrics } from "../helpers/expected-kpis.ts";
 import { ACTIVITY_FIXTURES, WIKIMEDIA_FIXTURES } from "../helpers/raw-fixture-tables.ts";
 import { readTopic } from "../helpers/topics.ts";
@@ -23,25 +23,16 @@ interface BatchSummary {
   };
 }
 
-async function rows(dataDir: string, sql: string): Promise<Record<string, unknown>[]> {
-  const result = await runPulse(["query", sql, "--json", "--data-dir", dataDir]);
-  expect(result.code, result.stderr).toBe(0);
-  return result.stdout
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 /** Every table and view the batch writes, as text: equal texts, equal warehouses. */
 async function everyTable(dataDir: string): Promise<string> {
-  const relations = await rows(
+  const relations = await pulseQuery(
     dataDir,
     `SELECT table_schema AS s, table_name AS t FROM information_schema.tables
       WHERE table_schema IN ('raw', '${MARTS}') AND table_name <> '_pulse_load_state' ORDER BY 1, 2`,
   );
   const out: string[] = [];
   for (const { s, t } of relations)
-    out.push(JSON.stringify(await rows(dataDir, `SELECT * FROM "${s}"."${t}" ORDER BY ALL`)));
+    out.push(JSON.stringify(await pulseQuery(dataDir, `SELECT * FROM "${s}"."${t}" ORDER BY ALL`)));
   return out.join("\n");
 }
 
@@ -99,7 +90,7 @@ describe("pulse batch over the real fixtures", () => {
   });
 
   it("fct_daily_user_metrics equals awk over the CSVs, exact duplicates removed", async () => {
-    const built = await rows(
+    const built = await pulseQuery(
       dataDir,
       `SELECT CAST(activity_date AS VARCHAR) AS activity_date, event_type, event_count, unique_users
          FROM ${MARTS}.fct_daily_user_metrics ORDER BY activity_date, event_type`,
@@ -108,7 +99,7 @@ describe("pulse batch over the real fixtures", () => {
   });
 
   it("fct_daily_wiki_metrics equals jq over the Wikimedia files", async () => {
-    const built = await rows(
+    const built = await pulseQuery(
       dataDir,
       `SELECT CAST(activity_date AS VARCHAR) AS activity_date, wiki, edits, bot_edits, human_edits, new_pages,
               bytes_delta, unique_editors
@@ -201,7 +192,7 @@ describe("pulse batch after a seeded pulse produce", () => {
     const expected = [...cells]
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([key, cell]) => ({ d: key.slice(0, 10), t: key.slice(11), n: cell.n, u: cell.users.size }));
-    const built = await rows(
+    const built = await pulseQuery(
       dataDir,
       `SELECT CAST(activity_date AS VARCHAR) AS d, event_type AS t, event_count AS n, unique_users AS u
          FROM ${MARTS}.fct_daily_user_metrics ORDER BY d, t`,

@@ -2,27 +2,13 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserActivityV2 } from "../../src/contracts/types.ts";
-import { runPulse, runPulseJson, spawnPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import { pulseQuery, runPulse, runPulseJson, spawnPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
 
 const TIMEOUT_MS = 180_000;
 
 interface LoadSummary {
   topics: Array<{ topic: string; table: string; rows_loaded: number; rows_reloaded: number; days: string[] }>;
-}
-
-/** The rows `pulse query --json` prints, one JSON object a line. */
-async function query(
-  dataDir: string,
-  sql: string,
-  env: Record<string, string> = {},
-): Promise<Record<string, unknown>[]> {
-  const result = await runPulse(["query", sql, "--json", "--data-dir", dataDir], { env });
-  expect(result.code, result.stderr).toBe(0);
-  return result.stdout
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 const TABLE_SQL = "SELECT * EXCLUDE (_ingested_at) FROM raw.user_activity ORDER BY _log_partition, _offset";
@@ -61,7 +47,7 @@ describe("pulse load / pulse query", () => {
       cell.users.add(e.user_id);
       expected.set(key, cell);
     }
-    const rows = await query(
+    const rows = await pulseQuery(
       dataDir,
       `SELECT CAST(event_time AS DATE) AS d, event_type AS t, count(DISTINCT event_id) AS n, count(DISTINCT user_id) AS u
          FROM raw.user_activity GROUP BY 1, 2 ORDER BY 1, 2`,
@@ -72,7 +58,9 @@ describe("pulse load / pulse query", () => {
     expect(rows).toEqual(want);
     const activity = loaded.topics.find((t) => t.topic === "user-activity")!;
     expect(activity.table).toBe("raw.user_activity");
-    const [{ n }] = (await query(dataDir, "SELECT count(*) AS n FROM raw.user_activity")) as [{ n: number }];
+    const [{ n }] = (await pulseQuery(dataDir, "SELECT count(*) AS n FROM raw.user_activity")) as [
+      { n: number },
+    ];
     expect(activity.rows_loaded).toBe(n);
     expect(n).toBeGreaterThanOrEqual(byId.size);
   });
@@ -94,7 +82,7 @@ describe("pulse load / pulse query", () => {
     });
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
-    const partial = (await query(dataDir, "SELECT count(*) AS n FROM raw.user_activity", env))[0]!
+    const partial = (await pulseQuery(dataDir, "SELECT count(*) AS n FROM raw.user_activity", env))[0]!
       .n as number;
     expect(partial).toBeGreaterThanOrEqual(3000);
     expect(partial % 1000).toBe(0);
@@ -102,14 +90,14 @@ describe("pulse load / pulse query", () => {
     const rerun = await runPulseJson<LoadSummary>(["load", "--json", "--data-dir", dataDir], { env });
     const total = loaded.topics.find((t) => t.topic === "user-activity")!.rows_loaded;
     expect(rerun.topics.find((t) => t.topic === "user-activity")!.rows_loaded).toBe(total - partial);
-    expect(await query(dataDir, TABLE_SQL, env)).toEqual(await query(dataDir, TABLE_SQL));
+    expect(await pulseQuery(dataDir, TABLE_SQL, env)).toEqual(await pulseQuery(dataDir, TABLE_SQL));
   });
 
   it("changes nothing when run again", async () => {
-    const before = await query(dataDir, TABLE_SQL);
+    const before = await pulseQuery(dataDir, TABLE_SQL);
     const again = await runPulseJson<LoadSummary>(["load", "--json", "--data-dir", dataDir]);
     expect(again.topics.map((t) => t.rows_loaded)).toEqual([0, 0]);
-    expect(await query(dataDir, TABLE_SQL)).toEqual(before);
+    expect(await pulseQuery(dataDir, TABLE_SQL)).toEqual(before);
   });
 
   it("prints CSV, and answers bad SQL and bad flags with a message and a non-zero exit", async () => {

@@ -141,6 +141,22 @@ export async function runPulseJson<T>(args: readonly string[], options: CliOptio
   }
 }
 
+/** The rows `pulse query "<sql>" --json` prints (one JSON object a line); a non-zero exit throws. */
+export async function pulseQuery(
+  dataDir: string,
+  sql: string,
+  env: Record<string, string> = {},
+): Promise<Record<string, unknown>[]> {
+  const args = ["query", sql, "--json", "--data-dir", dataDir];
+  const result = await runPulse(args, { env });
+  if (result.code !== 0)
+    throw new Error(`exit code ${result.code}: ${describeRun(args, result.stdout, result.stderr)}`);
+  return result.stdout
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** Messages per topic, as `pulse topics --json` reports them for a data folder. */
 export async function messagesByTopic(
   dataDir: string,
