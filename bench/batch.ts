@@ -22,7 +22,7 @@ const PULSE = join(ROOT, "bin", "pulse.js");
 const EVENTS = Number(process.env.PULSE_BENCH_BATCH_EVENTS ?? 10_000_000);
 const RUNS = Number(process.env.PULSE_BENCH_BATCH_RUNS ?? 3);
 
-/** The environment without this benchmark's own PULSE_BENCH_* settings, which pulse would refuse as unknown. */
+/** The environment without this benchmark's own PULSE_BENCH_* settings, which pulse would warn about on every run. */
 const PULSE_ENV = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => !name.startsWith("PULSE_BENCH_")),
 );
