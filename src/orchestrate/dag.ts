@@ -58,6 +58,12 @@ export interface TaskSpec {
   upstream?: readonly string[];
   /** Overrides the DAG's default task options. */
   options?: Partial<TaskOptions>;
+  /**
+   * The same work as a `pulse` command line, for schedulers outside Pulse (the Airflow export): argv after
+   * `pulse`, where `{{ ds }}`, `{{ data_interval_start }}` and `{{ data_interval_end }}` stand for the run's
+   * interval, as in Airflow's templates. Without it the export runs `pulse dags run-task <dag> <task>`.
+   */
+  command?: readonly string[];
 }
 
 /**
@@ -86,6 +92,8 @@ export interface Task {
   run: TaskCallable;
   upstream: readonly string[];
   options: TaskOptions;
+  /** See TaskSpec.command; undefined when the task has no command form. */
+  command: readonly string[] | undefined;
 }
 
 /** A checked DAG: its schedule resolved to a cron expression (or null when manual), its tasks in run order. */
@@ -184,7 +192,18 @@ export function defineDag(spec: DagSpec): Dag {
     }
     const options = { ...defaults, ...task.options };
     checkOptions(`${where}, task "${task.id}"`, options);
-    return { id: task.id, run: task.run, upstream, options };
+    if (
+      task.command !== undefined &&
+      (!Array.isArray(task.command) ||
+        task.command.length === 0 ||
+        !task.command.every((arg) => typeof arg === "string"))
+    ) {
+      throw bad(
+        `${where}, task "${task.id}": command must be a non-empty list of strings (argv after "pulse").`,
+      );
+    }
+    const command = task.command === undefined ? undefined : [...task.command];
+    return { id: task.id, run: task.run, upstream, options, command };
   });
 
   return {
