@@ -371,6 +371,12 @@ export const OrchestrateErrorCode = {
   busy: "PULSE_ORCHESTRATE_BUSY",
   /** The run store's storage failed (I/O error, a corrupt file, a database error), or its file has a newer schema. */
   storage: "PULSE_ORCHESTRATE_STORAGE",
+  /** No such DAG, run, task or try log; the message names what exists. */
+  notFound: "PULSE_ORCHESTRATE_NOT_FOUND",
+  /** A task's try ran longer than its timeoutMs: it failed and its signal was aborted. */
+  timeout: "PULSE_ORCHESTRATE_TIMEOUT",
+  /** Reconciliation found events the batch and speed layers disagree on (batch − speed − late ≠ 0). */
+  unreconciled: "PULSE_ORCHESTRATE_UNRECONCILED",
 } as const;
 
 /** The HTTP server, answered as `{"error": {"code", "message"}}`. */

@@ -51,6 +51,36 @@ export interface TaskContext {
 
 export type TaskCallable = (context: TaskContext) => Promise<void> | void;
 
+/** What a callback or the webhook notifier is told: a try's or a run's end. */
+export interface OrchestrateEvent {
+  kind: "task_success" | "task_retry" | "task_failure" | "run_success" | "run_failure";
+  dagId: string;
+  runId: string;
+  /** null for a run's event. */
+  taskId: string | null;
+  /** The try that ended (0 for a run's event). */
+  tryNumber: number;
+  /** The state it ended in. */
+  state: string;
+  reason: string | null;
+  logicalDate: string;
+  dataIntervalStart: string;
+  dataIntervalEnd: string;
+  at: string;
+}
+
+export type OrchestrateCallback = (event: OrchestrateEvent) => Promise<void> | void;
+
+/**
+ * A task's callbacks are called when one of its tries succeeds, fails for good, or fails and is retried; a
+ * DAG's when one of its runs ends (onSuccess, onFailure). A callback that throws is logged and changes nothing.
+ */
+export interface Callbacks {
+  onSuccess?: OrchestrateCallback;
+  onFailure?: OrchestrateCallback;
+  onRetry?: OrchestrateCallback;
+}
+
 export interface TaskSpec {
   id: string;
   run: TaskCallable;
@@ -64,6 +94,7 @@ export interface TaskSpec {
    * interval, as in Airflow's templates. Without it the export runs `pulse dags run-task <dag> <task>`.
    */
   command?: readonly string[];
+  callbacks?: Callbacks;
 }
 
 /**
@@ -84,6 +115,7 @@ export interface DagSpec {
   defaultTaskOptions?: Partial<TaskOptions>;
   tags?: readonly string[];
   description?: string;
+  callbacks?: Callbacks;
   tasks: readonly TaskSpec[];
 }
 
@@ -94,6 +126,7 @@ export interface Task {
   options: TaskOptions;
   /** See TaskSpec.command; undefined when the task has no command form. */
   command: readonly string[] | undefined;
+  callbacks: Callbacks;
 }
 
 /** A checked DAG: its schedule resolved to a cron expression (or null when manual), its tasks in run order. */
@@ -108,6 +141,7 @@ export interface Dag {
   maxActiveRuns: number;
   tags: readonly string[];
   description: string;
+  callbacks: Callbacks;
   /** Topologically ordered: each task after its upstreams, ties in the order they were written. */
   tasks: readonly Task[];
 }
@@ -203,7 +237,7 @@ export function defineDag(spec: DagSpec): Dag {
       );
     }
     const command = task.command === undefined ? undefined : [...task.command];
-    return { id: task.id, run: task.run, upstream, options, command };
+    return { id: task.id, run: task.run, upstream, options, command, callbacks: { ...task.callbacks } };
   });
 
   return {
@@ -216,6 +250,7 @@ export function defineDag(spec: DagSpec): Dag {
     maxActiveRuns,
     tags: [...(spec.tags ?? [])],
     description: spec.description ?? "",
+    callbacks: { ...spec.callbacks },
     tasks: inRunOrder(dagId, tasks),
   };
 }

@@ -81,6 +81,25 @@ export function dueIntervals(dag: ScheduledDag, lastRunEnd: Date | null, now: Da
   return [latest];
 }
 
+/**
+ * The interval that holds `at`: from the latest tick ≤ at to the next one (a manual run for a date); null
+ * when manual or before the DAG's first interval.
+ */
+export function intervalContaining(dag: ScheduledDag, at: Date): DataInterval | null {
+  const cron = cronOf(dag);
+  if (cron === null) return null;
+  const start = tickAtOrBefore(cron, at.getTime());
+  if (start === null || start.getTime() < dag.startDate.getTime()) return null;
+  const end = cron.nextRun(start);
+  return end === null ? null : interval(start, end);
+}
+
+/** The latest interval that is over at `now` (Airflow's data interval of a manual run); null when manual. */
+export function latestInterval(dag: ScheduledDag, now: Date): DataInterval | null {
+  const cron = cronOf(dag);
+  return cron === null ? null : latestCompleteInterval(cron, now.getTime());
+}
+
 /** The interval that ends at the latest tick ≤ now; null when the schedule has no two ticks before now. */
 function latestCompleteInterval(cron: Cron, nowMs: number): DataInterval | null {
   const end = tickAtOrBefore(cron, nowMs);
