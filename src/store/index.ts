@@ -200,5 +200,10 @@ export interface LiveStore {
    * grows per partition), then topic and partition, then offset descending.
    */
   lateEvents(limit: number): Promise<LateEventRow[]>;
+  /**
+   * Every late event of `topic` whose event time is in [fromMs, toMs), by partition and offset: what the
+   * speed layer set aside for a period (reconciliation reads a day's).
+   */
+  lateEventsBetween(topic: string, range: Required<DayRange>): Promise<LateEventRow[]>;
   close(): Promise<void>;
 }

@@ -64,6 +64,12 @@ export abstract class LiveStoreReads {
     return this.newestLateEvents(limit);
   }
 
+  async lateEventsBetween(topic: string, range: Required<Live.DayRange>): Promise<Live.LateEventRow[]> {
+    this.requireOpen();
+    checkDayRange(range);
+    return this.lateEventsIn(topic, range.fromMs, range.toMs);
+  }
+
   /** Fails with PULSE_STORE_CLOSED once the store is closed. */
   protected abstract requireOpen(): void;
   /** The latest windows of a series, merged and presented (series.present). */
@@ -80,4 +86,6 @@ export abstract class LiveStoreReads {
   protected abstract latestTopPages(windowMs: number, limit: number): Promise<Live.LatestTopPages>;
   protected abstract newestAlerts(limit: number): Promise<Live.AlertRow[]>;
   protected abstract newestLateEvents(limit: number): Promise<Live.LateEventRow[]>;
+  /** A topic's late events with event time in [fromMs, toMs), by partition and offset. */
+  protected abstract lateEventsIn(topic: string, fromMs: number, toMs: number): Promise<Live.LateEventRow[]>;
 }

@@ -867,6 +867,28 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
         expect(order(await store.lateEvents(1))).toEqual([[1, 9, 40]]);
         expect(await store.lateEvents(0)).toEqual([]);
       });
+
+      it("lists a topic's late events by event time range, by partition and offset", async () => {
+        await store.commit({
+          lateEvents: [
+            late({ partition: 1, offset: 4, event_time: T0 }),
+            late({ partition: 0, offset: 7, event_time: T0 + MINUTE - 1 }),
+            late({ partition: 0, offset: 2, event_time: T0 + MINUTE }),
+            late({ partition: 0, offset: 5, event_time: T0 - 1 }),
+            late({ topic: "wikimedia.recentchange", partition: 0, offset: 3, event_time: T0 }),
+          ],
+          checkpoints: [],
+        });
+        const rows = await store.lateEventsBetween("user-activity", { fromMs: T0, toMs: T0 + MINUTE });
+        expect(rows.map((e) => [e.topic, e.partition, e.offset, e.event_time - T0])).toEqual([
+          ["user-activity", 0, 7, MINUTE - 1],
+          ["user-activity", 1, 4, 0],
+        ]);
+        expect(rows[1]).toEqual(late({ partition: 1, offset: 4, event_time: T0 }));
+        expect(
+          await store.lateEventsBetween("user-activity", { fromMs: T0 + 2 * MINUTE, toMs: T0 + 3 * MINUTE }),
+        ).toEqual([]);
+      });
     });
   });
 }

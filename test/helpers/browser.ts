@@ -12,7 +12,9 @@ export const SCREENSHOTS = join(REPO_ROOT, "test-results");
 /** The Chromium binary the services script installed, or a clear failure naming the command that installs it. */
 export function chromiumPath(): string {
   try {
-    return execFileSync(join(REPO_ROOT, "scripts/services/chromium.sh"), ["path"], { encoding: "utf8" }).trim();
+    return execFileSync(join(REPO_ROOT, "scripts/services/chromium.sh"), ["path"], {
+      encoding: "utf8",
+    }).trim();
   } catch {
     throw new Error(
       "Chromium is missing: run scripts/services/chromium.sh (it installs Debian's chromium package with apt); the dashboard tests drive it headless",
@@ -47,5 +49,7 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 /** The exact values (data-value) of the elements `selector` matches, as numbers. */
 export async function values(page: Page, selector: string): Promise<number[]> {
-  return page.locator(selector).evaluateAll((elements) => elements.map((e) => Number(e.getAttribute("data-value"))));
+  return page
+    .locator(selector)
+    .evaluateAll((elements) => elements.map((e) => Number(e.getAttribute("data-value"))));
 }

@@ -39,6 +39,7 @@ export class CommitFailingStore implements LiveStore {
   topPages = (w: number, l: number) => this.inner.topPages(w, l);
   alerts = (l: number) => this.inner.alerts(l);
   lateEvents = (l: number) => this.inner.lateEvents(l);
+  lateEventsBetween = (t: string, r: { fromMs: number; toMs: number }) => this.inner.lateEventsBetween(t, r);
   get lake() {
     return this.inner.lake;
   }

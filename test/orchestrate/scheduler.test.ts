@@ -1,5 +1,5 @@
 // The scheduler on a SQLite run store: retries with growing waits, timeouts, trigger rules, maxActiveRuns, pools, clears, callbacks and logs.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

@@ -85,6 +85,10 @@ function prepareQueries(db: Database.Database) {
       `SELECT topic, partition, offset, event_time, watermark, payload
        FROM late_events ORDER BY watermark DESC, topic, partition, offset DESC LIMIT ?`,
     ),
+    lateEventsIn: db.prepare<[string, number, number], Live.LateEventRow>(
+      `SELECT topic, partition, offset, event_time, watermark, payload
+       FROM late_events WHERE topic = ? AND event_time >= ? AND event_time < ? ORDER BY partition, offset`,
+    ),
     checkpointOffsets: db.prepare<[string, string], { partition: number; next_offset: number }>(
       "SELECT partition, next_offset FROM checkpoints WHERE job = ? AND topic = ?",
     ),
@@ -196,6 +200,10 @@ export class EmbeddedQueries extends LiveStoreReads {
 
   protected async newestLateEvents(limit: number): Promise<Live.LateEventRow[]> {
     return this.#read("reading late events", () => this.#sql.lateEvents.all(limit));
+  }
+
+  protected async lateEventsIn(topic: string, fromMs: number, toMs: number): Promise<Live.LateEventRow[]> {
+    return this.#read("reading late events", () => this.#sql.lateEventsIn.all(topic, fromMs, toMs));
   }
 
   #read<T>(during: string, read: () => T): T {

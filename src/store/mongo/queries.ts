@@ -156,6 +156,19 @@ export abstract class MongoQueries extends LiveStoreReads {
     );
   }
 
+  protected async lateEventsIn(topic: string, fromMs: number, toMs: number): Promise<Live.LateEventRow[]> {
+    return this.read("reading late events", async () => {
+      const docs = await this.#db
+        .collection<RowDocument>("late_events")
+        .find(
+          { topic, event_time: { $gte: fromMs, $lt: toMs } },
+          { sort: { partition: 1, offset: 1 }, projection: { _id: 0, v: 0 } },
+        )
+        .toArray();
+      return docs as unknown as Live.LateEventRow[];
+    });
+  }
+
   /** The first `limit` rows of a collection in `sort` order, without their _id and version. */
   async #newest<R>(name: string, sort: Record<string, 1 | -1>, limit: number): Promise<R[]> {
     const docs = await this.#db
