@@ -377,6 +377,8 @@ export const OrchestrateErrorCode = {
   timeout: "PULSE_ORCHESTRATE_TIMEOUT",
   /** Reconciliation found events the batch and speed layers disagree on (batch − speed − late ≠ 0). */
   unreconciled: "PULSE_ORCHESTRATE_UNRECONCILED",
+  /** The webhook notifier's URL did not take an event (twice): unreachable, or an answer other than 2xx. */
+  webhook: "PULSE_ORCHESTRATE_WEBHOOK",
 } as const;
 
 /** The HTTP server, answered as `{"error": {"code", "message"}}`. */

@@ -20,6 +20,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   query: async () => (await import("./commands/query.ts")).queryCommand,
   batch: async () => (await import("./commands/batch.ts")).batchCommand,
   models: async () => (await import("./commands/models.ts")).modelsCommand,
+  reconcile: async () => (await import("./commands/reconcile.ts")).reconcileCommand,
+  dags: async () => (await import("./commands/dags.ts")).dagsCommand,
+  scheduler: async () => (await import("./commands/scheduler.ts")).schedulerCommand,
   config: async () => (await import("./commands/config.ts")).configCommand,
 };
 

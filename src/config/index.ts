@@ -13,6 +13,13 @@ export interface PulseConfig {
   registry: string;
   store: string;
   warehouse: string;
+  orchestrator: {
+    runs: string;
+    scheduler: "on" | "off";
+    webhook: string;
+    parallelism: number;
+    lease_sec: number;
+  };
   server: { host: string; port: number };
   collector: { api_keys: string[]; max_body_bytes: number; max_pending_batches: number };
   topics: { prefix: string; partitions: number; retention_hours: number; retention_mb: number };

@@ -62,6 +62,48 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
     env: "PULSE_WAREHOUSE",
     doc: "The batch layer's warehouse: embedded:<file> (a DuckDB file, relative to data_dir), postgres://[user:password@]host:port/db, or bigquery://project[/dataset][?location=EU] (the dataset defaults to monitoring_datalake).",
   },
+  orchestrator: {
+    kind: "section",
+    doc: "The scheduler of the batch DAGs (pulse up, pulse scheduler, pulse dags).",
+    fields: {
+      runs: {
+        kind: "url",
+        default: "embedded:runs.db",
+        schemes: ["embedded", "postgres", "postgresql"],
+        env: "PULSE_RUNS",
+        doc: "The run store (run history and task leases): embedded:<file> (SQLite, relative to data_dir) or postgres://[user:password@]host:port/db, which several schedulers can share.",
+      },
+      scheduler: {
+        kind: "enum",
+        default: "on",
+        values: ["on", "off"],
+        env: "PULSE_SCHEDULER",
+        doc: "Whether pulse up runs the scheduler with the built-in DAGs (daily_metrics, intraday_metrics).",
+      },
+      webhook: {
+        kind: "string",
+        default: "",
+        env: "PULSE_DAGS_WEBHOOK",
+        doc: "A URL every task retry and failure and every run's end is POSTed to as JSON; empty for none.",
+      },
+      parallelism: {
+        kind: "int",
+        default: 4,
+        min: 1,
+        max: 256,
+        env: "PULSE_SCHEDULER_PARALLELISM",
+        doc: "Task tries one scheduler runs at once.",
+      },
+      lease_sec: {
+        kind: "int",
+        default: 30,
+        min: 2,
+        max: 3600,
+        env: "PULSE_SCHEDULER_LEASE_SEC",
+        doc: "How long a running try's lease lasts without a heartbeat; after a crash its try is failed (and retried) this long after the last heartbeat.",
+      },
+    },
+  },
   server: {
     kind: "section",
     doc: "The HTTP server (API, schema registry, collector).",

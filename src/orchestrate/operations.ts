@@ -125,3 +125,10 @@ export function unknownTask(dag: Dag, taskId: string): OrchestrateError {
     `DAG "${dag.id}" has no task "${taskId}"; its tasks are ${dag.tasks.map((t) => t.id).join(", ")}.`,
   );
 }
+
+export function unknownDag(dagId: string, dags: readonly Dag[]): OrchestrateError {
+  return new OrchestrateError(
+    OrchestrateErrorCode.notFound,
+    `There is no DAG "${dagId}"; the DAGs are ${dags.map((d) => d.id).join(", ") || "none"} (pulse dags list).`,
+  );
+}
