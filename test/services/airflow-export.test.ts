@@ -13,8 +13,9 @@ const LOGICAL_DATE = "2026-12-06";
 
 /**
  * Stands in for pulse on the Airflow side: appends its argv (one JSON line per call) to $RECORD_FILE, then
- * `config …` runs the real pulse with the same argv and `flaky --try N` fails its first try. Anything
- * else (such as `dags run-task`, which this test does not need to exist) only records.
+ * `config …` runs the real pulse with the same argv, `flaky --try N` fails its first try and `sleep`
+ * waits a minute, recording the SIGTERM that ends it sooner. Anything else (such as `dags run-task`, which
+ * this test does not need to exist) only records.
  */
 const RECORDER = `
 import { appendFileSync } from "node:fs";
@@ -26,17 +27,27 @@ if (argv[0] === "config") {
   entry.status = pulse.status;
   entry.dataDir = pulse.status === 0 ? JSON.parse(pulse.stdout).data_dir : pulse.stderr;
 }
-appendFileSync(process.env.RECORD_FILE, JSON.stringify(entry) + "\\n");
+const append = (entry) => appendFileSync(process.env.RECORD_FILE, JSON.stringify(entry) + "\\n");
+append(entry);
+if (argv[0] === "sleep") {
+  process.on("SIGTERM", () => {
+    append({ argv, signal: "SIGTERM" });
+    process.exit(143);
+  });
+  setTimeout(() => append({ argv, slept: true }), 60_000);
+}
 if (argv[0] === "flaky" && argv[argv.indexOf("--try") + 1] === "1") process.exit(1);
-process.exit(entry.status ?? 0);
+else if (argv[0] !== "sleep") process.exit(entry.status ?? 0);
 `;
 
 interface Recorded {
   argv: string[];
+  signal?: string;
   status?: number;
   dataDir?: string;
 }
 
+const noop = (): void => {};
 const suite = new SuiteCleanups();
 let home: AirflowHome;
 let dir: string;
@@ -64,7 +75,6 @@ beforeAll(async () => {
   record = join(dir, "record.jsonl");
   writeFileSync(record, "");
   dataDir = join(dir, "pulse data");
-  const noop = (): void => {};
   dag = defineDag({
     id: DAG_ID,
     schedule: "@daily",
@@ -132,6 +142,47 @@ describe("an exported DAG on Airflow 3", () => {
           "1",
         ],
       },
+    ]);
+  }, 300_000);
+
+  it("fails a try that runs past its timeout, stops its command, and runs an all_done task after it", async () => {
+    const timeoutRecord = join(dir, "timeout.jsonl");
+    writeFileSync(timeoutRecord, "");
+    const timeoutDag = defineDag({
+      id: `${DAG_ID}_timeout`,
+      schedule: "manual",
+      startDate: new Date("2026-12-01T00:00:00Z"),
+      tasks: [
+        { id: "slow", run: noop, command: ["sleep"], options: { timeoutMs: 3_000 } },
+        {
+          id: "cleanup",
+          upstream: ["slow"],
+          run: noop,
+          command: ["cleanup"],
+          options: { triggerRule: "all_done" },
+        },
+      ],
+    });
+    writeAirflowDags([timeoutDag], home.dagsFolder, {
+      pulse: [process.execPath, recorder],
+      env: { RECORD_FILE: timeoutRecord },
+    });
+    const started = performance.now();
+    // Airflow sets a run's state from its leaf tasks: cleanup succeeded, so the run succeeds and
+    // `airflow dags test` exits 0 although slow failed.
+    const { stdout, stderr } = await timed("airflow dags test (timeout)", () =>
+      airflowCommand(home, ["dags", "test", timeoutDag.id, LOGICAL_DATE], 300_000),
+    );
+    expect(`${stdout}${stderr}`).toMatch(/AirflowTaskTimeout/);
+    expect(performance.now() - started).toBeLessThan(50_000);
+    const calls = readFileSync(timeoutRecord, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Recorded);
+    expect(calls).toEqual([
+      { argv: ["sleep"] },
+      { argv: ["sleep"], signal: "SIGTERM" },
+      { argv: ["cleanup"] },
     ]);
   }, 300_000);
 
