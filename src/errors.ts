@@ -403,6 +403,10 @@ export const HttpErrorCode = {
   warehouseNotBuilt: "PULSE_HTTP_WAREHOUSE_NOT_BUILT",
   /** The warehouse cannot be read now (503): locked by a running `pulse batch`, or unreachable; retriable. */
   warehouseUnavailable: "PULSE_HTTP_WAREHOUSE_UNAVAILABLE",
+  /** A write to the API without the admin token, or with another (401). */
+  unauthorized: "PULSE_HTTP_UNAUTHORIZED",
+  /** A write to the API while no admin token is configured (403): set server.admin_token. */
+  forbidden: "PULSE_HTTP_FORBIDDEN",
 } as const;
 
 /** The HTTP collector (POST /api/v1/events). */

@@ -11,6 +11,7 @@ import { type LiveStore, SERIES } from "../store/index.ts";
 import { StreamJob, type StreamProgress } from "../stream/job/index.ts";
 import { tumblingWindow } from "../stream/windows.ts";
 import { openStore } from "./backends.ts";
+import { openOrchestrator, type Orchestrator } from "./dags.ts";
 import { openPlatform, type Platform } from "./platform.ts";
 import { type Serving, startServing, untilAborted } from "./serving.ts";
 import { runSimulator, runWikimedia, type SourceNotices, type WikimediaState } from "./sources.ts";
@@ -30,6 +31,8 @@ export interface StartPlatformOptions extends SourceNotices {
   burst?: SimulatorBurst;
   /** A part (a source, the stream job) that stopped with an error; the rest keep running. */
   onPartStopped?: (part: string, message: string) => void;
+  /** The scheduler's own lines (a run created or ended, a lease expired). */
+  onSchedulerLine?: (line: string) => void;
   /** Told while a remote registry does not answer yet (start-up retries it, as Kafka is retried). */
   onRegistryUnavailable?: (message: string) => void;
   /** Each batch the stream job commits. */
@@ -66,6 +69,15 @@ export async function startPlatform(
     await platform.close();
     throw error;
   });
+  const orchestrator: Orchestrator = await openOrchestrator(config).catch(async (error: unknown) => {
+    await store.close();
+    await platform.close();
+    throw error;
+  });
+  const scheduler =
+    config.orchestrator.scheduler === "on"
+      ? orchestrator.scheduler({ log: (line) => options.onSchedulerLine?.(line) })
+      : undefined;
   const hub = new SseHub();
   const history = new ProgressHistory();
   let latest: StreamProgress | undefined;
@@ -97,24 +109,31 @@ export async function startPlatform(
   let serving: Serving | undefined;
   const close = async (): Promise<void> => {
     hub.close();
+    await scheduler?.stop();
     await serving?.server.close();
+    await orchestrator.close();
     await store.close();
     await platform.close();
   };
   try {
-    serving = await startServing(platform, options.port, {
-      store,
-      progress: () => latest ?? job.progress(),
-      hub,
-      history,
-      job: {
-        job: job.job,
-        window_ms: job.window.sizeMs,
-        slide_ms: job.window.slideMs,
-        out_of_orderness_ms: options.outOfOrdernessMs,
-        topics: [TOPICS.activity, TOPICS.wikimedia],
+    serving = await startServing(
+      platform,
+      options.port,
+      {
+        store,
+        progress: () => latest ?? job.progress(),
+        hub,
+        history,
+        job: {
+          job: job.job,
+          window_ms: job.window.sizeMs,
+          slide_ms: job.window.slideMs,
+          out_of_orderness_ms: options.outOfOrdernessMs,
+          topics: [TOPICS.activity, TOPICS.wikimedia],
+        },
       },
-    });
+      orchestrator,
+    );
   } catch (error) {
     await close();
     throw error;
@@ -131,6 +150,12 @@ export async function startPlatform(
     job: job.job,
     watermarkMs: latest?.eventTime.watermarkMs ?? null,
     ...(latest?.totals ?? {}),
+  }));
+  serving.server.reportHealth("scheduler", () => ({
+    status: scheduler === undefined ? "off" : "ok",
+    dags: orchestrator.dags.map((dag) => dag.id),
+    runningTries: scheduler?.runningTries ?? 0,
+    runs: config.orchestrator.runs,
   }));
   serving.server.reportHealth("activity-simulator", () => ({
     status: config.simulator.rate > 0 ? "ok" : "off",
@@ -171,12 +196,14 @@ export async function startPlatform(
           .catch((error: unknown) => failures.push(`retention: ${(error as Error).message}`));
       }, RETENTION_EVERY_MS);
       retention.unref();
+      // The batch DAGs: due runs are created and run in this process, each try logged under data_dir/logs.
+      scheduler?.start();
       try {
         await Promise.all([
           guard("activity simulator", runSimulator(platform, signal, options.startTimeMs, options.burst)),
           guard("wikimedia", runWikimedia(platform, signal, wikimedia, options)),
           guard("stream", job.run(signal)),
-          untilAborted(signal),
+          untilAborted(signal).then(() => scheduler?.stop()),
         ]);
       } finally {
         clearInterval(retention);

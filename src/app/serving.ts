@@ -5,6 +5,7 @@ import { registerIngestMetrics } from "../serve/metrics/ingest.ts";
 import { PulseServer } from "../serve/server.ts";
 import { analyticsApiRoutes } from "../serve/routes/analytics.ts";
 import { collectorRoute } from "../serve/routes/collector.ts";
+import { dagsRoute } from "../serve/routes/dags.ts";
 import { liveApiRoutes } from "../serve/routes/live.ts";
 import { opsApiRoutes } from "../serve/routes/ops.ts";
 import { pagesRoute } from "../serve/routes/pages.ts";
@@ -13,6 +14,8 @@ import { registryRoute } from "../serve/routes/registry.ts";
 import type { SseHub } from "../serve/sse.ts";
 import type { LiveStore } from "../store/index.ts";
 import { warehouseAnalytics } from "./analytics.ts";
+import type { Orchestrator } from "./dags.ts";
+import { dagsApi } from "./dags-api.ts";
 import { openPlatform, type Platform } from "./platform.ts";
 import { ensureWebBuild } from "./web-build.ts";
 
@@ -35,7 +38,12 @@ export interface LiveServing {
  * The dashboard's build starts at once and does not hold up listening: a page asked for meanwhile waits
  * for it.
  */
-export async function startServing(platform: Platform, port: number, live?: LiveServing): Promise<Serving> {
+export async function startServing(
+  platform: Platform,
+  port: number,
+  live?: LiveServing,
+  orchestrator?: Orchestrator,
+): Promise<Serving> {
   const { config } = platform;
   const server = new PulseServer({ host: config.server.host, port });
   if (live !== undefined) for (const route of liveApiRoutes(live)) server.add(route);
@@ -44,6 +52,8 @@ export async function startServing(platform: Platform, port: number, live?: Live
   const ops = opsApiRoutes({ log: platform.log, registry: platform.registry.client, serde: platform.serde });
   for (const route of ops) server.add(route);
   for (const route of analyticsApiRoutes({ source: warehouseAnalytics(config) })) server.add(route);
+  if (orchestrator !== undefined)
+    server.add(dagsRoute({ api: dagsApi(orchestrator, config), adminToken: config.server.admin_token }));
   // GET /metrics: what the producers counted (the status line's figures) and every consumer group's lag.
   registerIngestMetrics(server.metrics.registry, {
     producers: [platform.activity, platform.wikimedia],

@@ -20,7 +20,7 @@ export interface PulseConfig {
     parallelism: number;
     lease_sec: number;
   };
-  server: { host: string; port: number };
+  server: { host: string; port: number; admin_token: string };
   collector: { api_keys: string[]; max_body_bytes: number; max_pending_batches: number };
   topics: { prefix: string; partitions: number; retention_hours: number; retention_mb: number };
   producer: { compression: string };

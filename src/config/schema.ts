@@ -117,6 +117,12 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
         env: "PULSE_PORT",
         doc: "Port; 0 picks a free one.",
       },
+      admin_token: {
+        kind: "string",
+        default: "",
+        env: "PULSE_ADMIN_TOKEN",
+        doc: "The bearer token the API's writes need (trigger, clear and backfill of DAG runs). Empty: those requests are refused.",
+      },
     },
   },
   collector: {

@@ -43,9 +43,14 @@ describe("pulse up", () => {
         "live-events",
         "log",
         "registry",
+        "scheduler",
         "stream",
         "wikimedia",
       ]);
+      expect(health.parts["scheduler"]).toMatchObject({
+        status: "ok",
+        dags: ["daily_metrics", "intraday_metrics"],
+      });
       expect(health.parts["stream"]!.status).toBe("ok");
       expect(health.parts["activity-simulator"]!.status).toBe("ok");
       expect(health.parts["wikimedia"]).toMatchObject({ status: "ok", mode: "replay" });

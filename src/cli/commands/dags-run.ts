@@ -1,10 +1,10 @@
 // What `pulse dags` runs in its own process: a scheduler until given runs end (with a progress bar), one task's callable, run lookups.
 
 import type { Orchestrator } from "../../app/dags.ts";
-import { OrchestrateError, OrchestrateErrorCode, UsageError } from "../../errors.ts";
+import { UsageError } from "../../errors.ts";
 import type { Dag, TaskContext } from "../../orchestrate/dag.ts";
 import { unknownTask } from "../../orchestrate/operations.ts";
-import type { DagRun, RunStore, TaskInstance } from "../../orchestrate/runs/index.ts";
+import type { DagRun, TaskInstance } from "../../orchestrate/runs/index.ts";
 import { progressBar } from "../status.ts";
 
 /** A date flag: YYYY-MM-DD (UTC midnight) or an ISO instant; a usage error otherwise. */
@@ -17,22 +17,6 @@ export function dateFlag(name: string, value: string | undefined): Date | undefi
       `--${name} must be a date (2026-12-06) or an ISO time (2026-12-06T00:00:00Z), got '${value}'`,
     );
   return date;
-}
-
-/** A run by its id, or by its logical date's start (2026-12-06 or 2026-12-06T00:00) when one run matches. */
-export async function findRun(store: RunStore, dag: Dag, ref: string): Promise<DagRun> {
-  const exact = await store.getRun(dag.id, ref);
-  if (exact !== null) return exact;
-  const runs = await store.listRuns(dag.id);
-  const matching = runs.filter((r) => r.logicalDate.toISOString().startsWith(ref));
-  if (matching.length === 1) return matching[0]!;
-  const latest = runs.slice(-3).map((r) => r.runId);
-  throw new OrchestrateError(
-    OrchestrateErrorCode.notFound,
-    matching.length > 1
-      ? `"${ref}" matches ${matching.length} runs of DAG "${dag.id}" (${matching.map((r) => r.runId).join(", ")}); give the run id.`
-      : `DAG "${dag.id}" has no run "${ref}"${latest.length ? `; its latest are ${latest.join(", ")}` : " (it has no runs)"}.`,
-  );
 }
 
 export interface EndedRun {

@@ -2,14 +2,14 @@
 
 import { openOrchestrator, type Orchestrator } from "../../app/dags.ts";
 import { UsageError } from "../../errors.ts";
-import type { Dag } from "../../orchestrate/dag.ts";
 import { clearRun, createBackfill, triggerRun, unknownTask } from "../../orchestrate/operations.ts";
-import type { DagRun, TaskInstance } from "../../orchestrate/runs/index.ts";
+import { dagJson, runJson, taskJson } from "../../orchestrate/json.ts";
 import { readTaskLog } from "../../orchestrate/task-log.ts";
 import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
 import { abortOnSignals } from "../signals.ts";
-import { dateFlag, findRun, runTaskOnce, untilRunsEnd } from "./dags-run.ts";
+import { findRun } from "../../orchestrate/find-run.ts";
+import { dateFlag, runTaskOnce, untilRunsEnd } from "./dags-run.ts";
 
 const OPTIONS = {
   ...valueFlags("date", "from", "to", "try", "task", "start", "end", "out"),
@@ -173,28 +173,8 @@ export const dagsCommand: Command = {
 };
 
 function list(orchestrator: Orchestrator, json: boolean, _args: string[]): number {
-  const describe = (dag: Dag) => ({
-    id: dag.id,
-    schedule: dag.schedule,
-    cron: dag.cron,
-    timezone: dag.timezone,
-    startDate: dag.startDate.toISOString(),
-    catchup: dag.catchup,
-    maxActiveRuns: dag.maxActiveRuns,
-    tags: dag.tags,
-    description: dag.description,
-    tasks: dag.tasks.map((t) => ({
-      id: t.id,
-      upstream: t.upstream,
-      command: t.command ?? null,
-      retries: t.options.retries,
-      timeoutMs: t.options.timeoutMs ?? null,
-      pool: t.options.pool ?? null,
-      triggerRule: t.options.triggerRule,
-    })),
-  });
   if (json) {
-    print({ dags: orchestrator.dags.map(describe) });
+    print({ dags: orchestrator.dags.map(dagJson) });
     return 0;
   }
   for (const dag of orchestrator.dags) {
@@ -221,28 +201,4 @@ function say(json: boolean, line: string): void {
 
 function print(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
-}
-
-export function runJson(run: DagRun) {
-  return {
-    dagId: run.dagId,
-    runId: run.runId,
-    runType: run.runType,
-    state: run.state,
-    logicalDate: run.logicalDate.toISOString(),
-    dataIntervalStart: run.dataIntervalStart.toISOString(),
-    dataIntervalEnd: run.dataIntervalEnd.toISOString(),
-    createdAt: run.createdAt.toISOString(),
-    updatedAt: run.updatedAt.toISOString(),
-  };
-}
-
-export function taskJson(task: TaskInstance) {
-  return {
-    taskId: task.taskId,
-    state: task.state,
-    tryNumber: task.tryNumber,
-    reason: task.reason,
-    updatedAt: task.updatedAt.toISOString(),
-  };
 }

@@ -1,0 +1,86 @@
+// `pulse up` runs the batch DAGs: within seconds of start the analytics API has today's KPIs, and the runs and their logs are served under /api/dags.
+import { describe, expect, it } from "vitest";
+import { startPulse, tempDir } from "../helpers/cli.ts";
+
+const API_LINE = /API on (http:\/\/[^\s]+) /;
+
+interface RunJson {
+  runId: string;
+  runType: string;
+  state: string;
+  tasks: Array<{ taskId: string; state: string }>;
+}
+
+describe("pulse up with the scheduler", () => {
+  it("builds today's marts from what it streams, and serves its runs, logs and reconciliation", async ({
+    onTestFinished,
+  }) => {
+    const dataDir = tempDir(onTestFinished);
+    const up = await startPulse(
+      [
+        "up",
+        "--duration",
+        "120",
+        "--port",
+        "0",
+        "--rate",
+        "200",
+        "--wikimedia",
+        "off",
+        "--data-dir",
+        dataDir,
+      ],
+      { waitFor: API_LINE, onCleanup: onTestFinished, env: { PULSE_ADMIN_TOKEN: "s3cret" } },
+    );
+    const url = up.match[1]!;
+    const today = new Date().toISOString().slice(0, 10);
+
+    // The scheduler's first runs load what the stream job has put in the raw lake and build the marts.
+    let rows: Array<{ activity_date: string; event_count: number }> = [];
+    for (let attempt = 0; attempt < 300 && rows.length === 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const answer = await fetch(`${url}/api/analytics/daily-user-metrics?from=${today}&to=${today}`);
+      if (answer.status !== 200) continue;
+      rows = ((await answer.json()) as { rows: typeof rows }).rows;
+    }
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((r) => String(r.activity_date).startsWith(today) && r.event_count > 0)).toBe(true);
+
+    const dags = (await (await fetch(`${url}/api/dags`)).json()) as { dags: Array<{ id: string }> };
+    expect(dags.dags.map((d) => d.id)).toEqual(["daily_metrics", "intraday_metrics"]);
+    const runs = (await (await fetch(`${url}/api/dags/daily_metrics/runs`)).json()) as { runs: RunJson[] };
+    expect(runs.runs.map((r) => r.runType)).toEqual(["scheduled"]);
+    expect(runs.runs[0]!.tasks[0]).toMatchObject({ taskId: "load" });
+    const log = await fetch(
+      `${url}/api/dags/daily_metrics/runs/${encodeURIComponent(runs.runs[0]!.runId)}/logs/load`,
+    );
+    expect(log.status).toBe(200);
+    expect(((await log.json()) as { text: string }).text).toMatch(/try 1 of load/);
+
+    // Writes need the admin token.
+    const anonymous = await fetch(`${url}/api/dags/daily_metrics/trigger`, { method: "POST" });
+    expect(anonymous.status).toBe(401);
+    const badBody = await fetch(`${url}/api/dags/daily_metrics/trigger`, {
+      method: "POST",
+      headers: { authorization: "Bearer s3cret", "content-type": "application/json" },
+      body: JSON.stringify({ date: "yesterday" }),
+    });
+    expect(badBody.status).toBe(400);
+    expect(((await badBody.json()) as { error: { message: string } }).error.message).toMatch(/YYYY-MM-DD/);
+    const triggered = await fetch(`${url}/api/dags/intraday_metrics/trigger`, {
+      method: "POST",
+      headers: { authorization: "Bearer s3cret", "content-type": "application/json" },
+      body: JSON.stringify({ date: today }),
+    });
+    expect(triggered.status).toBe(201);
+    expect(((await triggered.json()) as { run: RunJson }).run.runId).toBe(`manual__${today}T00:00:00.000Z`);
+    const unknown = await fetch(`${url}/api/dags/nope/runs`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(
+      /no DAG "nope"; the DAGs are daily_metrics, intraday_metrics/,
+    );
+    const result = await up.stop();
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/pulse up: scheduler: daily_metrics: run scheduled__\S+ created/);
+  }, 180_000);
+});
