@@ -52,6 +52,41 @@ function serverText(error: DatabaseError): string {
   return text;
 }
 
+/** What went wrong with PostgreSQL, for a part to word as its own error (the warehouse, the run store). */
+export type PostgresFailure =
+  /** The server answered but would not take the session: bad credentials, no such database, shutting down. */
+  | { kind: "refused"; sqlstate: string; text: string; details: Record<string, unknown> }
+  /** The server cannot be reached, or the connection broke. */
+  | { kind: "unreachable"; text: string; details: Record<string, unknown> }
+  /** The server refused a statement; `retriable` when it lost to another transaction. */
+  | {
+      kind: "statement";
+      sqlstate: string;
+      text: string;
+      details: Record<string, unknown>;
+      retriable: boolean;
+    }
+  | { kind: "other"; text: string };
+
+/** Sorts a pg or server failure by what the user can do about it; `text` is the server's words, one line. */
+export function classifyPostgresFailure(error: unknown): PostgresFailure {
+  if (error instanceof DatabaseError) {
+    const sqlstate = error.code ?? "";
+    const details: Record<string, unknown> = { sqlstate };
+    for (const key of ["detail", "hint", "position", "schema", "table", "column", "constraint"] as const) {
+      if (error[key] !== undefined) details[key] = error[key];
+    }
+    const text = serverText(error);
+    if (isUnavailable(sqlstate)) return { kind: "refused", sqlstate, text, details };
+    return { kind: "statement", sqlstate, text, details, retriable: RETRIABLE_STATEMENT.has(sqlstate) };
+  }
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if ((code !== undefined && SOCKET_FAILURES.has(code)) || CONNECTION_MESSAGE.test(errorText(error))) {
+    return { kind: "unreachable", text: errorText(error), details: code === undefined ? {} : { code } };
+  }
+  return { kind: "other", text: errorText(error) };
+}
+
 /**
  * Keeps WarehouseErrors as they are; turns pg and server failures into WarehouseErrors. `url` is the
  * warehouse URL as messages show it (connection.ts: without its password); `during` says what Pulse was
@@ -59,36 +94,31 @@ function serverText(error: DatabaseError): string {
  */
 export function toWarehouseError(error: unknown, during: string, url: string): WarehouseError {
   if (error instanceof WarehouseError) return error;
-  if (error instanceof DatabaseError) {
-    const sqlstate = error.code ?? "";
-    const details: Record<string, unknown> = { sqlstate };
-    for (const key of ["detail", "hint", "position", "schema", "table", "column", "constraint"] as const) {
-      if (error[key] !== undefined) details[key] = error[key];
-    }
-    if (isUnavailable(sqlstate)) {
+  const failure = classifyPostgresFailure(error);
+  switch (failure.kind) {
+    case "refused":
       return new WarehouseError(
         WarehouseErrorCode.unavailable,
-        `The PostgreSQL warehouse at ${url} refused the session while ${during}: ${serverText(error)} (SQLSTATE ${sqlstate}). Check the server, the user and the database in the warehouse URL; retrying may succeed.`,
-        { retriable: true, cause: error, details },
+        `The PostgreSQL warehouse at ${url} refused the session while ${during}: ${failure.text} (SQLSTATE ${failure.sqlstate}). Check the server, the user and the database in the warehouse URL; retrying may succeed.`,
+        { retriable: true, cause: error, details: failure.details },
       );
-    }
-    return new WarehouseError(
-      WarehouseErrorCode.queryFailed,
-      `PostgreSQL refused the statement while ${during}: ${serverText(error)} (SQLSTATE ${sqlstate}).`,
-      { retriable: RETRIABLE_STATEMENT.has(sqlstate), cause: error, details },
-    );
+    case "statement":
+      return new WarehouseError(
+        WarehouseErrorCode.queryFailed,
+        `PostgreSQL refused the statement while ${during}: ${failure.text} (SQLSTATE ${failure.sqlstate}).`,
+        { retriable: failure.retriable, cause: error, details: failure.details },
+      );
+    case "unreachable":
+      return new WarehouseError(
+        WarehouseErrorCode.unavailable,
+        `The PostgreSQL warehouse at ${url} cannot be reached while ${during}: ${failure.text}. Start the server (scripts/services/postgres.sh start) or fix the warehouse URL; retrying may succeed.`,
+        { retriable: true, cause: error, details: failure.details },
+      );
+    default:
+      return new WarehouseError(
+        WarehouseErrorCode.queryFailed,
+        `The PostgreSQL warehouse at ${url} failed while ${during}: ${failure.text}`,
+        { cause: error },
+      );
   }
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if ((code !== undefined && SOCKET_FAILURES.has(code)) || CONNECTION_MESSAGE.test(errorText(error))) {
-    return new WarehouseError(
-      WarehouseErrorCode.unavailable,
-      `The PostgreSQL warehouse at ${url} cannot be reached while ${during}: ${errorText(error)}. Start the server (scripts/services/postgres.sh start) or fix the warehouse URL; retrying may succeed.`,
-      { retriable: true, cause: error, details: code === undefined ? {} : { code } },
-    );
-  }
-  return new WarehouseError(
-    WarehouseErrorCode.queryFailed,
-    `The PostgreSQL warehouse at ${url} failed while ${during}: ${errorText(error)}`,
-    { cause: error },
-  );
 }
