@@ -371,6 +371,8 @@ export const OrchestrateErrorCode = {
   busy: "PULSE_ORCHESTRATE_BUSY",
   /** The run store's storage failed (I/O error, a corrupt file, a database error), or its file has a newer schema. */
   storage: "PULSE_ORCHESTRATE_STORAGE",
+  /** The run store's PostgreSQL server cannot be reached or refuses the session (credentials, no such database); retriable. */
+  unavailable: "PULSE_ORCHESTRATE_UNAVAILABLE",
 } as const;
 
 /** The HTTP server, answered as `{"error": {"code", "message"}}`. */
