@@ -16,7 +16,6 @@
 import { Pool, type PoolClient, type QueryResultRow } from "pg";
 import { OrchestrateError, OrchestrateErrorCode } from "../../../errors.ts";
 import { displayPostgresUrl, isPostgresUrl } from "../../../warehouse/postgres/connection.ts";
-import { classifyPostgresFailure } from "../../../warehouse/postgres/errors.ts";
 import {
   type DagRun,
   type NewRun,
@@ -32,6 +31,7 @@ import {
   type Transition,
   type TryOutcome,
 } from "../index.ts";
+import { toRunStoreError } from "./errors.ts";
 import { DEFAULT_SCHEMA, SCHEMA_VERSION, schemaStatements } from "./schema.ts";
 
 export interface PostgresRunStoreOptions extends RunStoreOptions {
@@ -417,36 +417,8 @@ export class PostgresRunStore implements RunStore {
     }
   }
 
-  /** The failure as an OrchestrateError, naming the URL without its password. */
   #failure(error: unknown, during: string): OrchestrateError {
-    if (error instanceof OrchestrateError) return error;
-    const failure = classifyPostgresFailure(error);
-    switch (failure.kind) {
-      case "refused":
-        return new OrchestrateError(
-          OrchestrateErrorCode.unavailable,
-          `The run store's PostgreSQL server at ${this.url} refused the session while ${during}: ${failure.text} (SQLSTATE ${failure.sqlstate}). Check the server, the user and the database in the run store URL; retrying may succeed.`,
-          { retriable: true, cause: error, details: failure.details },
-        );
-      case "unreachable":
-        return new OrchestrateError(
-          OrchestrateErrorCode.unavailable,
-          `The run store's PostgreSQL server at ${this.url} cannot be reached while ${during}: ${failure.text}. Start the server or fix the run store URL; retrying may succeed.`,
-          { retriable: true, cause: error, details: failure.details },
-        );
-      case "statement":
-        return new OrchestrateError(
-          failure.retriable ? OrchestrateErrorCode.busy : OrchestrateErrorCode.storage,
-          `PostgreSQL refused the run store's statement while ${during}: ${failure.text} (SQLSTATE ${failure.sqlstate}).`,
-          { retriable: failure.retriable, cause: error, details: failure.details },
-        );
-      default:
-        return new OrchestrateError(
-          OrchestrateErrorCode.storage,
-          `The run store at ${this.url} failed while ${during}: ${failure.text}`,
-          { cause: error },
-        );
-    }
+    return toRunStoreError(error, during, this.url);
   }
 }
 
