@@ -1,6 +1,6 @@
 // How the PostgreSQL run store reports failures: a server out of reach or refusing the session retriable, a lost lock race busy, never the URL's password.
 import { OrchestrateError, OrchestrateErrorCode } from "../../../errors.ts";
-import { classifyPostgresFailure } from "../../../warehouse/postgres/errors.ts";
+import { classifyPostgresFailure } from "../../../postgres/failures.ts";
 
 /** The failure as an OrchestrateError, naming the URL without its password. */
 export function toRunStoreError(error: unknown, during: string, url: string): OrchestrateError {

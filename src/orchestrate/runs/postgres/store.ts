@@ -15,7 +15,7 @@
 
 import { Pool, type PoolClient, type QueryResultRow } from "pg";
 import { OrchestrateError, OrchestrateErrorCode } from "../../../errors.ts";
-import { displayPostgresUrl, isPostgresUrl } from "../../../warehouse/postgres/connection.ts";
+import { displayPostgresUrl, isPostgresUrl } from "../../../postgres/url.ts";
 import {
   type DagRun,
   type NewRun,
