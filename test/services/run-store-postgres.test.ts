@@ -100,6 +100,20 @@ describe("PostgresRunStore: its own", () => {
     expect(await other.listRuns("d")).toEqual([]);
   });
 
+  it("creates a run once when several handles create it at once", async (ctx) => {
+    const { url, opened } = await freshDatabase(ctx);
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresRunStore.open({ url })));
+    opened.push(...stores);
+    const results = await Promise.all(
+      stores.flatMap((store) => [store.createRun(RUN), store.createRun({ ...RUN, runType: "scheduled" })]),
+    );
+    expect(results.filter((result) => result.created).length).toBe(1);
+    expect(new Set(results.map((result) => result.run.runId)).size).toBe(1);
+    const runId = results[0]!.run.runId;
+    expect((await stores[0]!.taskInstances("d", runId)).map((ti) => ti.taskId)).toEqual(["t"]);
+    expect((await stores[1]!.history("d", runId)).length).toBe(2);
+  });
+
   it("refuses tables of a newer version, and a bad schema name, before touching anything", async (ctx) => {
     const { url, opened } = await freshDatabase(ctx);
     opened.push(await PostgresRunStore.open({ url }));
