@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** The directories whose files a build depends on, relative to the root (tests excluded). */
-const SOURCE_DIRS = ["src", "bench"];
+const SOURCE_DIRS = ["src", "bench", "dags"];
 
 /** The newest modification time of any source file below dir (ms), −∞ when there is none. */
 function newestMs(dir) {

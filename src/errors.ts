@@ -379,6 +379,8 @@ export const OrchestrateErrorCode = {
   unreconciled: "PULSE_ORCHESTRATE_UNRECONCILED",
   /** The webhook notifier's URL did not take an event (twice): unreachable, or an answer other than 2xx. */
   webhook: "PULSE_ORCHESTRATE_WEBHOOK",
+  /** The run store's PostgreSQL server cannot be reached or refuses the session (credentials, no such database); retriable. */
+  unavailable: "PULSE_ORCHESTRATE_UNAVAILABLE",
 } as const;
 
 /** The HTTP server, answered as `{"error": {"code", "message"}}`. */

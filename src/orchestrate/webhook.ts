@@ -26,11 +26,8 @@ export function webhookNotifier(
   url: string,
   options: WebhookOptions = {},
 ): (event: OrchestrateEvent) => Promise<void> {
-  let target: URL;
-  try {
-    target = new URL(url);
-    if (target.protocol !== "http:" && target.protocol !== "https:") throw new Error("not http(s)");
-  } catch {
+  const target = URL.canParse(url) ? new URL(url) : undefined;
+  if (target === undefined || (target.protocol !== "http:" && target.protocol !== "https:")) {
     throw new OrchestrateError(
       OrchestrateErrorCode.badArgument,
       `orchestrator.webhook must be an http:// or https:// URL, got ${JSON.stringify(url)}.`,

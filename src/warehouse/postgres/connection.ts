@@ -1,8 +1,11 @@
 // Connecting the PostgreSQL warehouse: the pool on a postgres:// URL, each session in UTC with ISO dates, and the URL as messages show it.
 import { Pool } from "pg";
 import { WarehouseError, WarehouseErrorCode } from "../../errors.ts";
+import { displayPostgresUrl, isPostgresUrl } from "../../postgres/url.ts";
 import { toWarehouseError } from "./errors.ts";
 import { TYPE_PARSERS } from "./values.ts";
+
+export { displayPostgresUrl, isPostgresUrl };
 
 export interface PostgresWarehouseOptions {
   /** postgres:// or postgresql:// connection string (user, password, host, port, database, sslmode, …). */
@@ -15,23 +18,6 @@ export interface PostgresWarehouseOptions {
 
 const DEFAULT_MAX_CONNECTIONS = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-
-/** True for the URLs this backend opens: postgres://… and postgresql://…. */
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(url);
-}
-
-/** The URL without its password or query (which may hold one: ?password=…), as messages show it. */
-export function displayPostgresUrl(url: string): string {
-  const withoutQuery = url.replace(/[?#].*$/, "");
-  const schemeEnd = withoutQuery.indexOf("://");
-  const at = withoutQuery.lastIndexOf("@");
-  if (schemeEnd === -1 || at < schemeEnd) return withoutQuery;
-  const userinfo = withoutQuery.slice(schemeEnd + 3, at);
-  const colon = userinfo.indexOf(":");
-  const user = colon === -1 ? userinfo : userinfo.slice(0, colon);
-  return `${withoutQuery.slice(0, schemeEnd + 3)}${user}@${withoutQuery.slice(at + 1)}`;
-}
 
 function positiveInteger(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;

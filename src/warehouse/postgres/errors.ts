@@ -1,56 +1,6 @@
 // How the PostgreSQL warehouse reports failures: server errors with their SQLSTATE, a server out of reach retriable, never the URL's password.
-import { DatabaseError } from "pg";
 import { WarehouseError, WarehouseErrorCode } from "../../errors.ts";
-
-/** Socket error codes of a server that is not there, or a connection that broke. */
-const SOCKET_FAILURES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ENOENT",
-]);
-
-/**
- * SQLSTATEs of a server that cannot take the session, rather than a statement it refused: class 08
- * (connection exception), 28 (bad credentials), 3D000 (no such database), 53300 (too many connections),
- * 57P01–57P03 (shutting down, crashed, starting up).
- */
-function isUnavailable(sqlstate: string): boolean {
-  return (
-    sqlstate.startsWith("08") ||
-    sqlstate.startsWith("28") ||
-    ["3D000", "53300", "57P01", "57P02", "57P03"].includes(sqlstate)
-  );
-}
-
-/** SQLSTATEs of a statement that lost to another transaction and may succeed when run again. */
-const RETRIABLE_STATEMENT = new Set([
-  "40001", // serialization_failure
-  "40P01", // deadlock_detected
-  "55P03", // lock_not_available
-]);
-
-/** pg's own messages for a connection that ended or never came up (it throws them as plain Errors). */
-const CONNECTION_MESSAGE =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended)/;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** The server's message with its detail and hint, as one line for the user. */
-function serverText(error: DatabaseError): string {
-  let text = error.message;
-  if (error.detail) text += ` (${error.detail})`;
-  if (error.hint) text += `. Hint: ${error.hint}`;
-  return text;
-}
+import { classifyPostgresFailure } from "../../postgres/failures.ts";
 
 /**
  * Keeps WarehouseErrors as they are; turns pg and server failures into WarehouseErrors. `url` is the
@@ -59,36 +9,31 @@ function serverText(error: DatabaseError): string {
  */
 export function toWarehouseError(error: unknown, during: string, url: string): WarehouseError {
   if (error instanceof WarehouseError) return error;
-  if (error instanceof DatabaseError) {
-    const sqlstate = error.code ?? "";
-    const details: Record<string, unknown> = { sqlstate };
-    for (const key of ["detail", "hint", "position", "schema", "table", "column", "constraint"] as const) {
-      if (error[key] !== undefined) details[key] = error[key];
-    }
-    if (isUnavailable(sqlstate)) {
+  const failure = classifyPostgresFailure(error);
+  switch (failure.kind) {
+    case "refused":
       return new WarehouseError(
         WarehouseErrorCode.unavailable,
-        `The PostgreSQL warehouse at ${url} refused the session while ${during}: ${serverText(error)} (SQLSTATE ${sqlstate}). Check the server, the user and the database in the warehouse URL; retrying may succeed.`,
-        { retriable: true, cause: error, details },
+        `The PostgreSQL warehouse at ${url} refused the session while ${during}: ${failure.text} (SQLSTATE ${failure.sqlstate}). Check the server, the user and the database in the warehouse URL; retrying may succeed.`,
+        { retriable: true, cause: error, details: failure.details },
       );
-    }
-    return new WarehouseError(
-      WarehouseErrorCode.queryFailed,
-      `PostgreSQL refused the statement while ${during}: ${serverText(error)} (SQLSTATE ${sqlstate}).`,
-      { retriable: RETRIABLE_STATEMENT.has(sqlstate), cause: error, details },
-    );
+    case "statement":
+      return new WarehouseError(
+        WarehouseErrorCode.queryFailed,
+        `PostgreSQL refused the statement while ${during}: ${failure.text} (SQLSTATE ${failure.sqlstate}).`,
+        { retriable: failure.retriable, cause: error, details: failure.details },
+      );
+    case "unreachable":
+      return new WarehouseError(
+        WarehouseErrorCode.unavailable,
+        `The PostgreSQL warehouse at ${url} cannot be reached while ${during}: ${failure.text}. Start the server (scripts/services/postgres.sh start) or fix the warehouse URL; retrying may succeed.`,
+        { retriable: true, cause: error, details: failure.details },
+      );
+    default:
+      return new WarehouseError(
+        WarehouseErrorCode.queryFailed,
+        `The PostgreSQL warehouse at ${url} failed while ${during}: ${failure.text}`,
+        { cause: error },
+      );
   }
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if ((code !== undefined && SOCKET_FAILURES.has(code)) || CONNECTION_MESSAGE.test(errorText(error))) {
-    return new WarehouseError(
-      WarehouseErrorCode.unavailable,
-      `The PostgreSQL warehouse at ${url} cannot be reached while ${during}: ${errorText(error)}. Start the server (scripts/services/postgres.sh start) or fix the warehouse URL; retrying may succeed.`,
-      { retriable: true, cause: error, details: code === undefined ? {} : { code } },
-    );
-  }
-  return new WarehouseError(
-    WarehouseErrorCode.queryFailed,
-    `The PostgreSQL warehouse at ${url} failed while ${during}: ${errorText(error)}`,
-    { cause: error },
-  );
 }
