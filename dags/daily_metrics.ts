@@ -22,8 +22,9 @@ export function dailyMetrics(tasks: PipelineTasks): Dag {
     tasks: [
       {
         id: "load",
-        run: (ctx) => tasks.load(dayOf(ctx.dataIntervalStart), ctx.log),
-        command: ["load", "--date", "{{ ds }}"],
+        // After the speed layer has finalized the day: then batch = speed + late holds exactly.
+        run: (ctx) => tasks.load(dayOf(ctx.dataIntervalStart), ctx.log, { waitFinal: true, signal: ctx.signal }),
+        command: ["load", "--date", "{{ ds }}", "--wait-final"],
         options: { timeoutMs: 3_600_000 },
       },
       {

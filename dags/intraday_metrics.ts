@@ -1,8 +1,7 @@
-// The intraday DAG: every hour, today's partition refreshed (load the day so far, run the models), so the analytics page has data within the hour.
+// The intraday DAG: every hour, today's partition refreshed (load what is new, run the models), so the analytics page has data within the hour.
 
 import type { PipelineTasks } from "../src/app/pipeline-tasks.ts";
 import { type Dag, defineDag } from "../src/orchestrate/dag.ts";
-import { dayOf } from "./daily_metrics.ts";
 
 export function intradayMetrics(tasks: PipelineTasks): Dag {
   return defineDag({
@@ -13,16 +12,16 @@ export function intradayMetrics(tasks: PipelineTasks): Dag {
     catchup: false,
     maxActiveRuns: 1,
     description:
-      "Refreshes the current UTC day's rows every hour: loads what the raw lake has of the day so far and " +
-      "runs the models, whose incremental marts rebuild only the days that changed. No reconciliation: the " +
-      "day is not over.",
+      "Refreshes the current UTC day's rows every hour: loads the raw lake's new rows (incremental, exactly " +
+      "once) and runs the models, whose incremental marts rebuild only the days that changed. No " +
+      "reconciliation: the day is not over.",
     tags: ["batch"],
     defaultTaskOptions: { retries: 1, retryDelayMs: 60_000, pool: "warehouse" },
     tasks: [
       {
         id: "load",
-        run: (ctx) => tasks.load(dayOf(ctx.dataIntervalStart), ctx.log),
-        command: ["load", "--date", "{{ ds }}"],
+        run: (ctx) => tasks.load(undefined, ctx.log),
+        command: ["load"],
         options: { timeoutMs: 1_800_000 },
       },
       {

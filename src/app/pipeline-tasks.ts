@@ -4,6 +4,7 @@ import type { PulseConfig } from "../config/index.ts";
 import { ModelError, ModelErrorCode } from "../errors.ts";
 import type { ModelsCommand } from "../models/index.ts";
 import type { TaskLogger } from "../orchestrate/dag.ts";
+import { waitForFinalDay } from "../reconcile/final.ts";
 import { type ReconciliationRecord, reconcileDay } from "../reconcile/reconcile.ts";
 import { open as openStore } from "../store/open.ts";
 import { withWarehouse } from "./backends.ts";
@@ -12,8 +13,17 @@ import { runModelsCommand } from "./models.ts";
 
 /** What a DAG file gets: the steps of the batch layer, bound to one configuration. */
 export interface PipelineTasks {
-  /** pulse load --date day: new raw-lake rows, then the day reloaded by event time. */
-  load(day: string, log?: TaskLogger): Promise<void>;
+  /**
+   * pulse load [--date day [--wait-final]]: new raw-lake rows, then (given a day) the day reloaded by event
+   * time; with waitFinal, only once the speed layer has finalized the day.
+   */
+  load(
+    day: string | undefined,
+    log?: TaskLogger,
+    options?: { waitFinal?: boolean; signal?: AbortSignal },
+  ): Promise<void>;
+  /** Waits until the speed layer has finalized the day (src/reconcile/final.ts). */
+  waitFinal(day: string, signal?: AbortSignal, log?: TaskLogger): Promise<void>;
   /** pulse models run|test|build; fails when a model errors or an error-severity test fails. */
   models(command: Extract<ModelsCommand, "run" | "test" | "build">, log?: TaskLogger): Promise<void>;
   /** pulse reconcile --date day: writes the day's records; fails when a difference is unexplained. */
@@ -27,12 +37,28 @@ export interface PipelineTaskOptions {
 
 export function pipelineTasks(config: PulseConfig, options: PipelineTaskOptions = {}): PipelineTasks {
   return {
-    async load(day, log) {
-      const result = await runLoad(config, { reloadDays: [day] });
+    async load(day, log, waitOptions = {}) {
+      if (day !== undefined && waitOptions.waitFinal) await this.waitFinal(day, waitOptions.signal, log);
+      const result = await runLoad(config, { reloadDays: day === undefined ? [] : [day] });
       for (const topic of result.topics) {
         log?.info(
           `load ${topic.topic}: ${topic.rowsLoaded} new rows, ${topic.rowsReloaded} reloaded for ${topic.days.join(", ") || "no day"}`,
         );
+      }
+    },
+    async waitFinal(day, signal, log) {
+      const store = await openStore(config.store, { dataDir: config.data_dir });
+      try {
+        await waitForFinalDay(store, day, {
+          signal,
+          onWait: (final, total) => {
+            const line = `waiting for the speed layer to finalize ${day}: ${final} of ${total} daily rows final`;
+            if (log) log.info(line);
+            else process.stderr.write(`${line}\n`);
+          },
+        });
+      } finally {
+        await store.close();
       }
     },
     async models(command, log) {

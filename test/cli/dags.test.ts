@@ -251,7 +251,7 @@ describe("pulse dags: listing and mistakes", () => {
       ["intraday_metrics", "@hourly"],
     ]);
     expect(dags[0]!.tasks.map((t) => [t.id, t.upstream, t.command])).toEqual([
-      ["load", [], ["load", "--date", "{{ ds }}"]],
+      ["load", [], ["load", "--date", "{{ ds }}", "--wait-final"]],
       ["models_build", ["load"], ["models", "run"]],
       ["models_test", ["models_build"], ["models", "test"]],
       ["reconcile", ["models_test"], ["reconcile", "--date", "{{ ds }}", "--run-id", "{{ run_id }}"]],

@@ -1,6 +1,8 @@
 // `pulse load [--date D]…`: the raw lake into the warehouse's raw tables, incremental and exactly-once, with a progress line on a terminal.
 
 import { runLoad } from "../../app/batch.ts";
+import { pipelineTasks } from "../../app/pipeline-tasks.ts";
+import { abortOnSignals } from "../signals.ts";
 import { TOPICS } from "../../contracts/types.ts";
 import { UsageError } from "../../errors.ts";
 import type { LoadProgress, LoadResult } from "../../load/index.ts";
@@ -11,6 +13,7 @@ const OPTIONS = {
   ...valueFlags("topics", "page-rows"),
   date: { type: "string", multiple: true },
   progress: { type: "boolean" },
+  "wait-final": { type: "boolean" },
 } as const;
 
 const TOPIC_NAMES: Record<string, string> = { activity: TOPICS.activity, wikimedia: TOPICS.wikimedia };
@@ -18,7 +21,8 @@ const TOPIC_NAMES: Record<string, string> = { activity: TOPICS.activity, wikimed
 export const loadCommand: Command = {
   summary: "load new raw-lake events into the warehouse's raw tables (exactly once); --date reloads a day",
   usage:
-    "pulse load [--date YYYY-MM-DD]... [--topics activity,wikimedia] [--page-rows N] [--progress] [--json] [--data-dir <dir>] [--config <file>]",
+    "pulse load [--date YYYY-MM-DD [--wait-final]]... [--topics activity,wikimedia] [--page-rows N] [--progress] [--json] [--data-dir <dir>] [--config <file>]\n" +
+    "  --wait-final: first wait until the speed layer has finalized each --date day (what reconciliation needs).",
   async run(argv) {
     const { values, positionals } = parseCommandArgs("load", argv, OPTIONS);
     if (positionals.length > 0)
@@ -35,6 +39,17 @@ export const loadCommand: Command = {
     });
     const pageRows = numberFlag("page-rows", values["page-rows"], { integer: true, min: 1 });
     const config = configFromFlags(values);
+    const days = (values.date as string[] | undefined) ?? [];
+    if (values["wait-final"]) {
+      if (days.length === 0) throw new UsageError("--wait-final needs --date YYYY-MM-DD");
+      const tasks = pipelineTasks(config);
+      const signals = abortOnSignals();
+      try {
+        for (const day of days) await tasks.waitFinal(day, signals.signal);
+      } finally {
+        signals.dispose();
+      }
+    }
     // On a terminal the line is rewritten in place; --progress also writes it as lines to a pipe.
     const progress =
       values.progress || (process.stderr.isTTY && !values.json)
