@@ -379,6 +379,8 @@ export const OrchestrateErrorCode = {
   unreconciled: "PULSE_ORCHESTRATE_UNRECONCILED",
   /** The webhook notifier's URL did not take an event (twice): unreachable, or an answer other than 2xx. */
   webhook: "PULSE_ORCHESTRATE_WEBHOOK",
+  /** A task's process exited with an error (or was killed); the message has its last words on stderr. */
+  taskFailed: "PULSE_ORCHESTRATE_TASK_FAILED",
   /** The run store's PostgreSQL server cannot be reached or refuses the session (credentials, no such database); retriable. */
   unavailable: "PULSE_ORCHESTRATE_UNAVAILABLE",
 } as const;

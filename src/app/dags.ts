@@ -10,6 +10,7 @@ import { openRunStore } from "../orchestrate/runs/open.ts";
 import { Scheduler, type SchedulerOptions } from "../orchestrate/scheduler.ts";
 import { webhookNotifier } from "../orchestrate/webhook.ts";
 import { type PipelineTaskOptions, pipelineTasks } from "./pipeline-tasks.ts";
+import { taskProcesses } from "./task-process.ts";
 
 export interface Orchestrator {
   readonly dags: readonly Dag[];
@@ -23,7 +24,13 @@ export interface Orchestrator {
   close(): Promise<void>;
 }
 
-export type OrchestratorOptions = PipelineTaskOptions;
+export interface OrchestratorOptions extends PipelineTaskOptions {
+  /**
+   * Run each try in a child process (task-process.ts) rather than in this one: for long-lived processes
+   * (pulse up, pulse scheduler), whose event loop must not stall during a load.
+   */
+  taskProcesses?: boolean;
+}
 
 export async function openOrchestrator(
   config: PulseConfig,
@@ -33,6 +40,7 @@ export async function openOrchestrator(
   const store = await openRunStore(config.orchestrator.runs, { dataDir: config.data_dir });
   const logsDir = join(config.data_dir, "logs");
   const webhook = config.orchestrator.webhook;
+  const processes = options.taskProcesses ? taskProcesses(config) : undefined;
   return {
     dags,
     store,
@@ -51,9 +59,13 @@ export async function openOrchestrator(
         leaseMs: config.orchestrator.lease_sec * 1000,
         pools: BUILTIN_POOLS,
         notify: webhook === "" ? undefined : webhookNotifier(webhook),
+        runner: processes?.runner,
         ...overrides,
       });
     },
-    close: () => store.close(),
+    async close() {
+      processes?.close();
+      await store.close();
+    },
   };
 }

@@ -69,11 +69,13 @@ export async function startPlatform(
     await platform.close();
     throw error;
   });
-  const orchestrator: Orchestrator = await openOrchestrator(config).catch(async (error: unknown) => {
-    await store.close();
-    await platform.close();
-    throw error;
-  });
+  const orchestrator: Orchestrator = await openOrchestrator(config, { taskProcesses: true }).catch(
+    async (error: unknown) => {
+      await store.close();
+      await platform.close();
+      throw error;
+    },
+  );
   const scheduler =
     config.orchestrator.scheduler === "on"
       ? orchestrator.scheduler({ log: (line) => options.onSchedulerLine?.(line) })

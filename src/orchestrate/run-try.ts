@@ -19,6 +19,17 @@ export class SkipTask extends Error {
   }
 }
 
+/**
+ * Runs a task's work for one try. The default calls the task's callable in this process; the app may run
+ * it in a child process instead (src/app/task-process.ts), so heavy work never stalls the process's event
+ * loop. It must end when the context's signal aborts.
+ */
+export type TaskRunner = (dagId: string, task: Task, context: TaskContext) => Promise<void>;
+
+export const inProcess: TaskRunner = async (_dagId, task, context) => {
+  await task.run(context);
+};
+
 export interface TryRequest {
   store: RunStore;
   dagId: string;
@@ -33,6 +44,8 @@ export interface TryRequest {
   retriesLeft: number;
   /** Aborted when the scheduler stops: the try is aborted and left for its lease to expire. */
   stop?: AbortSignal;
+  /** How the task's work runs (default: its callable, in this process). */
+  runner?: TaskRunner;
   clock?: () => number;
 }
 
@@ -103,7 +116,7 @@ export async function runTry(request: TryRequest): Promise<TryEnd> {
   let reason: string | null = null;
   try {
     await untilAborted(
-      Promise.resolve().then(() => task.run(context)),
+      Promise.resolve().then(() => (request.runner ?? inProcess)(request.dagId, task, context)),
       abort.signal,
     );
     outcome = "success";

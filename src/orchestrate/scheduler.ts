@@ -12,7 +12,7 @@ import { OrchestrateError, OrchestrateErrorCode } from "../errors.ts";
 import type { Callbacks, Dag, OrchestrateEvent, Task } from "./dag.ts";
 import { planRun } from "./plan.ts";
 import type { DagRun, RunStore, TaskInstance, TaskInstanceKey } from "./runs/index.ts";
-import { messageOf, runTry, type TryEnd } from "./run-try.ts";
+import { messageOf, runTry, type TaskRunner, type TryEnd } from "./run-try.ts";
 import { dueIntervals } from "./schedule.ts";
 
 export interface SchedulerOptions {
@@ -32,6 +32,8 @@ export interface SchedulerOptions {
   pools?: Readonly<Record<string, number>>;
   /** Called for every event, after the task's and DAG's own callbacks (the webhook notifier). */
   notify?: (event: OrchestrateEvent) => Promise<void> | void;
+  /** How each try's work runs (run-try.ts; default: the task's callable in this process). */
+  runner?: TaskRunner;
   /** Whether to create scheduled runs (false: only runs already there, e.g. a backfill's). Default true. */
   createRuns?: boolean;
   /** The scheduler's own lines (a run admitted, a lease expired, a callback failing). */
@@ -268,6 +270,7 @@ export class Scheduler {
         logsDir: this.#options.logsDir,
         retriesLeft,
         stop: this.#stop.signal,
+        runner: this.#options.runner,
         clock: this.#clock,
       });
       if (end.outcome !== "lost") {

@@ -80,16 +80,25 @@ export async function untilRunsEnd(
 export async function runTaskOnce(
   dag: Dag,
   taskId: string,
-  options: { start: Date; end: Date; tryNumber: number; signal: AbortSignal },
+  options: {
+    start: Date;
+    end: Date;
+    tryNumber: number;
+    runId?: string;
+    plain?: boolean;
+    signal: AbortSignal;
+  },
 ): Promise<void> {
   const task = dag.tasks.find((t) => t.id === taskId);
   if (task === undefined) throw unknownTask(dag, taskId);
   const line = (level: string) => (message: string) =>
-    process.stdout.write(`${new Date().toISOString()} ${level} ${message}\n`);
+    process.stdout.write(
+      `${options.plain ? "" : `${new Date().toISOString()} `}${level} ${String(message).replace(/\n/g, "\n    ")}\n`,
+    );
   const context: TaskContext = {
     dagId: dag.id,
     taskId,
-    runId: `external__${options.start.toISOString()}`,
+    runId: options.runId ?? `external__${options.start.toISOString()}`,
     logicalDate: options.start,
     dataIntervalStart: options.start,
     dataIntervalEnd: options.end,

@@ -12,8 +12,9 @@ import { findRun } from "../../orchestrate/find-run.ts";
 import { dateFlag, runTaskOnce, untilRunsEnd } from "./dags-run.ts";
 
 const OPTIONS = {
-  ...valueFlags("date", "from", "to", "try", "task", "start", "end", "out"),
+  ...valueFlags("date", "from", "to", "try", "task", "start", "end", "out", "run-id"),
   wait: { type: "boolean" },
+  child: { type: "boolean" },
   progress: { type: "boolean" },
 } as const;
 
@@ -29,7 +30,7 @@ export const dagsCommand: Command = {
     "pulse dags runs <dag> [--json]                           runs with their task states",
     "pulse dags logs <dag> <run> <task> [--try N]             a try's log (the latest try by default)",
     "pulse dags clear <dag> <run> [--task T]                  queue a run (or a task and its downstream) again",
-    "pulse dags run-task <dag> <task> --start T --end T       one task's callable for an interval, here",
+    "pulse dags run-task <dag> <task> --start T --end T [--try N] [--run-id R]   one task's callable for an interval, here",
     "pulse dags export airflow [--out dir]                    Airflow 3 DAG files running these tasks",
     "  <run> is a run id (scheduled__2026-12-06T00:00:00.000Z) or its logical date (2026-12-06).",
     "  Common: --json, --data-dir, --config.",
@@ -148,10 +149,25 @@ export const dagsCommand: Command = {
             throw new UsageError("pulse dags run-task needs --start and --end (the data interval)");
           const tryNumber = numberFlag("try", values.try, { integer: true, min: 1 }) ?? 1;
           const signals = abortOnSignals();
+          // --child: a scheduler's task process (src/app/task-process.ts): plain "LEVEL message" lines,
+          // and it stops when the scheduler's end of stdin closes (the scheduler died).
+          const child = values.child === true;
+          const onParentGone = (): void => void process.kill(process.pid, "SIGTERM");
+          if (child) {
+            process.stdin.on("end", onParentGone).on("close", onParentGone).resume();
+          }
           try {
-            await runTaskOnce(dag, taskId!, { start, end, tryNumber, signal: signals.signal });
+            await runTaskOnce(dag, taskId!, {
+              start,
+              end,
+              tryNumber,
+              runId: values["run-id"],
+              plain: child,
+              signal: signals.signal,
+            });
           } finally {
             signals.dispose();
+            if (child) process.stdin.off("end", onParentGone).off("close", onParentGone).pause();
           }
           return 0;
         }

@@ -17,7 +17,7 @@ export const schedulerCommand: Command = {
     if (positionals.length > 0)
       throw new UsageError(`unexpected argument '${positionals[0]}'; see pulse scheduler --help`);
     const config = configFromFlags(values);
-    const orchestrator = await openOrchestrator(config);
+    const orchestrator = await openOrchestrator(config, { taskProcesses: true });
     const signals = abortOnSignals();
     const stamp = () => new Date().toISOString().slice(11, 19);
     const scheduler = orchestrator.scheduler({
