@@ -362,8 +362,8 @@ describe("faults on the real services", () => {
     await expect(store.commit(batch)).rejects.toThrow(/crash after the commit point/);
     proxy.commands.length = 0;
     await store.commit(batch);
-    const rewrites = proxy.commands.filter((c) => c.name === "update" && c.collection === "raw_events");
-    expect(rewrites.length, "update commands on raw_events in the retry").toBe(0);
+    const rewrites = proxy.commands.filter((c) => c.name === "update" && c.collection === "raw_batches");
+    expect(rewrites.length, "update commands on raw_batches in the retry").toBe(0);
     expect(await store.lake.scanAfter("user-activity", new Map(), 5_000)).toEqual(batch.rawEvents);
     expect((await store.checkpoints(JOB, "user-activity")).map((c) => c.nextOffset)).toEqual([1_000]);
   });

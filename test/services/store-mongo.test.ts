@@ -91,7 +91,8 @@ describe("MongoLiveStore", () => {
 
     // The crash left durable commit points and raw rows, and no query rows.
     for (const name of QUERY_COLLECTIONS) expect(await db.collection(name).countDocuments()).toBe(0);
-    expect(await db.collection("raw_events").countDocuments()).toBe(3);
+    // The raw rows of partitions 0 and 1: a raw_batches document each.
+    expect(await db.collection("raw_batches").countDocuments()).toBe(2);
     const carriers = await db
       .collection("checkpoints")
       .find({ redo: { $exists: true } }, { projection: { partition: 1 } })
@@ -226,7 +227,7 @@ describe("MongoLiveStore", () => {
       checkpoints: [checkpoint(0, 2)],
     };
     await expect(store.commit(batch)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
-    expect(await db.collection("raw_events").countDocuments()).toBe(0);
+    expect(await db.collection("raw_batches").countDocuments()).toBe(0);
     expect(await store.checkpoints("job-a", "user-activity")).toEqual([]);
   });
 
@@ -268,7 +269,7 @@ describe("MongoLiveStore", () => {
     const { url, db } = await openFresh();
     await (await reopen(url)).close();
     const indexes: Record<string, Array<[string, Document]>> = {};
-    for (const name of [...QUERY_COLLECTIONS, "raw_events", "checkpoints", "redo"]) {
+    for (const name of [...QUERY_COLLECTIONS, "raw_batches", "raw_events", "checkpoints", "redo"]) {
       indexes[name] = (await db.collection(name).listIndexes().toArray()).map((i) => [i.name, i.key]);
     }
     expect(indexes).toEqual({
@@ -299,6 +300,11 @@ describe("MongoLiveStore", () => {
       late_events: [
         ["_id_", { _id: 1 }],
         ["newest", { watermark: -1, topic: 1, partition: 1, offset: -1 }],
+      ],
+      raw_batches: [
+        ["_id_", { _id: 1 }],
+        ["by_first_offset", { topic: 1, partition: 1, first_offset: 1 }],
+        ["by_last_offset", { topic: 1, partition: 1, last_offset: 1 }],
       ],
       raw_events: [
         ["_id_", { _id: 1 }],

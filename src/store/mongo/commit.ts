@@ -1,8 +1,8 @@
 // The MongoDB live store's commit protocol: raw rows first, then redo records in per-partition commit points, then the rows; recovery re-applies what a crash left.
 /*
  * Commit without multi-document transactions (FerretDB has none); the unit of atomicity is one document.
- *   1. Raw-lake rows are upserted first (MongoRawLake.write): keyed by offset and deterministic, writing
- *      them early is harmless.
+ *   1. Raw-lake rows are written first (MongoRawLake.write, as raw_batches documents): keyed by offset and
+ *      deterministic, writing them early is harmless.
  *   2. Each checkpoint document is the commit point of its (job, topic, partition): the same single-document
  *      write carries a redo record, {batch, seq, rows}, with that partition's window, daily, top-page and
  *      late-event rows of the batch. Rows whose partition has no checkpoint in the batch, and alerts (no
@@ -33,7 +33,7 @@ import {
   isOnlyDuplicateKeys,
   MAX_ROW_BYTES,
   type MongoRawLake,
-  type RawDocument,
+  type PartitionAppend,
 } from "../../lake/mongo/index.ts";
 import type { Checkpoint, StoreBatch, WindowRowKey } from "../index.ts";
 import { checkSeriesRows, SERIES } from "../series.ts";
@@ -87,9 +87,9 @@ interface CommitPoint {
   rows: RedoRows;
 }
 
-/** A batch checked and laid out: raw-lake documents, and the commit points carrying every other row. */
+/** A batch checked and laid out: raw-lake rows by partition, and the commit points carrying every other row. */
 export interface BatchPlan {
-  raw: RawDocument[];
+  raw: PartitionAppend[];
   commitPoints: CommitPoint[];
 }
 
@@ -140,10 +140,7 @@ export class MongoCommit {
         plan.commitPoints.flatMap((point) => (point.checkpoint ? [point.checkpoint] : [])),
       );
       if (plan.raw.length > 0) await this.#lake.write(plan.raw);
-      if (plan.commitPoints.length === 0) {
-        this.#lake.committed();
-        return;
-      }
+      if (plan.commitPoints.length === 0) return;
       const seq = await this.#nextSeq();
       const batchId = randomUUID();
       const records = await this.#writePages(batchId, seq, plan.commitPoints);
@@ -152,7 +149,6 @@ export class MongoCommit {
       await this.#hooks?.afterCommitPoint?.();
       await this.#applyRows(allRows(plan.commitPoints.map((point) => point.rows)), seq);
       await this.#clear(batchId);
-      this.#lake.committed();
       this.#inDoubt = false;
     } catch (error) {
       // Some commit points may be durable without their rows applied: the next read or commit finishes them.

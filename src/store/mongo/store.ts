@@ -73,8 +73,10 @@ export class MongoLiveStore extends MongoQueries implements LiveStore {
     }
     const build = await this.#db.admin().command({ buildInfo: 1 });
     if (typeof build.ferretdbVersion === "string") this.#commit.useFerretDbLimits();
+    // One index a command: FerretDB 1.24 drops the connection (a panic) on a createIndexes of several
+    // indexes that all exist already.
     for (const [name, indexes] of Object.entries(INDEXES)) {
-      await this.#db.collection(name).createIndexes(indexes.map((index) => ({ ...index })));
+      for (const index of indexes) await this.#db.collection(name).createIndexes([{ ...index }]);
     }
     await this.#commit.recoverIfNeeded();
   }
