@@ -1,16 +1,20 @@
 // The MongoDB raw lake's documents: raw_batches (one document per run of a partition's rows, the bucket pattern), the older one-per-row raw_events, and their indexes.
+import { promisify } from "node:util";
+import { brotliCompress, brotliDecompressSync, constants } from "node:zlib";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import type { RawEventRow } from "../index.ts";
 import { checkNumbers, checkPosition } from "../validate.ts";
 
 /*
  *   raw_batches {_id, topic, partition, first_offset, last_offset, count, min_event_time, max_event_time,
- *                records: Binary}
+ *                records: Binary, compression?: "brotli"}
  *   raw_events  {_id, topic, partition, offset, event_time, ingested_at, value: Binary | payload: string}
  *
  * A raw_batches document holds a run of one partition's rows in offset order, `records` being one raw-lake
  * batch (src/lake/batch.ts, the embedded lake's format), with the run's offset range, row count and
- * event-time bounds beside it. Its _id is the run's first position as a JSON array,
+ * event-time bounds beside it. With `compression: "brotli"`, `records` holds the batch compressed with
+ * Brotli (quality 1): a third of the bytes for Avro events, which is what FerretDB's inserts are bound
+ * by (each byte goes through JSON text as base64); without it, the batch itself. Its _id is the run's first position as a JSON array,
  * [topic, partition, first_offset]. A partition's documents do not overlap: a write over stored offsets
  * rewrites the documents it touches (MongoRawLake, lake.ts).
  *
@@ -38,10 +42,18 @@ export interface RawPiece {
 }
 
 /** A raw_batches document as stored. */
-export interface RawBatchDocument extends RawPiece {
+export interface RawBatchDocument {
   _id: string;
   topic: string;
   partition: number;
+  first_offset: number;
+  last_offset: number;
+  count: number;
+  min_event_time: number;
+  max_event_time: number;
+  /** The batch, compressed when `compression` says so (batchRecords reads it). */
+  records: Buffer;
+  compression?: "brotli";
 }
 
 export const RAW_BATCHES = "raw_batches";
@@ -103,9 +115,37 @@ export function positionDocument(
   };
 }
 
-/** The raw_batches document of a piece of a partition's rows. */
-export function rawBatchDocument(topic: string, partition: number, piece: RawPiece): RawBatchDocument {
-  return { _id: rawBatchId(topic, partition, piece.first_offset), topic, partition, ...piece };
+const brotli = promisify(brotliCompress);
+
+/** The raw_batches document of a piece of a partition's rows, its batch compressed (on a worker thread). */
+export async function rawBatchDocument(
+  topic: string,
+  partition: number,
+  piece: RawPiece,
+): Promise<RawBatchDocument> {
+  const records = await brotli(piece.records, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: 1,
+      [constants.BROTLI_PARAM_SIZE_HINT]: piece.records.length,
+    },
+  });
+  return {
+    _id: rawBatchId(topic, partition, piece.first_offset),
+    topic,
+    partition,
+    first_offset: piece.first_offset,
+    last_offset: piece.last_offset,
+    count: piece.count,
+    min_event_time: piece.min_event_time,
+    max_event_time: piece.max_event_time,
+    records,
+    compression: "brotli",
+  };
+}
+
+/** A stored document's batch (src/lake/batch.ts), decompressed. */
+export function batchRecords(doc: RawBatchDocument): Buffer {
+  return doc.compression === "brotli" ? brotliDecompressSync(doc.records) : doc.records;
 }
 
 export function rawBatchId(topic: string, partition: number, firstOffset: number): string {

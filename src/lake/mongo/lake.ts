@@ -3,7 +3,14 @@ import type { Db, Document } from "mongodb";
 import { decodeRawBatch, RawBatchEncoder } from "../batch.ts";
 import type { LakeAppend, RawEventRow } from "../index.ts";
 import { type PartitionWalk, PartitionScans } from "../scans.ts";
-import { RAW_BATCHES, type RawBatchDocument, rawBatchDocument } from "./documents.ts";
+import {
+  batchRecords,
+  RAW_BATCHES,
+  type RawBatchDocument,
+  type RawPiece,
+  rawBatchDocument,
+  rawBatchId,
+} from "./documents.ts";
 import { type PartitionAppend, piecesOf, planLakeAppend } from "./plan.ts";
 import { lakeLastOffsets, rowsOfDocuments, walkLake } from "./scan.ts";
 import { isOnlyDuplicateKeys } from "./write-errors.ts";
@@ -108,8 +115,10 @@ export class MongoRawLake extends PartitionScans {
    * (their partitions are then written again through #rewrite, which leaves what is stored alike).
    */
   async #insert(appends: readonly PartitionAppend[]): Promise<boolean> {
-    const docs = appends.flatMap(({ topic, partition, pieces }) =>
-      pieces.map((piece) => rawBatchDocument(topic, partition, piece)),
+    const docs = await Promise.all(
+      appends.flatMap(({ topic, partition, pieces }) =>
+        pieces.map((piece) => rawBatchDocument(topic, partition, piece)),
+      ),
     );
     try {
       await this.#batches().insertMany(docs, { ordered: false });
@@ -131,26 +140,30 @@ export class MongoRawLake extends PartitionScans {
       )
       .toArray();
     const byId = new Map(stored.map((doc) => [doc._id, doc]));
-    const unchanged = (doc: RawBatchDocument) => {
-      const old = byId.get(doc._id);
-      return old !== undefined && old.last_offset === doc.last_offset && old.records.equals(doc.records);
+    /** Whether a piece is stored already: a document of its first offset with its range and rows. */
+    const unchanged = (piece: RawPiece) => {
+      const old = byId.get(rawBatchId(topic, partition, piece.first_offset));
+      return (
+        old !== undefined && old.last_offset === piece.last_offset && batchRecords(old).equals(piece.records)
+      );
     };
     // Stored documents that overlap one another are what a rewrite cut short left: this write finishes it.
     const tidy = stored.every((doc, i) => i === 0 || doc.first_offset > stored[i - 1]!.last_offset);
-    const docs = pieces.map((piece) => rawBatchDocument(topic, partition, piece));
-    const changed = docs.filter((doc) => !unchanged(doc));
+    const changed = pieces.filter((piece) => !unchanged(piece));
     if (tidy && changed.length === 0) return;
-    const inPlace = changed.every((doc) => {
+    const inPlace = changed.every((piece) => {
       const met = stored.filter(
-        (s) => s.first_offset <= doc.last_offset && s.last_offset >= doc.first_offset,
+        (s) => s.first_offset <= piece.last_offset && s.last_offset >= piece.first_offset,
       );
       return (
         met.length === 0 ||
-        (met.length === 1 && met[0]!._id === doc._id && met[0]!.last_offset === doc.last_offset)
+        (met.length === 1 &&
+          met[0]!.first_offset === piece.first_offset &&
+          met[0]!.last_offset === piece.last_offset)
       );
     });
     if (tidy && inPlace) {
-      await this.#owner.replaceById(RAW_BATCHES, changed, true);
+      await this.#put(topic, partition, changed);
       return;
     }
     const byOffset = new Map<number, RawEventRow>();
@@ -159,12 +172,18 @@ export class MongoRawLake extends PartitionScans {
       for (const row of decodeRawBatch(piece.records, topic, partition)) byOffset.set(row.offset, row);
     }
     const rows = [...byOffset.values()].sort((a, b) => a.offset - b.offset);
-    const merged = piecesOf(rows, this.#encoder).map((piece) => rawBatchDocument(topic, partition, piece));
-    await this.#owner.replaceById(RAW_BATCHES, merged.filter((doc) => !unchanged(doc)).reverse(), true);
-    const kept = new Set(merged.map((doc) => doc._id));
+    const merged = piecesOf(rows, this.#encoder);
+    await this.#put(topic, partition, merged.filter((piece) => !unchanged(piece)).reverse());
+    const kept = new Set(merged.map((piece) => rawBatchId(topic, partition, piece.first_offset)));
     for (const doc of stored) {
       if (!kept.has(doc._id)) await this.#batches().deleteOne({ _id: doc._id });
     }
+  }
+
+  /** Upserts pieces by _id, in their order. */
+  async #put(topic: string, partition: number, pieces: readonly RawPiece[]): Promise<void> {
+    const docs = await Promise.all(pieces.map((piece) => rawBatchDocument(topic, partition, piece)));
+    await this.#owner.replaceById(RAW_BATCHES, docs, true);
   }
 
   #batches() {

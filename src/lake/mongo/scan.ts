@@ -4,6 +4,7 @@ import { readRawEventTime, readRawRecord, scanRawBatch } from "../batch.ts";
 import type { RawEventRow } from "../index.ts";
 import type { PartitionWalk } from "../scans.ts";
 import {
+  batchRecords,
   RAW_BATCHES,
   RAW_EVENTS,
   type RawBatchDocument,
@@ -94,7 +95,7 @@ async function readPartition(
     const offsets = hasLegacy ? new Set<number>() : undefined;
     let covered = from - 1;
     for (const doc of docs) {
-      const records = doc.records;
+      const records = batchRecords(doc);
       scanRawBatch(records, (offset, at) => {
         if (offset <= covered) return true;
         if (offset >= end) return false;
@@ -169,10 +170,11 @@ export function rowsOfDocuments(
   const rows: RawEventRow[] = [];
   let covered = -1;
   for (const doc of docs) {
-    scanRawBatch(doc.records, (offset, at) => {
+    const records = batchRecords(doc);
+    scanRawBatch(records, (offset, at) => {
       if (offset > covered) {
         covered = offset;
-        rows.push(readRawRecord(doc.records, at, topic, partition, false));
+        rows.push(readRawRecord(records, at, topic, partition, false));
       }
       return true;
     });
