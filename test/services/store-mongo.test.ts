@@ -265,6 +265,40 @@ describe("MongoLiveStore", () => {
     ]);
   });
 
+  // Rows a store has not written yet are inserted in one command; the rows another process stored
+  // fail as duplicates and are replaced, so each ends as the last batch wrote it.
+  it("writes rows stored by another process, and new ones, as the last batch has them", async () => {
+    const { store, url } = await openFresh();
+    const minute = (i: number) => T0 + i * MINUTE;
+    await store.commit({
+      windows: { activity: [0, 1, 2].map((i) => activityRow({ window_start: minute(i), event_count: 1 })) },
+      checkpoints: [checkpoint(0, 1)],
+    });
+    const other = await reopen(url);
+    await other.commit({
+      windows: {
+        activity: [1, 2, 3, 4].map((i) => activityRow({ window_start: minute(i), event_count: 10 + i })),
+      },
+      checkpoints: [checkpoint(0, 2)],
+    });
+    await other.commit({
+      windows: { activity: [4, 5].map((i) => activityRow({ window_start: minute(i), event_count: 20 + i })) },
+      checkpoints: [checkpoint(0, 3)],
+    });
+    const counts = (await other.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 10 })).map((row) => [
+      row.window_start,
+      row.event_count,
+    ]);
+    expect(counts.sort((a, b) => a[0]! - b[0]!)).toEqual([
+      [minute(0), 1],
+      [minute(1), 11],
+      [minute(2), 12],
+      [minute(3), 13],
+      [minute(4), 24],
+      [minute(5), 25],
+    ]);
+  });
+
   it("creates the indexes of the live queries on open, and opening again keeps them", async () => {
     const { url, db } = await openFresh();
     await (await reopen(url)).close();

@@ -9,4 +9,4 @@ export {
 } from "./documents.ts";
 export { MongoRawLake, type MongoLakeOwner } from "./lake.ts";
 export type { PartitionAppend } from "./plan.ts";
-export { isOnlyDuplicateKeys } from "./write-errors.ts";
+export { isOnlyDuplicateKeys, writeErrorsOf } from "./write-errors.ts";
