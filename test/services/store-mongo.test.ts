@@ -265,6 +265,29 @@ describe("MongoLiveStore", () => {
     ]);
   });
 
+  it("opens a database of schema 1 (a raw_events document per raw row) as schema 2, its rows readable", async () => {
+    const name = uniqueDatabase();
+    const db = ferret.admin.db(name);
+    onTestFinished(async () => {
+      await db.dropDatabase();
+    });
+    await db.collection<{ _id: string; version: number }>("meta").insertOne({ _id: "schema", version: 1 });
+    const row = {
+      topic: "user-activity",
+      partition: 0,
+      offset: 0,
+      event_time: T0,
+      ingested_at: T0 + 5,
+      value: Buffer.from('{"n":0}'),
+    };
+    await db
+      .collection<{ _id: string }>("raw_events")
+      .insertOne({ _id: JSON.stringify([row.topic, row.partition, row.offset]), ...row });
+    const store = await reopen(`${SERVER}/${name}`);
+    expect(await db.collection("meta").findOne({ _id: "schema" as never })).toMatchObject({ version: 2 });
+    expect(await store.lake.scanAfter("user-activity", new Map(), 10)).toEqual([row]);
+  });
+
   // Rows a store has not written yet are inserted in one command; the rows another process stored
   // fail as duplicates and are replaced, so each ends as the last batch wrote it.
   it("writes rows stored by another process, and new ones, as the last batch has them", async () => {

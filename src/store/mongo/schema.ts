@@ -1,4 +1,4 @@
-// The MongoDB live store's database (schema version 1): its collections, their documents and indexes, and the checks a row passes to become one.
+// The MongoDB live store's database (schema version 2): its collections, their documents and indexes, and the checks a row passes to become one.
 import { type Binary, BSON, type Db, MongoServerError } from "mongodb";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import {
@@ -39,7 +39,12 @@ import { checkNumbers, checkPartition, checkText, windowLength } from "../valida
  * scans the lake. So raw-lake documents are inserted in bulk, and rewritten by _id only where a write
  * meets stored offsets with other rows (MongoRawLake.write, src/lake/mongo/lake.ts).
  */
-export const SCHEMA_VERSION = 1;
+/**
+ * Version 2 keeps the raw lake as raw_batches documents; version 1 kept a raw_events document per row,
+ * which version 2 reads (and opening a version 1 database marks it 2, so an older Pulse, which would not
+ * see the batch documents, refuses it).
+ */
+export const SCHEMA_VERSION = 2;
 
 /**
  * The row kinds that go through redo records, each with its collection: a series' rows are
