@@ -4,6 +4,7 @@ import {
   decodeRawBatch,
   type RawBatchEncoder,
   readRawEventTime,
+  readRawRecord,
   scanRawBatch,
 } from "../batch.ts";
 import type { LakeAppend, RawEventRow, RawRun } from "../index.ts";
@@ -119,10 +120,16 @@ function checkedRun(run: RawRun): RawPiece {
   const { firstOffset, lastOffset, count, bytes } = checkRawRun(run, Number.MAX_SAFE_INTEGER);
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
-  scanRawBatch(bytes, (_offset, at) => {
+  // A run too large for one document is split by row, and each row must fit one.
+  const split = bytes.length > MAX_RECORDS_BYTES;
+  scanRawBatch(bytes, (offset, at) => {
     const t = readRawEventTime(bytes, at);
     if (t < min) min = t;
     if (t > max) max = t;
+    if (split) {
+      const row = readRawRecord(bytes, at, run.topic, run.partition, false);
+      checkFieldBytes(row.value.length, "rawRuns", `value (offset ${offset})`);
+    }
     return true;
   });
   return {
