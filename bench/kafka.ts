@@ -10,10 +10,12 @@ import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const KAFKA_URL = process.env.PULSE_BENCH_KAFKA ?? "kafka://127.0.0.1:9092";
 const MONGODB_URL = process.env.PULSE_BENCH_MONGODB ?? "mongodb://127.0.0.1:27017/pulse_bench";
-/** Simulated events; PULSE_BENCH_KAFKA_EVENTS overrides it. The default takes about a minute (the MongoDB drain is most of it). */
+/** Simulated events; PULSE_BENCH_KAFKA_EVENTS overrides it. The default takes well under a minute. */
 const EVENTS = Number(process.env.PULSE_BENCH_KAFKA_EVENTS ?? 100_000);
 const SEED = 9;
+/** The drain's goals, events/s with one stream process: into the embedded store (issue 4), into MongoDB (issue 21). */
 const GOAL = 100_000;
+const MONGODB_GOAL = 50_000;
 /** One consumer group (and store checkpoint key) per drain, so each reads the topic from the start. */
 const JOBS = {
   embedded: "pulse-bench-embedded",
@@ -83,9 +85,17 @@ export async function run(): Promise<BenchResult[]> {
           "Kafka → pulse stream --drain → embedded live store",
           embedded,
         ),
+        GOAL,
       ),
       drainResult("kafka.drain.embedded_store.no_raw_lake", "the same with --no-raw-lake", noRawLake),
-      drainResult("kafka.drain.mongodb_store", "Kafka → pulse stream --drain → MongoDB live store", mongodb),
+      withGoal(
+        drainResult(
+          "kafka.drain.mongodb_store",
+          "Kafka → pulse stream --drain → MongoDB live store",
+          mongodb,
+        ),
+        MONGODB_GOAL,
+      ),
       endToEnd("kafka.end_to_end.embedded_store", "embedded live store", embedded),
       endToEnd("kafka.end_to_end.mongodb_store", "MongoDB live store", mongodb),
     ];
@@ -94,12 +104,12 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-/** The goal (issue 4): events/s through Kafka with one stream process, the drain's own rate. */
-function withGoal(result: BenchResult): BenchResult {
-  const met = result.value >= GOAL ? "met" : "not met";
+/** A goal: events/s through Kafka with one stream process, the drain's own rate. */
+function withGoal(result: BenchResult, goal: number): BenchResult {
+  const met = result.value >= goal ? "met" : "not met";
   return {
     ...result,
-    detail: `${result.detail}; goal ≥ ${GOAL / 1000}k through Kafka with one stream process: ${met}`,
+    detail: `${result.detail}; goal ≥ ${goal / 1000}k through Kafka with one stream process: ${met}`,
   };
 }
 

@@ -2,7 +2,8 @@
 
 /*
  * Contract, for every implementation (embedded: src/lake/embedded/, in the live store's SQLite file;
- * MongoDB: src/lake/mongo/, the raw_events collection of the live store's database):
+ * MongoDB: src/lake/mongo/, the raw_batches collection of the live store's database, a document per run of
+ * a partition's rows):
  *   - rows are appended only by the commit of the live store that holds the lake (StoreBatch.rawEvents and
  *     rawRuns), with the checkpoints that cover them: in the same SQLite transaction, or on MongoDB in the
  *     first step of the commit protocol, before its commit points. A commit refused for its input (a bad
@@ -19,7 +20,8 @@
  * Neither store keeps an index on event time (their on-disk formats predate it): scanEventTime reads
  * every row of the topic from its position on and keeps those in range. The embedded lake looks only at
  * each record's fixed-width header, where the event time sits at a fixed place, and copies the values of
- * the rows it returns; MongoDB filters each partition's documents on event_time.
+ * the rows it returns; MongoDB skips the batch documents whose event-time bounds miss the range, and
+ * reads the others' record headers alike.
  */
 
 /** One cleaned event in the raw lake, with its ingestion metadata. Keyed by (topic, partition, offset). */

@@ -91,7 +91,8 @@ describe("MongoLiveStore", () => {
 
     // The crash left durable commit points and raw rows, and no query rows.
     for (const name of QUERY_COLLECTIONS) expect(await db.collection(name).countDocuments()).toBe(0);
-    expect(await db.collection("raw_events").countDocuments()).toBe(3);
+    // The raw rows of partitions 0 and 1: a raw_batches document each.
+    expect(await db.collection("raw_batches").countDocuments()).toBe(2);
     const carriers = await db
       .collection("checkpoints")
       .find({ redo: { $exists: true } }, { projection: { partition: 1 } })
@@ -226,7 +227,7 @@ describe("MongoLiveStore", () => {
       checkpoints: [checkpoint(0, 2)],
     };
     await expect(store.commit(batch)).rejects.toMatchObject({ code: StoreErrorCode.badArgument });
-    expect(await db.collection("raw_events").countDocuments()).toBe(0);
+    expect(await db.collection("raw_batches").countDocuments()).toBe(0);
     expect(await store.checkpoints("job-a", "user-activity")).toEqual([]);
   });
 
@@ -264,11 +265,68 @@ describe("MongoLiveStore", () => {
     ]);
   });
 
+  it("opens a database of schema 1 (a raw_events document per raw row) as schema 2, its rows readable", async () => {
+    const name = uniqueDatabase();
+    const db = ferret.admin.db(name);
+    onTestFinished(async () => {
+      await db.dropDatabase();
+    });
+    await db.collection<{ _id: string; version: number }>("meta").insertOne({ _id: "schema", version: 1 });
+    const row = {
+      topic: "user-activity",
+      partition: 0,
+      offset: 0,
+      event_time: T0,
+      ingested_at: T0 + 5,
+      value: Buffer.from('{"n":0}'),
+    };
+    await db
+      .collection<{ _id: string }>("raw_events")
+      .insertOne({ _id: JSON.stringify([row.topic, row.partition, row.offset]), ...row });
+    const store = await reopen(`${SERVER}/${name}`);
+    expect(await db.collection("meta").findOne({ _id: "schema" as never })).toMatchObject({ version: 2 });
+    expect(await store.lake.scanAfter("user-activity", new Map(), 10)).toEqual([row]);
+  });
+
+  // Rows a store has not written yet are inserted in one command; the rows another process stored
+  // fail as duplicates and are replaced, so each ends as the last batch wrote it.
+  it("writes rows stored by another process, and new ones, as the last batch has them", async () => {
+    const { store, url } = await openFresh();
+    const minute = (i: number) => T0 + i * MINUTE;
+    await store.commit({
+      windows: { activity: [0, 1, 2].map((i) => activityRow({ window_start: minute(i), event_count: 1 })) },
+      checkpoints: [checkpoint(0, 1)],
+    });
+    const other = await reopen(url);
+    await other.commit({
+      windows: {
+        activity: [1, 2, 3, 4].map((i) => activityRow({ window_start: minute(i), event_count: 10 + i })),
+      },
+      checkpoints: [checkpoint(0, 2)],
+    });
+    await other.commit({
+      windows: { activity: [4, 5].map((i) => activityRow({ window_start: minute(i), event_count: 20 + i })) },
+      checkpoints: [checkpoint(0, 3)],
+    });
+    const counts = (await other.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 10 })).map((row) => [
+      row.window_start,
+      row.event_count,
+    ]);
+    expect(counts.sort((a, b) => a[0]! - b[0]!)).toEqual([
+      [minute(0), 1],
+      [minute(1), 11],
+      [minute(2), 12],
+      [minute(3), 13],
+      [minute(4), 24],
+      [minute(5), 25],
+    ]);
+  });
+
   it("creates the indexes of the live queries on open, and opening again keeps them", async () => {
     const { url, db } = await openFresh();
     await (await reopen(url)).close();
     const indexes: Record<string, Array<[string, Document]>> = {};
-    for (const name of [...QUERY_COLLECTIONS, "raw_events", "checkpoints", "redo"]) {
+    for (const name of [...QUERY_COLLECTIONS, "raw_batches", "raw_events", "checkpoints", "redo"]) {
       indexes[name] = (await db.collection(name).listIndexes().toArray()).map((i) => [i.name, i.key]);
     }
     expect(indexes).toEqual({
@@ -299,6 +357,11 @@ describe("MongoLiveStore", () => {
       late_events: [
         ["_id_", { _id: 1 }],
         ["newest", { watermark: -1, topic: 1, partition: 1, offset: -1 }],
+      ],
+      raw_batches: [
+        ["_id_", { _id: 1 }],
+        ["by_first_offset", { topic: 1, partition: 1, first_offset: 1 }],
+        ["by_last_offset", { topic: 1, partition: 1, last_offset: 1 }],
       ],
       raw_events: [
         ["_id_", { _id: 1 }],

@@ -1,10 +1,19 @@
-// The MongoDB RawLake: the raw_events collection of the live store's database, written first in the store's commit and scanned partition by partition.
-import type { Db, Document, MongoBulkWriteError } from "mongodb";
-import { checkRawRun, decodeRawBatch } from "../batch.ts";
+// The MongoDB RawLake: a partition's rows as raw_batches documents of the live store's database, written first in the store's commit and scanned partition by partition.
+import type { Db, Document } from "mongodb";
+import { decodeRawBatch, RawBatchEncoder } from "../batch.ts";
 import type { LakeAppend, RawEventRow } from "../index.ts";
 import { type PartitionWalk, PartitionScans } from "../scans.ts";
-import { type RawDocument, rawEventDocument, rawEventRow, sameRawRow } from "./documents.ts";
-import { isOnlyDuplicateKeys, writeErrorsOf } from "./write-errors.ts";
+import {
+  batchRecords,
+  RAW_BATCHES,
+  type RawBatchDocument,
+  type RawPiece,
+  rawBatchDocument,
+  rawBatchId,
+} from "./documents.ts";
+import { type PartitionAppend, piecesOf, planLakeAppend } from "./plan.ts";
+import { lakeLastOffsets, rowsOfDocuments, walkLake } from "./scan.ts";
+import { isOnlyDuplicateKeys } from "./write-errors.ts";
 
 /** What the lake uses of the live store whose database it lives in (src/store/mongo/). */
 export interface MongoLakeOwner {
@@ -19,17 +28,29 @@ export interface MongoLakeOwner {
 /*
  * A commit's rows are written in the first step of the store's commit protocol, before its commit points:
  * keyed by position and deterministic, so writing them early is harmless, and they never go into a redo
- * record. FerretDB 1.24's SQLite backend scans the whole table for a lookup by _id (see src/store/mongo/
- * schema.ts), so rows are inserted in bulk and rewritten one by one only where a stored row may differ.
+ * record. Each partition's rows of a commit become raw_batches documents (documents.ts): the stream job's
+ * runs as they are, one insert for the whole commit.
+ *
+ * Where a write meets stored offsets (a retry, or the replay after a crash or a rebalance), it reads the
+ * partition's documents it overlaps: pieces stored already with the same bytes are left alone, a piece
+ * that covers exactly one stored document's range replaces it, and anything else rewrites the stored
+ * documents it overlaps and its own rows as one merged run, the new rows winning. A rewrite writes its
+ * documents from the highest offset down (each upserted by _id, one document at a time atomically) and
+ * only then deletes the documents it replaced, lowest first, so a rewrite cut short by a crash leaves
+ * overlapping documents that still read every committed row (scan.ts), and its retry finishes it.
+ *
+ * To know that a write meets no stored offset without a read per commit, the lake keeps each
+ * partition's greatest stored offset, read once per topic (on FerretDB, whose SQLite backend filters
+ * only by _id in SQL, any read scans the collection). A write that starts past it is inserted straight
+ * away. Another process's rows past it show up as duplicate keys (a replay's first run starts where the
+ * stored one does), and the write then takes the path above.
  */
 export class MongoRawLake extends PartitionScans {
   readonly #db: Db;
   readonly #owner: MongoLakeOwner;
-  /**
-   * Raw-lake rows that this store wrote, or sent and may have written, since its last successful commit,
-   * by _id. A retried commit finds them stored already, with the content it is writing (see write).
-   */
-  readonly #sent = new Map<string, RawDocument>();
+  readonly #encoder = new RawBatchEncoder();
+  /** Per topic, each partition's greatest stored offset as far as this lake knows (a topic absent: unknown). */
+  readonly #ends = new Map<string, Map<number, number>>();
 
   constructor(db: Db, owner: MongoLakeOwner) {
     super();
@@ -37,58 +58,34 @@ export class MongoRawLake extends PartitionScans {
     this.#owner = owner;
   }
 
-  /**
-   * A commit's raw rows as documents, checked (before anything of the batch is written): runs are the
-   * same rows encoded, and here each still becomes a document of its own. A later row at the same
-   * position replaces an earlier one, as an upsert would.
-   */
-  plan(batch: LakeAppend): RawDocument[] {
-    const raw = new Map<string, RawDocument>();
-    const put = (row: RawEventRow) => {
-      const doc = rawEventDocument(row);
-      raw.delete(doc._id);
-      raw.set(doc._id, doc);
-    };
-    for (const row of batch.rawEvents ?? []) put(row);
-    for (const run of batch.rawRuns ?? []) {
-      const { bytes } = checkRawRun(run, Number.MAX_SAFE_INTEGER);
-      for (const row of decodeRawBatch(bytes, run.topic, run.partition)) put(row);
-    }
-    return [...raw.values()];
+  /** A commit's raw rows, checked (before anything of the batch is written), as each partition's pieces. */
+  plan(batch: LakeAppend): PartitionAppend[] {
+    return planLakeAppend(batch, this.#encoder);
   }
 
-  /**
-   * Writes planned rows: inserted in one unordered bulk write; the rows already stored (a replay of
-   * offsets) are replaced, the newest write winning, except those this store itself sent with the same
-   * content in an earlier attempt at this commit. Those are what a retry after a failure past this step
-   * meets: all of the batch, whose rewrite one row at a time would scan the whole lake per row on
-   * FerretDB (minutes for a batch, with the job silent meanwhile). A stored row from another run is
-   * rewritten.
-   */
-  async write(docs: RawDocument[]): Promise<void> {
-    const raw = this.#db.collection<RawDocument>("raw_events");
-    const sentBefore = docs.map((doc) => this.#sent.get(doc._id));
-    // Whatever part of this insert reaches the server is this store's write, even if no reply comes back.
-    for (const doc of docs) this.#sent.set(doc._id, doc);
-    let duplicates: readonly number[];
+  /** Writes planned rows (see above). A failure forgets what the lake knew of the topics' ends. */
+  async write(appends: readonly PartitionAppend[]): Promise<void> {
+    const topics = new Set(appends.map((append) => append.topic));
     try {
-      await raw.insertMany(docs, { ordered: false });
-      return;
+      for (const topic of topics) {
+        if (!this.#ends.has(topic)) this.#ends.set(topic, await this.#storedEnds(topic));
+      }
+      const fresh: PartitionAppend[] = [];
+      const overlapping: PartitionAppend[] = [];
+      for (const append of appends) {
+        const end = this.#ends.get(append.topic)!.get(append.partition) ?? -1;
+        (append.pieces[0]!.first_offset > end ? fresh : overlapping).push(append);
+      }
+      if (fresh.length > 0 && !(await this.#insert(fresh))) overlapping.push(...fresh);
+      for (const append of overlapping) await this.#rewrite(append);
+      for (const { topic, partition, pieces } of appends) {
+        const ends = this.#ends.get(topic)!;
+        ends.set(partition, Math.max(ends.get(partition) ?? -1, pieces.at(-1)!.last_offset));
+      }
     } catch (error) {
-      if (!isOnlyDuplicateKeys(error)) throw error;
-      // The indexes, in the bulk write's own order, of the rows already stored.
-      duplicates = writeErrorsOf(error as MongoBulkWriteError).map((e) => e.index);
+      for (const topic of topics) this.#ends.delete(topic);
+      throw error;
     }
-    const stale = duplicates.filter((i) => !sameRawRow(sentBefore[i], docs[i]!)).map((i) => docs[i]!);
-    // Another run's rows until they are replaced: a retry after a failure below must rewrite them too.
-    for (const doc of stale) this.#sent.delete(doc._id);
-    await this.#owner.replaceById("raw_events", stale, false);
-    for (const doc of stale) this.#sent.set(doc._id, doc);
-  }
-
-  /** After a successful commit: the rows sent are committed, and a later write of them is another run's. */
-  committed(): void {
-    this.#sent.clear();
   }
 
   protected requireOpen(): void {
@@ -96,61 +93,100 @@ export class MongoRawLake extends PartitionScans {
   }
 
   protected async walk(walk: PartitionWalk): Promise<RawEventRow[]> {
-    return this.#owner.read("reading raw events", () => this.#walk(walk));
+    return this.#owner.read("reading raw events", () => walkLake(this.#db, walk));
   }
 
   protected async lastOffsetsOf(topic: string): Promise<Map<number, number>> {
-    return this.#owner.read("reading raw events", async () => {
-      const collection = this.#db.collection<RawDocument>("raw_events");
-      const out = new Map<number, number>();
-      let partition = 0;
-      // Two index seeks a partition: its first row (which partition comes next), then its last.
-      for (;;) {
-        const next = await collection.findOne(
-          { topic, partition: { $gte: partition } },
-          { sort: { partition: 1, offset: 1 }, projection: { _id: 0, partition: 1 } },
-        );
-        if (next === null) break;
-        const p = next.partition as number;
-        const last = await collection.findOne(
-          { topic, partition: p },
-          { sort: { offset: -1 }, projection: { _id: 0, offset: 1 } },
-        );
-        if (last !== null) out.set(p, last.offset as number);
-        partition = p + 1;
-      }
-      return out;
-    });
+    return this.#owner.read("reading raw events", () => lakeLastOffsets(this.#db, topic));
   }
 
-  /** Runs a walk (src/lake/scans.ts): one partition at a time, in order, with two index seeks each. */
-  async #walk(walk: PartitionWalk): Promise<RawEventRow[]> {
-    const collection = this.#db.collection<RawDocument>("raw_events");
-    const { topic, limit, times } = walk;
-    const out: RawEventRow[] = [];
-    let partition = walk.fromPartition;
-    while (out.length < limit && partition < walk.toPartition) {
-      const next = await collection.findOne(
-        { topic, partition: { $gte: partition } },
-        { sort: { partition: 1, offset: 1 }, projection: { _id: 0, partition: 1 } },
-      );
-      if (next === null || (next.partition as number) >= walk.toPartition) break;
-      partition = next.partition as number;
-      const offset: Document = { $gte: walk.firstOffset(partition) };
-      if (Number.isFinite(walk.endOffset)) offset.$lt = walk.endOffset;
-      const filter: Document = { topic, partition, offset };
-      if (times !== undefined) filter.event_time = { $gte: times.fromMs, $lt: times.toMs };
-      const rows = await collection
-        .find(filter, {
-          sort: { offset: 1 },
-          limit: limit - out.length,
-          projection: { _id: 0 },
-          promoteBuffers: true,
-        })
-        .toArray();
-      for (const row of rows) out.push(rawEventRow(row));
-      partition++;
+  /** Each partition's greatest last_offset in raw_batches. */
+  async #storedEnds(topic: string): Promise<Map<number, number>> {
+    const ends = new Map<number, number>();
+    const docs = this.#batches().find({ topic }, { projection: { _id: 0, partition: 1, last_offset: 1 } });
+    for await (const doc of docs) {
+      ends.set(doc.partition, Math.max(ends.get(doc.partition) ?? -1, doc.last_offset));
     }
-    return out;
+    return ends;
+  }
+
+  /**
+   * Inserts the partitions' pieces in one unordered bulk write; false when some were stored already
+   * (their partitions are then written again through #rewrite, which leaves what is stored alike).
+   */
+  async #insert(appends: readonly PartitionAppend[]): Promise<boolean> {
+    const docs = await Promise.all(
+      appends.flatMap(({ topic, partition, pieces }) =>
+        pieces.map((piece) => rawBatchDocument(topic, partition, piece)),
+      ),
+    );
+    try {
+      await this.#batches().insertMany(docs, { ordered: false });
+      return true;
+    } catch (error) {
+      if (isOnlyDuplicateKeys(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Writes one partition's pieces over the stored documents they overlap (see above). */
+  async #rewrite({ topic, partition, pieces }: PartitionAppend): Promise<void> {
+    const first = pieces[0]!.first_offset;
+    const last = pieces.at(-1)!.last_offset;
+    const stored = await this.#batches()
+      .find(
+        { topic, partition, first_offset: { $lte: last }, last_offset: { $gte: first } },
+        { sort: { first_offset: 1 }, promoteBuffers: true },
+      )
+      .toArray();
+    const byId = new Map(stored.map((doc) => [doc._id, doc]));
+    /** Whether a piece is stored already: a document of its first offset with its range and rows. */
+    const unchanged = (piece: RawPiece) => {
+      const old = byId.get(rawBatchId(topic, partition, piece.first_offset));
+      return (
+        old !== undefined && old.last_offset === piece.last_offset && batchRecords(old).equals(piece.records)
+      );
+    };
+    // Stored documents that overlap one another are what a rewrite cut short left: this write finishes it.
+    const tidy = stored.every((doc, i) => i === 0 || doc.first_offset > stored[i - 1]!.last_offset);
+    const changed = pieces.filter((piece) => !unchanged(piece));
+    if (tidy && changed.length === 0) return;
+    const inPlace = changed.every((piece) => {
+      const met = stored.filter(
+        (s) => s.first_offset <= piece.last_offset && s.last_offset >= piece.first_offset,
+      );
+      return (
+        met.length === 0 ||
+        (met.length === 1 &&
+          met[0]!.first_offset === piece.first_offset &&
+          met[0]!.last_offset === piece.last_offset)
+      );
+    });
+    if (tidy && inPlace) {
+      await this.#put(topic, partition, changed);
+      return;
+    }
+    const byOffset = new Map<number, RawEventRow>();
+    for (const row of rowsOfDocuments(stored, topic, partition)) byOffset.set(row.offset, row);
+    for (const piece of pieces) {
+      for (const row of decodeRawBatch(piece.records, topic, partition)) byOffset.set(row.offset, row);
+    }
+    const rows = [...byOffset.values()].sort((a, b) => a.offset - b.offset);
+    const merged = piecesOf(rows, this.#encoder);
+    await this.#put(topic, partition, merged.filter((piece) => !unchanged(piece)).reverse());
+    const kept = new Set(merged.map((piece) => rawBatchId(topic, partition, piece.first_offset)));
+    for (const doc of stored) {
+      if (!kept.has(doc._id)) await this.#batches().deleteOne({ _id: doc._id });
+    }
+  }
+
+  /** Upserts pieces by _id, in their order. */
+  async #put(topic: string, partition: number, pieces: readonly RawPiece[]): Promise<void> {
+    const docs = await Promise.all(pieces.map((piece) => rawBatchDocument(topic, partition, piece)));
+    await this.#owner.replaceById(RAW_BATCHES, docs, true);
+  }
+
+  #batches() {
+    return this.#db.collection<RawBatchDocument>(RAW_BATCHES);
   }
 }

@@ -1,8 +1,8 @@
 // The MongoDB live store's commit protocol: raw rows first, then redo records in per-partition commit points, then the rows; recovery re-applies what a crash left.
 /*
  * Commit without multi-document transactions (FerretDB has none); the unit of atomicity is one document.
- *   1. Raw-lake rows are upserted first (MongoRawLake.write): keyed by offset and deterministic, writing
- *      them early is harmless.
+ *   1. Raw-lake rows are written first (MongoRawLake.write, as raw_batches documents): keyed by offset and
+ *      deterministic, writing them early is harmless.
  *   2. Each checkpoint document is the commit point of its (job, topic, partition): the same single-document
  *      write carries a redo record, {batch, seq, rows}, with that partition's window, daily, top-page and
  *      late-event rows of the batch. Rows whose partition has no checkpoint in the batch, and alerts (no
@@ -27,13 +27,21 @@
  * round trip per 16 rows), which would leave the older row until the writer writes that row again.
  */
 import { randomUUID } from "node:crypto";
-import { type AnyBulkWriteOperation, BSON, type Db, type Document, MongoServerError } from "mongodb";
+import {
+  type AnyBulkWriteOperation,
+  BSON,
+  type Db,
+  type Document,
+  type MongoBulkWriteError,
+  MongoServerError,
+} from "mongodb";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import {
   isOnlyDuplicateKeys,
   MAX_ROW_BYTES,
   type MongoRawLake,
-  type RawDocument,
+  type PartitionAppend,
+  writeErrorsOf,
 } from "../../lake/mongo/index.ts";
 import type { Checkpoint, StoreBatch, WindowRowKey } from "../index.ts";
 import { checkSeriesRows, SERIES } from "../series.ts";
@@ -78,6 +86,8 @@ const ORPHAN_PAGE_AGE_MS = 3_600_000;
 /** Statements per update command on FerretDB, whose SQLite pool has 100 connections per database. */
 const FERRETDB_STATEMENTS_PER_WRITE = 16;
 const MONGODB_STATEMENTS_PER_WRITE = 1000;
+/** Row _ids a store remembers having written, per collection, before it starts over. */
+const MAX_WRITTEN_IDS = 200_000;
 /** Rows whose versions a recovery reads (in parallel) right before writing them. */
 const REAPPLY_ROWS = 16;
 
@@ -87,9 +97,9 @@ interface CommitPoint {
   rows: RedoRows;
 }
 
-/** A batch checked and laid out: raw-lake documents, and the commit points carrying every other row. */
+/** A batch checked and laid out: raw-lake rows by partition, and the commit points carrying every other row. */
 export interface BatchPlan {
-  raw: RawDocument[];
+  raw: PartitionAppend[];
   commitPoints: CommitPoint[];
 }
 
@@ -116,6 +126,8 @@ export class MongoCommit {
    * offset, same updated_at) for its own earlier write, not for another member's commit.
    */
   #inDoubt = false;
+  /** Row _ids this store has written, by collection: a later batch replaces them (see #upsertRows). */
+  readonly #written = new Map<string, Set<string>>();
   /** Statements per update command: few on FerretDB (see replaceById), the driver's batching elsewhere. */
   #statementsPerWrite = MONGODB_STATEMENTS_PER_WRITE;
 
@@ -140,10 +152,7 @@ export class MongoCommit {
         plan.commitPoints.flatMap((point) => (point.checkpoint ? [point.checkpoint] : [])),
       );
       if (plan.raw.length > 0) await this.#lake.write(plan.raw);
-      if (plan.commitPoints.length === 0) {
-        this.#lake.committed();
-        return;
-      }
+      if (plan.commitPoints.length === 0) return;
       const seq = await this.#nextSeq();
       const batchId = randomUUID();
       const records = await this.#writePages(batchId, seq, plan.commitPoints);
@@ -152,7 +161,6 @@ export class MongoCommit {
       await this.#hooks?.afterCommitPoint?.();
       await this.#applyRows(allRows(plan.commitPoints.map((point) => point.rows)), seq);
       await this.#clear(batchId);
-      this.#lake.committed();
       this.#inDoubt = false;
     } catch (error) {
       // Some commit points may be durable without their rows applied: the next read or commit finishes them.
@@ -421,12 +429,42 @@ export class MongoCommit {
     for (const kind of REDO_KINDS) {
       const docs = rows[kind];
       if (docs === undefined || docs.length === 0) continue;
-      await this.replaceById(
+      await this.#upsertRows(
         REDO_COLLECTIONS[kind],
         docs.map((doc) => ({ ...doc, v: seq })),
-        false,
       );
     }
+  }
+
+  /**
+   * Upserts rows by _id. A replace by _id scans the collection on FerretDB (twice: its lookup, then its
+   * update), and each runs in a SQLite transaction of its own, while an insert command writes all its
+   * rows in one. So rows this store has not written yet (a new window, most rows of a batch) are inserted
+   * first; those stored already (by an earlier process or another writer) fail with a duplicate key and
+   * are replaced with the rows this store wrote before. Either write is atomic per row: a reader never
+   * misses a row that was there.
+   */
+  async #upsertRows(name: string, docs: readonly RowDocument[]): Promise<void> {
+    let written = this.#written.get(name);
+    if (written === undefined) {
+      written = new Set();
+      this.#written.set(name, written);
+    }
+    const known = written;
+    const fresh = docs.filter((doc) => !known.has(doc._id));
+    let replace = docs.filter((doc) => known.has(doc._id));
+    if (fresh.length > 0) {
+      try {
+        await this.#db.collection<RowDocument>(name).insertMany(fresh, { ordered: false });
+      } catch (error) {
+        if (!isOnlyDuplicateKeys(error)) throw error;
+        const stored = new Set(writeErrorsOf(error as MongoBulkWriteError).map((e) => e.index));
+        replace = replace.concat(fresh.filter((_, i) => stored.has(i)));
+      }
+    }
+    await this.replaceById(name, replace, false);
+    if (known.size > MAX_WRITTEN_IDS) known.clear();
+    for (const doc of docs) known.add(doc._id);
   }
 
   /**

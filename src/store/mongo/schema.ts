@@ -1,10 +1,11 @@
-// The MongoDB live store's database (schema version 1): its collections, their documents and indexes, and the checks a row passes to become one.
+// The MongoDB live store's database (schema version 2): its collections, their documents and indexes, and the checks a row passes to become one.
 import { type Binary, BSON, type Db, MongoServerError } from "mongodb";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import {
   checkFieldBytes,
   MAX_ROW_BYTES,
   positionDocument,
+  RAW_BATCHES_INDEXES,
   RAW_EVENTS_INDEXES,
 } from "../../lake/mongo/index.ts";
 import type { AlertRow, Checkpoint, LateEventRow, TopPagesRow, WindowRowKey } from "../index.ts";
@@ -20,7 +21,8 @@ import { checkNumbers, checkPartition, checkText, windowLength } from "../valida
  *   top_pages                         {_id, window_ms, window_start, window_end, partition, pages: [{wiki, title, edits}], final, v}
  *   alerts                            {_id, series, window_start, window_end, observed, expected, score, kind, created_at, v}
  *   late_events                       {_id, topic, partition, offset, event_time, watermark, payload, v}
- *   raw_events                        the raw lake (src/lake/mongo/documents.ts)
+ *   raw_batches                       the raw lake, a document per run of a partition's rows (src/lake/mongo/documents.ts)
+ *   raw_events                        the raw lake's rows written before it kept batches, one document each (read only)
  *   checkpoints                       {_id, job, topic, partition, next_offset, state: Binary, updated_at, redo?}
  *   redo                              journal commit points {_id: batch, kind: "commit", batch, seq, rows, pages}
  *                                     and overflow pages {_id: "<batch>:<n>", kind: "page", batch, created_at, rows}
@@ -33,11 +35,16 @@ import { checkNumbers, checkPartition, checkText, windowLength } from "../valida
  * FerretDB 1.24's SQLite backend pushes an _id equality down to SQL, but as _ferretdb_sjson->'$._id', which
  * does not match its own _id index (on _ferretdb_sjson->"_id"): every lookup by _id there scans the table
  * (EXPLAIN QUERY PLAN: SCAN). Cheap on
- * the query collections, which hold windows; on raw_events, which grows with every event, each replace of
- * a recent row scans the lake. So raw-lake rows are inserted in bulk, and rewritten one by one only when a
- * stored row may differ (MongoRawLake.write, src/lake/mongo/lake.ts).
+ * the query collections, which hold windows; on the raw lake, which grows with every event, each replace
+ * scans the lake. So raw-lake documents are inserted in bulk, and rewritten by _id only where a write
+ * meets stored offsets with other rows (MongoRawLake.write, src/lake/mongo/lake.ts).
  */
-export const SCHEMA_VERSION = 1;
+/**
+ * Version 2 keeps the raw lake as raw_batches documents; version 1 kept a raw_events document per row,
+ * which version 2 reads (and opening a version 1 database marks it 2, so an older Pulse, which would not
+ * see the batch documents, refuses it).
+ */
+export const SCHEMA_VERSION = 2;
 
 /**
  * The row kinds that go through redo records, each with its collection: a series' rows are
@@ -95,6 +102,7 @@ export const INDEXES: Readonly<Record<string, ReadonlyArray<{ name: string; key:
     top_pages: [{ name: "by_length_start_partition", key: { window_ms: 1, window_start: 1, partition: 1 } }],
     alerts: [{ name: "newest", key: { window_start: -1, series: 1 } }],
     late_events: [{ name: "newest", key: { watermark: -1, topic: 1, partition: 1, offset: -1 } }],
+    raw_batches: RAW_BATCHES_INDEXES,
     raw_events: RAW_EVENTS_INDEXES,
     checkpoints: [{ name: "by_job_topic_partition", key: { job: 1, topic: 1, partition: 1 } }],
     redo: [{ name: "by_batch", key: { batch: 1 } }],

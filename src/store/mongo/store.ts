@@ -71,10 +71,20 @@ export class MongoLiveStore extends MongoQueries implements LiveStore {
         `The live store database "${this.#db.databaseName}" at ${this.url} has schema version ${version}, newer than this Pulse knows (${SCHEMA_VERSION}); upgrade Pulse or use another database.`,
       );
     }
+    if (version < SCHEMA_VERSION) {
+      await this.#db
+        .collection<{ _id: string; version?: number }>("meta")
+        .updateOne(
+          { _id: "schema", version: { $lt: SCHEMA_VERSION } },
+          { $set: { version: SCHEMA_VERSION } },
+        );
+    }
     const build = await this.#db.admin().command({ buildInfo: 1 });
     if (typeof build.ferretdbVersion === "string") this.#commit.useFerretDbLimits();
+    // One index a command: FerretDB 1.24 drops the connection (a panic) on a createIndexes of several
+    // indexes that all exist already.
     for (const [name, indexes] of Object.entries(INDEXES)) {
-      await this.#db.collection(name).createIndexes(indexes.map((index) => ({ ...index })));
+      for (const index of indexes) await this.#db.collection(name).createIndexes([{ ...index }]);
     }
     await this.#commit.recoverIfNeeded();
   }
