@@ -211,6 +211,10 @@ export const RegistryErrorCode = {
   unreachable: "PULSE_REGISTRY_UNREACHABLE",
   /** A remote registry answered with something that is not a Confluent REST API reply. */
   unexpectedResponse: "PULSE_REGISTRY_UNEXPECTED_RESPONSE",
+  /** A write (POST, PUT, DELETE) to a server bound off loopback without the admin token, or with another (401). */
+  unauthorized: "PULSE_REGISTRY_UNAUTHORIZED",
+  /** A write to a server bound off loopback while no admin token is configured (403): set server.admin_token. */
+  forbidden: "PULSE_REGISTRY_FORBIDDEN",
 } as const;
 
 /** The log, embedded or Kafka. */

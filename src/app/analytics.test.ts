@@ -254,7 +254,7 @@ describe("/api/analytics", () => {
     expect((await get("/api/analytics/nope")).status).toBe(404);
   });
 
-  it("binds filter values: a quote in one matches nothing and changes nothing", async () => {
+  it("refuses filter values that are not names (400), binds the others, and changes nothing", async () => {
     const { get } = await served();
     for (const probe of [
       "VIEW') or ('1'='1",
@@ -262,11 +262,17 @@ describe("/api/analytics", () => {
       'VIEW" or 1=1 --',
     ]) {
       const answer = await get(`/api/analytics/daily-user-metrics?event_type=${encodeURIComponent(probe)}`);
-      expect(answer.status, probe).toBe(200);
-      expect((answer.body as { rows: unknown[] }).rows, probe).toEqual([]);
+      expect(answer.status, probe).toBe(400);
+      expect((answer.body as { error: { message: string } }).error.message, probe).toMatch(
+        /each event_type value is letters, digits/,
+      );
       const wiki = await get(`/api/analytics/wiki?wiki=${encodeURIComponent(probe)}`);
-      expect((wiki.body as { rows: unknown[] }).rows, probe).toEqual([]);
+      expect(wiki.status, probe).toBe(400);
     }
+    // A name that is no event type is a bound value that matches nothing.
+    const unknown = await get("/api/analytics/daily-user-metrics?event_type=VIEW.-1");
+    expect(unknown.status).toBe(200);
+    expect((unknown.body as { rows: unknown[] }).rows).toEqual([]);
     expect(((await get("/api/analytics/revenue")).body as { rows: unknown[] }).rows).toHaveLength(2);
   });
 

@@ -80,7 +80,12 @@ export async function startServing(
   );
   server.add(pagesRoute({ assets: () => built }));
   // Last: it is mounted at the root too, and leaves the paths that are not the registry's.
-  if (registry !== undefined) server.add(registryRoute(registry));
+  // Off loopback, the registry's writes need the admin token, as the API's do.
+  const loopback = ["127.0.0.1", "::1", "localhost"].includes(config.server.host);
+  if (registry !== undefined)
+    server.add(
+      registryRoute(registry, loopback ? {} : { guardWrites: { adminToken: config.server.admin_token } }),
+    );
   const { url } = await server.listen();
   return { server, url };
 }

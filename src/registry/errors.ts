@@ -31,6 +31,8 @@ const wire: Record<RegistryErrorCode, WireCodes> = {
   [RegistryErrorCode.badRequest]: { httpStatus: 400, confluentCode: 400 },
   [RegistryErrorCode.bodyTooLarge]: { httpStatus: 413, confluentCode: 413 },
   [RegistryErrorCode.methodNotAllowed]: { httpStatus: 405, confluentCode: 405 },
+  [RegistryErrorCode.unauthorized]: { httpStatus: 401, confluentCode: 40101 },
+  [RegistryErrorCode.forbidden]: { httpStatus: 403, confluentCode: 40301 },
   [RegistryErrorCode.storeFailed]: { httpStatus: 500, confluentCode: 50001, retriable: true },
   [RegistryErrorCode.unreachable]: { httpStatus: 503, confluentCode: 50003, retriable: true },
   [RegistryErrorCode.unexpectedResponse]: { httpStatus: 502, confluentCode: 50201 },

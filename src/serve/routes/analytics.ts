@@ -36,6 +36,7 @@ export interface AnalyticsTable {
 /** At most this many values for a list filter, each at most this long: bounds the statement a request makes. */
 const MAX_FILTER_VALUES = 50;
 const MAX_FILTER_LENGTH = 200;
+const NAME = /^[A-Za-z0-9_.-]+$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 interface Filters {
@@ -230,6 +231,13 @@ function listParam(name: string, occurrences: readonly string[]): string[] {
   const long = values.find((v) => v.length > MAX_FILTER_LENGTH);
   if (long !== undefined) {
     throw badParam(`a ${name} value is longer than ${MAX_FILTER_LENGTH} characters: "${long.slice(0, 40)}…"`);
+  }
+  // Event types and wiki names are words: anything else is a mistake or a probe, refused rather than matched.
+  const odd = values.find((v) => !NAME.test(v));
+  if (odd !== undefined) {
+    throw badParam(
+      `each ${name} value is letters, digits, "_", "." or "-" (e.g. PURCHASE, enwiki); got "${odd.slice(0, 40)}"`,
+    );
   }
   return values;
 }

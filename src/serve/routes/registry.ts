@@ -1,5 +1,6 @@
 // The Confluent Schema Registry REST API over an in-process registry (SQLite or Kafka), at / and /registry.
 
+import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { RegistryError } from "../../errors.ts";
 import { parseVersion } from "../../registry/arguments.ts";
@@ -205,11 +206,19 @@ const resources: Resource[] = [
  * so both http://host:port and http://host:port/registry work. Paths that are not the registry's are
  * left to the next route.
  */
-export function registryRoute(registry: SchemaRegistryApi): Route {
+export function registryRoute(registry: SchemaRegistryApi, options: RegistryRouteOptions = {}): Route {
   return {
     mounts: ["/registry", ""],
-    handler: (req, res, path) => handleRegistryRequest(registry, req, res, path),
+    handler: (req, res, path) => handleRegistryRequest(registry, req, res, path, options),
   };
+}
+
+export interface RegistryRouteOptions {
+  /**
+   * When set, every write (POST, PUT, DELETE) needs `Authorization: Bearer <adminToken>`; "" refuses
+   * them all. The app sets it when the server listens on an address other than loopback.
+   */
+  guardWrites?: { adminToken: string };
 }
 
 /**
@@ -222,6 +231,7 @@ export async function handleRegistryRequest(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  options: RegistryRouteOptions = {},
 ): Promise<boolean> {
   // Tolerate callers that pass the query string along with the path.
   const rawSegments = (path.split("?")[0] ?? "").split("/").filter((segment) => segment !== "");
@@ -236,6 +246,7 @@ export async function handleRegistryRequest(
       res.setHeader("Allow", Object.keys(resource.methods).join(", "));
       throw registryError(RegistryErrorCode.methodNotAllowed, `${method} is not allowed on ${path}`);
     }
+    if (method !== "GET" && options.guardWrites !== undefined) checkAdmin(req, options.guardWrites.adminToken);
     const params = segments.filter((_, index) => resource.pattern[index] === ":");
     const query = new URL(req.url ?? "/", "http://registry.invalid").searchParams;
     const reply = await operation({ registry, params, query, body: () => readJsonBody(req) });
@@ -244,6 +255,24 @@ export async function handleRegistryRequest(
     sendError(req, res, error);
   }
   return true;
+}
+
+/** A write's admin token, checked in constant time. */
+function checkAdmin(req: IncomingMessage, adminToken: string): void {
+  if (adminToken === "") {
+    throw registryError(
+      RegistryErrorCode.forbidden,
+      "the registry is read-only on this address until an admin token is set: server.admin_token or PULSE_ADMIN_TOKEN",
+    );
+  }
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "");
+  const expected = Buffer.from(adminToken);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw registryError(
+      RegistryErrorCode.unauthorized,
+      "registry writes on this address need the admin token: Authorization: Bearer <token>",
+    );
+  }
 }
 
 function matches(pattern: string[], segments: string[]): boolean {
