@@ -107,8 +107,8 @@ export function taskProcesses(config: PulseConfig, options: TaskProcessOptions =
 
 function route(log: TaskLogger, line: string): void {
   const match = LEVEL.exec(line);
-  if (match === null) return log.info(line);
-  if (match[1] === "WARN") log.warn(match[2]!);
+  if (match === null) log.info(line);
+  else if (match[1] === "WARN") log.warn(match[2]!);
   else if (match[1] === "ERROR") log.error(match[2]!);
   else log.info(match[2]!);
 }
