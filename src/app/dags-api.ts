@@ -1,6 +1,7 @@
 // /api/dags bound to an orchestrator: its DAGs, runs and logs, the warehouse's reconciliation records (read-only), trigger, backfill and clear.
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { PulseConfig } from "../config/index.ts";
 import { findRun } from "../orchestrate/find-run.ts";
 import { dagJson, runJson, runWithTasksJson } from "../orchestrate/json.ts";
@@ -11,6 +12,21 @@ import { readReconciliation } from "../reconcile/reconcile.ts";
 import type { DagsApi } from "../serve/routes/dags.ts";
 import { open } from "../warehouse/open.ts";
 import type { Orchestrator } from "./dags.ts";
+import { resolveProjectDir } from "./models.ts";
+
+/** The part of dbt's run_results.json (v6) the page shows. */
+interface RunResults {
+  metadata: { generated_at: string };
+  args?: { which?: string };
+  elapsed_time: number;
+  results: Array<{
+    unique_id: string;
+    status: string;
+    failures?: number | null;
+    message?: string | null;
+    execution_time: number;
+  }>;
+}
 
 export function dagsApi(
   orchestrator: Orchestrator,
@@ -42,6 +58,37 @@ export function dagsApi(
       } finally {
         await warehouse.close();
       }
+    },
+    async modelResults() {
+      // The project's artifacts, where `pulse models` writes them (DBT_TARGET_PATH, else target/).
+      const file = resolve(
+        resolveProjectDir(undefined),
+        process.env.DBT_TARGET_PATH || "target",
+        "run_results.json",
+      );
+      if (!existsSync(file)) return null;
+      const doc = JSON.parse(readFileSync(file, "utf8")) as RunResults;
+      const results = doc.results.map((r) => ({
+        uniqueId: r.unique_id,
+        status: r.status,
+        failures: r.failures ?? null,
+        message: r.message ?? null,
+        executionTime: r.execution_time,
+      }));
+      const count = (status: string) => results.filter((r) => r.status === status).length;
+      return {
+        generatedAt: doc.metadata.generated_at,
+        command: doc.args?.which ?? null,
+        elapsedTime: doc.elapsed_time,
+        counts: {
+          pass: count("pass") + count("success"),
+          warn: count("warn"),
+          fail: count("fail"),
+          error: count("error"),
+          skipped: count("skipped"),
+        },
+        results,
+      };
     },
     async trigger(dagId, date) {
       const { run, created } = await triggerRun(store, orchestrator.dag(dagId), { date });

@@ -16,6 +16,7 @@ describe("pulse up with the scheduler", () => {
     onTestFinished,
   }) => {
     const dataDir = tempDir(onTestFinished);
+    const targetDir = tempDir(onTestFinished);
     const up = await startPulse(
       [
         "up",
@@ -30,7 +31,11 @@ describe("pulse up with the scheduler", () => {
         "--data-dir",
         dataDir,
       ],
-      { waitFor: API_LINE, onCleanup: onTestFinished, env: { PULSE_ADMIN_TOKEN: "s3cret" } },
+      {
+        waitFor: API_LINE,
+        onCleanup: onTestFinished,
+        env: { PULSE_ADMIN_TOKEN: "s3cret", DBT_TARGET_PATH: targetDir },
+      },
     );
     const url = up.match[1]!;
     const today = new Date().toISOString().slice(0, 10);
@@ -56,6 +61,21 @@ describe("pulse up with the scheduler", () => {
     );
     expect(log.status).toBe(200);
     expect(((await log.json()) as { text: string }).text).toMatch(/try 1 of load/);
+
+    // The daily run's data tests, from the run_results.json its models_test wrote.
+    let models: {
+      command: string;
+      counts: { pass: number; fail: number; error: number };
+      results: unknown[];
+    } | null = null;
+    for (let attempt = 0; attempt < 200 && models?.command !== "test"; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      models = ((await (await fetch(`${url}/api/dags/models`)).json()) as { run: typeof models }).run;
+    }
+    expect(models?.command).toBe("test");
+    expect(models!.counts.pass).toBeGreaterThan(10);
+    expect(models!.counts.fail + models!.counts.error).toBe(0);
+    expect(models!.results).toHaveLength(models!.counts.pass);
 
     // Writes need the admin token.
     const anonymous = await fetch(`${url}/api/dags/daily_metrics/trigger`, { method: "POST" });

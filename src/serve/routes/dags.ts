@@ -4,6 +4,7 @@
 //   GET  /api/dags/<dag>/runs                              its runs, each with its task instances
 //   GET  /api/dags/<dag>/runs/<run>/logs/<task>[?try=N]    a try's log (the latest by default)
 //   GET  /api/dags/reconciliation[?date=YYYY-MM-DD]        the reconciliation records
+//   GET  /api/dags/models                                  the latest model run and data tests (run_results.json)
 //   POST /api/dags/<dag>/trigger        {"date"?: "YYYY-MM-DD"}          a manual run
 //   POST /api/dags/<dag>/backfill       {"from": "…", "to": "…"}         a run per interval of [from, to)
 //   POST /api/dags/<dag>/runs/<run>/clear  {"task"?: "…"}                queue a run or a task again
@@ -27,6 +28,8 @@ export interface DagsApi {
     tryNumber: number | undefined,
   ): Promise<{ tryNumber: number; text: string }>;
   reconciliation(date: string | undefined): Promise<unknown[]>;
+  /** The latest model run's results (the project's run_results.json), or null before the first. */
+  modelResults(): Promise<unknown>;
   trigger(dagId: string, date: Date | undefined): Promise<{ run: unknown; created: boolean }>;
   backfill(dagId: string, from: Date, to: Date): Promise<unknown[]>;
   clear(dagId: string, run: string, taskId: string | undefined): Promise<string[]>;
@@ -45,7 +48,7 @@ export function dagsRoute(options: DagsRouteOptions): Route {
   const { api } = options;
   return {
     mounts: ["/api/dags"],
-    paths: ["/api/dags", "/api/dags/reconciliation"],
+    paths: ["/api/dags", "/api/dags/reconciliation", "/api/dags/models"],
     handler: async (req, res, path) => {
       const url = new URL(req.url ?? "/", "http://localhost");
       const parts = path
@@ -60,6 +63,8 @@ export function dagsRoute(options: DagsRouteOptions): Route {
           if (date !== undefined && !DATE.test(date)) throw bad(`date must be YYYY-MM-DD, got "${date}"`);
           return await get(method, res, async () => ({ records: await api.reconciliation(date) }));
         }
+        if (parts.length === 1 && parts[0] === "models")
+          return await get(method, res, async () => ({ run: await api.modelResults() }));
         const [dagId, what, run, action, taskId] = parts as [string, string?, string?, string?, string?];
         if (what === "runs" && parts.length === 2)
           return await get(method, res, async () => ({ runs: await api.runs(dagId) }));

@@ -246,7 +246,8 @@ export async function handleRegistryRequest(
       res.setHeader("Allow", Object.keys(resource.methods).join(", "));
       throw registryError(RegistryErrorCode.methodNotAllowed, `${method} is not allowed on ${path}`);
     }
-    if (method !== "GET" && options.guardWrites !== undefined) checkAdmin(req, options.guardWrites.adminToken);
+    if (method !== "GET" && options.guardWrites !== undefined)
+      checkAdmin(req, options.guardWrites.adminToken);
     const params = segments.filter((_, index) => resource.pattern[index] === ":");
     const query = new URL(req.url ?? "/", "http://registry.invalid").searchParams;
     const reply = await operation({ registry, params, query, body: () => readJsonBody(req) });
