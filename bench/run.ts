@@ -17,12 +17,13 @@ const MODULES = [
   "stream",
   "kafka",
   "batch",
+  "ui",
 ] as const;
 /**
  * Run only when named: `kafka` needs a broker (and a MongoDB) of its own, and deletes Pulse's topics on it
- * (bench/README.md); `batch` produces 10M events and builds dbt Core's venv.
+ * (bench/README.md); `batch` produces 10M events and builds dbt Core's venv; `ui` drives Chromium.
  */
-const ON_REQUEST: readonly string[] = ["kafka", "batch"];
+const ON_REQUEST: readonly string[] = ["kafka", "batch", "ui"];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = wanted.filter((name) => !(MODULES as readonly string[]).includes(name));

@@ -63,11 +63,12 @@ describe("pulse up with the scheduler", () => {
     expect(((await log.json()) as { text: string }).text).toMatch(/try 1 of load/);
 
     // The daily run's data tests, from the run_results.json its models_test wrote.
-    let models: {
+    interface ModelsRun {
       command: string;
       counts: { pass: number; fail: number; error: number };
       results: unknown[];
-    } | null = null;
+    }
+    let models = null as ModelsRun | null;
     for (let attempt = 0; attempt < 200 && models?.command !== "test"; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 300));
       models = ((await (await fetch(`${url}/api/dags/models`)).json()) as { run: typeof models }).run;

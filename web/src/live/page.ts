@@ -68,7 +68,15 @@ export async function mount(main: HTMLElement): Promise<() => void> {
   if (!job.running) return () => clearInterval(topicsTimer);
 
   const windowParam = String(job.window_ms);
+  // With `?latency`, each push's time until its windows are on screen (ms) collects in
+  // window.__pulseDrawLatencies, for `npm run bench -- ui`.
+  const latencies = new URLSearchParams(location.search).has("latency") ? ([] as number[]) : undefined;
+  if (latencies !== undefined)
+    (window as unknown as { __pulseDrawLatencies: number[] }).__pulseDrawLatencies = latencies;
+  let pushedAt: number[] = [];
   const windows = coalesced(async () => {
+    const covered = pushedAt;
+    pushedAt = [];
     const [a, w, top] = await Promise.all([
       getJson<Windows<ActivityWindow>>(`/api/live/activity${query({ window: windowParam, last: LAST })}`),
       getJson<Windows<WikiWindow>>(`/api/live/wikimedia${query({ window: windowParam, last: LAST })}`),
@@ -76,6 +84,13 @@ export async function mount(main: HTMLElement): Promise<() => void> {
     ]);
     activity.render(a.windows);
     wiki.render(w.windows, top);
+    if (latencies !== undefined && covered.length > 0) {
+      // The frame after the render is the one that shows it.
+      requestAnimationFrame(() => {
+        const drawn = performance.now();
+        for (const at of covered) latencies.push(drawn - at);
+      });
+    }
   });
   const alerts = coalesced(async () => {
     const list = (await getJson<{ alerts: Alert[] }>(`/api/live/alerts${query({ limit: ALERTS })}`)).alerts;
@@ -84,7 +99,10 @@ export async function mount(main: HTMLElement): Promise<() => void> {
     wiki.setAlerts(list);
   });
   const events = openLiveEvents(document.getElementById("connection"));
-  events.on("windows", () => windows.request());
+  events.on("windows", () => {
+    if (latencies !== undefined) pushedAt.push(performance.now());
+    windows.request();
+  });
   events.on("alerts", () => alerts.request());
   events.on("progress", (data) => freshness.render(data as StreamProgress));
   // Whatever was pushed before the stream (re)opened is read now.
