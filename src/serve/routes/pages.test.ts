@@ -107,8 +107,8 @@ describe("pagesRoute", () => {
       status: 404,
       body: { error: { code: "PULSE_HTTP_NOT_FOUND" } },
     });
-    // Not a page yet: the batch page joins PAGE_PATHS when it lands.
-    expect((await served.get("/dags")).status).toBe(404);
+    expect((await served.get("/nope")).status).toBe(404);
+    expect((await served.get("/dags")).status).toBe(200);
     expect(await served.get("/ops", { method: "POST" })).toMatchObject({
       status: 405,
       body: { error: { code: "PULSE_HTTP_METHOD" } },
