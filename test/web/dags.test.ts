@@ -48,7 +48,11 @@ describe("the Batch page in Chromium", () => {
       runPulseJson([...args, "--json", "--data-dir", dataDir], { timeoutMs: TIMEOUT_MS });
     await cli(["produce", "activity", "--count", "3000", "--start", "2026-12-01T10:00:00Z", "--seed", "1"]);
     await cli(["stream", "--drain"]);
-    await cli(["dags", "backfill", "daily_metrics", "--from", "2026-12-01", "--to", "2026-12-02"]);
+    const backfill = ["dags", "backfill", "daily_metrics", "--from", "2026-12-01", "--to", "2026-12-02"];
+    await cli(backfill);
+    // reconcile again: a cleared task of a backfilled run runs in the next backfill, as its try 2.
+    await cli(["dags", "clear", "daily_metrics", "2026-12-01", "--task", "reconcile"]);
+    await cli(backfill);
     // pulse serve runs no scheduler: a run the page queues stays queued.
     const serve = await startPulse(["serve", "--port", "0", "--data-dir", dataDir], {
       waitFor: /listening on (http:\/\/[^\s]+) /,
@@ -85,8 +89,8 @@ describe("the Batch page in Chromium", () => {
         TASKS.map((task) => ({
           task,
           state: "success",
-          text: "ok",
-          label: `${task}, run 2026-12-01: success`,
+          text: task === "reconcile" ? "ok ×2" : "ok",
+          label: `${task}, run 2026-12-01: success${task === "reconcile" ? ", try 2" : ""}`,
         })),
       );
       // Green, and the legend names the colour's state.
@@ -104,12 +108,20 @@ describe("the Batch page in Chromium", () => {
       );
       await page.keyboard.press("Enter");
       await expect.poll(() => page.locator("#dags-log").textContent()).toContain("unexplained 0");
-      const log = await api<{ tryNumber: number; text: string }>(
-        `/api/dags/daily_metrics/runs/${encodeURIComponent(RUN)}/logs/reconcile`,
-      );
-      expect(await page.locator("#dags-log").textContent()).toBe(log.text);
-      expect(await page.locator("#dags-log-status").textContent()).toBe("The log of try 1.");
+      const logOf = (tryNumber: number) =>
+        api<{ tryNumber: number; text: string }>(
+          `/api/dags/daily_metrics/runs/${encodeURIComponent(RUN)}/logs/reconcile?try=${tryNumber}`,
+        );
+      expect(await page.locator("#dags-log").textContent()).toBe((await logOf(2)).text);
+      expect(await page.locator("#dags-log-status").textContent()).toBe("The log of try 2.");
       expect(await page.locator("#dags-task-title").textContent()).toBe("reconcile · 2026-12-01");
+      // The earlier try, picked in the try selector.
+      expect(await page.locator("#dags-try option").allTextContents()).toEqual(["try 2", "try 1"]);
+      await page.locator("#dags-try").selectOption("1");
+      await expect.poll(() => page.locator("#dags-log-status").textContent()).toBe("The log of try 1.");
+      const first = (await logOf(1)).text;
+      expect(first).toContain("try 1 of reconcile");
+      expect(await page.locator("#dags-log").textContent()).toBe(first);
 
       // The reconciliation table is the API's records, field for field.
       const { records } = await api<{ records: Array<Record<string, string | number | null>> }>(
@@ -142,6 +154,24 @@ describe("the Batch page in Chromium", () => {
       expect(shown).toEqual(records.map((r) => Object.fromEntries(fields.map((f) => [f, r[f]]))));
       expect(records.every((r) => r.unexplained === 0)).toBe(true);
       expect(await page.locator("#reconciliation-table tr.unexplained").count()).toBe(0);
+
+      // A poll that finds nothing new redraws nothing: the same cell and row nodes after a refresh.
+      await page.evaluate(() => {
+        const w = window as unknown as Record<string, unknown>;
+        w.cell = document.querySelector("#dags-grid button.cell");
+        w.row = document.querySelector("#reconciliation-table tbody tr");
+      });
+      await page.waitForResponse((r) => r.url().endsWith("/api/dags/daily_metrics/runs"));
+      await page.waitForTimeout(200);
+      expect(
+        await page.evaluate(() => {
+          const w = window as unknown as Record<string, unknown>;
+          return (
+            w.cell === document.querySelector("#dags-grid button.cell") &&
+            w.row === document.querySelector("#reconciliation-table tbody tr")
+          );
+        }),
+      ).toBe(true);
 
       await screenshot(page, "web-dags");
       expect(errors).toEqual([]);
@@ -193,6 +223,7 @@ describe("the Batch page in Chromium", () => {
       // Clearing a task queues it and the tasks after it; the grid follows.
       await page.locator("#dags-table button[data-dag=daily_metrics]").click();
       await page.locator(`#dags-grid button.cell[data-run="${RUN}"][data-task=models_test]`).click();
+      expect(await page.locator("#dags-try").isHidden()).toBe(true);
       await page.locator("#dags-clear-task").click();
       await expect
         .poll(() => message.textContent())

@@ -15,6 +15,8 @@ export class TaskPanel {
   readonly #facts: HTMLElement;
   readonly #controls: HTMLElement;
   readonly #try: HTMLSelectElement;
+  /** The try selector, shown when there is more than one try. */
+  readonly #tryPicker: HTMLElement;
   readonly #log: HTMLPreElement;
   readonly #logStatus: HTMLElement;
   #dagId = "";
@@ -41,14 +43,8 @@ export class TaskPanel {
     clearRun.addEventListener("click", () => {
       if (this.#key !== undefined) options.onClear({ runId: this.#key.runId });
     });
-    this.#controls = h(
-      "div",
-      { class: "controls", hidden: true },
-      h("label", { for: "dags-try" }, "try"),
-      this.#try,
-      clearTask,
-      clearRun,
-    );
+    this.#tryPicker = h("span", { hidden: true }, h("label", { for: "dags-try" }, "try "), this.#try);
+    this.#controls = h("div", { class: "controls", hidden: true }, this.#tryPicker, clearTask, clearRun);
     this.#logStatus = h("p", { class: "muted", id: "dags-log-status", role: "status" });
     this.#log = h("pre", {
       id: "dags-log",
@@ -120,7 +116,7 @@ export class TaskPanel {
         h("option", { value: String(n), selected: n === (picked ?? task.tryNumber) }, `try ${n}`),
       ),
     );
-    this.#try.disabled = tries.length <= 1;
+    this.#tryPicker.hidden = tries.length <= 1;
     if (task.tryNumber === 0) {
       replace(this.#logStatus, "No try yet: the task has not started, so it has no log.");
       this.#log.hidden = true;
