@@ -80,17 +80,18 @@ export async function mount(main: HTMLElement): Promise<() => void> {
   if (dags.length === 0) {
     replace(
       listTable.body,
-      emptyRow(4, "This server has no orchestrator: start it with pulse up or pulse serve."),
+      emptyRow(4, "This server does not serve /api/dags: start pulse up or pulse serve."),
     );
     detail.section.hidden = true;
     actions.section.hidden = true;
+    recon.section.hidden = true;
   }
 
   const runOf = (runId: string): DagRunInfo | undefined =>
     runsByDag.get(current?.id ?? "")?.find((r) => r.runId === runId);
 
   const pick = (dag: DagInfo): void => {
-    if (dag === current && detail.section.dataset.dag === dag.id) return;
+    if (dag === current) return;
     current = dag;
     opened = undefined;
     tasks.close();
@@ -110,14 +111,20 @@ export async function mount(main: HTMLElement): Promise<() => void> {
       renderList(listTable.body, dags, latest, current, pick);
     }
     if (current === undefined) return;
-    detail.section.dataset.dag = current.id;
-    replace(detail.section.querySelector("h2")!, `Runs of ${current.id}`);
-    replace(about, ...aboutDag(current));
+    if (detail.section.dataset.dag !== current.id) {
+      detail.section.dataset.dag = current.id;
+      replace(detail.section.querySelector("h2")!, `Runs of ${current.id}`);
+      replace(about, ...aboutDag(current));
+    }
     grid.render(current, runsByDag.get(current.id) ?? []);
     if (opened !== undefined) tasks.update(runOf(opened.runId));
   };
 
-  /** A change in any run means a task may have written reconciliation records: read them again then. */
+  /**
+   * A change in any run means a task may have written reconciliation records: read them again then, but
+   * not while a task runs. Each read opens the warehouse, and an embedded DuckDB file opened by a reader
+   * keeps a task from opening it to write (that try would fail and be retried).
+   */
   let runsSeen = "";
   const poll = coalesced(async () => {
     try {
@@ -132,17 +139,17 @@ export async function mount(main: HTMLElement): Promise<() => void> {
       return;
     }
     draw();
-    const seen = JSON.stringify([...runsByDag.values()].map((runs) => runs.map((r) => r.updatedAt)));
-    if (seen !== runsSeen) {
-      runsSeen = seen;
-      await reconciliation.load();
-    }
+    const runs = [...runsByDag.values()].flat();
+    const seen = JSON.stringify(runs.map((r) => r.updatedAt));
+    const running = runs.some((r) => r.tasks.some((t) => t.state === "running"));
+    const first = runsSeen === "";
+    if (seen !== runsSeen && (first || !running) && (await reconciliation.load())) runsSeen = seen;
   });
   draw();
   if (dags.length > 0) {
     poll.request();
     await poll.done();
-  } else await reconciliation.load();
+  }
   const timer = setInterval(() => {
     if (document.visibilityState === "visible" && dags.length > 0) poll.request();
   }, POLL_MS);

@@ -44,15 +44,15 @@ export class ReconciliationPanel {
     );
   }
 
-  /** Reads the records (of the chosen day) and redraws the table when they changed. */
-  async load(): Promise<void> {
+  /** Reads the records (of the chosen day) and redraws the table when they changed; false when not read. */
+  async load(): Promise<boolean> {
     const mine = ++this.#generation;
     const date = this.#date.value;
     try {
       const answer = await getJson<{ records: ReconciliationRecord[] }>(
         `/api/dags/reconciliation${date === "" ? "" : `?date=${date}`}`,
       );
-      if (mine !== this.#generation) return;
+      if (mine !== this.#generation) return false;
       const off = answer.records.filter((r) => r.unexplained !== 0).length;
       replace(
         this.#status,
@@ -61,12 +61,14 @@ export class ReconciliationPanel {
       );
       delete this.#status.dataset.code;
       this.#render(answer.records);
+      return true;
     } catch (error) {
-      if (mine !== this.#generation) return;
+      if (mine !== this.#generation) return false;
       if (!(error instanceof ApiError)) throw error;
       // The rows shown stay: a read can fail for a moment while a task writes the warehouse.
       this.#status.dataset.code = error.code;
       replace(this.#status, h("span", { class: "error" }, `Not read: ${error.message}`));
+      return false;
     }
   }
 
