@@ -9,8 +9,9 @@ const TIMEOUT_MS = 180_000;
 const TOKEN = "dags-page-admin-token";
 const RUN = "backfill__2026-12-01T00:00:00.000Z";
 const TASKS = ["load", "models_build", "models_test", "reconcile"];
-/** What the browser logs for a write refused with 401 (a failed fetch is logged as a console error). */
-const REFUSED = /status of 401 .*\/api\/dags\/intraday_metrics\/trigger/;
+/** What the browser logs for the writes refused here (a failed fetch is logged as a console error). */
+const REFUSED =
+  /status of (401 .*\/api\/dags\/intraday_metrics\/trigger|400 .*\/api\/dags\/intraday_metrics\/backfill)/;
 
 interface Cell {
   task: string;
@@ -180,7 +181,7 @@ describe("the Batch page in Chromium", () => {
   );
 
   it(
-    "refuses a trigger without the admin token with the API's message; with it, the queued run appears, and a clear queues tasks again",
+    "refuses a trigger without the admin token with the API's message; with it, the queued run appears, a backfill fills the grid up to its cap, and a clear queues tasks again",
     async () => {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       cleanups.add(() => page.close());
@@ -220,6 +221,29 @@ describe("the Batch page in Chromium", () => {
       expect(page.url()).not.toContain(TOKEN);
       expect(await page.locator("#dags-token-form").isHidden()).toBe(true);
 
+      // A backfill: a bad range answers 400 with the API's message; a good one queues a run per hour.
+      await page.locator("#dags-backfill-from").fill("2026-12-05");
+      await page.locator("#dags-backfill-to").fill("2026-12-03");
+      await page.locator("#dags-backfill button[type=submit]").click();
+      await expect.poll(() => message.getAttribute("data-code")).toBe("PULSE_HTTP_BAD_PARAM");
+      expect(await message.textContent()).toMatch(/^400: A backfill needs --from before --to/);
+      await page.locator("#dags-backfill-from").fill("2026-12-03");
+      await page.locator("#dags-backfill-to").fill("2026-12-05");
+      await page.locator("#dags-backfill button[type=submit]").click();
+      await expect
+        .poll(() => message.textContent())
+        .toBe("Backfill of intraday_metrics: 48 new runs queued, 0 already there.");
+      // The grid keeps the newest 25 of the 49 runs, newest first.
+      await expect
+        .poll(() => page.locator("#dags-grid-status").textContent())
+        .toBe("The newest 25 of 49 runs.");
+      const shownRuns = await page
+        .locator("#dags-grid tbody tr")
+        .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.run));
+      expect(shownRuns).toHaveLength(25);
+      expect(shownRuns[0]).toBe("backfill__2026-12-04T23:00:00.000Z");
+      expect(shownRuns[24]).toBe("backfill__2026-12-03T23:00:00.000Z");
+
       // Clearing a task queues it and the tasks after it; the grid follows.
       await page.locator("#dags-table button[data-dag=daily_metrics]").click();
       await page.locator(`#dags-grid button.cell[data-run="${RUN}"][data-task=models_test]`).click();
@@ -234,9 +258,9 @@ describe("the Batch page in Chromium", () => {
       expect(new URL(page.url()).search).toBe("?dag=daily_metrics");
 
       await screenshot(page, "web-dags-actions");
-      // The refused trigger's 401 is the only console error.
+      // The refused trigger's 401 and backfill's 400 are the only console errors.
       expect(errors.filter((e) => !REFUSED.test(e))).toEqual([]);
-      expect(errors).toHaveLength(1);
+      expect(errors).toHaveLength(2);
     },
     TIMEOUT_MS,
   );
