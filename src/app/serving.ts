@@ -1,4 +1,4 @@
-// Puts the platform on the HTTP server: health, metrics, the collector, the schema registry's REST API, the analytics API and, with a stream job, the live API.
+// Puts the platform on the HTTP server: health, metrics, the collector, the schema registry's REST API, the analytics API, the DAGs API and, with a stream job, the live API.
 
 import type { PulseConfig } from "../config/index.ts";
 import { registerIngestMetrics } from "../serve/metrics/ingest.ts";
@@ -14,7 +14,7 @@ import { registryRoute } from "../serve/routes/registry.ts";
 import type { SseHub } from "../serve/sse.ts";
 import type { LiveStore } from "../store/index.ts";
 import { warehouseAnalytics } from "./analytics.ts";
-import type { Orchestrator } from "./dags.ts";
+import { openOrchestrator, type Orchestrator } from "./dags.ts";
 import { dagsApi } from "./dags-api.ts";
 import { openPlatform, type Platform } from "./platform.ts";
 import { ensureWebBuild } from "./web-build.ts";
@@ -90,7 +90,7 @@ export async function startServing(
   return { server, url };
 }
 
-/** The server alone, without a stream job: the platform's parts behind health, collector and registry. */
+/** The server alone, without a stream job or scheduler: the platform's parts behind health, collector, registry and /api/dags. */
 export interface RunningServer extends Serving {
   platform: Platform;
   /** Serves until `signal` aborts. */
@@ -104,18 +104,25 @@ export async function startServer(
   options: { port: number; source: string },
 ): Promise<RunningServer> {
   const platform = await openPlatform(config, { source: options.source });
+  // The run store without a scheduler: /api/dags reads runs and queues the writes for `pulse scheduler`.
+  const orchestrator = await openOrchestrator(config).catch(async (error: unknown) => {
+    await platform.close();
+    throw error;
+  });
   try {
-    const serving = await startServing(platform, options.port);
+    const serving = await startServing(platform, options.port, undefined, orchestrator);
     return {
       ...serving,
       platform,
       run: untilAborted,
       async close() {
         await serving.server.close();
+        await orchestrator.close();
         await platform.close();
       },
     };
   } catch (error) {
+    await orchestrator.close();
     await platform.close();
     throw error;
   }

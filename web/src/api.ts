@@ -158,6 +158,85 @@ export interface DeadLetterEntry {
   payload: { format: string; value: unknown; schema_id?: number; truncated?: boolean };
 }
 
+/** A task instance's state (Airflow's names). */
+export type TaskState =
+  | "queued"
+  | "running"
+  | "success"
+  | "failed"
+  | "up_for_retry"
+  | "upstream_failed"
+  | "skipped";
+
+export type DagRunState = "queued" | "running" | "success" | "failed";
+
+/** One DAG of GET /api/dags. */
+export interface DagInfo {
+  id: string;
+  /** As written: a cron expression, a preset ("@daily") or "manual". */
+  schedule: string;
+  /** The 5-field cron expression the schedule stands for; null for "manual". */
+  cron: string | null;
+  timezone: string;
+  startDate: string;
+  catchup: boolean;
+  maxActiveRuns: number;
+  tags: string[];
+  description: string;
+  tasks: Array<{
+    id: string;
+    upstream: string[];
+    command: string[] | null;
+    retries: number;
+    timeoutMs: number | null;
+    pool: string | null;
+    triggerRule: string;
+  }>;
+}
+
+/** One task instance of a run; `tryNumber` is 0 before its first try. */
+export interface TaskInstanceInfo {
+  taskId: string;
+  state: TaskState;
+  tryNumber: number;
+  reason: string | null;
+  updatedAt: string;
+}
+
+/** One run of GET /api/dags/<dag>/runs (ISO 8601 times). */
+export interface DagRunInfo {
+  dagId: string;
+  runId: string;
+  runType: "scheduled" | "manual" | "backfill";
+  state: DagRunState;
+  logicalDate: string;
+  dataIntervalStart: string;
+  dataIntervalEnd: string;
+  createdAt: string;
+  updatedAt: string;
+  tasks: TaskInstanceInfo[];
+}
+
+/** GET /api/dags/<dag>/runs/<run>/logs/<task>[?try=N]. */
+export interface TaskLog {
+  tryNumber: number;
+  text: string;
+}
+
+/** One record of GET /api/dags/reconciliation: a day and event type, batch against speed. */
+export interface ReconciliationRecord {
+  activity_date: string;
+  event_type: string;
+  batch_count: number;
+  speed_count: number;
+  late_count: number;
+  late_copies: number;
+  late_pending: number;
+  unexplained: number;
+  run_id: string | null;
+  reconciled_at: string;
+}
+
 /** An error answer of a Pulse API: its HTTP status and the code and message of its body. */
 export class ApiError extends Error {
   constructor(
@@ -179,6 +258,29 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
     if ((error as Error).name === "AbortError") throw error;
     throw new ApiError(0, "NETWORK", `the server cannot be reached (${(error as Error).message})`);
   }
+  return answerOf<T>(response);
+}
+
+/**
+ * POSTs `body` as JSON to a write API, with the admin token as a Bearer header when one is given; an
+ * error answer (401, 403, 400…) rejects with its code and message.
+ */
+export async function postJson<T>(path: string, body: unknown, token?: string): Promise<T> {
+  const headers: Record<string, string> = {
+    accept: "application/json",
+    "content-type": "application/json",
+  };
+  if (token !== undefined && token !== "") headers.authorization = `Bearer ${token}`;
+  let response: Response;
+  try {
+    response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+  } catch (error) {
+    throw new ApiError(0, "NETWORK", `the server cannot be reached (${(error as Error).message})`);
+  }
+  return answerOf<T>(response);
+}
+
+async function answerOf<T>(response: Response): Promise<T> {
   const body = (await response.json().catch(() => null)) as unknown;
   if (!response.ok) {
     const error = (body as { error?: { code?: string; message?: string } } | null)?.error;

@@ -15,13 +15,14 @@ export interface PageEntry {
 }
 
 /**
- * Each page is its own chunk, loaded when opened. A new page (the orchestrator's /dags) is one entry
- * here, its module, and its path in the server's PAGE_PATHS.
+ * Each page is its own chunk, loaded when opened. A new page is one entry here, its module, and its path
+ * in the server's PAGE_PATHS.
  */
 export const PAGES: readonly PageEntry[] = [
   { path: "/", title: "Live", heading: "Live metrics", load: () => import("./live/page.ts") },
   { path: "/ops", title: "Pipeline", heading: "Pipeline", load: () => import("./ops/page.ts") },
   { path: "/analytics", title: "Analytics", heading: "Analytics", load: () => import("./analytics/page.ts") },
+  { path: "/dags", title: "Batch", heading: "Batch DAGs", load: () => import("./dags/page.ts") },
 ];
 
 /** The page of a location path ("/ops/" is "/ops"); undefined for a path the app has no page for. */

@@ -1,4 +1,4 @@
-// `pulse serve`: the HTTP server alone (health, schema registry API, collector), until Ctrl-C.
+// `pulse serve`: the HTTP server alone (health, schema registry API, collector, the dashboard and its APIs), until Ctrl-C.
 
 import { startServer } from "../../app/serving.ts";
 import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";

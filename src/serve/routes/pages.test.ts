@@ -44,7 +44,7 @@ describe("pagesRoute", () => {
   it("answers index.html for each page path, revalidated, with a strict CSP", async () => {
     const dir = builtFolder();
     const { url } = await serveRoutes([pagesRoute({ assets: async () => dir })]);
-    for (const path of ["/", "/ops", "/ops/"]) {
+    for (const path of ["/", "/ops", "/ops/", "/analytics", "/dags"]) {
       const response = await fetch(`${url}${path}`);
       expect(response.status, path).toBe(200);
       expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
@@ -107,8 +107,7 @@ describe("pagesRoute", () => {
       status: 404,
       body: { error: { code: "PULSE_HTTP_NOT_FOUND" } },
     });
-    // Not a page yet: the batch page joins PAGE_PATHS when it lands.
-    expect((await served.get("/dags")).status).toBe(404);
+    expect((await served.get("/nope")).status).toBe(404);
     expect(await served.get("/ops", { method: "POST" })).toMatchObject({
       status: 405,
       body: { error: { code: "PULSE_HTTP_METHOD" } },

@@ -7,9 +7,9 @@ import type { Route } from "../route.ts";
 
 /**
  * The pages the web app has, each answered with the same index.html (the app picks its page from the
- * path). `/dags` joins this list when its page lands.
+ * path): web/src/pages.ts names the same paths.
  */
-export const PAGE_PATHS: readonly string[] = ["/", "/ops", "/analytics"];
+export const PAGE_PATHS: readonly string[] = ["/", "/ops", "/analytics", "/dags"];
 
 export interface PagesOptions {
   /**
