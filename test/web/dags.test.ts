@@ -45,8 +45,10 @@ describe("the Batch page in Chromium", () => {
 
   beforeAll(async () => {
     const dataDir = tempDir(cleanups.add);
+    // The project's artifacts (run_results.json) go to a folder of this test's, for the CLI and the server.
+    const target = { DBT_TARGET_PATH: tempDir(cleanups.add) };
     const cli = (args: string[]) =>
-      runPulseJson([...args, "--json", "--data-dir", dataDir], { timeoutMs: TIMEOUT_MS });
+      runPulseJson([...args, "--json", "--data-dir", dataDir], { timeoutMs: TIMEOUT_MS, env: target });
     await cli(["produce", "activity", "--count", "3000", "--start", "2026-12-01T10:00:00Z", "--seed", "1"]);
     await cli(["stream", "--drain"]);
     const backfill = ["dags", "backfill", "daily_metrics", "--from", "2026-12-01", "--to", "2026-12-02"];
@@ -58,7 +60,7 @@ describe("the Batch page in Chromium", () => {
     const serve = await startPulse(["serve", "--port", "0", "--data-dir", dataDir], {
       waitFor: /listening on (http:\/\/[^\s]+) /,
       onCleanup: cleanups.add,
-      env: { PULSE_ADMIN_TOKEN: TOKEN },
+      env: { PULSE_ADMIN_TOKEN: TOKEN, ...target },
     });
     url = serve.match[1]!;
     browser = await launchBrowser(cleanups.add);
@@ -155,6 +157,24 @@ describe("the Batch page in Chromium", () => {
       expect(shown).toEqual(records.map((r) => Object.fromEntries(fields.map((f) => [f, r[f]]))));
       expect(records.every((r) => r.unexplained === 0)).toBe(true);
       expect(await page.locator("#reconciliation-table tr.unexplained").count()).toBe(0);
+
+      // The latest model command's results: the daily run's models_test, every data test passed.
+      const { run: models } = await api<{
+        run: { command: string; counts: Record<string, number>; results: Array<{ uniqueId: string }> };
+      }>("/api/dags/models");
+      expect(models.command).toBe("test");
+      expect(models.counts.pass).toBeGreaterThan(10);
+      await expect
+        .poll(() => page.locator("#models-summary").getAttribute("data-counts"))
+        .toBe(JSON.stringify(models.counts));
+      expect(
+        await page
+          .locator("#models-table tbody tr[data-node]")
+          .evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.node!).sort()),
+      ).toEqual(models.results.map((r) => r.uniqueId).sort());
+      expect(await page.locator('#models-table tbody tr[data-status="pass"]').count()).toBe(
+        models.counts.pass,
+      );
 
       // A poll that finds nothing new redraws nothing: the same cell and row nodes after a refresh.
       await page.evaluate(() => {

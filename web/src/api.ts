@@ -301,3 +301,18 @@ export function query(params: Record<string, string | number | undefined>): stri
   const text = search.toString();
   return text === "" ? "" : `?${text}`;
 }
+
+/** GET /api/dags/models: the latest `pulse models` command's results (run_results.json), or null. */
+export interface ModelResults {
+  generatedAt: string;
+  command: string | null;
+  elapsedTime: number;
+  counts: { pass: number; warn: number; fail: number; error: number; skipped: number };
+  results: Array<{
+    uniqueId: string;
+    status: string;
+    failures: number | null;
+    message: string | null;
+    executionTime: number;
+  }>;
+}

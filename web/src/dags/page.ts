@@ -5,6 +5,7 @@ import { emptyRow, h, panel, replace, table } from "../dom.ts";
 import { coalesced } from "../events.ts";
 import { AdminPanel } from "./admin.ts";
 import { type CellKey, newestFirst, RunGrid, runLabel, STATES } from "./grid.ts";
+import { ModelResultsPanel } from "./models.ts";
 import { ReconciliationPanel } from "./reconciliation.ts";
 import { TaskPanel } from "./task-log.ts";
 
@@ -65,8 +66,22 @@ export async function mount(main: HTMLElement): Promise<() => void> {
     note: "pulse_audit.reconciliation: per day and event type, the batch count against the speed layer's count and its late events; unexplained must be 0.",
   });
   recon.body.append(reconciliation.element);
+  const modelResults = new ModelResultsPanel();
+  const models = panel("models", "Models and data tests", {
+    wide: true,
+    note: "The latest pulse models command (a DAG's models_build or models_test): each model and test with its status and failing rows.",
+  });
+  models.body.append(modelResults.element);
 
-  const layout = h("div", { class: "grid" }, list.section, detail.section, actions.section, recon.section);
+  const layout = h(
+    "div",
+    { class: "grid" },
+    list.section,
+    detail.section,
+    actions.section,
+    recon.section,
+    models.section,
+  );
   replace(
     main,
     h("h1", {}, "Batch"),
@@ -85,6 +100,7 @@ export async function mount(main: HTMLElement): Promise<() => void> {
     detail.section.hidden = true;
     actions.section.hidden = true;
     recon.section.hidden = true;
+    models.section.hidden = true;
   }
 
   const runOf = (runId: string): DagRunInfo | undefined =>
@@ -143,7 +159,11 @@ export async function mount(main: HTMLElement): Promise<() => void> {
     const seen = JSON.stringify(runs.map((r) => r.updatedAt));
     const running = runs.some((r) => r.tasks.some((t) => t.state === "running"));
     const first = runsSeen === "";
-    if (seen !== runsSeen && (first || !running) && (await reconciliation.load())) runsSeen = seen;
+    if (seen !== runsSeen && (first || !running)) {
+      // run_results.json is a file, not the warehouse: read with the records, whatever succeeds.
+      await modelResults.load();
+      if (await reconciliation.load()) runsSeen = seen;
+    }
   });
   draw();
   if (dags.length > 0) {
