@@ -1,19 +1,18 @@
 // Benchmark: from a window's push (the stream job's commit) to the frame that shows it on the Live page, in headless Chromium, with pulse up at 10k events/s.
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { chromiumPath } from "../test/helpers/browser.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const RATE = Number(process.env.PULSE_BENCH_UI_RATE ?? 10_000);
 const WARMUP_MS = 8_000;
 const MEASURE_MS = Number(process.env.PULSE_BENCH_UI_SECONDS ?? 30) * 1000;
 const GOAL_P95_MS = 1_000;
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** bench/run.ts runs each module from the repository root. */
+const ROOT = process.cwd();
 
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
@@ -42,7 +41,11 @@ export async function run(): Promise<BenchResult[]> {
     ],
     { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
   );
-  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true });
+  // Debian's Chromium, as the dashboard tests drive it (scripts/services/chromium.sh installs it).
+  const executablePath = execFileSync(join(ROOT, "scripts/services/chromium.sh"), ["path"], {
+    encoding: "utf8",
+  }).trim();
+  const browser = await chromium.launch({ executablePath, headless: true });
   try {
     const url = await new Promise<string>((resolve, reject) => {
       let out = "";
