@@ -196,6 +196,10 @@ export class Chart {
 
   /** Alert bands behind nothing but over the plot: a translucent span per alert window, labelled at the top. */
   #drawBands(u: uPlot): void {
+    // The bands in view, as drawn: what the page's tests (and a curious reader of the DOM) can check.
+    const [minSec, maxSec] = [u.scales.x?.min ?? 0, u.scales.x?.max ?? 0];
+    const shown = this.#bands.filter((band) => band.toSec > minSec && band.fromSec < maxSec);
+    this.element.dataset.bands = shown.map((band) => `${band.kind}@${band.fromSec}`).join(" ");
     if (this.#bands.length === 0) return;
     const { ctx } = u;
     const { left, top, width, height } = u.bbox;
