@@ -1,6 +1,7 @@
 // Puts the platform on the HTTP server: health, metrics, the collector, the schema registry's REST API, the analytics API, the DAGs API and, with a stream job, the live API.
 
 import type { PulseConfig } from "../config/index.ts";
+import { registerDagMetrics } from "../serve/metrics/dags.ts";
 import { registerIngestMetrics } from "../serve/metrics/ingest.ts";
 import { PulseServer } from "../serve/server.ts";
 import { analyticsApiRoutes } from "../serve/routes/analytics.ts";
@@ -52,8 +53,23 @@ export async function startServing(
   const ops = opsApiRoutes({ log: platform.log, registry: platform.registry.client, serde: platform.serde });
   for (const route of ops) server.add(route);
   for (const route of analyticsApiRoutes({ source: warehouseAnalytics(config) })) server.add(route);
-  if (orchestrator !== undefined)
+  if (orchestrator !== undefined) {
     server.add(dagsRoute({ api: dagsApi(orchestrator, config), adminToken: config.server.admin_token }));
+    // GET /metrics: runs and task instances by state, read from the run store on each scrape.
+    registerDagMetrics(server.metrics.registry, () =>
+      Promise.all(
+        orchestrator.dags.map(async (dag) => ({
+          dagId: dag.id,
+          runs: await Promise.all(
+            (await orchestrator.store.listRuns(dag.id)).map(async (run) => ({
+              state: run.state,
+              tasks: await orchestrator.store.taskInstances(dag.id, run.runId),
+            })),
+          ),
+        })),
+      ),
+    );
+  }
   // GET /metrics: what the producers counted (the status line's figures) and every consumer group's lag.
   registerIngestMetrics(server.metrics.registry, {
     producers: [platform.activity, platform.wikimedia],

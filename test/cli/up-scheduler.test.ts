@@ -1,6 +1,7 @@
 // `pulse up` runs the batch DAGs: within seconds of start the analytics API has today's KPIs, and the runs and their logs are served under /api/dags.
 import { describe, expect, it } from "vitest";
 import { startPulse, tempDir } from "../helpers/cli.ts";
+import { parsePrometheusText, sampleValue } from "../helpers/prometheus-text.ts";
 
 const API_LINE = /API on (http:\/\/[^\s]+) /;
 
@@ -77,6 +78,24 @@ describe("pulse up with the scheduler", () => {
     expect(models!.counts.pass).toBeGreaterThan(10);
     expect(models!.counts.fail + models!.counts.error).toBe(0);
     expect(models!.results).toHaveLength(models!.counts.pass);
+
+    // GET /metrics counts the runs by state (a parser reads the exposition, not a regex), once the run ended.
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const { runs } = (await (await fetch(`${url}/api/dags/daily_metrics/runs`)).json()) as { runs: RunJson[] };
+      if (runs[0]?.state === "success") break;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const metrics = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
+    const dagRuns = (dag: string, state: string) => sampleValue(metrics, "pulse_dag_runs", { dag, state });
+    const runsNow = (await (await fetch(`${url}/api/dags/daily_metrics/runs`)).json()) as { runs: RunJson[] };
+    for (const state of ["queued", "running", "success", "failed"])
+      expect(dagRuns("daily_metrics", state), state).toBe(
+        runsNow.runs.filter((r) => r.state === state).length,
+      );
+    expect(dagRuns("daily_metrics", "success")).toBe(1);
+    expect(sampleValue(metrics, "pulse_dag_task_instances", { dag: "daily_metrics", state: "success" })).toBe(
+      4,
+    );
 
     // Writes need the admin token.
     const anonymous = await fetch(`${url}/api/dags/daily_metrics/trigger`, { method: "POST" });
