@@ -287,7 +287,13 @@ describe("/api/analytics", () => {
           "the warehouse has no fct_daily_user_metrics yet: run `pulse batch` to load the raw lake and build the marts",
       },
     });
+    expect((await none.get("/api/analytics/marts")).body).toEqual({
+      reports: { "daily-user-metrics": false, revenue: false, funnel: false, wiki: false },
+    });
     const partial = await served(["fct_daily_revenue"]);
+    expect((await partial.get("/api/analytics/marts")).body).toEqual({
+      reports: { "daily-user-metrics": false, revenue: true, funnel: false, wiki: false },
+    });
     expect((await partial.get("/api/analytics/revenue")).status).toBe(200);
     expect((await partial.get("/api/analytics/wiki")).body).toMatchObject({
       error: { code: "PULSE_HTTP_WAREHOUSE_NOT_BUILT" },

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { HttpErrorCode, WarehouseError } from "../../errors.ts";
 import { toCsv } from "../csv.ts";
 import { HttpError, sendJson } from "../http.ts";
-import { badParam, getRoute, notFoundRoute, type Route } from "../route.ts";
+import { badParam, type GetEndpoint, getRoute, notFoundRoute, type Route } from "../route.ts";
 
 /** A value bound to a `$n` parameter or read from a row (the warehouse seam's SqlValue). */
 export type AnalyticsValue = string | number | boolean | Date | null;
@@ -119,7 +119,20 @@ export function analyticsApiRoutes(options: { source: AnalyticsSource }): Route[
       },
     ]),
   );
-  const route = getRoute("/api/analytics", endpoints);
+  // Which reports have their mart built: a page asks first, so it requests (and 404s on) none that is not.
+  const marts: GetEndpoint = {
+    params: [],
+    run: async (_query, _req, res) => {
+      const built = await read(options.source, async (session) => {
+        const out: Record<string, boolean> = {};
+        for (const [path, report] of Object.entries(REPORTS))
+          out[path.slice(1)] = (await session.mart(report.mart)) !== undefined;
+        return out;
+      });
+      sendJson(res, 200, { reports: built });
+    },
+  };
+  const route = getRoute("/api/analytics", { ...endpoints, "/marts": marts });
   return [route, notFoundRoute("analytics", ["/api/analytics"], [route])];
 }
 

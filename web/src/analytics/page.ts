@@ -1,5 +1,6 @@
 // The Analytics page (/analytics): the batch layer's marts by date range and event type, a trend chart, and every table exportable as CSV.
 
+import { getJson } from "../api.ts";
 import { Chart, type ChartData, type SeriesSpec } from "../charts.ts";
 import { compact, decimal, h, integer, money, panel, percent, replace, signed } from "../dom.ts";
 import { type AnalyticsFilters, ReportPanel, type ReportRow } from "./report.ts";
@@ -166,11 +167,18 @@ export async function mount(main: HTMLElement): Promise<() => void> {
   const load = async (filters: AnalyticsFilters) => {
     const mine = ++generation;
     replace(message);
+    // Only the built marts are read: an unbuilt one is said so without a 404 on the console.
+    const { reports: built } = await getJson<{ reports: Record<string, boolean> }>("/api/analytics/marts");
+    const loadIfBuilt = async (report: ReportPanel): Promise<ReportRow[]> => {
+      if (built[report.report] !== false) return report.load(filters);
+      report.notBuilt();
+      return [];
+    };
     const [rows] = await Promise.all([
-      daily.load(filters),
-      revenue.load(filters),
-      funnel.load(filters),
-      wiki.load(filters),
+      loadIfBuilt(daily),
+      loadIfBuilt(revenue),
+      loadIfBuilt(funnel),
+      loadIfBuilt(wiki),
     ]);
     if (mine === generation) drawTrend(chart, rows);
   };

@@ -85,6 +85,24 @@ export class ReportPanel {
     );
   }
 
+  /** The report's path below /api/analytics, as /api/analytics/marts names it. */
+  get report(): string {
+    return this.#options.report;
+  }
+
+  /** Says its mart is not built yet, without asking the API (which would answer 404). */
+  notBuilt(): void {
+    replace(this.#status);
+    replace(
+      this.#table.body,
+      emptyRow(
+        this.#options.columns.length,
+        "Not built yet: the scheduler of `pulse up` builds the marts at start and every hour; or run `pulse batch`.",
+      ),
+    );
+    this.#status.dataset.code = "PULSE_HTTP_WAREHOUSE_NOT_BUILT";
+  }
+
   /** Reads the report with `filters` and shows it; returns its rows (none when it could not be read). */
   async load(filters: AnalyticsFilters): Promise<ReportRow[]> {
     this.#csv.href = this.#path(filters, "csv");
