@@ -9,8 +9,12 @@ import type { RunStore } from "../orchestrate/runs/index.ts";
 import { openRunStore } from "../orchestrate/runs/open.ts";
 import { Scheduler, type SchedulerOptions } from "../orchestrate/scheduler.ts";
 import { webhookNotifier } from "../orchestrate/webhook.ts";
+import { OrchestrateError, OrchestrateErrorCode } from "../errors.ts";
+import { loadDagFolder } from "./dag-folder.ts";
 import { type PipelineTaskOptions, pipelineTasks } from "./pipeline-tasks.ts";
 import { taskProcesses } from "./task-process.ts";
+
+const BUILTIN_IDS = "daily_metrics and intraday_metrics";
 
 export interface Orchestrator {
   readonly dags: readonly Dag[];
@@ -36,7 +40,18 @@ export async function openOrchestrator(
   config: PulseConfig,
   options: OrchestratorOptions = {},
 ): Promise<Orchestrator> {
-  const dags = builtinDags(pipelineTasks(config, options));
+  const tasks = pipelineTasks(config, options);
+  const dags = [...builtinDags(tasks), ...(await loadDagFolder(config.orchestrator.dags_folder, tasks))];
+  const seen = new Map<string, number>();
+  for (const dag of dags) seen.set(dag.id, (seen.get(dag.id) ?? 0) + 1);
+  const twice = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+  if (twice.length > 0) {
+    throw new OrchestrateError(
+      OrchestrateErrorCode.badDag,
+      `DAG id ${twice.map((id) => `"${id}"`).join(", ")} is defined twice (the built-in DAGs are ${BUILTIN_IDS}); ` +
+        `give the DAG of ${config.orchestrator.dags_folder} another id.`,
+    );
+  }
   const store = await openRunStore(config.orchestrator.runs, { dataDir: config.data_dir });
   const logsDir = join(config.data_dir, "logs");
   const webhook = config.orchestrator.webhook;

@@ -35,9 +35,13 @@ export function taskProcesses(config: PulseConfig, options: TaskProcessOptions =
   const dir = mkdtempSync(join(tmpdir(), "pulse-task-config-"));
   const configFile = join(dir, "pulse.config.json");
   // YAML reads JSON; the file may hold API keys, so only this user can read it.
-  writeFileSync(configFile, JSON.stringify({ ...config, data_dir: resolve(config.data_dir) }), {
-    mode: 0o600,
-  });
+  const { dags_folder } = config.orchestrator;
+  const resolved = {
+    ...config,
+    data_dir: resolve(config.data_dir),
+    orchestrator: { ...config.orchestrator, dags_folder: dags_folder === "" ? "" : resolve(dags_folder) },
+  };
+  writeFileSync(configFile, JSON.stringify(resolved), { mode: 0o600 });
   chmodSync(configFile, 0o600);
   const pulse = options.pulse ?? [process.execPath, fileURLToPath(projectFile("bin/pulse.js"))];
   const grace = options.killGraceMs ?? 10_000;

@@ -16,6 +16,7 @@ export interface PulseConfig {
   orchestrator: {
     runs: string;
     scheduler: "on" | "off";
+    dags_folder: string;
     webhook: string;
     parallelism: number;
     lease_sec: number;

@@ -80,6 +80,12 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
         env: "PULSE_SCHEDULER",
         doc: "Whether pulse up runs the scheduler with the built-in DAGs (daily_metrics, intraday_metrics).",
       },
+      dags_folder: {
+        kind: "string",
+        default: "",
+        env: "PULSE_DAGS_FOLDER",
+        doc: "A folder of your own DAG files (.ts or .js, relative to the working folder), each exporting default ({ defineDag, tasks }) => defineDag({…}); run beside the built-in DAGs. Empty: the built-in DAGs only.",
+      },
       webhook: {
         kind: "string",
         default: "",

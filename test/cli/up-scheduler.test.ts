@@ -81,7 +81,9 @@ describe("pulse up with the scheduler", () => {
 
     // GET /metrics counts the runs by state (a parser reads the exposition, not a regex), once the run ended.
     for (let attempt = 0; attempt < 200; attempt++) {
-      const { runs } = (await (await fetch(`${url}/api/dags/daily_metrics/runs`)).json()) as { runs: RunJson[] };
+      const { runs } = (await (await fetch(`${url}/api/dags/daily_metrics/runs`)).json()) as {
+        runs: RunJson[];
+      };
       if (runs[0]?.state === "success") break;
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
