@@ -58,6 +58,8 @@ export class Scheduler {
   readonly #pools: Readonly<Record<string, number>>;
   readonly #clock: () => number;
   readonly #running = new Map<string, Running>();
+  /** Per DAG, the end of its latest scheduled run (null: none yet). */
+  readonly #lastScheduledEnd = new Map<string, Date | null>();
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -136,9 +138,16 @@ export class Scheduler {
   async #createDueRuns(now: number): Promise<void> {
     for (const dag of this.#dags.values()) {
       if (dag.cron === null) continue;
-      const runs = await this.#store.listRuns(dag.id);
-      const ends = runs.filter((r) => r.runType === "scheduled").map((r) => r.dataIntervalEnd.getTime());
-      const lastEnd = ends.length === 0 ? null : new Date(Math.max(...ends));
+      // The end of the latest scheduled run: read once, then kept as this scheduler creates runs. Runs
+      // another scheduler created meanwhile are found again by createRun (created: false).
+      let lastEnd = this.#lastScheduledEnd.get(dag.id);
+      if (lastEnd === undefined) {
+        const ends = (await this.#store.listRuns(dag.id))
+          .filter((r) => r.runType === "scheduled")
+          .map((r) => r.dataIntervalEnd.getTime());
+        lastEnd = ends.length === 0 ? null : new Date(Math.max(...ends));
+        this.#lastScheduledEnd.set(dag.id, lastEnd);
+      }
       for (const interval of dueIntervals(dag, lastEnd, new Date(now))) {
         const { created, run } = await this.#store.createRun({
           dagId: dag.id,
@@ -149,6 +158,7 @@ export class Scheduler {
           taskIds: dag.tasks.map((t) => t.id),
         });
         if (created) this.#log(`${dag.id}: run ${run.runId} created`);
+        this.#lastScheduledEnd.set(dag.id, interval.end);
       }
     }
   }
@@ -185,9 +195,7 @@ export class Scheduler {
   }
 
   async #advance(dag: Dag, now: number): Promise<void> {
-    const runs = (await this.#store.listRuns(dag.id)).filter(
-      (r) => r.state === "queued" || r.state === "running",
-    );
+    const runs = await this.#store.listRuns(dag.id, { states: ["queued", "running"] });
     let active = runs.filter((r) => r.state === "running").length;
     for (const run of runs) {
       if (this.#stop.signal.aborted) return;
@@ -220,6 +228,9 @@ export class Scheduler {
       });
     }
     if (plan.end !== null) {
+      // A try of this run still telling its callbacks: the run ends after them, so they hear it in order.
+      const prefix = `${dag.id}\u0000${run.runId}\u0000`;
+      if ([...this.#running.keys()].some((id) => id.startsWith(prefix))) return;
       const ended = await this.#store.setRunState(dag.id, run.runId, plan.end);
       if (ended !== null) {
         this.#log(`${dag.id}: run ${run.runId} ${plan.end}`);

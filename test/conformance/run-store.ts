@@ -79,6 +79,16 @@ export function runRunStoreConformance(name: string, makeSubject: () => Promise<
         RUN_ID,
       ]);
       expect((await a.listRuns("intraday")).map((run) => run.runId)).toEqual([RUN_ID]);
+      // Filtered by state: the scheduler asks for the active runs only.
+      await b.setRunState("daily_metrics", RUN_ID, "success");
+      const ids = async (states: Parameters<RunStore["listRuns"]>[1]) =>
+        (await a.listRuns("daily_metrics", states)).map((run) => run.runId);
+      expect(await ids({ states: ["queued", "running"] })).toEqual(["backfill__2026-12-04T00:00:00.000Z"]);
+      expect(await ids({ states: ["success"] })).toEqual([RUN_ID]);
+      expect(await ids({ states: [] })).toEqual([]);
+      await expect(a.listRuns("daily_metrics", { states: ["done" as never] })).rejects.toMatchObject({
+        code: "PULSE_ORCHESTRATE_BAD_ARGUMENT",
+      });
       expect(await a.getRun("daily_metrics", "scheduled__2030-01-01T00:00:00.000Z")).toBeNull();
       expect(await a.getTaskInstance(key("nope"))).toBeNull();
     });

@@ -107,8 +107,8 @@ export interface RunStore {
   /** Creates the run and its queued task instances, or returns the one already there for (dagId, logicalDate). */
   createRun(run: NewRun): Promise<{ run: DagRun; created: boolean }>;
   getRun(dagId: string, runId: string): Promise<DagRun | null>;
-  /** A DAG's runs, by logical date. */
-  listRuns(dagId: string): Promise<DagRun[]>;
+  /** A DAG's runs, by logical date; with `states`, only the runs in one of them. */
+  listRuns(dagId: string, options?: { states?: readonly RunState[] }): Promise<DagRun[]>;
   /** Sets a run's state, recording the transition; returns the run, or null when there is no such run. */
   setRunState(dagId: string, runId: string, state: RunState, reason?: string): Promise<DagRun | null>;
 

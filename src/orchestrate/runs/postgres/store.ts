@@ -207,8 +207,14 @@ export class PostgresRunStore implements RunStore {
     return row === undefined ? null : toRun(row);
   }
 
-  async listRuns(dagId: string): Promise<DagRun[]> {
-    return (await this.#read<RunRow>("listing runs", this.#sql.runsOfDag, [dagId])).map(toRun);
+  async listRuns(dagId: string, options: { states?: readonly RunState[] } = {}): Promise<DagRun[]> {
+    const states = options.states;
+    if (states === undefined)
+      return (await this.#read<RunRow>("listing runs", this.#sql.runsOfDag, [dagId])).map(toRun);
+    const unknown = states.find((state) => !RUN_STATES.includes(state));
+    if (unknown !== undefined) throw badArgument(`listRuns: unknown run state ${JSON.stringify(unknown)}.`);
+    if (states.length === 0) return [];
+    return (await this.#read<RunRow>("listing runs", this.#sql.runsOfDagIn, [dagId, [...states]])).map(toRun);
   }
 
   async setRunState(dagId: string, runId: string, state: RunState, reason?: string): Promise<DagRun | null> {
@@ -446,6 +452,7 @@ function statements(schema: string) {
     runForUpdate: `SELECT * FROM ${runs} WHERE dag_id = $1 AND run_id = $2 FOR UPDATE`,
     runByLogicalDate: `SELECT * FROM ${runs} WHERE dag_id = $1 AND logical_date = $2`,
     runsOfDag: `SELECT * FROM ${runs} WHERE dag_id = $1 ORDER BY logical_date`,
+    runsOfDagIn: `SELECT * FROM ${runs} WHERE dag_id = $1 AND state = ANY($2::text[]) ORDER BY logical_date`,
     insertRun: `INSERT INTO ${runs}
         (dag_id, run_id, logical_date, interval_start, interval_end, run_type, state, created_at, updated_at)
       VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7)

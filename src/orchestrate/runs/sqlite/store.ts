@@ -140,8 +140,15 @@ export class SqliteRunStore implements RunStore {
     return row === undefined ? null : toRun(row);
   }
 
-  async listRuns(dagId: string): Promise<DagRun[]> {
-    return this.#read("listing runs", () => (this.#sql.runsOfDag.all(dagId) as RunRow[]).map(toRun));
+  async listRuns(dagId: string, options: { states?: readonly RunState[] } = {}): Promise<DagRun[]> {
+    const states = options.states;
+    if (states === undefined)
+      return this.#read("listing runs", () => (this.#sql.runsOfDag.all(dagId) as RunRow[]).map(toRun));
+    checkStates(states);
+    if (states.length === 0) return [];
+    return this.#read("listing runs", () =>
+      (this.#sql.runsOfDagIn(states.length).all(dagId, ...states) as RunRow[]).map(toRun),
+    );
   }
 
   async setRunState(dagId: string, runId: string, state: RunState, reason?: string): Promise<DagRun | null> {
@@ -335,6 +342,20 @@ function prepare(db: Database.Database) {
     runByLogicalDate: db.prepare("SELECT * FROM dag_runs WHERE dag_id = ? AND logical_date = ?"),
     run: db.prepare("SELECT * FROM dag_runs WHERE dag_id = ? AND run_id = ?"),
     runsOfDag: db.prepare("SELECT * FROM dag_runs WHERE dag_id = ? ORDER BY logical_date"),
+    runsOfDagIn: (() => {
+      const made = new Map<number, Database.Statement>();
+      return (count: number): Database.Statement => {
+        let statement = made.get(count);
+        if (statement === undefined) {
+          const marks = Array.from({ length: count }, () => "?").join(", ");
+          statement = db.prepare(
+            `SELECT * FROM dag_runs WHERE dag_id = ? AND state IN (${marks}) ORDER BY logical_date`,
+          );
+          made.set(count, statement);
+        }
+        return statement;
+      };
+    })(),
     insertRun: db.prepare(
       `INSERT INTO dag_runs (dag_id, run_id, logical_date, interval_start, interval_end, run_type, state, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
@@ -413,4 +434,9 @@ function checkLease(owner: string, leaseMs: number): void {
 
 function badArgument(message: string): OrchestrateError {
   return new OrchestrateError(OrchestrateErrorCode.badArgument, message);
+}
+
+function checkStates(states: readonly RunState[]): void {
+  const unknown = states.find((state) => !RUN_STATES.includes(state));
+  if (unknown !== undefined) throw badArgument(`listRuns: unknown run state ${JSON.stringify(unknown)}.`);
 }
