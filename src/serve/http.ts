@@ -1,5 +1,6 @@
 // Small HTTP helpers shared by every handler: bounded body reading and JSON answers.
 
+import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PulseError, type PulseErrorCode, type PulseErrorOptions } from "../errors.ts";
 
@@ -75,4 +76,11 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
     const message = `request body is not valid JSON: ${(cause as Error).message}`;
     throw new HttpError(400, "PULSE_HTTP_BAD_JSON", message, { cause });
   }
+}
+
+/** Whether the request's `Authorization: Bearer <token>` is `expected`, compared in constant time. */
+export function bearerIs(req: IncomingMessage, expected: string): boolean {
+  const given = Buffer.from(/^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "");
+  const want = Buffer.from(expected);
+  return given.length === want.length && timingSafeEqual(given, want);
 }

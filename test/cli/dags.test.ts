@@ -7,6 +7,7 @@ import { open as openStore } from "../../src/store/open.ts";
 import { open as openWarehouse } from "../../src/warehouse/open.ts";
 import { pulseQuery, runPulse, runPulseJson, SuiteCleanups, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
+import { produceAndDrain } from "../helpers/seeded-days.ts";
 
 const TIMEOUT_MS = 180_000;
 const DAYS = ["2026-12-01", "2026-12-02", "2026-12-03"];
@@ -46,31 +47,12 @@ describe("pulse dags backfill daily_metrics over three days of simulated activit
     dataDir = tempDir(cleanups.add);
     // A day each, out of order (20% up to 10 minutes) and with 5% producer duplicates; then day 1 again
     // (the same seed gives the same events): copies of events the speed layer counted, arriving late.
-    const produce = (start: string, seed: number, count: number) =>
-      runPulseJson([
-        "produce",
-        "activity",
-        "--count",
-        String(count),
-        "--start",
-        start,
-        "--seed",
-        String(seed),
-        "--duplicates",
-        "0.05",
-        "--out-of-order",
-        "0.2",
-        "--max-lateness",
-        "600",
-        "--json",
-        "--data-dir",
-        dataDir,
-      ]);
-    await produce("2026-12-01T10:00:00Z", 1, 3000);
-    await produce("2026-12-02T10:00:00Z", 2, 3000);
-    await produce("2026-12-03T10:00:00Z", 3, 3000);
-    await produce("2026-12-01T10:00:00Z", 1, 300);
-    await runPulseJson(["stream", "--drain", "--json", "--data-dir", dataDir], { timeoutMs: TIMEOUT_MS });
+    await produceAndDrain(dataDir, [
+      ["2026-12-01T10:00:00Z", 1, 3000],
+      ["2026-12-02T10:00:00Z", 2, 3000],
+      ["2026-12-03T10:00:00Z", 3, 3000],
+      ["2026-12-01T10:00:00Z", 1, 300],
+    ]);
     backfill = await runPulseJson(
       [
         "dags",

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AirflowHome, airflowCommand, airflowExecutable, airflowHome } from "../helpers/airflow.ts";
 import { pulseQuery, runPulse, runPulseJson, SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import { produceAndDrain } from "../helpers/seeded-days.ts";
 
 const DAY = "2026-12-01";
 const suite = new SuiteCleanups();
@@ -25,32 +26,11 @@ beforeAll(async () => {
   home = await airflowHome(await airflowExecutable(), suite.add);
   pulseDir = tempDir(suite.add);
   // Two days, out of order and with duplicates, then day 1 again: late copies of counted events.
-  for (const [start, seed, count] of [
+  await produceAndDrain(pulseDir, [
     [`${DAY}T10:00:00Z`, 1, 3000],
     ["2026-12-02T10:00:00Z", 2, 2000],
     [`${DAY}T10:00:00Z`, 1, 300],
-  ] as const) {
-    await runPulseJson([
-      "produce",
-      "activity",
-      "--count",
-      String(count),
-      "--start",
-      start,
-      "--seed",
-      String(seed),
-      "--duplicates",
-      "0.05",
-      "--out-of-order",
-      "0.2",
-      "--max-lateness",
-      "600",
-      "--json",
-      "--data-dir",
-      pulseDir,
-    ]);
-  }
-  await runPulseJson(["stream", "--drain", "--json", "--data-dir", pulseDir], { timeoutMs: 180_000 });
+  ]);
   // The same data for Airflow's run, before either builds anything.
   airflowDir = join(tempDir(suite.add), "data");
   cpSync(pulseDir, airflowDir, { recursive: true });

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pulseQuery, runPulse, runPulseJson, startPulse, SuiteCleanups, tempDir } from "../helpers/cli.ts";
+import { produceAndDrain } from "../helpers/seeded-days.ts";
 import { usePostgres } from "./services.ts";
 
 const postgres = usePostgres();
@@ -27,27 +28,11 @@ describe("daily_metrics with a PostgreSQL warehouse and run store", () => {
     const url = postgres.urlOf(database);
     pg = { PULSE_WAREHOUSE: url, PULSE_RUNS: url, PULSE_ADMIN_TOKEN: "pg-token" };
     pgDir = tempDir(cleanups.add);
-    for (const [start, seed, count] of [
+    await produceAndDrain(pgDir, [
       [`${DAYS[0]}T10:00:00Z`, 1, 3000],
       [`${DAYS[1]}T10:00:00Z`, 2, 3000],
       [`${DAYS[0]}T10:00:00Z`, 1, 300],
-    ] as const) {
-      await runPulseJson([
-        ...["produce", "activity", "--count", String(count), "--start", start, "--seed", String(seed)],
-        ...[
-          "--duplicates",
-          "0.05",
-          "--out-of-order",
-          "0.2",
-          "--max-lateness",
-          "600",
-          "--json",
-          "--data-dir",
-          pgDir,
-        ],
-      ]);
-    }
-    await runPulseJson(["stream", "--drain", "--json", "--data-dir", pgDir], { timeoutMs: 180_000 });
+    ]);
     duckDir = join(tempDir(cleanups.add), "data");
     cpSync(pgDir, duckDir, { recursive: true });
   }, 300_000);

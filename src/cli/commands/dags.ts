@@ -47,7 +47,8 @@ export const dagsCommand: Command = {
       const json = values.json === true;
       switch (sub) {
         case "list":
-          return list(orchestrator, json, arity(sub, args, 0));
+          arity(sub, args, 0);
+          return list(orchestrator, json);
         case "trigger": {
           const [dagId] = arity(sub, args, 1, "<dag>");
           const dag = orchestrator.dag(dagId!);
@@ -188,7 +189,7 @@ export const dagsCommand: Command = {
   },
 };
 
-function list(orchestrator: Orchestrator, json: boolean, _args: string[]): number {
+function list(orchestrator: Orchestrator, json: boolean): number {
   if (json) {
     print({ dags: orchestrator.dags.map(dagJson) });
     return 0;

@@ -11,10 +11,9 @@
 // <run> is a run id or its logical date. Writes need `Authorization: Bearer <server.admin_token>`; the
 // scheduler (pulse up, pulse scheduler) runs what they queue.
 
-import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { OrchestrateError, OrchestrateErrorCode, PulseError } from "../../errors.ts";
-import { HttpError, readJson, sendJson } from "../http.ts";
+import { bearerIs, HttpError, readJson, sendJson } from "../http.ts";
 import type { Route } from "../route.ts";
 
 /** What the API reads and does; the composition root binds it to an orchestrator. Values are JSON. */
@@ -134,10 +133,7 @@ async function write(
       "DAG runs cannot be changed over HTTP until an admin token is set: server.admin_token or PULSE_ADMIN_TOKEN",
     );
   }
-  const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "";
-  const a = Buffer.from(given);
-  const b = Buffer.from(adminToken);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+  if (!bearerIs(req, adminToken)) {
     req.resume();
     throw new HttpError(
       401,

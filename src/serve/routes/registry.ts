@@ -1,11 +1,11 @@
 // The Confluent Schema Registry REST API over an in-process registry (SQLite or Kafka), at / and /registry.
 
-import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { RegistryError } from "../../errors.ts";
 import { parseVersion } from "../../registry/arguments.ts";
 import { registryError, RegistryErrorCode } from "../../registry/errors.ts";
 import type { SchemaRegistryApi } from "../../registry/index.ts";
+import { bearerIs } from "../http.ts";
 import type { Route } from "../route.ts";
 
 export const registryContentType = "application/vnd.schemaregistry.v1+json";
@@ -266,9 +266,7 @@ function checkAdmin(req: IncomingMessage, adminToken: string): void {
       "the registry is read-only on this address until an admin token is set: server.admin_token or PULSE_ADMIN_TOKEN",
     );
   }
-  const given = Buffer.from(/^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "");
-  const expected = Buffer.from(adminToken);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!bearerIs(req, adminToken)) {
     throw registryError(
       RegistryErrorCode.unauthorized,
       "registry writes on this address need the admin token: Authorization: Bearer <token>",
