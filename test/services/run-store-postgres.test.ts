@@ -100,6 +100,34 @@ describe("PostgresRunStore: its own", () => {
     expect(await other.listRuns("d")).toEqual([]);
   });
 
+  it("opens on made tables without waiting for a scheduler's open transaction on them", async (ctx) => {
+    // A scheduler creating a run holds a write lock on each table until it commits; an open that ran
+    // CREATE INDEX IF NOT EXISTS there would wait for it, and deadlock once that run reached its next table.
+    const { url, opened } = await freshDatabase(ctx);
+    opened.push(await PostgresRunStore.open({ url }));
+    const writer = new Pool({ connectionString: url, max: 1 });
+    const client = await writer.connect();
+    ctx.onTestFinished(async () => {
+      client.release();
+      await writer.end();
+    });
+    await client.query("BEGIN");
+    await client.query(
+      "INSERT INTO pulse_runs.transitions (dag_id, run_id, to_state, try_number, at) VALUES ('d', 'r', 'queued', 0, now())",
+    );
+    await client.query(
+      "INSERT INTO pulse_runs.task_instances (dag_id, run_id, task_id, ordinal, state, try_number, updated_at) VALUES ('d', 'r', 't', 0, 'queued', 0, now())",
+    );
+    const second = PostgresRunStore.open({ url });
+    const outcome = await Promise.race([
+      second.then(() => "opened"),
+      new Promise((resolve) => setTimeout(() => resolve("waiting"), 5_000)),
+    ]);
+    await client.query("ROLLBACK");
+    opened.push(await second);
+    expect(outcome).toBe("opened");
+  });
+
   it("creates a run once when several handles create it at once", async (ctx) => {
     const { url, opened } = await freshDatabase(ctx);
     const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresRunStore.open({ url })));

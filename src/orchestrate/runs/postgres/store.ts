@@ -148,9 +148,13 @@ export class PostgresRunStore implements RunStore {
       const found = await db.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
       // Not CREATE SCHEMA IF NOT EXISTS: it needs the CREATE privilege even when the schema is there.
       if (found.rowCount === 0) await db.query(`CREATE SCHEMA ${quoteName(schema)}`);
-      for (const statement of schemaStatements(quoteName(schema))) await db.query(statement);
-      const versions = await db.query<{ version: number }>(this.#sql.version);
-      const version = versions.rows[0]?.version;
+      let version = await this.#schemaVersion(db, schema);
+      // Tables already made are left alone: CREATE INDEX IF NOT EXISTS share-locks its table before it
+      // looks, and would deadlock with another scheduler already writing runs and transitions.
+      if (version === undefined || version < SCHEMA_VERSION) {
+        for (const statement of schemaStatements(quoteName(schema))) await db.query(statement);
+        version = (await db.query<{ version: number }>(this.#sql.version)).rows[0]?.version;
+      }
       if (version === undefined) {
         await db.query(this.#sql.insertVersion, [SCHEMA_VERSION]);
       } else if (version > SCHEMA_VERSION) {
@@ -161,6 +165,15 @@ export class PostgresRunStore implements RunStore {
         );
       }
     });
+  }
+
+  /** The version the schema's schema_version table records; undefined when the table or its row is not there. */
+  async #schemaVersion(db: PoolClient, schema: string): Promise<number | undefined> {
+    const table = await db.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [
+      `${quoteName(schema)}.schema_version`,
+    ]);
+    if (table.rows[0]?.present !== true) return undefined;
+    return (await db.query<{ version: number }>(this.#sql.version)).rows[0]?.version;
   }
 
   async createRun(run: NewRun): Promise<{ run: DagRun; created: boolean }> {
