@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { Deduplicator } from "./dedup.ts";
+import { InternKey } from "./interner.ts";
 import { prng } from "../../test/helpers/stream.ts";
 import { StreamError } from "../errors.ts";
 
@@ -141,7 +142,51 @@ describe("Deduplicator", () => {
     expect(back.firstSeen(uuid(), 0)).toBe(true);
   });
 
+  it("keeps a slice lateRetainMs longer for late events only, and remembers a late event's own id", () => {
+    const d = new Deduplicator({ sliceMs: 1_000, retainMs: 5_000, lateRetainMs: 3_000 });
+    const key = (id: string) => new InternKey().set(id);
+    expect(d.firstSeen("a", 10_000, 0)).toBe(true);
+    // At 15,000 slice 10 is no longer live: firstSeenKey no longer finds "a", firstSeenLateKey does.
+    expect(d.firstSeenLateKey(key("a"), 10_000, 15_000)).toBe(false);
+    expect(d.size).toBe(1);
+    // A late id never seen is remembered in its slice while that slice is kept, so its copy is a duplicate.
+    expect(d.firstSeenLateKey(key("b"), 10_500, 15_000)).toBe(true);
+    expect(d.firstSeenLateKey(key("b"), 10_500, 17_999)).toBe(false);
+    expect(d.size).toBe(2);
+    // A slice past its late horizon (9,000 + 5,000 + 3,000 ≤ 17,999): remembered nowhere.
+    expect(d.firstSeenLateKey(key("c"), 9_000, 17_999)).toBe(true);
+    expect(d.firstSeenLateKey(key("c"), 9_000, 17_999)).toBe(true);
+    expect(d.size).toBe(2);
+    // Live lookups skip late-only slices: a new id of live slice 13 goes in, "a" is not found there.
+    expect(d.firstSeen("a", 13_000, 17_999)).toBe(true);
+    expect(d.firstSeen("a", 13_000, 17_999)).toBe(false);
+    // At 18,000 slice 10 goes: the late copies of "a" (slice 13 holds it again) and "b" differ.
+    expect(d.evict(18_000)).toBe(2);
+    expect(d.firstSeenLateKey(key("b"), 10_500, 18_000)).toBe(true);
+    expect(d.firstSeenLateKey(key("a"), 13_000, 18_000)).toBe(false);
+    expect(d.size).toBe(1);
+  });
+
+  it("gives the same late answers after a snapshot taken while slices are kept for late events", () => {
+    const make = () => new Deduplicator({ sliceMs: 1_000, retainMs: 2_000, lateRetainMs: 4_000 });
+    const d = make();
+    for (let i = 0; i < 20; i++) d.firstSeen(`id${i}`, i * 500, i * 500 - 1_000);
+    const w = new ByteWriter();
+    d.write(w);
+    const back = make();
+    back.read(new ByteReader(w.finish()));
+    const key = (id: string) => new InternKey().set(id);
+    const answers = (x: Deduplicator) =>
+      Array.from({ length: 20 }, (_, i) => x.firstSeenLateKey(key(`id${i}`), i * 500, 9_500));
+    const expected = answers(d);
+    // Slices 0–3 (ids 0–7) are past 9,500 = start + 2,000 + 4,000 for starts ≤ 3,500; the rest are held.
+    expect(expected).toEqual(Array.from({ length: 20 }, (_, i) => i < 8));
+    expect(answers(back)).toEqual(expected);
+    expect(back.size).toBe(d.size);
+  });
+
   it("rejects a retention shorter than a slice", () => {
     expect(() => new Deduplicator({ sliceMs: 1_000, retainMs: 10 })).toThrow(StreamError);
+    expect(() => new Deduplicator({ sliceMs: 1_000, retainMs: 1_000, lateRetainMs: -1 })).toThrow(StreamError);
   });
 });

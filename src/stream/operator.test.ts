@@ -138,6 +138,23 @@ describe("WindowedAggregator, small cases", () => {
     expect(agg.flush().windows).toEqual([]);
   });
 
+  it("counts a late copy of an id it still holds as a duplicate, and a late event's own copies too", () => {
+    // Windows of 10 s, no out-of-orderness or lateness: ids stay for late events until slice + 20 s.
+    const agg = createActivityAggregator(options);
+    expect(agg.process(activity("a", "u1", T0 + 1_000), 0, 0)).toBe(ProcessOutcome.accepted);
+    expect(agg.process(activity("b", "u2", T0 + 15_000), 0, 1)).toBe(ProcessOutcome.accepted);
+    agg.flush();
+    // The window of "a" is final: its exact copy is late by time, but a duplicate.
+    expect(agg.process(activity("a", "u1", T0 + 1_000), 0, 2)).toBe(ProcessOutcome.duplicate);
+    // A late event never seen is late once; its copy is a duplicate.
+    expect(agg.process(activity("c", "u3", T0 + 2_000), 0, 3)).toBe(ProcessOutcome.late);
+    expect(agg.process(activity("c", "u3", T0 + 2_000), 0, 4)).toBe(ProcessOutcome.duplicate);
+    // Past T0 + 20 s the first slice is forgotten: a copy of "a" is late, and goes to the late output.
+    expect(agg.process(activity("d", "u4", T0 + 20_000), 0, 5)).toBe(ProcessOutcome.accepted);
+    expect(agg.process(activity("a", "u1", T0 + 1_000), 0, 6)).toBe(ProcessOutcome.late);
+    expect(agg.progress()).toMatchObject({ input: 7, accepted: 3, late: 2, duplicates: 2 });
+  });
+
   it("keeps unflushed changes across a snapshot, so the next flush after restore emits them", () => {
     const agg = createActivityAggregator(options);
     agg.process(activity("a", "u1", T0 + 1_000), 2, 7);

@@ -133,6 +133,8 @@ const COMPACT_MIN_DEAD = 4096;
  * - window w is final once w.end + allowedLateness ≤ wm(p); its final rows are emitted by the next
  *   flush() and the window leaves state. wm(p) never decreases, so no event joins a final window.
  * - an event whose latest window is final is late (and so are all its other windows): it joins none.
+ *   It is a duplicate instead when the dedup state still holds its id (kept one more horizon,
+ *   size + allowed lateness + out-of-orderness, for late events), and otherwise its id is kept so.
  * - an event that is not late is answered exactly by dedup: ids are kept until the same condition
  *   makes their slice late (see Deduplicator).
  * - an offset ≤ the last applied offset is a replay and changes nothing.
@@ -215,6 +217,7 @@ export class WindowedAggregator<E, A extends Accumulator, R, S = never> {
         new Deduplicator({
           sliceMs: this.window.slideMs,
           retainMs: this.window.sizeMs + this.allowedLatenessMs,
+          lateRetainMs: this.window.sizeMs + this.allowedLatenessMs + this.outOfOrdernessMs,
         }),
         this.#kind.internerCount,
       );
@@ -243,6 +246,11 @@ export class WindowedAggregator<E, A extends Accumulator, R, S = never> {
     const { sizeMs } = this.window;
     const lateness = this.allowedLatenessMs;
     if (latestWindowStart(eventTimeMs, this.window) + sizeMs + lateness <= wm) {
+      // A copy of an id the dedup state still holds is a duplicate, late or not.
+      if (!p.dedup.firstSeenLateKey(kind.eventKey(event, this.#eventKey), eventTimeMs, wm)) {
+        p.duplicates++;
+        return ProcessOutcome.duplicate;
+      }
       p.late++;
       return ProcessOutcome.late;
     }

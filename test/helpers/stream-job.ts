@@ -243,7 +243,9 @@ export interface Truth {
 /**
  * The speed layer's rules, written naively over the records of the topic in offset order per partition:
  * watermark = max event time seen in the partition − out-of-orderness; an event whose 1-minute window
- * ends at or before it is late; an event_id seen before (on time) in the partition is a duplicate.
+ * ends at or before it is late, unless its event_id was seen at a time t0 whose minute m0 has
+ * m0 + 2 min + out-of-orderness > watermark (then a duplicate; a late event not so seen is remembered the
+ * same way); otherwise an event_id seen before in the partition is a duplicate.
  */
 async function truthOf(log: Log, serde: AvroSerde, outOfOrdernessMs = 10_000): Promise<Truth> {
   const cells = new Map<string, { count: number; users: Set<string> }>();
@@ -268,7 +270,7 @@ async function truthOf(log: Log, serde: AvroSerde, outOfOrdernessMs = 10_000): P
   const info = await log.describeTopic(ACTIVITY);
   for (const { partition, highWatermark } of info.offsets) {
     let max = Number.NEGATIVE_INFINITY;
-    const seen = new Set<string>();
+    const seen = new Map<string, number>();
     for (const record of await log.fetch(ACTIVITY, partition, 0, { maxRecords: highWatermark + 1 })) {
       let e: UserActivityV2;
       try {
@@ -280,7 +282,15 @@ async function truthOf(log: Log, serde: AvroSerde, outOfOrdernessMs = 10_000): P
       if (!/^[0-9a-f-]{36}$/.test(e.event_id) || e.event_time > record.timestampMs + 300_000) continue;
       max = Math.max(max, e.event_time);
       const start = Math.floor(e.event_time / 60_000) * 60_000;
-      if (start + 60_000 <= max - outOfOrdernessMs) {
+      const watermark = max - outOfOrdernessMs;
+      if (start + 60_000 <= watermark) {
+        const t0 = seen.get(e.event_id);
+        const lateHorizonMs = 120_000 + outOfOrdernessMs;
+        if (t0 !== undefined && Math.floor(t0 / 60_000) * 60_000 + lateHorizonMs > watermark) {
+          truth.duplicates++;
+          continue;
+        }
+        if (start + lateHorizonMs > watermark) seen.set(e.event_id, e.event_time);
         truth.late++;
         truth.lake.set(`${partition}:${record.offset}`, e.event_id);
         continue;
@@ -289,7 +299,7 @@ async function truthOf(log: Log, serde: AvroSerde, outOfOrdernessMs = 10_000): P
         truth.duplicates++;
         continue;
       }
-      seen.add(e.event_id);
+      seen.set(e.event_id, e.event_time);
       truth.accepted++;
       truth.lake.set(`${partition}:${record.offset}`, e.event_id);
       add(cells, `${start}|${e.event_type}`, e.user_id);

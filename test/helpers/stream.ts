@@ -122,7 +122,10 @@ export interface NaiveResult {
  * The semantics restated the slow, obvious way: per partition in offset order, watermark = max event
  * time − out-of-orderness; a window is closed once end + lateness ≤ watermark; an event whose windows
  * are all closed is late; otherwise a repeat id is a duplicate; otherwise it joins each open window.
- * Windows are found by scanning candidate starts, days by division; the seen-id set is unbounded.
+ * Windows are found by scanning candidate starts, days by division; the seen-id set is unbounded for
+ * on-time events. A late event is a duplicate when its id was seen at a time t0 whose slide slot s0 still
+ * has s0 + 2 × (size + lateness) + out-of-orderness > watermark; a late event not so seen is remembered
+ * (at its own time) the same way.
  */
 export function naiveActivity(
   events: readonly GeneratedEvent[],
@@ -139,7 +142,16 @@ export function naiveActivity(
     accepted: 0,
   };
   const maxByPartition = new Map<number, number>();
-  const seenByPartition = new Map<number, Set<string>>();
+  const seenByPartition = new Map<number, Map<string, number>>();
+  const lateHorizonMs = 2 * (sizeMs + allowedLatenessMs) + outOfOrdernessMs;
+  const seenIn = (partition: number): Map<string, number> => {
+    let seen = seenByPartition.get(partition);
+    if (seen === undefined) {
+      seen = new Map();
+      seenByPartition.set(partition, seen);
+    }
+    return seen;
+  };
   const add = (cells: Map<string, NaiveCell>, key: string, e: UserActivity): void => {
     let cell = cells.get(key);
     if (cell === undefined) {
@@ -162,20 +174,22 @@ export function naiveActivity(
       if (s <= t && t < s + sizeMs) starts.push(s);
     }
     const open = starts.filter((s) => s + sizeMs + allowedLatenessMs > wm);
+    const seen = seenIn(partition);
     if (open.length === 0) {
+      const t0 = seen.get(event.event_id);
+      if (t0 !== undefined && Math.floor(t0 / slideMs) * slideMs + lateHorizonMs > wm) {
+        result.duplicates++;
+        continue;
+      }
+      if (Math.floor(t / slideMs) * slideMs + lateHorizonMs > wm) seen.set(event.event_id, t);
       result.late++;
       continue;
-    }
-    let seen = seenByPartition.get(partition);
-    if (seen === undefined) {
-      seen = new Set();
-      seenByPartition.set(partition, seen);
     }
     if (seen.has(event.event_id)) {
       result.duplicates++;
       continue;
     }
-    seen.add(event.event_id);
+    seen.set(event.event_id, t);
     for (const s of open) add(result.windows, `${s}|${event.event_type}`, event);
     const day = Math.floor(t / DAY) * DAY;
     const dayOpen = day + DAY + allowedLatenessMs > wm;

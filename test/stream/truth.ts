@@ -62,8 +62,10 @@ export function cellsOf(rows: readonly ActivityWindow[]): Cells {
  * The speed layer's promised semantics, applied naively to the user-activity topic of `<dataDir>/log.db`
  * (or of `options.log`):
  * per partition, in offset order, watermark = max event time seen − outOfOrdernessMs; an event whose
- * 1-minute window ends at or before the watermark is late; otherwise an event_id already counted in
- * the partition is a duplicate; everything else counts once in its minute and its UTC day.
+ * 1-minute window ends at or before the watermark is late, unless its event_id was seen at a time t0
+ * whose minute m0 has m0 + 2 min + outOfOrdernessMs > watermark (then a duplicate; a late event not so
+ * seen is remembered the same way); otherwise an event_id already counted in the partition is a
+ * duplicate; everything else counts once in its minute and its UTC day.
  */
 export async function activityTruth(
   dataDir: string,
@@ -92,7 +94,7 @@ export async function activityTruth(
     const info = await log.describeTopic("user-activity");
     for (const { partition, highWatermark } of info.offsets) {
       let maxEventTimeMs = Number.NEGATIVE_INFINITY;
-      const seen = new Set<string>();
+      const seen = new Map<string, number>();
       let next = 0;
       while (next < highWatermark) {
         const records = await log.fetch("user-activity", partition, next, { maxRecords: FETCH_BATCH });
@@ -109,7 +111,15 @@ export async function activityTruth(
           }
           maxEventTimeMs = Math.max(maxEventTimeMs, e.event_time);
           const minute = Math.floor(e.event_time / MINUTE_MS) * MINUTE_MS;
-          if (minute + MINUTE_MS <= maxEventTimeMs - outOfOrdernessMs) {
+          const watermark = maxEventTimeMs - outOfOrdernessMs;
+          if (minute + MINUTE_MS <= watermark) {
+            const t0 = seen.get(e.event_id);
+            const lateHorizonMs = 2 * MINUTE_MS + outOfOrdernessMs;
+            if (t0 !== undefined && Math.floor(t0 / MINUTE_MS) * MINUTE_MS + lateHorizonMs > watermark) {
+              truth.duplicates++;
+              continue;
+            }
+            if (minute + lateHorizonMs > watermark) seen.set(e.event_id, e.event_time);
             truth.late++;
             truth.latePositions.push(`${partition}:${record.offset}`);
             continue;
@@ -118,7 +128,7 @@ export async function activityTruth(
             truth.duplicates++;
             continue;
           }
-          seen.add(e.event_id);
+          seen.set(e.event_id, e.event_time);
           truth.accepted++;
           minutes.add(`${minute}|${e.event_type}`, e.user_id);
           days.add(`${Math.floor(e.event_time / DAY_MS) * DAY_MS}|${e.event_type}`, e.user_id);
