@@ -187,6 +187,8 @@ describe("Deduplicator", () => {
 
   it("rejects a retention shorter than a slice", () => {
     expect(() => new Deduplicator({ sliceMs: 1_000, retainMs: 10 })).toThrow(StreamError);
-    expect(() => new Deduplicator({ sliceMs: 1_000, retainMs: 1_000, lateRetainMs: -1 })).toThrow(StreamError);
+    expect(() => new Deduplicator({ sliceMs: 1_000, retainMs: 1_000, lateRetainMs: -1 })).toThrow(
+      StreamError,
+    );
   });
 });
