@@ -2,6 +2,7 @@
 
 import type { PulseConfig } from "../config/index.ts";
 import type { UserActivityV2, WikimediaRecentChange } from "../contracts/types.ts";
+import { ActivityFrame } from "../stream/activity-frame.ts";
 import { activityProducer, type ContractProducer, recentChangeProducer } from "../ingest/producer.ts";
 import type { Log } from "../log/index.ts";
 import type { RegistryBackend } from "../registry/open.ts";
@@ -38,7 +39,13 @@ export async function openPlatform(config: PulseConfig, options: OpenPlatformOpt
       source: options.source,
       maxFutureSkewMs: config.validation.max_future_skew_sec * 1000,
     };
-    const activity = activityProducer(producerOptions);
+    const frame = new ActivityFrame();
+    const activity = activityProducer({
+      ...producerOptions,
+      // Frames a source encoded itself (the unpaced CSV replay) pass the contract's rules read from the bytes.
+      checkEncoded: (bytes, nowMs, maxFutureSkewMs) =>
+        frame.read(bytes) && frame.rulesPass({ nowMs, maxFutureSkewMs }),
+    });
     const wikimedia = recentChangeProducer(producerOptions);
     const retention = retentionOf(config);
     await activity.ensureTopics(config.topics.partitions, retention);

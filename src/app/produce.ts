@@ -1,6 +1,7 @@
 // Bounded runs of one source into the log (`pulse produce`): simulated or replayed activity, the live or replayed Wikimedia feed.
 
 import { replayActivityCsv } from "../ingest/activity-csv.ts";
+import { readActivityCsvFrames } from "../ingest/activity-csv-frames.ts";
 import type { ProducerCounters } from "../ingest/producer.ts";
 import { pump } from "../ingest/pump.ts";
 import {
@@ -58,6 +59,19 @@ export function replayActivityFile(
   options: ReplayOptions,
 ): Promise<ProduceSummary> {
   const { speed, signal } = options;
+  if (speed === 0) {
+    // Unpaced: rows go as frames made from the file's bytes, a chunk a send (activity-csv-frames.ts).
+    return produceRun(platform.activity, "replay", undefined, options, async (send) => {
+      const schemaId = await platform.activity.valueSchemaId();
+      let sent = 0;
+      for await (const items of readActivityCsvFrames(file, { schemaId, signal })) {
+        if (signal.aborted) break;
+        await send(items);
+        sent += items.length;
+      }
+      return sent;
+    });
+  }
   return produceRun(platform.activity, "replay", undefined, options, (send) => {
     const rows = replayActivityCsv(file, { speed, signal });
     // Mapped a batch at a time: one more async generator would cost a promise a row.

@@ -25,6 +25,7 @@ import type {
   TopicInfo,
 } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
+import { HEADER_BYTES, MAGIC_BYTE } from "../serde/wire-format.ts";
 import { mapRecentChange } from "./wikimedia/mapping.ts";
 import { asBuffer, TextCache } from "../bytes.ts";
 
@@ -50,6 +51,11 @@ export interface ContractProducerOptions<T> {
   source?: string;
   /** Record timestamp (Kafka CreateTime) per value; when absent the log stamps append time. */
   timestampOf?: (value: T) => number;
+  /**
+   * True when an EncodedRecord's frame (its schema id checked already) holds a value `validate` would
+   * accept at `nowMs`, judged from the bytes; without it every EncodedRecord takes the usual path.
+   */
+  checkEncoded?: (frame: Buffer, nowMs: number) => boolean;
 }
 
 export interface RejectedRecord {
@@ -75,6 +81,25 @@ export interface ProducerCounters {
   bytes: number;
 }
 
+/**
+ * A value a source encoded already, with the writer schema whose id the producer's valueSchemaId() gives,
+ * keyed as keyOf would key it. The producer appends it when its checkEncoded option accepts the bytes,
+ * and otherwise takes raw() the usual way (validated, encoded, or dead-lettered with its reasons).
+ */
+export abstract class EncodedRecord {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  headers?: RecordHeaders;
+
+  constructor(key: Buffer, value: Buffer) {
+    this.key = key;
+    this.value = value;
+  }
+
+  /** The event as the usual path takes it. */
+  abstract raw(): unknown;
+}
+
 export const SOURCE_HEADER = "pulse-source";
 const DEFAULT_MAX_BATCH = 5_000;
 
@@ -87,7 +112,7 @@ export class ContractProducer<T = unknown> {
   private readonly maxBatch: number;
   private readonly headers: RecordHeaders | undefined;
   private readonly headersBytes: number;
-  private encoders: Promise<{ value: Encoder<T>; deadLetter: Encoder<DeadLetter> }> | undefined;
+  private encoders: Promise<Encoders<T>> | undefined;
   private readonly totals: ProducerCounters = { accepted: 0, rejected: 0, bytes: 0 };
   private readonly keys = new TextCache();
 
@@ -127,6 +152,11 @@ export class ContractProducer<T = unknown> {
     await this.getEncoders();
   }
 
+  /** The registry id of the values' writer schema (registering it if need be), for EncodedRecord sources. */
+  async valueSchemaId(): Promise<number> {
+    return (await this.getEncoders()).id;
+  }
+
   get counters(): ProducerCounters {
     return { ...this.totals };
   }
@@ -143,8 +173,23 @@ export class ContractProducer<T = unknown> {
     let bytes = 0;
     const nowMs = (this.options.nowMs ?? Date.now)();
 
+    const { checkEncoded } = this.options;
     for (let index = 0; index < raws.length; index++) {
-      const raw = raws[index];
+      let raw = raws[index];
+      if (raw instanceof EncodedRecord) {
+        if (
+          checkEncoded !== undefined &&
+          this.options.timestampOf === undefined &&
+          readSchemaIdOrNull(raw.value) === encoders.id &&
+          checkEncoded(raw.value, nowMs)
+        ) {
+          if (this.headers !== undefined) raw.headers = this.headers;
+          good.push(raw);
+          bytes += raw.key.length + raw.value.length + this.headersBytes;
+          continue;
+        }
+        raw = raw.raw();
+      }
       const result = this.options.validate(raw, nowMs);
       let errors: RejectReason[];
       if (result.ok) {
@@ -204,13 +249,14 @@ export class ContractProducer<T = unknown> {
     return positions;
   }
 
-  private getEncoders(): Promise<{ value: Encoder<T>; deadLetter: Encoder<DeadLetter> }> {
+  private getEncoders(): Promise<Encoders<T>> {
     if (!this.encoders) {
       const { serde } = this.options;
       const made = Promise.all([
         serde.encoder<T>(this.subject, this.schemaText),
         serde.encoder<DeadLetter>(subjectFor(this.deadLetterTopic), SCHEMA_TEXTS.deadLetter),
-      ]).then(([value, deadLetter]) => ({ value, deadLetter }));
+        serde.schemaId(this.subject, this.schemaText),
+      ]).then(([value, deadLetter, id]) => ({ value, deadLetter, id }));
       this.encoders = made;
       // A registry that was down must not stay cached as a failure.
       made.catch(() => {
@@ -219,6 +265,18 @@ export class ContractProducer<T = unknown> {
     }
     return this.encoders;
   }
+}
+
+interface Encoders<T> {
+  value: Encoder<T>;
+  deadLetter: Encoder<DeadLetter>;
+  /** The registry id of the value's writer schema. */
+  id: number;
+}
+
+/** The schema id of a Confluent frame, or null when the bytes are not one. */
+function readSchemaIdOrNull(frame: Buffer): number | null {
+  return frame.length >= HEADER_BYTES && frame[0] === MAGIC_BYTE ? frame.readUInt32BE(1) : null;
 }
 
 /** What the two ready-made producers need; validation uses the same processing-time clock. */
@@ -231,14 +289,21 @@ export interface SourceProducerOptions {
   maxBatch?: number;
 }
 
+/** The activity producer's options: checkEncoded, when given, judges EncodedRecords with the same rules. */
+export interface ActivityProducerOptions extends SourceProducerOptions {
+  checkEncoded?: (frame: Buffer, nowMs: number, maxFutureSkewMs: number | undefined) => boolean;
+}
+
 /** The `user-activity` producer: v2 schema, keyed by user_id. */
-export function activityProducer(options: SourceProducerOptions): ContractProducer<UserActivityV2> {
-  const { maxFutureSkewMs } = options;
+export function activityProducer(options: ActivityProducerOptions): ContractProducer<UserActivityV2> {
+  const { maxFutureSkewMs, checkEncoded } = options;
   return new ContractProducer<UserActivityV2>({
     ...options,
     topic: TOPICS.activity,
     keyOf: (e) => e.user_id,
     validate: (raw, nowMs) => validateActivity(raw, { nowMs, maxFutureSkewMs }),
+    checkEncoded:
+      checkEncoded === undefined ? undefined : (frame, nowMs) => checkEncoded(frame, nowMs, maxFutureSkewMs),
   });
 }
 

@@ -82,7 +82,7 @@ function writeString(buf: Uint8Array, at: number, value: string): number {
 }
 
 /** An Avro long: zigzag, then 7 bits a byte, low bits first. Exact within ±2^52. */
-function writeLong(buf: Uint8Array, at: number, n: number): number {
+export function writeLong(buf: Uint8Array, at: number, n: number): number {
   if (n >= -0x40000000 && n < 0x40000000) {
     let z = n >= 0 ? n << 1 : (~n << 1) | 1;
     while (z > 0x7f) {
