@@ -267,15 +267,15 @@ class RowEncoder {
     at += 36;
     at = writeLong(slab, at, userEnd - userStart);
     const keyStart = at;
-    at += buf.copy(slab, at, userStart, userEnd);
+    at = copyBytes(buf, userStart, userEnd, slab, at);
     const keyEnd = at;
     at = writeLong(slab, at, sessionEnd - sessionStart);
-    at += buf.copy(slab, at, sessionStart, sessionEnd);
+    at = copyBytes(buf, sessionStart, sessionEnd, slab, at);
     slab[at++] = type.index << 1;
     at = writeLong(slab, at, eventTimeMs);
     at = writeLong(slab, at, PAGE_PREFIX.length + productEnd - productStart);
-    at += PAGE_PREFIX.copy(slab, at);
-    at += buf.copy(slab, at, productStart, productEnd);
+    at = copyBytes(PAGE_PREFIX, 0, PAGE_PREFIX.length, slab, at);
+    at = copyBytes(buf, productStart, productEnd, slab, at);
     slab[at++] = 0; // referrer: null
     slab[at++] = UNKNOWN_DEVICE << 1;
     slab[at++] = 0; // country: null
@@ -285,7 +285,7 @@ class RowEncoder {
       at += 8;
       slab[at++] = 2;
       slab[at++] = 6; // 3, zigzag
-      at += USD.copy(slab, at);
+      at = copyBytes(USD, 0, USD.length, slab, at);
     } else {
       slab[at++] = 0; // amount: null
       slab[at++] = 0; // currency: null
@@ -310,7 +310,7 @@ class RowEncoder {
       this.#hashInput = Buffer.allocUnsafe(2 * length);
       NAMESPACE.copy(this.#hashInput);
     }
-    buf.copy(this.#hashInput, NAMESPACE.length, start, end);
+    copyBytes(buf, start, end, this.#hashInput, NAMESPACE.length);
     const input = this.#hashInput.subarray(0, length);
     const hash = oneShotHash
       ? oneShotHash("sha1", input, "buffer")
@@ -336,8 +336,8 @@ class RowEncoder {
     if (buf[start + 4] !== 45 || buf[start + 7] !== 45 || buf[start + 10] !== 32) return Number.NaN;
     if (buf[start + 13] !== 58 || buf[start + 16] !== 58 || buf[start + 19] !== 32) return Number.NaN;
     if (buf[start + 20] !== 85 || buf[start + 21] !== 84 || buf[start + 22] !== 67) return Number.NaN;
-    if (buf.compare(this.#date, 0, 10, start, start + 10) !== 0 || Number.isNaN(this.#dateMs)) {
-      buf.copy(this.#date, 0, start, start + 10);
+    if (!sameBytes(buf, start, this.#date, 10) || Number.isNaN(this.#dateMs)) {
+      copyBytes(buf, start, start + 10, this.#date, 0);
       this.#dateMs = Date.UTC(
         digits(buf, start, 4),
         digits(buf, start + 5, 2) - 1,
@@ -372,11 +372,21 @@ function digits(buf: Buffer, at: number, n: number): number {
 /** The type a CSV event_type spells, or undefined. */
 function eventTypeOf(buf: Buffer, start: number, end: number): (typeof TYPES)[number] | undefined {
   for (const type of TYPES) {
-    if (type.text.length === end - start && buf.compare(type.text, 0, type.text.length, start, end) === 0) {
-      return type;
-    }
+    if (type.text.length === end - start && sameBytes(buf, start, type.text, type.text.length)) return type;
   }
   return undefined;
+}
+
+/** True when buf[at … at + n) equals expected[0 … n). */
+function sameBytes(buf: Buffer, at: number, expected: Buffer, n: number): boolean {
+  for (let i = 0; i < n; i++) if (buf[at + i] !== expected[i]) return false;
+  return true;
+}
+
+/** Copies from[start … end) to `to` at `at`; returns where it ends. A loop: Buffer.copy's call costs more for a few bytes. */
+function copyBytes(from: Uint8Array, start: number, end: number, to: Uint8Array, at: number): number {
+  for (let i = start; i < end; i++) to[at++] = from[i]!;
+  return at;
 }
 
 /** digits [ "." digits ], as activity-csv.ts's PRICE. */
