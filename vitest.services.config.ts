@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 120_000,
     // A first start may build or download a server.
     hookTimeout: 900_000,
+    // expect.poll waits for what it checks to happen; 1 s (the default) is too short on a loaded machine.
+    expect: { poll: { timeout: 20_000 } },
   },
 });
