@@ -120,7 +120,11 @@ export function fileName(index: number): string {
  * The event that ends Spark's run: its time moves the watermark a minute past the end of the last window,
  * so every window is written. Its window is never final, so no engine reports it.
  */
-export function sentinel(lastEventTimeMs: number): { eventTimeMs: number; stopWatermarkMs: number; row: string } {
+export function sentinel(lastEventTimeMs: number): {
+  eventTimeMs: number;
+  stopWatermarkMs: number;
+  row: string;
+} {
   const lastEnd = (Math.floor(lastEventTimeMs / WINDOW_MS) + 1) * WINDOW_MS;
   const eventTimeMs = lastEnd + WINDOW_MS + WATERMARK_DELAY_MS;
   const text = `${formatEventTime(eventTimeMs)},view,0,0,,,1.00,0,sentinel`;

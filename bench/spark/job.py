@@ -149,6 +149,7 @@ def main():
         .start()
     )
     started_ms = int(time.time() * 1000)
+    print("SPARK-BENCH-STARTED", flush=True)
     stop_at = args.stop_watermark_ms
     batches = 0
     rows_in = 0
