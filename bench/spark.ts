@@ -16,9 +16,9 @@ import {
 import { type BenchInput, readFixture, sentinel, writeBenchInput, writeSentinel } from "./spark/input.ts";
 import { runKafkaVariant } from "./spark/kafka.ts";
 import { type LatencyRun, runPulseLatency, runSparkLatency } from "./spark/latency.ts";
-import { type Measured, runMeasured } from "./spark/process.ts";
+import { runMeasured } from "./spark/process.ts";
+import { check, load, mb, pair, sparkSummary, type ThroughputRun } from "./spark/report.ts";
 import {
-  compareWindows,
   pulseWindows,
   readSparkSink,
   referenceWindows,
@@ -38,28 +38,6 @@ const FILES_PER_TRIGGER = Number(process.env.SPARK_BENCH_FILES_PER_TRIGGER ?? 10
 /** The Kafka variant: on unless SPARK_BENCH_KAFKA=off; the broker at PULSE_BENCH_KAFKA. */
 const KAFKA = process.env.SPARK_BENCH_KAFKA !== "off";
 const FIXTURE = join(ROOT, "fixtures", "activity", "rees46-multicategory-2019-10-01.csv");
-
-/** One engine's run over the whole input: the same four figures for both. */
-interface ThroughputRun {
-  engine: "pulse" | "spark";
-  eventsPerSec: number;
-  wallMs: number;
-  cpuSeconds: number;
-  peakRssBytes: number;
-  load: string;
-  detail: string;
-}
-
-function load(m: Measured): string {
-  return `load ${m.loadStart.toFixed(2)} → ${m.loadEnd.toFixed(2)}`;
-}
-
-/** Throws when `windows` differ from the reference: a mismatch fails the run. */
-export function check(engine: string, reference: Windows, windows: Windows): void {
-  const diff = compareWindows(reference, windows);
-  if (diff !== null)
-    throw new Error(`${engine}'s final windows differ from DuckDB's over the same CSV: ${diff}`);
-}
 
 /**
  * Pulse: `pulse produce activity --replay input.csv --speed 0`, then `pulse stream --drain` over that log
@@ -157,62 +135,6 @@ async function sparkRun(
     load: load(run),
     detail: `${summary.batches} micro-batches; ${(queryMs / 1000).toFixed(1)} s from the query's start to its last window written (${Math.round(input.rows / (queryMs / 1000))}/s without JVM start-up)`,
   };
-}
-
-export interface SparkSummary {
-  batches: number;
-  input_rows: number;
-  query_started_ms: number;
-  stopped_ms: number;
-}
-
-export function sparkSummary(stdout: string): SparkSummary {
-  const line = stdout.split("\n").find((l) => l.startsWith("SPARK-BENCH-SUMMARY "));
-  if (line === undefined) throw new Error(`the Spark job printed no summary:\n${stdout.slice(-2000)}`);
-  return JSON.parse(line.slice("SPARK-BENCH-SUMMARY ".length)) as SparkSummary;
-}
-
-export function mb(bytes: number): number {
-  return Math.round(bytes / 1e6);
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function list(values: readonly number[], digits = 0): string {
-  return values.map((v) => v.toLocaleString("en-US", { maximumFractionDigits: digits })).join(", ");
-}
-
-/** Rows for one figure of both engines: Pulse's median, Spark's median, and Pulse ÷ Spark. */
-function pair(
-  name: string,
-  unit: string,
-  pulse: readonly number[],
-  spark: readonly number[],
-  what: string,
-  digits = 0,
-): BenchResult[] {
-  const p = median(pulse);
-  const s = median(spark);
-  const round = (v: number) => Number(v.toFixed(digits));
-  return [
-    {
-      name: `spark.${name}.pulse`,
-      value: round(p),
-      unit,
-      detail: `${what}; median of ${list(pulse, digits)}`,
-    },
-    {
-      name: `spark.${name}.spark`,
-      value: round(s),
-      unit,
-      detail: `${what}; median of ${list(spark, digits)}`,
-    },
-    { name: `spark.${name}.ratio`, value: Number((p / s).toFixed(2)), unit: "× (Pulse/Spark)" },
-  ];
 }
 
 export async function run(): Promise<BenchResult[]> {
