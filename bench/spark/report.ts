@@ -78,6 +78,6 @@ export function pair(
       unit,
       detail: `${what}; median of ${list(spark, digits)}`,
     },
-    { name: `spark.${name}.ratio`, value: Number((p / s).toFixed(2)), unit: "× (Pulse/Spark)" },
+    { name: `spark.${name}.ratio`, value: Number((p / s).toPrecision(3)), unit: "× (Pulse/Spark)" },
   ];
 }
