@@ -35,8 +35,15 @@ const RUNS = Number(process.env.SPARK_BENCH_RUNS ?? 3);
 /** Rows per input file, and files per Spark micro-batch (maxFilesPerTrigger). */
 const ROWS_PER_FILE = Number(process.env.SPARK_BENCH_FILE_ROWS ?? 10_000);
 const FILES_PER_TRIGGER = Number(process.env.SPARK_BENCH_FILES_PER_TRIGGER ?? 10);
-/** The Kafka variant: on unless SPARK_BENCH_KAFKA=off; the broker at PULSE_BENCH_KAFKA. */
-const KAFKA = process.env.SPARK_BENCH_KAFKA !== "off";
+/**
+ * The parts to run, SPARK_BENCH_PARTS (default all: files,latency,kafka); the Kafka variant needs the
+ * broker at PULSE_BENCH_KAFKA, and SPARK_BENCH_KAFKA=off leaves it out.
+ */
+const PARTS = new Set(
+  (process.env.SPARK_BENCH_PARTS ?? "files,latency,kafka")
+    .split(",")
+    .filter((p) => p !== "kafka" || process.env.SPARK_BENCH_KAFKA !== "off"),
+);
 const FIXTURE = join(ROOT, "fixtures", "activity", "rees46-multicategory-2019-10-01.csv");
 
 /**
@@ -137,6 +144,91 @@ async function sparkRun(
   };
 }
 
+/** The file variant: Pulse's replay and drain against Spark's file source, alternated, RUNS of each. */
+async function filesResults(
+  spark: SparkInstall,
+  input: BenchInput,
+  dir: string,
+  reference: Windows,
+  stopWatermarkMs: number,
+): Promise<BenchResult[]> {
+  const runs: ThroughputRun[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Alternated, and the first engine of each round alternated too.
+    const order = i % 2 === 0 ? (["pulse", "spark"] as const) : (["spark", "pulse"] as const);
+    for (const engine of order) {
+      const r =
+        engine === "pulse"
+          ? await pulseRun(input, dir, reference)
+          : await sparkRun(spark, input, dir, reference, stopWatermarkMs);
+      console.error(
+        `spark bench: ${engine} run ${i + 1}: ${Math.round(r.eventsPerSec)} events/s, ${r.cpuSeconds.toFixed(1)} CPU s, peak RSS ${mb(r.peakRssBytes)} MB; ${r.detail}; ${r.load}`,
+      );
+      runs.push(r);
+    }
+  }
+  const of = (engine: "pulse" | "spark") => runs.filter((r) => r.engine === engine);
+  const what = `${input.rows} REES46 rows (${totalEvents(reference)} after deduplication, ${reference.size} windows, every one equal to DuckDB's)`;
+  return [
+    ...pair(
+      "files.events_per_s",
+      "events/s",
+      of("pulse").map((r) => r.eventsPerSec),
+      of("spark").map((r) => r.eventsPerSec),
+      `${what}, process start-up included`,
+    ),
+    ...pair(
+      "files.cpu_s",
+      "CPU s",
+      of("pulse").map((r) => r.cpuSeconds),
+      of("spark").map((r) => r.cpuSeconds),
+      "user + system, every process of the run",
+      1,
+    ),
+    ...pair(
+      "files.peak_rss",
+      "MB",
+      of("pulse").map((r) => mb(r.peakRssBytes)),
+      of("spark").map((r) => mb(r.peakRssBytes)),
+      "the process tree's RSS summed, sampled every 100 ms (Spark: the JVM and its Python driver)",
+    ),
+  ];
+}
+
+/** The latency runs (bench/spark/latency.ts), alternated, RUNS of each engine. */
+async function latencyResults(spark: SparkInstall, dir: string): Promise<BenchResult[]> {
+  const latency: LatencyRun[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const order = i % 2 === 0 ? (["pulse", "spark"] as const) : (["spark", "pulse"] as const);
+    for (const engine of order) {
+      const r =
+        engine === "pulse"
+          ? await runPulseLatency(join(dir, "latency-pulse"))
+          : await runSparkLatency(spark, join(dir, "latency-spark"));
+      console.error(`spark bench: latency ${engine} run ${i + 1}: ${r.summary}`);
+      latency.push(r);
+    }
+  }
+  const lat = (engine: "pulse" | "spark", f: (r: LatencyRun) => number) =>
+    latency.filter((r) => r.engine === engine).map(f);
+  return [
+    ...pair(
+      "latency.p50",
+      "ms",
+      lat("pulse", (r) => r.p50Ms),
+      lat("spark", (r) => r.p50Ms),
+      "append of the event that closes a window → its final row visible, at 10k events/s",
+    ),
+    ...pair(
+      "latency.p99",
+      "ms",
+      lat("pulse", (r) => r.p99Ms),
+      lat("spark", (r) => r.p99Ms),
+      "the same, p99",
+    ),
+  ];
+}
+
 export async function run(): Promise<BenchResult[]> {
   for (const [name, value] of [
     ["SPARK_BENCH_ROWS", ROWS],
@@ -160,78 +252,11 @@ export async function run(): Promise<BenchResult[]> {
     const end = sentinel(input.lastEventTimeMs);
     writeSentinel(input, end.row);
     const reference = await referenceWindows(input.csv);
-    const runs: ThroughputRun[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      // Alternated, and the first engine of each round alternated too.
-      const order = i % 2 === 0 ? (["pulse", "spark"] as const) : (["spark", "pulse"] as const);
-      for (const engine of order) {
-        const r =
-          engine === "pulse"
-            ? await pulseRun(input, dir, reference)
-            : await sparkRun(spark, input, dir, reference, end.stopWatermarkMs);
-        console.error(
-          `spark bench: ${engine} run ${i + 1}: ${Math.round(r.eventsPerSec)} events/s, ${r.cpuSeconds.toFixed(1)} CPU s, peak RSS ${mb(r.peakRssBytes)} MB; ${r.detail}; ${r.load}`,
-        );
-        runs.push(r);
-      }
-    }
-    const of = (engine: "pulse" | "spark") => runs.filter((r) => r.engine === engine);
-    const what = `${input.rows} REES46 rows (${totalEvents(reference)} after deduplication, ${reference.size} windows, every one equal to DuckDB's)`;
-    const results: BenchResult[] = [
-      ...pair(
-        "files.events_per_s",
-        "events/s",
-        of("pulse").map((r) => r.eventsPerSec),
-        of("spark").map((r) => r.eventsPerSec),
-        `${what}, process start-up included`,
-      ),
-      ...pair(
-        "files.cpu_s",
-        "CPU s",
-        of("pulse").map((r) => r.cpuSeconds),
-        of("spark").map((r) => r.cpuSeconds),
-        "user + system, every process of the run",
-        1,
-      ),
-      ...pair(
-        "files.peak_rss",
-        "MB",
-        of("pulse").map((r) => mb(r.peakRssBytes)),
-        of("spark").map((r) => mb(r.peakRssBytes)),
-        "the process tree's RSS summed, sampled every 100 ms (Spark: the JVM and its Python driver)",
-      ),
-    ];
-    const latency: LatencyRun[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const order = i % 2 === 0 ? (["pulse", "spark"] as const) : (["spark", "pulse"] as const);
-      for (const engine of order) {
-        const r =
-          engine === "pulse"
-            ? await runPulseLatency(join(dir, "latency-pulse"))
-            : await runSparkLatency(spark, join(dir, "latency-spark"));
-        console.error(`spark bench: latency ${engine} run ${i + 1}: ${r.summary}`);
-        latency.push(r);
-      }
-    }
-    const lat = (engine: "pulse" | "spark", f: (r: LatencyRun) => number) =>
-      latency.filter((r) => r.engine === engine).map(f);
-    results.push(
-      ...pair(
-        "latency.p50",
-        "ms",
-        lat("pulse", (r) => r.p50Ms),
-        lat("spark", (r) => r.p50Ms),
-        "append of the event that closes a window → its final row visible, at 10k events/s",
-      ),
-      ...pair(
-        "latency.p99",
-        "ms",
-        lat("pulse", (r) => r.p99Ms),
-        lat("spark", (r) => r.p99Ms),
-        "the same, p99",
-      ),
-    );
-    if (KAFKA) results.push(...(await runKafkaVariant(spark, input, dir, reference, end, RUNS)));
+    const results: BenchResult[] = [];
+    if (PARTS.has("files"))
+      results.push(...(await filesResults(spark, input, dir, reference, end.stopWatermarkMs)));
+    if (PARTS.has("latency")) results.push(...(await latencyResults(spark, dir)));
+    if (PARTS.has("kafka")) results.push(...(await runKafkaVariant(spark, input, dir, reference, end, RUNS)));
     results.push({
       name: "spark.machine",
       value: loadavg()[0]!,
