@@ -101,7 +101,8 @@ def kafka_events(spark, args):
         F.col("e.event_id").alias("event_id"),
         F.col("e.user_id").alias("user_id"),
         F.col("e.event_type").cast("string").alias("event_type"),
-        F.timestamp_millis(F.col("e.event_time")).alias("event_time"),
+        # timestamp-millis: from_avro gives a timestamp already.
+        F.col("e.event_time").alias("event_time"),
     )
 
 

@@ -78,6 +78,16 @@ function treeRssBytes(root: number): number {
   return sum;
 }
 
+/** The lines that name an error (a Python traceback's last line, a JVM exception), first few, before the output's tail. */
+function errorLines(output: string): string {
+  const lines = output
+    .split("\n")
+    .filter((l) => /^(\w+\.)*\w*(Error|Exception)\b/.test(l.trim()))
+    .slice(0, 5)
+    .map((l) => l.slice(0, 600));
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n…\n`;
+}
+
 /** Runs `command args` to its end; a non-zero exit throws with the end of its output. */
 export async function runMeasured(
   command: string,
@@ -126,7 +136,7 @@ export async function runMeasured(
   const mark = stderr.split("\n").find((l) => l.startsWith(RUSAGE_MARK));
   if (code !== 0) {
     throw new Error(
-      `${command} ${args.join(" ")} failed (exit ${code ?? "by signal"}${wallMs >= timeoutMs ? `, killed after ${timeoutMs} ms` : ""}):\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`,
+      `${command} ${args.join(" ")} failed (exit ${code ?? "by signal"}${wallMs >= timeoutMs ? `, killed after ${timeoutMs} ms` : ""}):\n${errorLines(`${stdout}\n${stderr}`)}${stderr.slice(-3000)}`,
     );
   }
   const cpuSeconds =
