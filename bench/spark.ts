@@ -239,6 +239,11 @@ export async function run(): Promise<BenchResult[]> {
     if (!Number.isSafeInteger(value) || value < 1)
       throw new Error(`${name} must be a whole number ≥ 1, got ${value}`);
   }
+  const unknown = [...PARTS].filter((p) => !["files", "latency", "kafka"].includes(p));
+  if (unknown.length > 0)
+    throw new Error(
+      `SPARK_BENCH_PARTS: unknown part ${unknown.join(", ")}; the parts are files, latency, kafka`,
+    );
   const spark = ensureSpark();
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg()
     .map((l) => l.toFixed(2))
