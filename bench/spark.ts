@@ -14,7 +14,7 @@ import {
   sparkSubmitArgs,
 } from "./spark/engines.ts";
 import { type BenchInput, readFixture, sentinel, writeBenchInput, writeSentinel } from "./spark/input.ts";
-import { runKafkaVariant } from "./spark/kafka.ts";
+import { resetKafka, runKafkaVariant } from "./spark/kafka.ts";
 import { type LatencyRun, runPulseLatency, runSparkLatency } from "./spark/latency.ts";
 import { runMeasured } from "./spark/process.ts";
 import { check, load, mb, pair, sparkSummary, type ThroughputRun } from "./spark/report.ts";
@@ -244,6 +244,7 @@ export async function run(): Promise<BenchResult[]> {
     throw new Error(
       `SPARK_BENCH_PARTS: unknown part ${unknown.join(", ")}; the parts are files, latency, kafka`,
     );
+  if (PARTS.has("kafka")) await resetKafka(RUNS);
   const spark = ensureSpark();
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg()
     .map((l) => l.toFixed(2))

@@ -37,6 +37,18 @@ function beforeSentinel(windows: Windows, sentinelTimeMs: number): Windows {
 }
 
 /**
+ * Deletes Pulse's topics and the bench's groups on the broker; run first too, so a missing broker fails the
+ * bench before its long parts rather than after them.
+ */
+export async function resetKafka(runs: number): Promise<void> {
+  await resetPulseKafka(
+    KAFKA_URL,
+    Array.from({ length: runs }, (_, i) => jobName(i)),
+    "pulse-bench-spark-reset",
+  );
+}
+
+/**
  * Resets Pulse's topics on the broker (it must be a broker of the bench's own, as for `npm run bench --
  * kafka`), produces the input and then the sentinel with `pulse produce activity --replay` (not timed),
  * then alternates `pulse stream --drain` and Spark's Kafka source over that topic, `runs` times each.
@@ -49,11 +61,7 @@ export async function runKafkaVariant(
   end: { eventTimeMs: number; stopWatermarkMs: number; row: string },
   runs: number,
 ): Promise<BenchResult[]> {
-  await resetPulseKafka(
-    KAFKA_URL,
-    Array.from({ length: runs }, (_, i) => jobName(i)),
-    "pulse-bench-spark-reset",
-  );
+  await resetKafka(runs);
   const data = join(dir, "kafka-pulse");
   mkdirSync(data, { recursive: true });
   const env = pulseEnv({ PULSE_LOG: KAFKA_URL });
