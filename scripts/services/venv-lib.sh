@@ -1,4 +1,4 @@
-# Shared by the Python venv scripts (python-env.sh, dbt-env.sh, airflow-env.sh): a pinned venv built once and cached.
+# Shared by the Python venv scripts (python-env.sh, dbt-env.sh, airflow-env.sh, spark-env.sh): a pinned venv built once and cached.
 # Each script sets name, venv (its folder), requirements (its pins), entry (the executable it prints),
 # defines verify() (fails when the built venv is broken) and describe() (one line: what is ready), sources
 # this file, then calls `venv_main "$@"`. The stamp in the venv holds the hash of the requirements and of
