@@ -21,6 +21,7 @@ export type Cells = Array<[string, [number, number]]>;
 export type SessionRevenueCells = Array<[string, [number, number]]>;
 
 export interface ActivityTruth {
+  /** Per window of `windowMs` (a minute unless asked otherwise). */
   minutes: Cells;
   days: Cells;
   minuteSessionsRevenue: SessionRevenueCells;
@@ -92,14 +93,16 @@ export function sessionsRevenueOf(rows: readonly ActivityWindow[]): SessionReven
  * The speed layer's promised semantics, applied naively to the user-activity topic of `<dataDir>/log.db`
  * (or of `options.log`):
  * per partition, in offset order, watermark = max event time seen − outOfOrdernessMs; an event whose
- * 1-minute window ends at or before the watermark is late; otherwise an event_id already counted in
- * the partition is a duplicate; everything else counts once in its minute and its UTC day.
+ * window (windowMs long, a minute by default) ends at or before the watermark is late; otherwise an
+ * event_id already counted in the partition is a duplicate; everything else counts once in its window
+ * and its UTC day.
  */
 export async function activityTruth(
   dataDir: string,
-  options: { outOfOrdernessMs?: number; skip?: ReadonlySet<string>; log?: Log } = {},
+  options: { outOfOrdernessMs?: number; windowMs?: number; skip?: ReadonlySet<string>; log?: Log } = {},
 ): Promise<ActivityTruth> {
   const outOfOrdernessMs = options.outOfOrdernessMs ?? 10_000;
+  const windowMs = options.windowMs ?? MINUTE_MS;
   // Another log (Kafka) is the caller's to close.
   const log = options.log ?? EmbeddedLog.open({ path: join(dataDir, "log.db") });
   // On another log the registry may live elsewhere (Kafka's _schemas topic): Pulse's producers write
@@ -140,8 +143,8 @@ export async function activityTruth(
             continue;
           }
           maxEventTimeMs = Math.max(maxEventTimeMs, e.event_time);
-          const minute = Math.floor(e.event_time / MINUTE_MS) * MINUTE_MS;
-          if (minute + MINUTE_MS <= maxEventTimeMs - outOfOrdernessMs) {
+          const minute = Math.floor(e.event_time / windowMs) * windowMs;
+          if (minute + windowMs <= maxEventTimeMs - outOfOrdernessMs) {
             truth.late++;
             truth.latePositions.push(`${partition}:${record.offset}`);
             continue;
