@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, type TestContext } from "vitest";
+import { asBuffer } from "../bytes.ts";
 import { deadLetterType, userActivityV2Type } from "../contracts/schemas.ts";
 import type { DeadLetter, UserActivity, UserActivityV2 } from "../contracts/types.ts";
 import { ValidationCode, validateActivity } from "../contracts/validate.ts";
@@ -12,7 +13,6 @@ import type { Log, LogRecord } from "../log/index.ts";
 import { SchemaRegistry } from "../registry/embedded/registry.ts";
 import { AvroSerde } from "../serde/index.ts";
 import { ContractProducer, recentChangeProducer, SOURCE_HEADER } from "./producer.ts";
-import { asBuffer } from "../bytes.ts";
 
 const NOW = Date.UTC(2024, 2, 10, 12);
 const FAILED_AT = NOW + 42;
@@ -76,7 +76,23 @@ describe("ContractProducer", () => {
       ["user-activity", 3],
       ["user-activity.dlq", 3],
     ]);
-    await producer.ensureTopics(3);
+    // Idempotent: a second call on topics that hold records changes neither the topics nor their records.
+    const sent = await producer.send([event(0), event(1), { nope: true }]);
+    const again = await producer.ensureTopics(3);
+    expect(again.map((t) => [t.name, t.partitions])).toEqual([
+      ["user-activity", 3],
+      ["user-activity.dlq", 3],
+    ]);
+    const highs = (info: (typeof again)[number]) => info.offsets.reduce((n, o) => n + o.highWatermark, 0);
+    expect(again.map(highs)).toEqual([2, 1]);
+    expect((await log.listTopics()).map((t) => t.name).sort()).toEqual([
+      "user-activity",
+      "user-activity.dlq",
+    ]);
+    expect((await readAll(log, "user-activity")).map((r) => [r.partition, r.offset]).sort()).toEqual(
+      sent.positions.map((p) => [p.partition, p.offset]).sort(),
+    );
+    expect(await readAll(log, "user-activity.dlq")).toHaveLength(1);
   });
 
   it("lands valid events keyed and decodable, and each invalid one on .dlq with its reason", async (ctx) => {

@@ -1,7 +1,7 @@
 // WindowAlerter: merging partitions, scoring once per job-final window, zero-filling gaps, snapshot and restore.
 
 import { describe, expect, it } from "vitest";
-import { MAX_EMPTY_WINDOWS, type AlertedSeries, WindowAlerter } from "./alerting.ts";
+import { type AlertedSeries, MAX_EMPTY_WINDOWS, WindowAlerter } from "./alerting.ts";
 
 interface Row {
   partition: number;
@@ -76,9 +76,41 @@ describe("WindowAlerter", () => {
     b.restore(a.snapshot(), "test");
     expect(b.snapshot()).toEqual(a.snapshot());
     expect(b.alertsMark).toBe(42);
-    a.addRows([{ partition: 1, window_start: 3 * M, key: "y", n: 2 }]);
-    b.addRows([{ partition: 1, window_start: 3 * M, key: "y", n: 2 }]);
-    expect(b.observeFinal(Number.POSITIVE_INFINITY)).toEqual(a.observeFinal(Number.POSITIVE_INFINITY));
+    // Partition 1 adds 500 to x's window 3 (13 pending from partition 0) and a first y.
+    const rows: Row[] = [
+      { partition: 1, window_start: 3 * M, key: "x", n: 500 },
+      { partition: 1, window_start: 3 * M, key: "y", n: 2 },
+    ];
+    a.addRows(rows);
+    b.addRows(rows);
+    const fromRestored = b.observeFinal(Number.POSITIVE_INFINITY);
+    expect(fromRestored).toEqual(a.observeFinal(Number.POSITIVE_INFINITY));
+    // By hand, x (and all, which is x alone until window 3) over 10, 11, 12: mean 10 → 10.5 → 11, the
+    // deviation 0 → 1 → 1 + (1.5 − 1)/2 = 1.25. Window 3 is the first scored (warmup 3): x = 13 + 500 and
+    // all = 513 + 2, against expected 11 with scale 1.25·√(π/2) ≈ 1.567; y has no baseline yet.
+    const scale = 1.25 * Math.sqrt(Math.PI / 2);
+    expect(fromRestored).toEqual([
+      {
+        series: "t.all.n",
+        window_start: 3 * M,
+        window_end: 4 * M,
+        observed: 515,
+        expected: 11,
+        score: expect.closeTo(504 / scale, 9),
+        kind: "spike",
+        created_at: 0,
+      },
+      {
+        series: "t.x.n",
+        window_start: 3 * M,
+        window_end: 4 * M,
+        observed: 513,
+        expected: 11,
+        score: expect.closeTo(502 / scale, 9),
+        kind: "spike",
+        created_at: 0,
+      },
+    ]);
     expect(b.snapshot()).toEqual(a.snapshot());
     expect(() => b.restore(new Uint8Array([1, 2, 3, 4, 5]), "test")).toThrow(/bad magic/);
   });

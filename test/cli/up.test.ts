@@ -1,24 +1,40 @@
-// `pulse up` end to end: a bounded run with replayed Wikimedia, its health endpoint, and the live-feed fallback.
+// `pulse up` end to end: a run with replayed Wikimedia, its health endpoint and live events, and the live-feed fallback.
 import { describe, expect, it } from "vitest";
 import { closedPort, messagesByTopic, runPulse, startPulse, tempDir } from "../helpers/cli.ts";
+import { openSse, type SseStream } from "../helpers/sse.ts";
 
 const TIMEOUT_MS = 120_000;
+/** How long an awaited event may take on a loaded machine: a safety net, not the condition. */
+const EVENT_TIMEOUT_MS = 90_000;
 const WIKIDATA_REPLAY = "fixtures/wikimedia/recentchange-wikidata-2018-03-07.legacy.jsonl";
 const API_LINE = /API on (http:\/\/[^\s]+) /;
+type WindowsEvent = { activity: Array<{ event_count: number }>; wikimedia: unknown[] };
+
+/** Reads a live API answer; a 503 with Retry-After (the store busy) is retried after the next pushed event. */
+async function liveJson<T>(events: SseStream, url: string): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(url);
+    if (response.status === 503 && response.headers.get("retry-after") !== null && attempt < 20) {
+      await events.next(() => true, EVENT_TIMEOUT_MS);
+      continue;
+    }
+    expect(response.status, await response.clone().text()).toBe(200);
+    return (await response.json()) as T;
+  }
+}
+
 /** The final status line `up` prints when it stops (stdout is not a terminal here). */
 const FINAL_STATUS =
   /^\[\d+s\] user-activity (\d+) \| dlq (\d+) \| wikimedia\.recentchange (\d+) \| dlq (\d+) \| stream (\d+) \| wikimedia: (.+)$/m;
 
 describe("pulse up", () => {
   it(
-    "runs for --duration, answers /api/health meanwhile, prints the status line and fills both topics",
+    "answers /api/health, pushes live windows of both topics, and on SIGTERM prints the status line of what it appended",
     async ({ onTestFinished }) => {
       const dataDir = tempDir(onTestFinished);
       const up = await startPulse(
         [
           "up",
-          "--duration",
-          "6",
           "--port",
           "0",
           "--rate",
@@ -31,6 +47,16 @@ describe("pulse up", () => {
         { waitFor: API_LINE, onCleanup: onTestFinished },
       );
       const url = up.match[1]!;
+      const events = await openSse(`${url}/api/live/events`, onTestFinished);
+      // Waiting on the pushed batches themselves, both registered before either can arrive.
+      const activityWindows = events.next(
+        (e) => e.event === "windows" && (e.data as WindowsEvent).activity.length > 0,
+        EVENT_TIMEOUT_MS,
+      );
+      const wikimediaWindows = events.next(
+        (e) => e.event === "windows" && (e.data as WindowsEvent).wikimedia.length > 0,
+        EVENT_TIMEOUT_MS,
+      );
 
       const response = await fetch(`${url}/api/health`);
       expect(response.status).toBe(200);
@@ -59,20 +85,18 @@ describe("pulse up", () => {
       // No API keys configured: the collector is off, which does not degrade the platform.
       expect(health.parts["collector"]!.status).toBe("off");
 
-      // The stream job runs inside `up`: live windows appear while it runs.
-      let windows: Array<{ event_count: number }> = [];
-      for (let attempt = 0; attempt < 40 && windows.length === 0; attempt++) {
-        const live = await fetch(`${url}/api/live/activity?window=1m&last=5`);
-        // A 503 with Retry-After is the store saying "busy, retry"; anything else must be a 200.
-        if (live.status === 503 && live.headers.get("retry-after") !== null) continue;
-        expect(live.status, await live.clone().text()).toBe(200);
-        windows = ((await live.json()) as { windows: Array<{ event_count: number }> }).windows;
-        if (windows.length === 0) await new Promise((r) => setTimeout(r, 100));
-      }
+      // The stream job runs inside `up`: once it has pushed committed activity windows, the API serves them.
+      const pushed = (await activityWindows).data as WindowsEvent;
+      expect(pushed.activity.every((w) => w.event_count > 0)).toBe(true);
+      const { windows } = await liveJson<{ windows: Array<{ event_count: number }> }>(
+        events,
+        `${url}/api/live/activity?window=1m&last=5`,
+      );
       expect(windows.length).toBeGreaterThan(0);
       expect(windows.every((w) => w.event_count > 0)).toBe(true);
+      await wikimediaWindows;
 
-      const result = await up.exited;
+      const result = await up.stop();
       expect(result.code, result.stderr).toBe(0);
       const status = FINAL_STATUS.exec(result.stdout);
       expect(status, result.stdout).not.toBeNull();
@@ -143,7 +167,7 @@ describe("pulse up", () => {
       const up = await startPulse(
         [
           "up",
-          ...["--duration", "28", "--port", "0", "--rate", "200", "--wikimedia", "off"],
+          ...["--port", "0", "--rate", "200", "--wikimedia", "off"],
           ...["--window", "1s", "--out-of-orderness", "1s", "--burst", "+13,4,5"],
           ...["--data-dir", dataDir],
         ],
@@ -151,18 +175,20 @@ describe("pulse up", () => {
       );
       const url = up.match[1]!;
       type Alert = { series: string; kind: string; observed: number; expected: number; window_start: number };
-      let spikes: Alert[] = [];
-      for (let attempt = 0; attempt < 60 && spikes.length === 0; attempt++) {
-        await new Promise((r) => setTimeout(r, 500));
-        const response = await fetch(`${url}/api/live/alerts?limit=100`);
-        if (response.status !== 200) continue;
-        const body = (await response.json()) as { alerts: Alert[] };
-        spikes = body.alerts.filter((a) => a.series === "activity.all.event_count" && a.kind === "spike");
-      }
-      expect(spikes.length).toBeGreaterThan(0);
+      const isSpike = (a: Alert) => a.series === "activity.all.event_count" && a.kind === "spike";
+      const events = await openSse(`${url}/api/live/events`, onTestFinished);
+      // The job pushes the alerts of each batch it commits: wait for the burst's, however long it takes.
+      const pushed = await events.next(
+        (e) => e.event === "alerts" && (e.data as Alert[]).some(isSpike),
+        EVENT_TIMEOUT_MS,
+      );
+      const spike = (pushed.data as Alert[]).find(isSpike)!;
       // Five times the rate: the flagged window holds far more than the baseline expected.
-      expect(spikes[0]!.observed).toBeGreaterThan(2 * spikes[0]!.expected);
-      const result = await up.exited;
+      expect(spike.observed).toBeGreaterThan(2 * spike.expected);
+      // Committed before it was pushed, so the API has it while the run goes on.
+      const { alerts } = await liveJson<{ alerts: Alert[] }>(events, `${url}/api/live/alerts?limit=100`);
+      expect(alerts.filter(isSpike).map((a) => a.window_start)).toContain(spike.window_start);
+      const result = await up.stop();
       expect(result.code, result.stderr).toBe(0);
     },
     TIMEOUT_MS,

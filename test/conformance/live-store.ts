@@ -1,6 +1,7 @@
 // The LiveStore conformance suite: every LiveStore implementation (embedded SQLite, MongoDB) runs these cases.
 import { describe, expect, it } from "vitest";
 import { StoreError, StoreErrorCode } from "../../src/errors.ts";
+import type { RawEventRow } from "../../src/lake/index.ts";
 import {
   ACTIVITY_SERIES,
   type ActivityWindowRow,
@@ -13,9 +14,9 @@ import {
   WIKIMEDIA_SERIES,
   type WikiWindowRow,
 } from "../../src/store/index.ts";
-import type { RawEventRow } from "../../src/lake/index.ts";
 import { freshSubjectPerTest } from "../helpers/subjects.ts";
 import { raw, runsOf } from "./lake.ts";
+import { runDailyCases } from "./live-store-daily.ts";
 import { runSeriesCases } from "./live-store-series.ts";
 
 export interface LiveStoreContractSubject {
@@ -43,6 +44,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
     });
 
     runSeriesCases(() => store);
+    runDailyCases(() => store);
 
     describe("commit and read back", () => {
       it("reads back every kind of row from one batch", async () => {

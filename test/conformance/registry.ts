@@ -212,10 +212,12 @@ export function runRegistryConformance(
         await registry.register("s", v1);
         await registry.register("t", v1);
         await registry.setConfig("NONE", "s");
-        expect(await registry.register("s", breaking)).toBeGreaterThan(0);
+        // v1 is id 1 under both subjects; breaking is the second distinct schema: id 2, under either subject.
+        expect(await registry.register("s", breaking)).toBe(2);
         await expectCode(registry.register("t", breaking), 409, 409, "PULSE_REGISTRY_INCOMPATIBLE");
         await registry.setConfig("NONE");
-        expect(await registry.register("t", breaking)).toBeGreaterThan(0);
+        expect(await registry.register("t", breaking)).toBe(2);
+        expect(await registry.listVersions("t")).toEqual([1, 2]);
       });
 
       it.for([
@@ -251,8 +253,8 @@ export function runRegistryConformance(
           await registry.register(subject, v3);
           await registry.register(subject, v2);
         }
-        // v1 drops b: v2 can read that (default), v3 cannot.
-        expect(await registry.register("plain", v1)).toBeGreaterThan(0);
+        // v1 drops b: v2 can read that (default), v3 cannot. Ids: v3 is 1, v2 is 2, v1 the third schema.
+        expect(await registry.register("plain", v1)).toBe(3);
         await expectCode(registry.register("transitive", v1), 409, 409, "PULSE_REGISTRY_INCOMPATIBLE");
       });
 

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, type TestContext } from "vitest";
+import { asBuffer } from "../../src/bytes.ts";
+import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import { TOPICS, type UserActivity } from "../../src/contracts/types.ts";
 import { activityProducer } from "../../src/ingest/producer.ts";
 import { simulateActivity } from "../../src/ingest/simulator.ts";
@@ -14,11 +16,10 @@ import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import type { AlertRow, LiveStore, StoreBatch } from "../../src/store/index.ts";
 import { AnomalyDetector } from "../../src/stream/anomaly.ts";
 import { JOB_HEADER, StreamJob, type StreamJobOptions } from "../../src/stream/job/index.ts";
-import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
-import { CommitFailingStore } from "../helpers/failing-store.ts";
 import { runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
+import { CommitFailingStore } from "../helpers/failing-store.ts";
+import { expectAlertsMatchReference, referenceAlerts } from "../helpers/reference-alerts.ts";
 import { activityTruth } from "./truth.ts";
-import { asBuffer } from "../../src/bytes.ts";
 
 const MINUTE_MS = 60_000;
 const T0 = Date.UTC(2024, 4, 2, 10, 0);
@@ -95,7 +96,7 @@ function job(fx: Fixture, options: Partial<StreamJobOptions> & { store: LiveStor
 /**
  * The expected alerts, computed independently of the job: the ground-truth per-minute counts of the
  * produced input (truth.ts), scored by a fresh detector minute by minute, with 0 for every series
- * already seen and absent in a minute.
+ * already seen and absent in a minute; that scoring itself equal to the reference (reference-alerts.ts).
  */
 async function expectedAlerts(dataDir: string): Promise<AlertRow[]> {
   const truth = await activityTruth(dataDir);
@@ -128,7 +129,16 @@ async function expectedAlerts(dataDir: string): Promise<AlertRow[]> {
       if (alert !== undefined) alerts.push(alert);
     }
   }
-  return sortAlerts(alerts);
+  const sorted = sortAlerts(alerts);
+  // The production detector's scoring, checked against a reference written from its documented rules.
+  expectAlertsMatchReference(
+    sorted,
+    referenceAlerts(
+      truth.minutes.map(([key, [count]]) => [key, count]),
+      MINUTE_MS,
+    ),
+  );
+  return sorted;
 }
 
 function sortAlerts(alerts: readonly AlertRow[]): AlertRow[] {

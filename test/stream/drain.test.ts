@@ -6,10 +6,10 @@ import type { ProduceSummary } from "../../src/cli/commands/produce.ts";
 import type { StreamSummary } from "../../src/cli/commands/stream.ts";
 import type { DeadLetter } from "../../src/contracts/types.ts";
 import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
+import { ACTIVITY_SERIES, WIKIMEDIA_SERIES } from "../../src/store/index.ts";
 import { closedPort, REPO_ROOT, runPulse, runPulseJson, tempDir } from "../helpers/cli.ts";
 import { readTopic } from "../helpers/topics.ts";
 import { activityTruth, CellMap, cellsOf, expectStoreMatchesTruth } from "./truth.ts";
-import { ACTIVITY_SERIES, WIKIMEDIA_SERIES } from "../../src/store/index.ts";
 
 const TIMEOUT_MS = 180_000;
 const MINUTE_MS = 60_000;
@@ -46,6 +46,10 @@ describe("pulse stream --drain over simulated activity with out-of-order, duplic
       expect(truth.late).toBeGreaterThan(0);
       expect(truth.duplicates).toBeGreaterThan(0);
       expect(truth.accepted + truth.duplicates + truth.late).toBe(produced.produced);
+      // Purchases carry revenue, so the store's sessions and revenue are checked against something.
+      expect(
+        truth.daySessionsRevenue.filter(([key, [, revenue]]) => key.endsWith("|PURCHASE") && revenue > 0),
+      ).not.toEqual([]);
       expect(summary).toMatchObject({
         job: "pulse-stream",
         drained: true,

@@ -39,7 +39,8 @@ describe("persistence", () => {
     const first = SchemaRegistry.open({ path: file });
     const id1 = await first.register("s", v1);
     const id2 = await first.register("s", v2);
-    await first.register("gone", '"long"');
+    expect([id1, id2]).toEqual([1, 2]);
+    expect(await first.register("gone", '"long"')).toBe(3);
     await first.deleteSubject("gone");
     await first.setConfig("FULL", "s");
     await first.setConfig("FORWARD");
@@ -60,6 +61,7 @@ describe("persistence", () => {
     const a = openRegistry(file);
     const b = openRegistry(file);
     const id = await a.register("s", v1);
+    expect(id).toBe(1);
     expect(await b.getSchemaById(id)).toBe(parseAvroSchema(v1).canonical);
     expect(await b.register("t", v1)).toBe(id);
     expect(await b.register("s", v2)).toBe(id + 1);

@@ -2,12 +2,7 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { userActivityV2Type } from "../../contracts/schemas.ts";
-import type { UserActivityV2, WikimediaRecentChange } from "../../contracts/types.ts";
-import { StreamError, StreamErrorCode } from "../../errors.ts";
-import { recentChangeProducer } from "../../ingest/producer.ts";
-import { type LiveStore, WIKIMEDIA_SERIES } from "../../store/index.ts";
-import { decodeRawBatch } from "../../lake/batch.ts";
+import { CommitFailingStore } from "../../../test/helpers/failing-store.ts";
 import {
   ACTIVITY,
   generate,
@@ -16,12 +11,17 @@ import {
   setup,
   sortedEntries,
   T0,
-  waitFor,
   WIKI,
+  waitFor,
 } from "../../../test/helpers/stream-job.ts";
-import { CommitFailingStore } from "../../../test/helpers/failing-store.ts";
-import { DEFAULT_JOB_NAME, type StreamJobOptions, type StreamProgress } from "./index.ts";
+import { userActivityV2Type } from "../../contracts/schemas.ts";
+import type { UserActivityV2, WikimediaRecentChange } from "../../contracts/types.ts";
+import { StreamError, StreamErrorCode } from "../../errors.ts";
+import { recentChangeProducer } from "../../ingest/producer.ts";
+import { decodeRawBatch } from "../../lake/batch.ts";
 import { decodeRawEvent } from "../../lake/decode.ts";
+import { type LiveStore, WIKIMEDIA_SERIES, type WikiWindow } from "../../store/index.ts";
+import { DEFAULT_JOB_NAME, type StreamJobOptions, type StreamProgress } from "./index.ts";
 
 describe("StreamJob.drain", () => {
   it("turns a bounded topic into final windows and day totals equal to a naive computation", async (ctx) => {
@@ -135,27 +135,68 @@ describe("StreamJob.drain", () => {
     const summary = await fx.job({ topics: [WIKI] }).drain();
     expect(summary.totals).toMatchObject({ input: 40, accepted: 40 });
     const windows = await fx.store.windows(WIKIMEDIA_SERIES, { windowMs: 60_000, last: 100 });
-    const expected = new Map<string, { edits: number; bot: number; newPages: number }>();
+    // The reference: every change counts and moves bytes; edits and page creations are edits, by their users.
+    type Cell = Omit<WikiWindow, "window_start" | "window_end" | "wiki" | "final" | "unique_editors">;
+    const expected = new Map<string, Cell & { editors: Set<string> }>();
+    const pagesByWindow = new Map<number, Map<string, number>>();
     for (const c of changes as Array<WikimediaRecentChange & { meta: { dt: string } }>) {
-      const key = `${Math.floor(Date.parse(c.meta.dt) / 60_000) * 60_000}|${c.wiki}`;
-      const cell = expected.get(key) ?? { edits: 0, bot: 0, newPages: 0 };
+      const start = Math.floor(Date.parse(c.meta.dt) / 60_000) * 60_000;
+      const key = `${start}|${c.wiki}`;
+      const cell = expected.get(key) ?? {
+        changes: 0,
+        edits: 0,
+        bot_edits: 0,
+        human_edits: 0,
+        new_pages: 0,
+        byte_delta: 0,
+        editors: new Set<string>(),
+      };
+      cell.changes++;
+      cell.byte_delta += c.length!.new! - c.length!.old!;
       if (c.type === "edit" || c.type === "new") {
         cell.edits++;
-        if (c.bot) cell.bot++;
-        if (c.type === "new") cell.newPages++;
+        if (c.bot) cell.bot_edits++;
+        else cell.human_edits++;
+        if (c.type === "new") cell.new_pages++;
+        cell.editors.add(c.user!);
+        const pages = pagesByWindow.get(start) ?? new Map<string, number>();
+        pages.set(`${c.wiki}|${c.title}`, (pages.get(`${c.wiki}|${c.title}`) ?? 0) + 1);
+        pagesByWindow.set(start, pages);
       }
       expected.set(key, cell);
     }
+    expect(windows.every((w) => w.final)).toBe(true);
     expect(
       new Map(
-        windows.map((w) => [
-          `${w.window_start}|${w.wiki}`,
-          { edits: w.edits, bot: w.bot_edits, newPages: w.new_pages },
-        ]),
+        windows.map((w) => {
+          const { window_start, window_end, wiki, final, ...cell } = w;
+          expect(window_end - window_start).toBe(60_000);
+          return [`${window_start}|${wiki}`, cell];
+        }),
       ),
-    ).toEqual(expected);
+    ).toEqual(
+      new Map(
+        [...expected].map(([key, { editors, ...cell }]) => [key, { ...cell, unique_editors: editors.size }]),
+      ),
+    );
+    // The changes span two minutes; the latest one's pages by edits, ties by wiki then title.
+    const latest = Math.max(...pagesByWindow.keys());
+    expect(latest).toBe(T0 + 60_000);
+    const ranked = [...pagesByWindow.get(latest)!]
+      .map(([page, edits]) => {
+        const [wiki, title] = page.split("|") as [string, string];
+        return { wiki, title, edits };
+      })
+      .sort((a, b) => b.edits - a.edits || a.wiki.localeCompare(b.wiki) || a.title.localeCompare(b.title));
+    // By hand, minute 1 is i = 20..39 less the log changes 21, 28, 35: enwiki (even i) has Page 2 on 20, 26,
+    // 32, 38, Page 0 on 24, 30, 36; dewiki (odd i) has Page 0 on 27, 33, 39 and Page 1 on 25, 31, 37.
+    expect(ranked.slice(0, 3)).toEqual([
+      { wiki: "enwiki", title: "Page 2", edits: 4 },
+      { wiki: "dewiki", title: "Page 0", edits: 3 },
+      { wiki: "dewiki", title: "Page 1", edits: 3 },
+    ]);
     const top = await fx.store.topPages(60_000, 3);
-    expect(top.pages.length).toBeGreaterThan(0);
+    expect(top).toEqual({ window_start: latest, window_end: latest + 60_000, pages: ranked.slice(0, 3) });
   });
 
   it("refuses a topic it has no aggregate for", async (ctx) => {
@@ -184,12 +225,14 @@ describe("StreamJob.run", () => {
       maxBatchRecords: 250,
       onProgress: (p) => progress.push(p),
     });
+    const runStartedMs = performance.now();
     const running = streamJob.run(controller.signal);
     await waitFor(() => streamJob.recordsRead === 1_000);
     await fx.produceActivity(events.slice(1_000));
     await waitFor(() => streamJob.recordsRead === 2_000);
     controller.abort();
     const summary = await running;
+    const runMs = performance.now() - runStartedMs;
 
     expect(summary).toMatchObject({ read: 2_000, drained: false });
     expect(progress.length).toBeGreaterThanOrEqual(8);
@@ -199,7 +242,19 @@ describe("StreamJob.run", () => {
     expect(last.sources[0]!.partitions).toHaveLength(PARTITIONS);
     expect(last.eventTime.watermarkMs).toBeGreaterThan(T0);
     expect(last.stateRows).toBeGreaterThan(0);
-    expect(last.batchDurationMs).toBeGreaterThanOrEqual(0);
+    // Processing time is not computable, but its parts are: a batch's duration is its stages' sum, the
+    // batches run one after another within the run, and its rate is its records over its duration.
+    for (const p of progress) {
+      const { fetch, process, deadLetter, commit } = p.durationMs;
+      for (const stage of [fetch, process, deadLetter, commit]) expect(stage).toBeGreaterThanOrEqual(0);
+      expect(p.batchDurationMs).toBeCloseTo(fetch + process + deadLetter + commit, 6);
+      expect(p.processedRowsPerSecond).toBeCloseTo(
+        p.numInputRows / Math.max(0.001, p.batchDurationMs / 1000),
+        6,
+      );
+    }
+    expect(progress.reduce((ms, p) => ms + p.batchDurationMs, 0)).toBeLessThanOrEqual(runMs);
+    expect(progress.reduce((n, p) => n + p.numInputRows, 0)).toBe(2_000);
     expect(progress.map((p) => p.batchId)).toEqual(progress.map((_, i) => i));
     expect(streamJob.progress()).toBe(last);
     // Not drained: the last windows are still open, but everything read is checkpointed.
