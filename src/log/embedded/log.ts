@@ -1,7 +1,7 @@
 // The embedded Log: one SQLite file (better-sqlite3, WAL) and its segment files, which producer and consumer processes on one machine share.
 import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../../errors.ts";
-import { SqliteFile, type SqlitePartErrors, segmentBytesOption } from "../../sqlite/lifecycle.ts";
+import { type SqlitePartErrors, SqliteFile, segmentBytesOption } from "../../sqlite/lifecycle.ts";
 import type { SqliteFileSettings } from "../../sqlite/open-file.ts";
 import type {
   FetchOptions,

@@ -3,7 +3,7 @@ import type Database from "better-sqlite3";
 import { LogError, LogErrorCode } from "../../errors.ts";
 import { errorMessage } from "../../sqlite/open-file.ts";
 import { MAX_PARTITIONS } from "../validate.ts";
-import { BatchEncoder, type BatchEntry } from "./batch-codec.ts";
+import { type BatchEntry, BatchEncoder } from "./batch-codec.ts";
 import { decodeHeaders } from "./header-codec.ts";
 
 /*

@@ -1,7 +1,7 @@
 // Kafka's record batch (magic 2), and fetched batches read record by record as they are handed out.
 
-import { createRequire } from "node:module";
 import { crc32c as clientCrc32c, compressionsAlgorithmsByBitmask } from "@platformatic/kafka";
+import { createRequire } from "node:module";
 import { asBuffer } from "../../bytes.ts";
 import { LogError, LogErrorCode } from "../../errors.ts";
 import { headerName, LastHeaders, setHeader } from "../header-names.ts";
