@@ -158,7 +158,7 @@ function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
   if (typeof v === "number" && !Number.isInteger(v)) return "a non-integer number";
-  return `a ${typeof v}`;
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
 function expected(type: AvroType): string {
@@ -171,7 +171,11 @@ function expected(type: AvroType): string {
 
 function shapeIssues(type: AvroType, value: unknown): ValidationIssue[] {
   // The plain check is compiled by avsc and fast; the error hook walk runs only to explain a failure.
-  if (type.isValid(value)) return [];
+  try {
+    if (type.isValid(value)) return [];
+  } catch {
+    return unconvertibleIssues(type, value);
+  }
   const issues: ValidationIssue[] = [];
   type.isValid(value, {
     errorHook(path: string[], v: unknown, t: AvroType) {
@@ -186,6 +190,32 @@ function shapeIssues(type: AvroType, value: unknown): ValidationIssue[] {
     },
   });
   return issues;
+}
+
+/**
+ * avsc looks an enum symbol up as an object key, which throws a TypeError for a JSON object whose own
+ * "toString" or "valueOf" is not a function (`{"event_type": {"toString": null}}`): such a value is
+ * no symbol, so each field is checked alone and the ones that fail or throw are reported.
+ */
+function unconvertibleIssues(type: AvroType, value: unknown): ValidationIssue[] {
+  const fields = (type as AvroType & { fields?: Array<{ name: string; type: AvroType }> }).fields ?? [];
+  const record = value as Record<string, unknown>;
+  const issues: ValidationIssue[] = [];
+  for (const field of fields) {
+    const v = record[field.name];
+    let valid: boolean;
+    try {
+      valid = field.type.isValid(v);
+    } catch {
+      valid = false;
+    }
+    if (!valid) {
+      const message = `${field.name}: expected ${expected(field.type)}, got ${describeValue(v)}`;
+      issues.push({ code: ValidationCode.schemaMismatch, field: field.name, message });
+    }
+  }
+  if (issues.length > 0) return issues;
+  return [{ code: ValidationCode.schemaMismatch, field: "$", message: "$: does not match the contract" }];
 }
 
 /**
