@@ -1,5 +1,8 @@
 // Shared parts of the fuzz suite: seeded run options, mutations of valid inputs, and the typed-error property.
 
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { PulseError } from "../../src/errors.ts";
 
@@ -9,10 +12,43 @@ export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 /** The longest one case may take: a decoder that loops on its input fails here instead of hanging CI. */
 export const CASE_BUDGET_MS = Number(process.env.FUZZ_CASE_BUDGET_MS ?? 250);
 
-/** fc.assert options: a fixed seed per property so CI runs the same cases every time (FUZZ_SEED overrides). */
-export function runs(seed: number): { seed: number; numRuns: number } {
+/**
+ * fc.assert options: a fixed seed per property so CI runs the same cases every time (FUZZ_SEED shifts
+ * them all). A target's main property runs FUZZ_RUNS cases; a secondary one may run a `share` of that.
+ */
+export function runs(seed: number, share = 1): { seed: number; numRuns: number } {
   const override = process.env.FUZZ_SEED;
-  return { seed: override === undefined ? seed : Number(override) + seed, numRuns: FUZZ_RUNS };
+  return {
+    seed: override === undefined ? seed : Number(override) + seed,
+    numRuns: Math.ceil(FUZZ_RUNS * share),
+  };
+}
+
+/**
+ * Makes thrown errors cheap while the file's properties run: capturing a stack costs about 0.2 ms under
+ * the test runner, most of a case that ends in an error. FUZZ_STACKS=1 keeps them, to debug a failure.
+ */
+export function withoutStacks(hooks: {
+  beforeAll: (fn: () => void) => void;
+  afterAll: (fn: () => void) => void;
+}): void {
+  if (process.env.FUZZ_STACKS === "1") return;
+  let limit = Error.stackTraceLimit;
+  hooks.beforeAll(() => {
+    limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+  });
+  hooks.afterAll(() => {
+    Error.stackTraceLimit = limit;
+  });
+}
+
+/**
+ * A fresh folder for the files a property writes each case: in /dev/shm where there is one, since a
+ * write to a disk-backed temp folder can cost milliseconds, and 10 000 of them would be most of a run.
+ */
+export function scratchDir(prefix: string): string {
+  return mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), prefix));
 }
 
 /**
