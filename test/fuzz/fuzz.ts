@@ -55,7 +55,10 @@ export function scratchDir(prefix: string): string {
  * Runs `work` and returns what it returned, or the PulseError it threw. Anything else it throws (a
  * TypeError, a RangeError, a library's own error) fails the property, and so does a case over budget.
  */
-export function typedOutcome<T>(work: () => T): { ok: true; value: T } | { ok: false; error: PulseError } {
+export function typedOutcome<T>(
+  ...args: [work: () => T] | [budget: boolean, work: () => T]
+): { ok: true; value: T } | { ok: false; error: PulseError } {
+  const [budget, work] = args.length === 1 ? [true, args[0]] : args;
   const started = performance.now();
   let outcome: { ok: true; value: T } | { ok: false; error: PulseError };
   try {
@@ -65,7 +68,7 @@ export function typedOutcome<T>(work: () => T): { ok: true; value: T } | { ok: f
     if (typeof error.code !== "string" || !error.code.startsWith("PULSE_")) throw untyped(error);
     outcome = { ok: false, error };
   }
-  checkBudget(started);
+  if (budget) checkBudget(started);
   return outcome;
 }
 
