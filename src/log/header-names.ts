@@ -26,7 +26,7 @@ export function headerName(buf: Uint8Array, start: number, end: number): string 
  * Sets a decoded header. A header may be named "__proto__" (the name is any UTF-8): plain assignment
  * would set the object's prototype and lose the header, so that one name is defined as an own property.
  */
-export function setHeader(headers: RecordHeaders, name: string, value: Uint8Array): void {
+export function setHeader(headers: RecordHeaders, name: string, value: Buffer): void {
   if (name === "__proto__") {
     Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
   } else {

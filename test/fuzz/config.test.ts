@@ -23,7 +23,10 @@ function defaultsDocument(): Record<string, unknown> {
   for (const { key, default: value } of KEYS) {
     const parts = key.split(".");
     let at = root;
-    for (const part of parts.slice(0, -1)) at = (at[part] ??= {}) as Record<string, unknown>;
+    for (const part of parts.slice(0, -1)) {
+      at[part] ??= {};
+      at = at[part] as Record<string, unknown>;
+    }
     at[parts.at(-1)!] = value;
   }
   return root;

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { asBuffer } from "../../bytes.ts";
 import { LogError, LogErrorCode } from "../../errors.ts";
-import type { LogRecord } from "../index.ts";
+import type { LogRecord, RecordHeaders } from "../index.ts";
 import { BatchEncoder, type BatchEntry, decodeBatch, readBatch, summarizeBatch } from "./batch-codec.ts";
 import { decodeHeaders, encodeHeaders } from "./header-codec.ts";
 
@@ -259,7 +259,7 @@ describe("batch codec", () => {
 
   it("keeps a header named __proto__ as a header, in batches and schema-1 header blobs", () => {
     // Found by the fuzz suite: plain assignment set the decoded object's prototype and lost the header.
-    const headers: Record<string, Uint8Array> = {};
+    const headers: RecordHeaders = {};
     const own = { value: Buffer.from("x"), enumerable: true, writable: true, configurable: true };
     Object.defineProperty(headers, "__proto__", own);
     headers.a = Buffer.from("y");
