@@ -273,6 +273,10 @@ describe("parseIsoTimeMs", () => {
     expect(parseIsoTimeMs("2019-10-01 00:00:00 UTC")).toBeUndefined();
     expect(parseIsoTimeMs("July 29")).toBeUndefined();
     expect(parseIsoTimeMs("2023-13-45T00:00:00Z")).toBeUndefined();
+    // Found by the fuzz suite: Date.parse rolled these over to March 2 and 1, not rejected them.
+    expect(parseIsoTimeMs("2023-02-30T00:00:00Z")).toBeUndefined();
+    expect(parseIsoTimeMs("2023-02-29")).toBeUndefined();
+    expect(parseIsoTimeMs("2024-02-29")).toBe(Date.UTC(2024, 1, 29));
   });
 });
 

@@ -65,11 +65,29 @@ function isUpperCode(s: string, length: number): boolean {
 // ISO-8601 date or date-time; a missing zone means UTC, as the contracts state.
 const ISO_8601 = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/;
 
-/** Parses an ISO-8601 string to ms since the epoch, or undefined when it is not one. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether year, month and day (from 1) name a day that exists. Date.parse and Date.UTC roll an
+ * impossible one over (2023-02-30 becomes March 2), so a parser of dates checks this first.
+ */
+export function calendarDateExists(year: number, month: number, day: number): boolean {
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  return day >= 1 && day <= days;
+}
+
+/** calendarDateExists for the "YYYY-MM-DD" at the start of `text`. */
+export function isoDateExists(text: string): boolean {
+  return calendarDateExists(+text.slice(0, 4), +text.slice(5, 7), +text.slice(8, 10));
+}
+
+/** Parses an ISO-8601 string to ms since the epoch, or undefined when it is not one (or not a real date). */
 export function parseIsoTimeMs(text: string): number | undefined {
   const m = ISO_8601.exec(text.trim());
   if (!m) return undefined;
   const [, date, time, zone] = m;
+  if (!isoDateExists(date!)) return undefined;
   let iso = time === undefined ? `${date}T00:00:00Z` : `${date}T${time}${zone ?? "Z"}`;
   // Date.parse wants "+hh:mm"; accept the basic "+hhmm" form too.
   iso = iso.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");

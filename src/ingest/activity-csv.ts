@@ -4,6 +4,7 @@ import crypto, { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { formatUuid } from "../bytes.ts";
 import type { EventType, UserActivity } from "../contracts/types.ts";
+import { calendarDateExists } from "../contracts/validate.ts";
 import { CsvErrorCode, SourceError } from "../errors.ts";
 import { EventTimePacer } from "./pacer.ts";
 import { sourceFileError } from "./source-file.ts";
@@ -102,8 +103,6 @@ function splitFields(line: string): string[] {
   return fields;
 }
 
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
 /**
  * The ms of an event_time, or NaN when it is not one. The fields are range-checked because Date.UTC
  * rolls an impossible date over (2019-02-30 would become March 2, 24:00 the next day) and reads the
@@ -115,12 +114,12 @@ function eventTimeOf(field: string): number {
   const year = +time[1]!;
   const month = +time[2]!;
   const day = +time[3]!;
-  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
   const hour = +time[4]!;
   const minute = +time[5]!;
   const second = +time[6]!;
-  if (year < 100 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  if (year < 100 || !calendarDateExists(year, month, day) || hour > 23 || minute > 59 || second > 59) {
+    return Number.NaN;
+  }
   return Date.UTC(year, month - 1, day, hour, minute, second);
 }
 
