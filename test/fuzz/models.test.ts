@@ -6,8 +6,8 @@ import { dirname, join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { ModelError, ModelErrorCode } from "../../src/errors.ts";
-import { checkTemplate, type ParsedTemplate, parseTemplate, renderTemplate } from "../../src/models/jinja.ts";
-import { buildContext, CONTEXT_SHAPE, RelationValue } from "../../src/models/jinja-context.ts";
+import { checkTemplate, parseTemplate, renderTemplate } from "../../src/models/jinja.ts";
+import { CONTEXT_SHAPE } from "../../src/models/jinja-context.ts";
 import type { ModelNode, TestNode } from "../../src/models/nodes.ts";
 import { parseProject } from "../../src/models/parse.ts";
 import { readProjectFile } from "../../src/models/project.ts";
@@ -17,6 +17,7 @@ import { projectFile } from "../../src/paths.ts";
 import { duckdbDialect } from "../../src/warehouse/duckdb/dialect.ts";
 import { TEST_TARGET } from "../helpers/models.ts";
 import { fuzzText, runs, scratchDir, typedOutcome, withoutStacks } from "./fuzz.ts";
+import { parseContext } from "./model-context.ts";
 
 const MODEL_CODES = new Set<string>(Object.values(ModelErrorCode));
 
@@ -101,30 +102,6 @@ function checkBaseline(): void {
   const project = parseProject({ projectDir: dir, target: TEST_TARGET, env: {} });
   assert.ok(project.nodes.size >= 5);
   for (const path of Object.keys(FILES)) parseAndCompile(path, FILES[path]!, false);
-}
-
-/** What parse.ts renders a template with at parse time: ref, source and config record, nothing runs. */
-function parseContext(macroFiles: ParsedTemplate[]): Record<string, unknown> {
-  const quote = (name: string) => `"${name}"`;
-  return buildContext({
-    execute: false,
-    projectName: "shop",
-    projectVars: { days: 3 },
-    cliVars: {},
-    target: TEST_TARGET,
-    dialect: duckdbDialect,
-    macroFiles,
-    ref: (args) => new RelationValue(TEST_TARGET.schema, args.at(-1)!, quote(args.at(-1)!)),
-    source: (name, table) => new RelationValue(name, table, `${quote(name)}.${quote(table)}`),
-    onConfig: () => {},
-    configValues: {},
-    isIncremental: false,
-    thisRelation: new RelationValue(TEST_TARGET.schema, "this", quote("this")),
-    fullRefresh: false,
-    command: "parse",
-    invocationId: "",
-    env: {},
-  });
 }
 
 /** A ModelError with a catalog code, at a line from 1 when it names one. */
