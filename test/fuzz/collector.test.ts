@@ -17,7 +17,7 @@ import { HttpError } from "../../src/serve/http.ts";
 import type { Route } from "../../src/serve/route.ts";
 import { collectorRoute } from "../../src/serve/routes/collector.ts";
 import { SAMPLE_PURCHASE } from "../helpers/events.ts";
-import { checkBudget, fuzzBytes, mutatedJson, oddJson, runs } from "./fuzz.ts";
+import { checkBudget, fuzzBytes, mutatedJson, oddJson, runs, withoutStacks } from "./fuzz.ts";
 import { FakeResponse, fakeRequest } from "./http.ts";
 
 const NOW = 1_704_067_300_000;
@@ -119,6 +119,8 @@ const authorization = fc.oneof(
   { arbitrary: fc.string({ maxLength: 20 }), weight: 1 },
 );
 
+withoutStacks({ beforeAll, afterAll });
+
 describe("fuzz: HTTP collector", () => {
   it("any body bytes get a 200 with a result per event or a 4xx with a code", async () => {
     await fc.assert(
@@ -137,7 +139,7 @@ describe("fuzz: HTTP collector", () => {
       fc.asyncProperty(batches, (batch) =>
         post(new TextEncoder().encode(JSON.stringify(batch) ?? ""), `Bearer ${API_KEY}`),
       ),
-      runs(502),
+      runs(502, 0.5),
     );
   });
 });

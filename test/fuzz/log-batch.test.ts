@@ -1,7 +1,7 @@
 // Fuzzes the embedded log's stored bytes: record batches and schema-1 header blobs decode or throw a LogError.
 
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LogError } from "../../src/errors.ts";
 import {
   BatchEncoder,
@@ -12,7 +12,7 @@ import {
 } from "../../src/log/embedded/batch-codec.ts";
 import { decodeHeaders, encodeHeaders } from "../../src/log/embedded/header-codec.ts";
 import type { LogRecord, RecordHeaders } from "../../src/log/index.ts";
-import { fuzzBytes, runs, typedOutcome } from "./fuzz.ts";
+import { fuzzBytes, runs, typedOutcome, withoutStacks } from "./fuzz.ts";
 
 const WHERE = { topic: "t", partition: 1, baseOffset: 500 };
 const NOW_MS = 1_800_000_000_000;
@@ -71,6 +71,8 @@ function plain(record: LogRecord) {
   };
 }
 
+withoutStacks({ beforeAll, afterAll });
+
 describe("fuzz: embedded log record batches", () => {
   it("decodeBatch of any bytes gives records or a LogError, and summarizeBatch agrees", () => {
     fc.assert(
@@ -125,7 +127,7 @@ describe("fuzz: embedded log record batches", () => {
           ),
         );
       }),
-      runs(203),
+      runs(203, 0.3),
     );
   });
 });

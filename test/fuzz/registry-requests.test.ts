@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { SCHEMA_TEXTS } from "../../src/contracts/schemas.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { handleRegistryRequest } from "../../src/serve/routes/registry.ts";
-import { checkBudget, fuzzBytes, fuzzText, mutatedJson, runs } from "./fuzz.ts";
+import { checkBudget, fuzzBytes, fuzzText, mutatedJson, runs, withoutStacks } from "./fuzz.ts";
 import { FakeResponse, fakeRequest } from "./http.ts";
 
 const SCHEMAS = [
@@ -115,6 +115,8 @@ beforeAll(async () => {
 });
 
 afterAll(() => registry.close());
+
+withoutStacks({ beforeAll, afterAll });
 
 describe("fuzz: schema registry REST requests", () => {
   it("any method, path, query and body is answered 2xx or 4xx with a Confluent error body", async () => {

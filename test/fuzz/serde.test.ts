@@ -11,7 +11,7 @@ import { projectFile } from "../../src/paths.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { AvroSerde } from "../../src/serde/avro-serde.ts";
 import { frameSchemaId, readSchemaId } from "../../src/serde/wire-format.ts";
-import { fuzzBytes, runs, typedOutcome, typedOutcomeAsync } from "./fuzz.ts";
+import { fuzzBytes, runs, typedOutcome, typedOutcomeAsync, withoutStacks } from "./fuzz.ts";
 
 function activity(i: number): UserActivityV2 {
   const purchase = i % 3 === 0;
@@ -74,6 +74,8 @@ beforeAll(async () => {
 });
 
 afterAll(() => registry.close());
+
+withoutStacks({ beforeAll, afterAll });
 
 describe("fuzz: Confluent wire format", () => {
   it("readSchemaId gives an id or a SerdeError, and frameSchemaId agrees without throwing", () => {
