@@ -11,7 +11,7 @@ export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 
 /**
  * The longest one case may take: a decoder that loops on its input fails here instead of hanging CI.
- * Cases take well under a millisecond each; the margin is for a garbage collection or a busy machine.
+ * A case takes a millisecond or less; the margin is for a garbage collection or a busy machine.
  */
 export const CASE_BUDGET_MS = Number(process.env.FUZZ_CASE_BUDGET_MS ?? 1000);
 
