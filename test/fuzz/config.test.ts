@@ -120,7 +120,7 @@ describe("fuzz: pulse.config.yaml", () => {
         fc.dictionary(
           fc.oneof(
             fc.constantFrom(...names),
-            fc.constantFrom("PULSE_", "PULSE___PROTO__", "PULSE_CONSTRUCTOR"),
+            fc.constantFrom(...["", "__PROTO__", "CONSTRUCTOR"].map((name) => `PULSE_${name}`)),
           ),
           fc.oneof(
             fc.string({ maxLength: 20 }),
