@@ -150,7 +150,7 @@ describe("fuzz: model SQL templates", () => {
         ),
         (path, text) => parseAndCompile(path, text),
       ),
-      runs(802, 0.05),
+      runs(802, 0.02),
     );
   });
 });
@@ -179,7 +179,7 @@ describe("fuzz: model YAML", () => {
         ),
         (path, text) => parseAndCompile(path, text),
       ),
-      runs(804, 0.05),
+      runs(804, 0.02),
     );
   });
 
