@@ -86,6 +86,10 @@ function ingest(data: string, nowMs: number): string {
     assert.ok(WIKIMEDIA_CODES.has(mapped.code) && mapped.message.length > 0, mapped.code);
     return mapped.code;
   }
+  // A date-time in UTC reads back as the same day: no impossible day rolled over into another.
+  const dt = (raw as { meta: { dt: string } }).meta.dt;
+  if (dt.endsWith("Z"))
+    assert.equal(new Date(mapped.value.meta.dt).toISOString().slice(0, 10), dt.slice(0, 10));
   // Whatever the mapping accepts is the contract's Avro shape, so the producer can always encode it.
   assert.ok(
     wikimediaRecentChangeType.isValid(mapped.value),
@@ -147,6 +151,21 @@ describe("fuzz: Wikimedia recentchange JSON", () => {
         checkBudget(started);
       }),
       runs(303),
+    );
+  });
+
+  it("meta.dt with any two or four digits in each field maps to that very day or fails with a code", () => {
+    const digits = (n: number) =>
+      fc.integer({ min: 0, max: 10 ** n - 1 }).map((v) => String(v).padStart(n, "0"));
+    const event = EVENTS[0] as { meta: Record<string, unknown> };
+    fc.assert(
+      fc.property(fc.tuple(digits(4), digits(2), digits(2), digits(2), digits(2)), ([y, mo, d, h, mi]) => {
+        ingest(
+          JSON.stringify({ ...event, meta: { ...event.meta, dt: `${y}-${mo}-${d}T${h}:${mi}:00Z` } }),
+          nowMs,
+        );
+      }),
+      runs(305, 0.3),
     );
   });
 
