@@ -257,7 +257,7 @@ export const CsvErrorCode = {
   badHeader: "PULSE_CSV_BAD_HEADER",
   /** A row has another number of fields than the header. */
   badRow: "PULSE_CSV_BAD_ROW",
-  /** event_time is not "YYYY-MM-DD hh:mm:ss UTC". */
+  /** event_time is not a "YYYY-MM-DD hh:mm:ss UTC" date and time that exists (no 2019-02-30, no 24:00). */
   badTime: "PULSE_CSV_BAD_EVENT_TIME",
   /** event_type is not view, cart, remove_from_cart or purchase. */
   unknownEventType: "PULSE_CSV_UNKNOWN_EVENT_TYPE",

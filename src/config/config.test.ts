@@ -61,6 +61,16 @@ describe("loadConfig", () => {
     expect(message).toContain("host, port");
   });
 
+  it("refuses keys named after Object.prototype's properties, in the file and in flags", () => {
+    // Found by the fuzz suite: "constructor" found Object.prototype.constructor as its spec and passed.
+    for (const text of ["constructor: 1\n", "toString: x\n", "server:\n  hasOwnProperty: 1\n"]) {
+      expect(fileError(text).message).toContain("unknown key");
+    }
+    expect(errorOf(() => loadConfig({ env: {}, overrides: { constructor: 1 } })).message).toContain(
+      "unknown setting 'constructor'",
+    );
+  });
+
   it("rejects a bad backend URL with the accepted schemes", () => {
     const { file, message } = fileError("log: postgres://x\n");
     expect(message).toContain(`${file}:1`);

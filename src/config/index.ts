@@ -160,7 +160,8 @@ function applyFile(config: PulseConfig, path: string): void {
       const keyNode = pair.key as YamlNode;
       const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
       const key = prefix + name;
-      const spec = fields[name];
+      // Own keys only: "constructor" or "__proto__" would otherwise find Object.prototype's and pass.
+      const spec = Object.hasOwn(fields, name) ? fields[name] : undefined;
       if (spec === undefined) {
         throw new ConfigError(
           `${where(keyNode)}: unknown key '${key}'. Accepted keys${prefix ? ` in '${prefix.slice(0, -1)}'` : ""}: ${Object.keys(fields).join(", ")}.`,
@@ -353,7 +354,7 @@ function specAt(key: string): FieldSpec | undefined {
   let fields: Readonly<Record<string, FieldSpec>> = CONFIG_SCHEMA;
   let spec: FieldSpec | undefined;
   for (const part of key.split(".")) {
-    spec = fields[part];
+    spec = Object.hasOwn(fields, part) ? fields[part] : undefined;
     if (spec === undefined) return undefined;
     if (spec.kind === "section") fields = spec.fields;
   }

@@ -26,7 +26,42 @@ export const SCHEMA_TEXTS = {
  * reads as a plain number of ms, which is what the TypeScript shapes in types.ts promise.
  */
 export function parseSchema(schemaText: string): AvroType {
-  return avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema);
+  const type = avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema);
+  withoutPrototypeLookups(type, new Set());
+  return type;
+}
+
+/** The parts of avsc's types walked below (its .d.ts does not declare them). */
+interface TypeInternals {
+  typeName: string;
+  _indices?: Record<string, number>;
+  fields?: Array<{ type: TypeInternals }>;
+  types?: TypeInternals[];
+  itemsType?: TypeInternals;
+  valuesType?: TypeInternals;
+  underlyingType?: TypeInternals;
+}
+
+/**
+ * avsc finds an enum's symbol in a plain object, so "constructor", "toString" or "__proto__" passed
+ * isValid as a symbol (and then failed to encode): each enum's table loses its prototype, which leaves
+ * the declared symbols alone in it.
+ */
+function withoutPrototypeLookups(type: AvroType, seen: Set<unknown>): void {
+  const t = type as unknown as TypeInternals;
+  if (seen.has(t)) return;
+  seen.add(t);
+  if (t._indices !== undefined && Object.getPrototypeOf(t._indices) !== null)
+    Object.setPrototypeOf(t._indices, null);
+  const children = [
+    ...(t.fields ?? []).map((field) => field.type),
+    ...(t.types ?? []),
+    t.itemsType,
+    t.valuesType,
+    t.underlyingType,
+  ];
+  for (const child of children)
+    if (child !== undefined) withoutPrototypeLookups(child as unknown as AvroType, seen);
 }
 
 export const userActivityV1Type: AvroType = parseSchema(SCHEMA_TEXTS.userActivityV1);

@@ -239,6 +239,20 @@ describe("validateActivity", () => {
     }
   });
 
+  it("takes only declared enum symbols: no names of Object.prototype, no object that cannot become a key", () => {
+    // Found by the fuzz suite: avsc looked symbols up in a plain object, so "constructor" passed, and
+    // {"toString": null} threw a TypeError out of validateActivity (a 503 from the collector).
+    const unconvertible = JSON.parse('{"toString": null}') as unknown;
+    for (const field of ["event_type", "device"]) {
+      for (const value of ["constructor", "toString", "__proto__", "hasOwnProperty", unconvertible]) {
+        const result = validateActivity(activity({ [field]: value }), { nowMs: NOW });
+        expect(result.ok ? [] : result.errors.map((e) => [e.code, e.field])).toEqual([
+          [ValidationCode.schemaMismatch, field],
+        ]);
+      }
+    }
+  });
+
   it("never puts the payload in a message", () => {
     const secret = "s3cr3t-token-value";
     const result = validateActivity(activity({ page: { secret }, user_id: "", referrer: secret }), {
@@ -259,6 +273,10 @@ describe("parseIsoTimeMs", () => {
     expect(parseIsoTimeMs("2019-10-01 00:00:00 UTC")).toBeUndefined();
     expect(parseIsoTimeMs("July 29")).toBeUndefined();
     expect(parseIsoTimeMs("2023-13-45T00:00:00Z")).toBeUndefined();
+    // Found by the fuzz suite: Date.parse rolled these over to March 2 and 1, not rejected them.
+    expect(parseIsoTimeMs("2023-02-30T00:00:00Z")).toBeUndefined();
+    expect(parseIsoTimeMs("2023-02-29")).toBeUndefined();
+    expect(parseIsoTimeMs("2024-02-29")).toBe(Date.UTC(2024, 1, 29));
   });
 });
 

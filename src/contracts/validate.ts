@@ -65,11 +65,29 @@ function isUpperCode(s: string, length: number): boolean {
 // ISO-8601 date or date-time; a missing zone means UTC, as the contracts state.
 const ISO_8601 = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/;
 
-/** Parses an ISO-8601 string to ms since the epoch, or undefined when it is not one. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether year, month and day (from 1) name a day that exists. Date.parse and Date.UTC roll an
+ * impossible one over (2023-02-30 becomes March 2), so a parser of dates checks this first.
+ */
+export function calendarDateExists(year: number, month: number, day: number): boolean {
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  return day >= 1 && day <= days;
+}
+
+/** calendarDateExists for the "YYYY-MM-DD" at the start of `text`. */
+export function isoDateExists(text: string): boolean {
+  return calendarDateExists(+text.slice(0, 4), +text.slice(5, 7), +text.slice(8, 10));
+}
+
+/** Parses an ISO-8601 string to ms since the epoch, or undefined when it is not one (or not a real date). */
 export function parseIsoTimeMs(text: string): number | undefined {
   const m = ISO_8601.exec(text.trim());
   if (!m) return undefined;
   const [, date, time, zone] = m;
+  if (!isoDateExists(date!)) return undefined;
   let iso = time === undefined ? `${date}T00:00:00Z` : `${date}T${time}${zone ?? "Z"}`;
   // Date.parse wants "+hh:mm"; accept the basic "+hhmm" form too.
   iso = iso.replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
@@ -158,7 +176,7 @@ function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
   if (typeof v === "number" && !Number.isInteger(v)) return "a non-integer number";
-  return `a ${typeof v}`;
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
 function expected(type: AvroType): string {
@@ -171,7 +189,11 @@ function expected(type: AvroType): string {
 
 function shapeIssues(type: AvroType, value: unknown): ValidationIssue[] {
   // The plain check is compiled by avsc and fast; the error hook walk runs only to explain a failure.
-  if (type.isValid(value)) return [];
+  try {
+    if (type.isValid(value)) return [];
+  } catch {
+    return unconvertibleIssues(type, value);
+  }
   const issues: ValidationIssue[] = [];
   type.isValid(value, {
     errorHook(path: string[], v: unknown, t: AvroType) {
@@ -186,6 +208,32 @@ function shapeIssues(type: AvroType, value: unknown): ValidationIssue[] {
     },
   });
   return issues;
+}
+
+/**
+ * avsc looks an enum symbol up as an object key, which throws a TypeError for a JSON object whose own
+ * "toString" or "valueOf" is not a function (`{"event_type": {"toString": null}}`): such a value is
+ * no symbol, so each field is checked alone and the ones that fail or throw are reported.
+ */
+function unconvertibleIssues(type: AvroType, value: unknown): ValidationIssue[] {
+  const fields = (type as AvroType & { fields?: Array<{ name: string; type: AvroType }> }).fields ?? [];
+  const record = value as Record<string, unknown>;
+  const issues: ValidationIssue[] = [];
+  for (const field of fields) {
+    const v = record[field.name];
+    let valid: boolean;
+    try {
+      valid = field.type.isValid(v);
+    } catch {
+      valid = false;
+    }
+    if (!valid) {
+      const message = `${field.name}: expected ${expected(field.type)}, got ${describeValue(v)}`;
+      issues.push({ code: ValidationCode.schemaMismatch, field: field.name, message });
+    }
+  }
+  if (issues.length > 0) return issues;
+  return [{ code: ValidationCode.schemaMismatch, field: "$", message: "$: does not match the contract" }];
 }
 
 /**

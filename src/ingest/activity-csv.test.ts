@@ -245,6 +245,11 @@ describe("parseActivityCsvLine", () => {
   it.each([
     ["a missing field", "2022-10-01 00:00:03 UTC,view,1,2.62,463240011", "PULSE_CSV_BAD_ROW"],
     ["a bad time", "2022-10-01T00:00:03Z,view,1,2.62,463240011,s", "PULSE_CSV_BAD_EVENT_TIME"],
+    // Found by the fuzz suite: Date.UTC rolled these over into other days and read year 0000 as 1900.
+    ["a day that does not exist", "2019-02-29 00:00:03 UTC,view,1,2.62,5,s", "PULSE_CSV_BAD_EVENT_TIME"],
+    ["hour 24", "2022-10-01 24:00:00 UTC,view,1,2.62,5,s", "PULSE_CSV_BAD_EVENT_TIME"],
+    ["month 13", "2022-13-01 00:00:00 UTC,view,1,2.62,5,s", "PULSE_CSV_BAD_EVENT_TIME"],
+    ["year 0000", "0000-01-01 00:00:00 UTC,view,1,2.62,5,s", "PULSE_CSV_BAD_EVENT_TIME"],
     ["an unknown type", "2022-10-01 00:00:03 UTC,VIEW,1,2.62,463240011,s", "PULSE_CSV_UNKNOWN_EVENT_TYPE"],
     [
       "a prototype key as type",

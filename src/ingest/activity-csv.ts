@@ -2,9 +2,10 @@
 
 import crypto, { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import type { EventType, UserActivity } from "../contracts/types.ts";
-import { CsvErrorCode, SourceError } from "../errors.ts";
 import { formatUuid } from "../bytes.ts";
+import type { EventType, UserActivity } from "../contracts/types.ts";
+import { calendarDateExists } from "../contracts/validate.ts";
+import { CsvErrorCode, SourceError } from "../errors.ts";
 import { EventTimePacer } from "./pacer.ts";
 import { sourceFileError } from "./source-file.ts";
 
@@ -14,7 +15,7 @@ import { sourceFileError } from "./source-file.ts";
  *   header = "event_time,event_type,product_id,[category_id,category_code,brand,]price,user_id,user_session"
  *   row    = field *( "," field ) [ CR ] LF
  *   field  = *( any char but "," and '"' ) / '"' *( any char but '"' / '""' ) '"'
- *   event_time = YYYY "-" MM "-" DD " " hh ":" mm ":" ss " UTC"
+ *   event_time = YYYY "-" MM "-" DD " " hh ":" mm ":" ss " UTC"   ; a real date and time, year 0100 on
  *   event_type = "view" / "cart" / "remove_from_cart" / "purchase"
  *   price      = digits [ "." digits ]        ; "0.4" as well as "0.40" (the derived cosmetics file)
  */
@@ -102,6 +103,26 @@ function splitFields(line: string): string[] {
   return fields;
 }
 
+/**
+ * The ms of an event_time, or NaN when it is not one. The fields are range-checked because Date.UTC
+ * rolls an impossible date over (2019-02-30 would become March 2, 24:00 the next day) and reads the
+ * years 0–99 as 1900–1999.
+ */
+function eventTimeOf(field: string): number {
+  const time = EVENT_TIME.exec(field);
+  if (time === null) return Number.NaN;
+  const year = +time[1]!;
+  const month = +time[2]!;
+  const day = +time[3]!;
+  const hour = +time[4]!;
+  const minute = +time[5]!;
+  const second = +time[6]!;
+  if (year < 100 || !calendarDateExists(year, month, day) || hour > 23 || minute > 59 || second > 59) {
+    return Number.NaN;
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
 function stripCr(line: string): string {
   return line.endsWith("\r") ? line.slice(0, -1) : line;
 }
@@ -149,12 +170,9 @@ export function parseActivityCsvLine(
   if (fields.length !== columns.count) {
     return reject(CsvErrorCode.badRow, `expected ${columns.count} fields, got ${fields.length}`);
   }
-  const time = EVENT_TIME.exec(fields[columns.eventTime]!);
-  const eventTimeMs = time
-    ? Date.UTC(+time[1]!, +time[2]! - 1, +time[3]!, +time[4]!, +time[5]!, +time[6]!)
-    : Number.NaN;
-  if (!Number.isFinite(eventTimeMs)) {
-    return reject(CsvErrorCode.badTime, 'event_time is not "YYYY-MM-DD hh:mm:ss UTC"');
+  const eventTimeMs = eventTimeOf(fields[columns.eventTime]!);
+  if (Number.isNaN(eventTimeMs)) {
+    return reject(CsvErrorCode.badTime, 'event_time is not a "YYYY-MM-DD hh:mm:ss UTC" date and time');
   }
   const rawType = fields[columns.eventType]!;
   const eventType = Object.hasOwn(EVENT_TYPE_MAP, rawType) ? EVENT_TYPE_MAP[rawType] : undefined;

@@ -22,6 +22,18 @@ export function headerName(buf: Uint8Array, start: number, end: number): string 
   return name;
 }
 
+/**
+ * Sets a decoded header. A header may be named "__proto__" (the name is any UTF-8): plain assignment
+ * would set the object's prototype and lose the header, so that one name is defined as an own property.
+ */
+export function setHeader(headers: RecordHeaders, name: string, value: Buffer): void {
+  if (name === "__proto__") {
+    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    headers[name] = value;
+  }
+}
+
 /** Whether a[aStart, aEnd) and b[bStart, bEnd) hold the same bytes. */
 export function sameBytes(
   a: Uint8Array,

@@ -175,6 +175,8 @@ describe("mapRecentChange on broken input", () => {
     for (const raw of [
       withMeta({ dt: "yesterday" }),
       withMeta({ dt: "2023-07-29 07:51:39" }),
+      // Found by the fuzz suite: Date.parse rolled a day that does not exist over into March.
+      withMeta({ dt: "2023-02-30T07:51:39Z" }),
       withMeta({ partition: "0" }),
       { ...base, bot: "no" },
       { ...base, length: { old: 1.5, new: 2 } },

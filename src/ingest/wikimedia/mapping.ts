@@ -1,6 +1,7 @@
 // Maps a raw mediawiki/recentchange event (current or legacy 2018 shape) to the WikimediaRecentChange contract.
 
 import type { WikimediaRecentChange } from "../../contracts/types.ts";
+import { isoDateExists } from "../../contracts/validate.ts";
 import { WikimediaErrorCode } from "../../errors.ts";
 
 export type MapResult =
@@ -95,7 +96,8 @@ function optionalOldNew(obj: Obj, key: string): { old: number | null; new: numbe
 
 function parseDt(meta: Obj): number {
   const dt = requiredString(meta, "dt", "meta.dt");
-  const ms = ISO_DT.test(dt) ? Date.parse(dt) : Number.NaN;
+  // Date.parse rolls an impossible day over (2023-02-30 would become March 2).
+  const ms = ISO_DT.test(dt) && isoDateExists(dt) ? Date.parse(dt) : Number.NaN;
   if (!Number.isFinite(ms)) {
     throw new FieldProblem(WikimediaErrorCode.badField, "meta.dt is not an ISO 8601 date-time with a zone");
   }

@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { asBuffer } from "../../bytes.ts";
 import { LogError, LogErrorCode } from "../../errors.ts";
-import type { LogRecord } from "../index.ts";
-import { type BatchEntry, BatchEncoder, decodeBatch, readBatch, summarizeBatch } from "./batch-codec.ts";
-import { encodeHeaders } from "./header-codec.ts";
+import type { LogRecord, RecordHeaders } from "../index.ts";
+import { BatchEncoder, type BatchEntry, decodeBatch, readBatch, summarizeBatch } from "./batch-codec.ts";
+import { decodeHeaders, encodeHeaders } from "./header-codec.ts";
 
 const WHERE = { topic: "t", partition: 3, baseOffset: 1_000 };
 const NOW_MS = 1_800_000_000_000;
@@ -255,6 +255,20 @@ describe("batch codec", () => {
     expect(records[2]!.headers).not.toBe(records[1]!.headers);
     expect(records[5]!.headers).not.toBe(records[3]!.headers);
     for (const record of records) expect(Object.isFrozen(record.headers)).toBe(true);
+  });
+
+  it("keeps a header named __proto__ as a header, in batches and schema-1 header blobs", () => {
+    // Found by the fuzz suite: plain assignment set the decoded object's prototype and lost the header.
+    const headers: RecordHeaders = {};
+    const own = { value: Buffer.from("x"), enumerable: true, writable: true, configurable: true };
+    Object.defineProperty(headers, "__proto__", own);
+    headers.a = Buffer.from("y");
+    const [record] = decodeBatch(encodeOne([{ key: null, value: null, headers }]), WHERE);
+    for (const decoded of [record!.headers, decodeHeaders(encodeHeaders(headers))]) {
+      expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+      expect(Object.keys(decoded)).toEqual(["__proto__", "a"]);
+      expect(Buffer.from(Object.getOwnPropertyDescriptor(decoded, "__proto__")!.value).toString()).toBe("x");
+    }
   });
 
   it("rejects a header value that is not bytes", () => {

@@ -1,6 +1,6 @@
 // The embedded log's record batch: every record one produce call appends to one partition, in one BLOB.
 import { LogError, LogErrorCode } from "../../errors.ts";
-import { headerName, LastHeaders } from "../header-names.ts";
+import { headerName, LastHeaders, setHeader } from "../header-names.ts";
 import { type LogRecord, NO_HEADERS, type RecordHeaders } from "../index.ts";
 import { uvarintSize, writeUvarint, zigzag } from "../varint.ts";
 
@@ -404,7 +404,7 @@ function readHeaders(blob: Buffer, end: number, count: number, where: BatchLocat
     const valueLength = readUvarint(blob, end, where);
     const valueEnd = cursor + valueLength;
     if (valueEnd > end) throw corrupt(where, "a header value runs past its record");
-    headers[name] = blob.subarray(cursor, valueEnd);
+    setHeader(headers, name, blob.subarray(cursor, valueEnd));
     cursor = valueEnd;
   }
   return headers;

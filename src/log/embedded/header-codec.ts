@@ -1,5 +1,6 @@
 // The headers encoding of schema-1 log files (one `headers` BLOB column per record): read when converting them, and by tests that write them.
 import { LogError, LogErrorCode } from "../../errors.ts";
+import { setHeader } from "../header-names.ts";
 import type { RecordHeaders } from "../index.ts";
 import { headersSize, writeHeaders } from "./batch-codec.ts";
 
@@ -34,6 +35,8 @@ export function decodeHeaders(blob: Buffer | null): RecordHeaders {
       n += (byte & 0x7f) * scale;
       if (byte < 0x80) return n;
       scale *= 128;
+      // Past 2^53 a number is no longer exact (and past 2^1024 it is NaN): no stored length is that long.
+      if (scale > 2 ** 49) throw corrupt();
     }
   };
   const count = readUvarint();
@@ -44,7 +47,7 @@ export function decodeHeaders(blob: Buffer | null): RecordHeaders {
     at += nameLength;
     const valueLength = readUvarint();
     if (at + valueLength > blob.length) throw corrupt();
-    headers[name] = blob.subarray(at, at + valueLength);
+    setHeader(headers, name, blob.subarray(at, at + valueLength));
     at += valueLength;
   }
   return headers;

@@ -4,7 +4,7 @@ import { crc32c as clientCrc32c, compressionsAlgorithmsByBitmask } from "@platfo
 import { createRequire } from "node:module";
 import { asBuffer } from "../../bytes.ts";
 import { LogError, LogErrorCode } from "../../errors.ts";
-import { headerName, LastHeaders } from "../header-names.ts";
+import { headerName, LastHeaders, setHeader } from "../header-names.ts";
 import { type LogRecord, NO_HEADERS, type RecordHeaders } from "../index.ts";
 import type { FetchedPartition } from "./apis/fetch-v13-v17.ts";
 import { readZstdWithoutZlib } from "./zstd.ts";
@@ -206,7 +206,7 @@ export class FetchedRecords {
           const nameLength = reader.varint();
           const name = headerName(buf, reader.pos, reader.pos + nameLength);
           reader.pos += nameLength;
-          decoded[name] = reader.bytes() ?? NO_BYTES;
+          setHeader(decoded, name, reader.bytes() ?? NO_BYTES);
         }
         headers = this.#lastHeaders.keep(decoded, buf, headersStart, recordEnd);
       }

@@ -188,6 +188,8 @@ describe("REST endpoints over raw fetch", () => {
     ["schema field missing", "POST", "/subjects/s/versions", { schma: "{}" }, 422, 42201],
     ["invalid version", "GET", "/subjects/s/versions/zero", undefined, 422, 42202],
     ["invalid level", "PUT", "/config", { compatibility: "SIDEWAYS" }, 422, 42203],
+    // Found by the fuzz suite: String() of this object threw, and the registry answered 500.
+    ["level not a string", "PUT", "/config", { compatibility: { toString: null } }, 422, 42203],
     ["incompatible", "POST", "/subjects/s/versions", { schema: '"string"' }, 409, 409],
     ["body not JSON", "POST", "/subjects/s/versions", "{schema:", 400, 400],
     ["body not an object", "POST", "/subjects/s/versions", "[1]", 400, 400],

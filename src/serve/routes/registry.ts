@@ -332,8 +332,9 @@ function avroSchemaFrom(body: Record<string, unknown>): string {
 
 function levelFrom(body: Record<string, unknown>): string {
   const level = body.compatibility ?? body.compatibilityLevel;
-  // Unknown values fall through to setConfig, which rejects them with 42203.
-  return typeof level === "string" ? level : String(level);
+  // Unknown values fall through to setConfig, which rejects them with 42203. A non-string is shown as
+  // its JSON: String() throws on an object whose own toString is not a function (a 500 before).
+  return typeof level === "string" ? level : (JSON.stringify(level) ?? "undefined");
 }
 
 function compatibilityReply(
