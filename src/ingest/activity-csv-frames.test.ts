@@ -100,7 +100,9 @@ describe("readActivityCsvFrames", () => {
       "2019-10-01 00:00:06 UTC,view,106,7,,brànd,2.00,506,s-6", // non-ASCII: the object path
       "2019-10-01 00:00:07 UTC,view,107,7,,b,2.00,507", // a field short: rejected
       "2019-10-01 00:00:08 UTC,click,108,7,,b,2.00,508,s-8", // an unknown type: rejected
-      "2019-13-41 25:61:61 UTC,view,109,7,,b,2.00,509,s-9", // out-of-range parts roll over as Date.UTC does
+      "2019-13-41 25:61:61 UTC,view,109,7,,b,2.00,509,s-9", // a time that does not exist: rejected
+      "2019-02-29 00:00:09 UTC,view,109,7,,b,2.00,509,s-9", // not a leap year: rejected
+      "2020-02-29 23:59:59 UTC,view,109,7,,b,2.00,509,s-9", // a leap day
       "2019-10-01T00:00:10Z,view,110,7,,b,2.00,510,s-10", // another time format: rejected
       "2019-10-01 00:00:11 UTC,view,111,7,,b,1.,511,s-11", // a price without decimals after the point
       "2019-10-01 00:00:12 UTC,view,,7,,b,1.00,512,s-12", // no product_id
@@ -115,7 +117,7 @@ describe("readActivityCsvFrames", () => {
       // No line break after the last line.
       const path = tempCsv(lines.join(eol));
       const expected = await objectPath(path, s.encode);
-      expect(expected.filter((row) => row.startsWith("rejected: ")).length, name).toBe(6);
+      expect(expected.filter((row) => row.startsWith("rejected: ")).length, name).toBe(8);
       for (const chunkBytes of [7, 64, 1 << 20]) {
         const got = await framePath(path, s, chunkBytes);
         expect(got.rows, `${name}, chunks of ${chunkBytes}`).toEqual(expected);

@@ -3,6 +3,7 @@
 import crypto, { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { DEVICE_INDEX, EVENT_TYPE_INDEX } from "../contracts/activity-shape.ts";
+import { calendarDateExists } from "../contracts/validate.ts";
 import { SourceError } from "../errors.ts";
 import { writeLong } from "../serde/activity-writer.ts";
 import { writeHeader } from "../serde/wire-format.ts";
@@ -329,7 +330,7 @@ class RowEncoder {
     out[at + 23] = 45;
   }
 
-  /** "YYYY-MM-DD hh:mm:ss UTC" as ms, as parseActivityCsvLine computes it; NaN for anything else. */
+  /** "YYYY-MM-DD hh:mm:ss UTC" as ms, as parseActivityCsvLine reads it; NaN for anything else (a time that does not exist too). */
   #eventTime(buf: Buffer, start: number, end: number): number {
     if (end - start !== 23) return Number.NaN;
     for (const i of TIME_DIGITS) if (!isDigit(buf[start + i]!)) return Number.NaN;
@@ -337,23 +338,19 @@ class RowEncoder {
     if (buf[start + 13] !== 58 || buf[start + 16] !== 58 || buf[start + 19] !== 32) return Number.NaN;
     if (buf[start + 20] !== 85 || buf[start + 21] !== 84 || buf[start + 22] !== 67) return Number.NaN;
     if (!sameBytes(buf, start, this.#date, 10) || Number.isNaN(this.#dateMs)) {
+      const year = digits(buf, start, 4);
+      const month = digits(buf, start + 5, 2);
+      const day = digits(buf, start + 8, 2);
+      // As parseActivityCsvLine: no year before 100, no day the calendar does not have.
+      if (year < 100 || !calendarDateExists(year, month, day)) return Number.NaN;
       copyBytes(buf, start, start + 10, this.#date, 0);
-      this.#dateMs = Date.UTC(
-        digits(buf, start, 4),
-        digits(buf, start + 5, 2) - 1,
-        digits(buf, start + 8, 2),
-        0,
-        0,
-        0,
-      );
+      this.#dateMs = Date.UTC(year, month - 1, day);
     }
-    // Date.UTC(y, m, d, h, mi, s) is MakeDate(MakeDay(y, m, d), MakeTime(h, mi, s, 0)): the same sum.
-    return (
-      this.#dateMs +
-      digits(buf, start + 11, 2) * 3_600_000 +
-      digits(buf, start + 14, 2) * 60_000 +
-      digits(buf, start + 17, 2) * 1_000
-    );
+    const hour = digits(buf, start + 11, 2);
+    const minute = digits(buf, start + 14, 2);
+    const second = digits(buf, start + 17, 2);
+    if (hour > 23 || minute > 59 || second > 59) return Number.NaN;
+    return this.#dateMs + hour * 3_600_000 + minute * 60_000 + second * 1_000;
   }
 }
 
