@@ -133,6 +133,13 @@ export async function* readActivityCsvFrames(
   }
 }
 
+/** readActivityCsvFrames over a whole CSV in memory, its rows' items in file order. */
+export function activityCsvFramesOf(csv: Buffer, schemaId: number, path = "<memory>"): ActivityCsvItem[] {
+  const items: ActivityCsvItem[] = [];
+  new RowEncoder(schemaId).lastLine(csv, items, path);
+  return items;
+}
+
 /** The line and row state of one file: the header's columns, the line count, the frame slab. */
 class RowEncoder {
   readonly #schemaId: number;

@@ -11,8 +11,13 @@ import {
   parseActivityCsvHeader,
   parseActivityCsvLine,
 } from "../../src/ingest/activity-csv.ts";
+import { CsvFrame, activityCsvFramesOf } from "../../src/ingest/activity-csv-frames.ts";
 import { projectFile } from "../../src/paths.ts";
-import { checkBudget, fuzzText, runs } from "./fuzz.ts";
+import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
+import { AvroSerde } from "../../src/serde/index.ts";
+import { SCHEMA_TEXTS, subjectFor } from "../../src/contracts/schemas.ts";
+import { TOPICS, type UserActivityV2 } from "../../src/contracts/types.ts";
+import { checkBudget, FUZZ_RUNS, fuzzText, runs } from "./fuzz.ts";
 
 function fixture(file: string): { header: string; rows: string[] } {
   const lines = readFileSync(projectFile(`fixtures/activity/${file}`), "utf8")
@@ -106,5 +111,49 @@ describe("fuzz: REES46 CSV", () => {
       ),
       runs(404),
     );
+  });
+});
+
+describe("fuzz: REES46 CSV rows as frames", () => {
+  it("encodes any row from its bytes exactly as the object path parses and encodes it, or defers to it", async () => {
+    const registry = SchemaRegistry.open({ path: ":memory:" });
+    const serde = new AvroSerde(registry);
+    const subject = subjectFor(TOPICS.activity);
+    const encode = await serde.encoder<UserActivityV2>(subject, SCHEMA_TEXTS.userActivityV2);
+    const schemaId = await serde.schemaId(subject, SCHEMA_TEXTS.userActivityV2);
+    const header = FILES[0]!.header;
+    const seen = { frames: 0, deferred: 0 };
+    try {
+      fc.assert(
+        fc.property(
+          fuzzText([...FILES[0]!.rows, ...EXTRA_ROWS.map((r) => r.replace("\r", ""))], 300),
+          (row) => {
+            // One line: a line break inside the text would make it two rows on both paths.
+            // A file holds UTF-8: a lone surrogate reads back as U+FFFD, on both paths.
+            const line = Buffer.from(row.replace(/[\r\n]/g, ""), "utf8").toString("utf8");
+            const items = activityCsvFramesOf(Buffer.from(`${header}\n${line}\n`, "utf8"), schemaId);
+            if (line.length === 0) return assert.equal(items.length, 0);
+            assert.equal(items.length, 1);
+            const record = parseActivityCsvLine(line, MULTI, 2);
+            const item = items[0];
+            if (item instanceof CsvFrame) {
+              seen.frames++;
+              assert.ok(record.ok, "a frame for a row the object path rejects");
+              assert.deepEqual(item.value, encode(record.event as UserActivityV2));
+              assert.deepEqual(item.key, Buffer.from(record.event.user_id, "utf8"));
+              assert.deepEqual(item.raw(), record.event);
+            } else {
+              seen.deferred++;
+              assert.deepEqual(item, record.ok ? record.event : record.raw);
+            }
+          },
+        ),
+        runs(405),
+      );
+      // The cases reach both paths: rows still clean after mutation, and rows that are not.
+      assert.ok(seen.frames > FUZZ_RUNS / 20 && seen.deferred > FUZZ_RUNS / 20, JSON.stringify(seen));
+    } finally {
+      registry.close();
+    }
   });
 });
