@@ -4,8 +4,8 @@
 import { spawnSync } from "node:child_process";
 import { arch, cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { BenchResult } from "./types.ts";
 import { ensureBundle } from "../bin/bundle.js";
+import type { BenchResult } from "./types.ts";
 
 const MODULES = [
   "serde",
@@ -18,12 +18,14 @@ const MODULES = [
   "kafka",
   "batch",
   "ui",
+  "collector",
 ] as const;
 /**
  * Run only when named: `kafka` needs a broker (and a MongoDB) of its own, and deletes Pulse's topics on it
- * (bench/README.md); `batch` produces 10M events and builds dbt Core's venv; `ui` drives Chromium.
+ * (bench/README.md); `batch` produces 10M events and builds dbt Core's venv; `ui` drives Chromium;
+ * `collector` sends for 70 s.
  */
-const ON_REQUEST: readonly string[] = ["kafka", "batch", "ui"];
+const ON_REQUEST: readonly string[] = ["kafka", "batch", "ui", "collector"];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = wanted.filter((name) => !(MODULES as readonly string[]).includes(name));

@@ -305,6 +305,17 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+/** User plus system CPU time process `pid` has used, in seconds (Linux /proc), or undefined where unreadable. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    // The command name (field 2) may hold spaces; utime and stime are fields 14 and 15, in clock ticks (100/s).
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Samples `pid`'s RSS every `everyMs` until stopped; `stop` gives the samples in bytes. */
 export function sampleRss(pid: number, everyMs = 1000): { stop(): number[] } {
   const samples: number[] = [];
