@@ -19,7 +19,7 @@ const STEADY_MS = 10_000;
 const FLOOD_MS = 3_000;
 /** Few slots, so a flood of large batches fills them whatever the machine's speed. */
 const MAX_PENDING_BATCHES = 4;
-/** Far above the ~200 MB pulse up holds; unbounded buffering of a flood would pass it. */
+/** A coarse guard (pulse up holds 200–350 MB here, bench/README.md); the 429s show the flood is refused, not queued. */
 const MAX_RSS_BYTES = 1024 * 1024 * 1024;
 
 describe("the collector at 20k events/s for 10 s, then flooded, with the stream job running", () => {
