@@ -19,13 +19,14 @@ const MODULES = [
   "batch",
   "ui",
   "spark",
+  "collector",
 ] as const;
 /**
  * Run only when named: `kafka` needs a broker (and a MongoDB) of its own, and deletes Pulse's topics on it
  * (bench/README.md); `batch` produces 10M events and builds dbt Core's venv; `ui` drives Chromium; `spark`
- * builds PySpark's venv and runs Spark beside Pulse over 1M rows.
+ * builds PySpark's venv and runs Spark beside Pulse over 1M rows; `collector` sends for 70 s.
  */
-const ON_REQUEST: readonly string[] = ["kafka", "batch", "ui", "spark"];
+const ON_REQUEST: readonly string[] = ["kafka", "batch", "ui", "spark", "collector"];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = wanted.filter((name) => !(MODULES as readonly string[]).includes(name));

@@ -169,6 +169,8 @@ export async function messagesByTopic(
 export interface RunningPulse {
   /** The match of `waitFor` against stdout. */
   match: RegExpExecArray;
+  /** The process id (its RSS is in /proc/<pid>/status). */
+  pid: number;
   stdout(): string;
   stderr(): string;
   /** Resolves when the process has ended by itself (or was stopped). */
@@ -254,5 +256,13 @@ export async function startPulse(args: readonly string[], options: StartOptions)
     if (!ended) child.kill(signal);
     return output.exited;
   };
-  return { match, stdout: output.stdout, stderr: output.stderr, exited: output.exited, stop, kill };
+  return {
+    match,
+    pid: child.pid!,
+    stdout: output.stdout,
+    stderr: output.stderr,
+    exited: output.exited,
+    stop,
+    kill,
+  };
 }
