@@ -9,6 +9,9 @@
  * A day reload (--date) runs after the incremental load, in one transaction per day: the day's rows are
  * deleted by event time and scanned again from the lake (RawLake.scanEventTime), keeping only offsets the
  * load state covers, so a row the incremental load has not reached yet is never loaded twice.
+ *
+ * With a retention (retentionDays), the raw tables' rows of days before it are deleted first
+ * (retention.ts).
  */
 
 import { LoadError, LoadErrorCode } from "../errors.ts";
@@ -17,6 +20,7 @@ import type { RawEventRow, RawLake } from "../lake/index.ts";
 import type { AvroSerde } from "../serde/avro-serde.ts";
 import type { SqlValue, Warehouse } from "../warehouse/index.ts";
 import { RAW_TABLES, type RawTable, tableColumns } from "./raw-tables.ts";
+import { enforceWarehouseRetention, type WarehouseRetentionResult } from "./retention.ts";
 import { createLoadState, type PartitionLoadState, readLoadState, writeLoadState } from "./state.ts";
 
 export interface LoadOptions {
@@ -31,8 +35,13 @@ export interface LoadOptions {
   pageRows?: number;
   /** Called after each committed page. */
   onProgress?: (progress: LoadProgress) => void;
-  /** The clock of loaded_at. */
+  /** The clock of loaded_at, and of the retention's today. */
   now?: () => number;
+  /**
+   * Whole UTC days of raw rows to keep before today (config retention.warehouse_days); rows of older
+   * days are deleted before the load. 0 or undefined: keep every row.
+   */
+  retentionDays?: number;
 }
 
 export interface LoadProgress {
@@ -60,6 +69,8 @@ export interface TopicLoad {
 
 export interface LoadResult {
   topics: TopicLoad[];
+  /** What the retention deleted, when it ran. */
+  retention?: WarehouseRetentionResult;
   elapsedMs: number;
 }
 
@@ -74,6 +85,14 @@ export async function loadRaw(options: LoadOptions): Promise<LoadResult> {
   const { warehouse } = options;
   await createLoadState(warehouse);
   for (const table of tables) await warehouse.createTable(table.relation, tableColumns(table));
+  const retention =
+    options.retentionDays !== undefined && options.retentionDays > 0
+      ? await enforceWarehouseRetention(
+          warehouse,
+          { days: options.retentionDays, nowMs: options.now?.() ?? Date.now() },
+          tables,
+        )
+      : undefined;
   const progress = { rows: 0 };
   const out: TopicLoad[] = [];
   for (const table of tables) {
@@ -85,7 +104,7 @@ export async function loadRaw(options: LoadOptions): Promise<LoadResult> {
     result.days = [...new Set(result.days)].sort();
     out.push(result);
   }
-  return { topics: out, elapsedMs: Date.now() - started };
+  return { topics: out, elapsedMs: Date.now() - started, ...(retention && { retention }) };
 }
 
 async function loadTopic(

@@ -16,6 +16,7 @@ import {
 import type { RawEventRow } from "../../src/lake/index.ts";
 import { freshSubjectPerTest } from "../helpers/subjects.ts";
 import { raw, runsOf } from "./lake.ts";
+import { runRetentionCases } from "./live-store-retention.ts";
 import { runSeriesCases } from "./live-store-series.ts";
 
 export interface LiveStoreContractSubject {
@@ -43,6 +44,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
     });
 
     runSeriesCases(() => store);
+    runRetentionCases(() => store);
 
     describe("commit and read back", () => {
       it("reads back every kind of row from one batch", async () => {
