@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 /*
  * Settings (environment): SOAK_MINUTES (30), SOAK_RATE (5000 events/s), SOAK_SAMPLE_SEC (10),
  * SOAK_LOAD_EVERY_MIN (2: a DAG of the run's own loads and builds the warehouse this often),
- * SOAK_OUT (bench/soak: <out>.csv and <out>.svg), SOAK_KEEP (1 keeps the data folder).
+ * SOAK_OUT (bench/soak: <out>.csv and <out>.svg), SOAK_KEEP (1 keeps the temp folder: data, config, the
+ * soak DAG and pulse up's output, pulse-up.log).
  *
  * CPU is the pulse process's own and its task children's: utime + stime of the process and of every
  * live descendant, plus cutime + cstime (the children it has waited for), from /proc/<pid>/stat. RSS is
@@ -31,7 +32,9 @@ const CLOCK_TICKS = 100;
 
 interface Sample {
   minute: number;
+  /** The pulse process and its task processes; the pulse process alone. */
   rssMb: number;
+  rssMainMb: number;
   cpuPct: number;
   cpuSec: number;
   logMb: number;
@@ -117,8 +120,8 @@ function processTree(root: number): number[] {
   return tree;
 }
 
-/** CPU seconds and RSS (MiB) of the tree. */
-function usage(root: number): { cpuSec: number; rssMb: number } {
+/** CPU seconds and RSS (MiB) of the tree, and the RSS of the root alone. */
+function usage(root: number): { cpuSec: number; rssMb: number; rssMainMb: number } {
   let ticks = 0;
   let kb = 0;
   for (const pid of processTree(root)) {
@@ -127,7 +130,7 @@ function usage(root: number): { cpuSec: number; rssMb: number } {
     ticks += stat.own + (pid === root ? stat.children : 0);
     kb += rssKb(pid);
   }
-  return { cpuSec: ticks / CLOCK_TICKS, rssMb: kb / 1024 };
+  return { cpuSec: ticks / CLOCK_TICKS, rssMb: kb / 1024, rssMainMb: rssKb(root) / 1024 };
 }
 
 /** pulse_stream_input_records_total from /metrics; NaN when it cannot be read. */
@@ -210,7 +213,19 @@ function csv(samples: readonly Sample[]): string {
   const head =
     "minute,rss_mb,cpu_pct,cpu_sec,log_mb,raw_lake_mb,store_db_mb,warehouse_mb,total_mb,events_streamed";
   const rows = samples.map((s) =>
-    [s.minute, s.rssMb, s.cpuPct, s.cpuSec, s.logMb, s.lakeMb, s.storeMb, s.warehouseMb, s.totalMb, s.events]
+    [
+      s.minute,
+      s.rssMb,
+      s.rssMainMb,
+      s.cpuPct,
+      s.cpuSec,
+      s.logMb,
+      s.lakeMb,
+      s.storeMb,
+      s.warehouseMb,
+      s.totalMb,
+      s.events,
+    ]
       .map((v) => (Number.isFinite(v) ? String(Math.round(v * 100) / 100) : ""))
       .join(","),
   );
@@ -276,10 +291,13 @@ function svg(samples: readonly Sample[], caption: string): string {
   const col = (f: (s: Sample) => number) => samples.map(f);
   const body = [
     panel(
-      "RSS (pulse up and its task processes)",
+      "RSS",
       "MB",
       x,
-      [{ label: "RSS", color: "#1f77b4", values: col((s) => s.rssMb) }],
+      [
+        { label: "with tasks", color: "#1f77b4", values: col((s) => s.rssMb) },
+        { label: "pulse up", color: "#17becf", values: col((s) => s.rssMainMb) },
+      ],
       40,
       150,
     ),
@@ -330,7 +348,7 @@ async function main(): Promise<number> {
   writeFileSync(join(dags, "soak_load.mjs"), soakDag());
   const configFile = join(dir, "pulse.config.yaml");
   writeFileSync(configFile, config(join(dir, "data"), dags));
-  const logFile = `${out}.log`;
+  const logFile = join(dir, "pulse-up.log");
   console.log(
     `soak: pulse up at ${rate} events/s for ${minutes} min in ${dir}; sampling every ${sampleSec} s`,
   );
@@ -355,6 +373,7 @@ async function main(): Promise<number> {
     const sample: Sample = {
       minute: (now - started) / 60_000,
       rssMb: use.rssMb,
+      rssMainMb: use.rssMainMb,
       cpuSec: use.cpuSec,
       cpuPct: ((use.cpuSec - previous.cpuSec) / ((now - previous.atMs) / 1000)) * 100,
       ...sizes(join(dir, "data")),
@@ -363,7 +382,7 @@ async function main(): Promise<number> {
     previous = { atMs: now, cpuSec: use.cpuSec };
     samples.push(sample);
     console.log(
-      `soak: ${sample.minute.toFixed(1)} min  rss ${sample.rssMb.toFixed(0)} MB  cpu ${sample.cpuPct.toFixed(0)}%  log ${sample.logMb.toFixed(0)} MB  raw lake ${sample.lakeMb.toFixed(0)} MB  store.db ${sample.storeMb.toFixed(0)} MB  warehouse ${sample.warehouseMb.toFixed(0)} MB  total ${sample.totalMb.toFixed(0)} MB  streamed ${sample.events}`,
+      `soak: ${sample.minute.toFixed(1)} min  rss ${sample.rssMb.toFixed(0)} MB (pulse ${sample.rssMainMb.toFixed(0)})  cpu ${sample.cpuPct.toFixed(0)}%  log ${sample.logMb.toFixed(0)} MB  raw lake ${sample.lakeMb.toFixed(0)} MB  store.db ${sample.storeMb.toFixed(0)} MB  warehouse ${sample.warehouseMb.toFixed(0)} MB  total ${sample.totalMb.toFixed(0)} MB  streamed ${sample.events}`,
     );
     writeFileSync(`${out}.csv`, csv(samples));
   }
@@ -379,11 +398,9 @@ async function main(): Promise<number> {
     log: bounded(samples.map((s) => s.logMb)),
     "raw lake": bounded(samples.map((s) => s.lakeMb)),
     "store.db": bounded(samples.map((s) => s.storeMb)),
-    rss: bounded(samples.map((s) => s.rssMb)),
+    "pulse up RSS": bounded(samples.map((s) => s.rssMainMb)),
   };
-  console.log(
-    `soak: pulse up exited with ${code}; ${samples.length} samples; ${out}.csv, ${out}.svg, ${logFile}`,
-  );
+  console.log(`soak: pulse up exited with ${code}; ${samples.length} samples; ${out}.csv, ${out}.svg`);
   console.log(
     `soak: streamed ${Number.isFinite(eventsPerSec) ? eventsPerSec.toFixed(0) : "?"} events/s on average; CPU ${last === undefined ? "?" : ((last.cpuSec / (last.minute * 60)) * 100).toFixed(0)}% of a core on average`,
   );
@@ -396,6 +413,11 @@ async function main(): Promise<number> {
   console.log(
     `soak: warehouse (retention by whole UTC days, so not checked within one day): max ${warehouse.middleMax.toFixed(0)} MB in the middle third, ${warehouse.lastMax.toFixed(0)} MB in the last`,
   );
+  const retentionLines = readFileSync(logFile, "utf8")
+    .split(/\r?\n|\r/)
+    .filter((line) => line.includes("pulse up: retention"));
+  console.log(`soak: ${retentionLines.length} retention lines from pulse up; the last ones:`);
+  for (const line of retentionLines.slice(-3)) console.log(`  ${line.trim()}`);
   const pass = code === 0 && samples.length >= 6 && Object.values(checks).every((c) => c.ok);
   console.log(`soak: ${pass ? "PASS" : "FAIL"}`);
   if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -24,9 +24,15 @@ export interface RetentionParts {
   watermarkMs: number | null;
   /**
    * True while a task try may hold the warehouse: an embedded DuckDB file takes one process at a time,
-   * so the round then leaves the raw lake for the next one instead of failing the task.
+   * so the round then does not open it (failing the task) and uses `lastLoaded` instead.
    */
   warehouseBusy: () => boolean;
+  /**
+   * The load state the last round read, kept by the caller between rounds. A load only moves it
+   * forward, so an older copy is a safe lower bound: a round that cannot read it deletes no more than
+   * was loaded then.
+   */
+  lastLoaded?: { offsets?: Map<string, Map<number, number>> };
 }
 
 /** One round: the log's retention, then (retention.store_hours > 0) the live store's. */
@@ -36,14 +42,18 @@ export async function runRetentionRound(config: PulseConfig, parts: RetentionPar
   if (hours <= 0 || parts.watermarkMs === null) return { logRecords };
   let lakeSkipped: string | undefined;
   let loaded: Map<string, Map<number, number>> | undefined;
-  if (parts.warehouseBusy()) {
-    lakeSkipped = "a batch task holds the warehouse";
-  } else {
+  if (!parts.warehouseBusy()) {
     try {
       loaded = await loadedOffsets(config);
+      if (parts.lastLoaded !== undefined) parts.lastLoaded.offsets = loaded;
     } catch (error) {
       lakeSkipped = `the warehouse's load state could not be read (${(error as Error).message})`;
     }
+  }
+  if (loaded === undefined) {
+    loaded = parts.lastLoaded?.offsets;
+    if (loaded === undefined) lakeSkipped ??= "a batch task holds the warehouse";
+    else lakeSkipped = undefined;
   }
   const store = await parts.store.enforceRetention({ beforeMs: parts.watermarkMs - hours * HOUR_MS, loaded });
   return { logRecords, store, ...(lakeSkipped !== undefined && { lakeSkipped }) };

@@ -150,6 +150,7 @@ export async function startPlatform(
   });
   const retentionMetrics = new RetentionMetrics(serving.server.metrics.registry);
   let retaining = false;
+  const lastLoaded: { offsets?: Map<string, Map<number, number>> } = {};
   const retain = async (): Promise<void> => {
     // A round that outlasts the period is not run twice at once.
     if (retaining) return;
@@ -160,6 +161,7 @@ export async function startPlatform(
         store,
         watermarkMs: latest?.eventTime.watermarkMs ?? null,
         warehouseBusy: () => (scheduler?.runningTries ?? 0) > 0,
+        lastLoaded,
       });
       retentionMetrics.observe(round);
       const line = describeRetentionRound(round);
