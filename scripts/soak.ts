@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 /*
  * Settings (environment): SOAK_MINUTES (30), SOAK_RATE (5000 events/s), SOAK_SAMPLE_SEC (10),
  * SOAK_LOAD_EVERY_MIN (2: a DAG of the run's own loads and builds the warehouse this often),
- * SOAK_OUT (bench/soak: <out>.csv and <out>.svg), SOAK_KEEP (1 keeps the temp folder: data, config, the
+ * SOAK_OUT (bench/soak: <out>.csv and <out>.svg; `--chart <out>.csv` draws the SVG of a run again), SOAK_KEEP (1 keeps the temp folder: data, config, the
  * soak DAG and pulse up's output, pulse-up.log).
  *
  * CPU is the pulse process's own and its task children's: utime + stime of the process and of every
@@ -298,7 +298,7 @@ function svg(samples: readonly Sample[], caption: string): string {
         { label: "with tasks", color: "#1f77b4", values: col((s) => s.rssMb) },
         { label: "pulse up", color: "#17becf", values: col((s) => s.rssMainMb) },
       ],
-      40,
+      56,
       150,
     ),
     panel(
@@ -306,7 +306,7 @@ function svg(samples: readonly Sample[], caption: string): string {
       "%",
       x,
       [{ label: "CPU", color: "#d62728", values: col((s) => s.cpuPct) }],
-      240,
+      256,
       150,
     ),
     panel(
@@ -320,15 +320,15 @@ function svg(samples: readonly Sample[], caption: string): string {
         { label: "store.db", color: "#9467bd", values: col((s) => s.storeMb) },
         { label: "warehouse", color: "#8c564b", values: col((s) => s.warehouseMb) },
       ],
-      440,
+      456,
       200,
     ),
   ];
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="960" height="720" font-family="sans-serif" font-size="11">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="960" height="736" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="white"/>
 <text x="70" y="18" font-size="13">${caption}</text>
 ${body.join("\n")}
-<text x="450" y="672" text-anchor="middle">minutes since pulse up started</text>
+<text x="450" y="688" text-anchor="middle">minutes since pulse up started</text>
 </svg>
 `;
 }
@@ -341,7 +341,55 @@ function bounded(values: readonly number[]): { ok: boolean; middleMax: number; l
   return { ok: lastMax <= middleMax * 1.25 + 16, middleMax, lastMax };
 }
 
+/** Events the stream job read per second between the first and the last sample that has the count. */
+function streamedPerSec(samples: readonly Sample[]): number {
+  const counted = samples.filter((s) => Number.isFinite(s.events));
+  if (counted.length < 2) return Number.NaN;
+  const first = counted[0]!;
+  const last = counted.at(-1)!;
+  return (last.events - first.events) / ((last.minute - first.minute) * 60);
+}
+
+function caption(samples: readonly Sample[]): string {
+  const perSec = streamedPerSec(samples);
+  const span = samples.at(-1)?.minute ?? 0;
+  return `pulse soak: ${rate} events/s offered for ${Math.round(span)} min (streamed ${Number.isFinite(perSec) ? perSec.toFixed(0) : "?"}/s); retention: log ${LOG_RETENTION_HOURS * 60} min, store ${STORE_RETENTION_HOURS * 60} min, warehouse ${WAREHOUSE_RETENTION_DAYS} day`;
+}
+
+/** Samples read back from a CSV this script wrote. */
+function readCsv(file: string): Sample[] {
+  const [head, ...lines] = readFileSync(file, "utf8").trim().split("\n");
+  const names = head!.split(",");
+  const at = (cells: string[], name: string) => {
+    const cell = cells[names.indexOf(name)];
+    return cell === undefined || cell === "" ? Number.NaN : Number(cell);
+  };
+  return lines.map((line) => {
+    const cells = line.split(",");
+    return {
+      minute: at(cells, "minute"),
+      rssMb: at(cells, "rss_mb"),
+      rssMainMb: at(cells, "rss_pulse_mb"),
+      cpuPct: at(cells, "cpu_pct"),
+      cpuSec: at(cells, "cpu_sec"),
+      logMb: at(cells, "log_mb"),
+      lakeMb: at(cells, "raw_lake_mb"),
+      storeMb: at(cells, "store_db_mb"),
+      warehouseMb: at(cells, "warehouse_mb"),
+      totalMb: at(cells, "total_mb"),
+      events: at(cells, "events_streamed"),
+    };
+  });
+}
+
 async function main(): Promise<number> {
+  // --chart <file.csv>: draws the chart of an earlier run again, beside its CSV.
+  if (process.argv[2] === "--chart") {
+    const file = resolve(process.argv[3] ?? `${out}.csv`);
+    const samples = readCsv(file);
+    writeFileSync(file.replace(/\.csv$/, ".svg"), svg(samples, caption(samples)));
+    return 0;
+  }
   const dir = mkdtempSync(join(tmpdir(), "pulse-soak-"));
   const dags = join(dir, "dags");
   mkdirSync(dags);
@@ -388,12 +436,9 @@ async function main(): Promise<number> {
   }
   const code = await exited;
   const last = samples.at(-1);
-  const streamed = samples.map((s) => s.events).filter(Number.isFinite);
-  const spanMin = samples.length > 1 ? samples.at(-1)!.minute - samples[0]!.minute : 0;
-  const eventsPerSec = streamed.length > 1 ? (streamed.at(-1)! - streamed[0]!) / (spanMin * 60) : Number.NaN;
-  const caption = `pulse soak: ${rate} events/s offered, ${minutes} min, retention log ${LOG_RETENTION_HOURS * 60} min, store ${STORE_RETENTION_HOURS * 60} min, warehouse ${WAREHOUSE_RETENTION_DAYS} day; streamed ${Number.isFinite(eventsPerSec) ? eventsPerSec.toFixed(0) : "?"} events/s`;
+  const eventsPerSec = streamedPerSec(samples);
   writeFileSync(`${out}.csv`, csv(samples));
-  writeFileSync(`${out}.svg`, svg(samples, caption));
+  writeFileSync(`${out}.svg`, svg(samples, caption(samples)));
   const checks = {
     log: bounded(samples.map((s) => s.logMb)),
     "raw lake": bounded(samples.map((s) => s.lakeMb)),
