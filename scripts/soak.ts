@@ -211,7 +211,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function csv(samples: readonly Sample[]): string {
   const head =
-    "minute,rss_mb,cpu_pct,cpu_sec,log_mb,raw_lake_mb,store_db_mb,warehouse_mb,total_mb,events_streamed";
+    "minute,rss_mb,rss_pulse_mb,cpu_pct,cpu_sec,log_mb,raw_lake_mb,store_db_mb,warehouse_mb,total_mb,events_streamed";
   const rows = samples.map((s) =>
     [
       s.minute,
