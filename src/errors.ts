@@ -341,6 +341,8 @@ export const LoadErrorCode = {
   undecodable: "PULSE_LOAD_UNDECODABLE",
   /** The raw table in the warehouse has columns the loader does not write; the message names them and the fix. */
   tableMismatch: "PULSE_LOAD_TABLE_MISMATCH",
+  /** The raw lake's retention deleted rows while a day was being reloaded; nothing changed, and a retry runs it again (retriable). */
+  lakeMoved: "PULSE_LOAD_LAKE_MOVED",
 } as const;
 
 /** The model runner (pulse models): a dbt-compatible project. */

@@ -75,6 +75,7 @@ async function loadInto(
       reloadDays: options.reloadDays,
       pageRows: options.pageRows,
       onProgress: options.onProgress,
+      retentionDays: config.retention.warehouse_days,
     });
   } finally {
     registry?.close();

@@ -40,6 +40,11 @@ export function pipelineTasks(config: PulseConfig, options: PipelineTaskOptions 
     async load(day, log, waitOptions = {}) {
       if (day !== undefined && waitOptions.waitFinal) await this.waitFinal(day, waitOptions.signal, log);
       const result = await runLoad(config, { reloadDays: day === undefined ? [] : [day] });
+      for (const table of result.retention?.tables ?? []) {
+        log?.info(
+          `retention ${table.table}: ${table.rowsDeleted} rows of days before ${result.retention!.keptFrom} deleted`,
+        );
+      }
       for (const topic of result.topics) {
         log?.info(
           `load ${topic.topic}: ${topic.rowsLoaded} new rows, ${topic.rowsReloaded} reloaded for ${topic.days.join(", ") || "no day"}`,

@@ -4,6 +4,7 @@ import type { PulseConfig } from "../config/index.ts";
 import { PulseError } from "../errors.ts";
 import type { SimulatorBurst } from "../ingest/simulator.ts";
 import { TOPICS } from "../contracts/types.ts";
+import { RetentionMetrics } from "../serve/metrics/retention.ts";
 import { StreamMetrics } from "../serve/metrics/stream.ts";
 import { ProgressHistory, type ProgressPoint } from "../serve/routes/progress.ts";
 import { SseHub } from "../serve/sse.ts";
@@ -13,6 +14,7 @@ import { tumblingWindow } from "../stream/windows.ts";
 import { openStore } from "./backends.ts";
 import { openOrchestrator, type Orchestrator } from "./dags.ts";
 import { openPlatform, type Platform } from "./platform.ts";
+import { describeRetentionRound, runRetentionRound } from "./retention.ts";
 import { type Serving, startServing, untilAborted } from "./serving.ts";
 import { runSimulator, runWikimedia, type SourceNotices, type WikimediaState } from "./sources.ts";
 
@@ -35,6 +37,8 @@ export interface StartPlatformOptions extends SourceNotices {
   onSchedulerLine?: (line: string) => void;
   /** Told while a remote registry does not answer yet (start-up retries it, as Kafka is retried). */
   onRegistryUnavailable?: (message: string) => void;
+  /** A retention round that deleted or held something, as a line (src/app/retention.ts). */
+  onRetentionLine?: (line: string) => void;
   /** Each batch the stream job commits. */
   onProgress?: (progress: StreamProgress) => void;
   /** The partitions the stream job owns, each time it (re)loads them; `scalesOut`: it is a group member. */
@@ -50,7 +54,7 @@ export interface RunningPlatform extends Serving {
   /** The stream job's progress after its latest batch; undefined before the first. */
   progress(): StreamProgress | undefined;
   wikimedia: Readonly<WikimediaState>;
-  /** Runs the sources, the stream job and the log's retention until `signal` aborts. */
+  /** Runs the sources, the stream job and retention (the log's, the store's) until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
   /** Ends the push streams and the server, then closes the store and the platform. */
   close(): Promise<void>;
@@ -144,6 +148,28 @@ export async function startPlatform(
   streamMetrics = new StreamMetrics(serving.server.metrics.registry, {
     progress: () => latest ?? job.progress(),
   });
+  const retentionMetrics = new RetentionMetrics(serving.server.metrics.registry);
+  let retaining = false;
+  const lastLoaded: { offsets?: Map<string, Map<number, number>> } = {};
+  const retain = async (): Promise<void> => {
+    // A round that outlasts the period is not run twice at once.
+    if (retaining) return;
+    retaining = true;
+    try {
+      const round = await runRetentionRound(config, {
+        log: platform.log,
+        store,
+        watermarkMs: latest?.eventTime.watermarkMs ?? null,
+        warehouseBusy: () => (scheduler?.runningTries ?? 0) > 0,
+        lastLoaded,
+      });
+      retentionMetrics.observe(round);
+      const line = describeRetentionRound(round);
+      if (line !== undefined) options.onRetentionLine?.(line);
+    } finally {
+      retaining = false;
+    }
+  };
 
   const wikimedia: WikimediaState = { mode: "off", detail: "" };
   const failures: string[] = [];
@@ -193,9 +219,9 @@ export async function startPlatform(
     progress: () => latest,
     async run(signal) {
       const retention = setInterval(() => {
-        platform.log
-          .enforceRetention()
-          .catch((error: unknown) => failures.push(`retention: ${(error as Error).message}`));
+        retain().catch((error: unknown) =>
+          options.onRetentionLine?.(`retention failed, tried again in a minute: ${(error as Error).message}`),
+        );
       }, RETENTION_EVERY_MS);
       retention.unref();
       // The batch DAGs: due runs are created and run in this process, each try logged under data_dir/logs.

@@ -157,7 +157,7 @@ describe("PULSE_* variables that are no setting", () => {
     expect(warnings).toEqual([
       "environment variable PULSE_PROT is not a Pulse setting; it is ignored. Did you mean PULSE_PORT?",
       expect.stringMatching(
-        /^environment variable PULSE_SOMETHING_ELSE_ENTIRELY is not a Pulse setting; it is ignored\. The settings' variables are PULSE_ADMIN_TOKEN, PULSE_API_KEYS, .*PULSE_WAREHOUSE, PULSE_WIKIMEDIA, PULSE_WIKIMEDIA_URL\.$/,
+        /^environment variable PULSE_SOMETHING_ELSE_ENTIRELY is not a Pulse setting; it is ignored\. The settings' variables are PULSE_ADMIN_TOKEN, PULSE_API_KEYS, .*PULSE_WAREHOUSE, PULSE_WAREHOUSE_RETENTION_DAYS, PULSE_WIKIMEDIA, PULSE_WIKIMEDIA_URL\.$/,
       ),
     ]);
   });

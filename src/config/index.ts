@@ -24,6 +24,7 @@ export interface PulseConfig {
   server: { host: string; port: number; admin_token: string };
   collector: { api_keys: string[]; max_body_bytes: number; max_pending_batches: number };
   topics: { prefix: string; partitions: number; retention_hours: number; retention_mb: number };
+  retention: { store_hours: number; warehouse_days: number };
   producer: { compression: string };
   simulator: {
     rate: number;

@@ -193,6 +193,28 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
       },
     },
   },
+  retention: {
+    kind: "section",
+    doc: "How long the live store and the warehouse keep rows (the log's own is topics.retention_hours); pulse up enforces both.",
+    fields: {
+      store_hours: {
+        kind: "number",
+        default: 0,
+        min: 0,
+        max: 1_000_000,
+        env: "PULSE_STORE_RETENTION_HOURS",
+        doc: "Delete live-store windows, alerts and late events, and raw-lake batches the warehouse has loaded, more than this many hours of event time behind the stream job's watermark (checked every minute); 0 keeps them forever. Raw-lake batches not loaded yet are kept. With the daily DAG, keep at least 48 so reconciliation finds the day's late events.",
+      },
+      warehouse_days: {
+        kind: "int",
+        default: 0,
+        min: 0,
+        max: 100_000,
+        env: "PULSE_WAREHOUSE_RETENTION_DAYS",
+        doc: "Delete the raw tables' rows of whole UTC days (by event time) more than this many days before today, at the start of each load (pulse load, the DAGs' load task), so the rows a load brings reach that run's models first: fct_daily_user_metrics (incremental) keeps the deleted days, the marts built as tables cover the days kept. 0 keeps them forever.",
+      },
+    },
+  },
   producer: {
     kind: "section",
     doc: "What Pulse's producers write to the log.",

@@ -108,6 +108,24 @@ export interface RawLake {
   lastOffsets(topic: string): Promise<Map<number, number>>;
 }
 
+/**
+ * What a lake's owner deletes when its retention runs (LiveStore.enforceRetention): per partition, the
+ * longest prefix of batches whose every event is before `beforeMs` and that the warehouse has loaded.
+ */
+export interface LakeRetention {
+  /** The event-time cutoff, ms since the epoch. */
+  beforeMs: number;
+  /** topic → partition → the last offset the warehouse load has committed; absent: nothing loaded. */
+  loaded: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+export interface LakeRetentionResult {
+  batches: number;
+  events: number;
+  /** Partitions whose retention stopped at a batch past the cutoff that the warehouse has not loaded. */
+  partitionsHeld: number;
+}
+
 /** A lake opened on its own: close it when done. */
 export interface OpenedRawLake extends RawLake {
   close(): Promise<void>;

@@ -8,7 +8,11 @@
  *
  * A day reload (--date) runs after the incremental load, in one transaction per day: the day's rows are
  * deleted by event time and scanned again from the lake (RawLake.scanEventTime), keeping only offsets the
- * load state covers, so a row the incremental load has not reached yet is never loaded twice.
+ * load state covers, so a row the incremental load has not reached yet is never loaded twice. Rows the
+ * lake's retention has deleted (a prefix of each partition) are kept as they were loaded.
+ *
+ * With a retention (retentionDays), the raw tables' rows of days before it are deleted first
+ * (retention.ts).
  */
 
 import { LoadError, LoadErrorCode } from "../errors.ts";
@@ -17,6 +21,7 @@ import type { RawEventRow, RawLake } from "../lake/index.ts";
 import type { AvroSerde } from "../serde/avro-serde.ts";
 import type { SqlValue, Warehouse } from "../warehouse/index.ts";
 import { RAW_TABLES, type RawTable, tableColumns } from "./raw-tables.ts";
+import { enforceWarehouseRetention, type WarehouseRetentionResult } from "./retention.ts";
 import { createLoadState, type PartitionLoadState, readLoadState, writeLoadState } from "./state.ts";
 
 export interface LoadOptions {
@@ -31,8 +36,13 @@ export interface LoadOptions {
   pageRows?: number;
   /** Called after each committed page. */
   onProgress?: (progress: LoadProgress) => void;
-  /** The clock of loaded_at. */
+  /** The clock of loaded_at, and of the retention's today. */
   now?: () => number;
+  /**
+   * Whole UTC days of raw rows to keep before today (config retention.warehouse_days); rows of older
+   * days are deleted before the load. 0 or undefined: keep every row.
+   */
+  retentionDays?: number;
 }
 
 export interface LoadProgress {
@@ -60,6 +70,8 @@ export interface TopicLoad {
 
 export interface LoadResult {
   topics: TopicLoad[];
+  /** What the retention deleted, when it ran. */
+  retention?: WarehouseRetentionResult;
   elapsedMs: number;
 }
 
@@ -74,6 +86,14 @@ export async function loadRaw(options: LoadOptions): Promise<LoadResult> {
   const { warehouse } = options;
   await createLoadState(warehouse);
   for (const table of tables) await warehouse.createTable(table.relation, tableColumns(table));
+  const retention =
+    options.retentionDays !== undefined && options.retentionDays > 0
+      ? await enforceWarehouseRetention(
+          warehouse,
+          { days: options.retentionDays, nowMs: options.now?.() ?? Date.now() },
+          tables,
+        )
+      : undefined;
   const progress = { rows: 0 };
   const out: TopicLoad[] = [];
   for (const table of tables) {
@@ -85,7 +105,7 @@ export async function loadRaw(options: LoadOptions): Promise<LoadResult> {
     result.days = [...new Set(result.days)].sort();
     out.push(result);
   }
-  return { topics: out, elapsedMs: Date.now() - started };
+  return { topics: out, elapsedMs: Date.now() - started, ...(retention && { retention }) };
 }
 
 async function loadTopic(
@@ -192,12 +212,23 @@ async function reloadDay(
   const pageRows = options.pageRows ?? DEFAULT_PAGE_ROWS;
   const covered = new Map(loaded.map((state) => [state.partition, state.lastOffset]));
   const columns = tableColumns(table).map((column) => column.name);
-  const time = warehouse.dialect.quoteIdentifier(table.eventTimeColumn);
+  const { dialect } = warehouse;
+  const q = (name: string) => dialect.quoteIdentifier(name);
+  const time = q(table.eventTimeColumn);
   return warehouse.transaction(async (session) => {
-    await session.query(
-      `DELETE FROM ${warehouse.dialect.relationName(table.relation)} WHERE ${time} >= $1 AND ${time} < $2`,
-      [new Date(range.fromMs), new Date(range.toMs)],
+    // Only the rows the lake still holds are deleted, to be written again: retention deleted a prefix
+    // of each partition, whose rows stay as they were loaded.
+    const firsts = await lakeFirstOffsets(lake, table.topic);
+    const held = [...firsts].map(
+      ([partition, first]) =>
+        `(${q("_log_partition")} = ${dialect.quoteLiteral(partition)} AND ${q("_offset")} >= ${dialect.quoteLiteral(first)})`,
     );
+    if (held.length > 0) {
+      await session.query(
+        `DELETE FROM ${dialect.relationName(table.relation)} WHERE ${time} >= $1 AND ${time} < $2 AND (${held.join(" OR ")})`,
+        [new Date(range.fromMs), new Date(range.toMs)],
+      );
+    }
     let written = 0;
     let position: { partition: number; offset: number } | undefined;
     for (;;) {
@@ -214,8 +245,29 @@ async function reloadDay(
       if (kept.length === 0) continue;
       written += await session.append(table.relation, columns, await rowValues(options.serde, table, kept));
     }
+    // Retention deleting rows between the delete and the scan would lose them: start again instead.
+    const after = await lakeFirstOffsets(lake, table.topic);
+    if (
+      [...firsts].some(([partition, first]) => (after.get(partition) ?? Number.POSITIVE_INFINITY) !== first)
+    ) {
+      throw new LoadError(
+        LoadErrorCode.lakeMoved,
+        `the raw lake's retention deleted ${table.topic} rows while ${range.day} was being reloaded; nothing was changed, run the load again.`,
+        { retriable: true },
+      );
+    }
     return written;
   });
+}
+
+/** Each partition's first offset in the lake (retention deletes a prefix of each partition). */
+async function lakeFirstOffsets(lake: RawLake, topic: string): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const [partition, last] of await lake.lastOffsets(topic)) {
+    const [first] = await lake.scanOffsets(topic, partition, { fromOffset: 0, toOffset: last + 1 }, 1);
+    if (first !== undefined) out.set(partition, first.offset);
+  }
+  return out;
 }
 
 /** The table rows of a page of raw-lake rows: the event's columns, then the row's place in the log. */

@@ -205,5 +205,44 @@ export interface LiveStore {
    * speed layer set aside for a period (reconciliation reads a day's).
    */
   lateEventsBetween(topic: string, range: Required<DayRange>): Promise<LateEventRow[]>;
+  /**
+   * Deletes what lies wholly before `retention.beforeMs` in event time (see StoreRetention); returns what
+   * it deleted and what it kept back. Safe beside a running commit: it never touches a checkpoint.
+   */
+  enforceRetention(retention: StoreRetention): Promise<StoreRetentionResult>;
   close(): Promise<void>;
+}
+
+/**
+ * What `enforceRetention` deletes, all by event time: window and top-page rows whose window ended at or
+ * before `beforeMs`, alerts whose window did, late events whose event time is before it, and, per
+ * partition, the longest prefix of raw-lake batches whose every event is before it and whose last offset
+ * the warehouse has loaded (`loaded`). Per-day rows (the daily tables) are kept: a few rows a day, the
+ * speed layer's history that reconciliation reads. A raw-lake batch past the cutoff but not loaded is
+ * kept (its partition counted as held), so retention never loses a row the batch layer has not got.
+ */
+export interface StoreRetention {
+  /** The event-time cutoff, ms since the epoch. */
+  beforeMs: number;
+  /**
+   * topic → partition → the last raw-lake offset the warehouse load has committed (its load state).
+   * Undefined: the raw lake is left alone (the load state could not be read). A topic or partition
+   * absent from it has loaded nothing, and keeps every batch.
+   */
+  loaded?: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+export interface StoreRetentionResult {
+  /** Window and top-page rows deleted. */
+  windows: number;
+  alerts: number;
+  lateEvents: number;
+  /** Raw-lake batches deleted, and the events they held. */
+  rawBatches: number;
+  rawEvents: number;
+  /**
+   * Partitions whose raw-lake retention stopped at a batch past the cutoff that the warehouse has not
+   * loaded yet (kept until it is); 0 when `loaded` was not given.
+   */
+  rawPartitionsHeld: number;
 }

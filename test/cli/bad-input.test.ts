@@ -44,7 +44,7 @@ describe("pulse with bad input", () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${config}:4: unknown key 'colector'`);
       expect(result.stderr).toContain(
-        "Accepted keys: data_dir, log, registry, store, warehouse, orchestrator, server, collector, topics, producer, simulator, wikimedia, validation.",
+        "Accepted keys: data_dir, log, registry, store, warehouse, orchestrator, server, collector, topics, retention, producer, simulator, wikimedia, validation.",
       );
       expect(result.stderr).toContain("[PULSE_CONFIG_INVALID]");
     },

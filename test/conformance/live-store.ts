@@ -17,6 +17,7 @@ import {
 import { freshSubjectPerTest } from "../helpers/subjects.ts";
 import { raw, runsOf } from "./lake.ts";
 import { runDailyCases } from "./live-store-daily.ts";
+import { runRetentionCases } from "./live-store-retention.ts";
 import { runSeriesCases } from "./live-store-series.ts";
 
 export interface LiveStoreContractSubject {
@@ -45,6 +46,7 @@ export function runLiveStoreContract(name: string, makeStore: () => Promise<Live
 
     runSeriesCases(() => store);
     runDailyCases(() => store);
+    runRetentionCases(() => store);
 
     describe("commit and read back", () => {
       it("reads back every kind of row from one batch", async () => {

@@ -40,6 +40,7 @@ export class CommitFailingStore implements LiveStore {
   alerts = (l: number) => this.inner.alerts(l);
   lateEvents = (l: number) => this.inner.lateEvents(l);
   lateEventsBetween = (t: string, r: { fromMs: number; toMs: number }) => this.inner.lateEventsBetween(t, r);
+  enforceRetention: LiveStore["enforceRetention"] = (retention) => this.inner.enforceRetention(retention);
   get lake() {
     return this.inner.lake;
   }

@@ -275,3 +275,37 @@ describe("EmbeddedLiveStore raw-lake segment files", () => {
     expect(check.pragma("user_version", { simple: true })).toBe(4);
   });
 });
+
+describe("retention", () => {
+  it("removes the segment files whose every batch retention deleted, never the newest", async () => {
+    const path = tempPath();
+    // A segment per batch: each commit's batch starts a new one.
+    const store = open(path, { rawSegmentBytes: 1 });
+    for (let j = 0; j < 6; j++)
+      await store.commit({ rawEvents: rows("user-activity", 0, 20 * j, 10, `c${j}`), checkpoints: [] });
+    const segments = () => readdirSync(`${path}-raw`).sort();
+    expect(segments()).toEqual([
+      "000001.seg",
+      "000002.seg",
+      "000003.seg",
+      "000004.seg",
+      "000005.seg",
+      "000006.seg",
+    ]);
+    // Commit j holds offsets 20j … 20j + 18, event time offset × 1000: before 60 000 are commits 0–2.
+    const loaded = new Map([["user-activity", new Map([[0, 1000]])]]);
+    expect(await store.enforceRetention({ beforeMs: 60_000, loaded })).toMatchObject({
+      rawBatches: 3,
+      rawEvents: 30,
+    });
+    expect(segments()).toEqual(["000004.seg", "000005.seg", "000006.seg"]);
+    expect(index(path).ends.map((e) => e.segment)).toEqual([4, 5, 6]);
+    // Everything expired: the newest segment stays, as its end row, for the next append.
+    expect(await store.enforceRetention({ beforeMs: 1e9, loaded })).toMatchObject({ rawBatches: 3 });
+    expect(segments()).toEqual(["000006.seg"]);
+    await store.commit({ rawEvents: rows("user-activity", 0, 200, 3, "next"), checkpoints: [] });
+    expect((await store.lake.scanAfter("user-activity", new Map(), 100)).map((r) => r.offset)).toEqual([
+      200, 202, 204,
+    ]);
+  });
+});

@@ -178,6 +178,36 @@ describe("loadRaw (raw lake → DuckDB raw tables)", () => {
     ).rejects.toMatchObject({ code: LoadErrorCode.badArgument });
   });
 
+  it("reloads a day after the lake's retention: the rows it deleted stay as loaded, the others come back", async (ctx) => {
+    const { fx, truth } = await producedWithTruth(ctx, { seed: 5, count: 5000, lagShare: 0.05 });
+    // Small batches: many raw-lake batches per partition, of increasing event times.
+    await fx.job({ maxBatchRecords: 300 }).drain();
+    const warehouse = await warehouseFor(ctx, fx);
+    const first = await loadRaw({ lake: fx.store.lake, serde: fx.serde, warehouse, pageRows: 600 });
+    const before = await tableText(warehouse);
+    const loaded = new Map([
+      ["user-activity", new Map(first.topics[0]!.partitions.map((s) => [s.partition, s.lastOffset]))],
+    ]);
+    const times = (await fx.store.lake.scanAfter("user-activity", new Map(), 100_000))
+      .map((row) => row.event_time)
+      .sort((a, b) => a - b);
+    const retention = await fx.store.enforceRetention({ beforeMs: times[times.length >> 1]!, loaded });
+    expect(retention.rawEvents).toBeGreaterThan(0);
+    const held = (await fx.store.lake.scanAfter("user-activity", new Map(), 100_000)).length;
+    expect(held).toBe(truth.lake.size - retention.rawEvents);
+
+    const reload = await loadRaw({
+      lake: fx.store.lake,
+      serde: fx.serde,
+      warehouse,
+      reloadDays: first.topics[0]!.days,
+      pageRows: 600,
+    });
+    expect(reload.topics[0]!.rowsReloaded).toBe(held);
+    expect(await tableText(warehouse)).toBe(before);
+    expect(sorted(await loadedKeys(warehouse))).toEqual(sorted(truth.lake));
+  });
+
   it("commits a page with its load state or not at all: a failed page leaves the pages before it, and the next load completes", async (ctx) => {
     const { fx, truth } = await producedWithTruth(ctx, { seed: 3, count: 2000 });
     await fx.job().drain();

@@ -101,6 +101,8 @@ describe("GET /metrics under pulse up (in process, embedded log)", () => {
     expect(families.get("pulse_http_request_duration_seconds")?.type).toBe("histogram");
     expect(families.get("pulse_stream_batch_duration_seconds")?.type).toBe("histogram");
     expect(families.get("pulse_consumer_group_lag")?.type).toBe("gauge");
+    expect(families.get("pulse_retention_deleted_total")?.type).toBe("counter");
+    expect(families.get("pulse_retention_raw_partitions_held")?.type).toBe("gauge");
     // Node process metrics, collected on this server's own registry.
     expect(families.get("process_cpu_seconds_total")?.type).toBe("counter");
     expect(families.get("nodejs_heap_size_used_bytes")?.type).toBe("gauge");

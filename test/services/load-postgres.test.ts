@@ -1,4 +1,4 @@
-// pulse load's loader into a real PostgreSQL warehouse: every raw-lake row once, a second load adds nothing, a day reloads exactly.
+// pulse load's loader into a real PostgreSQL warehouse: every raw-lake row once, a second load adds nothing, a day reloads exactly, retention by day.
 
 import { randomBytes } from "node:crypto";
 import { describe, expect, it, type TestContext } from "vitest";
@@ -6,6 +6,7 @@ import { loadRaw } from "../../src/load/index.ts";
 import type { Warehouse } from "../../src/warehouse/index.ts";
 import { open } from "../../src/warehouse/open.ts";
 import { producedWithTruth } from "../helpers/stream-job.ts";
+import { warehouseRetentionCase } from "../load/retention-case.ts";
 import { usePostgres } from "./services.ts";
 
 const postgres = usePostgres();
@@ -56,5 +57,9 @@ describe("loadRaw into PostgreSQL", () => {
     const reload = await loadRaw({ lake: fx.store.lake, serde: fx.serde, warehouse, reloadDays: [day] });
     expect(reload.topics[0]!.rowsReloaded).toBeGreaterThan(0);
     expect((await warehouse.query(TABLE_SQL)).rows).toEqual(before);
+  });
+
+  it("retention deletes the raw rows of days before today − N and nothing else", async (ctx) => {
+    await warehouseRetentionCase(await freshWarehouse(ctx));
   });
 });

@@ -71,6 +71,7 @@ export const upCommand: Command = {
       onBadLine: (message) => say(message),
       onRegistryUnavailable: (message) => say(`pulse up: ${message}`),
       onSchedulerLine: (line) => say(`pulse up: scheduler: ${line}`),
+      onRetentionLine: (line) => say(`pulse up: ${line}`),
       onProgress: (progress) => counts.add(progress),
       onAssignment: (assignment, scalesOut) => {
         const owned = describeAssignment(assignment);

@@ -1,9 +1,10 @@
 // The embedded RawLake: raw batches in the live store's SQLite file, their bytes in segment files beside it, appended in the store's commit.
 import type { SqliteFile } from "../../sqlite/lifecycle.ts";
 import type { SegmentFiles } from "../../sqlite/segment-files.ts";
-import type { LakeAppend, RawEventRow } from "../index.ts";
+import type { LakeAppend, LakeRetention, LakeRetentionResult, RawEventRow } from "../index.ts";
 import { type PartitionWalk, PartitionScans } from "../scans.ts";
 import { LakeAppender } from "./append.ts";
+import { enforceLakeRetention } from "./retention.ts";
 import { type LakeReads, lastOffsets, walkPartitions } from "./scan.ts";
 import { rawSegments } from "./segments.ts";
 import { prepareLakeStatements } from "./statements.ts";
@@ -51,6 +52,14 @@ export class EmbeddedRawLake extends PartitionScans {
    */
   append(batch: LakeAppend): void {
     this.#appender.append(batch);
+  }
+
+  /** Deletes each partition's loaded batches wholly before the cutoff, oldest first (retention.ts). */
+  enforceRetention(retention: LakeRetention): LakeRetentionResult {
+    const db = this.#file.use();
+    return this.#file.run("enforcing the raw lake's retention", () =>
+      enforceLakeRetention(db, this.#reads.sql, this.#segments, retention),
+    );
   }
 
   protected requireOpen(): void {

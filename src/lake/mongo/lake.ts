@@ -1,7 +1,7 @@
 // The MongoDB RawLake: a partition's rows as raw_batches documents of the live store's database, written first in the store's commit and scanned partition by partition.
 import type { Db, Document } from "mongodb";
 import { decodeRawBatch, RawBatchEncoder } from "../batch.ts";
-import type { LakeAppend, RawEventRow } from "../index.ts";
+import type { LakeAppend, LakeRetention, LakeRetentionResult, RawEventRow } from "../index.ts";
 import { type PartitionWalk, PartitionScans } from "../scans.ts";
 import {
   batchRecords,
@@ -12,6 +12,7 @@ import {
   rawBatchId,
 } from "./documents.ts";
 import { type PartitionAppend, piecesOf, planLakeAppend } from "./plan.ts";
+import { enforceMongoLakeRetention } from "./retention.ts";
 import { lakeLastOffsets, rowsOfDocuments, walkLake } from "./scan.ts";
 import { isOnlyDuplicateKeys } from "./write-errors.ts";
 
@@ -86,6 +87,13 @@ export class MongoRawLake extends PartitionScans {
       for (const topic of topics) this.#ends.delete(topic);
       throw error;
     }
+  }
+
+  /** Deletes each partition's loaded documents wholly before the cutoff, oldest first (retention.ts). */
+  async enforceRetention(retention: LakeRetention): Promise<LakeRetentionResult> {
+    return this.#owner.read("enforcing the raw lake's retention", () =>
+      enforceMongoLakeRetention(this.#db, retention),
+    );
   }
 
   protected requireOpen(): void {

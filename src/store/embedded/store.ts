@@ -4,7 +4,8 @@ import { EmbeddedRawLake, SEGMENT_BYTES } from "../../lake/embedded/index.ts";
 import { SqliteFile, segmentBytesOption } from "../../sqlite/lifecycle.ts";
 import type { SqliteFileSettings } from "../../sqlite/open-file.ts";
 import type { WalCheckpointer } from "../../sqlite/wal-checkpointer.ts";
-import type { LiveStore, StoreBatch } from "../index.ts";
+import type { LiveStore, StoreBatch, StoreRetention, StoreRetentionResult } from "../index.ts";
+import { deleteExpiredRows } from "./retention.ts";
 import { StoreCommit } from "./commit.ts";
 import { STORE_ERRORS } from "./errors.ts";
 import { EmbeddedQueries } from "./queries.ts";
@@ -59,6 +60,24 @@ export class EmbeddedLiveStore extends EmbeddedQueries implements LiveStore {
       this.#commitTx.immediate(batch);
       this.#file.wrote();
     });
+  }
+
+  async enforceRetention(retention: StoreRetention): Promise<StoreRetentionResult> {
+    const db = this.#file.use();
+    const rows = this.#file.run("enforcing the live store's retention", () =>
+      deleteExpiredRows(db, retention.beforeMs),
+    );
+    const lake =
+      retention.loaded === undefined
+        ? { batches: 0, events: 0, partitionsHeld: 0 }
+        : this.lake.enforceRetention({ beforeMs: retention.beforeMs, loaded: retention.loaded });
+    this.#file.wrote();
+    return {
+      ...rows,
+      rawBatches: lake.batches,
+      rawEvents: lake.events,
+      rawPartitionsHeld: lake.partitionsHeld,
+    };
   }
 
   async close(): Promise<void> {

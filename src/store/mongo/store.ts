@@ -2,11 +2,12 @@
 import type { Db, MongoClient } from "mongodb";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import { MongoRawLake } from "../../lake/mongo/index.ts";
-import type { LiveStore, StoreBatch } from "../index.ts";
+import type { LiveStore, StoreBatch, StoreRetention, StoreRetentionResult } from "../index.ts";
 import { MongoCommit, type MongoCommitOptions, planBatch } from "./commit.ts";
 import { connect, type MongoConnection, type MongoConnectOptions } from "./connection.ts";
 import { toStoreError } from "./errors.ts";
 import { MongoQueries } from "./queries.ts";
+import { deleteExpiredDocuments } from "./retention.ts";
 import { INDEXES, SCHEMA_VERSION, upsertMeta } from "./schema.ts";
 
 export interface MongoLiveStoreOptions extends MongoConnectOptions, MongoCommitOptions {}
@@ -53,6 +54,22 @@ export class MongoLiveStore extends MongoQueries implements LiveStore {
     } catch (error) {
       throw this.#error(error, "committing a batch");
     }
+  }
+
+  async enforceRetention(retention: StoreRetention): Promise<StoreRetentionResult> {
+    const rows = await this.read("enforcing the live store's retention", () =>
+      deleteExpiredDocuments(this.#db, retention.beforeMs),
+    );
+    const lake =
+      retention.loaded === undefined
+        ? { batches: 0, events: 0, partitionsHeld: 0 }
+        : await this.lake.enforceRetention({ beforeMs: retention.beforeMs, loaded: retention.loaded });
+    return {
+      ...rows,
+      rawBatches: lake.batches,
+      rawEvents: lake.events,
+      rawPartitionsHeld: lake.partitionsHeld,
+    };
   }
 
   async close(): Promise<void> {
