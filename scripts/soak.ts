@@ -324,7 +324,8 @@ function svg(samples: readonly Sample[], caption: string): string {
       200,
     ),
   ];
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="960" height="736" font-family="sans-serif" font-size="11">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="960" height="736" font-family="sans-serif" font-size="11" role="img">
+<title>${caption}</title>
 <rect width="100%" height="100%" fill="white"/>
 <text x="70" y="18" font-size="13">${caption}</text>
 ${body.join("\n")}
