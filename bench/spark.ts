@@ -16,6 +16,7 @@ import {
 import { type BenchInput, readFixture, sentinel, writeBenchInput, writeSentinel } from "./spark/input.ts";
 import { resetKafka, runKafkaVariant } from "./spark/kafka.ts";
 import { type LatencyRun, runPulseLatency, runSparkLatency } from "./spark/latency.ts";
+import { pulseAtOnceRun } from "./spark/at-once.ts";
 import { runMeasured } from "./spark/process.ts";
 import { check, load, mb, pair, sparkSummary, type ThroughputRun } from "./spark/report.ts";
 import {
@@ -153,18 +154,22 @@ async function filesResults(
   stopWatermarkMs: number,
 ): Promise<BenchResult[]> {
   const runs: ThroughputRun[] = [];
+  const atOnce: ThroughputRun[] = [];
   for (let i = 0; i < RUNS; i++) {
     // Alternated, and the first engine of each round alternated too.
-    const order = i % 2 === 0 ? (["pulse", "spark"] as const) : (["spark", "pulse"] as const);
+    const order =
+      i % 2 === 0 ? (["pulse", "at-once", "spark"] as const) : (["spark", "at-once", "pulse"] as const);
     for (const engine of order) {
       const r =
         engine === "pulse"
           ? await pulseRun(input, dir, reference)
-          : await sparkRun(spark, input, dir, reference, stopWatermarkMs);
+          : engine === "at-once"
+            ? await pulseAtOnceRun(input, dir, reference)
+            : await sparkRun(spark, input, dir, reference, stopWatermarkMs);
       console.error(
         `spark bench: ${engine} run ${i + 1}: ${Math.round(r.eventsPerSec)} events/s, ${r.cpuSeconds.toFixed(1)} CPU s, peak RSS ${mb(r.peakRssBytes)} MB; ${r.detail}; ${r.load}`,
       );
-      runs.push(r);
+      (engine === "at-once" ? atOnce : runs).push(r);
     }
   }
   const of = (engine: "pulse" | "spark") => runs.filter((r) => r.engine === engine);
@@ -191,6 +196,21 @@ async function filesResults(
       of("pulse").map((r) => mb(r.peakRssBytes)),
       of("spark").map((r) => mb(r.peakRssBytes)),
       "the process tree's RSS summed, sampled every 100 ms (Spark: the JVM and its Python driver)",
+    ),
+    ...pair(
+      "files_at_once.events_per_s",
+      "events/s",
+      atOnce.map((r) => r.eventsPerSec),
+      of("spark").map((r) => r.eventsPerSec),
+      `${what}; Pulse's stream job running while its replay writes (bench/spark/at-once.ts)`,
+    ),
+    ...pair(
+      "files_at_once.cpu_s",
+      "CPU s",
+      atOnce.map((r) => r.cpuSeconds),
+      of("spark").map((r) => r.cpuSeconds),
+      "user + system: the replay, the running job and the final drain",
+      1,
     ),
   ];
 }
