@@ -4,7 +4,13 @@ import { asBuffer } from "../../bytes.ts";
 import { LogError, LogErrorCode } from "../../errors.ts";
 import type { LogRecord, ProduceRecord } from "../index.ts";
 import type { FetchedPartition } from "./apis/fetch-v13-v17.ts";
-import { FetchedRecords } from "./record-batch-reader.ts";
+import {
+  BATCH_ATTRIBUTES_AT,
+  BATCH_CRC_AT,
+  BATCH_HEADER_BYTES,
+  crc32c,
+  FetchedRecords,
+} from "./record-batch-reader.ts";
 import { encodeRecordBatch } from "./record-batch-writer.ts";
 
 const PRODUCER = { producerId: -1n, producerEpoch: -1 };
@@ -177,5 +183,25 @@ describe("FetchedRecords", () => {
     const out: LogRecord[] = [];
     expect(fetched.take(out, 100)).toBe(true);
     expect(values(out)).toEqual(["v2", "v3"]);
+  });
+
+  it("refuses a batch whose CRC-32C holds but whose record runs past it, or that does not decompress", () => {
+    /** `bytes` with its CRC-32C written again over what was changed. */
+    const resealed = (bytes: Buffer) => {
+      bytes.writeUInt32BE(crc32c(bytes.subarray(BATCH_ATTRIBUTES_AT)), BATCH_CRC_AT);
+      return bytes;
+    };
+    // The first record's length (a zigzag varint right after the header) made 63 bytes: past the batch.
+    const long = batch(0, 1);
+    long[BATCH_HEADER_BYTES] = 126;
+    const read = () => new FetchedRecords("t", 0, answer(resealed(long)), 0).take([], 10);
+    expect(read).toThrow(LogError);
+    expect(read).toThrow(/records run past its end/);
+    // Compression bits set to gzip over bytes that are not gzip.
+    const garbled = batch(0, 2);
+    garbled.writeInt16BE(1, BATCH_ATTRIBUTES_AT);
+    expect(() => new FetchedRecords("t", 0, answer(resealed(garbled)), 0).take([], 10)).toThrow(
+      /does not decompress/,
+    );
   });
 });

@@ -62,10 +62,13 @@ const NO_BYTES = Buffer.alloc(0);
 class RecordReader {
   buf: Buffer;
   pos: number;
+  /** Where the batch's records end in buf: nothing read may run past it. */
+  readonly end: number;
 
-  constructor(buf: Buffer, pos: number) {
+  constructor(buf: Buffer, pos: number, end: number) {
     this.buf = buf;
     this.pos = pos;
+    this.end = end;
   }
 
   varint(): number {
@@ -106,10 +109,22 @@ class RecordReader {
     const length = this.varint();
     if (length < 0) return null;
     const start = this.pos;
+    if (start < 0 || length > this.end - start) throw malformedRecord();
     this.pos += length;
     const buf = this.buf;
     return new Uint8Array(buf.buffer, buf.byteOffset + start, length);
   }
+}
+
+/**
+ * A record that runs past its batch. Only a batch whose CRC-32C holds gets here, so its writer wrote it
+ * wrong: no byte of it can be trusted.
+ */
+function malformedRecord(): LogError {
+  return new LogError(
+    LogErrorCode.storage,
+    "Kafka sent a record batch whose CRC-32C holds but whose records run past its end (a producer wrote it wrong); Pulse reads nothing past it.",
+  );
 }
 
 /** Where the batch at `at` ends, or −1 when no whole batch starts there (the broker may cut the last one short). */
@@ -187,6 +202,7 @@ export class FetchedRecords {
       this.#remaining--;
       const length = reader.varint();
       const recordEnd = reader.pos + length;
+      if (length <= 0 || reader.pos < 0 || recordEnd > reader.end) throw malformedRecord();
       reader.pos++;
       const timestampMs = this.#baseTimestampMs + reader.varlong();
       const offset = this.#baseOffset + reader.varint();
@@ -204,6 +220,7 @@ export class FetchedRecords {
         const decoded: RecordHeaders = {};
         for (let h = 0; h < headerCount; h++) {
           const nameLength = reader.varint();
+          if (nameLength < 0 || nameLength > recordEnd - reader.pos) throw malformedRecord();
           const name = headerName(buf, reader.pos, reader.pos + nameLength);
           reader.pos += nameLength;
           setHeader(decoded, name, reader.bytes() ?? NO_BYTES);
@@ -293,14 +310,29 @@ export class FetchedRecords {
 }
 
 /** A batch's records region: a view of the answer, or the block decompressed. */
-function recordsOf(buf: Buffer, batchStart: number, batchEnd: number, attributes: number): [Buffer, number] {
+function recordsOf(
+  buf: Buffer,
+  batchStart: number,
+  batchEnd: number,
+  attributes: number,
+): [Buffer, number, number] {
   const codec = attributes & COMPRESSION_MASK;
-  if (codec === 0) return [buf, batchStart + BATCH_HEADER_BYTES];
+  if (codec === 0) return [buf, batchStart + BATCH_HEADER_BYTES, batchEnd];
   const algorithm = compressionsAlgorithmsByBitmask[codec];
   if (algorithm === undefined) {
     throw new LogError(LogErrorCode.storage, `Kafka sent a record batch with unknown compression ${codec}.`);
   }
-  return [algorithm.decompressSync(buf.subarray(batchStart + BATCH_HEADER_BYTES, batchEnd)), 0];
+  let records: Buffer;
+  try {
+    records = algorithm.decompressSync(buf.subarray(batchStart + BATCH_HEADER_BYTES, batchEnd));
+  } catch (cause) {
+    throw new LogError(
+      LogErrorCode.storage,
+      `Kafka sent a record batch (compression ${codec}) that does not decompress: ${cause instanceof Error ? cause.message : String(cause)}; Pulse reads nothing past it.`,
+      { cause },
+    );
+  }
+  return [records, 0, records.length];
 }
 
 /** A control batch's marker record: key = version:i16 type:i16, type 0 = abort, 1 = commit. */
