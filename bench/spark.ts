@@ -6,7 +6,7 @@ import { join } from "node:path";
 import {
   ensureSpark,
   PULSE_BIN,
-  PULSE_WINDOW_FLAGS,
+  pulseDrainArgs,
   pulseEnv,
   ROOT,
   type SparkInstall,
@@ -62,22 +62,7 @@ async function pulseRun(input: BenchInput, dir: string, reference: Windows): Pro
     [PULSE_BIN, "produce", "activity", "--replay", input.csv, "--speed", "0", "--data-dir", data, "--json"],
     { env, cwd: ROOT },
   );
-  const drained = await runMeasured(
-    node,
-    [
-      PULSE_BIN,
-      "stream",
-      "--drain",
-      "--topics",
-      "user-activity",
-      ...PULSE_WINDOW_FLAGS,
-      "--no-alerts",
-      "--data-dir",
-      data,
-      "--json",
-    ],
-    { env, cwd: ROOT },
-  );
+  const drained = await runMeasured(node, pulseDrainArgs(data), { env, cwd: ROOT });
   check("Pulse", reference, pulseWindows(join(data, "store.db")));
   const wallMs = produced.wallMs + drained.wallMs;
   const drain = JSON.parse(drained.stdout) as { read: number; accepted: number };

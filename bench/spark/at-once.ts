@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { EmbeddedLiveStore } from "../../src/store/embedded/index.ts";
 import { DEFAULT_JOB_NAME } from "../../src/stream/job/index.ts";
-import { PULSE_BIN, PULSE_WINDOW_FLAGS, pulseEnv, ROOT } from "./engines.ts";
+import { PULSE_BIN, PULSE_WINDOW_FLAGS, pulseDrainArgs, pulseEnv, ROOT } from "./engines.ts";
 import type { BenchInput } from "./input.ts";
 import { runMeasured, startCommand } from "./process.ts";
 import { check, type ThroughputRun } from "./report.ts";
@@ -88,22 +88,7 @@ export async function pulseAtOnceRun(
     const caughtUpMs = performance.now() - startMs;
     streamCpu = cpuSecondsOf(stream.pid);
     streamRss = (await stream.stop()).peakRssBytes;
-    const drained = await runMeasured(
-      process.execPath,
-      [
-        PULSE_BIN,
-        "stream",
-        "--drain",
-        "--topics",
-        "user-activity",
-        ...PULSE_WINDOW_FLAGS,
-        "--no-alerts",
-        "--data-dir",
-        data,
-        "--json",
-      ],
-      { env, cwd: ROOT },
-    );
+    const drained = await runMeasured(process.execPath, pulseDrainArgs(data), { env, cwd: ROOT });
     const wallMs = performance.now() - startMs;
     check("Pulse", reference, pulseWindows(join(data, "store.db")));
     return {

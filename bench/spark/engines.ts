@@ -19,6 +19,26 @@ export const SPARK_PACKAGES = [
 /** The pulse stream flags both runs use: 1-minute tumbling windows, a 10-minute watermark delay. */
 export const PULSE_WINDOW_FLAGS = ["--window", "1m", "--out-of-orderness", "10m"] as const;
 
+/**
+ * `pulse stream --drain` of the activity topic with the bench's windows into `data`'s store, JSON out;
+ * `extra` adds flags (another topic, a job name).
+ */
+export function pulseDrainArgs(data: string, extra: readonly string[] = []): string[] {
+  return [
+    PULSE_BIN,
+    "stream",
+    "--drain",
+    "--topics",
+    "user-activity",
+    ...extra,
+    ...PULSE_WINDOW_FLAGS,
+    "--no-alerts",
+    "--data-dir",
+    data,
+    "--json",
+  ];
+}
+
 /** This process's environment without its PULSE_* variables (pulse refuses unknown ones), plus `env`. */
 export function pulseEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};

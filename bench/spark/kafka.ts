@@ -6,7 +6,7 @@ import { resetPulseKafka } from "../../test/helpers/kafka-reset.ts";
 import type { BenchResult } from "../types.ts";
 import {
   PULSE_BIN,
-  PULSE_WINDOW_FLAGS,
+  pulseDrainArgs,
   pulseEnv,
   ROOT,
   type SparkInstall,
@@ -126,24 +126,10 @@ async function pulseDrain(
   sentinelTimeMs: number,
 ): Promise<ThroughputRun> {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(join(data, `store.db${suffix}`), { force: true });
-  const drained = await runMeasured(
-    process.execPath,
-    [
-      PULSE_BIN,
-      "stream",
-      "--drain",
-      "--topics",
-      TOPIC,
-      "--job",
-      jobName(run),
-      ...PULSE_WINDOW_FLAGS,
-      "--no-alerts",
-      "--data-dir",
-      data,
-      "--json",
-    ],
-    { env, cwd: ROOT },
-  );
+  const drained = await runMeasured(process.execPath, pulseDrainArgs(data, ["--job", jobName(run)]), {
+    env,
+    cwd: ROOT,
+  });
   check("Pulse (Kafka)", reference, beforeSentinel(pulseWindows(join(data, "store.db")), sentinelTimeMs));
   const s = JSON.parse(drained.stdout) as { read: number; accepted: number };
   return {

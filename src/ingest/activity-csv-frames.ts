@@ -1,13 +1,19 @@
 // Encodes REES46 CSV rows straight from the file's bytes into UserActivity v2 frames, for an unpaced replay.
 
-import crypto, { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { DEVICE_INDEX, EVENT_TYPE_INDEX } from "../contracts/activity-shape.ts";
 import { calendarDateExists } from "../contracts/validate.ts";
+import { writeUuidText } from "../bytes.ts";
 import { SourceError } from "../errors.ts";
 import { writeLong } from "../serde/activity-writer.ts";
 import { writeHeader } from "../serde/wire-format.ts";
-import { type ActivityCsvColumns, parseActivityCsvHeader, parseActivityCsvLine } from "./activity-csv.ts";
+import {
+  type ActivityCsvColumns,
+  PULSE_CSV_NAMESPACE,
+  parseActivityCsvHeader,
+  parseActivityCsvLine,
+  v5UuidBytes,
+} from "./activity-csv.ts";
 import { EncodedRecord } from "./producer.ts";
 import { sourceFileError } from "./source-file.ts";
 
@@ -73,13 +79,8 @@ const CR = 13;
 const COMMA = 44;
 const QUOTE = 34;
 
-/** The namespace of rowUuid (activity-csv.ts): Pulse's v5 UUIDs over a row's text. */
-const NAMESPACE = Buffer.from("6f1c2a8e4b7d4e59a3c05d2e9b8f7a61", "hex");
 const PAGE_PREFIX = Buffer.from("/product/", "latin1");
 const USD = Buffer.from("USD", "latin1");
-const HEX = Buffer.from("0123456789abcdef", "latin1");
-const UUID_BYTE_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-const oneShotHash = typeof crypto.hash === "function" ? crypto.hash : undefined;
 
 /** The event types by their CSV spelling's length and first byte, with their Avro enum index. */
 const TYPES: ReadonlyArray<{ text: Buffer; index: number; purchase: boolean }> = [
@@ -157,7 +158,7 @@ class RowEncoder {
 
   constructor(schemaId: number) {
     this.#schemaId = schemaId;
-    NAMESPACE.copy(this.#hashInput);
+    PULSE_CSV_NAMESPACE.copy(this.#hashInput);
   }
 
   /**
@@ -313,28 +314,13 @@ class RowEncoder {
 
   /** rowUuid of activity-csv.ts over the row's bytes: SHA-1 of the namespace and the row, as a v5 UUID. */
   #writeRowUuid(buf: Buffer, start: number, end: number, out: Buffer, at: number): void {
-    const length = NAMESPACE.length + end - start;
+    const length = PULSE_CSV_NAMESPACE.length + end - start;
     if (this.#hashInput.length < length) {
       this.#hashInput = Buffer.allocUnsafe(2 * length);
-      NAMESPACE.copy(this.#hashInput);
+      PULSE_CSV_NAMESPACE.copy(this.#hashInput);
     }
-    copyBytes(buf, start, end, this.#hashInput, NAMESPACE.length);
-    const input = this.#hashInput.subarray(0, length);
-    const hash = oneShotHash
-      ? oneShotHash("sha1", input, "buffer")
-      : createHash("sha1").update(input).digest();
-    hash[6] = (hash[6]! & 0x0f) | 0x50;
-    hash[8] = (hash[8]! & 0x3f) | 0x80;
-    for (let i = 0; i < 16; i++) {
-      const byte = hash[i]!;
-      const to = at + UUID_BYTE_AT[i]!;
-      out[to] = HEX[byte >>> 4]!;
-      out[to + 1] = HEX[byte & 15]!;
-    }
-    out[at + 8] = 45;
-    out[at + 13] = 45;
-    out[at + 18] = 45;
-    out[at + 23] = 45;
+    copyBytes(buf, start, end, this.#hashInput, PULSE_CSV_NAMESPACE.length);
+    writeUuidText(v5UuidBytes(this.#hashInput.subarray(0, length)), out, at);
   }
 
   /** "YYYY-MM-DD hh:mm:ss UTC" as ms, as parseActivityCsvLine reads it; NaN for anything else (a time that does not exist too). */

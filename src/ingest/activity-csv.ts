@@ -53,7 +53,7 @@ const PRICE = /^\d+(\.\d+)?$/;
 const HEADER_NAMES = "event_time, event_type, product_id, price, user_id and user_session";
 
 /** A fixed UUID namespace for Pulse's content-derived ids, so ids do not collide with other v5 users. */
-const PULSE_CSV_NAMESPACE = Buffer.from("6f1c2a8e4b7d4e59a3c05d2e9b8f7a61", "hex");
+export const PULSE_CSV_NAMESPACE = Buffer.from("6f1c2a8e4b7d4e59a3c05d2e9b8f7a61", "hex");
 
 /** The namespace and the row's bytes, as rowUuid hashes them; grown for longer rows. */
 let hashInput = Buffer.allocUnsafe(1024);
@@ -73,11 +73,18 @@ function rowUuid(line: string): string {
     PULSE_CSV_NAMESPACE.copy(hashInput);
   }
   const end = PULSE_CSV_NAMESPACE.length + hashInput.write(line, PULSE_CSV_NAMESPACE.length, "utf8");
-  const input = hashInput.subarray(0, end);
+  return formatUuid(v5UuidBytes(hashInput.subarray(0, end)));
+}
+
+/**
+ * The 16 bytes of a name-based (version 5) UUID: SHA-1 of `input` (the namespace, then the name's bytes),
+ * version and variant set. rowUuid and the replay's frames (activity-csv-frames.ts) both hash with it.
+ */
+export function v5UuidBytes(input: Uint8Array): Buffer {
   const hash = oneShotHash ? oneShotHash("sha1", input, "buffer") : createHash("sha1").update(input).digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
-  return formatUuid(hash);
+  return hash;
 }
 
 function splitFields(line: string): string[] {

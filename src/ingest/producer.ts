@@ -25,7 +25,7 @@ import type {
   TopicInfo,
 } from "../log/index.ts";
 import type { AvroSerde, Encoder } from "../serde/index.ts";
-import { HEADER_BYTES, MAGIC_BYTE } from "../serde/wire-format.ts";
+import { frameSchemaId } from "../serde/wire-format.ts";
 import { mapRecentChange } from "./wikimedia/mapping.ts";
 import { asBuffer, TextCache } from "../bytes.ts";
 
@@ -180,7 +180,7 @@ export class ContractProducer<T = unknown> {
         if (
           checkEncoded !== undefined &&
           this.options.timestampOf === undefined &&
-          readSchemaIdOrNull(raw.value) === encoders.id &&
+          frameSchemaId(raw.value) === encoders.id &&
           checkEncoded(raw.value, nowMs)
         ) {
           if (this.headers !== undefined) raw.headers = this.headers;
@@ -272,11 +272,6 @@ interface Encoders<T> {
   deadLetter: Encoder<DeadLetter>;
   /** The registry id of the value's writer schema. */
   id: number;
-}
-
-/** The schema id of a Confluent frame, or null when the bytes are not one. */
-function readSchemaIdOrNull(frame: Buffer): number | null {
-  return frame.length >= HEADER_BYTES && frame[0] === MAGIC_BYTE ? frame.readUInt32BE(1) : null;
 }
 
 /** What the two ready-made producers need; validation uses the same processing-time clock. */
