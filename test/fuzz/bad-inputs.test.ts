@@ -24,6 +24,7 @@ import { readProjectFile } from "../../src/models/project.ts";
 import { parsePropertiesFile } from "../../src/models/properties.ts";
 import { SchemaRegistry } from "../../src/registry/embedded/registry.ts";
 import { codeForConfluent, type RegistryErrorCode, registryError } from "../../src/registry/errors.ts";
+import { HttpRegistryClient } from "../../src/registry/http/client.ts";
 import { AvroSerde } from "../../src/serde/index.ts";
 import { HttpError } from "../../src/serve/http.ts";
 import type { Route } from "../../src/serve/route.ts";
@@ -38,7 +39,7 @@ const NOW = Date.UTC(2024, 0, 1, 12);
 interface Expected {
   /** The code the decoder rejects the file with (the first one, when it gives several). */
   code: string;
-  /** For the registry: "METHOD /path" the file is the body of. */
+  /** For the registry: "METHOD /path" the file is the body of; for the registry client: the call it answers. */
   request?: string;
   /** Why the case is here, when the fuzz suite found it. */
   regression?: string;
@@ -151,6 +152,33 @@ async function registryCode(body: Buffer, expected: Expected): Promise<string> {
   return codeForConfluent(errorCode, res.statusCode);
 }
 
+/** The code the HTTP registry client gets for a 200 reply of `body` to the call `expected.request`, served once. */
+async function registryClientCode(body: Buffer, expected: Expected): Promise<string> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as AddressInfo;
+  const client = new HttpRegistryClient({ url: `http://127.0.0.1:${port}`, unavailableRetryMs: 0 });
+  const schema = '{"type":"record","name":"O","fields":[{"name":"a","type":"int"}]}';
+  const calls: Record<string, () => Promise<unknown>> = {
+    register: () => client.register("orders-value", schema),
+    getSchemaById: () => client.getSchemaById(1),
+    deleteSubject: () => client.deleteSubject("orders-value"),
+    getSubjectVersionsForId: () => client.getSubjectVersionsForId(1),
+  };
+  try {
+    return await codeOf(calls[expected.request!]!);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  }
+}
+
 function csvCode(text: string): string {
   const [header, row] = text.split(/\r?\n/) as [string, string];
   const parsed = parseActivityCsvHeader(header);
@@ -195,6 +223,8 @@ async function decode(name: string, expected: Expected): Promise<string> {
       return collectorCode(bytes);
     case "registry":
       return registryCode(bytes, expected);
+    case "registry-client":
+      return registryClientCode(bytes, expected);
     case "config": {
       const path = join(scratch, file);
       writeFileSync(path, bytes);

@@ -149,3 +149,63 @@ describe("HttpRegistryClient errors", () => {
     expect([odd.code, odd.retriable]).toEqual(["PULSE_REGISTRY_UNEXPECTED_RESPONSE", false]);
   });
 });
+
+/** A registry that answers every request with `status` and `body`; `cut` closes the connection one byte short. */
+async function replying(status: number, body: string, cut = false): Promise<string> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      if (!cut) {
+        res.writeHead(status, { "Content-Type": "application/json" });
+        res.end(body);
+        return;
+      }
+      res.writeHead(status, { "Content-Length": String(body.length + 1) });
+      res.write(body, () => res.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTestFinished(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+// Found by test/fuzz/registry-client.test.ts: replies of the wrong shape came back as values or TypeErrors.
+describe("HttpRegistryClient replies it cannot use", () => {
+  it.each([
+    ["register", "null", (c: HttpRegistryClient) => c.register("s", v1)],
+    ["register", '{"id":-1}', (c: HttpRegistryClient) => c.register("s", v1)],
+    ["register", '{"id":1.5}', (c: HttpRegistryClient) => c.register("s", v1)],
+    ["register", '{"id":4294967296}', (c: HttpRegistryClient) => c.register("s", v1)],
+    ["getSchemaById", "null", (c: HttpRegistryClient) => c.getSchemaById(1)],
+    ["getSchemaById", '{"schema":"\\"int\\"","schemaType":7}', (c: HttpRegistryClient) => c.getSchemaById(1)],
+    [
+      "getVersion",
+      '{"subject":"s","version":0,"id":1,"schema":"\\"int\\""}',
+      (c: HttpRegistryClient) => c.getVersion("s", 1),
+    ],
+    ["listSubjects", '{"id":1}', (c: HttpRegistryClient) => c.listSubjects()],
+    ["listVersions", "[1,-2]", (c: HttpRegistryClient) => c.listVersions("s")],
+    ["getSubjectVersionsForId", "[null]", (c: HttpRegistryClient) => c.getSubjectVersionsForId(1)],
+    ["testCompatibility", "null", (c: HttpRegistryClient) => c.testCompatibility("s", undefined, v1)],
+    ["getConfig", '{"compatibilityLevel":"SOMETIMES"}', (c: HttpRegistryClient) => c.getConfig()],
+    ["setConfig", "{}", (c: HttpRegistryClient) => c.setConfig("NONE")],
+    ["deleteVersion", '"1"', (c: HttpRegistryClient) => c.deleteVersion("s", 1)],
+  ])("%s refuses the 200 reply %s as unexpected", async (_, body, call) => {
+    const client = new HttpRegistryClient({ url: await replying(200, body) });
+    const error = await rejection(call(client));
+    expect([error.code, error.retriable]).toEqual(["PULSE_REGISTRY_UNEXPECTED_RESPONSE", false]);
+  });
+
+  it("gives up on a 421 whose connection closes mid-body at the timeout, where Node's fetch would wait for good", async () => {
+    const client = new HttpRegistryClient({
+      url: await replying(421, '{"error_code":42101,"message":"x"}', true),
+      timeoutMs: 300,
+      unavailableRetryMs: 0,
+    });
+    const error = await rejection(client.listSubjects());
+    expect([error.code, error.httpStatus]).toEqual(["PULSE_REGISTRY_UNEXPECTED_RESPONSE", 421]);
+  });
+});

@@ -2,6 +2,7 @@
 
 import { RegistryError } from "../../errors.ts";
 import { parseAvroSchema } from "../canonical.ts";
+import { compatibilityLevels } from "../compatibility.ts";
 import { codeForConfluent, RegistryErrorCode, registryError } from "../errors.ts";
 import {
   type CompatibilityLevel,
@@ -71,10 +72,8 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
     const key = `${subject}\u0000${canonical}`;
     const cached = this.idsBySubjectSchema.get(key);
     if (cached !== undefined) return cached;
-    const body = await this.request<{ id: number }>("POST", `/subjects/${enc(subject)}/versions`, {
-      schema: canonical,
-    });
-    const id = expectNumber(body.id, "id");
+    const body = await this.request("POST", `/subjects/${enc(subject)}/versions`, { schema: canonical });
+    const id = expectId(field(body, "id"), "id");
     this.idsBySubjectSchema.set(key, id);
     return id;
   }
@@ -82,14 +81,16 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
   async getSchemaById(id: number): Promise<string> {
     const cached = this.schemasById.get(id);
     if (cached !== undefined) return cached;
-    const body = await this.request<{ schema: string; schemaType?: string }>("GET", `/schemas/ids/${id}`);
-    if (body.schemaType !== undefined && body.schemaType.toUpperCase() !== "AVRO") {
+    const body = await this.request("GET", `/schemas/ids/${id}`);
+    // Confluent leaves schemaType out for AVRO.
+    const schemaType = field(body, "schemaType") ?? "AVRO";
+    if (expectString(schemaType, "schemaType").toUpperCase() !== "AVRO") {
       throw registryError(
         RegistryErrorCode.unsupportedSchemaType,
-        `schema id ${id} is a ${body.schemaType} schema; Pulse reads AVRO only`,
+        `schema id ${id} is a ${schemaType} schema; Pulse reads AVRO only`,
       );
     }
-    const schema = expectString(body.schema, "schema");
+    const schema = expectString(field(body, "schema"), "schema");
     this.schemasById.set(id, schema);
     return schema;
   }
@@ -99,7 +100,7 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
     version: VersionSpec,
     options: ReadOptions = {},
   ): Promise<RegisteredSchema> {
-    const body = await this.request<RegisteredSchema>(
+    const body = await this.request(
       "GET",
       `/subjects/${enc(subject)}/versions/${version}${deletedQuery(options)}`,
     );
@@ -111,24 +112,26 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
     id: number,
     options: ReadOptions = {},
   ): Promise<{ subject: string; version: number }[]> {
-    return this.request("GET", `/schemas/ids/${id}/versions${deletedQuery(options)}`);
+    const body = await this.request("GET", `/schemas/ids/${id}/versions${deletedQuery(options)}`);
+    return expectList(body, "subject-version list", (item) => ({
+      subject: expectString(field(item, "subject"), "subject"),
+      version: expectVersion(field(item, "version"), "version"),
+    }));
   }
 
   async lookup(subject: string, schema: string, options: ReadOptions = {}): Promise<RegisteredSchema> {
-    const body = await this.request<RegisteredSchema>(
-      "POST",
-      `/subjects/${enc(subject)}${deletedQuery(options)}`,
-      { schema },
-    );
+    const body = await this.request("POST", `/subjects/${enc(subject)}${deletedQuery(options)}`, { schema });
     return registered(body);
   }
 
   async listSubjects(options: ReadOptions = {}): Promise<string[]> {
-    return this.request<string[]>("GET", `/subjects${deletedQuery(options)}`);
+    const body = await this.request("GET", `/subjects${deletedQuery(options)}`);
+    return expectList(body, "subject list", (item) => expectString(item, "subject"));
   }
 
   async listVersions(subject: string, options: ReadOptions = {}): Promise<number[]> {
-    return this.request<number[]>("GET", `/subjects/${enc(subject)}/versions${deletedQuery(options)}`);
+    const body = await this.request("GET", `/subjects/${enc(subject)}/versions${deletedQuery(options)}`);
+    return expectList(body, "version list", (item) => expectVersion(item, "version"));
   }
 
   async testCompatibility(
@@ -140,29 +143,28 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
       version === undefined
         ? `/compatibility/subjects/${enc(subject)}/versions`
         : `/compatibility/subjects/${enc(subject)}/versions/${version}`;
-    const body = await this.request<{ is_compatible: boolean; messages?: string[] }>(
-      "POST",
-      `${path}?verbose=true`,
-      { schema },
-    );
-    return { compatible: body.is_compatible === true, messages: body.messages ?? [] };
+    const body = await this.request("POST", `${path}?verbose=true`, { schema });
+    const compatible = field(body, "is_compatible");
+    if (typeof compatible !== "boolean") throw malformed('"is_compatible" field');
+    const messages = field(body, "messages") ?? [];
+    return {
+      compatible,
+      messages: expectList(messages, '"messages" field', (item) => expectString(item, "message")),
+    };
   }
 
   /** The level in force for the subject (its own, else the global one), or the global level. */
   async getConfig(subject?: string): Promise<CompatibilityLevel> {
     const path = subject === undefined ? "/config" : `/config/${enc(subject)}?defaultToGlobal=true`;
-    const body = await this.request<{ compatibilityLevel: CompatibilityLevel }>("GET", path);
-    return body.compatibilityLevel;
+    const body = await this.request("GET", path);
+    return expectLevel(field(body, "compatibilityLevel"), "compatibilityLevel");
   }
 
   /** The level set on the subject itself, undefined when it follows the global level (40408). */
   async getSubjectConfig(subject: string): Promise<CompatibilityLevel | undefined> {
     try {
-      const body = await this.request<{ compatibilityLevel: CompatibilityLevel }>(
-        "GET",
-        `/config/${enc(subject)}`,
-      );
-      return body.compatibilityLevel;
+      const body = await this.request("GET", `/config/${enc(subject)}`);
+      return expectLevel(field(body, "compatibilityLevel"), "compatibilityLevel");
     } catch (error) {
       if (error instanceof RegistryError && error.code === RegistryErrorCode.subjectConfigNotFound) {
         return undefined;
@@ -173,30 +175,33 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
 
   async setConfig(level: CompatibilityLevel | string, subject?: string): Promise<CompatibilityLevel> {
     const path = subject === undefined ? "/config" : `/config/${enc(subject)}`;
-    const body = await this.request<{ compatibility: CompatibilityLevel }>("PUT", path, {
-      compatibility: level,
-    });
-    return body.compatibility;
+    const body = await this.request("PUT", path, { compatibility: level });
+    return expectLevel(field(body, "compatibility"), "compatibility");
   }
 
   /** Removes the subject's own level, or resets the global one; returns the level removed. */
   async deleteConfig(subject?: string): Promise<CompatibilityLevel> {
     const path = subject === undefined ? "/config" : `/config/${enc(subject)}`;
-    const body = await this.request<{ compatibilityLevel: CompatibilityLevel }>("DELETE", path);
-    return body.compatibilityLevel;
+    const body = await this.request("DELETE", path);
+    return expectLevel(field(body, "compatibilityLevel"), "compatibilityLevel");
   }
 
   async deleteSubject(subject: string, permanent = false): Promise<number[]> {
     this.forgetSubject(subject);
-    return this.request<number[]>("DELETE", `/subjects/${enc(subject)}${permanent ? "?permanent=true" : ""}`);
+    const body = await this.request(
+      "DELETE",
+      `/subjects/${enc(subject)}${permanent ? "?permanent=true" : ""}`,
+    );
+    return expectList(body, "version list", (item) => expectVersion(item, "version"));
   }
 
   async deleteVersion(subject: string, version: VersionSpec, permanent = false): Promise<number> {
     this.forgetSubject(subject);
-    return this.request<number>(
+    const body = await this.request(
       "DELETE",
       `/subjects/${enc(subject)}/versions/${version}${permanent ? "?permanent=true" : ""}`,
     );
+    return expectVersion(body, "version");
   }
 
   private forgetSubject(subject: string): void {
@@ -209,12 +214,12 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
    * One REST call, sent again while the registry does not answer at all. Every call Pulse makes is safe to
    * repeat: registering a schema that is registered already answers its id.
    */
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
     const startedAtMs = Date.now();
     let delayMs = 200;
     for (;;) {
       try {
-        return await this.requestOnce<T>(method, path, body);
+        return await this.requestOnce(method, path, body);
       } catch (error) {
         const unreachable = error instanceof RegistryError && error.code === RegistryErrorCode.unreachable;
         const waitedMs = Date.now() - startedAtMs;
@@ -245,18 +250,20 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
     );
   }
 
-  private async requestOnce<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** The parsed JSON of a 2xx reply, unchecked: each call checks the shape it reads. */
+  private async requestOnce(method: string, path: string, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = { Accept: `${requestContentType}, application/json` };
     if (body !== undefined) headers["Content-Type"] = requestContentType;
     if (this.authorization !== undefined) headers.Authorization = this.authorization;
     const where = `${method} ${this.baseUrl}${path.replace(/\?.*$/, "")}`;
+    const signal = AbortSignal.timeout(this.timeoutMs);
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.baseUrl}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
     } catch (error) {
       throw registryError(
@@ -265,7 +272,9 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
         { cause: error },
       );
     }
-    const text = await response.text().catch(() => "");
+    // Node's fetch can leave a body unread for good when its signal fires (a 421 whose connection
+    // closes mid-body), so the read stops at the timeout too; an unread body counts as an empty one.
+    const text = await Promise.race([response.text(), aborted(signal)]).catch(() => "");
     let parsed: unknown;
     try {
       parsed = text === "" ? undefined : JSON.parse(text);
@@ -279,7 +288,7 @@ export class HttpRegistryClient extends RegistryBase implements SchemaRegistryAd
         `schema registry sent a response that is not JSON (${where}, HTTP ${response.status})`,
       );
     }
-    return parsed as T;
+    return parsed;
   }
 }
 
@@ -294,6 +303,14 @@ function errorFromResponse(status: number, body: unknown, where: string): Regist
   });
 }
 
+/** Rejects when the signal fires. */
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+}
+
 function enc(subject: string): string {
   return encodeURIComponent(subject);
 }
@@ -302,28 +319,60 @@ function deletedQuery(options: ReadOptions): string {
   return options.includeDeleted === true ? "?deleted=true" : "";
 }
 
-function registered(body: RegisteredSchema): RegisteredSchema {
+/*
+ * A reply is checked before it is used: ids must fit the frame's unsigned 32-bit schema-id field
+ * (src/serde/wire-format.ts), versions are Confluent's positive int32, and levels are the seven.
+ */
+function registered(body: unknown): RegisteredSchema {
   return {
-    subject: expectString(body.subject, "subject"),
-    version: expectNumber(body.version, "version"),
-    id: expectNumber(body.id, "id"),
-    schema: expectString(body.schema, "schema"),
+    subject: expectString(field(body, "subject"), "subject"),
+    version: expectVersion(field(body, "version"), "version"),
+    id: expectId(field(body, "id"), "id"),
+    schema: expectString(field(body, "schema"), "schema"),
   };
 }
 
-function expectNumber(value: unknown, field: string): number {
-  if (typeof value !== "number") throw malformed(field);
+/** A field of a JSON object reply; undefined when the reply is not an object or lacks it. */
+function field(body: unknown, name: string): unknown {
+  if (body === null || typeof body !== "object" || Array.isArray(body) || !Object.hasOwn(body, name)) {
+    return undefined;
+  }
+  return (body as Record<string, unknown>)[name];
+}
+
+function expectId(value: unknown, name: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 0xffff_ffff) {
+    throw malformed(`"${name}" field`);
+  }
+  return value as number;
+}
+
+function expectVersion(value: unknown, name: string): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 0x7fff_ffff) {
+    throw malformed(`"${name}" field`);
+  }
+  return value as number;
+}
+
+function expectString(value: unknown, name: string): string {
+  if (typeof value !== "string") throw malformed(`"${name}" field`);
   return value;
 }
 
-function expectString(value: unknown, field: string): string {
-  if (typeof value !== "string") throw malformed(field);
-  return value;
+function expectLevel(value: unknown, name: string): CompatibilityLevel {
+  const level = compatibilityLevels.find((candidate) => candidate === value);
+  if (level === undefined) throw malformed(`"${name}" field`);
+  return level;
 }
 
-function malformed(field: string): RegistryError {
+function expectList<T>(value: unknown, what: string, item: (value: unknown) => T): T[] {
+  if (!Array.isArray(value)) throw malformed(what);
+  return value.map(item);
+}
+
+function malformed(what: string): RegistryError {
   return registryError(
     RegistryErrorCode.unexpectedResponse,
-    `schema registry response lacks a valid "${field}" field`,
+    `schema registry response lacks a valid ${what}`,
   );
 }
