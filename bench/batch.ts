@@ -6,7 +6,9 @@
  * process of its own with its start-up:
  *   - `pulse batch`: the raw lake loaded into raw.user_activity, then analytics/ built (7 models, 52 tests);
  *   - then, on that warehouse, `pulse models build` and `dbt build` (dbt Core from scripts/services/dbt-env.sh),
- *     alternated, PULSE_BENCH_BATCH_RUNS times each (default 3); the ratio is dbt's median over Pulse's.
+ *     alternated, PULSE_BENCH_BATCH_RUNS times each (default 3); the ratio is dbt's median over Pulse's;
+ *   - the same two on a small warehouse (PULSE_BENCH_BATCH_SMALL_EVENTS, default 100,000 events, set up
+ *     alike), where start-up is most of the wait.
  * The dbt part is left out, with a note, when the dbt venv cannot be built.
  */
 
@@ -21,6 +23,8 @@ const ROOT = process.cwd();
 const PULSE = join(ROOT, "bin", "pulse.js");
 const EVENTS = Number(process.env.PULSE_BENCH_BATCH_EVENTS ?? 10_000_000);
 const RUNS = Number(process.env.PULSE_BENCH_BATCH_RUNS ?? 3);
+/** Events of the second, small warehouse the runner is compared with dbt on. */
+const SMALL_EVENTS = Number(process.env.PULSE_BENCH_BATCH_SMALL_EVENTS ?? 100_000);
 
 /** The environment without this benchmark's own PULSE_BENCH_* settings, which pulse would warn about on every run. */
 const PULSE_ENV = Object.fromEntries(
@@ -72,6 +76,24 @@ function dbtBuild(dbt: string, warehouseFile: string, dir: string): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** pulse models build and dbt build on the warehouse in `dir`, alternated RUNS times each; dbt's median over Pulse's. */
+function runnerVsDbt(name: string, dbt: string, dir: string, rows: number): BenchResult {
+  const warehouseFile = join(dir, "warehouse.duckdb");
+  const pulseRuns: number[] = [];
+  const dbtRuns: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    pulseRuns.push(pulse(["models", "build", "--target-path", join(dir, "target")], dir).seconds);
+    dbtRuns.push(dbtBuild(dbt, warehouseFile, dir));
+  }
+  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join("/");
+  return {
+    name,
+    value: Number((median(dbtRuns) / median(pulseRuns)).toFixed(2)),
+    unit: "× faster",
+    detail: `pulse models build ${fmt(pulseRuns)} s vs dbt build ${fmt(dbtRuns)} s (alternated, start-up included), same project and warehouse file, ${rows.toLocaleString("en-US")} raw events`,
+  };
+}
+
 export async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "pulse-bench-batch-"));
   try {
@@ -108,20 +130,20 @@ export async function run(): Promise<BenchResult[]> {
       });
       return results;
     }
-    const warehouseFile = join(dir, "warehouse.duckdb");
-    const pulseRuns: number[] = [];
-    const dbtRuns: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      pulseRuns.push(pulse(["models", "build", "--target-path", join(dir, "target")], dir).seconds);
-      dbtRuns.push(dbtBuild(dbt, warehouseFile, dir));
+    results.push(runnerVsDbt("batch.runner_vs_dbt", dbt, dir, rows));
+    // The same on a small warehouse, where start-up is most of what a user waits for.
+    const small = mkdtempSync(join(tmpdir(), "pulse-bench-batch-small-"));
+    try {
+      pulse(["produce", "activity", "--count", String(SMALL_EVENTS), "--seed", "1"], small);
+      pulse(["stream", "--drain"], small);
+      const smallBatch = JSON.parse(
+        pulse(["batch", "--json", "--target-path", join(small, "target")], small).stdout,
+      ) as typeof summary;
+      const smallRows = smallBatch.load.topics.reduce((n, t) => n + t.rows_loaded, 0);
+      results.push(runnerVsDbt("batch.runner_vs_dbt.small", dbt, small, smallRows));
+    } finally {
+      rmSync(small, { recursive: true, force: true });
     }
-    const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join("/");
-    results.push({
-      name: "batch.runner_vs_dbt",
-      value: Number((median(dbtRuns) / median(pulseRuns)).toFixed(2)),
-      unit: "× faster",
-      detail: `pulse models build ${fmt(pulseRuns)} s vs dbt build ${fmt(dbtRuns)} s (alternated, start-up included), same project and warehouse file, ${rows.toLocaleString("en-US")} raw events`,
-    });
     return results;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { openTestWarehouse, writeProject } from "../../test/helpers/models.ts";
 import type { NodeStatus } from "./materialize.ts";
-import { type ModelsRun, runModels } from "./runner.ts";
+import { defaultThreads, type ModelsRun, runModels } from "./runner.ts";
 
 function statuses(run: ModelsRun): Record<string, NodeStatus> {
   return Object.fromEntries(
@@ -190,5 +190,20 @@ seeds:
     });
     const overlapping = spans.some(([s1, e1], i) => spans.some(([s2], j) => i !== j && s2 >= s1 && s2 < e1));
     expect(overlapping).toBe(true);
+  });
+
+  it("runs one node at a time on DuckDB without --threads, since DuckDB spreads each statement over every core", async (ctx) => {
+    const warehouse = await openTestWarehouse(ctx);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 4; i++)
+      files[`models/m${i}.sql`] =
+        "{{ config(materialized='table') }}\nselect count(*) as n from range(300000) a\n";
+    const dir = writeProject(ctx, files);
+    const run = await runModels({ command: "run", projectDir: dir, warehouse });
+    expect(run.ok).toBe(true);
+    expect(run.results.map((r) => r.threadId)).toEqual([1, 1, 1, 1]);
+    expect(defaultThreads("duckdb")).toBe(1);
+    expect(defaultThreads("postgres")).toBe(4);
+    expect(defaultThreads("bigquery")).toBe(4);
   });
 });

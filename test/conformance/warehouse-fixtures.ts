@@ -83,6 +83,23 @@ export const AWKWARD_ROWS: readonly Row[] = [
   { id: 4, s: null, f: null, b: null, d: null, ts: null },
 ];
 
+/** Strings a text format has to escape: separators, quotes, line ends, spaces at the ends, a NULL look-alike. */
+export const AWKWARD_STRINGS: readonly string[] = [
+  "a,b",
+  'say "hi"',
+  '"',
+  '""',
+  "line\nbreak",
+  "cr\rlf\r\n",
+  " padded ",
+  "NULL",
+  "\\N",
+  "tab\there",
+  "emoji 🎉 and ü",
+  ",",
+  "'",
+];
+
 /** The values of a row in EVERY_TYPE's column order. */
 export function valuesOf(row: Row): SqlValue[] {
   return EVERY_TYPE.map((column) => row[column.name]!);

@@ -4,6 +4,7 @@ import { WarehouseErrorCode } from "../../src/errors.ts";
 import type { Relation, Row, SqlValue, Warehouse, WarehouseSession } from "../../src/warehouse/index.ts";
 import {
   AWKWARD_ROWS,
+  AWKWARD_STRINGS,
   EVERY_TYPE,
   rejection,
   uniqueSchema,
@@ -114,6 +115,35 @@ export function runWarehouseWriteCases({ make, caseIt }: WarehouseCaseKit): void
           (a, b) => Number(a.id) - Number(b.id),
         ),
       );
+    });
+
+    it("reads back awkward values exactly in a large append too (a bulk path of its own on some backends)", async (ctx) => {
+      const warehouse = await make(ctx);
+      const table = { schema: uniqueSchema(), name: "awkward_bulk" };
+      await warehouse.createTable(table, EVERY_TYPE);
+      const rows: SqlValue[][] = [];
+      for (let i = 0; i < 12_000; i++) {
+        const base = AWKWARD_ROWS[i % AWKWARD_ROWS.length]!;
+        const s = i % 5 === 4 ? AWKWARD_STRINGS[i % AWKWARD_STRINGS.length]! : base.s;
+        rows.push([i, s, base.f, base.b, base.d, base.ts]);
+      }
+      expect(await warehouse.append(table, ["id", "s", "f", "b", "d", "ts"], rows)).toBe(rows.length);
+      const back = await rowsOf(warehouse, table, "id");
+      expect(back).toHaveLength(rows.length);
+      let mismatches = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const [id, s, f, b, d, ts] = rows[i]!;
+        const row = back[i]!;
+        const same =
+          row.id === id &&
+          row.s === s &&
+          Object.is(row.f, f) &&
+          row.b === b &&
+          row.d === d &&
+          (ts === null ? row.ts === null : (row.ts as Date).getTime() === (ts as Date).getTime());
+        if (!same && mismatches++ < 3) expect(row).toEqual({ id, s, f, b, d, ts });
+      }
+      expect(mismatches).toBe(0);
     });
 
     it("refuses a row of the wrong width, and an append that fails writes none of its rows", async (ctx) => {

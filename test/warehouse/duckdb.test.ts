@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestContext } from "vitest";
-import type { Warehouse } from "../../src/warehouse/index.ts";
+import { describe, expect, it, type TestContext } from "vitest";
+import type { SqlValue, Warehouse } from "../../src/warehouse/index.ts";
 import { open } from "../../src/warehouse/open.ts";
 import { runWarehouseContract } from "../conformance/warehouse.ts";
 
@@ -19,3 +19,19 @@ async function freshWarehouse(ctx: TestContext): Promise<Warehouse> {
 }
 
 runWarehouseContract("duckdb", freshWarehouse);
+
+describe("DuckDB's bulk path (a CSV file read by DuckDB)", () => {
+  it("keeps a NUL and every control character inside a string", async (ctx) => {
+    const warehouse = await freshWarehouse(ctx);
+    const table = { schema: "main", name: "controls" };
+    await warehouse.createTable(table, [
+      { name: "id", type: "int64", nullable: false },
+      { name: "s", type: "string", nullable: true },
+    ]);
+    const controls = Array.from({ length: 32 }, (_, code) => `a${String.fromCharCode(code)}b`);
+    const rows: SqlValue[][] = Array.from({ length: 6_000 }, (_, i) => [i, controls[i % 32]!]);
+    expect(await warehouse.append(table, ["id", "s"], rows)).toBe(6_000);
+    const back = await warehouse.query(`SELECT id, s FROM main.controls ORDER BY id`);
+    expect(back.rows.map((row) => row.s)).toEqual(rows.map((row) => row[1]));
+  });
+});
