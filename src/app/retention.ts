@@ -7,6 +7,22 @@ import type { LiveStore, StoreRetentionResult } from "../store/index.ts";
 import { withWarehouse } from "./backends.ts";
 
 const HOUR_MS = 3_600_000;
+/** The least store retention the daily DAG works with: yesterday's rows must outlive its reconciliation. */
+export const MIN_STORE_HOURS_WITH_SCHEDULER = 48;
+
+/**
+ * A warning when the store retention deletes what the built-in daily DAG needs, else undefined: it
+ * reconciles yesterday against the live store's daily totals and late events, so with
+ * retention.store_hours under 48 those rows can be gone before its run (or a catch-up run) reads them,
+ * and the reconciliation then fails. A warning, not a refusal: a short retention with the scheduler on
+ * is what a soak test wants.
+ */
+export function retentionSchedulerWarning(config: PulseConfig): string | undefined {
+  const hours = config.retention.store_hours;
+  if (config.orchestrator.scheduler !== "on" || hours <= 0 || hours >= MIN_STORE_HOURS_WITH_SCHEDULER)
+    return undefined;
+  return `retention.store_hours is ${hours}: the daily_metrics DAG reconciles each day against the live store's daily totals and late events, and a retention under ${MIN_STORE_HOURS_WITH_SCHEDULER} hours deletes them before it runs, so its reconcile task will fail. Set retention.store_hours (PULSE_STORE_RETENTION_HOURS) to ${MIN_STORE_HOURS_WITH_SCHEDULER} or more, or 0 to keep every row, or turn the scheduler off (orchestrator.scheduler: off).`;
+}
 
 export interface RetentionRound {
   /** Log records deleted. */

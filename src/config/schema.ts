@@ -203,7 +203,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, FieldSpec>> = {
         min: 0,
         max: 1_000_000,
         env: "PULSE_STORE_RETENTION_HOURS",
-        doc: "Delete live-store windows, alerts and late events, and raw-lake batches the warehouse has loaded, more than this many hours of event time behind the stream job's watermark (checked every minute); 0 keeps them forever. Raw-lake batches not loaded yet are kept. With the daily DAG, keep at least 48 so reconciliation finds the day's late events.",
+        doc: "Delete live-store windows, alerts and late events, and raw-lake batches the warehouse has loaded, more than this many hours of event time behind the stream job's watermark (checked every minute); 0 keeps them forever. Raw-lake batches not loaded yet are kept. With the daily DAG, keep at least 48 so reconciliation finds the day's late events (pulse up warns below that).",
       },
       warehouse_days: {
         kind: "int",

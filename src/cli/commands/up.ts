@@ -1,5 +1,6 @@
 // `pulse up`: the whole platform on one process: registry, log, sources, HTTP server and a live status line.
 
+import { retentionSchedulerWarning } from "../../app/retention.ts";
 import { startPlatform } from "../../app/running-platform.ts";
 import { UsageError } from "../../errors.ts";
 import { configFromFlags, durationFlag, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
@@ -56,6 +57,8 @@ export const upCommand: Command = {
     // Counted per process and batch by batch, so they never fall when a rebalance moves partitions.
     const counts = new StreamCounts();
     let assigned: string | undefined;
+    const retentionWarning = retentionSchedulerWarning(config);
+    if (retentionWarning !== undefined) say(`pulse up: warning: ${retentionWarning}`);
     const running = await startPlatform(config, {
       source: "up",
       port: config.server.port,
