@@ -79,6 +79,30 @@ describe("StreamJob.drain", () => {
     expect(lag.find((g) => g.topic === ACTIVITY)?.totalLag).toBe(0);
   });
 
+  it("makes the batch that reads the last records the end-of-input flush: one commit a batch, none after", async (ctx) => {
+    const { fx, events, truth } = await producedWithTruth(ctx, { seed: 3, count: 6_000 });
+    const commits: number[] = [];
+    const summary = await fx
+      .job({
+        maxBatchRecords: 1_000,
+        rawLake: true,
+        onCommitted: (b) => {
+          let rows = 0;
+          for (const run of b.rawRuns ?? [])
+            rows += decodeRawBatch(Buffer.from(run.bytes), run.topic, run.partition).length;
+          commits.push(rows);
+        },
+      })
+      .drain();
+    expect(summary).toMatchObject({ read: events.length, drained: true });
+    // Six batches of 1,000 records, the last one final; no seventh commit for the flush alone.
+    expect(commits).toHaveLength(6);
+    expect(commits.reduce((a, b) => a + b, 0)).toBe(truth.accepted + truth.late);
+    expect(commits.at(-1)).toBeGreaterThan(0);
+    await fx.expectWindowsAndDays(truth);
+    expect(summary.windowsFinal).toBe(new Set([...truth.windows.keys()].map((k) => k.split("|")[0])).size);
+  });
+
   it("reads larger batches while the store's commits take longer than the work, unless a size is set", async (ctx) => {
     const { fx, events, truth } = await producedWithTruth(ctx, { seed: 8, count: 40_000 });
     const largest = async (store: LiveStore, options: Partial<StreamJobOptions>): Promise<number> => {

@@ -70,6 +70,8 @@ export class StreamJob {
   #read = 0;
   readonly #finalWindows = new Set<string>();
   #drained = false;
+  /** A drain's batch reached every target and committed as the end-of-input flush. */
+  #drainFinished = false;
   /** The topic (pipeline) whose share the next batch reads first. */
   #firstPipeline = 0;
   /** The signal of the running run() or drain(): ends a commit retry loop. */
@@ -205,20 +207,24 @@ export class StreamJob {
     let targets = await this.#drainTargets();
     while (signal?.aborted !== true) {
       if (await this.#syncAssignment(signal)) targets = await this.#drainTargets();
-      const read = await this.#fenced(() => this.#batch(targets, false));
+      const read = await this.#fenced(() => this.#batch(targets, false, true, true));
       if (read < 0) targets = await this.#drainTargets();
       await yieldToEventLoop();
-      if (read === 0) break;
+      if (this.#drainFinished || read === 0) break;
+    }
+    if (this.#drainFinished) {
+      this.#drained = true;
+      await this.#member?.leave();
+      return this.summary();
     }
     if (signal?.aborted === true) {
       await this.#checkpointState();
       await this.#member?.leave();
       return this.summary();
     }
-    for (const pipeline of this.#pipelines) {
-      pipeline.aggregator.advanceToEnd();
-      for (const cursor of pipeline.cursors) cursor.dirty = true;
-    }
+    // The last batch did not read up to every target (a partition ending in records no reader sees):
+    // the end-of-input flush is a batch of its own.
+    this.#advanceToEnd();
     await this.#batch(targets, true);
     this.#drained = true;
     await this.#member?.leave();
@@ -235,6 +241,14 @@ export class StreamJob {
       await this.#batch(undefined, true, false);
     } catch {
       // The rows and offsets are committed; only the replay on restart gets longer.
+    }
+  }
+
+  /** End of input: every watermark to the end, so the next flush makes every window final. */
+  #advanceToEnd(): void {
+    for (const pipeline of this.#pipelines) {
+      pipeline.aggregator.advanceToEnd();
+      for (const cursor of pipeline.cursors) cursor.dirty = true;
     }
   }
 
@@ -271,6 +285,7 @@ export class StreamJob {
     limits: Map<PartitionCursor, number> | undefined,
     final: boolean,
     readRecords = true,
+    finishAtLimits = false,
   ): Promise<number> {
     const settings = this.#settings;
     const pipelines = this.#pipelines;
@@ -294,6 +309,14 @@ export class StreamJob {
       limits,
       firstPipeline,
     );
+    // A drain whose reads reached every target ends here: the watermarks advance to the end now, so
+    // this batch's commit is also the end-of-input flush, and the open windows are written once, final.
+    let finishing = false;
+    if (finishAtLimits && read > 0 && limits !== undefined && reachedLimits(limits)) {
+      this.#advanceToEnd();
+      final = true;
+      finishing = true;
+    }
     // A position moved past unseen records is committed too: the checkpoint shows the partition caught up.
     const pollMs = settings.storedAlertsPollMs;
     const due = read > 0 || moved || final || pipelines.some((p) => storedAlertsDue(p, pollMs));
@@ -321,6 +344,7 @@ export class StreamJob {
       { rows, rawRuns: this.#applier.rawRuns(), alerts, rowsWritten },
       this.#signal,
     );
+    if (finishing) this.#drainFinished = true;
     const refreshingLag = final || performance.now() - this.#lagRefreshedAtMs >= LAG_REFRESH_MS;
     if (refreshingLag) await commitGroupOffsets(settings, pipelines, this.#member);
     const committedAtMs = performance.now();
@@ -373,4 +397,10 @@ export class StreamJob {
   async refreshLag(): Promise<void> {
     await refreshLag(this.#settings.log, this.#pipelines);
   }
+}
+
+/** Whether every partition a drain reads has been read up to its target. */
+function reachedLimits(limits: ReadonlyMap<PartitionCursor, number>): boolean {
+  for (const [cursor, limit] of limits) if (cursor.nextOffset < limit) return false;
+  return true;
 }
