@@ -122,7 +122,10 @@ export interface Log {
   ensureTopic(spec: TopicSpec): Promise<TopicInfo>;
   listTopics(): Promise<TopicInfo[]>;
   describeTopic(topic: string): Promise<TopicInfo>;
-  /** Appends a batch atomically; resolves once the batch is durable, with one position per record in order. */
+  /**
+   * Appends a batch atomically; resolves once the batch is durable, with one position per record in order.
+   * Calls made while earlier ones are pending append in call order.
+   */
   produce(topic: string, records: readonly ProduceRecord[]): Promise<RecordPosition[]>;
   /** Records of one partition from `offset` on (an offset below the low watermark starts at the low watermark). */
   fetch(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<LogRecord[]>;

@@ -189,6 +189,30 @@ export function runLogContract(name: string, makeLog: () => Promise<LogContractS
         expect(info.offsets.map((o) => o.highWatermark)).toEqual([0, 0]);
       });
 
+      it("appends calls made while earlier ones are pending in call order", async () => {
+        const topic = uniqueName("pipelined");
+        await log.ensureTopic({ name: topic, partitions: 2 });
+        // Twenty calls at once, none awaited before the next, each one record on each partition.
+        const calls = Array.from({ length: 20 }, (_, i) =>
+          log.produce(
+            topic,
+            [0, 1].map((partition) => ({ key: null, value: Buffer.from(`${i}`), partition })),
+          ),
+        );
+        const positions = await Promise.all(calls);
+        for (const [i, pair] of positions.entries())
+          expect(pair).toEqual([
+            { partition: 0, offset: i },
+            { partition: 1, offset: i },
+          ]);
+        for (const partition of [0, 1]) {
+          const records = await log.fetch(topic, partition, 0, { maxRecords: 100 });
+          expect(records.map((r) => Buffer.from(r.value!).toString())).toEqual(
+            Array.from({ length: 20 }, (_, i) => `${i}`),
+          );
+        }
+      });
+
       it("accepts an empty batch", async () => {
         const topic = uniqueName("empty");
         await log.ensureTopic({ name: topic, partitions: 1 });
