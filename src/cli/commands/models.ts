@@ -27,6 +27,7 @@ export const modelsCommand: Command = {
     "                    [--target-path DIR]   (artifacts; default DBT_TARGET_PATH, else the project's target/)",
     "  Selectors: model, +model, model+, @model, tag:x, path:models/marts, source:raw; space-separated",
     "  words are a union, commas intersect. Exits 1 when a node errors or an error-severity test fails.",
+    "  --threads: nodes at once; default 1 on DuckDB (each statement uses every core), 4 elsewhere.",
     "  Common: --json (a summary), --data-dir, --config.",
   ].join("\n"),
   async run(argv) {
