@@ -1,6 +1,5 @@
 // Benchmark: the HTTP collector at a sustained rate in batches, with `pulse up`'s stream job running, then flooded; every acknowledged event counted back out of the log.
 
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +11,7 @@ import {
   quantile,
   sampleRss,
 } from "../test/helpers/collector-load.ts";
+import { envWithoutPulse, startPulseUp } from "./pulse-up.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 
 /** Events per second of the steady phase (issue 20: 20k). */
@@ -23,8 +23,6 @@ const FLOOD_MS = Number(process.env.PULSE_BENCH_COLLECTOR_FLOOD_SECONDS ?? 10) *
 const FLOOD_BATCH = 1000;
 const FLOOD_CONCURRENCY = 256;
 const API_KEY = "bench-key";
-/** bench/run.ts runs each module from the repository root. */
-const ROOT = process.cwd();
 
 const MB = 1024 * 1024;
 
@@ -47,40 +45,12 @@ function describeRun(run: CollectorLoadReport): string {
 
 export async function run(): Promise<BenchResult[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "pulse-bench-collector-"));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith("PULSE_")) env[name] = value;
-  env.PULSE_API_KEYS = API_KEY;
-  const up = spawn(
-    process.execPath,
-    [
-      join(ROOT, "bin/pulse.js"),
-      "up",
-      "--port",
-      "0",
-      "--rate",
-      "0",
-      "--wikimedia",
-      "off",
-      "--data-dir",
-      dataDir,
-    ],
-    { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const exited = new Promise<number | null>((resolve) => up.once("exit", resolve));
-  let stderr = "";
-  up.stderr.on("data", (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
+  const up = startPulseUp(["--port", "0", "--rate", "0", "--wikimedia", "off", "--data-dir", dataDir], {
+    ...envWithoutPulse(),
+    PULSE_API_KEYS: API_KEY,
   });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      up.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /API on (http:\/\/\S+) /.exec(out);
-        if (match) resolve(match[1]!);
-      });
-      void exited.then((code) => reject(new Error(`pulse up exited ${code} before serving: ${stderr}`)));
-    });
+    const url = await up.url;
     const events = `${url}/api/v1/events`;
     const before = await health(url);
     if (before.parts.stream?.status !== "ok")
@@ -96,8 +66,8 @@ export async function run(): Promise<BenchResult[]> {
       durationMs: WARMUP_MS,
       concurrency: 64,
     });
-    const cpuBefore = cpuSeconds(up.pid!);
-    const steadyRss = sampleRss(up.pid!);
+    const cpuBefore = cpuSeconds(up.child.pid!);
+    const steadyRss = sampleRss(up.child.pid!);
     const steady = await driveCollector({
       url: events,
       apiKey: API_KEY,
@@ -108,9 +78,9 @@ export async function run(): Promise<BenchResult[]> {
       concurrency: 64,
     });
     const steadySamples = steadyRss.stop();
-    const steadyCpu = (cpuSeconds(up.pid!) ?? Number.NaN) - (cpuBefore ?? Number.NaN);
+    const steadyCpu = (cpuSeconds(up.child.pid!) ?? Number.NaN) - (cpuBefore ?? Number.NaN);
 
-    const floodRss = sampleRss(up.pid!, 250);
+    const floodRss = sampleRss(up.child.pid!, 250);
     const flood = await driveCollector({
       url: events,
       apiKey: API_KEY,
@@ -125,9 +95,9 @@ export async function run(): Promise<BenchResult[]> {
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const after = await health(url);
 
-    up.kill("SIGTERM");
-    const code = await exited;
-    if (code !== 0) throw new Error(`pulse up exited ${code}: ${stderr}`);
+    up.child.kill("SIGTERM");
+    const code = await up.exited;
+    if (code !== 0) throw new Error(`pulse up exited ${code}: ${up.output().slice(-4000)}`);
     const runs = [warmup, steady, flood];
     const checks = await checkStored(dataDir, runs);
     for (const run of runs) {
@@ -194,9 +164,9 @@ export async function run(): Promise<BenchResult[]> {
       },
     ];
   } finally {
-    if (up.exitCode === null && up.signalCode === null) {
-      up.kill("SIGKILL");
-      await exited;
+    if (up.child.exitCode === null && up.child.signalCode === null) {
+      up.child.kill("SIGKILL");
+      await up.exited;
     }
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -1,10 +1,11 @@
 // Benchmark: from a window's push (the stream job's commit) to the frame that shows it on the Live page, in headless Chromium, with pulse up at 10k events/s.
 
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { envWithoutPulse, startPulseUp } from "./pulse-up.ts";
 import { type BenchResult, isMain, printResults } from "./types.ts";
 
 const RATE = Number(process.env.PULSE_BENCH_UI_RATE ?? 10_000);
@@ -21,13 +22,8 @@ function quantile(sorted: readonly number[], q: number): number {
 export async function run(): Promise<BenchResult[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "pulse-bench-ui-"));
   const seconds = Math.ceil((WARMUP_MS + MEASURE_MS) / 1000) + 30;
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith("PULSE_")) env[name] = value;
-  const up = spawn(
-    process.execPath,
+  const up = startPulseUp(
     [
-      join(ROOT, "bin/pulse.js"),
-      "up",
       "--port",
       "0",
       "--rate",
@@ -39,7 +35,7 @@ export async function run(): Promise<BenchResult[]> {
       "--data-dir",
       dataDir,
     ],
-    { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
+    envWithoutPulse(),
   );
   // Debian's Chromium, as the dashboard tests drive it (scripts/services/chromium.sh installs it).
   const executablePath = execFileSync(join(ROOT, "scripts/services/chromium.sh"), ["path"], {
@@ -47,15 +43,7 @@ export async function run(): Promise<BenchResult[]> {
   }).trim();
   const browser = await chromium.launch({ executablePath, headless: true });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      up.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /API on (http:\/\/\S+) /.exec(out);
-        if (match) resolve(match[1]!);
-      });
-      up.on("exit", (code) => reject(new Error(`pulse up exited ${code} before serving`)));
-    });
+    const url = await up.url;
     const page = await browser.newPage();
     await page.goto(`${url}/?latency`);
     await page.waitForTimeout(WARMUP_MS);
@@ -89,8 +77,8 @@ export async function run(): Promise<BenchResult[]> {
     ];
   } finally {
     await browser.close();
-    up.kill("SIGTERM");
-    await new Promise((resolve) => up.once("exit", resolve));
+    up.child.kill("SIGTERM");
+    await up.exited;
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,10 +1,10 @@
 // The soak run: pulse up at a fixed rate with short retention, sampled every few seconds (RSS, CPU, file sizes), written as CSV and an SVG chart, then checked for bounded files.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startPulseUp } from "../bench/pulse-up.ts";
 
 /*
  * Settings (environment): SOAK_MINUTES (30), SOAK_RATE (5000 events/s), SOAK_SAMPLE_SEC (10),
@@ -184,27 +184,6 @@ export default ({ defineDag, tasks }) =>
     ],
   });
 `;
-}
-
-function startPulse(configFile: string, logFile: string): { child: ChildProcess; url: Promise<string> } {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, "bin", "pulse.js"), "up", "--duration", String(minutes * 60)],
-    { cwd: ROOT, env: { ...process.env, PULSE_CONFIG: configFile }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const log: string[] = [];
-  const url = new Promise<string>((resolveUrl) => {
-    const onData = (chunk: Buffer): void => {
-      const text = chunk.toString("utf8");
-      log.push(text);
-      const match = /API on (http:\/\/[^\s(]+)/.exec(text);
-      if (match !== null) resolveUrl(match[1]!);
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", (chunk: Buffer) => log.push(chunk.toString("utf8")));
-  });
-  child.on("exit", () => writeFileSync(logFile, log.join("")));
-  return { child, url };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -401,10 +380,10 @@ async function main(): Promise<number> {
   console.log(
     `soak: pulse up at ${rate} events/s for ${minutes} min in ${dir}; sampling every ${sampleSec} s`,
   );
-  const { child, url } = startPulse(configFile, logFile);
-  const exited = new Promise<number>((r) => child.on("exit", (code) => r(code ?? 1)));
+  const up = startPulseUp(["--duration", String(minutes * 60)], { ...process.env, PULSE_CONFIG: configFile });
+  const exited = up.exited.then((code) => code ?? 1);
   let apiUrl: string | undefined;
-  void url.then((u) => {
+  void up.url.then((u) => {
     apiUrl = u;
   });
   const samples: Sample[] = [];
@@ -418,7 +397,7 @@ async function main(): Promise<number> {
     await Promise.race([sleep(sampleSec * 1000), exited]);
     if (!running) break;
     const now = Date.now();
-    const use = usage(child.pid!);
+    const use = usage(up.child.pid!);
     const sample: Sample = {
       minute: (now - started) / 60_000,
       rssMb: use.rssMb,
@@ -436,6 +415,7 @@ async function main(): Promise<number> {
     writeFileSync(`${out}.csv`, csv(samples));
   }
   const code = await exited;
+  writeFileSync(logFile, up.output());
   const last = samples.at(-1);
   const eventsPerSec = streamedPerSec(samples);
   writeFileSync(`${out}.csv`, csv(samples));

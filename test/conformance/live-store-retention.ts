@@ -12,6 +12,7 @@ import {
   type WikiWindowRow,
 } from "../../src/store/index.ts";
 import { raw } from "./lake.ts";
+import { activity as activityWindow, alert as alertRow, wiki as wikiWindow } from "./live-store-rows.ts";
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -32,10 +33,10 @@ export function runRetentionCases(getStore: () => LiveStore): void {
       const late: LateEventRow[] = [];
       for (let k = 0; k < MINUTES; k++) {
         const start = T0 + k * MINUTE;
-        for (const partition of [0, 1]) activity.push(activityRow(start, partition));
+        for (const partition of [0, 1]) activity.push(activityRow(start, partition, MINUTE));
         wiki.push(wikiRow(start));
         top.push({ partition: 0, window_start: start, window_end: start + MINUTE, pages: [], final: true });
-        alerts.push(alertRow(start));
+        alerts.push(alertRow({ window_start: start }));
         late.push(lateRow(k, start));
       }
       const daily = [activityRow(T0, 0, DAY), activityRow(T0 - DAY, 0, DAY)];
@@ -170,50 +171,6 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
-function activityRow(start: number, partition: number, lengthMs = MINUTE): ActivityWindowRow {
-  return {
-    partition,
-    window_start: start,
-    window_end: start + lengthMs,
-    event_type: "CLICK",
-    event_count: 2,
-    unique_users: 1,
-    sessions: 1,
-    revenue_cents: 0,
-    final: true,
-  };
-}
-
-function wikiRow(start: number): WikiWindowRow {
-  return {
-    partition: 0,
-    window_start: start,
-    window_end: start + MINUTE,
-    wiki: "enwiki",
-    changes: 1,
-    edits: 1,
-    bot_edits: 0,
-    human_edits: 1,
-    new_pages: 0,
-    byte_delta: 10,
-    unique_editors: 1,
-    final: true,
-  };
-}
-
-function alertRow(start: number): AlertRow {
-  return {
-    series: "activity.CLICK",
-    window_start: start,
-    window_end: start + MINUTE,
-    observed: 420,
-    expected: 100,
-    score: 6.5,
-    kind: "spike",
-    created_at: start + 2 * MINUTE,
-  };
-}
-
 function lateRow(offset: number, eventTimeMs: number): LateEventRow {
   return {
     topic: TOPIC,
@@ -223,4 +180,12 @@ function lateRow(offset: number, eventTimeMs: number): LateEventRow {
     watermark: eventTimeMs + 5 * MINUTE,
     payload: JSON.stringify({ event_id: `late-${offset}` }),
   };
+}
+
+function activityRow(start: number, partition: number, lengthMs: number): ActivityWindowRow {
+  return activityWindow({ window_start: start, window_end: start + lengthMs, partition, event_count: 2 });
+}
+
+function wikiRow(start: number): WikiWindowRow {
+  return wikiWindow({ window_start: start, final: true });
 }

@@ -16,6 +16,7 @@ import {
 } from "../../src/store/index.ts";
 import { freshSubjectPerTest } from "../helpers/subjects.ts";
 import { raw, runsOf } from "./lake.ts";
+import { activity, alert, wiki } from "./live-store-rows.ts";
 import { runDailyCases } from "./live-store-daily.ts";
 import { runRetentionCases } from "./live-store-retention.ts";
 import { runSeriesCases } from "./live-store-series.ts";
@@ -979,41 +980,6 @@ async function readEverything(store: LiveStore) {
   };
 }
 
-function activity(overrides: Partial<ActivityWindowRow> = {}): ActivityWindowRow {
-  const window_start = overrides.window_start ?? T0;
-  return {
-    partition: 0,
-    window_start,
-    window_end: window_start + MINUTE,
-    event_type: "CLICK",
-    event_count: 1,
-    unique_users: 1,
-    sessions: 1,
-    revenue_cents: 0,
-    final: true,
-    ...overrides,
-  };
-}
-
-function wiki(overrides: Partial<WikiWindowRow> = {}): WikiWindowRow {
-  const window_start = overrides.window_start ?? T0;
-  return {
-    partition: 0,
-    window_start,
-    window_end: window_start + MINUTE,
-    wiki: "enwiki",
-    changes: 1,
-    edits: 1,
-    bot_edits: 0,
-    human_edits: 1,
-    new_pages: 0,
-    byte_delta: 10,
-    unique_editors: 1,
-    final: false,
-    ...overrides,
-  };
-}
-
 function topPages(overrides: Partial<TopPagesRow> = {}): TopPagesRow {
   const window_start = overrides.window_start ?? T0;
   return {
@@ -1022,21 +988,6 @@ function topPages(overrides: Partial<TopPagesRow> = {}): TopPagesRow {
     window_end: window_start + MINUTE,
     pages: [],
     final: false,
-    ...overrides,
-  };
-}
-
-function alert(overrides: Partial<AlertRow> = {}): AlertRow {
-  const window_start = overrides.window_start ?? T0;
-  return {
-    series: "activity.CLICK",
-    window_start,
-    window_end: window_start + MINUTE,
-    observed: 420,
-    expected: 100.25,
-    score: 6.75,
-    kind: "spike",
-    created_at: window_start + 2 * MINUTE,
     ...overrides,
   };
 }
