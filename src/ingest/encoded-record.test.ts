@@ -1,15 +1,10 @@
 // ContractProducer with values a source encoded itself: appended when the check passes, the usual path otherwise.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it, type TestContext } from "vitest";
+import { embeddedLogAndSerde } from "../../test/helpers/embedded-log.ts";
 import { SCHEMA_TEXTS, subjectFor } from "../contracts/schemas.ts";
-import { TOPICS, type DeadLetter, type UserActivityV2 } from "../contracts/types.ts";
+import { type DeadLetter, TOPICS, type UserActivityV2 } from "../contracts/types.ts";
 import { validateActivity } from "../contracts/validate.ts";
-import { EmbeddedLog } from "../log/embedded/index.ts";
-import { SchemaRegistry } from "../registry/embedded/registry.ts";
-import { AvroSerde } from "../serde/index.ts";
 import { ActivityFrame } from "../stream/activity-frame.ts";
 import { ContractProducer, EncodedRecord } from "./producer.ts";
 
@@ -48,15 +43,7 @@ class Encoded extends EncodedRecord {
 }
 
 async function setup(ctx: TestContext, checkEncoded?: (frame: Buffer, nowMs: number) => boolean) {
-  const dir = mkdtempSync(join(tmpdir(), "pulse-encoded-"));
-  const log = EmbeddedLog.open({ path: join(dir, "log.db") });
-  const registry = SchemaRegistry.open({ path: ":memory:" });
-  ctx.onTestFinished(async () => {
-    await log.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const serde = new AvroSerde(registry);
+  const { log, serde } = embeddedLogAndSerde(ctx);
   const producer = new ContractProducer<UserActivityV2>({
     log,
     serde,

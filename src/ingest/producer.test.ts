@@ -1,33 +1,17 @@
 // ContractProducer against the real embedded log and registry: valid events keyed on the topic, rejects on `.dlq`.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { describe, expect, it, type TestContext } from "vitest";
+import { describe, expect, it } from "vitest";
+import { embeddedLogAndSerde } from "../../test/helpers/embedded-log.ts";
 import { asBuffer } from "../bytes.ts";
 import { deadLetterType, userActivityV2Type } from "../contracts/schemas.ts";
 import type { DeadLetter, UserActivity, UserActivityV2 } from "../contracts/types.ts";
 import { ValidationCode, validateActivity } from "../contracts/validate.ts";
-import { EmbeddedLog } from "../log/embedded/index.ts";
 import type { Log, LogRecord } from "../log/index.ts";
-import { SchemaRegistry } from "../registry/embedded/registry.ts";
-import { AvroSerde } from "../serde/index.ts";
+import type { AvroSerde } from "../serde/index.ts";
 import { ContractProducer, recentChangeProducer, SOURCE_HEADER } from "./producer.ts";
 
 const NOW = Date.UTC(2024, 2, 10, 12);
 const FAILED_AT = NOW + 42;
-
-async function setup(ctx: TestContext): Promise<{ log: Log; serde: AvroSerde }> {
-  const dir = mkdtempSync(join(tmpdir(), "pulse-producer-"));
-  const log = EmbeddedLog.open({ path: join(dir, "log.db") });
-  const registry = SchemaRegistry.open({ path: ":memory:" });
-  ctx.onTestFinished(async () => {
-    await log.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { log, serde: new AvroSerde(registry) };
-}
 
 function activityProducer(log: Log, serde: AvroSerde, maxBatch?: number): ContractProducer<UserActivityV2> {
   return new ContractProducer<UserActivityV2>({
@@ -69,7 +53,7 @@ async function readAll(log: Log, topic: string): Promise<LogRecord[]> {
 
 describe("ContractProducer", () => {
   it("creates the topic and its dead-letter topic", async (ctx) => {
-    const { log, serde } = await setup(ctx);
+    const { log, serde } = embeddedLogAndSerde(ctx);
     const producer = activityProducer(log, serde);
     const infos = await producer.ensureTopics(3);
     expect(infos.map((t) => [t.name, t.partitions])).toEqual([
@@ -96,7 +80,7 @@ describe("ContractProducer", () => {
   });
 
   it("lands valid events keyed and decodable, and each invalid one on .dlq with its reason", async (ctx) => {
-    const { log, serde } = await setup(ctx);
+    const { log, serde } = embeddedLogAndSerde(ctx);
     const producer = activityProducer(log, serde);
     await producer.ensureTopics(4);
 
@@ -166,7 +150,7 @@ describe("ContractProducer", () => {
   });
 
   it("splits a send larger than maxBatch, keeping positions in input order, and adds up counters across sends", async (ctx) => {
-    const { log, serde } = await setup(ctx);
+    const { log, serde } = embeddedLogAndSerde(ctx);
     const producer = activityProducer(log, serde, 7);
     await producer.ensureTopics(1);
     const first = await producer.send(Array.from({ length: 30 }, (_, i) => event(i)));
@@ -180,7 +164,7 @@ describe("ContractProducer", () => {
   });
 
   it("sends nothing for an empty batch", async (ctx) => {
-    const { log, serde } = await setup(ctx);
+    const { log, serde } = embeddedLogAndSerde(ctx);
     const producer = activityProducer(log, serde);
     await producer.ensureTopics(2);
     expect(await producer.send([])).toEqual({
@@ -193,7 +177,7 @@ describe("ContractProducer", () => {
   });
 
   it("keys Wikimedia changes by wiki (the ready-made recentChangeProducer)", async (ctx) => {
-    const { log, serde } = await setup(ctx);
+    const { log, serde } = embeddedLogAndSerde(ctx);
     const producer = recentChangeProducer({ log, serde, nowMs: () => Date.UTC(2023, 6, 30) });
     await producer.ensureTopics(2);
     const change = (wiki: string) => ({

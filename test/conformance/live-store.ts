@@ -16,9 +16,9 @@ import {
 } from "../../src/store/index.ts";
 import { freshSubjectPerTest } from "../helpers/subjects.ts";
 import { raw, runsOf } from "./lake.ts";
-import { activity, alert, wiki } from "./live-store-rows.ts";
 import { runDailyCases } from "./live-store-daily.ts";
 import { runRetentionCases } from "./live-store-retention.ts";
+import { activity, alert, wiki } from "./live-store-rows.ts";
 import { runSeriesCases } from "./live-store-series.ts";
 
 export interface LiveStoreContractSubject {
