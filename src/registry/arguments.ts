@@ -4,7 +4,7 @@ import { RegistryErrorCode, registryError } from "./errors.ts";
 import type { VersionSpec } from "./index.ts";
 
 /** Confluent caps versions at a signed 32-bit int. */
-const maxVersion = 2 ** 31 - 1;
+export const maxVersion = 2 ** 31 - 1;
 
 /** Validates a version from a user: a positive integer, "latest" or -1 (both mean latest); else 42202. */
 export function parseVersion(value: unknown): VersionSpec {

@@ -1,6 +1,7 @@
 // A SchemaRegistryClient for any registry that speaks the Confluent REST API (Confluent, Redpanda, Pulse itself).
 
 import { RegistryError } from "../../errors.ts";
+import { maxVersion } from "../arguments.ts";
 import { parseAvroSchema } from "../canonical.ts";
 import { compatibilityLevels } from "../compatibility.ts";
 import { codeForConfluent, RegistryErrorCode, registryError } from "../errors.ts";
@@ -340,15 +341,17 @@ function field(body: unknown, name: string): unknown {
   return (body as Record<string, unknown>)[name];
 }
 
+/** A schema id: it must fit a frame's unsigned 32-bit schema-id field. */
 function expectId(value: unknown, name: string): number {
-  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 0xffff_ffff) {
-    throw malformed(`"${name}" field`);
-  }
-  return value as number;
+  return expectWhole(value, name, 0, 0xffff_ffff);
 }
 
 function expectVersion(value: unknown, name: string): number {
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 0x7fff_ffff) {
+  return expectWhole(value, name, 1, maxVersion);
+}
+
+function expectWhole(value: unknown, name: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
     throw malformed(`"${name}" field`);
   }
   return value as number;
