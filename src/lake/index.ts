@@ -119,6 +119,22 @@ export interface LakeRetention {
   loaded: ReadonlyMap<string, ReadonlyMap<number, number>>;
 }
 
+/**
+ * Retention's rule for a partition's batches, taken in offset order: `delete` the batch; else stop there,
+ * `keep` when it holds an event at or after the cutoff, `held` when it ends past what the warehouse
+ * has loaded. So each partition loses a prefix, as the log's retention does.
+ */
+export function batchRetention(
+  retention: LakeRetention,
+  topic: string,
+  partition: number,
+  batch: { maxEventTimeMs: number; lastOffset: number },
+): "delete" | "keep" | "held" {
+  if (batch.maxEventTimeMs >= retention.beforeMs) return "keep";
+  if (batch.lastOffset > (retention.loaded.get(topic)?.get(partition) ?? -1)) return "held";
+  return "delete";
+}
+
 export interface LakeRetentionResult {
   batches: number;
   events: number;

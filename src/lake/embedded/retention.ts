@@ -2,7 +2,7 @@
 import type Database from "better-sqlite3";
 import type { SegmentFiles } from "../../sqlite/segment-files.ts";
 import { readRawEventTime, scanRawBatch } from "../batch.ts";
-import type { LakeRetention, LakeRetentionResult } from "../index.ts";
+import { batchRetention, type LakeRetention, type LakeRetentionResult } from "../index.ts";
 import { batchBytes } from "./segments.ts";
 import type { LakeStatements, RawBatchRow } from "./statements.ts";
 
@@ -33,13 +33,11 @@ export function enforceLakeRetention(
     `${sql.deleteRawBatchesBetween.source} AND last_offset = @last`,
   );
   for (const [topicId, name] of topics.all()) {
-    const loaded = retention.loaded.get(name);
     let partition = 0;
     for (;;) {
       const next = sql.nextRawPartition.get({ topic: topicId, partition });
       if (next === null || next === undefined) break;
       partition = next;
-      const loadedTo = loaded?.get(partition) ?? -1;
       for (;;) {
         const batches = sql.rawBatchesFrom.all({ topic: topicId, partition, offset: 0, limit: STEP_BATCHES });
         const expired: RawBatchRow[] = [];
@@ -47,12 +45,12 @@ export function enforceLakeRetention(
         let events = 0;
         for (const batch of batches) {
           const span = eventSpan(segments, batch);
-          if (span.maxEventTimeMs >= retention.beforeMs) {
-            stop = true;
-            break;
-          }
-          if (batch[1] > loadedTo) {
-            result.partitionsHeld++;
+          const verdict = batchRetention(retention, name, partition, {
+            maxEventTimeMs: span.maxEventTimeMs,
+            lastOffset: batch[1],
+          });
+          if (verdict !== "delete") {
+            if (verdict === "held") result.partitionsHeld++;
             stop = true;
             break;
           }

@@ -1,6 +1,6 @@
 // The MongoDB raw lake's retention: per partition, the oldest raw_batches documents wholly before an event-time cutoff and loaded by the warehouse are deleted.
 import type { Db } from "mongodb";
-import type { LakeRetention, LakeRetentionResult } from "../index.ts";
+import { batchRetention, type LakeRetention, type LakeRetentionResult } from "../index.ts";
 import { RAW_BATCHES, type RawBatchDocument } from "./documents.ts";
 
 /** Document ids deleted per command. */
@@ -36,12 +36,12 @@ export async function enforceMongoLakeRetention(
       stopped = false;
     }
     if (stopped) continue;
-    if (doc.max_event_time >= retention.beforeMs) {
-      stopped = true;
-      continue;
-    }
-    if (doc.last_offset > (retention.loaded.get(doc.topic)?.get(doc.partition) ?? -1)) {
-      result.partitionsHeld++;
+    const verdict = batchRetention(retention, doc.topic, doc.partition, {
+      maxEventTimeMs: doc.max_event_time,
+      lastOffset: doc.last_offset,
+    });
+    if (verdict !== "delete") {
+      if (verdict === "held") result.partitionsHeld++;
       stopped = true;
       continue;
     }
