@@ -20,7 +20,7 @@ import { StreamError, StreamErrorCode } from "../../errors.ts";
 import { recentChangeProducer } from "../../ingest/producer.ts";
 import { decodeRawBatch } from "../../lake/batch.ts";
 import { decodeRawEvent } from "../../lake/decode.ts";
-import { type LiveStore, WIKIMEDIA_SERIES, type WikiWindow } from "../../store/index.ts";
+import { type LiveStore, type StoreBatch, WIKIMEDIA_SERIES, type WikiWindow } from "../../store/index.ts";
 import { DEFAULT_JOB_NAME, type StreamJobOptions, type StreamProgress } from "./index.ts";
 
 describe("StreamJob.drain", () => {
@@ -86,12 +86,7 @@ describe("StreamJob.drain", () => {
       .job({
         maxBatchRecords: 1_000,
         rawLake: true,
-        onCommitted: (b) => {
-          let rows = 0;
-          for (const run of b.rawRuns ?? [])
-            rows += decodeRawBatch(Buffer.from(run.bytes), run.topic, run.partition).length;
-          commits.push(rows);
-        },
+        onCommitted: (b) => commits.push(lakeRowsOf(b)),
       })
       .drain();
     expect(summary).toMatchObject({ read: events.length, drained: true });
@@ -112,10 +107,7 @@ describe("StreamJob.drain", () => {
           store,
           rawLake: true,
           onCommitted: (b) => {
-            let rows = 0;
-            for (const run of b.rawRuns ?? [])
-              rows += decodeRawBatch(Buffer.from(run.bytes), run.topic, run.partition).length;
-            most = Math.max(most, rows);
+            most = Math.max(most, lakeRowsOf(b));
           },
           ...options,
         })
@@ -286,3 +278,11 @@ describe("StreamJob.run", () => {
     expect(checkpoints.reduce((a, c) => a + c.nextOffset, 0)).toBe(2_000);
   });
 });
+
+/** The raw-lake rows a committed batch carried. */
+function lakeRowsOf(batch: StoreBatch): number {
+  let rows = 0;
+  for (const run of batch.rawRuns ?? [])
+    rows += decodeRawBatch(Buffer.from(run.bytes), run.topic, run.partition).length;
+  return rows;
+}
