@@ -18,6 +18,7 @@ import {
 } from "../../src/store/index.ts";
 import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo/index.ts";
 import { runLiveStoreContract } from "../conformance/live-store.ts";
+import { activity } from "../conformance/live-store-rows.ts";
 import { useFerretDb } from "./services.ts";
 
 const MINUTE = 60_000;
@@ -527,19 +528,7 @@ async function readEverything(store: LiveStore) {
 }
 
 function activityRow(overrides: Partial<ActivityWindowRow> = {}): ActivityWindowRow {
-  const window_start = overrides.window_start ?? T0;
-  return {
-    partition: 0,
-    window_start,
-    window_end: window_start + MINUTE,
-    event_type: "CLICK",
-    event_count: 1,
-    unique_users: 1,
-    sessions: 1,
-    revenue_cents: 0,
-    final: false,
-    ...overrides,
-  };
+  return activity({ final: false, ...overrides });
 }
 
 function alertRow(observed: number) {
