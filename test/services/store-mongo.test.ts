@@ -17,6 +17,7 @@ import {
   WIKIMEDIA_SERIES,
 } from "../../src/store/index.ts";
 import { MongoLiveStore, type MongoLiveStoreOptions } from "../../src/store/mongo/index.ts";
+import { STALE_FLUSH } from "../../src/store/mongo/versions.ts";
 import { runLiveStoreContract } from "../conformance/live-store.ts";
 import { activity } from "../conformance/live-store-rows.ts";
 import { useFerretDb } from "./services.ts";
@@ -182,6 +183,8 @@ describe("MongoLiveStore", () => {
     expect((await reader.alerts(5)).map((a) => a.observed)).toEqual([9]);
     expect(await reader.checkpoints("job-a", "user-activity")).toMatchObject([{ nextOffset: 9 }]);
     expect(await db.collection("redo").countDocuments()).toBe(0);
+    // The recovery swept the version it re-applied, older than the later batch's.
+    expect(await db.collection("activity_windows").countDocuments()).toBe(1);
   });
 
   it("updates hundreds of existing rows in one batch (FerretDB deadlocked on update commands of >100 statements)", async () => {
@@ -266,7 +269,7 @@ describe("MongoLiveStore", () => {
     ]);
   });
 
-  it("opens a database of schema 1 (a raw_events document per raw row) as schema 2, its rows readable", async () => {
+  it("opens a database of schema 1 (a raw_events document per raw row) as schema 3, its rows readable", async () => {
     const name = uniqueDatabase();
     const db = ferret.admin.db(name);
     onTestFinished(async () => {
@@ -285,12 +288,104 @@ describe("MongoLiveStore", () => {
       .collection<{ _id: string }>("raw_events")
       .insertOne({ _id: JSON.stringify([row.topic, row.partition, row.offset]), ...row });
     const store = await reopen(`${SERVER}/${name}`);
-    expect(await db.collection("meta").findOne({ _id: "schema" as never })).toMatchObject({ version: 2 });
+    expect(await db.collection("meta").findOne({ _id: "schema" as never })).toMatchObject({ version: 3 });
     expect(await store.lake.scanAfter("user-activity", new Map(), 10)).toEqual([row]);
   });
 
-  // Rows a store has not written yet are inserted in one command; the rows another process stored
-  // fail as duplicates and are replaced, so each ends as the last batch wrote it.
+  it("deletes stale versions while it runs, once STALE_FLUSH of them are due", async () => {
+    const { store, db } = await openFresh();
+    const half = STALE_FLUSH / 2;
+    const rows = (eventCount: number) =>
+      Array.from({ length: half }, (_, i) =>
+        activityRow({ window_start: T0 + i * MINUTE, event_count: eventCount }),
+      );
+    await store.commit({ windows: { activity: rows(1) }, checkpoints: [checkpoint(0, 1)] });
+    await store.commit({ windows: { activity: rows(2) }, checkpoints: [checkpoint(0, 2)] });
+    expect(await db.collection("activity_windows").countDocuments()).toBe(2 * half);
+    await store.commit({ windows: { activity: rows(3) }, checkpoints: [checkpoint(0, 3)] });
+    expect(await db.collection("activity_windows").countDocuments()).toBe(half);
+    const windows = await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: STALE_FLUSH });
+    expect(windows.map((w) => w.event_count)).toEqual(Array(half).fill(3));
+  });
+
+  it("reads schema 2's window rows (one document a key) as versions, which later batches supersede", async () => {
+    const name = uniqueDatabase();
+    const db = ferret.admin.db(name);
+    onTestFinished(async () => {
+      await db.dropDatabase();
+    });
+    await db.collection<{ _id: string; version: number }>("meta").insertOne({ _id: "schema", version: 2 });
+    const old = (start: number, eventCount: number) => ({
+      _id: JSON.stringify([MINUTE, start, "CLICK", 0]),
+      window_ms: MINUTE,
+      window_start: start,
+      window_end: start + MINUTE,
+      event_type: "CLICK",
+      partition: 0,
+      event_count: eventCount,
+      unique_users: 1,
+      sessions: 1,
+      revenue_cents: 0,
+      final: true,
+      v: 1,
+    });
+    await db.collection<{ _id: string }>("activity_windows").insertMany([old(T0, 4), old(T0 + MINUTE, 5)]);
+    await db.collection<{ _id: string; value: number }>("meta").insertOne({ _id: "seq", value: 1 });
+    const store = await reopen(`${SERVER}/${name}`);
+    const counts = async () =>
+      (await store.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 5 })).map((w) => w.event_count);
+    expect(await counts()).toEqual([4, 5]);
+    await store.commit({
+      windows: { activity: [activityRow({ window_start: T0 + MINUTE, event_count: 7 })] },
+      checkpoints: [checkpoint(0, 1)],
+    });
+    expect(await counts()).toEqual([4, 7]);
+    // The old document is a version no writer remembers: retention's sweep removes it.
+    expect(await db.collection("activity_windows").countDocuments()).toBe(3);
+    await store.enforceRetention({ beforeMs: 0 });
+    expect(await db.collection("activity_windows").countDocuments()).toBe(2);
+    expect(await counts()).toEqual([4, 7]);
+  });
+
+  // FerretDB finds a document by _id with a scan of its collection, twice per replace: a changed window
+  // or daily row is inserted as a new version instead, and the versions it supersedes deleted in bulk.
+  it("writes changed window and daily rows as new versions, reads the newest, deletes the stale on close", async () => {
+    const { store, url, db } = await openFresh();
+    const rows = (eventCount: number) =>
+      [0, 1, 2].map((i) => activityRow({ window_start: T0 + i * MINUTE, event_count: eventCount }));
+    const daily = (eventCount: number) => [
+      activityRow({ window_start: T0, window_end: T0 + DAY, event_count: eventCount }),
+    ];
+    for (const n of [1, 2, 3]) {
+      await store.commit({
+        windows: { activity: rows(n) },
+        daily: { activity: daily(n) },
+        checkpoints: [checkpoint(0, n)],
+      });
+    }
+    // Three versions of each row until the writer deletes the stale ones.
+    expect(await db.collection("activity_windows").countDocuments()).toBe(9);
+    expect(await db.collection("activity_daily").countDocuments()).toBe(3);
+    const reader = await reopen(url);
+    expect(
+      (await reader.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 5 })).map((w) => w.event_count),
+    ).toEqual([3, 3, 3]);
+    expect((await reader.daily(ACTIVITY_SERIES, {})).map((d) => d.event_count)).toEqual([3]);
+    expect(
+      (await reader.windowRows(ACTIVITY_SERIES, { windowMs: MINUTE, fromMs: T0, toMs: T0 + DAY })).map(
+        (w) => w.event_count,
+      ),
+    ).toEqual([3, 3, 3]);
+    await store.close();
+    expect(await db.collection("activity_windows").countDocuments()).toBe(3);
+    expect(await db.collection("activity_daily").countDocuments()).toBe(1);
+    expect(
+      (await reader.windows(ACTIVITY_SERIES, { windowMs: MINUTE, last: 5 })).map((w) => w.event_count),
+    ).toEqual([3, 3, 3]);
+  });
+
+  // Each batch's rows are new versions; those another process stored are older, so each row reads as
+  // the last batch wrote it.
   it("writes rows stored by another process, and new ones, as the last batch has them", async () => {
     const { store, url } = await openFresh();
     const minute = (i: number) => T0 + i * MINUTE;

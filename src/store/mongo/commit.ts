@@ -9,7 +9,8 @@
  *      partition), ride with the lowest-partition checkpoint; a batch without checkpoints gets a journal
  *      commit point in `redo`. Commit points are written lowest partition first, in ordered writes, so a
  *      row's carrier is durable no later than its own partition's checkpoint.
- *   3. The rows are upserted into the query collections (v = seq), then the redo records are cleared.
+ *   3. The rows are written to the query collections (v = seq): window and daily rows as new versions
+ *      (versions.ts), the others upserted by _id. Then the redo records are cleared.
  * A crash between 2 and 3 leaves committed redo records: open() re-applies them, and so does the next
  * read or commit after a commit that failed past step 2. A checkpoint is thus never durable without its
  * rows. Unlike the embedded store, a batch is atomic per partition, not as a whole: after a crash in step 2
@@ -20,9 +21,11 @@
  * 16 MiB (state ≤ MAX_STATE_BYTES); larger row sets go to overflow pages in `redo`, written before the
  * commit point that references them, so they take effect with it. Raw-lake rows never go through redo.
  *
- * Re-applying a redo record writes a row only where the stored one is older (v < seq) or missing, so a
- * process that recovers a record late (it opened while the writer was between steps 2 and 3) does not
- * overwrite a later batch's rows. That check is a read then a write: FerretDB has no atomic conditional
+ * Re-applying a redo record inserts its window and daily versions (readers keep the newest, so a record
+ * recovered late cannot hide a later batch's rows), then sweeps the versions it left stale. Its other rows
+ * are written only where the stored one is older (v < seq) or missing, so a process that recovers a record
+ * late (it opened while the writer was between steps 2 and 3) does not overwrite a later batch's rows.
+ * That check is a read then a write: FerretDB has no atomic conditional
  * write to do better, and on MongoDB too a writer could slip a newer row in between (a window of one
  * round trip per 16 rows), which would leave the older row until the writer writes that row again.
  */
@@ -40,45 +43,29 @@ import {
   isOnlyDuplicateKeys,
   MAX_ROW_BYTES,
   type MongoRawLake,
-  type PartitionAppend,
   writeErrorsOf,
 } from "../../lake/mongo/index.ts";
-import type { Checkpoint, StoreBatch, WindowRowKey } from "../index.ts";
-import { checkSeriesRows, SERIES } from "../series.ts";
+import type { Checkpoint } from "../index.ts";
+import { checkpointConflict, checkpointWithoutState } from "../validate.ts";
+import { addRows, allRows, type BatchPlan, type CommitPoint } from "./plan.ts";
 import {
-  checkCheckpoint,
-  checkNumbers,
-  checkpointConflict,
-  checkpointWithoutState,
-  checkText,
-  compareText,
-} from "../validate.ts";
-import {
-  alertDocument,
   type CheckpointDocument,
   checkpointId,
-  dailyKind,
-  lateEventDocument,
   REDO_COLLECTIONS,
   REDO_KINDS,
   type RedoDocument,
-  type RedoKind,
   type RedoRecord,
   type RedoRows,
   type RowDocument,
-  topPagesDocument,
   upsertMeta,
-  windowDocument,
-  windowsKind,
 } from "./schema.ts";
+import { insertVersions, isVersioned, sweepVersions, VersionLedger, versionId } from "./versions.ts";
 
 const MIB = 1024 * 1024;
 /** Rows carried inline by one commit point; more go to overflow pages. */
 const INLINE_REDO_BYTES = 2 * MIB;
 /** Rows per overflow page: one row of the largest size with room to spare, well under 16 MiB. */
 const PAGE_BYTES = MAX_ROW_BYTES + 64 * 1024;
-/** The largest checkpoint state: the checkpoint document must stay under 16 MiB with its fields. */
-const MAX_STATE_BYTES = 15 * MIB;
 /** Room for a checkpoint document's own fields and BSON framing. */
 const DOCUMENT_BUDGET_BYTES = 16 * MIB - 64 * 1024;
 /** Overflow pages that no commit point references are left-overs of a failed commit after this long. */
@@ -90,18 +77,6 @@ const MONGODB_STATEMENTS_PER_WRITE = 1000;
 const MAX_WRITTEN_IDS = 200_000;
 /** Rows whose versions a recovery reads (in parallel) right before writing them. */
 const REAPPLY_ROWS = 16;
-
-/** One commit point of a batch: a checkpoint document, or the journal document of a batch without one. */
-interface CommitPoint {
-  checkpoint: Checkpoint | undefined;
-  rows: RedoRows;
-}
-
-/** A batch checked and laid out: raw-lake rows by partition, and the commit points carrying every other row. */
-export interface BatchPlan {
-  raw: PartitionAppend[];
-  commitPoints: CommitPoint[];
-}
 
 export interface MongoCommitOptions {
   /**
@@ -128,6 +103,8 @@ export class MongoCommit {
   #inDoubt = false;
   /** Row _ids this store has written, by collection: a later batch replaces them (see #upsertRows). */
   readonly #written = new Map<string, Set<string>>();
+  /** The window and daily versions this store wrote, and the stale ones it has yet to delete. */
+  readonly #versions = new VersionLedger();
   /** Statements per update command: few on FerretDB (see replaceById), the driver's batching elsewhere. */
   #statementsPerWrite = MONGODB_STATEMENTS_PER_WRITE;
 
@@ -192,6 +169,9 @@ export class MongoCommit {
       batches.add(record.batch);
       const rows = await this.#withPages(record);
       if (rows !== undefined) await this.#reapplyRows(rows, record.seq);
+    }
+    if (pending.some((record) => Object.keys(record.rows).some(isVersioned) || record.pages.length > 0)) {
+      await sweepVersions(this.#db);
     }
     for (const batch of batches) await this.#clear(batch);
     await redo.deleteMany({
@@ -424,11 +404,20 @@ export class MongoCommit {
     }
   }
 
+  /** Deletes the stale window and daily versions this store knows of (when it closes). */
+  async flushVersions(): Promise<void> {
+    await this.#versions.flush(this.#db);
+  }
+
   /** Writes a batch's own rows: nothing newer can exist, since one writer commits a job's batches in order. */
   async #applyRows(rows: RedoRows, seq: number): Promise<void> {
     for (const kind of REDO_KINDS) {
       const docs = rows[kind];
       if (docs === undefined || docs.length === 0) continue;
+      if (isVersioned(kind)) {
+        await this.#versions.write(this.#db, REDO_COLLECTIONS[kind], docs, seq);
+        continue;
+      }
       await this.#upsertRows(
         REDO_COLLECTIONS[kind],
         docs.map((doc) => ({ ...doc, v: seq })),
@@ -476,6 +465,11 @@ export class MongoCommit {
     for (const kind of REDO_KINDS) {
       const docs = rows[kind];
       if (docs === undefined || docs.length === 0) continue;
+      if (isVersioned(kind)) {
+        const versions = docs.map((doc) => ({ ...doc, _id: versionId(doc._id, seq), v: seq }));
+        await insertVersions(this.#db, REDO_COLLECTIONS[kind], versions);
+        continue;
+      }
       const collection = this.#db.collection<RowDocument>(REDO_COLLECTIONS[kind]);
       for (let i = 0; i < docs.length; i += REAPPLY_ROWS) {
         const chunk = docs.slice(i, i + REAPPLY_ROWS);
@@ -501,97 +495,4 @@ export class MongoCommit {
       .updateMany({ "redo.batch": batch }, { $unset: { redo: "" } });
     await this.#db.collection<RedoDocument>("redo").deleteMany({ batch });
   }
-}
-
-/** Validates a batch and lays it out: raw-lake documents, and the commit points carrying every other row. */
-export function planBatch(batch: StoreBatch, lake: MongoRawLake): BatchPlan {
-  const byKind = new Map<RedoKind, Map<string, RowDocument>>(REDO_KINDS.map((kind) => [kind, new Map()]));
-  // Maps keyed by _id: a later row with the same key replaces an earlier one, as an upsert would.
-  const put = (kind: RedoKind, doc: RowDocument) => {
-    const docs = byKind.get(kind)!;
-    docs.delete(doc._id);
-    docs.set(doc._id, doc);
-  };
-  const { windows, daily } = batch;
-  checkSeriesRows(windows, "windows");
-  checkSeriesRows(daily, "daily");
-  for (const series of SERIES) {
-    for (const row of seriesRows(windows, series.name)) put(windowsKind(series), windowDocument(row, series));
-    for (const row of seriesRows(daily, series.name)) put(dailyKind(series), windowDocument(row, series));
-  }
-  for (const row of batch.topPages ?? []) put("topPages", topPagesDocument(row));
-  for (const row of batch.alerts ?? []) put("alerts", alertDocument(row));
-  for (const row of batch.lateEvents ?? []) put("lateEvents", lateEventDocument(row));
-  const raw = lake.plan(batch);
-  const checkpoints = new Map<string, Checkpoint>();
-  for (const checkpoint of batch.checkpoints) {
-    checkCheckpoint(checkpoint);
-    checkText(checkpoint.job, "checkpoints", "job");
-    checkText(checkpoint.topic, "checkpoints", "topic");
-    if (checkpoint.state !== undefined && checkpoint.state.byteLength > MAX_STATE_BYTES) {
-      throw new StoreError(
-        StoreErrorCode.badArgument,
-        `Checkpoint state is ${checkpoint.state.byteLength} bytes, more than the ${MAX_STATE_BYTES} a MongoDB document can hold with its fields (job "${checkpoint.job}", topic "${checkpoint.topic}", partition ${checkpoint.partition}).`,
-      );
-    }
-    checkNumbers(checkpoint, ["updatedAt"], "checkpoints");
-    const id = checkpointId(checkpoint);
-    checkpoints.delete(id);
-    checkpoints.set(id, checkpoint);
-  }
-
-  const sorted = [...checkpoints.values()].sort(
-    (a, b) => a.partition - b.partition || compareText(a.job, b.job) || compareText(a.topic, b.topic),
-  );
-  const points: CommitPoint[] = sorted.map((checkpoint) => ({ checkpoint, rows: {} }));
-  const hasRows = REDO_KINDS.some((kind) => byKind.get(kind)!.size > 0);
-  if (points.length === 0 && hasRows) points.push({ checkpoint: undefined, rows: {} });
-  if (points.length > 0) {
-    // Each row rides with the first commit point of its (topic and) partition, else with the first one.
-    const byPartition = new Map<number, CommitPoint>();
-    const byTopicPartition = new Map<string, CommitPoint>();
-    for (const point of points) {
-      const checkpoint = point.checkpoint;
-      if (checkpoint === undefined) continue;
-      if (!byPartition.has(checkpoint.partition)) byPartition.set(checkpoint.partition, point);
-      const topicKey = JSON.stringify([checkpoint.topic, checkpoint.partition]);
-      if (!byTopicPartition.has(topicKey)) byTopicPartition.set(topicKey, point);
-    }
-    for (const kind of REDO_KINDS) {
-      for (const doc of byKind.get(kind)!.values()) {
-        const partition = doc.partition as number | undefined;
-        const point =
-          (kind === "lateEvents"
-            ? byTopicPartition.get(JSON.stringify([doc.topic, partition]))
-            : undefined) ??
-          (partition === undefined ? undefined : byPartition.get(partition)) ??
-          points[0]!;
-        addRows(point.rows, kind, [doc]);
-      }
-    }
-  }
-  return { raw, commitPoints: points };
-}
-
-/** StoreBatch.windows or .daily: the rows of one series. */
-function seriesRows(rows: StoreBatch["windows"], name: string): readonly WindowRowKey[] {
-  return (rows as Readonly<Record<string, readonly WindowRowKey[] | undefined>> | undefined)?.[name] ?? [];
-}
-
-/** The rows of several redo records or pages, kind by kind. */
-function allRows(parts: readonly RedoRows[]): RedoRows {
-  const rows: RedoRows = {};
-  for (const part of parts) {
-    for (const kind of REDO_KINDS) {
-      const docs = part[kind];
-      if (docs !== undefined && docs.length > 0) addRows(rows, kind, docs);
-    }
-  }
-  return rows;
-}
-
-function addRows(rows: RedoRows, kind: RedoKind, docs: readonly RowDocument[]): void {
-  const list = rows[kind];
-  if (list === undefined) rows[kind] = [...docs];
-  else list.push(...docs);
 }

@@ -5,6 +5,7 @@ import { LiveStoreReads } from "../reads.ts";
 import type { MergedRow, MetricMerge, Series } from "../series.ts";
 import { mergeTopPages } from "../top-pages.ts";
 import type { CheckpointDocument, RowDocument } from "./schema.ts";
+import { newestVersions } from "./versions.ts";
 
 /**
  * The read half of the MongoDB LiveStore, which MongoLiveStore extends with its commit, connection and
@@ -63,14 +64,14 @@ export abstract class MongoQueries extends LiveStoreReads {
       const rows = await this.#db
         .collection<RowDocument>(series.dailyTable)
         .find(Object.keys(start).length > 0 ? { window_start: start } : {}, {
-          sort: { window_start: 1, window_ms: 1, [series.key]: 1, partition: 1 },
+          sort: { window_start: 1, window_ms: 1, [series.key]: 1, partition: 1, v: 1 },
         })
         .toArray();
-      return mergePartitions(rows, series);
+      return mergePartitions(newestVersions(rows, series.key), series);
     });
   }
 
-  /** Rows per partition of windows in `range`, as their documents hold them. */
+  /** Rows per partition of windows in `range`, as their newest versions hold them. */
   protected async partitionRows(series: Series, range: Live.WindowRange): Promise<Live.WindowRowKey[]> {
     const { key, metricColumns } = series;
     return this.read(`reading ${series.label} window rows`, async () => {
@@ -78,10 +79,10 @@ export abstract class MongoQueries extends LiveStoreReads {
         .collection<RowDocument>(series.windowTable)
         .find(
           { window_ms: range.windowMs, window_start: { $gte: range.fromMs, $lt: range.toMs } },
-          { sort: { window_start: 1, [key]: 1, partition: 1 } },
+          { sort: { window_start: 1, [key]: 1, partition: 1, v: 1 } },
         )
         .toArray();
-      return docs.map((doc) => {
+      return newestVersions(docs, key).map((doc) => {
         const row: Record<string, unknown> = {
           partition: doc.partition,
           window_start: doc.window_start,
@@ -199,12 +200,13 @@ export abstract class MongoQueries extends LiveStoreReads {
       await cursor.close();
     }
     if (oldest === undefined) return [];
-    return collection
+    const docs = await collection
       .find(
         { window_ms: query.windowMs, window_start: { $gte: oldest } },
-        { sort: { window_start: 1, [series.key]: 1, partition: 1 } },
+        { sort: { window_start: 1, [series.key]: 1, partition: 1, v: 1 } },
       )
       .toArray();
+    return newestVersions(docs, series.key);
   }
 }
 

@@ -28,9 +28,11 @@ import { checkNumbers, checkPartition, checkText, windowLength } from "../valida
  *                                     and overflow pages {_id: "<batch>:<n>", kind: "page", batch, created_at, rows}
  *   meta                              {_id: "schema", version}, {_id: "seq", value}
  *
- * Every _id is the row's contract key as a JSON array (e.g. [window_ms, window_start, event_type,
- * partition]) and every write is a replace by _id alone. v is the sequence number of the batch that last
- * wrote the row. The secondary indexes serve the live queries.
+ * A window or daily row is stored as versions (versions.ts): each batch that changes it inserts a document
+ * whose _id is the row's contract key as a JSON array with the batch's sequence number appended (e.g.
+ * [window_ms, window_start, event_type, partition, seq]), and readers keep the newest. Every other _id is
+ * the row's key alone, written by a replace by _id. v is the sequence number of the batch that wrote the
+ * document. The secondary indexes serve the live queries.
  *
  * FerretDB 1.24's SQLite backend pushes an _id equality down to SQL, but as _ferretdb_sjson->'$._id', which
  * does not match its own _id index (on _ferretdb_sjson->"_id"): every lookup by _id there scans the table
@@ -40,11 +42,12 @@ import { checkNumbers, checkPartition, checkText, windowLength } from "../valida
  * meets stored offsets with other rows (MongoRawLake.write, src/lake/mongo/lake.ts).
  */
 /**
- * Version 2 keeps the raw lake as raw_batches documents; version 1 kept a raw_events document per row,
- * which version 2 reads (and opening a version 1 database marks it 2, so an older Pulse, which would not
- * see the batch documents, refuses it).
+ * Version 3 stores window and daily rows as versions, which an older Pulse would count twice. Version 2
+ * kept the raw lake as raw_batches documents; version 1 kept a raw_events document per row. Version 3
+ * reads both (a row of one document is one version), and opening an older database marks it 3, so an
+ * older Pulse refuses it.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * The row kinds that go through redo records, each with its collection: a series' rows are

@@ -3,12 +3,14 @@ import type { Db, MongoClient } from "mongodb";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import { MongoRawLake } from "../../lake/mongo/index.ts";
 import type { LiveStore, StoreBatch, StoreRetention, StoreRetentionResult } from "../index.ts";
-import { MongoCommit, type MongoCommitOptions, planBatch } from "./commit.ts";
+import { MongoCommit, type MongoCommitOptions } from "./commit.ts";
 import { connect, type MongoConnection, type MongoConnectOptions } from "./connection.ts";
 import { toStoreError } from "./errors.ts";
+import { planBatch } from "./plan.ts";
 import { MongoQueries } from "./queries.ts";
 import { deleteExpiredDocuments } from "./retention.ts";
 import { INDEXES, SCHEMA_VERSION, upsertMeta } from "./schema.ts";
+import { sweepVersions } from "./versions.ts";
 
 export interface MongoLiveStoreOptions extends MongoConnectOptions, MongoCommitOptions {}
 
@@ -57,9 +59,12 @@ export class MongoLiveStore extends MongoQueries implements LiveStore {
   }
 
   async enforceRetention(retention: StoreRetention): Promise<StoreRetentionResult> {
-    const rows = await this.read("enforcing the live store's retention", () =>
-      deleteExpiredDocuments(this.#db, retention.beforeMs),
-    );
+    const rows = await this.read("enforcing the live store's retention", async () => {
+      const deleted = await deleteExpiredDocuments(this.#db, retention.beforeMs);
+      // Window and daily versions no writer remembers (another member's, or a crash's) go here too.
+      await sweepVersions(this.#db);
+      return deleted;
+    });
     const lake =
       retention.loaded === undefined
         ? { batches: 0, events: 0, partitionsHeld: 0 }
@@ -75,6 +80,11 @@ export class MongoLiveStore extends MongoQueries implements LiveStore {
   async close(): Promise<void> {
     const client = this.#client;
     if (client === null) return;
+    try {
+      await this.#commit.flushVersions();
+    } catch {
+      // Stale versions left here are skipped by readers and removed by the next retention sweep.
+    }
     this.#client = null;
     await client.close();
   }
