@@ -86,6 +86,12 @@ export interface MongoCommitOptions {
   testHooks?: { afterCommitPoint?: () => void | Promise<void> };
 }
 
+/** Where a batch's redo records were written (see #clear). */
+interface RedoPlaces {
+  checkpoints: string[];
+  inRedo: boolean;
+}
+
 /** Runs the protocol above for one store, and the recovery of what a crash or failed commit left. */
 export class MongoCommit {
   readonly #db: Db;
@@ -134,10 +140,10 @@ export class MongoCommit {
       const batchId = randomUUID();
       const records = await this.#writePages(batchId, seq, plan.commitPoints);
       committing = true;
-      await this.#writeCommitPoints(batchId, plan.commitPoints, records);
+      const carriers = await this.#writeCommitPoints(batchId, plan.commitPoints, records);
       await this.#hooks?.afterCommitPoint?.();
       await this.#applyRows(allRows(plan.commitPoints.map((point) => point.rows)), seq);
-      await this.#clear(batchId);
+      await this.#clear(batchId, carriers);
       this.#inDoubt = false;
     } catch (error) {
       // Some commit points may be durable without their rows applied: the next read or commit finishes them.
@@ -274,13 +280,18 @@ export class MongoCommit {
     return records;
   }
 
-  /** The commit points, lowest partition first, in ordered bulk writes: each is one document write. */
+  /**
+   * The commit points, lowest partition first, in ordered writes: each is one document write.
+   * Returns where the batch's redo records are: the checkpoints carrying one, and whether `redo` holds
+   * any of it (a journal commit point or overflow pages).
+   */
   async #writeCommitPoints(
     batch: string,
     points: readonly CommitPoint[],
     records: RedoRecord[],
-  ): Promise<void> {
+  ): Promise<RedoPlaces> {
     const first = points[0]!;
+    const inRedo = first.checkpoint === undefined || records.some((record) => record.pages.length > 0);
     if (first.checkpoint === undefined) {
       const record = records[0]!;
       await this.#db.collection<RedoDocument>("redo").insertOne({
@@ -291,7 +302,7 @@ export class MongoCommit {
         rows: record.rows,
         pages: record.pages,
       });
-      return;
+      return { checkpoints: [], inRedo };
     }
     const docs = points.map((point, i) => {
       const checkpoint = point.checkpoint!;
@@ -310,51 +321,46 @@ export class MongoCommit {
       if (carries) doc.redo = record;
       return doc;
     });
-    if (
-      points.every(
-        (point) =>
-          point.checkpoint!.expectedNextOffset === undefined && point.checkpoint!.state !== undefined,
-      )
-    ) {
-      await this.replaceById("checkpoints", docs, true);
+    const unfenced = points.every(
+      (point) => point.checkpoint!.expectedNextOffset === undefined && point.checkpoint!.state !== undefined,
+    );
+    if (unfenced) await this.replaceById("checkpoints", docs, true);
+    else for (const [i, doc] of docs.entries()) await this.#writeFenced(doc, points[i]!.checkpoint!);
+    return { checkpoints: docs.filter((doc) => doc.redo !== undefined).map((doc) => doc._id), inRedo };
+  }
+
+  /** A fenced checkpoint is a compare-and-set write of its document. */
+  async #writeFenced(doc: CheckpointDocument, checkpoint: Checkpoint): Promise<void> {
+    const checkpoints = this.#db.collection<CheckpointDocument>("checkpoints");
+    const expected = checkpoint.expectedNextOffset;
+    if (doc.state === undefined) {
+      // Keeps the stored state: moves the offset and sets or clears the redo record in one update.
+      const { _id, redo, ...fields } = doc;
+      const update =
+        redo === undefined ? { $set: fields, $unset: { redo: "" as const } } : { $set: { ...fields, redo } };
+      if (expected === null) throw checkpointWithoutState(checkpoint);
+      const filter = expected === undefined ? { _id } : { _id, next_offset: expected };
+      if ((await checkpoints.updateOne(filter, update)).matchedCount === 1) return;
+      if (expected === undefined) throw checkpointWithoutState(checkpoint);
+      await this.#requireOwn(checkpoint);
+      await checkpoints.updateOne({ _id }, update);
       return;
     }
-    // Fenced checkpoints are compare-and-set writes, one document at a time, in the same order.
-    const checkpoints = this.#db.collection<CheckpointDocument>("checkpoints");
-    for (const [i, doc] of docs.entries()) {
-      const checkpoint = points[i]!.checkpoint!;
-      const expected = checkpoint.expectedNextOffset;
-      if (doc.state === undefined) {
-        // Keeps the stored state: moves the offset and sets or clears the redo record in one update.
-        const { _id, redo, ...fields } = doc;
-        const update =
-          redo === undefined
-            ? { $set: fields, $unset: { redo: "" as const } }
-            : { $set: { ...fields, redo } };
-        if (expected === null) throw checkpointWithoutState(checkpoint);
-        const filter = expected === undefined ? { _id } : { _id, next_offset: expected };
-        if ((await checkpoints.updateOne(filter, update)).matchedCount === 1) continue;
-        if (expected === undefined) throw checkpointWithoutState(checkpoint);
-        await this.#requireOwn(checkpoint);
-        await checkpoints.updateOne({ _id }, update);
-        continue;
-      }
-      if (expected === undefined) {
-        await checkpoints.replaceOne({ _id: doc._id }, doc, { upsert: true });
-      } else if (expected === null) {
-        try {
-          await checkpoints.insertOne(doc);
-        } catch (error) {
-          if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
-          await this.#requireOwn(checkpoint);
-          await checkpoints.replaceOne({ _id: doc._id }, doc);
-        }
-      } else if (
-        (await checkpoints.replaceOne({ _id: doc._id, next_offset: expected }, doc)).matchedCount !== 1
-      ) {
+    if (expected === undefined) {
+      await checkpoints.replaceOne({ _id: doc._id }, doc, { upsert: true });
+    } else if (expected === null) {
+      try {
+        await checkpoints.insertOne(doc);
+      } catch (error) {
+        if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
         await this.#requireOwn(checkpoint);
         await checkpoints.replaceOne({ _id: doc._id }, doc);
       }
+    } else if (
+      (await checkpoints.replaceOne({ _id: doc._id, next_offset: expected }, doc)).matchedCount !== 1
+    ) {
+      await this.#requireOwn(checkpoint);
+      await checkpoints.replaceOne({ _id: doc._id }, doc);
     }
   }
 
@@ -365,15 +371,20 @@ export class MongoCommit {
    */
   async #checkFences(checkpoints: readonly Checkpoint[]): Promise<void> {
     const collection = this.#db.collection<CheckpointDocument>("checkpoints");
-    for (const checkpoint of checkpoints) {
-      if (checkpoint.expectedNextOffset === undefined) continue;
-      const stored = await collection.findOne(
-        { _id: checkpointId(checkpoint) },
-        { projection: { next_offset: 1, updated_at: 1 } },
-      );
-      if ((stored?.next_offset ?? null) === checkpoint.expectedNextOffset) continue;
-      if (!this.#ownEarlierWrite(stored, checkpoint)) {
-        throw checkpointConflict(checkpoint, stored?.next_offset ?? null);
+    const fenced = checkpoints.filter((checkpoint) => checkpoint.expectedNextOffset !== undefined);
+    const stored = await Promise.all(
+      fenced.map((checkpoint) =>
+        collection.findOne(
+          { _id: checkpointId(checkpoint) },
+          { projection: { next_offset: 1, updated_at: 1 } },
+        ),
+      ),
+    );
+    for (const [i, checkpoint] of fenced.entries()) {
+      const found = stored[i] ?? null;
+      if ((found?.next_offset ?? null) === checkpoint.expectedNextOffset) continue;
+      if (!this.#ownEarlierWrite(found, checkpoint)) {
+        throw checkpointConflict(checkpoint, found?.next_offset ?? null);
       }
     }
   }
@@ -489,10 +500,18 @@ export class MongoCommit {
     }
   }
 
-  async #clear(batch: string): Promise<void> {
-    await this.#db
-      .collection<CheckpointDocument>("checkpoints")
-      .updateMany({ "redo.batch": batch }, { $unset: { redo: "" } });
-    await this.#db.collection<RedoDocument>("redo").deleteMany({ batch });
+  /**
+   * Removes a batch's redo records from the checkpoints, and from `redo` unless `places` says it holds
+   * none. One command for the checkpoints: FerretDB runs concurrent updates one after the other anyway.
+   */
+  async #clear(batch: string, places?: RedoPlaces): Promise<void> {
+    if (places === undefined || places.checkpoints.length > 0) {
+      await this.#db
+        .collection<CheckpointDocument>("checkpoints")
+        .updateMany({ "redo.batch": batch }, { $unset: { redo: "" } });
+    }
+    if (places === undefined || places.inRedo) {
+      await this.#db.collection<RedoDocument>("redo").deleteMany({ batch });
+    }
   }
 }

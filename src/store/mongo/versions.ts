@@ -120,8 +120,11 @@ export class VersionLedger {
       latest = new Map();
       this.#latest.set(name, latest);
     }
-    const stale = this.#stale.get(name) ?? [];
-    this.#stale.set(name, stale);
+    let stale = this.#stale.get(name);
+    if (stale === undefined) {
+      stale = [];
+      this.#stale.set(name, stale);
+    }
     for (const row of rows) {
       const id = versionId(row._id, seq);
       const before = latest.get(row._id);
@@ -140,13 +143,17 @@ export class VersionLedger {
     }
   }
 
-  /** Deletes every stale version this writer knows of. */
+  /**
+   * Deletes every stale version this writer knows of. Each list is taken before its delete, so versions
+   * that writes running meanwhile make stale wait for the next flush; a failed delete leaves its versions
+   * to sweepVersions.
+   */
   async flush(db: Db): Promise<void> {
-    for (const [name, ids] of this.#stale) {
+    for (const [name, ids] of [...this.#stale]) {
       if (ids.length === 0) continue;
-      await deleteIds(db, name, ids);
-      this.#staleCount -= ids.length;
       this.#stale.set(name, []);
+      this.#staleCount -= ids.length;
+      await deleteIds(db, name, ids);
     }
   }
 
