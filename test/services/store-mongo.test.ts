@@ -56,6 +56,19 @@ async function openFresh(
   return { store, url, db: ferret.admin.db(name) };
 }
 
+/** A fresh database whose meta gives schema `version`, without a store on it; dropped when the test ends. */
+async function databaseOfSchema(
+  version: number,
+): Promise<{ name: string; db: ReturnType<MongoClient["db"]> }> {
+  const name = uniqueDatabase();
+  const db = ferret.admin.db(name);
+  onTestFinished(async () => {
+    await db.dropDatabase();
+  });
+  await db.collection<{ _id: string; version: number }>("meta").insertOne({ _id: "schema", version });
+  return { name, db };
+}
+
 /** Opens another store on the same database, closed when the test ends. */
 async function reopen(
   url: string,
@@ -270,12 +283,7 @@ describe("MongoLiveStore", () => {
   });
 
   it("opens a database of schema 1 (a raw_events document per raw row) as schema 3, its rows readable", async () => {
-    const name = uniqueDatabase();
-    const db = ferret.admin.db(name);
-    onTestFinished(async () => {
-      await db.dropDatabase();
-    });
-    await db.collection<{ _id: string; version: number }>("meta").insertOne({ _id: "schema", version: 1 });
+    const { name, db } = await databaseOfSchema(1);
     const row = {
       topic: "user-activity",
       partition: 0,
@@ -309,12 +317,7 @@ describe("MongoLiveStore", () => {
   });
 
   it("reads schema 2's window rows (one document a key) as versions, which later batches supersede", async () => {
-    const name = uniqueDatabase();
-    const db = ferret.admin.db(name);
-    onTestFinished(async () => {
-      await db.dropDatabase();
-    });
-    await db.collection<{ _id: string; version: number }>("meta").insertOne({ _id: "schema", version: 2 });
+    const { name, db } = await databaseOfSchema(2);
     const old = (start: number, eventCount: number) => ({
       _id: JSON.stringify([MINUTE, start, "CLICK", 0]),
       window_ms: MINUTE,
