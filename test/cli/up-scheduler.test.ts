@@ -109,13 +109,18 @@ describe("pulse up with the scheduler", () => {
     });
     expect(badBody.status).toBe(400);
     expect(((await badBody.json()) as { error: { message: string } }).error.message).toMatch(/YYYY-MM-DD/);
+    // A manual run takes the hourly interval holding the date's midnight. Not today's: between 01:00 and
+    // 02:00 UTC the scheduler's own run holds that interval already, and the trigger answers it with 200.
+    const yesterday = new Date(Date.parse(today) - 86_400_000).toISOString().slice(0, 10);
     const triggered = await fetch(`${url}/api/dags/intraday_metrics/trigger`, {
       method: "POST",
       headers: { authorization: "Bearer s3cret", "content-type": "application/json" },
-      body: JSON.stringify({ date: today }),
+      body: JSON.stringify({ date: yesterday }),
     });
     expect(triggered.status).toBe(201);
-    expect(((await triggered.json()) as { run: RunJson }).run.runId).toBe(`manual__${today}T00:00:00.000Z`);
+    expect(((await triggered.json()) as { run: RunJson }).run.runId).toBe(
+      `manual__${yesterday}T00:00:00.000Z`,
+    );
     const unknown = await fetch(`${url}/api/dags/nope/runs`);
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(
