@@ -1,9 +1,18 @@
 // `build` as dbt builds: DAG order, a model's tests right after it, failures skipping what is downstream, warnings not, threads.
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, type TestContext } from "vitest";
 import { openTestWarehouse, writeProject } from "../../test/helpers/models.ts";
 import type { NodeStatus } from "./materialize.ts";
 import { defaultThreads, type ModelsRun, runModels } from "./runner.ts";
+
+/** A project of `count` table models m0, m1, … that depend on nothing, each counting `rows` rows. */
+function independentTables(ctx: TestContext, count: number, rows: number): string {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < count; i++)
+    files[`models/m${i}.sql`] =
+      `{{ config(materialized='table') }}\nselect count(*) as n from range(${rows}) a\n`;
+  return writeProject(ctx, files);
+}
 
 function statuses(run: ModelsRun): Record<string, NodeStatus> {
   return Object.fromEntries(
@@ -176,11 +185,7 @@ seeds:
 
   it("runs independent nodes concurrently, up to --threads", async (ctx) => {
     const warehouse = await openTestWarehouse(ctx);
-    const files: Record<string, string> = {};
-    for (let i = 0; i < 6; i++)
-      files[`models/m${i}.sql`] =
-        "{{ config(materialized='table') }}\nselect count(*) as n from range(3000000) a\n";
-    const dir = writeProject(ctx, files);
+    const dir = independentTables(ctx, 6, 3_000_000);
     const run = await runModels({ command: "run", projectDir: dir, warehouse, threads: 3 });
     expect(run.ok).toBe(true);
     expect(new Set(run.results.map((r) => r.threadId))).toEqual(new Set([1, 2, 3]));
@@ -194,11 +199,7 @@ seeds:
 
   it("runs one node at a time on DuckDB without --threads, since DuckDB spreads each statement over every core", async (ctx) => {
     const warehouse = await openTestWarehouse(ctx);
-    const files: Record<string, string> = {};
-    for (let i = 0; i < 4; i++)
-      files[`models/m${i}.sql`] =
-        "{{ config(materialized='table') }}\nselect count(*) as n from range(300000) a\n";
-    const dir = writeProject(ctx, files);
+    const dir = independentTables(ctx, 4, 300_000);
     const run = await runModels({ command: "run", projectDir: dir, warehouse });
     expect(run.ok).toBe(true);
     expect(run.results.map((r) => r.threadId)).toEqual([1, 1, 1, 1]);

@@ -59,7 +59,7 @@ import {
   type RowDocument,
   upsertMeta,
 } from "./schema.ts";
-import { insertVersions, isVersioned, sweepVersions, VersionLedger, versionId } from "./versions.ts";
+import { insertVersions, isVersioned, sweepVersions, VersionLedger } from "./versions.ts";
 
 const MIB = 1024 * 1024;
 /** Rows carried inline by one commit point; more go to overflow pages. */
@@ -88,7 +88,7 @@ export interface MongoCommitOptions {
 
 /** Where a batch's redo records were written (see #clear). */
 interface RedoPlaces {
-  checkpoints: string[];
+  inCheckpoints: boolean;
   inRedo: boolean;
 }
 
@@ -140,10 +140,10 @@ export class MongoCommit {
       const batchId = randomUUID();
       const records = await this.#writePages(batchId, seq, plan.commitPoints);
       committing = true;
-      const carriers = await this.#writeCommitPoints(batchId, plan.commitPoints, records);
+      const places = await this.#writeCommitPoints(batchId, plan.commitPoints, records);
       await this.#hooks?.afterCommitPoint?.();
       await this.#applyRows(allRows(plan.commitPoints.map((point) => point.rows)), seq);
-      await this.#clear(batchId, carriers);
+      await this.#clear(batchId, places);
       this.#inDoubt = false;
     } catch (error) {
       // Some commit points may be durable without their rows applied: the next read or commit finishes them.
@@ -282,8 +282,8 @@ export class MongoCommit {
 
   /**
    * The commit points, lowest partition first, in ordered writes: each is one document write.
-   * Returns where the batch's redo records are: the checkpoints carrying one, and whether `redo` holds
-   * any of it (a journal commit point or overflow pages).
+   * Returns where the batch's redo records are: whether a checkpoint carries one, and whether `redo`
+   * holds any of it (a journal commit point or overflow pages).
    */
   async #writeCommitPoints(
     batch: string,
@@ -302,7 +302,7 @@ export class MongoCommit {
         rows: record.rows,
         pages: record.pages,
       });
-      return { checkpoints: [], inRedo };
+      return { inCheckpoints: false, inRedo };
     }
     const docs = points.map((point, i) => {
       const checkpoint = point.checkpoint!;
@@ -326,7 +326,7 @@ export class MongoCommit {
     );
     if (unfenced) await this.replaceById("checkpoints", docs, true);
     else for (const [i, doc] of docs.entries()) await this.#writeFenced(doc, points[i]!.checkpoint!);
-    return { checkpoints: docs.filter((doc) => doc.redo !== undefined).map((doc) => doc._id), inRedo };
+    return { inCheckpoints: docs.some((doc) => doc.redo !== undefined), inRedo };
   }
 
   /** A fenced checkpoint is a compare-and-set write of its document. */
@@ -477,8 +477,7 @@ export class MongoCommit {
       const docs = rows[kind];
       if (docs === undefined || docs.length === 0) continue;
       if (isVersioned(kind)) {
-        const versions = docs.map((doc) => ({ ...doc, _id: versionId(doc._id, seq), v: seq }));
-        await insertVersions(this.#db, REDO_COLLECTIONS[kind], versions);
+        await insertVersions(this.#db, REDO_COLLECTIONS[kind], docs, seq);
         continue;
       }
       const collection = this.#db.collection<RowDocument>(REDO_COLLECTIONS[kind]);
@@ -505,7 +504,7 @@ export class MongoCommit {
    * none. One command for the checkpoints: FerretDB runs concurrent updates one after the other anyway.
    */
   async #clear(batch: string, places?: RedoPlaces): Promise<void> {
-    if (places === undefined || places.checkpoints.length > 0) {
+    if (places === undefined || places.inCheckpoints) {
       await this.#db
         .collection<CheckpointDocument>("checkpoints")
         .updateMany({ "redo.batch": batch }, { $unset: { redo: "" } });

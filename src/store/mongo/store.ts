@@ -12,6 +12,9 @@ import { deleteExpiredDocuments } from "./retention.ts";
 import { INDEXES, SCHEMA_VERSION, upsertMeta } from "./schema.ts";
 import { sweepVersions } from "./versions.ts";
 
+/** The least time between two sweeps of stale window and daily versions by retention. */
+const SWEEP_INTERVAL_MS = 3_600_000;
+
 export interface MongoLiveStoreOptions extends MongoConnectOptions, MongoCommitOptions {}
 
 /** The reads are MongoQueries' (queries.ts); this adds the commit, the raw lake, the connection and recovery. */
@@ -24,6 +27,8 @@ export class MongoLiveStore extends MongoQueries implements LiveStore {
   readonly #db: Db;
   readonly #redact: (text: string) => string;
   readonly #commit: MongoCommit;
+  /** When enforceRetention last swept stale versions. */
+  #sweptAtMs = Number.NEGATIVE_INFINITY;
 
   private constructor(connection: MongoConnection, options: MongoLiveStoreOptions) {
     super(connection.db);
@@ -61,8 +66,13 @@ export class MongoLiveStore extends MongoQueries implements LiveStore {
   async enforceRetention(retention: StoreRetention): Promise<StoreRetentionResult> {
     const rows = await this.read("enforcing the live store's retention", async () => {
       const deleted = await deleteExpiredDocuments(this.#db, retention.beforeMs);
-      // Window and daily versions no writer remembers (another member's, or a crash's) go here too.
-      await sweepVersions(this.#db);
+      // Window and daily versions no writer remembers (another member's, or a crash's) go here too, at
+      // most once per SWEEP_INTERVAL_MS: a sweep reads every window document, and retention runs each minute.
+      const now = Date.now();
+      if (now - this.#sweptAtMs >= SWEEP_INTERVAL_MS) {
+        await sweepVersions(this.#db);
+        this.#sweptAtMs = now;
+      }
       return deleted;
     });
     const lake =

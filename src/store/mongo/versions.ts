@@ -13,13 +13,13 @@
  *     are due (which bounds what readers skip), and when the store closes. On FerretDB that command is one
  *     scan of the collection, where a replace was two per row.
  *   - Versions nobody remembers (another writer's, or a crash's between insert and delete) are removed by
- *     sweepVersions: after a recovery re-applied rows, and by retention.
+ *     sweepVersions: after a recovery re-applied rows, and by retention (at most hourly).
  * The new version is durable before the old one is deleted, so a reader never misses a row.
  */
 import type { Db, Document } from "mongodb";
 import { isOnlyDuplicateKeys } from "../../lake/mongo/index.ts";
 import { SERIES, type Series } from "../series.ts";
-import { dailyKind, type RedoKind, type RowDocument, windowsKind } from "./schema.ts";
+import { dailyKind, REDO_COLLECTIONS, type RedoKind, type RowDocument, windowsKind } from "./schema.ts";
 
 /** The row kinds written as versions, with their series (whose key names the version's key field). */
 const VERSIONED = new Map<RedoKind, Series>(
@@ -72,11 +72,17 @@ function sameKey(a: Document, b: Document, key: string): boolean {
 }
 
 /**
- * Inserts versions in bulk. A version already there (a retried commit, a redo record re-applied twice)
- * is the same document: its duplicate key is not an error.
+ * Inserts the rows as versions of batch `seq`, in bulk. A version already there (a retried commit, a redo
+ * record re-applied twice) is the same document: its duplicate key is not an error.
  */
-export async function insertVersions(db: Db, name: string, docs: readonly RowDocument[]): Promise<void> {
+export async function insertVersions(
+  db: Db,
+  name: string,
+  rows: readonly RowDocument[],
+  seq: number,
+): Promise<void> {
   const collection = db.collection<RowDocument>(name);
+  const docs = rows.map((row) => ({ ...row, _id: versionId(row._id, seq), v: seq }));
   for (let i = 0; i < docs.length; i += INSERT_DOCS) {
     try {
       await collection.insertMany(docs.slice(i, i + INSERT_DOCS), { ordered: false });
@@ -110,11 +116,7 @@ export class VersionLedger {
 
   /** Writes a kind's rows of batch `seq` as versions, then deletes stale versions if enough are due. */
   async write(db: Db, name: string, rows: readonly RowDocument[], seq: number): Promise<void> {
-    await insertVersions(
-      db,
-      name,
-      rows.map((row) => ({ ...row, _id: versionId(row._id, seq), v: seq })),
-    );
+    await insertVersions(db, name, rows, seq);
     let latest = this.#latest.get(name);
     if (latest === undefined) {
       latest = new Map();
@@ -156,26 +158,16 @@ export class VersionLedger {
       await deleteIds(db, name, ids);
     }
   }
-
-  /** Stale versions not yet deleted (for tests and status). */
-  get staleCount(): number {
-    return this.#staleCount;
-  }
 }
 
 /**
- * Deletes every version older than its key's newest, in the window and daily collections named (all of
- * them by default). Reads each collection's keys and versions once; returns the documents deleted.
+ * Deletes every version older than its key's newest, in every window and daily collection. Reads each
+ * collection's keys and versions once; returns the documents deleted.
  */
-export async function sweepVersions(
-  db: Db,
-  kinds: readonly RedoKind[] = [...VERSIONED.keys()],
-): Promise<number> {
+export async function sweepVersions(db: Db): Promise<number> {
   let deleted = 0;
-  for (const kind of kinds) {
-    const series = VERSIONED.get(kind);
-    if (series === undefined) continue;
-    const name = kind === windowsKind(series) ? series.windowTable : series.dailyTable;
+  for (const [kind, series] of VERSIONED) {
+    const name = REDO_COLLECTIONS[kind]!;
     const newest = new Map<string, { id: string; v: number }>();
     const stale: string[] = [];
     const found = db

@@ -1,6 +1,6 @@
 // The stream job: micro-batches of read → decode and validate → aggregate → write → one atomic store commit → report.
 
-import { setImmediate as yieldToEventLoop, setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { StoreError, StoreErrorCode } from "../../errors.ts";
 import type { GroupMember } from "../../log/index.ts";
 import type { WindowSpec } from "../windows.ts";
@@ -212,20 +212,17 @@ export class StreamJob {
       await yieldToEventLoop();
       if (this.#drainFinished || read === 0) break;
     }
-    if (this.#drainFinished) {
-      this.#drained = true;
-      await this.#member?.leave();
-      return this.summary();
+    if (!this.#drainFinished) {
+      if (signal?.aborted === true) {
+        await this.#checkpointState();
+        await this.#member?.leave();
+        return this.summary();
+      }
+      // The last batch did not read up to every target (a partition ending in records no reader sees):
+      // the end-of-input flush is a batch of its own.
+      this.#advanceToEnd();
+      await this.#batch(targets, true);
     }
-    if (signal?.aborted === true) {
-      await this.#checkpointState();
-      await this.#member?.leave();
-      return this.summary();
-    }
-    // The last batch did not read up to every target (a partition ending in records no reader sees):
-    // the end-of-input flush is a batch of its own.
-    this.#advanceToEnd();
-    await this.#batch(targets, true);
     this.#drained = true;
     await this.#member?.leave();
     return this.summary();
@@ -279,7 +276,8 @@ export class StreamJob {
   /**
    * One micro-batch, as its steps. `limits` caps each partition's reads (drain); `final` commits even
    * with nothing read (the end-of-input flush, a stop) and writes every partition's state; `readRecords`
-   * false reads nothing (a stop). Returns the number of records read.
+   * false reads nothing (a stop); `finishAtLimits` (a drain) makes the batch whose reads reach every limit
+   * the end-of-input flush. Returns the number of records read.
    */
   async #batch(
     limits: Map<PartitionCursor, number> | undefined,
