@@ -16,7 +16,7 @@ import { ModelError, ModelErrorCode, type PulseError } from "../errors.ts";
 import type { Relation, Warehouse } from "../warehouse/index.ts";
 import { failuresSql } from "./generic-tests.ts";
 import type { ModelNode, RunnableNode, SeedNode, TestNode } from "./nodes.ts";
-import type { Compiler } from "./render.ts";
+import type { Compiler, ReadsFrom } from "./render.ts";
 import { readSeed } from "./seeds.ts";
 
 export type NodeStatus = "success" | "error" | "skipped" | "pass" | "fail" | "warn";
@@ -44,6 +44,11 @@ export interface MaterializeOptions {
   fullRefresh: boolean;
   /** Only render (pulse models compile): nothing is written. */
   compileOnly: boolean;
+  /**
+   * Relations to read instead of some refs' own (shared view results, src/models/shared-views.ts). The
+   * compiled code kept for the artifacts names the refs' own relations, as dbt's does.
+   */
+  reads?: ReadsFrom;
 }
 
 async function existing(warehouse: Warehouse, relation: Relation): Promise<"table" | "view" | undefined> {
@@ -117,8 +122,11 @@ async function runModel(
   const before = materialized === "incremental" ? await existing(warehouse, relation) : undefined;
   const fullRefresh = node.config.fullRefresh ?? options.fullRefresh;
   const incremental = materialized === "incremental" && before === "table" && !fullRefresh;
-  const sql = compiler.compileModel(node, incremental);
-  outcome.compiledCode = sql;
+  outcome.compiledCode = compiler.compileModel(node, incremental);
+  const sql =
+    options.reads === undefined
+      ? outcome.compiledCode
+      : compiler.compileModel(node, incremental, options.reads);
   end();
   if (options.compileOnly || materialized === "ephemeral") {
     outcome.status = "success";
@@ -203,8 +211,8 @@ async function runTest(
   end: () => void,
 ): Promise<void> {
   begin("compile");
-  const sql = compiler.compileTest(node);
-  outcome.compiledCode = sql;
+  outcome.compiledCode = compiler.compileTest(node);
+  const sql = options.reads === undefined ? outcome.compiledCode : compiler.compileTest(node, options.reads);
   end();
   if (options.compileOnly) {
     outcome.status = "success";

@@ -29,6 +29,9 @@ export interface CompileOptions {
 }
 
 export const CTE_PREFIX = "__dbt__cte__";
+
+/** Relation names to render for some nodes' refs instead of their own: unique id → quoted name. */
+export type ReadsFrom = ReadonlyMap<string, string>;
 const AUDIT_SCHEMA = "dbt_test__audit";
 
 interface Rendered {
@@ -68,19 +71,22 @@ export class Compiler {
     return this.#options.dialect.relationName(this.relation(node));
   }
 
-  /** A model's compiled SQL, with `is_incremental()` as given. */
-  compileModel(node: ModelNode, isIncremental: boolean): string {
-    const rendered = this.#render(node, isIncremental);
+  /**
+   * A model's compiled SQL, with `is_incremental()` as given. `reads` maps a node's unique id to the
+   * relation name its `ref()` renders as instead of its own (the run's shared view results).
+   */
+  compileModel(node: ModelNode, isIncremental: boolean, reads?: ReadsFrom): string {
+    const rendered = this.#render(node, isIncremental, reads);
     return this.#withCtes(rendered);
   }
 
-  /** A test's query, whose rows are its failures. */
-  compileTest(node: TestNode): string {
-    if (node.testMetadata === undefined) return this.#withCtes(this.#render(node, false));
+  /** A test's query, whose rows are its failures; `reads` as for compileModel. */
+  compileTest(node: TestNode, reads?: ReadsFrom): string {
+    if (node.testMetadata === undefined) return this.#withCtes(this.#render(node, false, reads));
     const meta = node.testMetadata;
     const parent = this.#lookup(node, node.attachedNode ?? node.dependsOn[0] ?? "");
     const ephemerals: string[] = [];
-    const parentName = this.#relationFor(parent, ephemerals);
+    const parentName = reads?.get(parent.uniqueId) ?? this.#relationFor(parent, ephemerals);
     const column = node.quoteColumn
       ? this.#options.dialect.quoteIdentifier(String(meta.kwargs.column_name))
       : String(meta.kwargs.column_name);
@@ -93,7 +99,7 @@ export class Compiler {
     let to: string | undefined;
     if (meta.name === "relationships") {
       const toId = node.dependsOn.find((id) => id !== parent.uniqueId) ?? parent.uniqueId;
-      to = this.#relationFor(this.#lookup(node, toId), ephemerals);
+      to = reads?.get(toId) ?? this.#relationFor(this.#lookup(node, toId), ephemerals);
     }
     const sql = genericTestSql({
       test: meta.name,
@@ -156,7 +162,7 @@ export class Compiler {
     return injectCtes(rendered.sql, ctes);
   }
 
-  #render(node: ModelNode | TestNode, isIncremental: boolean): Rendered {
+  #render(node: ModelNode | TestNode, isIncremental: boolean, reads?: ReadsFrom): Rendered {
     const options = this.#options;
     const template = options.project.templates.get(node.uniqueId);
     if (template === undefined)
@@ -182,7 +188,7 @@ export class Compiler {
             `${node.name} reads ref('${name}'), which its parse did not find${target === undefined ? " and which does not exist" : ""}. If the ref sits in a branch parsing does not take, add a line \`-- depends_on: {{ ref('${name}') }}\``,
           );
         }
-        const rendered = this.#relationFor(target, ephemerals);
+        const rendered = reads?.get(target.uniqueId) ?? this.#relationFor(target, ephemerals);
         const relation =
           target.resourceType === "model" && target.config.materialized === "ephemeral"
             ? { schema: "", name: rendered }

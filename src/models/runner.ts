@@ -19,6 +19,7 @@ import { parseProject } from "./parse.ts";
 import { Compiler } from "./render.ts";
 import { runGraph, schedule } from "./schedule.ts";
 import { selectNodes } from "./select.ts";
+import { SharedViews } from "./shared-views.ts";
 
 export type ModelsCommand = "build" | "run" | "test" | "seed" | "compile" | "ls";
 
@@ -43,6 +44,11 @@ export interface ModelsOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Where artifacts go, relative to the project or absolute; default DBT_TARGET_PATH, else the project's target-path. */
   targetPath?: string;
+  /**
+   * On DuckDB, compute a view that several nodes read once for the run (src/models/shared-views.ts);
+   * default true.
+   */
+  shareViews?: boolean;
   /** Write target/manifest.json, run_results.json and compiled/ (default true). */
   writeArtifacts?: boolean;
   onEvent?(event: ModelsEvent): void;
@@ -180,6 +186,10 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
     options.command === "build",
   );
   const total = plan.order.length;
+  const shared =
+    options.command === "compile" || options.shareViews === false
+      ? undefined
+      : new SharedViews(warehouse, compiler, project, plan.order, invocationId);
   const results: NodeResult[] = [];
   const compiled = new Map<string, string>();
   let nextIndex = 0;
@@ -212,7 +222,9 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
       const outcome = await runNode(node, warehouse, compiler, {
         fullRefresh: options.fullRefresh ?? false,
         compileOnly: options.command === "compile",
+        reads: await shared?.readsFor(node),
       });
+      shared?.done(id);
       record(node, index, {
         uniqueId: id,
         outcome,
@@ -241,8 +253,9 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
         executionTimeSec: 0,
         relationName: relationNameOf(node),
       });
+      shared?.done(id);
     },
-  });
+  }).finally(() => shared?.close());
 
   const elapsedSec = (Date.now() - started) / 1000;
   if (options.writeArtifacts !== false) {

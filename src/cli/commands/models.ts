@@ -12,6 +12,7 @@ const OPTIONS = {
   models: { type: "string", short: "m", multiple: true },
   exclude: { type: "string", multiple: true },
   "full-refresh": { type: "boolean" },
+  "no-shared-views": { type: "boolean" },
 } as const;
 
 const SUBCOMMANDS: readonly ModelsCommand[] = ["build", "run", "test", "seed", "compile", "ls"];
@@ -28,6 +29,8 @@ export const modelsCommand: Command = {
     "  Selectors: model, +model, model+, @model, tag:x, path:models/marts, source:raw; space-separated",
     "  words are a union, commas intersect. Exits 1 when a node errors or an error-severity test fails.",
     "  --threads: nodes at once; default 1 on DuckDB (each statement uses every core), 4 elsewhere.",
+    "  --no-shared-views: on DuckDB, each node reads a view itself, even when several read it (by default",
+    "  the run computes such a view once, into memory: docs/batch.md).",
     "  Common: --json (a summary), --data-dir, --config.",
   ].join("\n"),
   async run(argv) {
@@ -55,6 +58,7 @@ export const modelsCommand: Command = {
       exclude: (values.exclude as string[] | undefined) ?? [],
       threads,
       fullRefresh: values["full-refresh"] === true,
+      shareViews: values["no-shared-views"] !== true,
       vars,
       onEvent: (event) => {
         if (event.kind === "result") out(resultLine(event));

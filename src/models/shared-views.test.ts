@@ -1,0 +1,218 @@
+// Shared view results: a view read by several nodes is computed once per run on DuckDB, with the columns they read, and the results stay the same.
+
+import { describe, expect, it, type TestContext } from "vitest";
+import { openTestWarehouse, writeProject } from "../../test/helpers/models.ts";
+import type { Warehouse } from "../warehouse/index.ts";
+import { runModels } from "./runner.ts";
+import { namesIn } from "./shared-views.ts";
+
+/**
+ * A project whose view `noisy` adds random() to each row, so a reader that computes the view gets values of
+ * its own, and readers of one shared copy get the same ones. Three tables read it, plus `tests`.
+ */
+function noisyProject(ctx: TestContext, extra: Record<string, string> = {}): string {
+  const reader = (column: string) =>
+    `{{ config(materialized='table') }}\nselect sum(r) as total, count(${column}) as n from {{ ref('noisy') }}\n`;
+  return writeProject(ctx, {
+    "models/base.sql":
+      "{{ config(materialized='table') }}\nselect i as id, i % 7 as k, 'p' || i as page from range(1000) t(i)\n",
+    "models/noisy.sql": "select id, k, page, random() as r from {{ ref('base') }}\n",
+    "models/a.sql": reader("id"),
+    "models/b.sql": reader("k"),
+    "models/c.sql": reader("id"),
+    ...extra,
+  });
+}
+
+async function totals(warehouse: Warehouse, names: readonly string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of names) {
+    const { rows } = await warehouse.query(`select total from monitoring_datalake.${name}`);
+    out.push(Number(rows[0]!.total));
+  }
+  return out;
+}
+
+/** The statements the runner sends through `query`, recorded on the way to the real warehouse. */
+function recording(warehouse: Warehouse): { warehouse: Warehouse; statements: string[] } {
+  const statements: string[] = [];
+  const recorded = new Proxy(warehouse, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (key === "query")
+        return (sql: string, params?: never) => {
+          statements.push(sql);
+          return target.query(sql, params);
+        };
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { warehouse: recorded, statements };
+}
+
+async function attached(warehouse: Warehouse): Promise<string[]> {
+  const { rows } = await warehouse.query("select database_name from duckdb_databases() order by 1");
+  return rows.map((row) => String(row.database_name)).filter((name) => name.startsWith("pulse_shared_"));
+}
+
+describe("shared view results", () => {
+  it("computes a view read by three models once, so they all see the same rows", async (ctx) => {
+    const warehouse = await openTestWarehouse(ctx);
+    const run = await runModels({ command: "build", projectDir: noisyProject(ctx), warehouse });
+    expect(run.ok).toBe(true);
+    const [a, b, c] = await totals(warehouse, ["a", "b", "c"]);
+    expect(b).toBe(a);
+    expect(c).toBe(a);
+    expect(await attached(warehouse)).toEqual([]);
+  });
+
+  it("leaves each reader on the view with shareViews false, or with fewer than three readers", async (ctx) => {
+    const warehouse = await openTestWarehouse(ctx);
+    await runModels({ command: "build", projectDir: noisyProject(ctx), warehouse, shareViews: false });
+    const unshared = await totals(warehouse, ["a", "b", "c"]);
+    expect(new Set(unshared).size).toBe(3);
+
+    const two = noisyProject(ctx);
+    const { rmSync } = await import("node:fs");
+    rmSync(`${two}/models/c.sql`);
+    await runModels({ command: "build", projectDir: two, warehouse });
+    const [a, b] = await totals(warehouse, ["a", "b"]);
+    expect(a).not.toBe(b);
+  });
+
+  it("copies only the columns the readers name, and the compiled code kept for target/ names the view", async (ctx) => {
+    const { warehouse, statements } = recording(await openTestWarehouse(ctx));
+    const run = await runModels({ command: "build", projectDir: noisyProject(ctx), warehouse });
+    expect(run.ok).toBe(true);
+    const copies = statements.filter((sql) => sql.startsWith('create or replace table "pulse_shared_'));
+    expect(copies).toHaveLength(1);
+    expect(copies[0]).toMatch(/ as select "id", "k", "r" from "monitoring_datalake"\."noisy"$/);
+    for (const result of run.results.filter((r) => /^model\.shop\.[abc]$/.test(r.uniqueId)))
+      expect(result.outcome.compiledCode).toContain('"monitoring_datalake"."noisy"');
+  });
+
+  it("copies every column when a reader selects the view's star, and shares nothing when a reader cannot be parsed", async (ctx) => {
+    const star = recording(await openTestWarehouse(ctx));
+    await runModels({
+      command: "build",
+      projectDir: noisyProject(ctx, {
+        "models/d.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('noisy') }}\n",
+      }),
+      warehouse: star.warehouse,
+    });
+    const copy = star.statements.find((sql) => sql.startsWith('create or replace table "pulse_shared_'));
+    expect(copy).toMatch(/ as select "id", "k", "page", "r" from /);
+
+    const unparsed = await openTestWarehouse(ctx);
+    const run = await runModels({
+      command: "build",
+      projectDir: noisyProject(ctx, {
+        // DuckDB runs a PIVOT statement, but json_serialize_sql parses SELECT statements only.
+        "models/d.sql": "{{ config(materialized='table') }}\npivot {{ ref('noisy') }} on k using sum(r)\n",
+      }),
+      warehouse: unparsed,
+    });
+    expect(run.ok).toBe(true);
+    const [a, b, c] = await totals(unparsed, ["a", "b", "c"]);
+    expect(new Set([a, b, c]).size).toBe(3);
+  });
+
+  it("leaves a test DuckDB answers from statistics on the view, and counts only readers that scan", async (ctx) => {
+    const { warehouse, statements } = recording(await openTestWarehouse(ctx));
+    const dir = writeProject(ctx, {
+      "models/base.sql":
+        "{{ config(materialized='table') }}\nselect i as id, 'p' || i as page from range(1000) t(i)\n",
+      "models/noisy.sql": "select id, page, random() as r from {{ ref('base') }}\n",
+      "models/a.sql": "{{ config(materialized='table') }}\nselect sum(r) as total from {{ ref('noisy') }}\n",
+      "models/b.sql": "{{ config(materialized='table') }}\nselect sum(r) as total from {{ ref('noisy') }}\n",
+      "models/schema.yml":
+        "version: 2\nmodels:\n  - name: noisy\n    columns:\n      - name: page\n        data_tests: [not_null]\n      - name: id\n        data_tests: [not_null]\n",
+    });
+    const run = await runModels({ command: "build", projectDir: dir, warehouse });
+    expect(run.ok).toBe(true);
+    expect(run.counts.pass).toBe(6);
+    // Four readers, but the not_null tests scan nothing (no nulls in base's statistics): two left, no copy.
+    expect(statements.some((sql) => sql.includes("pulse_shared_"))).toBe(false);
+    const [a, b] = await totals(warehouse, ["a", "b"]);
+    expect(a).not.toBe(b);
+  });
+
+  it("skips the readers of a view that fails, and leaves nothing attached", async (ctx) => {
+    const warehouse = await openTestWarehouse(ctx);
+    const dir = noisyProject(ctx, {
+      "models/noisy.sql": "select id, k, page, random() as r, no_such_column from {{ ref('base') }}\n",
+    });
+    const run = await runModels({ command: "build", projectDir: dir, warehouse });
+    expect(run.ok).toBe(false);
+    const status = Object.fromEntries(
+      run.results.map((r) => [run.project.nodes.get(r.uniqueId)!.name, r.outcome.status]),
+    );
+    expect(status).toEqual({ base: "success", noisy: "error", a: "skipped", b: "skipped", c: "skipped" });
+    expect(await attached(warehouse)).toEqual([]);
+  });
+
+  it("gives `pulse models test` the same failures through the copy as through the view", async (ctx) => {
+    const dir = writeProject(ctx, {
+      "models/base.sql":
+        "{{ config(materialized='table') }}\nselect i % 10 as id, i % 3 as k from range(100) t(i)\n",
+      "models/v.sql": "select id, k from {{ ref('base') }} where k > 0\n",
+      "models/schema.yml":
+        "version: 2\nmodels:\n  - name: v\n    columns:\n      - name: id\n        data_tests: [unique]\n      - name: k\n        data_tests:\n          - accepted_values:\n              values: [1]\n          - unique\n",
+    });
+    const failures = async (shareViews: boolean) => {
+      const warehouse = await openTestWarehouse(ctx);
+      await runModels({ command: "run", projectDir: dir, warehouse });
+      const { warehouse: recorded, statements } = recording(warehouse);
+      const run = await runModels({ command: "test", projectDir: dir, warehouse: recorded, shareViews });
+      return {
+        shared: statements.some((sql) => sql.includes("pulse_shared_")),
+        failures: Object.fromEntries(
+          run.results.map((r) => [run.project.nodes.get(r.uniqueId)!.name, r.outcome.failures]),
+        ),
+      };
+    };
+    const on = await failures(true);
+    const off = await failures(false);
+    expect(on.shared).toBe(true);
+    expect(off.shared).toBe(false);
+    // 67 rows with k > 0: ids 0–9 each more than once; k is 1 or 2 (accepted_values fails on 2).
+    expect(on.failures).toEqual({ unique_v_id: 10, unique_v_k: 2, accepted_values_v_k__1: 1 });
+    expect(off.failures).toEqual(on.failures);
+  });
+});
+
+describe("namesIn", () => {
+  const view = { schema: "s", name: "v" };
+  async function tree(sql: string): Promise<unknown> {
+    const { open } = await import("../warehouse/open.ts");
+    const { tmpdir } = await import("node:os");
+    const warehouse = await open("embedded::memory:", { dataDir: tmpdir() });
+    try {
+      const { rows } = await warehouse.query(
+        `select json_serialize_sql(${warehouse.dialect.quoteLiteral(sql)}) as tree`,
+      );
+      return JSON.parse(String(rows[0]!.tree));
+    } finally {
+      await warehouse.close();
+    }
+  }
+  const cases: [string, boolean][] = [
+    ["select a, count(*) from s.v group by a", false],
+    ["select * from s.v", true],
+    ["select x.* from s.v as x join t using (k)", true],
+    ["select * from (select a from s.v) q", false],
+    ["with c as (select a from s.v) select * from c", false],
+    ["select v from s.v", true],
+    ["select q from s.v as q", true],
+    ["select a from s.v natural join t", true],
+    ["select columns('a.*') from s.v", true],
+    ["select a from t where a in (select * from s.v)", true],
+    ["select * from t", false],
+  ];
+  for (const [sql, unnamed] of cases)
+    it(`${unnamed ? "reads unnamed columns" : "names its columns"}: ${sql}`, async () => {
+      const names = new Set<string>();
+      expect(namesIn(await tree(sql), names, view)).toBe(unnamed);
+      if (!unnamed && sql.includes("s.v")) expect(names.has("a")).toBe(true);
+    });
+});
