@@ -107,6 +107,17 @@ export async function runNode(
 
 type Phase = (name: Timing["name"]) => void;
 
+/** Whether a model runs its `is_incremental()` branch now: an incremental model whose table exists, not fully refreshed. */
+export async function runsIncremental(
+  node: ModelNode,
+  warehouse: Warehouse,
+  compiler: Compiler,
+  fullRefresh: boolean,
+): Promise<boolean> {
+  if (node.config.materialized !== "incremental" || (node.config.fullRefresh ?? fullRefresh)) return false;
+  return (await existing(warehouse, compiler.relation(node))) === "table";
+}
+
 async function runModel(
   node: ModelNode,
   warehouse: Warehouse,
@@ -120,8 +131,7 @@ async function runModel(
   const materialized = node.config.materialized;
   begin("compile");
   const before = materialized === "incremental" ? await existing(warehouse, relation) : undefined;
-  const fullRefresh = node.config.fullRefresh ?? options.fullRefresh;
-  const incremental = materialized === "incremental" && before === "table" && !fullRefresh;
+  const incremental = before === "table" && !(node.config.fullRefresh ?? options.fullRefresh);
   outcome.compiledCode = compiler.compileModel(node, incremental);
   const sql =
     options.reads === undefined

@@ -189,7 +189,14 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
   const shared =
     options.command === "compile" || options.shareViews === false
       ? undefined
-      : new SharedViews(warehouse, compiler, project, plan.order, invocationId);
+      : new SharedViews({
+          warehouse,
+          compiler,
+          project,
+          order: plan.order,
+          runId: invocationId,
+          fullRefresh: options.fullRefresh ?? false,
+        });
   const results: NodeResult[] = [];
   const compiled = new Map<string, string>();
   let nextIndex = 0;

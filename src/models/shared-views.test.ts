@@ -117,6 +117,38 @@ describe("shared view results", () => {
     expect(new Set([a, b, c]).size).toBe(3);
   });
 
+  it("shares on a first build and on the next, where an incremental reader's other branch reads its own table", async (ctx) => {
+    const warehouse = await openTestWarehouse(ctx);
+    const dir = noisyProject(ctx, {
+      "models/c.sql": [
+        "{{ config(materialized='incremental', unique_key='n') }}",
+        "select sum(r) as total, count(id) as n from {{ ref('noisy') }}",
+        "{% if is_incremental() %}where id >= (select count(*) - count(*) from {{ this }}){% endif %}",
+        "",
+      ].join("\n"),
+    });
+    for (const build of ["first", "second"]) {
+      const run = await runModels({ command: "build", projectDir: dir, warehouse });
+      expect(run.ok, build).toBe(true);
+      const [a, b, c] = await totals(warehouse, ["a", "b", "c"]);
+      expect([b, c], build).toEqual([a, a]);
+    }
+  });
+
+  it("leaves a reader DuckDB cannot plan on the view, so that its error names the view", async (ctx) => {
+    const warehouse = await openTestWarehouse(ctx);
+    const dir = noisyProject(ctx, {
+      "models/d.sql": "{{ config(materialized='table') }}\nselect no_such_column from {{ ref('noisy') }}\n",
+    });
+    const run = await runModels({ command: "build", projectDir: dir, warehouse });
+    const d = run.results.find((r) => r.uniqueId === "model.shop.d")!;
+    expect(d.outcome.status).toBe("error");
+    expect(d.outcome.message).toContain("no_such_column");
+    expect(d.outcome.message).not.toContain("pulse_shared_");
+    const [a, b, c] = await totals(warehouse, ["a", "b", "c"]);
+    expect([b, c]).toEqual([a, a]);
+  });
+
   it("leaves a test DuckDB answers from statistics on the view, and counts only readers that scan", async (ctx) => {
     const { warehouse, statements } = recording(await openTestWarehouse(ctx));
     const dir = writeProject(ctx, {

@@ -24,6 +24,7 @@
  */
 
 import type { Relation, Warehouse } from "../warehouse/index.ts";
+import { runsIncremental } from "./materialize.ts";
 import type { ModelNode, Project, RunnableNode } from "./nodes.ts";
 import type { Compiler, ReadsFrom } from "./render.ts";
 
@@ -36,14 +37,27 @@ interface Shared {
   pending: Set<string>;
   /** The copy's quoted name once made; undefined when the readers stay on the view. */
   made?: Promise<string | undefined>;
-  /** Readers that stay on the view: their plan on it scans nothing. */
-  light: Set<string>;
+  /** Readers that stay on the view: their plan on it scans nothing, or DuckDB cannot plan them. */
+  onView: Set<string>;
+}
+
+export interface SharedViewsOptions {
+  warehouse: Warehouse;
+  compiler: Compiler;
+  project: Project;
+  /** The run's nodes, in run order. */
+  order: readonly string[];
+  /** Names the run's in-memory database. */
+  runId: string;
+  /** The run's --full-refresh, which decides an incremental reader's branch. */
+  fullRefresh: boolean;
 }
 
 export class SharedViews {
   readonly #warehouse: Warehouse;
   readonly #compiler: Compiler;
   readonly #project: Project;
+  readonly #fullRefresh: boolean;
   readonly #database: string;
   /** View unique id → its sharing. */
   readonly #views = new Map<string, Shared>();
@@ -52,17 +66,13 @@ export class SharedViews {
   #attached?: Promise<void>;
   readonly #drops: Promise<unknown>[] = [];
 
-  /** Plans the sharing for the nodes of a run (in run order); shares nothing unless the warehouse is DuckDB. */
-  constructor(
-    warehouse: Warehouse,
-    compiler: Compiler,
-    project: Project,
-    order: readonly string[],
-    runId: string,
-  ) {
+  /** Plans the sharing for the nodes of a run; shares nothing unless the warehouse is DuckDB. */
+  constructor(options: SharedViewsOptions) {
+    const { warehouse, project, order, runId } = options;
     this.#warehouse = warehouse;
-    this.#compiler = compiler;
+    this.#compiler = options.compiler;
     this.#project = project;
+    this.#fullRefresh = options.fullRefresh;
     this.#database = `pulse_shared_${runId.replace(/[^0-9a-z]/gi, "").slice(0, 12)}`;
     if (warehouse.dialect.name !== "duckdb") return;
     const readersOf = new Map<string, string[]>();
@@ -80,7 +90,7 @@ export class SharedViews {
       this.#views.set(viewId, {
         view: project.nodes.get(viewId) as ModelNode,
         pending: new Set(readers),
-        light: new Set(),
+        onView: new Set(),
       });
       for (const reader of readers) this.#readers.set(reader, [...(this.#readers.get(reader) ?? []), viewId]);
     }
@@ -98,7 +108,7 @@ export class SharedViews {
       const shared = this.#views.get(viewId)!;
       shared.made ??= this.#make(shared);
       const name = await shared.made;
-      if (name !== undefined && !shared.light.has(node.uniqueId)) reads.set(viewId, name);
+      if (name !== undefined && !shared.onView.has(node.uniqueId)) reads.set(viewId, name);
     }
     return reads.size === 0 ? undefined : reads;
   }
@@ -162,32 +172,39 @@ export class SharedViews {
     let all = false;
     let scanning = 0;
     for (const readerId of shared.pending) {
-      const reader = this.#project.nodes.get(readerId)!;
-      const compiled = this.#compiled(reader);
-      let scans = false;
-      for (const sql of compiled) {
-        const literal = this.#warehouse.dialect.quoteLiteral(sql);
-        const plan = await this.#warehouse.query(`explain ${sql}`);
-        if (!plan.rows.some((row) => /\b(TABLE|SEQ)_SCAN\b/.test(String(row.explain_value)))) continue;
-        scans = true;
-        const result = await this.#warehouse.query(`select json_serialize_sql(${literal}) as tree`);
-        const tree = JSON.parse(String(result.rows[0]?.tree ?? "{}")) as { error?: boolean };
-        if (tree.error !== false) return undefined;
-        if (namesIn(tree, names, relation)) all = true;
+      const sql = await this.#compiled(this.#project.nodes.get(readerId)!);
+      // A reader DuckDB cannot plan stays on the view, so that its error names the view.
+      const plan =
+        sql === undefined ? undefined : await this.#warehouse.query(`explain ${sql}`).catch(() => undefined);
+      if (
+        sql === undefined ||
+        plan === undefined ||
+        !plan.rows.some((row) => /\b(TABLE|SEQ)_SCAN\b/.test(String(row.explain_value)))
+      ) {
+        shared.onView.add(readerId);
+        continue;
       }
-      if (scans) scanning++;
-      else shared.light.add(readerId);
+      scanning++;
+      const literal = this.#warehouse.dialect.quoteLiteral(sql);
+      const result = await this.#warehouse.query(`select json_serialize_sql(${literal}) as tree`);
+      const tree = JSON.parse(String(result.rows[0]?.tree ?? "{}")) as { error?: boolean };
+      if (tree.error !== false) return undefined;
+      if (namesIn(tree, names, relation)) all = true;
     }
     if (scanning < SHARE_MIN_READERS) return undefined;
     return all ? [...columns] : columns.filter((column) => names.has(column.toLowerCase()));
   }
 
-  /** A reader's compiled SQL: both branches of an incremental model, since either may run. */
-  #compiled(node: RunnableNode): string[] {
-    if (node.resourceType === "test") return [this.#compiler.compileTest(node)];
-    if (node.resourceType !== "model") return [];
-    if (node.config.materialized !== "incremental") return [this.#compiler.compileModel(node, false)];
-    return [this.#compiler.compileModel(node, false), this.#compiler.compileModel(node, true)];
+  /** A reader's SQL as it will run (an incremental model's branch decided as the run decides it). */
+  async #compiled(node: RunnableNode): Promise<string | undefined> {
+    try {
+      if (node.resourceType === "test") return this.#compiler.compileTest(node);
+      if (node.resourceType !== "model") return undefined;
+      const incremental = await runsIncremental(node, this.#warehouse, this.#compiler, this.#fullRefresh);
+      return this.#compiler.compileModel(node, incremental);
+    } catch {
+      return undefined;
+    }
   }
 
   #quote(name: string): string {
