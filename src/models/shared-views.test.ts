@@ -149,6 +149,37 @@ describe("shared view results", () => {
     expect([b, c]).toEqual([a, a]);
   });
 
+  it("keeps apart views of one name in two schemas, both copies alive at once", async (ctx) => {
+    const warehouse = await openTestWarehouse(ctx);
+    // b and c run after a2, b2 and c2 after a: whichever view is copied first, the other is copied before
+    // all of the first one's readers are done.
+    const reader = (view: string, after: string | undefined, schema = "") =>
+      `{{ config(materialized='table'${schema}) }}\nselect sum(r) as total from {{ ref('${view}') }}` +
+      (after === undefined ? "\n" : ` where exists (select 1 from {{ ref('${after}') }})\n`);
+    const far = ", schema='far'";
+    const dir = noisyProject(ctx, {
+      "models/far.sql":
+        "{{ config(alias='noisy', schema='far') }}\nselect id, 1000000 + random() as r from {{ ref('base') }}\n",
+      "models/a.sql": reader("noisy", undefined),
+      "models/b.sql": reader("noisy", "a2"),
+      "models/c.sql": reader("noisy", "a2"),
+      "models/a2.sql": reader("far", undefined, far),
+      "models/b2.sql": reader("far", "a", far),
+      "models/c2.sql": reader("far", "a", far),
+    });
+    const run = await runModels({ command: "build", projectDir: dir, warehouse });
+    expect(run.ok).toBe(true);
+    const near = await totals(warehouse, ["a", "b", "c"]);
+    const { rows } = await warehouse.query(
+      "select total from monitoring_datalake_far.a2 union all select total from monitoring_datalake_far.b2 union all select total from monitoring_datalake_far.c2",
+    );
+    const farTotals = rows.map((row) => Number(row.total));
+    expect(new Set(near).size).toBe(1);
+    expect(new Set(farTotals).size).toBe(1);
+    expect(near[0]).toBeLessThan(1000);
+    expect(farTotals[0]).toBeGreaterThan(1_000_000_000);
+  });
+
   it("leaves a test DuckDB answers from statistics on the view, and counts only readers that scan", async (ctx) => {
     const { warehouse, statements } = recording(await openTestWarehouse(ctx));
     const dir = writeProject(ctx, {

@@ -4,9 +4,11 @@
  * A view model is SQL that every reader recomputes. In the analytics project, stg_user_activity (a
  * deduplication over the whole raw table) is read by four marts and three tests; over 10M raw events each
  * recomputation takes 2.3–3.0 s, most of a build. When at least SHARE_MIN_READERS nodes of a run read one
- * view directly, the first of them to run first copies the columns they read into a table of an in-memory
- * database attached for the run (`pulse_shared_<id>`), and each reader's executed SQL reads that table
- * instead of the view. The compiled SQL written to target/ still names the view, as dbt's does.
+ * view directly and their plans on it scan rows, the first of them to run copies the columns they read
+ * into a table of an in-memory database attached for the run (`pulse_shared_<id>`, under the view's own
+ * schema and name), and each reader's executed SQL reads that table instead of the view. The compiled SQL
+ * written to target/ still names the view, as dbt's does. DuckDB spills the copy to its temp directory
+ * when it outgrows the memory limit.
  *
  * The copy holds the same rows every reader would have read: a view's result changes only when a relation
  * it reads changes, and no node of the run writes a relation upstream of a view that one of its own
@@ -16,8 +18,10 @@
  * Which columns: DuckDB parses each reader's compiled SQL (json_serialize_sql), and the copy keeps every
  * column of the view whose name appears as any name in a parse tree. A star (`*`, `v.*`, COLUMNS(…)), a
  * NATURAL join, or a whole-row reference (a table's own name used as a column) keeps them all; SQL that
- * DuckDB cannot parse, or a view that cannot be read, leaves the readers on the view. Readers through an
- * ephemeral model read the view itself.
+ * DuckDB cannot parse, or a view that cannot be read, leaves the readers on the view. A reader whose
+ * plan on the view scans nothing (DuckDB answers a not_null test from statistics) stays on the view and
+ * adds no column; one that cannot be planned when it runs stays on the view too, so that its error names
+ * the view. Readers through an ephemeral model read the view itself.
  *
  * DuckDB only (the embedded warehouse, where one in-memory copy is cheap next to the recomputations); on
  * PostgreSQL and BigQuery each reader reads the view.
@@ -28,7 +32,7 @@ import { runsIncremental } from "./materialize.ts";
 import type { ModelNode, Project, RunnableNode } from "./nodes.ts";
 import type { Compiler, ReadsFrom } from "./render.ts";
 
-/** A view is shared when at least this many nodes of the run read it directly. */
+/** A view is shared when at least this many nodes of the run read it directly and scan it. */
 export const SHARE_MIN_READERS = 3;
 
 interface Shared {
@@ -37,8 +41,10 @@ interface Shared {
   pending: Set<string>;
   /** The copy's quoted name once made; undefined when the readers stay on the view. */
   made?: Promise<string | undefined>;
-  /** Readers that stay on the view: their plan on it scans nothing, or DuckDB cannot plan them. */
+  /** Readers that stay on the view: their plan on it scans nothing. */
   onView: Set<string>;
+  /** Readers DuckDB could not plan when the copy was made; planned again when each runs. */
+  unplanned: Set<string>;
 }
 
 export interface SharedViewsOptions {
@@ -91,14 +97,10 @@ export class SharedViews {
         view: project.nodes.get(viewId) as ModelNode,
         pending: new Set(readers),
         onView: new Set(),
+        unplanned: new Set(),
       });
       for (const reader of readers) this.#readers.set(reader, [...(this.#readers.get(reader) ?? []), viewId]);
     }
-  }
-
-  /** The views shared in this run, by unique id. */
-  get shared(): string[] {
-    return [...this.#views.keys()];
   }
 
   /** What `node` reads instead of its views, making the copies it needs first; undefined when nothing. */
@@ -108,7 +110,11 @@ export class SharedViews {
       const shared = this.#views.get(viewId)!;
       shared.made ??= this.#make(shared);
       const name = await shared.made;
-      if (name !== undefined && !shared.onView.has(node.uniqueId)) reads.set(viewId, name);
+      if (name === undefined || shared.onView.has(node.uniqueId)) continue;
+      // Planned again now that its other inputs exist: it reads the copy only if it scans the view.
+      if (shared.unplanned.has(node.uniqueId) && (await this.#plan(await this.#compiled(node))) !== "scans")
+        continue;
+      reads.set(viewId, name);
     }
     return reads.size === 0 ? undefined : reads;
   }
@@ -146,7 +152,10 @@ export class SharedViews {
         .query(`attach ':memory:' as ${this.#quote(this.#database)}`)
         .then(() => {});
       await this.#attached;
-      const name = `${this.#quote(this.#database)}.main.${this.#quote(relation.name)}`;
+      // The view's own schema and name inside the run's database, so views of one name in two schemas differ.
+      const schema = `${this.#quote(this.#database)}.${this.#quote(relation.schema)}`;
+      await warehouse.query(`create schema if not exists ${schema}`);
+      const name = `${schema}.${this.#quote(relation.name)}`;
       const list = kept.map((column) => warehouse.dialect.quoteIdentifier(column)).join(", ");
       await warehouse.query(
         `create or replace table ${name} as select ${list} from ${warehouse.dialect.relationName(relation)}`,
@@ -160,8 +169,9 @@ export class SharedViews {
   /**
    * The view's columns its readers name, in the view's order. Readers whose plan on the view scans no
    * table (DuckDB answers them from statistics: a not_null test on a column without nulls) stay on the
-   * view and add no column. Undefined, sharing nothing, when a reader cannot be parsed or fewer than
-   * SHARE_MIN_READERS scan.
+   * view and add no column. A reader that cannot be planned yet (a relation it also reads is built later
+   * in the run) adds its columns and is planned again when it runs. Undefined, sharing nothing, when a
+   * reader cannot be parsed or fewer than SHARE_MIN_READERS may scan.
    */
   async #columnsRead(
     shared: Shared,
@@ -173,17 +183,12 @@ export class SharedViews {
     let scanning = 0;
     for (const readerId of shared.pending) {
       const sql = await this.#compiled(this.#project.nodes.get(readerId)!);
-      // A reader DuckDB cannot plan stays on the view, so that its error names the view.
-      const plan =
-        sql === undefined ? undefined : await this.#warehouse.query(`explain ${sql}`).catch(() => undefined);
-      if (
-        sql === undefined ||
-        plan === undefined ||
-        !plan.rows.some((row) => /\b(TABLE|SEQ)_SCAN\b/.test(String(row.explain_value)))
-      ) {
+      const plan = await this.#plan(sql);
+      if (sql === undefined || plan === "empty") {
         shared.onView.add(readerId);
         continue;
       }
+      if (plan === "fails") shared.unplanned.add(readerId);
       scanning++;
       const literal = this.#warehouse.dialect.quoteLiteral(sql);
       const result = await this.#warehouse.query(`select json_serialize_sql(${literal}) as tree`);
@@ -193,6 +198,16 @@ export class SharedViews {
     }
     if (scanning < SHARE_MIN_READERS) return undefined;
     return all ? [...columns] : columns.filter((column) => names.has(column.toLowerCase()));
+  }
+
+  /** Whether DuckDB's plan for `sql` scans a table, scans none (answered from statistics), or cannot be made. */
+  async #plan(sql: string | undefined): Promise<"scans" | "empty" | "fails"> {
+    if (sql === undefined) return "fails";
+    const plan = await this.#warehouse.query(`explain ${sql}`).catch(() => undefined);
+    if (plan === undefined) return "fails";
+    return plan.rows.some((row) => /\b(TABLE|SEQ)_SCAN\b/.test(String(row.explain_value)))
+      ? "scans"
+      : "empty";
   }
 
   /** A reader's SQL as it will run (an incremental model's branch decided as the run decides it). */
