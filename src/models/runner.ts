@@ -19,7 +19,7 @@ import { parseProject } from "./parse.ts";
 import { Compiler } from "./render.ts";
 import { runGraph, schedule } from "./schedule.ts";
 import { selectNodes } from "./select.ts";
-import { SharedViews } from "./shared-views.ts";
+import { type SharedView, SharedViews } from "./shared-views.ts";
 
 export type ModelsCommand = "build" | "run" | "test" | "seed" | "compile" | "ls";
 
@@ -54,8 +54,12 @@ export interface ModelsOptions {
   onEvent?(event: ModelsEvent): void;
 }
 
-/** What the log shows: a node starting, and its result (or its skip). */
+/**
+ * What the log shows: a node starting, and its result (or its skip); and a view computed once for its
+ * readers (src/models/shared-views.ts).
+ */
 export type ModelsEvent =
+  | ({ kind: "shared" } & SharedView)
   | { kind: "start"; index: number; total: number; node: RunnableNode; relationName: string | undefined }
   | {
       kind: "result";
@@ -196,6 +200,7 @@ export async function runModels(options: ModelsOptions): Promise<ModelsRun> {
           order: plan.order,
           runId: invocationId,
           fullRefresh: options.fullRefresh ?? false,
+          onShared: (shared) => options.onEvent?.({ kind: "shared", ...shared }),
         });
   const results: NodeResult[] = [];
   const compiled = new Map<string, string>();

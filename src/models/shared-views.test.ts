@@ -3,7 +3,7 @@
 import { describe, expect, it, type TestContext } from "vitest";
 import { openTestWarehouse, writeProject } from "../../test/helpers/models.ts";
 import type { Warehouse } from "../warehouse/index.ts";
-import { runModels } from "./runner.ts";
+import { type ModelsEvent, runModels } from "./runner.ts";
 import { namesIn } from "./shared-views.ts";
 
 /**
@@ -56,10 +56,31 @@ async function attached(warehouse: Warehouse): Promise<string[]> {
 }
 
 describe("shared view results", () => {
-  it("computes a view read by three models once, so they all see the same rows", async (ctx) => {
+  it("computes a view read by three models once, so they all see the same rows, and says so", async (ctx) => {
     const warehouse = await openTestWarehouse(ctx);
-    const run = await runModels({ command: "build", projectDir: noisyProject(ctx), warehouse });
+    const events: ModelsEvent[] = [];
+    const run = await runModels({
+      command: "build",
+      projectDir: noisyProject(ctx),
+      warehouse,
+      onEvent: (event) => events.push(event),
+    });
     expect(run.ok).toBe(true);
+    const shared = events.filter((event) => event.kind === "shared");
+    expect(shared).toEqual([
+      {
+        kind: "shared",
+        relationName: '"monitoring_datalake"."noisy"',
+        readers: 3,
+        columns: 3,
+        ofColumns: 4,
+        seconds: expect.any(Number),
+      },
+    ]);
+    // Announced before the first reader's result.
+    expect(events.indexOf(shared[0]!)).toBeLessThan(
+      events.findIndex((event) => event.kind === "result" && event.node.name === "a"),
+    );
     const [a, b, c] = await totals(warehouse, ["a", "b", "c"]);
     expect(b).toBe(a);
     expect(c).toBe(a);

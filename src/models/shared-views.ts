@@ -57,6 +57,18 @@ export interface SharedViewsOptions {
   runId: string;
   /** The run's --full-refresh, which decides an incremental reader's branch. */
   fullRefresh: boolean;
+  /** Told of each copy made. */
+  onShared?(shared: SharedView): void;
+}
+
+/** A copy made: which view, for how many readers, with how many of its columns, in how long. */
+export interface SharedView {
+  /** The view's quoted name. */
+  relationName: string;
+  readers: number;
+  columns: number;
+  ofColumns: number;
+  seconds: number;
 }
 
 export class SharedViews {
@@ -64,6 +76,7 @@ export class SharedViews {
   readonly #compiler: Compiler;
   readonly #project: Project;
   readonly #fullRefresh: boolean;
+  readonly #onShared: SharedViewsOptions["onShared"];
   readonly #database: string;
   /** View unique id → its sharing. */
   readonly #views = new Map<string, Shared>();
@@ -79,6 +92,7 @@ export class SharedViews {
     this.#compiler = options.compiler;
     this.#project = project;
     this.#fullRefresh = options.fullRefresh;
+    this.#onShared = options.onShared;
     this.#database = `pulse_shared_${runId.replace(/[^0-9a-z]/gi, "").slice(0, 12)}`;
     if (warehouse.dialect.name !== "duckdb") return;
     const readersOf = new Map<string, string[]>();
@@ -143,6 +157,7 @@ export class SharedViews {
   async #make(shared: Shared): Promise<string | undefined> {
     const warehouse = this.#warehouse;
     const relation = this.#compiler.relation(shared.view);
+    const started = performance.now();
     try {
       const columns = (await warehouse.columns(relation)).map((column) => column.name);
       if (columns.length === 0) return undefined;
@@ -157,9 +172,15 @@ export class SharedViews {
       await warehouse.query(`create schema if not exists ${schema}`);
       const name = `${schema}.${this.#quote(relation.name)}`;
       const list = kept.map((column) => warehouse.dialect.quoteIdentifier(column)).join(", ");
-      await warehouse.query(
-        `create or replace table ${name} as select ${list} from ${warehouse.dialect.relationName(relation)}`,
-      );
+      const relationName = warehouse.dialect.relationName(relation);
+      await warehouse.query(`create or replace table ${name} as select ${list} from ${relationName}`);
+      this.#onShared?.({
+        relationName,
+        readers: shared.pending.size - shared.onView.size,
+        columns: kept.length,
+        ofColumns: columns.length,
+        seconds: (performance.now() - started) / 1000,
+      });
       return name;
     } catch {
       return undefined;

@@ -53,6 +53,21 @@ describe("pulse models", () => {
     const warned = await runPulse(["models", "build", "--project-dir", dir, "--data-dir", dataDir]);
     expect(warned.code, warned.stderr).toBe(0);
     expect(warned.stdout).toContain("Done. PASS=6 WARN=1 ERROR=0 SKIP=0 TOTAL=7");
+    // Three nodes scan stg_users (not_null on user_id is answered from statistics): it is computed once.
+    expect(warned.stdout).toMatch(
+      / Shared view monitoring_datalake\.stg_users in memory for 3 nodes \(2 of 2 columns\) \.+ \[OK in \d+\.\d\ds\]\n/,
+    );
+    const unshared = await runPulse([
+      "models",
+      "build",
+      "--no-shared-views",
+      "--project-dir",
+      dir,
+      "--data-dir",
+      dataDir,
+    ]);
+    expect(unshared.stdout).toContain("Done. PASS=6 WARN=1 ERROR=0 SKIP=0 TOTAL=7");
+    expect(unshared.stdout).not.toContain("Shared view");
     const query = await runPulse([
       "query",
       "select country, users from monitoring_datalake.report order by 1",

@@ -5,7 +5,7 @@ import { UsageError } from "../../errors.ts";
 import { configFromFlags, numberFlag, parseCommandArgs, valueFlags } from "../args.ts";
 import type { Command } from "../main.ts";
 import { loadLines, loadSummaryOf } from "./load.ts";
-import { clock, closingLines, resultLine, summaryOf } from "./models.ts";
+import { clock, closingLines, resultLine, sharedLine, summaryOf } from "./models.ts";
 
 const OPTIONS = {
   ...valueFlags("threads", "project-dir", "target-path"),
@@ -32,6 +32,7 @@ export const batchCommand: Command = {
       threads: numberFlag("threads", values.threads, { integer: true, min: 1 }),
       onEvent: (event) => {
         if (event.kind === "result") out(resultLine(event));
+        else if (event.kind === "shared") out(sharedLine(event));
       },
     });
     if (json) {

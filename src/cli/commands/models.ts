@@ -62,6 +62,7 @@ export const modelsCommand: Command = {
       vars,
       onEvent: (event) => {
         if (event.kind === "result") out(resultLine(event));
+        else if (event.kind === "shared") out(sharedLine(event));
       },
     });
     if (command === "ls") {
@@ -108,6 +109,15 @@ function describeNode(node: RunnableNode, relationName: string | undefined): str
   if (node.resourceType === "model") return `sql ${node.config.materialized} model ${where}`;
   if (node.resourceType === "seed") return `seed file ${where}`;
   return node.name;
+}
+
+/** A view computed once for its readers: `Shared view s.v in memory for 9 nodes (7 of 13 columns) ... [OK in 3.21s]`. */
+export function sharedLine(event: Extract<ModelsEvent, { kind: "shared" }>): string {
+  const view = event.relationName.replaceAll('"', "");
+  return padded(
+    `Shared view ${view} in memory for ${event.readers} nodes (${event.columns} of ${event.ofColumns} columns)`,
+    `[OK in ${event.seconds.toFixed(2)}s]`,
+  );
 }
 
 /** dbt's result line: `3 of 9 OK created sql view model s.m ....... [OK in 0.05s]`. */
