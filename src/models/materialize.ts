@@ -107,15 +107,24 @@ export async function runNode(
 
 type Phase = (name: Timing["name"]) => void;
 
-/** Whether a model runs its `is_incremental()` branch now: an incremental model whose table exists, not fully refreshed. */
+/** Whether a model runs its `is_incremental()` branch: an incremental model whose table exists, not fully refreshed. */
+function incrementalRun(node: ModelNode, before: string | undefined, fullRefresh: boolean): boolean {
+  return (
+    node.config.materialized === "incremental" &&
+    before === "table" &&
+    !(node.config.fullRefresh ?? fullRefresh)
+  );
+}
+
+/** incrementalRun with the warehouse asked whether the model's table exists now. */
 export async function runsIncremental(
   node: ModelNode,
   warehouse: Warehouse,
   compiler: Compiler,
   fullRefresh: boolean,
 ): Promise<boolean> {
-  if (node.config.materialized !== "incremental" || (node.config.fullRefresh ?? fullRefresh)) return false;
-  return (await existing(warehouse, compiler.relation(node))) === "table";
+  if (node.config.materialized !== "incremental") return false;
+  return incrementalRun(node, await existing(warehouse, compiler.relation(node)), fullRefresh);
 }
 
 async function runModel(
@@ -131,7 +140,7 @@ async function runModel(
   const materialized = node.config.materialized;
   begin("compile");
   const before = materialized === "incremental" ? await existing(warehouse, relation) : undefined;
-  const incremental = before === "table" && !(node.config.fullRefresh ?? options.fullRefresh);
+  const incremental = incrementalRun(node, before, options.fullRefresh);
   outcome.compiledCode = compiler.compileModel(node, incremental);
   const sql =
     options.reads === undefined

@@ -29,10 +29,10 @@ export interface CompileOptions {
 }
 
 export const CTE_PREFIX = "__dbt__cte__";
+const AUDIT_SCHEMA = "dbt_test__audit";
 
 /** Relation names to render for some nodes' refs instead of their own: unique id → quoted name. */
 export type ReadsFrom = ReadonlyMap<string, string>;
-const AUDIT_SCHEMA = "dbt_test__audit";
 
 interface Rendered {
   sql: string;
