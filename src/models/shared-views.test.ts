@@ -1,5 +1,6 @@
 // Shared view results: a view read by several nodes is computed once per run on DuckDB, with the columns they read, and the results stay the same.
 
+import { rmSync } from "node:fs";
 import { describe, expect, it, type TestContext } from "vitest";
 import { openTestWarehouse, writeProject } from "../../test/helpers/models.ts";
 import type { Warehouse } from "../warehouse/index.ts";
@@ -94,7 +95,6 @@ describe("shared view results", () => {
     expect(new Set(unshared).size).toBe(3);
 
     const two = noisyProject(ctx);
-    const { rmSync } = await import("node:fs");
     rmSync(`${two}/models/c.sql`);
     await runModels({ command: "build", projectDir: two, warehouse });
     const [a, b] = await totals(warehouse, ["a", "b"]);
@@ -267,18 +267,13 @@ describe("shared view results", () => {
 
 describe("namesIn", () => {
   const view = { schema: "s", name: "v" };
-  async function tree(sql: string): Promise<unknown> {
-    const { open } = await import("../warehouse/open.ts");
-    const { tmpdir } = await import("node:os");
-    const warehouse = await open("embedded::memory:", { dataDir: tmpdir() });
-    try {
-      const { rows } = await warehouse.query(
-        `select json_serialize_sql(${warehouse.dialect.quoteLiteral(sql)}) as tree`,
-      );
-      return JSON.parse(String(rows[0]!.tree));
-    } finally {
-      await warehouse.close();
-    }
+  /** DuckDB's parse tree of `sql`, as SharedViews reads it. */
+  async function tree(ctx: TestContext, sql: string): Promise<unknown> {
+    const warehouse = await openTestWarehouse(ctx);
+    const { rows } = await warehouse.query(
+      `select json_serialize_sql(${warehouse.dialect.quoteLiteral(sql)}) as tree`,
+    );
+    return JSON.parse(String(rows[0]!.tree));
   }
   const cases: [string, boolean][] = [
     ["select a, count(*) from s.v group by a", false],
@@ -294,9 +289,9 @@ describe("namesIn", () => {
     ["select * from t", false],
   ];
   for (const [sql, unnamed] of cases)
-    it(`${unnamed ? "reads unnamed columns" : "names its columns"}: ${sql}`, async () => {
+    it(`${unnamed ? "reads unnamed columns" : "names its columns"}: ${sql}`, async (ctx) => {
       const names = new Set<string>();
-      expect(namesIn(await tree(sql), names, view)).toBe(unnamed);
+      expect(namesIn(await tree(ctx, sql), names, view)).toBe(unnamed);
       if (!unnamed && sql.includes("s.v")) expect(names.has("a")).toBe(true);
     });
 });

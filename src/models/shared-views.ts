@@ -97,8 +97,9 @@ export class SharedViews {
     if (warehouse.dialect.name !== "duckdb") return;
     const readersOf = new Map<string, string[]>();
     for (const id of order) {
+      // The run's nodes are models it builds (never ephemeral ones), seeds (which read nothing) and tests.
       const node = project.nodes.get(id);
-      if (node === undefined || !readsRelations(node)) continue;
+      if (node === undefined) continue;
       for (const parent of new Set(node.dependsOn)) {
         const view = project.nodes.get(parent);
         if (view?.resourceType !== "model" || view.config.materialized !== "view") continue;
@@ -246,12 +247,6 @@ export class SharedViews {
   #quote(name: string): string {
     return this.#warehouse.dialect.quoteIdentifier(name);
   }
-}
-
-/** Models that build a relation and tests: the nodes whose SQL the run executes. */
-function readsRelations(node: RunnableNode): boolean {
-  if (node.resourceType === "test") return true;
-  return node.resourceType === "model" && node.config.materialized !== "ephemeral";
 }
 
 /**

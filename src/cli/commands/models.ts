@@ -103,9 +103,14 @@ function seconds(result: NodeResult): string {
   return `${result.executionTimeSec.toFixed(2)}s`;
 }
 
+/** A quoted relation name as the log shows it: `"s"."m"` → `s.m`. */
+function unquoted(relationName: string): string {
+  return relationName.replaceAll('"', "").replaceAll("`", "");
+}
+
 /** What a node is in a log line: `sql table model schema.name`, `seed file schema.name`, `test name`. */
 function describeNode(node: RunnableNode, relationName: string | undefined): string {
-  const where = relationName?.replaceAll('"', "").replaceAll("`", "") ?? node.name;
+  const where = relationName === undefined ? node.name : unquoted(relationName);
   if (node.resourceType === "model") return `sql ${node.config.materialized} model ${where}`;
   if (node.resourceType === "seed") return `seed file ${where}`;
   return node.name;
@@ -113,9 +118,8 @@ function describeNode(node: RunnableNode, relationName: string | undefined): str
 
 /** A view computed once for its readers: `Shared view s.v in memory for 9 nodes (7 of 13 columns) ... [OK in 3.21s]`. */
 export function sharedLine(event: Extract<ModelsEvent, { kind: "shared" }>): string {
-  const view = event.relationName.replaceAll('"', "");
   return padded(
-    `Shared view ${view} in memory for ${event.readers} nodes (${event.columns} of ${event.ofColumns} columns)`,
+    `Shared view ${unquoted(event.relationName)} in memory for ${event.readers} nodes (${event.columns} of ${event.ofColumns} columns)`,
     `[OK in ${event.seconds.toFixed(2)}s]`,
   );
 }
