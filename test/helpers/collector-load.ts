@@ -138,7 +138,9 @@ export async function driveCollector(options: CollectorLoadOptions): Promise<Col
   const { tag, eventsPerBatch, eventsPerSec, durationMs, concurrency } = options;
   if (!/^[0-9a-f]{8}$/.test(tag)) throw new Error(`tag must be 8 lowercase hex digits, got '${tag}'`);
   const url = new URL(options.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  // Idle sockets close after 4 s, before the server's 5 s keep-alive timeout (src/serve/server.ts): a
+  // request on a socket the server is closing at that moment fails with ECONNRESET.
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, timeout: 4_000 });
   const intervalMs = eventsPerSec > 0 ? (eventsPerBatch * 1000) / eventsPerSec : 0;
   const report: CollectorLoadReport = {
     tag,
